@@ -1,0 +1,81 @@
+#pragma once
+
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "api/cri/runtime_v1.pb.h"
+#include "common/cancellation.h"
+
+namespace inplaced::cri {
+
+namespace v1 = ::runtime::v1;
+
+// A server stream of CRI container events (GetContainerEvents).
+//
+// Read() blocks for the next event and returns false when the stream ended (runtime closed it, the
+// connection broke, or Cancel() was called); Finish() then returns why: OK for a clean end,
+// UNIMPLEMENTED where the runtime has no event stream (containerd 1.6), CANCELLED after Cancel().
+// Read() and Finish() belong to one reader thread; Cancel() may be called from any thread.
+class ContainerEventStream {
+ public:
+  virtual ~ContainerEventStream() = default;
+  virtual bool Read(v1::ContainerEventResponse* event) = 0;
+  virtual absl::Status Finish() = 0;
+  virtual void Cancel() = 0;
+};
+
+// The container runtime as inplaced sees it: the subset of CRI runtime.v1 (RuntimeService and
+// ImageService) that the daemon, its fake runtime and its e2e kubelet stand-in use.
+//
+// Requests and responses are the CRI messages themselves, so an implementation is a thin adapter
+// (GrpcRuntime over the runtime's unix socket; FakeRuntime in memory). Errors are absl::Status with the
+// gRPC code the runtime answered (the numbering is the same) and the runtime's message, prefixed with the
+// call name. Semantics follow the CRI: Stop*/Remove* are idempotent for absent objects,
+// ContainerStatus/PodSandboxStatus answer NOT_FOUND for them, ImageStatus leaves `image` unset.
+//
+// Implementations are thread-safe.
+class Runtime {
+ public:
+  virtual ~Runtime() = default;
+
+  // RuntimeService.
+  virtual absl::StatusOr<v1::VersionResponse> Version(const v1::VersionRequest& request) = 0;
+  virtual absl::StatusOr<v1::StatusResponse> Status(const v1::StatusRequest& request) = 0;
+  virtual absl::StatusOr<v1::RunPodSandboxResponse> RunPodSandbox(
+      const v1::RunPodSandboxRequest& request) = 0;
+  virtual absl::Status StopPodSandbox(const v1::StopPodSandboxRequest& request) = 0;
+  virtual absl::Status RemovePodSandbox(const v1::RemovePodSandboxRequest& request) = 0;
+  virtual absl::StatusOr<v1::PodSandboxStatusResponse> PodSandboxStatus(
+      const v1::PodSandboxStatusRequest& request) = 0;
+  virtual absl::StatusOr<v1::ListPodSandboxResponse> ListPodSandbox(
+      const v1::ListPodSandboxRequest& request) = 0;
+  virtual absl::StatusOr<v1::CreateContainerResponse> CreateContainer(
+      const v1::CreateContainerRequest& request) = 0;
+  virtual absl::Status StartContainer(const v1::StartContainerRequest& request) = 0;
+  // Returns once the container stopped; request.timeout() is the grace in seconds (0 = kill at once).
+  virtual absl::Status StopContainer(const v1::StopContainerRequest& request) = 0;
+  virtual absl::Status RemoveContainer(const v1::RemoveContainerRequest& request) = 0;
+  virtual absl::StatusOr<v1::ListContainersResponse> ListContainers(
+      const v1::ListContainersRequest& request) = 0;
+  virtual absl::StatusOr<v1::ContainerStatusResponse> ContainerStatus(
+      const v1::ContainerStatusRequest& request) = 0;
+  // A non-zero exit of the command is an OK status with exit_code set. `cancel` (may be null) aborts
+  // the call with CANCELLED.
+  virtual absl::StatusOr<v1::ExecSyncResponse> ExecSync(const v1::ExecSyncRequest& request,
+                                                        Cancellation* cancel) = 0;
+  virtual absl::StatusOr<std::unique_ptr<ContainerEventStream>> GetContainerEvents() = 0;
+
+  // ImageService.
+  virtual absl::StatusOr<v1::ListImagesResponse> ListImages(const v1::ListImagesRequest& request) = 0;
+  virtual absl::StatusOr<v1::ImageStatusResponse> ImageStatus(
+      const v1::ImageStatusRequest& request) = 0;
+  // Has no deadline (pulls take as long as they take); `cancel` (may be null) aborts it with CANCELLED.
+  virtual absl::StatusOr<v1::PullImageResponse> PullImage(const v1::PullImageRequest& request,
+                                                          Cancellation* cancel) = 0;
+  virtual absl::Status RemoveImage(const v1::RemoveImageRequest& request) = 0;
+  virtual absl::StatusOr<v1::ImageFsInfoResponse> ImageFsInfo(
+      const v1::ImageFsInfoRequest& request) = 0;
+};
+
+}  // namespace inplaced::cri
