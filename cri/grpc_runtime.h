@@ -1,0 +1,100 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <grpcpp/channel.h>
+
+#include "absl/time/time.h"
+#include "api/cri/runtime_v1.grpc.pb.h"
+#include "cri/runtime.h"
+
+namespace inplaced::cri {
+
+struct GrpcRuntimeOptions {
+  // Deadline of ordinary unary calls (kubelet's --runtime-request-timeout, default 2 min). Derived
+  // deadlines: RunPodSandbox 2x; StopContainer this + request.timeout() s; ExecSync none when
+  // request.timeout() == 0, else this + request.timeout() s; PullImage none.
+  absl::Duration request_timeout = absl::Minutes(2);
+  // Largest response accepted (kubelet uses 16 MiB; large ListContainers answers need it).
+  int max_receive_message_bytes = 16 * 1024 * 1024;
+};
+
+// Creates the channel GrpcRuntime uses for `endpoint` ("unix:///path", see ParseEndpoint): plaintext,
+// authority "localhost", `max_receive_message_bytes`, and reconnect backoff 100 ms growing to at most
+// 3 s (gRPC's default maximum of 120 s would delay noticing a restarted runtime). Does not connect.
+std::shared_ptr<grpc::Channel> CreateCriChannel(const std::string& endpoint,
+                                                int max_receive_message_bytes);
+
+// cri::Runtime over a gRPC channel to a CRI v1 runtime (containerd, CRI-O, or the fake CRI server).
+//
+// Errors carry the runtime's gRPC code and "<Call>: <message>" (cri/errors.h); StopContainer,
+// RemoveContainer, StopPodSandbox, RemovePodSandbox and RemoveImage treat NOT_FOUND as success. A few
+// response facts are checked like kubelet's cri-client (INTERNAL when violated): Version has all four
+// fields, ContainerStatus/PodSandboxStatus carry a status, PullImage returns an image_ref.
+// Calls do not wait for the channel to become ready: an unreachable runtime fails fast with
+// UNAVAILABLE (Connect is the place that waits).
+//
+// Thread-safe; the channel is shared and multiplexes concurrent calls.
+class GrpcRuntime final : public Runtime {
+ public:
+  GrpcRuntime(std::shared_ptr<grpc::Channel> channel, GrpcRuntimeOptions options);
+
+  // Version with an explicit deadline and gRPC wait-for-ready (used by Connect to wait for a socket
+  // that is not there yet).
+  absl::StatusOr<v1::VersionResponse> VersionWaitForReady(const v1::VersionRequest& request,
+                                                          absl::Duration timeout);
+
+  absl::StatusOr<v1::VersionResponse> Version(const v1::VersionRequest& request) override;
+  absl::StatusOr<v1::StatusResponse> Status(const v1::StatusRequest& request) override;
+  absl::StatusOr<v1::RunPodSandboxResponse> RunPodSandbox(
+      const v1::RunPodSandboxRequest& request) override;
+  absl::Status StopPodSandbox(const v1::StopPodSandboxRequest& request) override;
+  absl::Status RemovePodSandbox(const v1::RemovePodSandboxRequest& request) override;
+  absl::StatusOr<v1::PodSandboxStatusResponse> PodSandboxStatus(
+      const v1::PodSandboxStatusRequest& request) override;
+  absl::StatusOr<v1::ListPodSandboxResponse> ListPodSandbox(
+      const v1::ListPodSandboxRequest& request) override;
+  absl::StatusOr<v1::CreateContainerResponse> CreateContainer(
+      const v1::CreateContainerRequest& request) override;
+  absl::Status StartContainer(const v1::StartContainerRequest& request) override;
+  absl::Status StopContainer(const v1::StopContainerRequest& request) override;
+  absl::Status RemoveContainer(const v1::RemoveContainerRequest& request) override;
+  absl::StatusOr<v1::ListContainersResponse> ListContainers(
+      const v1::ListContainersRequest& request) override;
+  absl::StatusOr<v1::ContainerStatusResponse> ContainerStatus(
+      const v1::ContainerStatusRequest& request) override;
+  absl::StatusOr<v1::ExecSyncResponse> ExecSync(const v1::ExecSyncRequest& request,
+                                                Cancellation* cancel) override;
+  // The stream has no deadline; stop it with ContainerEventStream::Cancel() or by destroying it.
+  absl::StatusOr<std::unique_ptr<ContainerEventStream>> GetContainerEvents() override;
+
+  absl::StatusOr<v1::ListImagesResponse> ListImages(const v1::ListImagesRequest& request) override;
+  absl::StatusOr<v1::ImageStatusResponse> ImageStatus(
+      const v1::ImageStatusRequest& request) override;
+  absl::StatusOr<v1::PullImageResponse> PullImage(const v1::PullImageRequest& request,
+                                                  Cancellation* cancel) override;
+  absl::Status RemoveImage(const v1::RemoveImageRequest& request) override;
+  absl::StatusOr<v1::ImageFsInfoResponse> ImageFsInfo(
+      const v1::ImageFsInfoRequest& request) override;
+
+ private:
+  // How one call is bounded: `timeout` unset = no deadline; `cancel` may be null.
+  struct CallOptions {
+    std::optional<absl::Duration> timeout;
+    Cancellation* cancel = nullptr;
+    bool wait_for_ready = false;
+  };
+
+  // Runs `invoke(ClientContext*)` with the deadline and cancellation of `call_options`.
+  template <typename Invoke>
+  grpc::Status Invoke(const CallOptions& call_options, Invoke invoke);
+
+  std::shared_ptr<grpc::Channel> channel_;
+  const GrpcRuntimeOptions options_;
+  std::unique_ptr<v1::RuntimeService::Stub> runtime_stub_;
+  std::unique_ptr<v1::ImageService::Stub> image_stub_;
+};
+
+}  // namespace inplaced::cri

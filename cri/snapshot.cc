@@ -1,0 +1,240 @@
+#include "cri/snapshot.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "cri/errors.h"
+#include "cri/kubelet_labels.h"
+
+namespace inplaced::cri {
+namespace {
+
+using StringMap = google::protobuf::Map<std::string, std::string>;
+
+absl::string_view Lookup(const StringMap& map, absl::string_view key) {
+  auto it = map.find(std::string(key));
+  return it == map.end() ? absl::string_view() : absl::string_view(it->second);
+}
+
+absl::string_view FirstNonEmpty(absl::string_view a, absl::string_view b) {
+  return a.empty() ? b : a;
+}
+
+std::optional<int64_t> ParseInt(absl::string_view text) {
+  int64_t value = 0;
+  if (text.empty() || !absl::SimpleAtoi(text, &value)) return std::nullopt;
+  return value;
+}
+
+// Current-sandbox order: READY before NOTREADY, then newest, then highest attempt, then id (so the
+// choice is deterministic whatever order the runtime lists in).
+bool SandboxBefore(const SandboxInfo& a, const SandboxInfo& b) {
+  const bool a_ready = a.state == v1::SANDBOX_READY;
+  const bool b_ready = b.state == v1::SANDBOX_READY;
+  return std::forward_as_tuple(b_ready, b.created_at, b.attempt, b.id) <
+         std::forward_as_tuple(a_ready, a.created_at, a.attempt, a.id);
+}
+
+// Instances order: by name, then newest first.
+bool ContainerBefore(const ContainerInfo& a, const ContainerInfo& b) {
+  if (a.name != b.name) return a.name < b.name;
+  return std::forward_as_tuple(b.created_at, b.attempt, b.id) <
+         std::forward_as_tuple(a.created_at, a.attempt, a.id);
+}
+
+ContainerInfo ToContainerInfo(const v1::Container& container) {
+  ContainerInfo info;
+  info.id = container.id();
+  info.pod_sandbox_id = container.pod_sandbox_id();
+  info.name = std::string(
+      FirstNonEmpty(Lookup(container.labels(), kubelet::kContainerName), container.metadata().name()));
+  info.attempt = container.metadata().attempt();
+  info.state = container.state();
+  info.created_at = container.created_at();
+  const StringMap& annotations = container.annotations();
+  info.restart_count =
+      ParseInt(Lookup(annotations, kubelet::kContainerRestartCount)).value_or(info.attempt);
+  info.image = container.image().image();
+  info.image_ref = container.image_ref();
+  info.image_id = container.image_id();
+  info.hash = std::string(Lookup(annotations, kubelet::kContainerHash));
+  info.type = std::string(Lookup(annotations, kubelet::kContainerType));
+  info.pre_stop_handler_json = std::string(Lookup(annotations, kubelet::kContainerPreStopHandler));
+  info.ports_json = std::string(Lookup(annotations, kubelet::kContainerPorts));
+  info.termination_grace_period_seconds =
+      ParseInt(Lookup(annotations, kubelet::kPodTerminationGracePeriod));
+  info.deletion_grace_period_seconds =
+      ParseInt(Lookup(annotations, kubelet::kPodDeletionGracePeriod));
+  return info;
+}
+
+struct ContainerLess {
+  bool operator()(const ContainerInfo& c, absl::string_view name) const { return c.name < name; }
+  bool operator()(absl::string_view name, const ContainerInfo& c) const { return name < c.name; }
+};
+
+}  // namespace
+
+absl::Span<const ContainerInfo> PodInfo::Instances(absl::string_view container_name) const {
+  auto [first, last] =
+      std::equal_range(containers.begin(), containers.end(), container_name, ContainerLess());
+  return absl::Span<const ContainerInfo>(containers.data() + (first - containers.begin()),
+                                         static_cast<size_t>(last - first));
+}
+
+const ContainerInfo* PodInfo::CurrentContainer(absl::string_view container_name) const {
+  absl::Span<const ContainerInfo> instances = Instances(container_name);
+  return instances.empty() ? nullptr : &instances.front();
+}
+
+std::vector<const ContainerInfo*> PodInfo::CurrentContainers() const {
+  std::vector<const ContainerInfo*> current;
+  for (size_t i = 0; i < containers.size(); ++i) {
+    if (i == 0 || containers[i].name != containers[i - 1].name) current.push_back(&containers[i]);
+  }
+  return current;
+}
+
+NodeSnapshot NodeSnapshot::FromLists(const v1::ListPodSandboxResponse& sandboxes,
+                                     const v1::ListContainersResponse& containers) {
+  NodeSnapshot snapshot;
+  // Pods keyed by UID, or by "namespace/name" for a sandbox without one (not made by kubelet).
+  absl::flat_hash_map<std::string, size_t> pod_by_key;
+  for (const v1::PodSandbox& sandbox : sandboxes.items()) {
+    const v1::PodSandboxMetadata& metadata = sandbox.metadata();
+    const absl::string_view uid =
+        FirstNonEmpty(metadata.uid(), Lookup(sandbox.labels(), kubelet::kPodUid));
+    const absl::string_view name =
+        FirstNonEmpty(metadata.name(), Lookup(sandbox.labels(), kubelet::kPodName));
+    const absl::string_view pod_namespace =
+        FirstNonEmpty(metadata.namespace_(), Lookup(sandbox.labels(), kubelet::kPodNamespace));
+    if (uid.empty() && name.empty()) continue;
+    const std::string key =
+        uid.empty() ? absl::StrCat("name:", pod_namespace, "/", name) : absl::StrCat("uid:", uid);
+    auto [it, inserted] = pod_by_key.try_emplace(key, snapshot.pods_.size());
+    if (inserted) snapshot.pods_.emplace_back();
+    PodInfo& pod = snapshot.pods_[it->second];
+    SandboxInfo info{sandbox.id(), metadata.attempt(), sandbox.state(), sandbox.created_at()};
+    if (pod.sandboxes.empty() || SandboxBefore(info, pod.sandboxes.front())) {
+      pod.pod_namespace = std::string(pod_namespace);
+      pod.name = std::string(name);
+      pod.uid = std::string(uid);
+    }
+    pod.sandboxes.push_back(std::move(info));
+    snapshot.pod_by_sandbox_id_.emplace(sandbox.id(), it->second);
+  }
+
+  for (size_t i = 0; i < snapshot.pods_.size(); ++i) {
+    PodInfo& pod = snapshot.pods_[i];
+    std::sort(pod.sandboxes.begin(), pod.sandboxes.end(), SandboxBefore);
+    pod.sandbox = pod.sandboxes.front();
+    if (!pod.uid.empty()) snapshot.pod_by_uid_.emplace(pod.uid, i);
+    auto [it, inserted] =
+        snapshot.pod_by_namespaced_name_.try_emplace(absl::StrCat(pod.pod_namespace, "/", pod.name), i);
+    if (!inserted && SandboxBefore(pod.sandbox, snapshot.pods_[it->second].sandbox)) it->second = i;
+  }
+
+  for (const v1::Container& container : containers.containers()) {
+    size_t pod_index = 0;
+    if (auto it = snapshot.pod_by_sandbox_id_.find(container.pod_sandbox_id());
+        it != snapshot.pod_by_sandbox_id_.end()) {
+      pod_index = it->second;
+    } else if (auto by_uid = snapshot.pod_by_uid_.find(Lookup(container.labels(), kubelet::kPodUid));
+               by_uid != snapshot.pod_by_uid_.end()) {
+      // The container's sandbox appeared after ListPodSandbox answered; kubelet's label still says
+      // which pod it belongs to.
+      pod_index = by_uid->second;
+    } else {
+      ++snapshot.ignored_containers_;
+      continue;
+    }
+    snapshot.pods_[pod_index].containers.push_back(ToContainerInfo(container));
+  }
+
+  for (size_t i = 0; i < snapshot.pods_.size(); ++i) {
+    std::vector<ContainerInfo>& pod_containers = snapshot.pods_[i].containers;
+    std::sort(pod_containers.begin(), pod_containers.end(), ContainerBefore);
+    for (size_t j = 0; j < pod_containers.size(); ++j) {
+      snapshot.container_by_id_.emplace(pod_containers[j].id, std::make_pair(i, j));
+    }
+  }
+  return snapshot;
+}
+
+const PodInfo* NodeSnapshot::FindPod(absl::string_view pod_namespace,
+                                     absl::string_view name) const {
+  auto it = pod_by_namespaced_name_.find(absl::StrCat(pod_namespace, "/", name));
+  return it == pod_by_namespaced_name_.end() ? nullptr : &pods_[it->second];
+}
+
+const PodInfo* NodeSnapshot::FindPodByUid(absl::string_view uid) const {
+  auto it = pod_by_uid_.find(uid);
+  return it == pod_by_uid_.end() ? nullptr : &pods_[it->second];
+}
+
+const PodInfo* NodeSnapshot::FindPodBySandboxId(absl::string_view sandbox_id) const {
+  auto it = pod_by_sandbox_id_.find(sandbox_id);
+  return it == pod_by_sandbox_id_.end() ? nullptr : &pods_[it->second];
+}
+
+const ContainerInfo* NodeSnapshot::FindContainer(absl::string_view container_id) const {
+  auto it = container_by_id_.find(container_id);
+  if (it == container_by_id_.end()) return nullptr;
+  return &pods_[it->second.first].containers[it->second.second];
+}
+
+const PodInfo* NodeSnapshot::FindPodOfContainer(absl::string_view container_id) const {
+  auto it = container_by_id_.find(container_id);
+  return it == container_by_id_.end() ? nullptr : &pods_[it->second.first];
+}
+
+ContainerInfo* NodeSnapshot::FindMutableContainer(absl::string_view container_id) {
+  auto it = container_by_id_.find(container_id);
+  if (it == container_by_id_.end()) return nullptr;
+  return &pods_[it->second.first].containers[it->second.second];
+}
+
+absl::StatusOr<NodeSnapshot> TakeSnapshot(Runtime& runtime) {
+  // Sandboxes first: a container created between the two calls then has a sandbox that is either in
+  // the list or new, and a new one is still matched through the pod UID label.
+  ASSIGN_OR_RETURN(const v1::ListPodSandboxResponse sandboxes,
+                   runtime.ListPodSandbox(v1::ListPodSandboxRequest()));
+  ASSIGN_OR_RETURN(const v1::ListContainersResponse containers,
+                   runtime.ListContainers(v1::ListContainersRequest()));
+  return NodeSnapshot::FromLists(sandboxes, containers);
+}
+
+absl::Status FillStatus(Runtime& runtime, const std::vector<std::string>& container_ids,
+                        NodeSnapshot* snapshot) {
+  absl::Status first_error;
+  for (const std::string& id : container_ids) {
+    ContainerInfo* container = snapshot->FindMutableContainer(id);
+    if (container == nullptr) continue;
+    v1::ContainerStatusRequest request;
+    request.set_container_id(id);
+    absl::StatusOr<v1::ContainerStatusResponse> response = runtime.ContainerStatus(request);
+    if (!response.ok()) {
+      // Removed between the list and this call (kubelet's container GC): like kubelet, not an error.
+      if (cri::IsNotFound(response.status())) {
+        container->gone = true;
+      } else if (first_error.ok()) {
+        first_error = response.status();
+      }
+      continue;
+    }
+    const v1::ContainerStatus& status = response->status();
+    container->has_status = true;
+    container->state = status.state();
+    container->started_at = status.started_at();
+    container->finished_at = status.finished_at();
+    container->exit_code = status.exit_code();
+    container->reason = status.reason();
+    container->message = status.message();
+  }
+  return first_error;
+}
+
+}  // namespace inplaced::cri
