@@ -16,6 +16,7 @@ packages=(
   libsystemd-dev libsqlite3-dev libbenchmark-dev libcli11-dev
   # e2e: real runtime, images, registries
   containerd runc busybox-static umoci skopeo docker-registry apache2-utils curl procps util-linux
+  mount gcc libc6-dev coreutils gzip tar
 )
 # buf (the grpcurl stand-in) comes from npm; a machine that already has node and npm (not from Debian)
 # keeps them, since Debian's npm conflicts with other nodejs builds.
