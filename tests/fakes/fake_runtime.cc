@@ -1,0 +1,311 @@
+// FakeRuntime: construction, test hooks, Version/Status, sandboxes and events. Containers live in
+// fake_runtime_containers.cc, images in fake_runtime_images.cc, bulk pods in fake_runtime_bulk.cc.
+#include "tests/fakes/fake_runtime.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "tests/fakes/fake_clock.h"
+
+namespace inplaced::fakes {
+namespace {
+
+// containerd 1.7 buffers 1000 events in its single channel; 2.x holds them per subscriber.
+constexpr size_t kSharedChannelCapacity = 1000;
+constexpr size_t kBroadcastCapacity = 100000;
+
+bool LabelsMatch(const google::protobuf::Map<std::string, std::string>& labels,
+                 const google::protobuf::Map<std::string, std::string>& selector) {
+  for (const auto& [key, value] : selector) {
+    auto it = labels.find(key);
+    if (it == labels.end() || it->second != value) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+FakeRuntime::FakeRuntime(Clock& clock, RuntimeProfile profile, uint64_t seed)
+    : clock_(clock), profile_(std::move(profile)), random_(seed) {
+  absl::MutexLock lock(&mu_);
+  if (profile_.events == EventsMode::kSharedChannel) {
+    shared_queue_ = std::make_shared<EventQueue>(kSharedChannelCapacity);
+  }
+}
+
+FakeRuntime::~FakeRuntime() {
+  absl::MutexLock lock(&mu_);
+  for (auto& weak : subscribers_) {
+    if (auto queue = weak.lock()) queue->Close();
+  }
+  if (shared_queue_) shared_queue_->Close();
+}
+
+absl::Status FakeRuntime::BeginCall(absl::string_view method) {
+  absl::Duration latency;
+  {
+    absl::MutexLock lock(&mu_);
+    calls_.emplace_back(method);
+    auto it = latencies_.find(method);
+    latency = it == latencies_.end() ? absl::ZeroDuration() : it->second;
+  }
+  if (latency > absl::ZeroDuration()) clock_.SleepUntil(clock_.Now() + latency);
+  absl::MutexLock lock(&mu_);
+  auto it = injected_errors_.find(method);
+  if (it == injected_errors_.end() || it->second.empty()) return absl::OkStatus();
+  absl::Status error = it->second.front();
+  it->second.erase(it->second.begin());
+  return error;
+}
+
+std::string FakeRuntime::NewIdLocked() {
+  // containerd ids are 32 random bytes in hex.
+  std::string id;
+  id.reserve(64);
+  for (int i = 0; i < 4; ++i) absl::StrAppend(&id, absl::StrFormat("%016x", random_()));
+  return id;
+}
+
+std::string FakeRuntime::NewSandboxIpLocked() {
+  // containerd's default CNI bridge range is 10.88.0.0/16.
+  const uint32_t n = next_ip_++;
+  return absl::StrFormat("10.88.%d.%d", (n >> 8) & 0xff, n & 0xff);
+}
+
+// ---- Test hooks ----
+
+void FakeRuntime::InjectError(absl::string_view method, absl::Status error) {
+  absl::MutexLock lock(&mu_);
+  injected_errors_[std::string(method)].push_back(std::move(error));
+}
+
+void FakeRuntime::SetLatency(absl::string_view method, absl::Duration latency) {
+  absl::MutexLock lock(&mu_);
+  latencies_[std::string(method)] = latency;
+}
+
+std::vector<std::string> FakeRuntime::Calls() const {
+  absl::MutexLock lock(&mu_);
+  return calls_;
+}
+
+int FakeRuntime::CallCount(absl::string_view method) const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(std::count(calls_.begin(), calls_.end(), method));
+}
+
+void FakeRuntime::ClearCalls() {
+  absl::MutexLock lock(&mu_);
+  calls_.clear();
+}
+
+// ---- Version and Status ----
+
+absl::StatusOr<v1::VersionResponse> FakeRuntime::Version(const v1::VersionRequest& request) {
+  if (absl::Status s = BeginCall("Version"); !s.ok()) return s;
+  v1::VersionResponse response;
+  response.set_version("0.1.0");
+  response.set_runtime_name(profile_.runtime_name);
+  response.set_runtime_version(profile_.runtime_version);
+  response.set_runtime_api_version("v1");
+  return response;
+}
+
+absl::StatusOr<v1::StatusResponse> FakeRuntime::Status(const v1::StatusRequest& request) {
+  if (absl::Status s = BeginCall("Status"); !s.ok()) return s;
+  v1::StatusResponse response;
+  for (const char* type : {"RuntimeReady", "NetworkReady"}) {
+    v1::RuntimeCondition* condition = response.mutable_status()->add_conditions();
+    condition->set_type(type);
+    condition->set_status(true);
+  }
+  response.add_runtime_handlers();  // The default handler "".
+  return response;
+}
+
+// ---- Sandboxes ----
+
+std::string FakeRuntime::CreateSandboxLocked(const v1::PodSandboxConfig& config,
+                                             const std::string& handler) {
+  std::string id = NewIdLocked();
+  while (sandboxes_.count(id) != 0) id = NewIdLocked();
+  Sandbox& sandbox = sandboxes_[id];
+  v1::PodSandboxStatus& status = sandbox.status;
+  status.set_id(id);
+  *status.mutable_metadata() = config.metadata();
+  status.set_state(v1::SANDBOX_READY);
+  status.set_created_at(NowNanos());
+  *status.mutable_labels() = config.labels();
+  *status.mutable_annotations() = config.annotations();
+  status.set_runtime_handler(handler);
+  const v1::NamespaceOption& namespaces = config.linux().security_context().namespace_options();
+  *status.mutable_linux()->mutable_namespaces()->mutable_options() = namespaces;
+  // The runtime is not responsible for the IP of host-network pods: it reports none.
+  if (namespaces.network() != v1::NODE) status.mutable_network()->set_ip(NewSandboxIpLocked());
+  else status.mutable_network();
+  return id;
+}
+
+absl::StatusOr<v1::RunPodSandboxResponse> FakeRuntime::RunPodSandbox(
+    const v1::RunPodSandboxRequest& request) {
+  if (absl::Status s = BeginCall("RunPodSandbox"); !s.ok()) return s;
+  const v1::PodSandboxMetadata& metadata = request.config().metadata();
+  if (metadata.name().empty() || metadata.namespace_().empty() || metadata.uid().empty()) {
+    return absl::InvalidArgumentError("sandbox config must include metadata name, namespace and uid");
+  }
+  absl::MutexLock lock(&mu_);
+  std::string id = CreateSandboxLocked(request.config(), request.runtime_handler());
+  // containerd emits container events for the sandbox itself.
+  EmitLocked(id, id, v1::CONTAINER_CREATED_EVENT);
+  EmitLocked(id, id, v1::CONTAINER_STARTED_EVENT);
+  v1::RunPodSandboxResponse response;
+  response.set_pod_sandbox_id(id);
+  return response;
+}
+
+absl::Status FakeRuntime::StopPodSandbox(const v1::StopPodSandboxRequest& request) {
+  if (absl::Status s = BeginCall("StopPodSandbox"); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  auto it = sandboxes_.find(request.pod_sandbox_id());
+  if (it == sandboxes_.end()) return absl::OkStatus();
+  // The runtime force-stops the sandbox's containers (kubelet stopped them gracefully before).
+  for (auto& [id, container] : containers_) {
+    if (container->sandbox_id != it->first) continue;
+    if (container->status.state() == v1::CONTAINER_RUNNING) {
+      RecordSignalLocked(id, "SIGKILL");
+      ExitLocked(*container, 137);
+    }
+  }
+  if (it->second.status.state() == v1::SANDBOX_READY) {
+    it->second.status.set_state(v1::SANDBOX_NOTREADY);
+    // The network namespace is closed: no IP any more.
+    it->second.status.mutable_network()->clear_ip();
+    EmitLocked(it->first, it->first, v1::CONTAINER_STOPPED_EVENT);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FakeRuntime::RemovePodSandbox(const v1::RemovePodSandboxRequest& request) {
+  if (absl::Status s = BeginCall("RemovePodSandbox"); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  auto it = sandboxes_.find(request.pod_sandbox_id());
+  if (it == sandboxes_.end()) return absl::OkStatus();
+  std::vector<std::string> ids;
+  for (const auto& [id, container] : containers_) {
+    if (container->sandbox_id == it->first) ids.push_back(id);
+  }
+  for (const std::string& id : ids) RemoveContainerLocked(id);
+  EmitLocked(it->first, it->first, v1::CONTAINER_DELETED_EVENT);
+  sandboxes_.erase(request.pod_sandbox_id());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::PodSandboxStatusResponse> FakeRuntime::PodSandboxStatus(
+    const v1::PodSandboxStatusRequest& request) {
+  if (absl::Status s = BeginCall("PodSandboxStatus"); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  auto it = sandboxes_.find(request.pod_sandbox_id());
+  if (it == sandboxes_.end()) {
+    return absl::NotFoundError(absl::StrCat("an error occurred when try to find sandbox \"",
+                                            request.pod_sandbox_id(), "\": not found"));
+  }
+  v1::PodSandboxStatusResponse response;
+  *response.mutable_status() = it->second.status;
+  return response;
+}
+
+absl::StatusOr<v1::ListPodSandboxResponse> FakeRuntime::ListPodSandbox(
+    const v1::ListPodSandboxRequest& request) {
+  if (absl::Status s = BeginCall("ListPodSandbox"); !s.ok()) return s;
+  const v1::PodSandboxFilter& filter = request.filter();
+  absl::MutexLock lock(&mu_);
+  v1::ListPodSandboxResponse response;
+  for (const auto& [id, sandbox] : sandboxes_) {
+    const v1::PodSandboxStatus& status = sandbox.status;
+    if (!filter.id().empty() && !absl::StartsWith(id, filter.id())) continue;
+    if (filter.has_state() && status.state() != filter.state().state()) continue;
+    if (!LabelsMatch(status.labels(), filter.label_selector())) continue;
+    v1::PodSandbox* item = response.add_items();
+    item->set_id(id);
+    *item->mutable_metadata() = status.metadata();
+    item->set_state(status.state());
+    item->set_created_at(status.created_at());
+    *item->mutable_labels() = status.labels();
+    *item->mutable_annotations() = status.annotations();
+    item->set_runtime_handler(status.runtime_handler());
+  }
+  return response;
+}
+
+// ---- Events ----
+
+bool FakeRuntime::HasSubscribersLocked() const {
+  if (profile_.events == EventsMode::kSharedChannel) return true;  // The channel buffers anyway.
+  for (const auto& weak : subscribers_) {
+    if (!weak.expired()) return true;
+  }
+  return false;
+}
+
+void FakeRuntime::EmitLocked(const std::string& container_id, const std::string& sandbox_id,
+                             v1::ContainerEventType type) {
+  if (profile_.events == EventsMode::kUnimplemented ||
+      profile_.events == EventsMode::kEndsImmediately || !HasSubscribersLocked()) {
+    return;
+  }
+  v1::ContainerEventResponse event;
+  event.set_container_id(container_id);
+  event.set_container_event_type(type);
+  event.set_created_at(NowNanos());
+  auto sandbox = sandboxes_.find(sandbox_id);
+  if (sandbox != sandboxes_.end()) *event.mutable_pod_sandbox_status() = sandbox->second.status;
+  for (const auto& [id, container] : containers_) {
+    if (container->sandbox_id == sandbox_id) *event.add_containers_statuses() = container->status;
+  }
+  if (profile_.events == EventsMode::kSharedChannel) {
+    shared_queue_->Push(event);
+    return;
+  }
+  subscribers_.erase(std::remove_if(subscribers_.begin(), subscribers_.end(),
+                                    [](const std::weak_ptr<EventQueue>& w) { return w.expired(); }),
+                     subscribers_.end());
+  for (const auto& weak : subscribers_) {
+    if (auto queue = weak.lock()) queue->Push(event);
+  }
+}
+
+absl::StatusOr<std::unique_ptr<cri::ContainerEventStream>> FakeRuntime::GetContainerEvents() {
+  if (absl::Status s = BeginCall("GetContainerEvents"); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  switch (profile_.events) {
+    case EventsMode::kUnimplemented:
+      return absl::UnimplementedError("method GetContainerEvents not implemented");
+    case EventsMode::kEndsImmediately: {
+      auto queue = std::make_shared<EventQueue>(0);
+      queue->Close();
+      return std::make_unique<FakeEventStream>(std::move(queue));
+    }
+    case EventsMode::kSharedChannel:
+      return std::make_unique<FakeEventStream>(shared_queue_);
+    case EventsMode::kBroadcast: {
+      auto queue = std::make_shared<EventQueue>(kBroadcastCapacity);
+      subscribers_.push_back(queue);
+      return std::make_unique<FakeEventStream>(std::move(queue));
+    }
+  }
+  return absl::InternalError("unknown events mode");
+}
+
+int FakeRuntime::EventSubscribers() const {
+  absl::MutexLock lock(&mu_);
+  if (profile_.events == EventsMode::kSharedChannel) {
+    return static_cast<int>(shared_queue_.use_count()) - 1;
+  }
+  int count = 0;
+  for (const auto& weak : subscribers_) count += weak.expired() ? 0 : 1;
+  return count;
+}
+
+}  // namespace inplaced::fakes
