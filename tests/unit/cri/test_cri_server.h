@@ -1,0 +1,204 @@
+#pragma once
+
+// A tiny CRI gRPC server for cri/ unit tests: only the methods the tests call, each recording the
+// deadline the client sent. Behaviour is chosen by magic ids ("missing" answers NOT_FOUND, "hang"
+// blocks until the client cancels).
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "api/cri/runtime_v1.grpc.pb.h"
+
+namespace inplaced::cri::testing {
+
+namespace v1 = ::runtime::v1;
+using TimePoint = std::chrono::system_clock::time_point;
+
+// Shared between the services: recorded deadlines and hang/cancel notifications.
+class ServerLog {
+ public:
+  void Record(const std::string& method, const grpc::ServerContext* context) {
+    absl::MutexLock lock(&mu_);
+    deadlines_[method] = context->deadline();
+  }
+  bool Called(const std::string& method) {
+    absl::MutexLock lock(&mu_);
+    return deadlines_.count(method) > 0;
+  }
+  TimePoint Deadline(const std::string& method) {
+    absl::MutexLock lock(&mu_);
+    return deadlines_.at(method);
+  }
+
+  // Blocks a handler until the client cancels (bounded so a broken test cannot hang the suite).
+  grpc::Status HangUntilCancelled(grpc::ServerContext* context) {
+    hang_started.Notify();
+    const absl::Time give_up = absl::Now() + absl::Seconds(60);
+    while (!context->IsCancelled() && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(2));
+    if (context->IsCancelled()) saw_cancel.Notify();
+    return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+  }
+
+  absl::Notification hang_started;
+  absl::Notification saw_cancel;
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::string, TimePoint> deadlines_ ABSL_GUARDED_BY(mu_);
+};
+
+class TestRuntimeService final : public v1::RuntimeService::Service {
+ public:
+  enum class EventsMode { kTwoEventsThenOk, kHang, kUnimplemented };
+
+  TestRuntimeService(ServerLog* log, v1::VersionResponse version, EventsMode events_mode)
+      : log_(log), version_(std::move(version)), events_mode_(events_mode) {}
+
+  grpc::Status Version(grpc::ServerContext* c, const v1::VersionRequest*,
+                       v1::VersionResponse* response) override {
+    log_->Record("Version", c);
+    *response = version_;
+    return grpc::Status::OK;
+  }
+  grpc::Status RunPodSandbox(grpc::ServerContext* c, const v1::RunPodSandboxRequest*,
+                             v1::RunPodSandboxResponse* response) override {
+    log_->Record("RunPodSandbox", c);
+    response->set_pod_sandbox_id("sb-1");
+    return grpc::Status::OK;
+  }
+  grpc::Status ListContainers(grpc::ServerContext* c, const v1::ListContainersRequest* request,
+                              v1::ListContainersResponse* response) override {
+    log_->Record("ListContainers", c);
+    v1::Container* container = response->add_containers();
+    container->set_id("c1");
+    // A big answer on demand, to test the receive limit.
+    if (request->filter().id() == "big") {
+      (*container->mutable_labels())["big"] = std::string(64 * 1024, 'x');
+    }
+    return grpc::Status::OK;
+  }
+  grpc::Status StopContainer(grpc::ServerContext* c, const v1::StopContainerRequest* request,
+                             v1::StopContainerResponse*) override {
+    log_->Record("StopContainer", c);
+    return Lookup(request->container_id());
+  }
+  grpc::Status RemoveContainer(grpc::ServerContext* c, const v1::RemoveContainerRequest* request,
+                               v1::RemoveContainerResponse*) override {
+    log_->Record("RemoveContainer", c);
+    return Lookup(request->container_id());
+  }
+  grpc::Status ContainerStatus(grpc::ServerContext* c, const v1::ContainerStatusRequest* request,
+                               v1::ContainerStatusResponse* response) override {
+    log_->Record("ContainerStatus", c);
+    grpc::Status status = Lookup(request->container_id());
+    if (status.ok()) response->mutable_status()->set_id(request->container_id());
+    return status;
+  }
+  grpc::Status ExecSync(grpc::ServerContext* c, const v1::ExecSyncRequest* request,
+                        v1::ExecSyncResponse* response) override {
+    log_->Record("ExecSync", c);
+    if (request->container_id() == "hang") return log_->HangUntilCancelled(c);
+    response->set_stdout("hi");
+    response->set_exit_code(3);
+    return grpc::Status::OK;
+  }
+  grpc::Status GetContainerEvents(grpc::ServerContext* c, const v1::GetEventsRequest*,
+                                  grpc::ServerWriter<v1::ContainerEventResponse>* writer) override {
+    log_->Record("GetContainerEvents", c);
+    switch (events_mode_) {
+      case EventsMode::kUnimplemented:
+        return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "not implemented yet");
+      case EventsMode::kHang:
+        return log_->HangUntilCancelled(c);
+      case EventsMode::kTwoEventsThenOk:
+        break;
+    }
+    v1::ContainerEventResponse event;
+    event.set_container_id("c1");
+    event.set_container_event_type(v1::CONTAINER_STOPPED_EVENT);
+    writer->Write(event);
+    event.set_container_id("c2");
+    event.set_container_event_type(v1::CONTAINER_STARTED_EVENT);
+    writer->Write(event);
+    return grpc::Status::OK;
+  }
+
+ private:
+  static grpc::Status Lookup(const std::string& id) {
+    if (id == "missing") {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "container \"missing\" not found");
+    }
+    return grpc::Status::OK;
+  }
+
+  ServerLog* log_;
+  const v1::VersionResponse version_;
+  const EventsMode events_mode_;
+};
+
+class TestImageService final : public v1::ImageService::Service {
+ public:
+  explicit TestImageService(ServerLog* log) : log_(log) {}
+
+  grpc::Status PullImage(grpc::ServerContext* c, const v1::PullImageRequest* request,
+                         v1::PullImageResponse* response) override {
+    log_->Record("PullImage", c);
+    if (request->image().image() == "hang") return log_->HangUntilCancelled(c);
+    response->set_image_ref("sha256:" + request->image().image());
+    return grpc::Status::OK;
+  }
+
+ private:
+  ServerLog* log_;
+};
+
+struct TestServerOptions {
+  bool serve_runtime_service = true;  // false: like containerd with the CRI plugin disabled
+  std::string api_version = "v1";
+  std::string runtime_version = "1.6.20~ds1";
+  TestRuntimeService::EventsMode events_mode = TestRuntimeService::EventsMode::kTwoEventsThenOk;
+};
+
+// Serves the test services on a unix socket until destroyed.
+class TestCriServer {
+ public:
+  TestCriServer(const std::string& socket_path, const TestServerOptions& options)
+      : runtime_service_(&log, MakeVersion(options), options.events_mode), image_service_(&log) {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("unix://" + socket_path, grpc::InsecureServerCredentials());
+    if (options.serve_runtime_service) builder.RegisterService(&runtime_service_);
+    builder.RegisterService(&image_service_);
+    server_ = builder.BuildAndStart();
+  }
+  ~TestCriServer() {
+    // An immediate deadline cancels in-flight calls, so hanging handlers return.
+    if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now());
+  }
+  bool ok() const { return server_ != nullptr; }
+
+  ServerLog log;
+
+ private:
+  static v1::VersionResponse MakeVersion(const TestServerOptions& options) {
+    v1::VersionResponse version;
+    version.set_version("0.1.0");
+    version.set_runtime_name("containerd");
+    version.set_runtime_version(options.runtime_version);
+    version.set_runtime_api_version(options.api_version);
+    return version;
+  }
+
+  TestRuntimeService runtime_service_;
+  TestImageService image_service_;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+}  // namespace inplaced::cri::testing
