@@ -3,6 +3,7 @@
 #   busybox-1  localhost/busybox:1   /bin/busybox from Debian's busybox-static + a symlink per applet,
 #                                    /etc/passwd, /etc/group, /etc/version = "1", Cmd ["sh"]
 #   busybox-2  localhost/busybox:2   the same with /etc/version = "2" (a different image for pull tests)
+#   busybox-3  localhost/busybox:3   the same with /etc/version = "3" (another one, for the auth registry)
 #   pause-1    localhost/pause:1     tests/e2e/env/pause.c built with `gcc -static`, Cmd ["/pause"]
 # For each NAME it leaves OUTDIR/NAME/ (an OCI layout whose tag is the image's tag, for skopeo `oci:DIR:TAG`)
 # and OUTDIR/NAME.tar (the same layout as a tar, for `ctr images import`; index.json names the image).
@@ -98,7 +99,7 @@ busybox_rootfs() {
 }
 
 : > "$out/digests"
-for v in 1 2; do
+for v in 1 2 3; do
   busybox_rootfs "$work/busybox-$v-rootfs" "$v"
   make_layout "busybox-$v" "localhost/busybox:$v" "$v" "$work/busybox-$v-rootfs" '["sh"]'
 done

@@ -9,7 +9,7 @@
 #
 # start  writes containerd's config, starts containerd, builds and imports the test images (localhost/busybox:1,
 #        localhost/pause:1), starts both registries on free loopback ports, pushes busybox:1/busybox:2 to the open
-#        one and private/busybox:1 to the auth one, and writes DIR/env (KEY=VALUE lines, sourceable by bash; see
+#        one and private/busybox:3 to the auth one, and writes DIR/env (KEY=VALUE lines, sourceable by bash; see
 #        write_env_file). A stale environment in DIR is stopped first. Any failure prints the components' log
 #        tails, tears everything down again and exits non-zero: e2e must fail, never skip.
 # stop   removes all containers (tasks) of the private containerd, stops containerd, any shim of ours (and its
@@ -310,6 +310,9 @@ push() {  # push LAYOUT:TAG DEST [skopeo args...]
 
 write_env_file() {
   local snapshotter=$1 registry=$2 auth_registry=$3 user=$4 password=$5 version=$6
+  # Images are distinct where a test may remove them: CRI RemoveImage drops every tag of an image.
+  # REGISTRY_BUSYBOX_IMAGE is the same image as BUSYBOX_IMAGE (never remove it: pods need it);
+  # REGISTRY_BUSYBOX2_IMAGE (/etc/version 2) and AUTH_BUSYBOX_IMAGE (/etc/version 3) are not imported.
   cat > "$env_file.tmp" <<EOT
 INPLACED_E2E_DIR=$dir
 INPLACED_E2E_CONTAINERD_SOCK=$sock
@@ -326,7 +329,7 @@ INPLACED_E2E_BUSYBOX_IMAGE=localhost/busybox:1
 INPLACED_E2E_PAUSE_IMAGE=localhost/pause:1
 INPLACED_E2E_REGISTRY_BUSYBOX_IMAGE=$registry/busybox:1
 INPLACED_E2E_REGISTRY_BUSYBOX2_IMAGE=$registry/busybox:2
-INPLACED_E2E_AUTH_BUSYBOX_IMAGE=$auth_registry/private/busybox:1
+INPLACED_E2E_AUTH_BUSYBOX_IMAGE=$auth_registry/private/busybox:3
 INPLACED_E2E_LOG_DIR=$log_dir
 EOT
   mv "$env_file.tmp" "$env_file"
@@ -378,7 +381,7 @@ do_start() {
 
   push "$images_dir/busybox-1:1" "$registry/busybox:1" || { log "push to $registry failed"; return 1; }
   push "$images_dir/busybox-2:2" "$registry/busybox:2" || { log "push to $registry failed"; return 1; }
-  push "$images_dir/busybox-1:1" "$auth_registry/private/busybox:1" --dest-creds "$user:$password" ||
+  push "$images_dir/busybox-3:3" "$auth_registry/private/busybox:3" --dest-creds "$user:$password" ||
     { log "push to $auth_registry failed"; return 1; }
 
   write_env_file "$snapshotter" "$registry" "$auth_registry" "$user" "$password" "$version"

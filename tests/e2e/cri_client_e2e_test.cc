@@ -1,0 +1,185 @@
+// E2e tests of the CRI client (cri/) against the real containerd of the e2e environment
+// (tests/e2e/env/e2e-env.sh): connection and version, image service calls against the local
+// registries. Pod and container tests are in cri_client_pods_e2e_test.cc.
+
+#include <iostream>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "api/cri/runtime_v1.pb.h"
+#include "cri/connect.h"
+#include "cri/runtime.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/e2e/e2e_env.h"
+#include "tests/support/status_matchers.h"
+
+namespace inplaced::e2e {
+namespace {
+
+namespace v1 = ::runtime::v1;
+using ::inplaced::testing::IsOk;
+using ::inplaced::testing::StatusIs;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+class CriClientE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(env_, LoadE2eEnv());
+    cri::ConnectOptions options;
+    options.endpoint = env_.containerd_endpoint;
+    options.connect_timeout = absl::Seconds(30);
+    ASSERT_OK_AND_ASSIGN(connection_, cri::Connect(options));
+  }
+
+  cri::Runtime& runtime() { return *connection_.runtime; }
+
+  absl::StatusOr<v1::ImageStatusResponse> ImageStatus(const std::string& image) {
+    v1::ImageStatusRequest request;
+    request.mutable_image()->set_image(image);
+    return runtime().ImageStatus(request);
+  }
+
+  absl::Status RemoveImage(const std::string& image) {
+    v1::RemoveImageRequest request;
+    request.mutable_image()->set_image(image);
+    return runtime().RemoveImage(request);
+  }
+
+  absl::StatusOr<v1::PullImageResponse> Pull(const std::string& image, const std::string& user = "",
+                                             const std::string& password = "") {
+    v1::PullImageRequest request;
+    request.mutable_image()->set_image(image);
+    if (!user.empty()) {
+      request.mutable_auth()->set_username(user);
+      request.mutable_auth()->set_password(password);
+    }
+    return runtime().PullImage(request, /*cancel=*/nullptr);
+  }
+
+  E2eEnv env_;
+  cri::Connection connection_;
+};
+
+TEST_F(CriClientE2eTest, ConnectReportsContainerdSpeakingCriV1) {
+  EXPECT_EQ(connection_.endpoint, env_.containerd_endpoint);
+  EXPECT_EQ(connection_.version.runtime_name(), "containerd");
+  EXPECT_EQ(connection_.version.runtime_api_version(), "v1");
+  EXPECT_EQ(connection_.version.runtime_version(), env_.containerd_version);
+
+  ASSERT_OK_AND_ASSIGN(v1::VersionResponse version, runtime().Version(v1::VersionRequest()));
+  EXPECT_EQ(version.runtime_name(), "containerd");
+  EXPECT_EQ(version.runtime_api_version(), "v1");
+  std::cout << "runtime: " << version.runtime_name() << " " << version.runtime_version()
+            << " (CRI " << version.runtime_api_version() << ", version " << version.version() << ")"
+            << std::endl;
+  RecordProperty("runtime_version", version.runtime_version());
+}
+
+TEST_F(CriClientE2eTest, StatusReportsRuntimeReady) {
+  ASSERT_OK_AND_ASSIGN(v1::StatusResponse status, runtime().Status(v1::StatusRequest()));
+  bool runtime_ready = false;
+  for (const auto& condition : status.status().conditions()) {
+    if (condition.type() == "RuntimeReady") runtime_ready = condition.status();
+  }
+  EXPECT_TRUE(runtime_ready) << status.DebugString();
+}
+
+TEST_F(CriClientE2eTest, ImageStatusOfLocalImageIsPresent) {
+  ASSERT_OK_AND_ASSIGN(v1::ImageStatusResponse status, ImageStatus(env_.busybox_image));
+  ASSERT_TRUE(status.has_image());
+  EXPECT_THAT(status.image().id(), StartsWith("sha256:"));
+  EXPECT_GT(status.image().size(), 0u);
+  EXPECT_THAT(status.image().repo_tags(), Contains(env_.busybox_image));
+}
+
+TEST_F(CriClientE2eTest, ImageStatusOfMissingImageLeavesImageUnset) {
+  ASSERT_OK_AND_ASSIGN(v1::ImageStatusResponse status,
+                       ImageStatus(env_.registry + "/never-pushed:1"));
+  EXPECT_FALSE(status.has_image()) << status.DebugString();
+}
+
+TEST_F(CriClientE2eTest, PullFromLocalRegistryMakesImagePresent) {
+  const std::string image = env_.registry_busybox2_image;
+  ASSERT_OK(RemoveImage(image));  // idempotent: absent is fine
+  ASSERT_OK_AND_ASSIGN(v1::ImageStatusResponse before, ImageStatus(image));
+  ASSERT_FALSE(before.has_image());
+
+  ASSERT_OK_AND_ASSIGN(v1::PullImageResponse pulled, Pull(image));
+  EXPECT_THAT(pulled.image_ref(), StartsWith("sha256:"));
+
+  ASSERT_OK_AND_ASSIGN(v1::ImageStatusResponse after, ImageStatus(image));
+  ASSERT_TRUE(after.has_image());
+  EXPECT_EQ(after.image().id(), pulled.image_ref());
+  EXPECT_THAT(after.image().repo_tags(), Contains(image));
+  EXPECT_GT(after.image().size(), 0u);
+
+  // A different image from busybox:1: the variant's own id.
+  ASSERT_OK_AND_ASSIGN(v1::ImageStatusResponse local, ImageStatus(env_.busybox_image));
+  ASSERT_TRUE(local.has_image());
+  EXPECT_NE(local.image().id(), after.image().id());
+
+  ASSERT_OK(RemoveImage(image));
+  ASSERT_OK_AND_ASSIGN(v1::ImageStatusResponse removed, ImageStatus(image));
+  EXPECT_FALSE(removed.has_image());
+}
+
+TEST_F(CriClientE2eTest, PullFromAuthRegistryWithCredentialsSucceeds) {
+  const std::string image = env_.auth_busybox_image;
+  ASSERT_OK(RemoveImage(image));
+  ASSERT_OK_AND_ASSIGN(v1::PullImageResponse pulled,
+                       Pull(image, env_.auth_user, env_.auth_password));
+  EXPECT_THAT(pulled.image_ref(), StartsWith("sha256:"));
+  ASSERT_OK_AND_ASSIGN(v1::ImageStatusResponse after, ImageStatus(image));
+  ASSERT_TRUE(after.has_image());
+  EXPECT_EQ(after.image().id(), pulled.image_ref());
+  ASSERT_OK(RemoveImage(image));
+}
+
+TEST_F(CriClientE2eTest, PullFromAuthRegistryWithoutCredentialsIsUnauthorized) {
+  auto pulled = Pull(env_.auth_busybox_image);
+  EXPECT_THAT(pulled, Not(IsOk()));
+  EXPECT_THAT(pulled.status().message(), HasSubstr("401"));
+  EXPECT_THAT(pulled.status().message(), HasSubstr("PullImage"));
+}
+
+TEST_F(CriClientE2eTest, PullFromAuthRegistryWithWrongPasswordIsUnauthorized) {
+  auto pulled = Pull(env_.auth_busybox_image, env_.auth_user, env_.auth_password + "-wrong");
+  EXPECT_THAT(pulled, Not(IsOk()));
+  EXPECT_THAT(pulled.status().message(), HasSubstr("401"));
+}
+
+TEST_F(CriClientE2eTest, PullOfMissingTagIsNotFound) {
+  EXPECT_THAT(Pull(env_.registry + "/busybox:never-pushed"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("not found")));
+}
+
+TEST_F(CriClientE2eTest, PullOfMissingRepositoryIsNotFound) {
+  EXPECT_THAT(Pull(env_.registry + "/never-pushed:1"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(CriClientE2eTest, ImageFsInfoReportsTheImageFilesystem) {
+  ASSERT_OK_AND_ASSIGN(v1::ImageFsInfoResponse info, runtime().ImageFsInfo(v1::ImageFsInfoRequest()));
+  ASSERT_THAT(info.image_filesystems(), Not(IsEmpty()));
+  const v1::FilesystemUsage& fs = info.image_filesystems(0);
+  // The private containerd keeps its snapshots under the environment directory.
+  EXPECT_THAT(fs.fs_id().mountpoint(), StartsWith(env_.dir + "/"));
+  EXPECT_GT(fs.timestamp(), 0);
+}
+
+TEST_F(CriClientE2eTest, ListImagesShowsTheSandboxImage) {
+  ASSERT_OK_AND_ASSIGN(v1::ListImagesResponse images, runtime().ListImages(v1::ListImagesRequest()));
+  bool found = false;
+  for (const auto& image : images.images()) {
+    for (const auto& tag : image.repo_tags()) found = found || tag == env_.pause_image;
+  }
+  EXPECT_TRUE(found) << images.DebugString();
+}
+
+}  // namespace
+}  // namespace inplaced::e2e
