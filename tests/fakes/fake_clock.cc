@@ -1,5 +1,7 @@
 #include "tests/fakes/fake_clock.h"
 
+#include <iterator>
+
 namespace inplaced::fakes {
 
 FakeClock::FakeClock(absl::Time start) : now_(start) {}
@@ -26,12 +28,12 @@ bool FakeClock::SleepUntilOrWoken(absl::Time deadline, Cancellation* wake) {
   bool reached;
   {
     absl::MutexLock lock(&mu_);
-    ++sleepers_;
+    auto slot = deadlines_.insert(deadline);
     auto done = [this, &woken, deadline]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return woken || now_ >= deadline;
     };
     mu_.Await(absl::Condition(&done));
-    --sleepers_;
+    deadlines_.erase(slot);
     reached = now_ >= deadline;
   }
   if (wake != nullptr && callback_id >= 0) wake->Unregister(callback_id);
@@ -49,14 +51,18 @@ void FakeClock::SetTime(absl::Time time) {
   if (time > now_) now_ = time;
 }
 
+int FakeClock::SleepersLocked() const {
+  return static_cast<int>(std::distance(deadlines_.upper_bound(now_), deadlines_.end()));
+}
+
 int FakeClock::Sleepers() const {
   absl::MutexLock lock(&mu_);
-  return sleepers_;
+  return SleepersLocked();
 }
 
 void FakeClock::WaitForSleepers(int count) const {
   absl::MutexLock lock(&mu_);
-  auto enough = [this, count]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return sleepers_ >= count; };
+  auto enough = [this, count]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return SleepersLocked() >= count; };
   mu_.Await(absl::Condition(&enough));
 }
 

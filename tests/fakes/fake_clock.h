@@ -1,5 +1,7 @@
 #pragma once
 
+#include <set>
+
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -37,15 +39,20 @@ class FakeClock final : public Clock {
   // Sets the time to `time` if it is later than Now() and wakes due sleepers.
   void SetTime(absl::Time time);
 
-  // The number of threads blocked in SleepUntil()/SleepUntilOrWoken() right now.
+  // The number of threads blocked in SleepUntil()/SleepUntilOrWoken() on a deadline still in the
+  // future (a sleeper whose deadline has passed but that has not run yet is not counted).
   int Sleepers() const;
-  // Blocks (in real time, without a timeout) until at least `count` threads are blocked in SleepUntil().
+  // Blocks (in real time, without a timeout) until Sleepers() >= count. After an Advance() that wakes a
+  // looping thread, WaitForSleepers(1) returns once it went back to sleep on a later deadline.
   void WaitForSleepers(int count) const;
 
  private:
   mutable absl::Mutex mu_;
   absl::Time now_ ABSL_GUARDED_BY(mu_);
-  int sleepers_ ABSL_GUARDED_BY(mu_) = 0;
+  // Deadlines of the threads in SleepUntil().
+  std::multiset<absl::Time> deadlines_ ABSL_GUARDED_BY(mu_);
+
+  int SleepersLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 };
 
 // Sleeps on `clock` until `deadline` or until `wake` (may be null) is cancelled, whichever comes first.

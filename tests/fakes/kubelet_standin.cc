@@ -1,0 +1,364 @@
+#include "tests/fakes/kubelet_standin.h"
+
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "cri/kubelet_labels.h"
+#include "spdlog/spdlog.h"
+#include "tests/fakes/fake_clock.h"
+
+namespace inplaced::fakes {
+namespace {
+
+namespace v1 = ::runtime::v1;
+namespace kubelet = ::inplaced::cri::kubelet;
+
+std::string Key(absl::string_view namespace_, absl::string_view name) {
+  return absl::StrCat(namespace_, "/", name);
+}
+
+// kubelet hashes the container spec and writes it in hex; any stable hash serves the same purpose here.
+std::string HashContainer(const ContainerSpec& spec) {
+  uint64_t hash = 1469598103934665603ULL;  // FNV-1a
+  auto mix = [&hash](absl::string_view text) {
+    for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ULL;
+    hash = (hash ^ 0xff) * 1099511628211ULL;
+  };
+  mix(spec.name);
+  mix(spec.image);
+  for (const std::string& part : spec.command) mix(part);
+  for (const std::string& part : spec.args) mix(part);
+  return absl::StrFormat("%x", hash);
+}
+
+std::string LogPath(absl::string_view name, uint32_t attempt) {
+  return absl::StrCat(name, "/", attempt, ".log");
+}
+
+// The config of instance `attempt` from the attempt-0 template.
+v1::ContainerConfig ConfigForAttempt(const v1::ContainerConfig& base, uint32_t attempt) {
+  v1::ContainerConfig config = base;
+  config.mutable_metadata()->set_attempt(attempt);
+  (*config.mutable_annotations())[std::string(kubelet::kContainerRestartCount)] = absl::StrCat(attempt);
+  config.set_log_path(LogPath(config.metadata().name(), attempt));
+  return config;
+}
+
+std::string ContainerNameOf(const v1::Container& container) {
+  auto it = container.labels().find(std::string(kubelet::kContainerName));
+  return it != container.labels().end() ? it->second : container.metadata().name();
+}
+
+}  // namespace
+
+KubeletStandIn::KubeletStandIn(cri::Runtime& runtime, Clock& clock, KubeletStandInOptions options)
+    : runtime_(runtime), clock_(clock), options_(options) {}
+
+KubeletStandIn::~KubeletStandIn() { Stop(); }
+
+absl::StatusOr<std::string> KubeletStandIn::RunPod(const PodSpec& spec) {
+  const std::string key = Key(spec.namespace_, spec.name);
+  {
+    absl::MutexLock lock(&mu_);
+    if (pods_.count(key) != 0) return absl::AlreadyExistsError(absl::StrCat("pod ", key, " already runs"));
+  }
+  Pod pod;
+  v1::PodSandboxConfig& sandbox = pod.sandbox_config;
+  sandbox.mutable_metadata()->set_name(spec.name);
+  sandbox.mutable_metadata()->set_uid(spec.uid);
+  sandbox.mutable_metadata()->set_namespace_(spec.namespace_);
+  sandbox.mutable_metadata()->set_attempt(0);
+  sandbox.set_log_directory(spec.log_directory.empty()
+                                ? absl::StrCat("/var/log/pods/", spec.namespace_, "_", spec.name, "_",
+                                               spec.uid)
+                                : spec.log_directory);
+  for (const auto& [key_, value] : spec.labels) (*sandbox.mutable_labels())[key_] = value;
+  (*sandbox.mutable_labels())[std::string(kubelet::kPodName)] = spec.name;
+  (*sandbox.mutable_labels())[std::string(kubelet::kPodNamespace)] = spec.namespace_;
+  (*sandbox.mutable_labels())[std::string(kubelet::kPodUid)] = spec.uid;
+  for (const auto& [key_, value] : spec.annotations) (*sandbox.mutable_annotations())[key_] = value;
+  if (spec.host_network) {
+    // No hostname: runc refuses one without a private UTS namespace (e2e-environment.md §4).
+    sandbox.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(
+        v1::NODE);
+  }
+
+  for (const ContainerSpec& container : spec.containers) {
+    v1::ContainerConfig config;
+    config.mutable_metadata()->set_name(container.name);
+    config.mutable_image()->set_image(container.image);
+    for (const std::string& part : container.command) config.add_command(part);
+    for (const std::string& part : container.args) config.add_args(part);
+    for (const auto& [name, value] : container.envs) {
+      v1::KeyValue* env = config.add_envs();
+      env->set_key(name);
+      env->set_value(value);
+    }
+    auto& labels = *config.mutable_labels();
+    labels[std::string(kubelet::kPodName)] = spec.name;
+    labels[std::string(kubelet::kPodNamespace)] = spec.namespace_;
+    labels[std::string(kubelet::kPodUid)] = spec.uid;
+    labels[std::string(kubelet::kContainerName)] = container.name;
+    auto& annotations = *config.mutable_annotations();
+    for (const auto& [key_, value] : container.annotations) annotations[key_] = value;
+    annotations[std::string(kubelet::kContainerHash)] = HashContainer(container);
+    annotations[std::string(kubelet::kContainerRestartCount)] = "0";
+    annotations[std::string(kubelet::kContainerTerminationMessagePath)] = "/dev/termination-log";
+    annotations[std::string(kubelet::kContainerTerminationMessagePolicy)] = "File";
+    annotations[std::string(kubelet::kContainerType)] = std::string(kubelet::kContainerTypeRegular);
+    if (spec.termination_grace_period_seconds.has_value()) {
+      annotations[std::string(kubelet::kPodTerminationGracePeriod)] =
+          absl::StrCat(*spec.termination_grace_period_seconds);
+    }
+    if (container.pre_stop_handler_json.has_value()) {
+      annotations[std::string(kubelet::kContainerPreStopHandler)] = *container.pre_stop_handler_json;
+    }
+    if (container.ports_json.has_value()) {
+      annotations[std::string(kubelet::kContainerPorts)] = *container.ports_json;
+    }
+    if (spec.host_network) {
+      // kubelet mirrors the pod's namespaces into each container: host network, private pid.
+      auto* namespaces =
+          config.mutable_linux()->mutable_security_context()->mutable_namespace_options();
+      namespaces->set_network(v1::NODE);
+      namespaces->set_pid(v1::CONTAINER);
+    }
+    config.set_log_path(LogPath(container.name, 0));
+    pod.templates[container.name] = std::move(config);
+  }
+
+  v1::RunPodSandboxRequest run;
+  *run.mutable_config() = sandbox;
+  absl::StatusOr<v1::RunPodSandboxResponse> ran = runtime_.RunPodSandbox(run);
+  if (!ran.ok()) return ran.status();
+  pod.sandbox_id = ran->pod_sandbox_id();
+
+  absl::Status failed;
+  for (const ContainerSpec& container : spec.containers) {
+    v1::CreateContainerRequest create;
+    create.set_pod_sandbox_id(pod.sandbox_id);
+    *create.mutable_config() = pod.templates[container.name];
+    *create.mutable_sandbox_config() = sandbox;
+    absl::StatusOr<v1::CreateContainerResponse> created = runtime_.CreateContainer(create);
+    if (!created.ok()) {
+      failed = created.status();
+      break;
+    }
+    v1::StartContainerRequest start;
+    start.set_container_id(created->container_id());
+    failed = runtime_.StartContainer(start);
+    if (!failed.ok()) break;
+  }
+  if (!failed.ok()) {
+    spdlog::warn("kubelet_standin run_pod_failed pod={} error={}", key, failed.ToString());
+    v1::StopPodSandboxRequest stop;
+    stop.set_pod_sandbox_id(pod.sandbox_id);
+    (void)runtime_.StopPodSandbox(stop);
+    v1::RemovePodSandboxRequest remove;
+    remove.set_pod_sandbox_id(pod.sandbox_id);
+    (void)runtime_.RemovePodSandbox(remove);
+    return failed;
+  }
+  spdlog::info("kubelet_standin pod_started pod={} sandbox={}", key, pod.sandbox_id);
+  std::string id = pod.sandbox_id;
+  absl::MutexLock lock(&mu_);
+  pods_[key] = std::move(pod);
+  return id;
+}
+
+absl::Status KubeletStandIn::AdoptPods(std::map<std::string, Pod>& pods) {
+  v1::ListPodSandboxRequest list;
+  list.mutable_filter()->mutable_state()->set_state(v1::SANDBOX_READY);
+  absl::StatusOr<v1::ListPodSandboxResponse> sandboxes = runtime_.ListPodSandbox(list);
+  if (!sandboxes.ok()) return sandboxes.status();
+  absl::MutexLock lock(&mu_);
+  for (const v1::PodSandbox& sandbox : sandboxes->items()) {
+    if (!sandbox.labels().contains(std::string(kubelet::kPodUid))) continue;
+    const std::string key = Key(sandbox.metadata().namespace_(), sandbox.metadata().name());
+    if (pods_.count(key) != 0) continue;
+    Pod pod;
+    pod.sandbox_id = sandbox.id();
+    *pod.sandbox_config.mutable_metadata() = sandbox.metadata();
+    *pod.sandbox_config.mutable_labels() = sandbox.labels();
+    *pod.sandbox_config.mutable_annotations() = sandbox.annotations();
+    pods_[key] = pod;  // Templates come from the first listing in SyncPod.
+    pods[key] = std::move(pod);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KubeletStandIn::SyncOnce() {
+  absl::MutexLock sync(&sync_mu_);
+  std::map<std::string, Pod> pods;
+  {
+    absl::MutexLock lock(&mu_);
+    pods = pods_;
+  }
+  absl::Status first_error;
+  if (options_.adopt_all_pods) first_error.Update(AdoptPods(pods));
+  if (pods.empty()) return first_error;
+
+  absl::StatusOr<v1::ListContainersResponse> listed = runtime_.ListContainers(v1::ListContainersRequest());
+  if (!listed.ok()) return listed.status();
+  std::map<std::string, std::vector<v1::Container>> by_sandbox;
+  for (const v1::Container& container : listed->containers()) {
+    by_sandbox[container.pod_sandbox_id()].push_back(container);
+  }
+  for (const auto& [key, pod] : pods) {
+    first_error.Update(SyncPod(pod, by_sandbox[pod.sandbox_id]));
+  }
+  return first_error;
+}
+
+absl::Status KubeletStandIn::SyncPod(const Pod& pod, const std::vector<v1::Container>& containers) {
+  std::map<std::string, std::vector<const v1::Container*>> by_name;
+  for (const v1::Container& container : containers) by_name[ContainerNameOf(container)].push_back(&container);
+
+  absl::Status first_error;
+  for (auto& [name, instances] : by_name) {
+    // Newest first: kubelet orders by creation; attempts grow with it.
+    std::sort(instances.begin(), instances.end(), [](const v1::Container* a, const v1::Container* b) {
+      return a->metadata().attempt() > b->metadata().attempt();
+    });
+    const v1::Container& newest = *instances.front();
+    size_t keep = 2;  // The current instance and one dead one (maximum-dead-containers-per-container 1).
+
+    if (newest.state() == v1::CONTAINER_CREATED) {
+      v1::StartContainerRequest start;
+      start.set_container_id(newest.id());
+      first_error.Update(runtime_.StartContainer(start));
+    } else if (newest.state() == v1::CONTAINER_EXITED || newest.state() == v1::CONTAINER_UNKNOWN) {
+      v1::ContainerStatusRequest status_request;
+      status_request.set_container_id(newest.id());
+      absl::StatusOr<v1::ContainerStatusResponse> status = runtime_.ContainerStatus(status_request);
+      if (!status.ok()) {
+        if (!absl::IsNotFound(status.status())) first_error.Update(status.status());
+        continue;
+      }
+      const absl::Time finished = absl::FromUnixNanos(status->status().finished_at());
+      if (clock_.Now() - finished < options_.restart_backoff) continue;
+
+      v1::ContainerConfig base;
+      auto it = pod.templates.find(name);
+      if (it != pod.templates.end()) {
+        base = it->second;
+      } else {
+        // Adopted pod: rebuild the config from what the runtime reports.
+        base.mutable_metadata()->set_name(newest.metadata().name());
+        *base.mutable_image() = status->status().image();
+        *base.mutable_labels() = newest.labels();
+        *base.mutable_annotations() = newest.annotations();
+      }
+      const uint32_t attempt = newest.metadata().attempt() + 1;
+      v1::CreateContainerRequest create;
+      create.set_pod_sandbox_id(pod.sandbox_id);
+      *create.mutable_config() = ConfigForAttempt(base, attempt);
+      *create.mutable_sandbox_config() = pod.sandbox_config;
+      absl::StatusOr<v1::CreateContainerResponse> created = runtime_.CreateContainer(create);
+      if (!created.ok()) {
+        first_error.Update(created.status());
+        continue;
+      }
+      v1::StartContainerRequest start;
+      start.set_container_id(created->container_id());
+      absl::Status started = runtime_.StartContainer(start);
+      first_error.Update(started);
+      {
+        absl::MutexLock lock(&mu_);
+        ++restarts_;
+      }
+      spdlog::info("kubelet_standin container_restarted sandbox={} container={} attempt={} id={}",
+                   pod.sandbox_id, name, attempt, created->container_id());
+      keep = 1;  // The new instance is not in `instances`: keep only the one that just died.
+    }
+    for (size_t i = keep; i < instances.size(); ++i) {
+      if (instances[i]->state() == v1::CONTAINER_RUNNING) continue;
+      v1::RemoveContainerRequest remove;
+      remove.set_container_id(instances[i]->id());
+      first_error.Update(runtime_.RemoveContainer(remove));
+    }
+  }
+  return first_error;
+}
+
+void KubeletStandIn::Start(absl::Duration poll_interval) {
+  absl::MutexLock lock(&thread_mu_);
+  if (thread_.joinable()) return;
+  stop_ = std::make_unique<Cancellation>();
+  Cancellation* stop = stop_.get();
+  thread_ = std::thread([this, poll_interval, stop] { Loop(poll_interval, stop); });
+}
+
+void KubeletStandIn::Loop(absl::Duration poll_interval, Cancellation* stop) {
+  while (!stop->IsCancelled()) {
+    absl::Status synced = SyncOnce();
+    if (!synced.ok()) spdlog::warn("kubelet_standin sync_failed error={}", synced.ToString());
+    SleepUntilOrWoken(clock_, clock_.Now() + poll_interval, stop);
+  }
+}
+
+void KubeletStandIn::Stop() {
+  std::thread thread;
+  std::unique_ptr<Cancellation> stop;
+  {
+    absl::MutexLock lock(&thread_mu_);
+    if (!thread_.joinable()) return;
+    stop_->Cancel();
+    thread = std::move(thread_);
+    stop = std::move(stop_);
+  }
+  thread.join();
+}
+
+absl::Status KubeletStandIn::RemovePod(absl::string_view namespace_, absl::string_view name) {
+  absl::MutexLock sync(&sync_mu_);
+  const std::string key = Key(namespace_, name);
+  std::string sandbox_id;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = pods_.find(key);
+    if (it == pods_.end()) return absl::NotFoundError(absl::StrCat("pod ", key, " is not run here"));
+    sandbox_id = it->second.sandbox_id;
+  }
+  v1::StopPodSandboxRequest stop;
+  stop.set_pod_sandbox_id(sandbox_id);
+  absl::Status status = runtime_.StopPodSandbox(stop);
+  if (!status.ok()) return status;
+  v1::RemovePodSandboxRequest remove;
+  remove.set_pod_sandbox_id(sandbox_id);
+  status = runtime_.RemovePodSandbox(remove);
+  if (!status.ok()) return status;
+  absl::MutexLock lock(&mu_);
+  pods_.erase(key);
+  return absl::OkStatus();
+}
+
+absl::Status KubeletStandIn::RemoveAll() {
+  std::vector<std::pair<std::string, std::string>> names;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [key, pod] : pods_) {
+      names.emplace_back(pod.sandbox_config.metadata().namespace_(), pod.sandbox_config.metadata().name());
+    }
+  }
+  absl::Status first_error;
+  for (const auto& [namespace_, name] : names) first_error.Update(RemovePod(namespace_, name));
+  return first_error;
+}
+
+int KubeletStandIn::Restarts() const {
+  absl::MutexLock lock(&mu_);
+  return restarts_;
+}
+
+absl::StatusOr<std::string> KubeletStandIn::SandboxId(absl::string_view namespace_,
+                                                     absl::string_view name) const {
+  absl::MutexLock lock(&mu_);
+  auto it = pods_.find(Key(namespace_, name));
+  if (it == pods_.end()) return absl::NotFoundError(absl::StrCat("pod ", Key(namespace_, name), " is not run here"));
+  return it->second.sandbox_id;
+}
+
+}  // namespace inplaced::fakes
