@@ -1,6 +1,8 @@
 #include "tests/fakes/kubelet_standin.h"
 
 #include <algorithm>
+#include <iterator>
+#include <set>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -168,46 +170,81 @@ absl::StatusOr<std::string> KubeletStandIn::RunPod(const PodSpec& spec) {
   return id;
 }
 
-absl::Status KubeletStandIn::AdoptPods(std::map<std::string, Pod>& pods) {
-  v1::ListPodSandboxRequest list;
-  list.mutable_filter()->mutable_state()->set_state(v1::SANDBOX_READY);
-  absl::StatusOr<v1::ListPodSandboxResponse> sandboxes = runtime_.ListPodSandbox(list);
-  if (!sandboxes.ok()) return sandboxes.status();
-  absl::MutexLock lock(&mu_);
-  for (const v1::PodSandbox& sandbox : sandboxes->items()) {
-    if (!sandbox.labels().contains(std::string(kubelet::kPodUid))) continue;
-    const std::string key = Key(sandbox.metadata().namespace_(), sandbox.metadata().name());
-    if (pods_.count(key) != 0) continue;
-    Pod pod;
-    pod.sandbox_id = sandbox.id();
-    *pod.sandbox_config.mutable_metadata() = sandbox.metadata();
-    *pod.sandbox_config.mutable_labels() = sandbox.labels();
-    *pod.sandbox_config.mutable_annotations() = sandbox.annotations();
-    pods_[key] = pod;  // Templates come from the first listing in SyncPod.
-    pods[key] = std::move(pod);
+absl::StatusOr<bool> KubeletStandIn::Adopt(const std::string& sandbox_id) {
+  v1::PodSandboxStatusRequest request;
+  request.set_pod_sandbox_id(sandbox_id);
+  absl::StatusOr<v1::PodSandboxStatusResponse> status = runtime_.PodSandboxStatus(request);
+  if (absl::IsNotFound(status.status())) return false;
+  if (!status.ok()) return status.status();
+  const v1::PodSandboxStatus& sandbox = status->status();
+  if (sandbox.state() != v1::SANDBOX_READY || !sandbox.labels().contains(std::string(kubelet::kPodUid))) {
+    return false;
   }
-  return absl::OkStatus();
+  Pod pod;
+  pod.sandbox_id = sandbox.id();
+  *pod.sandbox_config.mutable_metadata() = sandbox.metadata();
+  *pod.sandbox_config.mutable_labels() = sandbox.labels();
+  *pod.sandbox_config.mutable_annotations() = sandbox.annotations();
+  // No templates: SyncPod rebuilds container configs from the runtime's listing.
+  absl::MutexLock lock(&mu_);
+  pods_.emplace(Key(sandbox.metadata().namespace_(), sandbox.metadata().name()), std::move(pod));
+  return true;
 }
 
 absl::Status KubeletStandIn::SyncOnce() {
   absl::MutexLock sync(&sync_mu_);
-  std::map<std::string, Pod> pods;
-  {
-    absl::MutexLock lock(&mu_);
-    pods = pods_;
+  // Idle cost stays one List call: only exited instances matter, and those already replaced are
+  // skipped (they stay listed as the one kept dead instance).
+  v1::ListContainersRequest exited_request;
+  exited_request.mutable_filter()->mutable_state()->set_state(v1::CONTAINER_EXITED);
+  absl::StatusOr<v1::ListContainersResponse> exited = runtime_.ListContainers(exited_request);
+  if (!exited.ok()) return exited.status();
+  std::set<std::string> sandboxes;
+  std::set<std::string> still_listed;
+  for (const v1::Container& container : exited->containers()) {
+    if (superseded_.count(container.id()) != 0) {
+      still_listed.insert(container.id());
+      continue;
+    }
+    sandboxes.insert(container.pod_sandbox_id());
   }
-  absl::Status first_error;
-  if (options_.adopt_all_pods) first_error.Update(AdoptPods(pods));
-  if (pods.empty()) return first_error;
+  // Forget replaced instances that are gone (removed by us or by someone else).
+  for (auto it = superseded_.begin(); it != superseded_.end();) {
+    it = still_listed.count(*it) != 0 ? std::next(it) : superseded_.erase(it);
+  }
 
-  absl::StatusOr<v1::ListContainersResponse> listed = runtime_.ListContainers(v1::ListContainersRequest());
-  if (!listed.ok()) return listed.status();
-  std::map<std::string, std::vector<v1::Container>> by_sandbox;
-  for (const v1::Container& container : listed->containers()) {
-    by_sandbox[container.pod_sandbox_id()].push_back(container);
-  }
-  for (const auto& [key, pod] : pods) {
-    first_error.Update(SyncPod(pod, by_sandbox[pod.sandbox_id]));
+  absl::Status first_error;
+  for (const std::string& sandbox_id : sandboxes) {
+    std::optional<Pod> pod;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [key, known] : pods_) {
+        if (known.sandbox_id == sandbox_id) pod = known;
+      }
+    }
+    if (!pod.has_value() && options_.adopt_all_pods) {
+      absl::StatusOr<bool> adopted = Adopt(sandbox_id);
+      if (!adopted.ok()) {
+        first_error.Update(adopted.status());
+        continue;
+      }
+      if (*adopted) {
+        absl::MutexLock lock(&mu_);
+        for (const auto& [key, known] : pods_) {
+          if (known.sandbox_id == sandbox_id) pod = known;
+        }
+      }
+    }
+    if (!pod.has_value()) continue;
+    v1::ListContainersRequest request;
+    request.mutable_filter()->set_pod_sandbox_id(sandbox_id);
+    absl::StatusOr<v1::ListContainersResponse> listed = runtime_.ListContainers(request);
+    if (!listed.ok()) {
+      first_error.Update(listed.status());
+      continue;
+    }
+    std::vector<v1::Container> containers(listed->containers().begin(), listed->containers().end());
+    first_error.Update(SyncPod(*pod, containers));
   }
   return first_error;
 }
@@ -223,6 +260,10 @@ absl::Status KubeletStandIn::SyncPod(const Pod& pod, const std::vector<v1::Conta
       return a->metadata().attempt() > b->metadata().attempt();
     });
     const v1::Container& newest = *instances.front();
+    // Instances older than the newest are replaced already.
+    for (size_t i = 1; i < instances.size(); ++i) {
+      if (instances[i]->state() != v1::CONTAINER_RUNNING) superseded_.insert(instances[i]->id());
+    }
     size_t keep = 2;  // The current instance and one dead one (maximum-dead-containers-per-container 1).
 
     if (newest.state() == v1::CONTAINER_CREATED) {
@@ -271,6 +312,7 @@ absl::Status KubeletStandIn::SyncPod(const Pod& pod, const std::vector<v1::Conta
       }
       spdlog::info("kubelet_standin container_restarted sandbox={} container={} attempt={} id={}",
                    pod.sandbox_id, name, attempt, created->container_id());
+      superseded_.insert(newest.id());
       keep = 1;  // The new instance is not in `instances`: keep only the one that just died.
     }
     for (size_t i = keep; i < instances.size(); ++i) {

@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -79,7 +80,8 @@ class KubeletStandIn {
   // container the sandbox is stopped and removed again and the runtime's error is returned.
   absl::StatusOr<std::string> RunPod(const PodSpec& spec);
 
-  // One kubelet sync: for every container of the stand-in's pods whose newest instance exited at least
+  // One kubelet sync (one ListContainers of exited containers when nothing exited, plus one listing per
+  // pod with a fresh exit): for every container of the stand-in's pods whose newest instance exited at least
   // restart_backoff ago (ContainerStatus.finished_at), creates and starts attempt + 1; starts instances
   // left CREATED; removes dead instances older than the previous one. Returns the first error met (the
   // other pods are still synced).
@@ -109,8 +111,10 @@ class KubeletStandIn {
     std::map<std::string, ::runtime::v1::ContainerConfig> templates;
   };
 
-  absl::Status SyncPod(const Pod& pod, const std::vector<::runtime::v1::Container>& containers);
-  absl::Status AdoptPods(std::map<std::string, Pod>& pods) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status SyncPod(const Pod& pod, const std::vector<::runtime::v1::Container>& containers)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
+  // Takes over a kubelet-labelled READY sandbox it did not create; false if it is not one.
+  absl::StatusOr<bool> Adopt(const std::string& sandbox_id) ABSL_LOCKS_EXCLUDED(mu_);
   void Loop(absl::Duration poll_interval, Cancellation* stop);
 
   cri::Runtime& runtime_;
@@ -122,6 +126,8 @@ class KubeletStandIn {
   mutable absl::Mutex mu_;
   std::map<std::string, Pod> pods_ ABSL_GUARDED_BY(mu_);  // keyed by "namespace/name"
   int restarts_ ABSL_GUARDED_BY(mu_) = 0;
+  // Exited instances that already have a newer instance (skipped by SyncOnce).
+  std::set<std::string> superseded_ ABSL_GUARDED_BY(sync_mu_);
 
   absl::Mutex thread_mu_;
   std::unique_ptr<Cancellation> stop_ ABSL_GUARDED_BY(thread_mu_);

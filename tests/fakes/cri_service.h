@@ -1,0 +1,121 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "api/cri/runtime_v1.grpc.pb.h"
+#include "cri/runtime.h"
+#include "grpcpp/grpcpp.h"
+
+namespace inplaced::fakes {
+
+// Maps an absl::Status to the grpc::Status with the same code and message (both follow google.rpc.Code).
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// Serves any cri::Runtime as runtime.v1 RuntimeService (sync gRPC API). Errors keep the runtime's code
+// and message. ExecSync passes a Cancellation that fires when the client cancels or its deadline ends;
+// GetContainerEvents streams until the client cancels (or the runtime ends the stream), and answers
+// the runtime's error (e.g. UNIMPLEMENTED) otherwise. RPCs not overridden answer UNIMPLEMENTED.
+// The runtime must outlive the service. Thread-safe as the runtime is.
+class CriRuntimeService final : public ::runtime::v1::RuntimeService::Service {
+ public:
+  explicit CriRuntimeService(cri::Runtime& runtime) : runtime_(runtime) {}
+
+  grpc::Status Version(grpc::ServerContext*, const ::runtime::v1::VersionRequest* request,
+                       ::runtime::v1::VersionResponse* response) override;
+  grpc::Status RunPodSandbox(grpc::ServerContext*, const ::runtime::v1::RunPodSandboxRequest* request,
+                             ::runtime::v1::RunPodSandboxResponse* response) override;
+  grpc::Status StopPodSandbox(grpc::ServerContext*, const ::runtime::v1::StopPodSandboxRequest* request,
+                              ::runtime::v1::StopPodSandboxResponse* response) override;
+  grpc::Status RemovePodSandbox(grpc::ServerContext*,
+                                const ::runtime::v1::RemovePodSandboxRequest* request,
+                                ::runtime::v1::RemovePodSandboxResponse* response) override;
+  grpc::Status PodSandboxStatus(grpc::ServerContext*,
+                                const ::runtime::v1::PodSandboxStatusRequest* request,
+                                ::runtime::v1::PodSandboxStatusResponse* response) override;
+  grpc::Status ListPodSandbox(grpc::ServerContext*, const ::runtime::v1::ListPodSandboxRequest* request,
+                              ::runtime::v1::ListPodSandboxResponse* response) override;
+  grpc::Status CreateContainer(grpc::ServerContext*, const ::runtime::v1::CreateContainerRequest* request,
+                               ::runtime::v1::CreateContainerResponse* response) override;
+  grpc::Status StartContainer(grpc::ServerContext*, const ::runtime::v1::StartContainerRequest* request,
+                              ::runtime::v1::StartContainerResponse* response) override;
+  grpc::Status StopContainer(grpc::ServerContext*, const ::runtime::v1::StopContainerRequest* request,
+                             ::runtime::v1::StopContainerResponse* response) override;
+  grpc::Status RemoveContainer(grpc::ServerContext*, const ::runtime::v1::RemoveContainerRequest* request,
+                               ::runtime::v1::RemoveContainerResponse* response) override;
+  grpc::Status ListContainers(grpc::ServerContext*, const ::runtime::v1::ListContainersRequest* request,
+                              ::runtime::v1::ListContainersResponse* response) override;
+  grpc::Status ContainerStatus(grpc::ServerContext*, const ::runtime::v1::ContainerStatusRequest* request,
+                               ::runtime::v1::ContainerStatusResponse* response) override;
+  grpc::Status ExecSync(grpc::ServerContext* context, const ::runtime::v1::ExecSyncRequest* request,
+                        ::runtime::v1::ExecSyncResponse* response) override;
+  grpc::Status Status(grpc::ServerContext*, const ::runtime::v1::StatusRequest* request,
+                      ::runtime::v1::StatusResponse* response) override;
+  grpc::Status GetContainerEvents(
+      grpc::ServerContext* context, const ::runtime::v1::GetEventsRequest* request,
+      grpc::ServerWriter<::runtime::v1::ContainerEventResponse>* writer) override;
+
+ private:
+  cri::Runtime& runtime_;
+};
+
+// Serves any cri::Runtime as runtime.v1 ImageService. PullImage passes a Cancellation that fires when
+// the client cancels. The runtime must outlive the service.
+class CriImageService final : public ::runtime::v1::ImageService::Service {
+ public:
+  explicit CriImageService(cri::Runtime& runtime) : runtime_(runtime) {}
+
+  grpc::Status ListImages(grpc::ServerContext*, const ::runtime::v1::ListImagesRequest* request,
+                          ::runtime::v1::ListImagesResponse* response) override;
+  grpc::Status ImageStatus(grpc::ServerContext*, const ::runtime::v1::ImageStatusRequest* request,
+                           ::runtime::v1::ImageStatusResponse* response) override;
+  grpc::Status PullImage(grpc::ServerContext* context, const ::runtime::v1::PullImageRequest* request,
+                         ::runtime::v1::PullImageResponse* response) override;
+  grpc::Status RemoveImage(grpc::ServerContext*, const ::runtime::v1::RemoveImageRequest* request,
+                           ::runtime::v1::RemoveImageResponse* response) override;
+  grpc::Status ImageFsInfo(grpc::ServerContext*, const ::runtime::v1::ImageFsInfoRequest* request,
+                           ::runtime::v1::ImageFsInfoResponse* response) override;
+
+ private:
+  cri::Runtime& runtime_;
+};
+
+struct CriServerOptions {
+  // containerd's defaults (cri-reference.md §4.8).
+  int max_send_message_bytes = 16 * 1024 * 1024;
+  int max_receive_message_bytes = 16 * 1024 * 1024;
+};
+
+// Both services on one unix socket. Start() unlinks a stale socket file first; Shutdown() (or the
+// destructor) cancels in-flight calls (open event streams included), stops the server and removes the
+// socket file. Not copyable; Shutdown() is idempotent and thread-safe.
+class CriServer {
+ public:
+  // INVALID_ARGUMENT for a path too long for a unix socket, UNAVAILABLE when the server cannot listen.
+  static absl::StatusOr<std::unique_ptr<CriServer>> Start(cri::Runtime& runtime,
+                                                          const std::string& socket_path,
+                                                          const CriServerOptions& options = {});
+  ~CriServer();
+  CriServer(const CriServer&) = delete;
+  CriServer& operator=(const CriServer&) = delete;
+
+  void Shutdown();
+  // Blocks until Shutdown() returned on another thread.
+  void Wait();
+  const std::string& socket_path() const { return socket_path_; }
+
+ private:
+  CriServer(cri::Runtime& runtime, std::string socket_path);
+
+  std::string socket_path_;
+  CriRuntimeService runtime_service_;
+  CriImageService image_service_;
+  std::unique_ptr<grpc::Server> server_;
+  absl::Mutex mu_;
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace inplaced::fakes

@@ -1,0 +1,84 @@
+// fake_cri_server: a FakeRuntime on the real clock, with the kubelet-like restarter, served as CRI
+// runtime.v1 on a unix socket. Integration tests and benchmarks run it as a separate process and wait
+// for "ready" on stdout. Exits cleanly on SIGTERM/SIGINT.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "common/real_clock.h"
+#include "spdlog/sinks/stdout_color_sinks.h"
+#include "spdlog/spdlog.h"
+#include "tests/fakes/cri_service.h"
+#include "tests/fakes/fake_runtime.h"
+#include "tests/fakes/kubelet_standin.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Fake CRI runtime (runtime.v1) on a unix socket, with a kubelet-like restarter"};
+  std::string socket_path;
+  std::string profile_name = "containerd-1.6";
+  int restart_backoff_ms = 300;
+  int poll_interval_ms = 100;
+  int pods = 0;
+  int containers_per_pod = 1;
+  bool ignore_term = false;
+  int term_exit_delay_ms = 0;
+  app.add_option("--socket", socket_path, "Unix socket path to serve on")->required();
+  app.add_option("--profile", profile_name, "containerd-1.6 | containerd-1.7 | containerd-2.0 | cri-o");
+  app.add_option("--restart-backoff-ms", restart_backoff_ms, "Delay before an exited container restarts");
+  app.add_option("--poll-interval-ms", poll_interval_ms, "How often the restarter looks for exits");
+  app.add_option("--pods", pods, "Pre-create this many kubelet-labelled pods");
+  app.add_option("--containers-per-pod", containers_per_pod, "Containers of each pre-created pod");
+  app.add_flag("--ignore-term", ignore_term, "Containers ignore SIGTERM (die of SIGKILL at the timeout)");
+  app.add_option("--term-exit-delay-ms", term_exit_delay_ms, "Delay between SIGTERM and exit");
+  CLI11_PARSE(app, argc, argv);
+
+  spdlog::set_default_logger(spdlog::stderr_color_mt("fake_cri_server"));
+  absl::StatusOr<inplaced::fakes::RuntimeProfile> profile =
+      inplaced::fakes::RuntimeProfile::ByName(profile_name);
+  if (!profile.ok()) {
+    spdlog::error("fake_cri_server bad_flag error={}", profile.status().ToString());
+    return 2;
+  }
+
+  // Block the stop signals before any thread starts, so that only sigwait() below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  inplaced::RealClock clock;
+  inplaced::fakes::FakeRuntime runtime(clock, *profile, /*seed=*/static_cast<uint64_t>(::getpid()));
+  inplaced::fakes::StopBehaviour behaviour;
+  behaviour.honours_term = !ignore_term;
+  behaviour.term_exit_delay = absl::Milliseconds(term_exit_delay_ms);
+  runtime.SetDefaultStopBehaviour(behaviour);
+  if (pods > 0) runtime.AddPods(pods, containers_per_pod);
+
+  inplaced::fakes::KubeletStandInOptions options;
+  options.restart_backoff = absl::Milliseconds(restart_backoff_ms);
+  options.adopt_all_pods = true;  // Pods created by clients over the socket are restarted too.
+  inplaced::fakes::KubeletStandIn kubelet(runtime, clock, options);
+
+  absl::StatusOr<std::unique_ptr<inplaced::fakes::CriServer>> server =
+      inplaced::fakes::CriServer::Start(runtime, socket_path);
+  if (!server.ok()) {
+    spdlog::error("fake_cri_server start_failed error={}", server.status().ToString());
+    return 1;
+  }
+  kubelet.Start(absl::Milliseconds(poll_interval_ms));
+  spdlog::info("fake_cri_server ready socket={} profile={} pods={} containers_per_pod={}", socket_path,
+               profile_name, pods, containers_per_pod);
+  std::cout << "ready" << std::endl;
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("fake_cri_server stopping signal={}", signal_number);
+  kubelet.Stop();
+  (*server)->Shutdown();
+  return 0;
+}
