@@ -103,6 +103,8 @@ NodeSnapshot NodeSnapshot::FromLists(const v1::ListPodSandboxResponse& sandboxes
   NodeSnapshot snapshot;
   // Pods keyed by UID, or by "namespace/name" for a sandbox without one (not made by kubelet).
   absl::flat_hash_map<std::string, size_t> pod_by_key;
+  // Per pod, the best sandbox seen so far: the pod's identity fields come from it.
+  std::vector<SandboxInfo> identity_source;
   for (const v1::PodSandbox& sandbox : sandboxes.items()) {
     const v1::PodSandboxMetadata& metadata = sandbox.metadata();
     const absl::string_view uid =
@@ -115,10 +117,14 @@ NodeSnapshot NodeSnapshot::FromLists(const v1::ListPodSandboxResponse& sandboxes
     const std::string key =
         uid.empty() ? absl::StrCat("name:", pod_namespace, "/", name) : absl::StrCat("uid:", uid);
     auto [it, inserted] = pod_by_key.try_emplace(key, snapshot.pods_.size());
-    if (inserted) snapshot.pods_.emplace_back();
+    if (inserted) {
+      snapshot.pods_.emplace_back();
+      identity_source.emplace_back();
+    }
     PodInfo& pod = snapshot.pods_[it->second];
     SandboxInfo info{sandbox.id(), metadata.attempt(), sandbox.state(), sandbox.created_at()};
-    if (pod.sandboxes.empty() || SandboxBefore(info, pod.sandboxes.front())) {
+    if (inserted || SandboxBefore(info, identity_source[it->second])) {
+      identity_source[it->second] = info;
       pod.pod_namespace = std::string(pod_namespace);
       pod.name = std::string(name);
       pod.uid = std::string(uid);

@@ -54,12 +54,6 @@ TEST(ErrorsTest, OkStaysOk) {
   EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok());
 }
 
-TEST(ErrorsTest, NonCanonicalCodeBecomesUnknown) {
-  const absl::Status status =
-      FromGrpcStatus(grpc::Status(static_cast<grpc::StatusCode>(42), "odd"), "ListContainers");
-  EXPECT_THAT(status, StatusIs(absl::StatusCode::kUnknown, "ListContainers: odd"));
-}
-
 TEST(ErrorsTest, IdempotentCallsTreatNotFoundAsSuccess) {
   // containerd 1.6.20 answers NOT_FOUND to StopContainer of an unknown id.
   EXPECT_THAT(FromGrpcStatusIdempotent(

@@ -258,6 +258,20 @@ TEST(NodeSnapshotTest, ContainersOfAllSandboxAttemptsBelongToThePod) {
   EXPECT_THAT(Ids(pod->Instances("app")), ElementsAre("new", "old"));
 }
 
+TEST(NodeSnapshotTest, PodIdentityComesFromTheCurrentSandboxWhateverTheListOrder) {
+  // Only the best sandbox has metadata; the others carry different (stale) labels. Listed worst,
+  // best, middle: the identity must not follow the last sandbox that beat the first one listed.
+  SandboxSpec worst{"worst", "ns", "stale-1", "u", 0, v1::SANDBOX_NOTREADY, 1 * kSecond};
+  SandboxSpec best{"best", "ns", "p", "u", 2, v1::SANDBOX_READY, 3 * kSecond};
+  SandboxSpec middle{"middle", "ns", "stale-2", "u", 1, v1::SANDBOX_NOTREADY, 2 * kSecond};
+  const NodeSnapshot snapshot = NodeSnapshot::FromLists(Sandboxes({worst, best, middle}),
+                                                        v1::ListContainersResponse());
+  ASSERT_EQ(snapshot.pods().size(), 1u);
+  EXPECT_EQ(snapshot.pods()[0].name, "p");
+  EXPECT_EQ(snapshot.pods()[0].sandbox.id, "best");
+  EXPECT_NE(snapshot.FindPod("ns", "p"), nullptr);
+}
+
 TEST(NodeSnapshotTest, SameNameDifferentUidPrefersTheReadyPod) {
   // A pod deleted and created again with the same name: two UIDs.
   const NodeSnapshot snapshot = NodeSnapshot::FromLists(
