@@ -104,31 +104,32 @@ stop_pid() {
   kill -KILL "$pid" 2>/dev/null || true
 }
 
-# descendants PID: PID's children, recursively (by the ppid field of /proc/*/stat).
+# descendants PID: PID's children, recursively (one `ps` listing of pid/ppid pairs).
 descendants() {
-  local parent=$1 p stat ppid
-  for p in /proc/[0-9]*; do
-    p=${p#/proc/}
-    stat=$(cat 2>/dev/null "/proc/$p/stat") || continue
-    stat=${stat##*) }  # fields after "(comm) "
-    ppid=$(echo "$stat" | cut -d' ' -f2)
-    if [ "$ppid" = "$parent" ]; then
-      echo "$p"
-      descendants "$p"
-    fi
+  ps -e -o pid= -o ppid= | awk -v root="$1" '
+    { parent[$1] = $2 }
+    END {
+      for (p in parent) {
+        q = p
+        while ((q in parent) && q != root && q > 1) q = parent[q]
+        if (q == root && p != root) print p
+      }
+    }'
+}
+
+# all_gone PID...: true when none of the processes is alive (zombies count as gone).
+all_gone() {
+  local p
+  for p in "$@"; do
+    [ -d "/proc/$p" ] && [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ] && return 1
   done
+  return 0
 }
 
 # our_shims: PIDs of containerd shims whose command line names our containerd socket.
 our_shims() {
-  local p cmdline
-  for p in /proc/[0-9]*; do
-    p=${p#/proc/}
-    cmdline=$(tr '\0' ' ' 2>/dev/null < "/proc/$p/cmdline") || continue
-    case "$cmdline" in
-      *containerd-shim*"$sock"*) echo "$p" ;;
-    esac
-  done
+  ps -ww -e -o pid= -o args= | awk -v sock="$sock" '
+    index($0, "containerd-shim") && index($0, " " sock) { print $1 }'
 }
 
 # start_bg NAME LOGFILE CMD...: starts CMD in its own session with no inherited stdio (ctest waits on its
@@ -411,13 +412,28 @@ remove_all_tasks() {
 }
 
 kill_shims() {
-  local shim p
+  local shim p victims=() cgroups=() i
   for shim in $(our_shims); do
     # The shim is the subreaper of its containers: take its whole tree down with it.
     for p in $(descendants "$shim") "$shim"; do
+      victims+=("$p")
+      # runc would have removed the containers' cgroups: remember their (leaf) paths.
+      cgroups+=($(cut -d: -f3 2>/dev/null < "/proc/$p/cgroup" | grep -v '^/$' || true))
       kill -KILL "$p" 2>/dev/null || true
     done
     log "killed leftover shim $shim and its containers"
+  done
+  [ ${#victims[@]} -gt 0 ] || return 0
+  for ((i = 0; i < 40; i++)); do
+    all_gone "${victims[@]}" && break
+    sleep 0.05
+  done
+  # Only the exact leaf paths, never a parent another environment may share; rmdir keeps busy ones.
+  local cg mnt
+  for cg in $(printf '%s\n' "${cgroups[@]}" | sort -u); do
+    for mnt in /sys/fs/cgroup /sys/fs/cgroup/*; do
+      [ -d "$mnt$cg" ] && rmdir "$mnt$cg" 2>/dev/null || true
+    done
   done
 }
 
