@@ -1,0 +1,333 @@
+#include "daemon/recreate_validation.h"
+
+#include <string>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "common/status_macros.h"
+#include "daemon/name_syntax.h"
+#include "daemon/page_token.h"
+#include "google/protobuf/util/message_differencer.h"
+
+namespace inplaced::daemon {
+namespace {
+
+namespace v1 = ::inplaced::v1;
+
+// google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+constexpr int64_t kMaxTimestampSeconds = 253402300799;
+constexpr int32_t kMaxPort = 65535;
+
+absl::Status Invalid(absl::string_view path, absl::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat(path, ": ", problem));
+}
+
+// Prefixes a Check* result (message without a path) with the field's path.
+absl::Status AtPath(absl::string_view path, const absl::Status& status) {
+  if (status.ok()) return status;
+  return Invalid(path, status.message());
+}
+
+absl::Status CheckRequiredLabel(absl::string_view path, absl::string_view value) {
+  if (value.empty()) return Invalid(path, "required");
+  return AtPath(path, CheckDns1123Label(value));
+}
+
+absl::Status CheckRequiredSubdomain(absl::string_view path, absl::string_view value) {
+  if (value.empty()) return Invalid(path, "required");
+  return AtPath(path, CheckDns1123Subdomain(value));
+}
+
+// The (namespace, name) pair that addresses one request.
+absl::Status CheckKey(absl::string_view namespace_name, absl::string_view name) {
+  RETURN_IF_ERROR(CheckRequiredLabel("namespace", namespace_name));
+  return CheckRequiredSubdomain("name", name);
+}
+
+absl::Status CheckSeconds(absl::string_view path, int64_t value, int64_t min,
+                          const ValidationLimits& limits) {
+  if (value < min) {
+    return Invalid(path, min == 0 ? absl::StrCat("must not be negative, got ", value)
+                                  : absl::StrCat("must be at least ", min, ", got ", value));
+  }
+  if (value > limits.max_duration_seconds) {
+    return Invalid(path, absl::StrCat("must be at most ", limits.max_duration_seconds, " (",
+                                      limits.max_duration_seconds / 86400, " days), got ", value));
+  }
+  return absl::OkStatus();
+}
+
+template <typename Message>
+absl::Status CheckPort(absl::string_view path, const Message& action) {
+  switch (action.port_case()) {
+    case Message::kPortNumber:
+      if (action.port_number() < 1 || action.port_number() > kMaxPort) {
+        return Invalid(absl::StrCat(path, ".port_number"),
+                       absl::StrCat("must be in 1-65535, got ", action.port_number()));
+      }
+      return absl::OkStatus();
+    case Message::kPortName:
+      return AtPath(absl::StrCat(path, ".port_name"), CheckIanaSvcName(action.port_name()));
+    case Message::PORT_NOT_SET:
+      break;
+  }
+  return Invalid(absl::StrCat(path, ".port"), "required: set port_number or port_name");
+}
+
+absl::Status CheckOptionalHost(absl::string_view path, absl::string_view host) {
+  if (host.empty()) return absl::OkStatus();
+  return AtPath(path, CheckHost(host));
+}
+
+absl::Status CheckHttpGet(const std::string& path, const v1::HttpGetAction& action) {
+  RETURN_IF_ERROR(AtPath(path + ".path", CheckHttpPath(action.path())));
+  RETURN_IF_ERROR(CheckPort(path, action));
+  RETURN_IF_ERROR(CheckOptionalHost(path + ".host", action.host()));
+  std::string scheme = absl::AsciiStrToUpper(action.scheme());
+  if (!scheme.empty() && scheme != "HTTP" && scheme != "HTTPS") {
+    return Invalid(path + ".scheme",
+                   absl::StrCat("must be HTTP or HTTPS, got \"", absl::CHexEscape(action.scheme()), "\""));
+  }
+  for (int i = 0; i < action.http_headers_size(); ++i) {
+    const std::string header_path = absl::StrCat(path, ".http_headers[", i, "]");
+    const v1::HttpHeader& header = action.http_headers(i);
+    RETURN_IF_ERROR(AtPath(header_path + ".name", CheckHttpHeaderName(header.name())));
+    RETURN_IF_ERROR(AtPath(header_path + ".value", CheckHttpHeaderValue(header.value())));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckExec(const std::string& path, const v1::ExecAction& action) {
+  if (action.command_size() == 0) return Invalid(path + ".command", "at least one element is required");
+  if (action.command(0).empty()) return Invalid(path + ".command[0]", "the program must not be empty");
+  for (int i = 0; i < action.command_size(); ++i) {
+    // execve takes NUL-terminated strings: a NUL would silently cut the argument.
+    if (action.command(i).find('\0') != std::string::npos) {
+      return Invalid(absl::StrCat(path, ".command[", i, "]"), "must not contain NUL");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckHandler(const std::string& path, const v1::LifecycleHandler& handler,
+                          const ValidationLimits& limits) {
+  // A oneof holds at most one action on the wire (the last one parsed wins; the JSON parser rejects
+  // two), so "several actions" cannot reach us: only the empty handler needs a check.
+  switch (handler.action_case()) {
+    case v1::LifecycleHandler::kExec:
+      return CheckExec(path + ".exec", handler.exec());
+    case v1::LifecycleHandler::kHttpGet:
+      return CheckHttpGet(path + ".http_get", handler.http_get());
+    case v1::LifecycleHandler::kTcpSocket: {
+      RETURN_IF_ERROR(CheckPort(path + ".tcp_socket", handler.tcp_socket()));
+      return CheckOptionalHost(path + ".tcp_socket.host", handler.tcp_socket().host());
+    }
+    case v1::LifecycleHandler::kSleep:
+      return CheckSeconds(path + ".sleep.seconds", handler.sleep().seconds(), 0, limits);
+    case v1::LifecycleHandler::ACTION_NOT_SET:
+      break;
+  }
+  return Invalid(path, "exactly one of exec, http_get, tcp_socket, sleep must be set");
+}
+
+absl::Status CheckPorts(const std::string& path,
+                        const google::protobuf::RepeatedPtrField<v1::ContainerPort>& ports) {
+  absl::flat_hash_set<absl::string_view> names;
+  for (int i = 0; i < ports.size(); ++i) {
+    const std::string port_path = absl::StrCat(path, "[", i, "]");
+    const v1::ContainerPort& port = ports[i];
+    if (port.name().empty()) return Invalid(port_path + ".name", "required");
+    RETURN_IF_ERROR(AtPath(port_path + ".name", CheckIanaSvcName(port.name())));
+    if (!names.insert(port.name()).second) {
+      return Invalid(port_path + ".name", absl::StrCat("duplicate port \"", port.name(), "\""));
+    }
+    if (port.container_port() < 1 || port.container_port() > kMaxPort) {
+      return Invalid(port_path + ".container_port",
+                     absl::StrCat("must be in 1-65535, got ", port.container_port()));
+    }
+    if (!v1::Protocol_IsValid(port.protocol())) {
+      return Invalid(port_path + ".protocol", absl::StrCat("unknown value ", port.protocol()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckContainerIdField(absl::string_view path, absl::string_view id) {
+  if (id.empty()) return Invalid(path, "required");
+  return AtPath(path, CheckContainerId(id));
+}
+
+absl::Status CheckContainer(const std::string& path, const v1::RecreateContainer& container,
+                            const ValidationLimits& limits) {
+  RETURN_IF_ERROR(CheckRequiredLabel(path + ".name", container.name()));
+  if (container.has_status_context()) {
+    const v1::ContainerStatusContext& context = container.status_context();
+    RETURN_IF_ERROR(CheckContainerIdField(path + ".status_context.container_id", context.container_id()));
+    if (context.restart_count() < 0) {
+      return Invalid(path + ".status_context.restart_count",
+                     absl::StrCat("must not be negative, got ", context.restart_count()));
+    }
+  }
+  if (container.has_pre_stop()) {
+    RETURN_IF_ERROR(CheckHandler(path + ".pre_stop", container.pre_stop(), limits));
+  }
+  return CheckPorts(path + ".ports", container.ports());
+}
+
+absl::Status CheckStrategy(const v1::RecreateStrategy& strategy, const ValidationLimits& limits) {
+  if (!v1::FailurePolicy_IsValid(strategy.failure_policy())) {
+    return Invalid("spec.strategy.failure_policy", absl::StrCat("unknown value ", strategy.failure_policy()));
+  }
+  if (strategy.has_termination_grace_period_seconds()) {
+    RETURN_IF_ERROR(CheckSeconds("spec.strategy.termination_grace_period_seconds",
+                                 strategy.termination_grace_period_seconds(), 0, limits));
+  }
+  if (strategy.has_unready_grace_period_seconds()) {
+    RETURN_IF_ERROR(CheckSeconds("spec.strategy.unready_grace_period_seconds",
+                                 strategy.unready_grace_period_seconds(), 0, limits));
+  }
+  return CheckSeconds("spec.strategy.min_started_seconds", strategy.min_started_seconds(), 0, limits);
+}
+
+absl::Status CheckOptionalFilters(absl::string_view namespace_name, absl::string_view pod_name) {
+  if (!namespace_name.empty()) {
+    RETURN_IF_ERROR(AtPath("namespace", CheckDns1123Label(namespace_name)));
+  }
+  if (!pod_name.empty()) return AtPath("pod_name", CheckDns1123Subdomain(pod_name));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateRecreateSpec(const v1::RecreateSpec& spec, const ValidationLimits& limits) {
+  RETURN_IF_ERROR(CheckRequiredSubdomain("spec.pod_name", spec.pod_name()));
+  if (!spec.pod_uid().empty()) {
+    RETURN_IF_ERROR(AtPath("spec.pod_uid", CheckPodUid(spec.pod_uid())));
+  }
+  if (spec.containers_size() == 0) return Invalid("spec.containers", "at least one container is required");
+  if (spec.containers_size() > limits.max_containers) {
+    return Invalid("spec.containers", absl::StrCat("at most ", limits.max_containers,
+                                                   " containers are allowed, got ", spec.containers_size()));
+  }
+  absl::flat_hash_set<absl::string_view> names;
+  for (int i = 0; i < spec.containers_size(); ++i) {
+    const std::string path = absl::StrCat("spec.containers[", i, "]");
+    RETURN_IF_ERROR(CheckContainer(path, spec.containers(i), limits));
+    // Kruise v1.9.0 meant to refuse duplicates and did not (the set was never filled, see the
+    // reference §1.2): a duplicate would be killed twice.
+    if (!names.insert(spec.containers(i).name()).second) {
+      return Invalid(path + ".name", absl::StrCat("duplicate container \"", spec.containers(i).name(), "\""));
+    }
+  }
+  RETURN_IF_ERROR(CheckStrategy(spec.strategy(), limits));
+  if (spec.has_active_deadline_seconds()) {
+    RETURN_IF_ERROR(CheckSeconds("spec.active_deadline_seconds", spec.active_deadline_seconds(),
+                                 kMinActiveDeadlineSeconds, limits));
+  }
+  if (spec.has_ttl_seconds_after_finished()) {
+    RETURN_IF_ERROR(
+        CheckSeconds("spec.ttl_seconds_after_finished", spec.ttl_seconds_after_finished(), 0, limits));
+  }
+  if (!v1::ReadinessSource_IsValid(spec.readiness_source())) {
+    return Invalid("spec.readiness_source", absl::StrCat("unknown value ", spec.readiness_source()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateCreateRecreateRequest(const v1::CreateRecreateRequestRequest& request,
+                                           const ValidationLimits& limits) {
+  RETURN_IF_ERROR(CheckKey(request.namespace_(), request.name()));
+  if (!request.has_spec()) return Invalid("spec", "required");
+  return ValidateRecreateSpec(request.spec(), limits);
+}
+
+absl::Status ValidateGetRecreateRequest(const v1::GetRecreateRequestRequest& request) {
+  return CheckKey(request.namespace_(), request.name());
+}
+
+absl::Status ValidateDeleteRecreateRequest(const v1::DeleteRecreateRequestRequest& request) {
+  return CheckKey(request.namespace_(), request.name());
+}
+
+absl::Status ValidateListRecreateRequests(const v1::ListRecreateRequestsRequest& request,
+                                          const ValidationLimits& limits) {
+  RETURN_IF_ERROR(CheckOptionalFilters(request.namespace_(), request.pod_name()));
+  if (!v1::RecreatePhase_IsValid(request.phase())) {
+    return Invalid("phase", absl::StrCat("unknown value ", request.phase()));
+  }
+  if (request.page_size() < 0 || request.page_size() > limits.max_page_size) {
+    return Invalid("page_size",
+                   absl::StrCat("must be in 0-", limits.max_page_size, ", got ", request.page_size()));
+  }
+  return DecodeListPageToken(request).status();
+}
+
+int EffectivePageSize(const v1::ListRecreateRequestsRequest& request) {
+  return request.page_size() == 0 ? kDefaultListPageSize : request.page_size();
+}
+
+absl::Status ValidateWatchRecreateRequests(const v1::WatchRecreateRequestsRequest& request) {
+  RETURN_IF_ERROR(CheckOptionalFilters(request.namespace_(), request.pod_name()));
+  if (!request.name().empty()) return AtPath("name", CheckDns1123Subdomain(request.name()));
+  return absl::OkStatus();
+}
+
+absl::Status ValidateAcknowledgeUnready(const v1::AcknowledgeUnreadyRequest& request) {
+  RETURN_IF_ERROR(CheckKey(request.namespace_(), request.name()));
+  if (!request.has_unready_at()) return Invalid("unready_at", "required");
+  const google::protobuf::Timestamp& at = request.unready_at();
+  if (at.seconds() <= 0 || at.seconds() > kMaxTimestampSeconds || at.nanos() < 0 || at.nanos() > 999999999) {
+    return Invalid("unready_at", absl::StrCat("must be a valid time after the Unix epoch, got seconds=",
+                                              at.seconds(), " nanos=", at.nanos()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateReportReadiness(const v1::ReportReadinessRequest& request,
+                                     const ValidationLimits& limits) {
+  RETURN_IF_ERROR(CheckKey(request.namespace_(), request.name()));
+  if (request.containers_size() == 0) return Invalid("containers", "at least one container is required");
+  if (request.containers_size() > limits.max_containers) {
+    return Invalid("containers", absl::StrCat("at most ", limits.max_containers,
+                                              " containers are allowed, got ", request.containers_size()));
+  }
+  absl::flat_hash_set<absl::string_view> names;
+  for (int i = 0; i < request.containers_size(); ++i) {
+    const std::string path = absl::StrCat("containers[", i, "]");
+    const v1::ContainerReadiness& container = request.containers(i);
+    RETURN_IF_ERROR(CheckRequiredLabel(path + ".name", container.name()));
+    if (!names.insert(container.name()).second) {
+      return Invalid(path + ".name", absl::StrCat("duplicate container \"", container.name(), "\""));
+    }
+    RETURN_IF_ERROR(CheckContainerIdField(path + ".container_id", container.container_id()));
+  }
+  return absl::OkStatus();
+}
+
+void ApplySpecDefaults(v1::RecreateSpec* spec) {
+  v1::RecreateStrategy* strategy = spec->mutable_strategy();
+  if (strategy->failure_policy() == v1::FAILURE_POLICY_UNSPECIFIED) {
+    strategy->set_failure_policy(v1::FAILURE_POLICY_FAIL);
+  }
+  if (spec->readiness_source() == v1::READINESS_SOURCE_UNSPECIFIED) {
+    spec->set_readiness_source(v1::READINESS_SOURCE_RUNTIME);
+  }
+  for (v1::RecreateContainer& container : *spec->mutable_containers()) {
+    for (v1::ContainerPort& port : *container.mutable_ports()) {
+      if (port.protocol() == v1::PROTOCOL_UNSPECIFIED) port.set_protocol(v1::PROTOCOL_TCP);
+    }
+  }
+}
+
+bool SameSpec(const v1::RecreateSpec& a, const v1::RecreateSpec& b) {
+  v1::RecreateSpec defaulted_a = a;
+  v1::RecreateSpec defaulted_b = b;
+  ApplySpecDefaults(&defaulted_a);
+  ApplySpecDefaults(&defaulted_b);
+  return google::protobuf::util::MessageDifferencer::Equals(defaulted_a, defaulted_b);
+}
+
+}  // namespace inplaced::daemon
