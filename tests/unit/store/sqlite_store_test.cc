@@ -125,8 +125,8 @@ TEST_F(SqliteStoreTest, DamagedPagesAreReportedAsDataLossNotACrash) {
   {
     auto store = OpenOrDie(DbPath());
     ASSERT_NE(store, nullptr);
-    for (int i = 0; i < 200; ++i) {
-      ASSERT_OK(store->Create("recreate", absl::StrCat("ns/pod-", i), std::string(500, 'v')).status());
+    for (int i = 0; i < 40; ++i) {
+      ASSERT_OK(store->Create("recreate", absl::StrCat("ns/pod-", i), std::string(1000, 'v')).status());
     }
   }  // closing checkpoints the WAL into the database file
   {
