@@ -1,5 +1,8 @@
 #include "daemon/store/sqlite_store.h"
 
+#include <algorithm>
+#include <limits>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -8,6 +11,7 @@
 #include "daemon/store/sqlite_errors.h"
 #include "daemon/store/sqlite_schema.h"
 #include "daemon/store/state_file.h"
+#include "daemon/store/state_lock.h"
 #include "daemon/store/validation.h"
 #include "spdlog/spdlog.h"
 
@@ -64,7 +68,14 @@ absl::Status ConfigureDurability(sqlite3* db, const std::string& path) {
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
                                                                const SqliteStoreOptions& options) {
-  if (path != kMemoryPath) RETURN_IF_ERROR(PrepareStateFile(path));
+  std::optional<StateLock> lock;
+  if (path != kMemoryPath) {
+    RETURN_IF_ERROR(PrepareStateDirectory(path));
+    // Lock before touching the database file: PrepareStateFile closes a descriptor of it, which would
+    // drop the POSIX locks of a connection this process already had open on it.
+    ASSIGN_OR_RETURN(lock, StateLock::Acquire(path));
+    RETURN_IF_ERROR(PrepareStateFile(path));
+  }
   sqlite3* raw = nullptr;
   // NOMUTEX: the store serializes every use of the connection on its own mutex.
   const int rc = sqlite3_open_v2(
@@ -74,20 +85,26 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
   DatabaseHandle db(raw);
   if (rc != SQLITE_OK) return SqliteError(db.get(), rc, path, "open");
   sqlite3_extended_result_codes(db.get(), 1);
-  sqlite3_busy_timeout(db.get(), static_cast<int>(absl::ToInt64Milliseconds(options.busy_timeout)));
+  const int64_t busy_millis = std::clamp<int64_t>(absl::ToInt64Milliseconds(options.busy_timeout), 0,
+                                                  std::numeric_limits<int>::max());
+  sqlite3_busy_timeout(db.get(), static_cast<int>(busy_millis));
   RETURN_IF_ERROR(ConfigureDurability(db.get(), path));
   RETURN_IF_ERROR(MigrateSchema(db.get(), path));
   ASSIGN_OR_RETURN(Statements statements, Prepare(db.get(), path));
   auto store = std::unique_ptr<SqliteStore>(
-      new SqliteStore(path, std::move(db), std::move(statements)));
+      new SqliteStore(path, std::move(lock), std::move(db), std::move(statements)));
   ASSIGN_OR_RETURN(const int64_t revision, store->CurrentRevision());
   spdlog::info("state_store_open path={} schema_version={} revision={}", path,
                CurrentSchemaVersion(), revision);
   return store;
 }
 
-SqliteStore::SqliteStore(std::string path, DatabaseHandle db, Statements statements)
-    : path_(std::move(path)), db_(std::move(db)), statements_(std::move(statements)) {}
+SqliteStore::SqliteStore(std::string path, std::optional<StateLock> lock, DatabaseHandle db,
+                         Statements statements)
+    : path_(std::move(path)),
+      lock_(std::move(lock)),
+      db_(std::move(db)),
+      statements_(std::move(statements)) {}
 
 absl::StatusOr<SqliteStore::Statements> SqliteStore::Prepare(sqlite3* db, const std::string& path) {
   Statements statements;

@@ -14,13 +14,17 @@
 // state can hold image pull secrets); missing parent directories are created with mode 0700.
 // ":memory:" opens a private in-memory database (tests; nothing is durable then).
 //
-// Thread-safe: calls are serialized on one connection. One SqliteStore per database file: a second
-// process writing the same file is not detected (the daemon must ensure it runs once).
+// Exclusive: one SqliteStore per database file at a time, across processes (StateLock, the file
+// `path`.lock beside it); a second Open fails with FAILED_PRECONDITION until the first store is
+// destroyed or its process dies.
+//
+// Thread-safe: calls are serialized on one connection.
 
 #include <sqlite3.h>
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +34,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "daemon/store/sqlite_handle.h"
+#include "daemon/store/state_lock.h"
 #include "daemon/store/store.h"
 
 namespace inplaced::store {
@@ -43,10 +48,11 @@ class SqliteStore final : public Store {
  public:
   // Opens (creating if missing) the store at `path` and migrates its schema to the current version.
   // Errors name the path:
-  //   INVALID_ARGUMENT     empty path;
+  //   INVALID_ARGUMENT     empty path, a directory, a symlink, a path through a regular file;
   //   PERMISSION_DENIED    the file or a parent directory cannot be created/opened for writing;
   //   DATA_LOSS            the file is not a SQLite database or is corrupt;
-  //   FAILED_PRECONDITION  its schema is newer than this build knows (see sqlite_schema.h);
+  //   FAILED_PRECONDITION  another SqliteStore has it open (this process or another), or its schema
+  //                        is newer than this build knows (see sqlite_schema.h);
   //   UNAVAILABLE          other I/O failures, or the database stayed locked past busy_timeout.
   static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& path,
                                                            const SqliteStoreOptions& options = {});
@@ -91,7 +97,8 @@ class SqliteStore final : public Store {
     StatementHandle count;
   };
 
-  SqliteStore(std::string path, DatabaseHandle db, Statements statements);
+  SqliteStore(std::string path, std::optional<StateLock> lock, DatabaseHandle db,
+              Statements statements);
 
   static absl::StatusOr<Statements> Prepare(sqlite3* db, const std::string& path);
 
@@ -108,6 +115,8 @@ class SqliteStore final : public Store {
   absl::Status Error(int rc, absl::string_view operation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string path_;
+  // Released last, after the connection is closed (absent for ":memory:").
+  std::optional<StateLock> lock_;
   absl::Mutex mu_;
   // Declared before statements_ so the statements are finalized first.
   DatabaseHandle db_ ABSL_GUARDED_BY(mu_);

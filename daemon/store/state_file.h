@@ -13,9 +13,17 @@
 
 namespace inplaced::store {
 
-// INVALID_ARGUMENT for an empty path or one naming a directory; PERMISSION_DENIED when a directory or
-// the file cannot be created or opened for writing (EACCES, EPERM, EROFS); UNAVAILABLE for other errors.
-// Messages name the path and the errno text.
+// Creates the missing parent directories of `path` (mode 0700; existing ones are left alone).
+// INVALID_ARGUMENT for an empty path, one ending in '/' or running through a regular file;
+// PERMISSION_DENIED when a directory cannot be created (EACCES, EPERM, EROFS); UNAVAILABLE for other
+// errors. Messages name the path and the errno text.
+absl::Status PrepareStateDirectory(const std::string& path);
+
+// Creates the file at `path` if missing and sets its mode to 0600. Refuses a symlink (INVALID_ARGUMENT),
+// so a link planted at the state path cannot redirect the daemon's writes; a directory is
+// INVALID_ARGUMENT; errno errors as for PrepareStateDirectory.
+// It opens and closes the file: call it before any SQLite connection to the same file exists in this
+// process (closing any descriptor of a file drops the process's POSIX locks on it, SQLite's included).
 absl::Status PrepareStateFile(const std::string& path);
 
 }  // namespace inplaced::store

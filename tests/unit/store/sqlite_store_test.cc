@@ -1,8 +1,10 @@
 // SqliteStore beyond the shared contract: durability across reopen, files and modes, bad files, schema.
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -97,6 +99,7 @@ TEST_F(SqliteStoreTest, CreatesMissingParentDirectoriesWithMode0700AndFilesWithM
   EXPECT_EQ(ModeOf(path), 0600u);
   EXPECT_EQ(ModeOf(path + "-wal"), 0600u);
   EXPECT_EQ(ModeOf(path + "-shm"), 0600u);
+  EXPECT_EQ(ModeOf(path + ".lock"), 0600u);
 }
 
 TEST_F(SqliteStoreTest, TightensTheModeOfAnExistingFile) {
@@ -203,6 +206,53 @@ TEST_F(SqliteStoreTest, PathThroughAFileOrNamingADirectoryIsAClearError) {
   EXPECT_THAT(SqliteStore::Open(dir_.path()),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(dir_.path())));
   EXPECT_THAT(SqliteStore::Open(""), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("path")));
+}
+
+TEST_F(SqliteStoreTest, SecondOpenOfTheSameFileIsRefusedUntilTheFirstIsClosed) {
+  auto first = OpenOrDie(DbPath());
+  ASSERT_NE(first, nullptr);
+  ASSERT_OK(first->Create("recreate", "ns/a", "v").status());
+  EXPECT_THAT(SqliteStore::Open(DbPath()),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr(DbPath()), HasSubstr("in use"))));
+  // The refused open left the first store's connection intact.
+  EXPECT_OK(first->Update("recreate", "ns/a", "w", kAnyRevision).status());
+  first.reset();
+  auto second = OpenOrDie(DbPath());
+  ASSERT_NE(second, nullptr);
+  EXPECT_THAT(second->Get("recreate", "ns/a"), IsOk());
+}
+
+TEST_F(SqliteStoreTest, StoreHeldByAnotherProcessIsRefusedUntilThatProcessDies) {
+  int ready[2];
+  int hold[2];
+  ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(hold, O_CLOEXEC), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // The child: open the store, say so, then wait (blocked on the pipe) until killed.
+    auto store = SqliteStore::Open(DbPath());
+    const char status = store.ok() ? 'y' : 'n';
+    if (::write(ready[1], &status, 1) != 1) ::_exit(2);
+    char ignored;
+    while (::read(hold[0], &ignored, 1) != 0) {
+    }
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  ::close(hold[0]);
+  char status = 0;
+  ASSERT_EQ(::read(ready[0], &status, 1), 1);
+  ASSERT_EQ(status, 'y');
+  EXPECT_THAT(SqliteStore::Open(DbPath()), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                                    HasSubstr(DbPath() + ".lock")));
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  int wait_status = 0;
+  ASSERT_EQ(::waitpid(pid, &wait_status, 0), pid);
+  ::close(ready[0]);
+  ::close(hold[1]);
+  EXPECT_THAT(SqliteStore::Open(DbPath()), IsOk()) << "the dead process's lock was not released";
 }
 
 TEST_F(SqliteStoreTest, SymlinkAtTheStatePathIsRefused) {
