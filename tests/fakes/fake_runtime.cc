@@ -1,6 +1,7 @@
 // FakeRuntime: construction, test hooks, Version/Status, sandboxes and events. Containers live in
 // fake_runtime_containers.cc, images in fake_runtime_images.cc, bulk pods in fake_runtime_bulk.cc.
 #include "tests/fakes/fake_runtime.h"
+#include "tests/fakes/label_selector.h"
 
 #include <algorithm>
 
@@ -15,15 +16,6 @@ namespace {
 // containerd 1.7 buffers 1000 events in its single channel; 2.x holds them per subscriber.
 constexpr size_t kSharedChannelCapacity = 1000;
 constexpr size_t kBroadcastCapacity = 100000;
-
-bool LabelsMatch(const google::protobuf::Map<std::string, std::string>& labels,
-                 const google::protobuf::Map<std::string, std::string>& selector) {
-  for (const auto& [key, value] : selector) {
-    auto it = labels.find(key);
-    if (it == labels.end() || it->second != value) return false;
-  }
-  return true;
-}
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_runtime.h"
+#include "tests/fakes/label_selector.h"
 
 namespace inplaced::fakes {
 namespace {
@@ -15,15 +16,6 @@ constexpr int kSigkillExitCode = 137;
 absl::Status ContainerNotFound(absl::string_view id) {
   return absl::NotFoundError(
       absl::StrCat("an error occurred when try to find container \"", id, "\": not found"));
-}
-
-bool LabelsMatch(const google::protobuf::Map<std::string, std::string>& labels,
-                 const google::protobuf::Map<std::string, std::string>& selector) {
-  for (const auto& [key, value] : selector) {
-    auto it = labels.find(key);
-    if (it == labels.end() || it->second != value) return false;
-  }
-  return true;
 }
 
 }  // namespace
