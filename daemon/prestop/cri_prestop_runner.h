@@ -1,0 +1,46 @@
+#pragma once
+
+#include "absl/time/time.h"
+#include "api/inplaced/v1/recreate.pb.h"
+#include "common/cancellation.h"
+#include "common/clock.h"
+#include "cri/runtime.h"
+#include "daemon/prestop/prestop_runner.h"
+
+namespace inplaced::daemon {
+
+// Runs preStop hooks the way kubelet does (cri-reference.md §3.2), over the CRI:
+//
+//  - exec: ExecSync(target.container_id, command, timeout = whole seconds left to the deadline, at least
+//    1) with `cancel`. Exit 0 -> SUCCEEDED; another exit code -> FAILED "exit code N: <tail of stderr, else
+//    stdout, at most 256 bytes>"; the runtime's timeout -> TIMED_OUT, in both styles (containerd's
+//    DEADLINE_EXCEEDED error, CRI-O's OK with exit code -1); other errors (NOT_FOUND, container not
+//    running) -> FAILED with the runtime's message.
+//  - httpGet / tcpSocket: host = the action's, else the pod IP from PodSandboxStatus(target.pod_sandbox_id)
+//    (FAILED "no pod IP (host-network pod): set httpGet.host" when there is none); port = the number, else
+//    the named port in target.ports (FAILED naming the port when unknown). Then http_get_action.h /
+//    tcp_socket_action.h.
+//  - sleep: waits min(seconds, deadline) on the Clock, in slices of at most 100 ms so that `cancel` is
+//    seen (Clock::SleepUntil cannot be interrupted). SUCCEEDED when slept fully, TIMED_OUT when cut by
+//    the deadline.
+//  - A cancelled `cancel` -> FAILED "cancelled"; a deadline already passed -> TIMED_OUT without running
+//    anything; a handler with no action -> FAILED.
+//
+// Every action returns by the deadline, up to a small slack: exec relies on the runtime's timeout (the
+// CRI client's own deadline is longer), httpGet on libcurl's timeout and a progress callback that
+// watches the Clock, tcpSocket and sleep on polling the Clock.
+//
+// Thread-safe; `runtime` and `clock` are not owned and must outlive the runner.
+class CriPreStopRunner final : public PreStopRunner {
+ public:
+  CriPreStopRunner(cri::Runtime& runtime, Clock& clock);
+
+  PreStopResult Run(const ::inplaced::v1::LifecycleHandler& handler, const PreStopTarget& target,
+                    absl::Time deadline, Cancellation* cancel) override;
+
+ private:
+  cri::Runtime& runtime_;
+  Clock& clock_;
+};
+
+}  // namespace inplaced::daemon
