@@ -1,0 +1,54 @@
+#pragma once
+
+// The gRPC server of the control API on its unix socket: the services handed in (RecreateService,
+// grpc.health.v1.Health, ...) plus server reflection (v1alpha, what gRPC 1.51 C++ serves), so that
+// grpcurl / `buf curl` can list, describe and call them.
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace inplaced::daemon {
+
+// Default location of the control API socket.
+inline constexpr char kDefaultSocketPath[] = "/run/inplaced/inplaced.sock";
+
+// Not thread-safe beyond what gRPC provides: call Shutdown from one thread.
+class ControlServer {
+ public:
+  // Prepares `socket_path` (PrepareUnixSocketPath: directory 0750, stale socket removed), starts a
+  // server listening on it with `services` (not owned: they must outlive the server) and reflection,
+  // and sets the socket's mode to 0660.
+  // Errors: those of PrepareUnixSocketPath; UNAVAILABLE when the socket cannot be bound.
+  static absl::StatusOr<std::unique_ptr<ControlServer>> Start(const std::string& socket_path,
+                                                              const std::vector<grpc::Service*>& services);
+
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+  // Shutdown(absl::ZeroDuration()) if not done yet.
+  ~ControlServer();
+
+  // Stops accepting calls, lets running calls finish for up to `grace` (then cancels them), and
+  // removes the socket file. Idempotent.
+  void Shutdown(absl::Duration grace);
+
+  const std::string& socket_path() const { return socket_path_; }
+
+  // A channel to this server that bypasses the socket (tests).
+  std::shared_ptr<grpc::Channel> InProcessChannel();
+
+ private:
+  ControlServer(std::string socket_path, std::unique_ptr<grpc::Server> server)
+      : socket_path_(std::move(socket_path)), server_(std::move(server)) {}
+
+  const std::string socket_path_;
+  std::unique_ptr<grpc::Server> server_;
+  bool shut_down_ = false;
+};
+
+}  // namespace inplaced::daemon

@@ -1,0 +1,111 @@
+#include "daemon/server/recreate_service.h"
+
+#include <memory>
+#include <utility>
+
+#include "daemon/server/rpc_scope.h"
+
+namespace inplaced::daemon {
+namespace {
+
+namespace v1 = ::inplaced::v1;
+
+}  // namespace
+
+RecreateServiceImpl::RecreateServiceImpl(RecreateManager& manager, const ServingState& state,
+                                         absl::Duration stream_poll_period)
+    : manager_(manager), state_(state), canceller_(stream_poll_period) {}
+
+void RecreateServiceImpl::StopStreams() { canceller_.CancelAll(); }
+
+grpc::Status RecreateServiceImpl::CreateRecreateRequest(grpc::ServerContext* context,
+                                                        const v1::CreateRecreateRequestRequest* request,
+                                                        v1::CreateRecreateRequestResponse* response) {
+  RpcScope scope("CreateRecreateRequest");
+  if (!state_.serving()) return scope.Finish(NotServingError());
+  absl::StatusOr<v1::CreateRecreateRequestResponse> result = manager_.Create(*request);
+  if (result.ok()) *response = *std::move(result);
+  return scope.Finish(result.status());
+}
+
+grpc::Status RecreateServiceImpl::GetRecreateRequest(grpc::ServerContext* context,
+                                                     const v1::GetRecreateRequestRequest* request,
+                                                     v1::GetRecreateRequestResponse* response) {
+  RpcScope scope("GetRecreateRequest");
+  if (!state_.serving()) return scope.Finish(NotServingError());
+  absl::StatusOr<v1::RecreateRequest> result = manager_.Get(*request);
+  if (result.ok()) *response->mutable_recreate_request() = *std::move(result);
+  return scope.Finish(result.status());
+}
+
+grpc::Status RecreateServiceImpl::ListRecreateRequests(grpc::ServerContext* context,
+                                                       const v1::ListRecreateRequestsRequest* request,
+                                                       v1::ListRecreateRequestsResponse* response) {
+  RpcScope scope("ListRecreateRequests");
+  if (!state_.serving()) return scope.Finish(NotServingError());
+  absl::StatusOr<v1::ListRecreateRequestsResponse> result = manager_.List(*request);
+  if (result.ok()) *response = *std::move(result);
+  return scope.Finish(result.status());
+}
+
+grpc::Status RecreateServiceImpl::DeleteRecreateRequest(grpc::ServerContext* context,
+                                                        const v1::DeleteRecreateRequestRequest* request,
+                                                        v1::DeleteRecreateRequestResponse* response) {
+  RpcScope scope("DeleteRecreateRequest");
+  if (!state_.serving()) return scope.Finish(NotServingError());
+  return scope.Finish(manager_.Delete(*request));
+}
+
+grpc::Status RecreateServiceImpl::AcknowledgeUnready(grpc::ServerContext* context,
+                                                     const v1::AcknowledgeUnreadyRequest* request,
+                                                     v1::AcknowledgeUnreadyResponse* response) {
+  RpcScope scope("AcknowledgeUnready");
+  if (!state_.serving()) return scope.Finish(NotServingError());
+  absl::StatusOr<v1::RecreateRequest> result = manager_.AcknowledgeUnready(*request);
+  if (result.ok()) *response->mutable_recreate_request() = *std::move(result);
+  return scope.Finish(result.status());
+}
+
+grpc::Status RecreateServiceImpl::ReportReadiness(grpc::ServerContext* context,
+                                                  const v1::ReportReadinessRequest* request,
+                                                  v1::ReportReadinessResponse* response) {
+  RpcScope scope("ReportReadiness");
+  if (!state_.serving()) return scope.Finish(NotServingError());
+  absl::StatusOr<v1::RecreateRequest> result = manager_.ReportReadiness(*request);
+  if (result.ok()) *response->mutable_recreate_request() = *std::move(result);
+  return scope.Finish(result.status());
+}
+
+grpc::Status RecreateServiceImpl::WatchRecreateRequests(
+    grpc::ServerContext* context, const v1::WatchRecreateRequestsRequest* request,
+    grpc::ServerWriter<v1::WatchRecreateRequestsResponse>* writer) {
+  RpcScope scope("WatchRecreateRequests");
+  if (!state_.serving()) return scope.Finish(NotServingError());
+  absl::StatusOr<std::unique_ptr<RecreateWatch>> watch = manager_.Watch(*request);
+  if (!watch.ok()) return scope.Finish(watch.status());
+  RecreateWatch* raw = watch->get();
+  // The canceller unblocks Next() when the client goes away or the server stops streams.
+  const int registration = canceller_.Register(context, [raw] { raw->Cancel(); });
+
+  v1::WatchRecreateRequestsResponse event;
+  while (raw->Next(&event)) {
+    if (!writer->Write(event)) {
+      raw->Cancel();  // the client is gone
+      break;
+    }
+  }
+  canceller_.Unregister(registration);
+
+  absl::Status status = raw->Status();
+  if (status.ok()) {
+    // Ended by us, not by the manager: tell which way.
+    if (canceller_.cancelled_all()) {
+      status = absl::UnavailableError("inplaced is shutting down: watch again after restart");
+    } else {
+      status = absl::CancelledError("watch cancelled by the client");
+    }
+  }
+  return scope.Finish(status);
+}
+
+}  // namespace inplaced::daemon

@@ -1,0 +1,59 @@
+#pragma once
+
+// inplaced.v1.RecreateService over gRPC (sync API): each RPC is mapped to the RecreateManager, with
+// the manager's absl::Status returned as the call's gRPC status (RpcScope), and every call logged.
+// While the daemon is not SERVING (ServingState), every call answers UNAVAILABLE without reaching
+// the manager.
+//
+// WatchRecreateRequests streams the manager's watch until the client cancels or disconnects (the
+// stream's thread is then freed within the StreamCanceller's period), the manager ends the watch
+// (UNAVAILABLE on shutdown), or StopStreams() is called (UNAVAILABLE).
+
+#include <grpcpp/grpcpp.h>
+
+#include "api/inplaced/v1/recreate.grpc.pb.h"
+#include "daemon/recreate/recreate_manager.h"
+#include "daemon/server/serving_state.h"
+#include "daemon/server/stream_canceller.h"
+
+namespace inplaced::daemon {
+
+// Thread-safe. `manager` and `state` must outlive the service.
+class RecreateServiceImpl final : public ::inplaced::v1::RecreateService::Service {
+ public:
+  RecreateServiceImpl(RecreateManager& manager, const ServingState& state,
+                      absl::Duration stream_poll_period = absl::Milliseconds(100));
+
+  // Ends every open WatchRecreateRequests stream with UNAVAILABLE, and every later one at once.
+  // Call before grpc::Server::Shutdown, which waits for running handlers.
+  void StopStreams();
+
+  grpc::Status CreateRecreateRequest(grpc::ServerContext* context,
+                                     const ::inplaced::v1::CreateRecreateRequestRequest* request,
+                                     ::inplaced::v1::CreateRecreateRequestResponse* response) override;
+  grpc::Status GetRecreateRequest(grpc::ServerContext* context,
+                                  const ::inplaced::v1::GetRecreateRequestRequest* request,
+                                  ::inplaced::v1::GetRecreateRequestResponse* response) override;
+  grpc::Status ListRecreateRequests(grpc::ServerContext* context,
+                                    const ::inplaced::v1::ListRecreateRequestsRequest* request,
+                                    ::inplaced::v1::ListRecreateRequestsResponse* response) override;
+  grpc::Status DeleteRecreateRequest(grpc::ServerContext* context,
+                                     const ::inplaced::v1::DeleteRecreateRequestRequest* request,
+                                     ::inplaced::v1::DeleteRecreateRequestResponse* response) override;
+  grpc::Status WatchRecreateRequests(
+      grpc::ServerContext* context, const ::inplaced::v1::WatchRecreateRequestsRequest* request,
+      grpc::ServerWriter<::inplaced::v1::WatchRecreateRequestsResponse>* writer) override;
+  grpc::Status AcknowledgeUnready(grpc::ServerContext* context,
+                                  const ::inplaced::v1::AcknowledgeUnreadyRequest* request,
+                                  ::inplaced::v1::AcknowledgeUnreadyResponse* response) override;
+  grpc::Status ReportReadiness(grpc::ServerContext* context,
+                               const ::inplaced::v1::ReportReadinessRequest* request,
+                               ::inplaced::v1::ReportReadinessResponse* response) override;
+
+ private:
+  RecreateManager& manager_;
+  const ServingState& state_;
+  StreamCanceller canceller_;
+};
+
+}  // namespace inplaced::daemon
