@@ -6,6 +6,8 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -15,7 +17,61 @@ namespace {
 
 constexpr char kEnvFileVariable[] = "INPLACED_E2E_ENV_FILE";
 
+// Consumes the leading decimal digits of *text into *value; false when there are none.
+bool ConsumeNumber(absl::string_view* text, int* value) {
+  size_t digits = 0;
+  while (digits < text->size() && digits < 9 && absl::ascii_isdigit((*text)[digits])) ++digits;
+  if (digits == 0 || !absl::SimpleAtoi(text->substr(0, digits), value)) return false;
+  text->remove_prefix(digits);
+  return true;
+}
+
 }  // namespace
+
+bool ContainerdVersion::AtLeast(int want_major, int want_minor, int want_patch) const {
+  if (major != want_major) return major > want_major;
+  if (minor != want_minor) return minor > want_minor;
+  return patch >= want_patch;
+}
+
+std::string ContainerdVersion::ToString() const { return absl::StrCat(major, ".", minor, ".", patch); }
+
+absl::StatusOr<ContainerdVersion> ParseContainerdVersion(absl::string_view text) {
+  absl::string_view rest = text;
+  absl::ConsumePrefix(&rest, "v");
+  ContainerdVersion version;
+  if (!ConsumeNumber(&rest, &version.major) || !absl::ConsumePrefix(&rest, ".") ||
+      !ConsumeNumber(&rest, &version.minor) || !absl::ConsumePrefix(&rest, ".") ||
+      !ConsumeNumber(&rest, &version.patch)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a containerd version (MAJOR.MINOR.PATCH...): \"", text, "\""));
+  }
+  // Debian and upstream suffixes ("~ds1", "+unknown", "-rc.1") follow; another digit would mean a
+  // malformed number.
+  if (!rest.empty() && absl::ascii_isdigit(rest.front())) {
+    return absl::InvalidArgumentError(absl::StrCat("not a containerd version: \"", text, "\""));
+  }
+  return version;
+}
+
+ContainerdDifferences DifferencesOf(const ContainerdVersion& version) {
+  ContainerdDifferences differences;
+  // The fix (idempotent StopContainer) landed in 1.6.35, 1.7.21 and 2.0.0.
+  if (version.AtLeast(2, 0)) {
+    differences.stop_unknown_container_is_not_found = false;
+  } else if (version.major == 1 && version.minor == 7) {
+    differences.stop_unknown_container_is_not_found = !version.AtLeast(1, 7, 21);
+  } else if (version.major == 1 && version.minor == 6) {
+    differences.stop_unknown_container_is_not_found = !version.AtLeast(1, 6, 35);
+  } else {
+    differences.stop_unknown_container_is_not_found = !version.AtLeast(1, 6);
+  }
+  differences.streams_container_events = version.AtLeast(1, 7);
+  differences.pins_sandbox_image = version.AtLeast(1, 7);
+  differences.pull_without_credentials_message =
+      version.AtLeast(1, 7) ? "authorization failed: no basic auth credentials" : "401 Unauthorized";
+  return differences;
+}
 
 absl::StatusOr<E2eEnv> ParseE2eEnv(absl::string_view text) {
   E2eEnv env;
@@ -55,6 +111,13 @@ absl::StatusOr<E2eEnv> ParseE2eEnv(absl::string_view text) {
     }
     *field = it->second;
   }
+  auto version = ParseContainerdVersion(env.containerd_version);
+  if (!version.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("INPLACED_E2E_CONTAINERD_VERSION: ", version.status().message()));
+  }
+  env.containerd = *version;
+  env.differences = DifferencesOf(env.containerd);
   return env;
 }
 
@@ -80,6 +143,12 @@ absl::StatusOr<E2eEnv> LoadE2eEnv() {
     return absl::Status(env.status().code(), absl::StrCat(path, ": ", env.status().message()));
   }
   return env;
+}
+
+std::string RuntimeBanner(absl::string_view runtime_name, absl::string_view runtime_version,
+                          absl::string_view api_version, absl::string_view endpoint) {
+  return absl::StrCat("[ runtime  ] ", runtime_name, " ", runtime_version, " (CRI ", api_version,
+                      ") at ", endpoint);
 }
 
 }  // namespace inplaced::e2e

@@ -2,10 +2,16 @@
 # The e2e environment: a private containerd (+ runc, CRI plugin) and two local registries (one open, one
 # with htpasswd auth), all state under one directory, every process tracked by PID.
 #
-#   e2e-env.sh [--dir DIR] start|stop|status
+#   e2e-env.sh [--dir DIR] [--containerd-version 1.6|1.7|2.1] start|stop|status
 #
 # DIR: --dir, else $INPLACED_E2E_DIR, else /tmp/inplaced-e2e-<uid>-<hash of this checkout>. Keep it short:
-# containerd's unix sockets live in it (limit 108 bytes).
+# containerd's unix sockets live in it (limit 108 bytes). Several environments (e.g. one per containerd
+# version) run side by side in different DIRs: each has its own root, state, sockets, ports and PIDs.
+#
+# --containerd-version: 1.6 is Debian bookworm's /usr/bin/containerd; 1.7 and 2.1 come from Debian's later
+# releases through fetch-containerd.sh (cached in /var/cache/inplaced-e2e, fetched on first use). Start
+# fails when the running containerd is not that minor. Without it: $INPLACED_E2E_CONTAINERD_BIN_DIR as is,
+# else 1.6. stop and status need no version: they use the binaries that start recorded in DIR.
 #
 # start  writes containerd's config, starts containerd, builds and imports the test images (localhost/busybox:1,
 #        localhost/pause:1), starts both registries on free loopback ports, pushes busybox:1/busybox:2 to the open
@@ -17,9 +23,15 @@
 #        unmounts leftovers under DIR and deletes DIR. Idempotent; safe after a failed or partial start.
 # status prints DIR/env and which of our processes are alive; exit 0 only when all are.
 #
-# Environment knobs: INPLACED_E2E_CONTAINERD_BIN_DIR (directory holding containerd, containerd-shim-runc-v2 and
-# ctr; default /usr/bin = Debian bookworm's containerd 1.6), INPLACED_E2E_SNAPSHOTTER (overlayfs|native; default:
-# overlayfs when an overlay mount works in DIR, else native), INPLACED_E2E_START_TIMEOUT (seconds, default 30).
+# start checks that the CRI plugin is loaded (1.x: io.containerd.grpc.v1 cri; 2.x also io.containerd.cri.v1
+# runtime and images) and that CRI v1 answers Version on the socket, and prints the runtime's name and
+# version as CRI reports them. A version=2 config is migrated by containerd 2.x itself (it logs a warning).
+#
+# Environment knobs: INPLACED_E2E_CONTAINERD_BIN_DIR (directory holding containerd, containerd-shim-runc-v2
+# and ctr; default /usr/bin = Debian bookworm's containerd 1.6; --containerd-version overrides it),
+# INPLACED_E2E_SNAPSHOTTER (overlayfs|native; default: overlayfs when an overlay mount works in DIR, else
+# native), INPLACED_E2E_START_TIMEOUT (seconds, default 30), INPLACED_E2E_CACHE_DIR (default
+# /var/cache/inplaced-e2e: fetched containerd versions and the built test images, shared by all DIRs).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,16 +41,26 @@ repo_root=$(cd "$here/../../.." && pwd)
 
 dir=${INPLACED_E2E_DIR:-}
 cmd=""
+want_version=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir) dir=$2; shift 2 ;;
     --dir=*) dir=${1#--dir=}; shift ;;
+    --containerd-version) want_version=$2; shift 2 ;;
+    --containerd-version=*) want_version=${1#--containerd-version=}; shift ;;
     start|stop|status) cmd=$1; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
     *) echo "e2e-env: unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-[ -n "$cmd" ] || { echo "e2e-env: usage: e2e-env.sh [--dir DIR] start|stop|status" >&2; exit 2; }
+[ -n "$cmd" ] || {
+  echo "e2e-env: usage: e2e-env.sh [--dir DIR] [--containerd-version 1.6|1.7|2.1] start|stop|status" >&2
+  exit 2
+}
+case "$want_version" in
+  ""|1.6|1.7|2.1) ;;
+  *) echo "e2e-env: unsupported --containerd-version '$want_version' (1.6, 1.7 or 2.1)" >&2; exit 2 ;;
+esac
 if [ -z "$dir" ]; then
   dir=/tmp/inplaced-e2e-$(id -u)-$(printf '%s' "$repo_root" | sha256sum | cut -c1-8)
 fi
@@ -52,8 +74,19 @@ case "$dir" in
   ""|/|/tmp|/var|/var/tmp|/root|/home|/usr|/etc|/run) echo "e2e-env: refusing dir '$dir'" >&2; exit 2 ;;
 esac
 
-# The one place that says which containerd runs (a --containerd-version option will point it elsewhere).
-containerd_bin_dir=${INPLACED_E2E_CONTAINERD_BIN_DIR:-/usr/bin}
+# The one place that says which containerd runs. start records it in DIR so that stop and status use the
+# same binaries (ctr of the version that runs) without being told the version again.
+bin_dir_record="$dir/containerd-bin-dir"
+if [ "$cmd" != start ] && [ -s "$bin_dir_record" ]; then
+  containerd_bin_dir=$(cat "$bin_dir_record")
+elif [ "$cmd" = start ] && [ -n "$want_version" ]; then
+  containerd_bin_dir=$(bash "$here/fetch-containerd.sh" "$want_version") || {
+    echo "e2e-env: *** START FAILED: containerd $want_version is not available (see above) ***" >&2
+    exit 1
+  }
+else
+  containerd_bin_dir=${INPLACED_E2E_CONTAINERD_BIN_DIR:-/usr/bin}
+fi
 start_timeout=${INPLACED_E2E_START_TIMEOUT:-30}
 export PATH="$containerd_bin_dir:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -64,7 +97,10 @@ env_file="$dir/env"
 log_dir="$dir/pod-logs"
 registry_dir="$dir/registry"
 auth_registry_dir="$dir/auth-registry"
-images_dir="$dir/images"
+# The test images depend only on this checkout's image scripts (and busybox): built once per machine into
+# the project cache, shared by every environment (build-images.sh skips work when its stamp matches).
+cache_dir=${INPLACED_E2E_CACHE_DIR:-/var/cache/inplaced-e2e}
+images_dir="$cache_dir/images-$(cat "$here/build-images.sh" "$here/pause.c" | sha256sum | cut -c1-12)"
 
 log() { echo "e2e-env: $*" >&2; }
 
@@ -175,7 +211,7 @@ pick_port() {
 }
 
 write_containerd_config() {
-  local snapshotter=$1
+  local snapshotter=$1 major_minor=$2
   mkdir -p "$cd_dir/root" "$cd_dir/state" "$cd_dir/cni-conf" "$cd_dir/certs.d" "$cd_dir/opt" "$cd_dir/runc"
   cat > "$cd_dir/config.toml" <<EOT
 # Written by tests/e2e/env/e2e-env.sh: a private containerd for inplaced's e2e tests.
@@ -218,6 +254,14 @@ disabled_plugins = []
     [plugins."io.containerd.grpc.v1.cri".registry]
       config_path = "$cd_dir/certs.d"
 EOT
+  # NRI (1.7+; enabled by default from 2.0) listens on the machine-wide /var/run/nri/nri.sock: two
+  # environments side by side would fight over it, and the tests do not use it.
+  if [ "$major_minor" != 1.6 ]; then
+    cat >> "$cd_dir/config.toml" <<EOT
+  [plugins."io.containerd.nri.v1.nri"]
+    disable = true
+EOT
+  fi
 }
 
 # write_hosts_toml HOST:PORT: plain-HTTP access to a local registry for CRI pulls.
@@ -251,20 +295,58 @@ choose_snapshotter() {
   fi
 }
 
+# binary_major_minor: "1.6", "1.7", "2.1"... of $containerd_bin_dir/containerd (from --version, before
+# starting it: the config differs by version).
+binary_major_minor() {
+  "$containerd_bin_dir/containerd" --version 2>/dev/null |
+    awk '{ v = $3; sub(/^v/, "", v); split(v, p, "."); if (p[1] != "" && p[2] != "") print p[1] "." p[2] }'
+}
+
+# check_cri_plugins MAJOR: every CRI plugin that version registers is loaded ("ok").
+check_cri_plugins() {
+  local major=$1 plugins want
+  plugins=$(ctr_ plugins ls 2>/dev/null) || { log "ctr plugins ls failed"; return 1; }
+  if [ "$major" -ge 2 ]; then
+    want=("io.containerd.cri.v1 runtime" "io.containerd.cri.v1 images" "io.containerd.grpc.v1 cri")
+  else
+    want=("io.containerd.grpc.v1 cri")
+  fi
+  local w
+  for w in "${want[@]}"; do
+    if ! awk -v t="${w% *}" -v id="${w#* }" '$1 == t && $2 == id && $NF == "ok" { f = 1 } END { exit !f }' \
+        <<<"$plugins"; then
+      log "containerd's CRI plugin '$w' is not ok:"
+      grep -i cri <<<"$plugins" >&2 || true
+      return 1
+    fi
+  done
+}
+
+# cri_version: the CRI Version answer on our socket (JSON), through buf curl with our own proto.
+buf_bin=${INPLACED_TOOLS_DIR:-$repo_root/.tools}/node_modules/.bin/buf
+cri_version() {
+  "$buf_bin" curl --schema "$repo_root/api/cri/runtime_v1.proto" --protocol grpc --http2-prior-knowledge \
+    --unix-socket "$sock" http://localhost/runtime.v1.RuntimeService/Version -d '{}'
+}
+
 start_containerd() {
   local snapshotter=$1
   [ -x "$containerd_bin_dir/containerd" ] || { log "no containerd in $containerd_bin_dir"; return 1; }
   [ -x "$ctr_bin" ] || { log "no ctr in $containerd_bin_dir"; return 1; }
   command -v runc >/dev/null || { log "runc not found on PATH"; return 1; }
-  write_containerd_config "$snapshotter"
-  start_bg containerd "$cd_dir/containerd.log" "$containerd_bin_dir/containerd" --config "$cd_dir/config.toml"
-  wait_for "$start_timeout" "containerd at $sock" containerd ctr_ version || return 1
-  # The CRI plugin must be up (1.x: io.containerd.grpc.v1 cri; 2.x adds io.containerd.cri.v1 runtime/images).
-  if ! ctr_ plugins ls 2>/dev/null | awk '$2 == "cri" && $NF == "ok"' | grep -q .; then
-    log "containerd's CRI plugin is not ok:"
-    ctr_ plugins ls 2>&1 | grep -i cri >&2 || true
+  local major_minor
+  major_minor=$(binary_major_minor)
+  [ -n "$major_minor" ] || { log "$containerd_bin_dir/containerd --version does not run"; return 1; }
+  if [ -n "$want_version" ] && [ "$major_minor" != "$want_version" ]; then
+    log "asked for containerd $want_version, but $containerd_bin_dir/containerd is $major_minor"
     return 1
   fi
+  write_containerd_config "$snapshotter" "$major_minor"
+  start_bg containerd "$cd_dir/containerd.log" "$containerd_bin_dir/containerd" --config "$cd_dir/config.toml"
+  wait_for "$start_timeout" "containerd at $sock" containerd ctr_ version || return 1
+  check_cri_plugins "${major_minor%%.*}" || return 1
+  # CRI v1 answers on the socket before any test connects.
+  wait_for "$start_timeout" "CRI Version at $sock" containerd cri_version || return 1
 }
 
 # start_registry NAME DATADIR [AUTH_HTPASSWD]: starts docker-registry on a free loopback port, prints host:port.
@@ -353,6 +435,7 @@ do_start() {
   fi
   mkdir -p "$dir" "$log_dir"
   chmod 0755 "$dir"
+  echo "$containerd_bin_dir" > "$bin_dir_record"
 
   local snapshotter
   snapshotter=$(choose_snapshotter)
@@ -361,9 +444,16 @@ do_start() {
   local version
   version=$(ctr_ version | awk '/^Server:/ {s=1} s && $1 == "Version:" {print $2; exit}')
   [ -n "$version" ] || { log "cannot read containerd's version"; return 1; }
+  # What the tests will see: the runtime's own answer to CRI Version.
+  local cri
+  cri=$(cri_version | tr -d ' \n')
+  log "runtime: CRI Version says $cri"
 
   log "building test images in $images_dir"
-  bash "$here/build-images.sh" "$images_dir" || { log "building the test images failed"; return 1; }
+  mkdir -p "$cache_dir"
+  # Parallel starts (one per containerd version) build once, the others wait and reuse.
+  flock "$images_dir.lock" bash "$here/build-images.sh" "$images_dir" ||
+    { log "building the test images failed"; return 1; }
   local img
   for img in busybox-1 pause-1; do
     ctr_ -n k8s.io images import --snapshotter "$snapshotter" "$images_dir/$img.tar" >/dev/null ||
@@ -386,7 +476,7 @@ do_start() {
     { log "push to $auth_registry failed"; return 1; }
 
   write_env_file "$snapshotter" "$registry" "$auth_registry" "$user" "$password" "$version"
-  log "ready: containerd $version, registry $registry, auth registry $auth_registry; env: $env_file"
+  log "ready: containerd $version ($containerd_bin_dir), registry $registry, auth registry $auth_registry; env: $env_file"
 }
 
 # ---------------------------------------------------------------------------------------------- stop
