@@ -17,7 +17,9 @@
 #   - a private apt state in DIR/apt: its own sources.list (trixie + sid main from the system's own Debian
 #     mirror, signed by the Debian archive keyring), lists and archive cache; the Release files of sid
 #     can be past Valid-Until on a mirror snapshot, hence Acquire::Check-Valid-Until=false;
-#   - apt-get update, apt-cache madison containerd → the newest version of that minor, apt-get download;
+#   - apt-get update (skipped when the private lists are less than an hour old; then a version missing
+#     from them or a failed download refreshes them once), apt-cache madison containerd → the newest
+#     version of that minor, apt-get download;
 #   - dpkg-deb -x into DIR/containerd-<exact version>/, DELETING the runc that trixie's package unpacks
 #     beside containerd (it needs GLIBC_2.38; bookworm's runc 1.1.5 on PATH is the one used);
 #   - checks that `containerd --version` runs and names the requested minor.
@@ -30,7 +32,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --cache-dir) cache_dir=$2; shift 2 ;;
     --cache-dir=*) cache_dir=${1#--cache-dir=}; shift ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     -*) echo "fetch-containerd: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) [ -z "$version" ] || { echo "fetch-containerd: one VERSION only" >&2; exit 2; }; version=$1; shift ;;
   esac
@@ -122,26 +124,44 @@ apt_opts=(
   -o Acquire::Languages=none
 )
 
+# update_lists: refreshes the private lists (trixie + sid Packages; a few seconds) and stamps them.
+update_lists() {
+  log "updating the private apt state in $apt_dir (trixie + sid from $mirror)"
+  apt-get "${apt_opts[@]}" -qq update >&2 || { log "apt-get update of the private state failed"; return 1; }
+  touch "$apt_dir/updated"
+}
+
+# download: resolves the newest Debian version of containerd whose upstream part is VERSION.x from the
+# private lists into $exact and downloads its .deb into $deb.
+download() {
+  local candidates c
+  candidates=$(apt-cache "${apt_opts[@]}" madison containerd | awk -F'|' '{ gsub(/ /, "", $2); print $2 }' |
+    awk -v m="$version" 'index($0, m ".") == 1 || index($0, "1:" m ".") == 1' | sort -u)
+  if [ -z "$candidates" ]; then
+    log "no containerd $version.x in trixie or sid; madison says:"
+    apt-cache "${apt_opts[@]}" madison containerd >&2 || true
+    return 1
+  fi
+  exact=""
+  for c in $candidates; do
+    if [ -z "$exact" ] || dpkg --compare-versions "$c" gt "$exact"; then exact=$c; fi
+  done
+  log "containerd $version → $exact"
+  rm -f "$apt_dir/debs"/containerd_*.deb
+  (cd "$apt_dir/debs" && apt-get "${apt_opts[@]}" -qq download "containerd=$exact" >&2) ||
+    { log "apt-get download containerd=$exact failed"; return 1; }
+  deb=$(ls "$apt_dir/debs"/containerd_*.deb 2>/dev/null | head -n1)
+  [ -n "$deb" ] || { log "apt-get download left no containerd .deb in $apt_dir/debs"; return 1; }
+}
+
 t0=$(date +%s.%N)
-log "updating the private apt state in $apt_dir (trixie + sid from $mirror)"
-apt-get "${apt_opts[@]}" -qq update >&2 || die "apt-get update of the private state failed"
-
-# The newest Debian version of containerd whose upstream part is VERSION.x.
-candidates=$(apt-cache "${apt_opts[@]}" madison containerd | awk -F'|' '{ gsub(/ /, "", $2); print $2 }' |
-  awk -v m="$version" 'index($0, m ".") == 1 || index($0, "1:" m ".") == 1' | sort -u)
-[ -n "$candidates" ] || die "no containerd $version.x in trixie or sid; madison says:
-$(apt-cache "${apt_opts[@]}" madison containerd)"
-exact=""
-for c in $candidates; do
-  if [ -z "$exact" ] || dpkg --compare-versions "$c" gt "$exact"; then exact=$c; fi
-done
-log "containerd $version → $exact"
-
-rm -f "$apt_dir/debs"/containerd_*.deb
-(cd "$apt_dir/debs" && apt-get "${apt_opts[@]}" -qq download "containerd=$exact" >&2) ||
-  die "apt-get download containerd=$exact failed"
-deb=$(ls "$apt_dir/debs"/containerd_*.deb 2>/dev/null | head -n1)
-[ -n "$deb" ] || die "apt-get download left no containerd .deb in $apt_dir/debs"
+# Lists refreshed within the hour (e.g. by the fetch of the other version) are used as they are; when
+# they turn out stale (version gone from the mirror), they are refreshed once and the fetch retried.
+if [ -n "$(find "$apt_dir/updated" -mmin -60 2>/dev/null)" ]; then
+  download || { update_lists && download; } || die "cannot fetch containerd $version"
+else
+  { update_lists && download; } || die "cannot fetch containerd $version"
+fi
 
 # Debian versions may hold ':' and '~': keep the directory name to safe characters.
 target="$cache_dir/containerd-$(printf '%s' "$exact" | tr -c 'A-Za-z0-9.+~-' '_')"
