@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "daemon/prestop/curl_handle.h"
+#include "daemon/prestop/exec_watchdog.h"
 #include "daemon/prestop/hook_budget.h"
 #include "daemon/prestop/hook_endpoint.h"
 #include "daemon/prestop/hook_message.h"
@@ -29,15 +30,24 @@ PreStopResult Result(v1::PreStopOutcome outcome, std::string message) {
 PreStopResult Cancelled() { return Result(v1::PRE_STOP_OUTCOME_FAILED, "cancelled"); }
 
 PreStopResult RunExec(cri::Runtime& runtime, const v1::ExecAction& action, const PreStopTarget& target,
-                      const HookBudget& budget) {
+                      const HookBudget& budget, absl::Duration slack) {
   if (action.command().empty()) return Result(v1::PRE_STOP_OUTCOME_FAILED, "exec: empty command");
   cri::v1::ExecSyncRequest request;
   request.set_container_id(target.container_id);
   request.mutable_cmd()->CopyFrom(action.command());
   // Whole seconds, rounded down so the runtime gives up by the deadline; a 0 would mean "no timeout".
   request.set_timeout(std::max<int64_t>(1, absl::ToInt64Seconds(budget.Remaining())));
-  absl::StatusOr<cri::v1::ExecSyncResponse> response = runtime.ExecSync(request, budget.cancel);
+  absl::StatusOr<cri::v1::ExecSyncResponse> response;
+  bool abandoned = false;
+  {
+    ExecWatchdog watchdog(budget.cancel, budget.Remaining() + slack);
+    response = runtime.ExecSync(request, watchdog.token());
+    abandoned = watchdog.expired();
+  }
   if (budget.Cancelled()) return Cancelled();
+  if (abandoned) {
+    return Result(v1::PRE_STOP_OUTCOME_TIMED_OUT, "exec: the runtime did not return by the deadline");
+  }
   if (!response.ok()) {
     // containerd reports its timeout as DEADLINE_EXCEEDED; so does the CRI client's own deadline.
     const v1::PreStopOutcome outcome = absl::IsDeadlineExceeded(response.status())
@@ -107,7 +117,8 @@ const char* ActionName(const v1::LifecycleHandler& handler) {
 
 }  // namespace
 
-CriPreStopRunner::CriPreStopRunner(cri::Runtime& runtime, Clock& clock) : runtime_(runtime), clock_(clock) {
+CriPreStopRunner::CriPreStopRunner(cri::Runtime& runtime, Clock& clock, CriPreStopRunnerOptions options)
+    : runtime_(runtime), clock_(clock), options_(options) {
   EnsureCurlGlobalInit();
 }
 
@@ -123,7 +134,7 @@ PreStopResult CriPreStopRunner::Run(const v1::LifecycleHandler& handler, const P
   } else {
     switch (handler.action_case()) {
       case v1::LifecycleHandler::kExec:
-        result = RunExec(runtime_, handler.exec(), target, budget);
+        result = RunExec(runtime_, handler.exec(), target, budget, options_.exec_slack);
         break;
       case v1::LifecycleHandler::kHttpGet: {
         auto endpoint = ResolveEndpoint(runtime_, handler.http_get(), "httpGet", target);

@@ -9,13 +9,20 @@
 
 namespace inplaced::daemon {
 
+struct CriPreStopRunnerOptions {
+  // How long past the deadline (in real time) an ExecSync may run before it is abandoned because the
+  // runtime did not honour its own timeout (exec_watchdog.h).
+  absl::Duration exec_slack = absl::Seconds(5);
+};
+
 // Runs preStop hooks the way kubelet does (cri-reference.md §3.2), over the CRI:
 //
 //  - exec: ExecSync(target.container_id, command, timeout = whole seconds left to the deadline, at least
 //    1) with `cancel`. Exit 0 -> SUCCEEDED; another exit code -> FAILED "exit code N: <tail of stderr, else
 //    stdout, at most 256 bytes>"; the runtime's timeout -> TIMED_OUT, in both styles (containerd's
 //    DEADLINE_EXCEEDED error, CRI-O's OK with exit code -1); other errors (NOT_FOUND, container not
-//    running) -> FAILED with the runtime's message.
+//    running) -> FAILED with the runtime's message. A runtime that does not return within the time left
+//    plus options.exec_slack (real time) is abandoned: TIMED_OUT.
 //  - httpGet / tcpSocket: host = the action's, else the pod IP from PodSandboxStatus(target.pod_sandbox_id)
 //    (FAILED "no pod IP (host-network pod): set httpGet.host" when there is none); port = the number, else
 //    the named port in target.ports (FAILED naming the port when unknown). Then http_get_action.h /
@@ -26,14 +33,14 @@ namespace inplaced::daemon {
 //  - A cancelled `cancel` -> FAILED "cancelled"; a deadline already passed -> TIMED_OUT without running
 //    anything; a handler with no action -> FAILED.
 //
-// Every action returns by the deadline, up to a small slack: exec relies on the runtime's timeout (the
-// CRI client's own deadline is longer), httpGet on libcurl's timeout and a progress callback that
+// Every action returns by the deadline, up to a small slack: exec on the runtime's timeout, backed by
+// the watchdog, httpGet on libcurl's timeout and a progress callback that
 // watches the Clock, tcpSocket and sleep on polling the Clock.
 //
 // Thread-safe; `runtime` and `clock` are not owned and must outlive the runner.
 class CriPreStopRunner final : public PreStopRunner {
  public:
-  CriPreStopRunner(cri::Runtime& runtime, Clock& clock);
+  CriPreStopRunner(cri::Runtime& runtime, Clock& clock, CriPreStopRunnerOptions options = {});
 
   PreStopResult Run(const ::inplaced::v1::LifecycleHandler& handler, const PreStopTarget& target,
                     absl::Time deadline, Cancellation* cancel) override;
@@ -41,6 +48,7 @@ class CriPreStopRunner final : public PreStopRunner {
  private:
   cri::Runtime& runtime_;
   Clock& clock_;
+  const CriPreStopRunnerOptions options_;
 };
 
 }  // namespace inplaced::daemon

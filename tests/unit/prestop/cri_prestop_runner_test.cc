@@ -141,6 +141,20 @@ TEST_P(ExecHookTest, PassedDeadlineOrEarlyCancelRunsNothing) {
   EXPECT_THAT(env_.runtime.Execs(), SizeIs(0));
 }
 
+TEST(CriPreStopRunnerTest, ExecIsAbandonedWhenTheRuntimeIgnoresItsTimeout) {
+  PreStopTestEnv env;
+  fakes::ExecResult hanging;
+  hanging.hang = true;
+  env.runtime.SetExecHandler(env.target.container_id, {}, hanging);
+  // The fake clock never moves, so the runtime's 1 s timeout never comes: only the watchdog (50 ms of
+  // real time, no slack) can end the call.
+  CriPreStopRunner runner(env.runtime, env.clock, CriPreStopRunnerOptions{absl::ZeroDuration()});
+  const PreStopResult result =
+      runner.Run(Exec({"sleep", "inf"}), env.target, env.DeadlineIn(absl::Milliseconds(50)), nullptr);
+  EXPECT_EQ(result.outcome, v1::PRE_STOP_OUTCOME_TIMED_OUT);
+  EXPECT_EQ(result.message, "exec: the runtime did not return by the deadline");
+}
+
 TEST(CriPreStopRunnerTest, HandlerWithoutActionFails) {
   PreStopTestEnv env;
   const PreStopResult result =

@@ -148,6 +148,24 @@ TEST_F(NetworkHookTest, HttpGetNamedPortIsResolvedThroughTheTargetPorts) {
   EXPECT_THAT(server.Requests(), SizeIs(1));
 }
 
+TEST_F(NetworkHookTest, KubeletAnnotationsDriveANamedPortHttpGet) {
+  LoopbackHttpServer server(LoopbackHttpServer::Response(200));
+  ASSERT_OK_AND_ASSIGN(
+      std::optional<v1::LifecycleHandler> handler,
+      ParseKubeletPreStopHandler(
+          R"({"httpGet":{"path":"/quit","port":"admin","host":"127.0.0.1","scheme":"HTTP",)"
+          R"("httpHeaders":[{"name":"X-Reason","value":"recreate"}]}})"));
+  ASSERT_TRUE(handler.has_value());
+  ASSERT_OK_AND_ASSIGN(env_.target.ports,
+                       ParseKubeletPorts(absl::StrCat(R"([{"name":"admin","containerPort":)", server.port(),
+                                                      R"(,"protocol":"TCP"}])")));
+  const PreStopResult result = Run(*handler);
+  EXPECT_EQ(result.outcome, v1::PRE_STOP_OUTCOME_SUCCEEDED) << result.message;
+  ASSERT_THAT(server.Requests(), SizeIs(1));
+  EXPECT_THAT(server.Requests()[0], StartsWith("GET /quit HTTP/1.1\r\n"));
+  EXPECT_THAT(server.Requests()[0], HasSubstr("\r\nX-Reason: recreate\r\n"));
+}
+
 TEST_F(NetworkHookTest, HttpGetUnknownPortNameFailsNamingIt) {
   env_.target.ports = {NamedPort("admin", 8080)};
   v1::LifecycleHandler handler = HttpGet(0);
