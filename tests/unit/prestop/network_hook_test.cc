@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"
 #include "tests/unit/prestop/loopback_http_server.h"
+#include "tests/unit/prestop/loopback_tls_server.h"
 #include "tests/unit/prestop/prestop_test_env.h"
 
 namespace inplaced::daemon {
@@ -21,6 +22,7 @@ namespace {
 
 namespace v1 = ::inplaced::v1;
 using ::inplaced::testing::LoopbackHttpServer;
+using ::inplaced::testing::LoopbackTlsServer;
 using ::inplaced::testing::StatusIs;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -202,6 +204,23 @@ TEST_F(NetworkHookTest, HttpGetConnectionRefusedFails) {
   const PreStopResult result = Run(HttpGet(port));
   EXPECT_EQ(result.outcome, v1::PRE_STOP_OUTCOME_FAILED);
   EXPECT_THAT(result.message, StartsWith(absl::StrCat("httpGet 127.0.0.1:", port, ": ")));
+}
+
+TEST_F(NetworkHookTest, HttpsAcceptsASelfSignedCertificateAndKeepsTheHeaders) {
+  LoopbackTlsServer server(LoopbackHttpServer::Response(200, "bye"));
+  ASSERT_NE(server.port(), 0);
+  v1::LifecycleHandler handler = HttpGet(server.port(), "/stop");
+  handler.mutable_http_get()->set_scheme("https");
+  v1::HttpHeader* auth = handler.mutable_http_get()->add_http_headers();
+  auth->set_name("Authorization");
+  auth->set_value("Bearer s3cret");
+  const PreStopResult result = Run(handler);
+  EXPECT_EQ(result.outcome, v1::PRE_STOP_OUTCOME_SUCCEEDED) << result.message;
+  EXPECT_EQ(result.message, "HTTP 200");
+  const std::vector<std::string> requests = server.Requests();
+  ASSERT_THAT(requests, SizeIs(1));
+  EXPECT_THAT(requests[0], StartsWith("GET /stop HTTP/1.1\r\n"));
+  EXPECT_THAT(requests[0], HasSubstr("\r\nAuthorization: Bearer s3cret\r\n"));
 }
 
 TEST_F(NetworkHookTest, HttpsAgainstPlainHttpFallsBackToHttpWithoutAuthorization) {
