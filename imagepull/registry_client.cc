@@ -424,7 +424,9 @@ absl::StatusOr<ResolvedImage> RegistryClient::Resolve(
     const Cancellation* cancel) {
   const std::string base_url =
       absl::StrCat(SchemeFor(ref), "://", ref.ApiHost(), "/v2/", ref.path());
-  absl::Status last;
+  // The first attempt's failure is the one reported: it used the most specific credential, and
+  // "no credential was given" from the anonymous fallback would hide why a given one failed.
+  absl::Status first_auth_failure;
   // Every credential in order, then anonymous (nullptr).
   for (size_t i = 0; i <= credentials.size(); ++i) {
     const RegistryCredential* credential = i < credentials.size() ? &credentials[i] : nullptr;
@@ -432,14 +434,14 @@ absl::StatusOr<ResolvedImage> RegistryClient::Resolve(
     absl::StatusOr<ResolvedImage> resolved = ResolveOnce(attempt, ref, options_.platform);
     if (resolved.ok()) return resolved;
     if (!IsAuthFailure(resolved.status())) return WithImage(resolved.status(), ref);
-    last = resolved.status();
+    if (first_auth_failure.ok()) first_auth_failure = resolved.status();
   }
   const std::string tried =
       credentials.empty()
           ? " (anonymous)"
           : absl::StrCat(" (tried ", credentials.size(),
                          credentials.size() == 1 ? " credential" : " credentials", ", then anonymous)");
-  return WithImage(last, ref, tried);
+  return WithImage(first_auth_failure, ref, tried);
 }
 
 }  // namespace inplaced::imagepull

@@ -80,8 +80,9 @@ class RegistryClient : public ImageResolver {
   // Resolves `ref` with the credentials (normally CredentialKeyring::Lookup(ref)), tried in order,
   // then anonymously. Errors name the image (ref.Canonical()) and never contain a credential or a
   // token:
-  //   UNAUTHENTICATED: "401 Unauthorized" from the registry or the token server, for every attempt.
-  //   PERMISSION_DENIED: "403 Forbidden" (after every attempt).
+  //   UNAUTHENTICATED: "401 Unauthorized" from the registry or the token server, for every attempt
+  //     (the message is the first attempt's, plus how many credentials were tried).
+  //   PERMISSION_DENIED: "403 Forbidden" (when the first attempt got it and every other failed).
   //   NOT_FOUND: 404 for the manifest; no index entry for the platform.
   //   UNAVAILABLE: transport errors, 5xx, 429.
   //   DATA_LOSS: a digest mismatch.

@@ -322,6 +322,19 @@ TEST_F(RegistryClientTest, UnauthorizedMessageNamesTheImageAndNoSecret) {
   }
 }
 
+TEST_F(RegistryClientTest, ReportsTheFirstCredentialsFailureNotTheAnonymousOne) {
+  registry_.Put("app", "1", ImageManifestJson(1, {2}), std::string(kMediaTypeOciManifest));
+  registry_.RequireBasic("user", "pw");
+  EXPECT_THAT(Resolve("127.0.0.1:5000/app:1", {UserPass("user", "wrong")}),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       AllOf(HasSubstr("manifest 1: 401 Unauthorized"),
+                             Not(HasSubstr("no credential was given")),
+                             HasSubstr("tried 1 credential, then anonymous"))));
+  EXPECT_THAT(Resolve("127.0.0.1:5000/app:1"),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       AllOf(HasSubstr("no credential was given"), HasSubstr("(anonymous)"))));
+}
+
 TEST_F(RegistryClientTest, ForbiddenIsPermissionDenied) {
   registry_.override_send = [](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
     return FakeRegistry::Response(403, "");
