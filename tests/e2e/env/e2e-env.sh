@@ -176,13 +176,24 @@ start_bg() {
   echo $! > "$dir/$name.pid"
 }
 
+# started_pid_alive NAME: the process recorded in DIR/NAME.pid by start_bg exists and is no zombie.
+started_pid_alive() {
+  local pid
+  pid=$(cat "$dir/$1.pid" 2>/dev/null) || return 1
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]
+}
+
 # wait_for SECONDS DESCRIPTION PIDNAME CMD...: polls CMD until it succeeds; fails when the time is up or the
 # process recorded as PIDNAME died.
 wait_for() {
   local seconds=$1 what=$2 pidname=$3; shift 3
   local deadline=$((SECONDS + seconds))
   until "$@" >/dev/null 2>&1; do
-    if ! pid_of "$pidname" >/dev/null; then
+    # Not pid_of: right after start_bg the child may not have exec'd yet, and its command line is
+    # still this script's. The PID was recorded a moment ago: it is ours while it exists.
+    if ! started_pid_alive "$pidname"; then
       log "$what: process died"
       return 1
     fi
