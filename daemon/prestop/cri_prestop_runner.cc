@@ -53,7 +53,8 @@ PreStopResult RunExec(cri::Runtime& runtime, const v1::ExecAction& action, const
     const v1::PreStopOutcome outcome = absl::IsDeadlineExceeded(response.status())
                                            ? v1::PRE_STOP_OUTCOME_TIMED_OUT
                                            : v1::PRE_STOP_OUTCOME_FAILED;
-    return Result(outcome, absl::StrCat("exec: ", PrintableTail(response.status().message(), kMaxOutputTail)));
+    return Result(outcome,
+                  absl::StrCat("exec: ", PrintableTail(response.status().message(), kMaxOutputTail)));
   }
   const absl::string_view output = response->stderr().empty() ? response->stdout() : response->stderr();
   const std::string tail = PrintableTail(output, kMaxOutputTail);
@@ -89,13 +90,16 @@ PreStopResult RunSleep(const v1::SleepAction& action, const HookBudget& budget) 
 // Host and port of an httpGet or tcpSocket action; FAILED when either cannot be resolved.
 template <typename Action>
 absl::StatusOr<std::pair<std::string, int>> ResolveEndpoint(cri::Runtime& runtime, const Action& action,
-                                                            absl::string_view name, const PreStopTarget& target) {
+                                                            absl::string_view name,
+                                                            const PreStopTarget& target) {
   const int32_t number = action.port_case() == Action::kPortNumber ? action.port_number() : 0;
   const std::string port_name = action.port_case() == Action::kPortName ? action.port_name() : "";
   absl::StatusOr<int> port = ResolveHookPort(number, port_name, target.ports);
-  if (!port.ok()) return absl::Status(port.status().code(), absl::StrCat(name, ": ", port.status().message()));
+  if (!port.ok())
+    return absl::Status(port.status().code(), absl::StrCat(name, ": ", port.status().message()));
   absl::StatusOr<std::string> host = ResolveHookHost(runtime, action.host(), name, target);
-  if (!host.ok()) return absl::Status(host.status().code(), absl::StrCat(name, ": ", host.status().message()));
+  if (!host.ok())
+    return absl::Status(host.status().code(), absl::StrCat(name, ": ", host.status().message()));
   return std::make_pair(*std::move(host), *port);
 }
 
@@ -138,14 +142,16 @@ PreStopResult CriPreStopRunner::Run(const v1::LifecycleHandler& handler, const P
         break;
       case v1::LifecycleHandler::kHttpGet: {
         auto endpoint = ResolveEndpoint(runtime_, handler.http_get(), "httpGet", target);
-        result = endpoint.ok() ? RunHttpGet(handler.http_get(), endpoint->first, endpoint->second, budget)
-                               : Result(v1::PRE_STOP_OUTCOME_FAILED, std::string(endpoint.status().message()));
+        result = endpoint.ok()
+                     ? RunHttpGet(handler.http_get(), endpoint->first, endpoint->second, budget)
+                     : Result(v1::PRE_STOP_OUTCOME_FAILED, std::string(endpoint.status().message()));
         break;
       }
       case v1::LifecycleHandler::kTcpSocket: {
         auto endpoint = ResolveEndpoint(runtime_, handler.tcp_socket(), "tcpSocket", target);
-        result = endpoint.ok() ? RunTcpSocket(endpoint->first, endpoint->second, budget)
-                               : Result(v1::PRE_STOP_OUTCOME_FAILED, std::string(endpoint.status().message()));
+        result = endpoint.ok()
+                     ? RunTcpSocket(endpoint->first, endpoint->second, budget)
+                     : Result(v1::PRE_STOP_OUTCOME_FAILED, std::string(endpoint.status().message()));
         break;
       }
       case v1::LifecycleHandler::kSleep:

@@ -9,14 +9,15 @@ absl::StatusOr<std::string> ResolveHookHost(cri::Runtime& runtime, absl::string_
                                             absl::string_view action, const PreStopTarget& target) {
   if (!action_host.empty()) return std::string(action_host);
   if (target.pod_sandbox_id.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("no ", action, ".host and no pod sandbox to take the IP of"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("no ", action, ".host and no pod sandbox to take the IP of"));
   }
   cri::v1::PodSandboxStatusRequest request;
   request.set_pod_sandbox_id(target.pod_sandbox_id);
   absl::StatusOr<cri::v1::PodSandboxStatusResponse> response = runtime.PodSandboxStatus(request);
   if (!response.ok()) {
-    return absl::Status(response.status().code(),
-                        absl::StrCat("pod IP of sandbox ", target.pod_sandbox_id, ": ", response.status().message()));
+    return absl::Status(response.status().code(), absl::StrCat("pod IP of sandbox ", target.pod_sandbox_id,
+                                                               ": ", response.status().message()));
   }
   const std::string& ip = response->status().network().ip();
   if (ip.empty()) {

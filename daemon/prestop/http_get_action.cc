@@ -86,7 +86,8 @@ Attempt Perform(const std::string& url, const v1::HttpGetAction& action, bool dr
     return attempt;
   }
   char error[CURL_ERROR_SIZE] = {0};
-  const long timeout_ms = static_cast<long>(std::max<int64_t>(1, absl::ToInt64Milliseconds(budget.Remaining())));
+  const long timeout_ms =
+      static_cast<long>(std::max<int64_t>(1, absl::ToInt64Milliseconds(budget.Remaining())));
   CURL* h = curl.get();
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -118,12 +119,14 @@ PreStopResult Classify(const Attempt& attempt, absl::string_view where) {
       attempt.code == CURLE_OK || (attempt.code == CURLE_WRITE_ERROR && attempt.transfer.body_cut);
   if (answered && attempt.http_status > 0) {
     const std::string status = absl::StrCat("HTTP ", attempt.http_status);
-    if (attempt.http_status >= 200 && attempt.http_status < 400) return Result(v1::PRE_STOP_OUTCOME_SUCCEEDED, status);
+    if (attempt.http_status >= 200 && attempt.http_status < 400)
+      return Result(v1::PRE_STOP_OUTCOME_SUCCEEDED, status);
     return Result(v1::PRE_STOP_OUTCOME_FAILED, status);
   }
   if (attempt.transfer.cancelled) return Result(v1::PRE_STOP_OUTCOME_FAILED, "cancelled");
   if (attempt.transfer.expired || attempt.code == CURLE_OPERATION_TIMEDOUT) {
-    return Result(v1::PRE_STOP_OUTCOME_TIMED_OUT, absl::StrCat("httpGet ", where, ": no answer before the deadline"));
+    return Result(v1::PRE_STOP_OUTCOME_TIMED_OUT,
+                  absl::StrCat("httpGet ", where, ": no answer before the deadline"));
   }
   std::string message = absl::StrCat("httpGet ", where, ": ", curl_easy_strerror(attempt.code));
   if (!attempt.error.empty()) absl::StrAppend(&message, " (", attempt.error, ")");
@@ -136,15 +139,17 @@ PreStopResult RunHttpGet(const v1::HttpGetAction& action, absl::string_view host
                          const HookBudget& budget) {
   const std::string scheme = absl::AsciiStrToLower(action.scheme().empty() ? "http" : action.scheme());
   if (scheme != "http" && scheme != "https") {
-    return Result(v1::PRE_STOP_OUTCOME_FAILED, absl::StrCat("httpGet: unsupported scheme \"",
-                                                            PrintableTail(action.scheme(), 16), "\""));
+    return Result(v1::PRE_STOP_OUTCOME_FAILED,
+                  absl::StrCat("httpGet: unsupported scheme \"", PrintableTail(action.scheme(), 16), "\""));
   }
   std::string path = action.path();
   if (!absl::StartsWith(path, "/")) path.insert(0, "/");
   const std::string where = HostPort(host, port);
 
-  Attempt attempt = Perform(absl::StrCat(scheme, "://", where, path), action, /*drop_authorization=*/false, budget);
-  if (scheme == "https" && attempt.code == CURLE_SSL_CONNECT_ERROR && !budget.Cancelled() && !budget.Expired()) {
+  Attempt attempt =
+      Perform(absl::StrCat(scheme, "://", where, path), action, /*drop_authorization=*/false, budget);
+  if (scheme == "https" && attempt.code == CURLE_SSL_CONNECT_ERROR && !budget.Cancelled() &&
+      !budget.Expired()) {
     // kubelet falls back to HTTP when an HTTPS hook meets a plain-HTTP server, without the credentials
     // (they were meant for TLS). libcurl reports that case as a failed handshake.
     attempt = Perform(absl::StrCat("http://", where, path), action, /*drop_authorization=*/true, budget);

@@ -18,7 +18,8 @@ namespace inplaced::daemon {
 struct PreStopTarget {
   std::string container_id;    // the container being killed
   std::string pod_sandbox_id;  // for the pod IP (PodSandboxStatus) of httpGet/tcpSocket without host
-  std::vector<::inplaced::v1::ContainerPort> ports;  // for named ports (request override, else kubelet annotation)
+  std::vector<::inplaced::v1::ContainerPort>
+      ports;  // for named ports (request override, else kubelet annotation)
 };
 
 struct PreStopResult {

@@ -44,7 +44,8 @@ enum class ConnectResult { kConnected, kFailed, kCancelled, kExpired };
 
 // Connects to one address; `error` gets errno's text on kFailed.
 ConnectResult ConnectOne(const addrinfo& address, const HookBudget& budget, std::string* error) {
-  UniqueFd fd(socket(address.ai_family, address.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, address.ai_protocol));
+  UniqueFd fd(
+      socket(address.ai_family, address.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, address.ai_protocol));
   if (fd.get() < 0) {
     *error = std::strerror(errno);
     return ConnectResult::kFailed;
@@ -58,7 +59,8 @@ ConnectResult ConnectOne(const addrinfo& address, const HookBudget& budget, std:
     if (budget.Cancelled()) return ConnectResult::kCancelled;
     if (budget.Expired()) return ConnectResult::kExpired;
     pollfd entry{fd.get(), POLLOUT, 0};
-    const int timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(std::min(budget.Remaining(), kPollSlice)));
+    const int timeout_ms =
+        static_cast<int>(absl::ToInt64Milliseconds(std::min(budget.Remaining(), kPollSlice)));
     const int ready = poll(&entry, 1, std::max(timeout_ms, 1));
     if (ready < 0 && errno != EINTR) {
       *error = std::strerror(errno);

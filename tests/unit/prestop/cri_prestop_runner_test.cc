@@ -40,8 +40,8 @@ INSTANTIATE_TEST_SUITE_P(Runtimes, ExecHookTest, ::testing::Values("containerd-1
 
 TEST_P(ExecHookTest, ExitZeroSucceedsAndRunsTheCommandInTheContainer) {
   env_.runtime.SetExecHandler(env_.target.container_id, {"sh", "-c", "touch /mark"}, fakes::ExecResult{});
-  const PreStopResult result =
-      env_.runner.Run(Exec({"sh", "-c", "touch /mark"}), env_.target, env_.DeadlineIn(absl::Seconds(30)), nullptr);
+  const PreStopResult result = env_.runner.Run(Exec({"sh", "-c", "touch /mark"}), env_.target,
+                                               env_.DeadlineIn(absl::Seconds(30)), nullptr);
   EXPECT_EQ(result.outcome, v1::PRE_STOP_OUTCOME_SUCCEEDED) << result.message;
   const std::vector<fakes::ExecRecord> execs = env_.runtime.Execs();
   ASSERT_THAT(execs, SizeIs(1));
@@ -118,7 +118,8 @@ TEST_P(ExecHookTest, ContainerNotRunningFailsWithTheRuntimeMessage) {
   EXPECT_EQ(result.outcome, v1::PRE_STOP_OUTCOME_FAILED);
   // CRI-O: "container is not created or running"; containerd: "... CONTAINER_EXITED state".
   EXPECT_THAT(result.message, StartsWith("exec: "));
-  EXPECT_THAT(result.message, ::testing::AnyOf(HasSubstr("not created or running"), HasSubstr("CONTAINER_EXITED")));
+  EXPECT_THAT(result.message,
+              ::testing::AnyOf(HasSubstr("not created or running"), HasSubstr("CONTAINER_EXITED")));
 }
 
 TEST_P(ExecHookTest, UnknownContainerFails) {
@@ -166,7 +167,8 @@ TEST(CriPreStopRunnerTest, HandlerWithoutActionFails) {
 TEST(SleepHookTest, SleepsOnTheClockAndSucceeds) {
   PreStopTestEnv env;
   const absl::Time start = env.clock.Now();
-  BackgroundRun run([&] { return env.runner.Run(Sleep(5), env.target, env.DeadlineIn(absl::Seconds(30)), nullptr); });
+  BackgroundRun run(
+      [&] { return env.runner.Run(Sleep(5), env.target, env.DeadlineIn(absl::Seconds(30)), nullptr); });
   env.clock.WaitForSleepers(1);
   env.clock.Advance(absl::Seconds(5));
   const PreStopResult result = run.Join();
@@ -194,7 +196,8 @@ TEST(SleepHookTest, DoesNotEndBeforeItsTime) {
 
 TEST(SleepHookTest, CutByTheDeadlineIsTimedOut) {
   PreStopTestEnv env;
-  BackgroundRun run([&] { return env.runner.Run(Sleep(60), env.target, env.DeadlineIn(absl::Seconds(10)), nullptr); });
+  BackgroundRun run(
+      [&] { return env.runner.Run(Sleep(60), env.target, env.DeadlineIn(absl::Seconds(10)), nullptr); });
   env.clock.WaitForSleepers(1);
   env.clock.Advance(absl::Seconds(10));
   const PreStopResult result = run.Join();
@@ -204,14 +207,16 @@ TEST(SleepHookTest, CutByTheDeadlineIsTimedOut) {
 
 TEST(SleepHookTest, ZeroSecondsSucceedsAtOnce) {
   PreStopTestEnv env;
-  const PreStopResult result = env.runner.Run(Sleep(0), env.target, env.DeadlineIn(absl::Seconds(10)), nullptr);
+  const PreStopResult result =
+      env.runner.Run(Sleep(0), env.target, env.DeadlineIn(absl::Seconds(10)), nullptr);
   EXPECT_EQ(result.outcome, v1::PRE_STOP_OUTCOME_SUCCEEDED);
 }
 
 TEST(SleepHookTest, CancellationEndsTheSleep) {
   PreStopTestEnv env;
   Cancellation cancel;
-  BackgroundRun run([&] { return env.runner.Run(Sleep(60), env.target, env.DeadlineIn(absl::Seconds(90)), &cancel); });
+  BackgroundRun run(
+      [&] { return env.runner.Run(Sleep(60), env.target, env.DeadlineIn(absl::Seconds(90)), &cancel); });
   env.clock.WaitForSleepers(1);
   cancel.Cancel();
   // The sleep notices at its next slice; one second is far less than the 60 s asked for.

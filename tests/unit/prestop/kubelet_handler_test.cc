@@ -12,9 +12,9 @@ namespace inplaced::daemon {
 namespace {
 
 namespace v1 = ::inplaced::v1;
+using ::inplaced::testing::StatusIs;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
-using ::inplaced::testing::StatusIs;
 
 v1::LifecycleHandler FromText(const std::string& text) {
   v1::LifecycleHandler handler;
@@ -92,7 +92,8 @@ TEST(ParseKubeletPreStopHandlerTest, RejectsBadInputWithTheReason) {
       {"httpGet numeric string too big", R"({"httpGet":{"port":"70000"}})", "port 70000 out of range"},
       {"httpGet port float", R"({"httpGet":{"port":80.5}})", "httpGet.port: must be an integer or a string"},
       {"httpGet host not string", R"({"httpGet":{"port":80,"host":1}})", "httpGet.host: must be a string"},
-      {"httpGet headers not array", R"({"httpGet":{"port":80,"httpHeaders":{}}})", "httpGet.httpHeaders: must be"},
+      {"httpGet headers not array", R"({"httpGet":{"port":80,"httpHeaders":{}}})",
+       "httpGet.httpHeaders: must be"},
       {"httpGet header without name", R"({"httpGet":{"port":80,"httpHeaders":[{"value":"v"}]}})",
        "httpGet.httpHeaders[].name: required"},
       {"tcpSocket without port", R"({"tcpSocket":{}})", "tcpSocket.port: required"},
@@ -125,13 +126,13 @@ TEST(ParseKubeletPreStopHandlerTest, NeverCrashesOnTruncations) {
 }
 
 TEST(ParseKubeletPortsTest, ParsesNamedPortsAndSkipsUnnamed) {
-  ASSERT_OK_AND_ASSIGN(
-      std::vector<v1::ContainerPort> ports,
-      ParseKubeletPorts(R"([{"name":"http","containerPort":8080,"protocol":"TCP"},
-                            {"containerPort":9000,"protocol":"TCP"},
-                            {"name":"dns","containerPort":53,"protocol":"UDP","hostPort":53,"hostIP":"0.0.0.0"},
-                            {"name":"sig","containerPort":7,"protocol":"SCTP"},
-                            {"name":"noproto","containerPort":81}])"));
+  const std::string json =
+      R"([{"name":"http","containerPort":8080,"protocol":"TCP"},)"
+      R"({"containerPort":9000,"protocol":"TCP"},)"
+      R"({"name":"dns","containerPort":53,"protocol":"UDP","hostPort":53,"hostIP":"0.0.0.0"},)"
+      R"({"name":"sig","containerPort":7,"protocol":"SCTP"},)"
+      R"({"name":"noproto","containerPort":81}])";
+  ASSERT_OK_AND_ASSIGN(std::vector<v1::ContainerPort> ports, ParseKubeletPorts(json));
   ASSERT_THAT(ports, SizeIs(4));
   EXPECT_EQ(ports[0].name(), "http");
   EXPECT_EQ(ports[0].container_port(), 8080);

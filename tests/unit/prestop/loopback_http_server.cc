@@ -57,7 +57,8 @@ void LoopbackHttpServer::WaitForRequests(int count) const {
   mu_.Await(absl::Condition(&enough));
 }
 
-std::string LoopbackHttpServer::Response(int status, const std::string& body, const std::string& extra_headers) {
+std::string LoopbackHttpServer::Response(int status, const std::string& body,
+                                         const std::string& extra_headers) {
   return absl::StrCat("HTTP/1.1 ", status, " X\r\nContent-Length: ", body.size(), "\r\nConnection: close\r\n",
                       extra_headers, "\r\n", body);
 }

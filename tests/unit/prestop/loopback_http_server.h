@@ -28,7 +28,8 @@ class LoopbackHttpServer {
   void WaitForRequests(int count) const;
 
   // A full HTTP/1.1 response with this status, Content-Length and Connection: close.
-  static std::string Response(int status, const std::string& body = "", const std::string& extra_headers = "");
+  static std::string Response(int status, const std::string& body = "",
+                              const std::string& extra_headers = "");
 
  private:
   void Serve();

@@ -152,11 +152,10 @@ TEST_F(NetworkHookTest, HttpGetNamedPortIsResolvedThroughTheTargetPorts) {
 
 TEST_F(NetworkHookTest, KubeletAnnotationsDriveANamedPortHttpGet) {
   LoopbackHttpServer server(LoopbackHttpServer::Response(200));
-  ASSERT_OK_AND_ASSIGN(
-      std::optional<v1::LifecycleHandler> handler,
-      ParseKubeletPreStopHandler(
-          R"({"httpGet":{"path":"/quit","port":"admin","host":"127.0.0.1","scheme":"HTTP",)"
-          R"("httpHeaders":[{"name":"X-Reason","value":"recreate"}]}})"));
+  ASSERT_OK_AND_ASSIGN(std::optional<v1::LifecycleHandler> handler,
+                       ParseKubeletPreStopHandler(
+                           R"({"httpGet":{"path":"/quit","port":"admin","host":"127.0.0.1","scheme":"HTTP",)"
+                           R"("httpHeaders":[{"name":"X-Reason","value":"recreate"}]}})"));
   ASSERT_TRUE(handler.has_value());
   ASSERT_OK_AND_ASSIGN(env_.target.ports,
                        ParseKubeletPorts(absl::StrCat(R"([{"name":"admin","containerPort":)", server.port(),
@@ -181,8 +180,8 @@ TEST_F(NetworkHookTest, HttpGetWithoutHostOnHostNetworkPodFails) {
   PreStopTestEnv host_network(fakes::RuntimeProfile::Containerd16(), /*host_network=*/true);
   v1::LifecycleHandler handler = HttpGet(8080);
   handler.mutable_http_get()->clear_host();
-  const PreStopResult result =
-      host_network.runner.Run(handler, host_network.target, host_network.DeadlineIn(absl::Seconds(30)), nullptr);
+  const PreStopResult result = host_network.runner.Run(handler, host_network.target,
+                                                       host_network.DeadlineIn(absl::Seconds(30)), nullptr);
   EXPECT_EQ(result.outcome, v1::PRE_STOP_OUTCOME_FAILED);
   EXPECT_EQ(result.message, "httpGet: no pod IP (host-network pod): set httpGet.host");
 }
@@ -311,8 +310,9 @@ TEST(HookEndpointTest, HostErrors) {
   EXPECT_THAT(ResolveHookHost(env.runtime, "", "tcpSocket", no_sandbox),
               StatusIs(absl::StatusCode::kInvalidArgument));
   PreStopTestEnv host_network(fakes::RuntimeProfile::CriO(), /*host_network=*/true);
-  EXPECT_THAT(ResolveHookHost(host_network.runtime, "", "tcpSocket", host_network.target),
-              StatusIs(absl::StatusCode::kFailedPrecondition, "no pod IP (host-network pod): set tcpSocket.host"));
+  EXPECT_THAT(
+      ResolveHookHost(host_network.runtime, "", "tcpSocket", host_network.target),
+      StatusIs(absl::StatusCode::kFailedPrecondition, "no pod IP (host-network pod): set tcpSocket.host"));
 }
 
 TEST(HookEndpointTest, PortResolution) {
