@@ -17,7 +17,7 @@ HealthCheckResponse::ServingStatus StatusOf(ServingPhase phase) {
 
 }  // namespace
 
-HealthServiceImpl::HealthServiceImpl(const ServingState& state, std::vector<std::string> services,
+HealthServiceImpl::HealthServiceImpl(ServingState& state, std::vector<std::string> services,
                                      absl::Duration poll_period)
     : state_(state), services_(std::move(services)), poll_period_(poll_period) {}
 
@@ -28,6 +28,7 @@ bool HealthServiceImpl::Known(const std::string& service) const {
 grpc::Status HealthServiceImpl::Check(grpc::ServerContext* context,
                                       const ::grpc::health::v1::HealthCheckRequest* request,
                                       HealthCheckResponse* response) {
+  ServingState::ActiveCall active(state_);
   RpcScope scope("Health/Check");
   if (!Known(request->service())) {
     return scope.Finish(absl::NotFoundError(absl::StrCat("unknown service \"", request->service(), "\"")));
@@ -39,6 +40,7 @@ grpc::Status HealthServiceImpl::Check(grpc::ServerContext* context,
 grpc::Status HealthServiceImpl::Watch(grpc::ServerContext* context,
                                       const ::grpc::health::v1::HealthCheckRequest* request,
                                       grpc::ServerWriter<HealthCheckResponse>* writer) {
+  ServingState::ActiveCall active(state_);
   RpcScope scope("Health/Watch");
   HealthCheckResponse response;
   const bool known = Known(request->service());

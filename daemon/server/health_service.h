@@ -20,7 +20,7 @@ class HealthServiceImpl final : public ::grpc::health::v1::Health::Service {
  public:
   // Answers for "" (the whole server) and for each of `services` (fully qualified service names).
   // `poll_period`: how often a Watch stream checks whether its client went away.
-  HealthServiceImpl(const ServingState& state, std::vector<std::string> services,
+  HealthServiceImpl(ServingState& state, std::vector<std::string> services,
                     absl::Duration poll_period = absl::Milliseconds(100));
 
   // NOT_FOUND for an unknown service name.
@@ -36,7 +36,7 @@ class HealthServiceImpl final : public ::grpc::health::v1::Health::Service {
  private:
   bool Known(const std::string& service) const;
 
-  const ServingState& state_;
+  ServingState& state_;
   const std::vector<std::string> services_;
   const absl::Duration poll_period_;
 };

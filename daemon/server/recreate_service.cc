@@ -12,7 +12,7 @@ namespace v1 = ::inplaced::v1;
 
 }  // namespace
 
-RecreateServiceImpl::RecreateServiceImpl(RecreateManager& manager, const ServingState& state,
+RecreateServiceImpl::RecreateServiceImpl(RecreateManager& manager, ServingState& state,
                                          absl::Duration stream_poll_period)
     : manager_(manager), state_(state), canceller_(stream_poll_period) {}
 
@@ -21,6 +21,7 @@ void RecreateServiceImpl::StopStreams() { canceller_.CancelAll(); }
 grpc::Status RecreateServiceImpl::CreateRecreateRequest(grpc::ServerContext* context,
                                                         const v1::CreateRecreateRequestRequest* request,
                                                         v1::CreateRecreateRequestResponse* response) {
+  ServingState::ActiveCall active(state_);
   RpcScope scope("CreateRecreateRequest");
   if (!state_.serving()) return scope.Finish(NotServingError());
   absl::StatusOr<v1::CreateRecreateRequestResponse> result = manager_.Create(*request);
@@ -31,6 +32,7 @@ grpc::Status RecreateServiceImpl::CreateRecreateRequest(grpc::ServerContext* con
 grpc::Status RecreateServiceImpl::GetRecreateRequest(grpc::ServerContext* context,
                                                      const v1::GetRecreateRequestRequest* request,
                                                      v1::GetRecreateRequestResponse* response) {
+  ServingState::ActiveCall active(state_);
   RpcScope scope("GetRecreateRequest");
   if (!state_.serving()) return scope.Finish(NotServingError());
   absl::StatusOr<v1::RecreateRequest> result = manager_.Get(*request);
@@ -41,6 +43,7 @@ grpc::Status RecreateServiceImpl::GetRecreateRequest(grpc::ServerContext* contex
 grpc::Status RecreateServiceImpl::ListRecreateRequests(grpc::ServerContext* context,
                                                        const v1::ListRecreateRequestsRequest* request,
                                                        v1::ListRecreateRequestsResponse* response) {
+  ServingState::ActiveCall active(state_);
   RpcScope scope("ListRecreateRequests");
   if (!state_.serving()) return scope.Finish(NotServingError());
   absl::StatusOr<v1::ListRecreateRequestsResponse> result = manager_.List(*request);
@@ -51,6 +54,7 @@ grpc::Status RecreateServiceImpl::ListRecreateRequests(grpc::ServerContext* cont
 grpc::Status RecreateServiceImpl::DeleteRecreateRequest(grpc::ServerContext* context,
                                                         const v1::DeleteRecreateRequestRequest* request,
                                                         v1::DeleteRecreateRequestResponse* response) {
+  ServingState::ActiveCall active(state_);
   RpcScope scope("DeleteRecreateRequest");
   if (!state_.serving()) return scope.Finish(NotServingError());
   return scope.Finish(manager_.Delete(*request));
@@ -59,6 +63,7 @@ grpc::Status RecreateServiceImpl::DeleteRecreateRequest(grpc::ServerContext* con
 grpc::Status RecreateServiceImpl::AcknowledgeUnready(grpc::ServerContext* context,
                                                      const v1::AcknowledgeUnreadyRequest* request,
                                                      v1::AcknowledgeUnreadyResponse* response) {
+  ServingState::ActiveCall active(state_);
   RpcScope scope("AcknowledgeUnready");
   if (!state_.serving()) return scope.Finish(NotServingError());
   absl::StatusOr<v1::RecreateRequest> result = manager_.AcknowledgeUnready(*request);
@@ -69,6 +74,7 @@ grpc::Status RecreateServiceImpl::AcknowledgeUnready(grpc::ServerContext* contex
 grpc::Status RecreateServiceImpl::ReportReadiness(grpc::ServerContext* context,
                                                   const v1::ReportReadinessRequest* request,
                                                   v1::ReportReadinessResponse* response) {
+  ServingState::ActiveCall active(state_);
   RpcScope scope("ReportReadiness");
   if (!state_.serving()) return scope.Finish(NotServingError());
   absl::StatusOr<v1::RecreateRequest> result = manager_.ReportReadiness(*request);
@@ -79,6 +85,7 @@ grpc::Status RecreateServiceImpl::ReportReadiness(grpc::ServerContext* context,
 grpc::Status RecreateServiceImpl::WatchRecreateRequests(
     grpc::ServerContext* context, const v1::WatchRecreateRequestsRequest* request,
     grpc::ServerWriter<v1::WatchRecreateRequestsResponse>* writer) {
+  ServingState::ActiveCall active(state_);
   RpcScope scope("WatchRecreateRequests");
   if (!state_.serving()) return scope.Finish(NotServingError());
   absl::StatusOr<std::unique_ptr<RecreateWatch>> watch = manager_.Watch(*request);

@@ -21,7 +21,7 @@ namespace inplaced::daemon {
 // Thread-safe. `manager` and `state` must outlive the service.
 class RecreateServiceImpl final : public ::inplaced::v1::RecreateService::Service {
  public:
-  RecreateServiceImpl(RecreateManager& manager, const ServingState& state,
+  RecreateServiceImpl(RecreateManager& manager, ServingState& state,
                       absl::Duration stream_poll_period = absl::Milliseconds(100));
 
   // Ends every open WatchRecreateRequests stream with UNAVAILABLE, and every later one at once.
@@ -52,7 +52,7 @@ class RecreateServiceImpl final : public ::inplaced::v1::RecreateService::Servic
 
  private:
   RecreateManager& manager_;
-  const ServingState& state_;
+  ServingState& state_;
   StreamCanceller canceller_;
 };
 

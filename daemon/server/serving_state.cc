@@ -24,4 +24,25 @@ ServingPhase ServingState::WaitForChange(ServingPhase seen, absl::Duration timeo
   return phase_;
 }
 
+ServingState::ActiveCall::ActiveCall(ServingState& state) : state_(state) {
+  absl::MutexLock lock(&state_.mu_);
+  ++state_.active_calls_;
+}
+
+ServingState::ActiveCall::~ActiveCall() {
+  absl::MutexLock lock(&state_.mu_);
+  --state_.active_calls_;
+}
+
+bool ServingState::WaitForNoActiveCalls(absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return active_calls_ == 0; };
+  return mu_.AwaitWithTimeout(absl::Condition(&idle), timeout);
+}
+
+int ServingState::active_calls() const {
+  absl::MutexLock lock(&mu_);
+  return active_calls_;
+}
+
 }  // namespace inplaced::daemon

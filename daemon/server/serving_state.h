@@ -2,7 +2,9 @@
 
 // Whether the daemon serves its API: STARTING until the engine has loaded its state, SERVING, then
 // STOPPING once shutdown began (terminal). Shared by the health service (reports it) and the API
-// services (answer UNAVAILABLE unless SERVING). Thread-safe.
+// services (answer UNAVAILABLE unless SERVING). Also counts the calls being handled, so that shutdown
+// waits for those and not for idle client connections (gRPC's Server::Shutdown waits for every
+// connection to close until its deadline, and an idle client does not read the GOAWAY). Thread-safe.
 
 #include <cstdint>
 
@@ -32,9 +34,26 @@ class ServingState {
   // streams that report changes (health Watch) while polling for their own cancellation.
   ServingPhase WaitForChange(ServingPhase seen, absl::Duration timeout) const;
 
+  // Marks one call as being handled for its lifetime (create one at the start of every handler).
+  class ActiveCall {
+   public:
+    explicit ActiveCall(ServingState& state);
+    ActiveCall(const ActiveCall&) = delete;
+    ActiveCall& operator=(const ActiveCall&) = delete;
+    ~ActiveCall();
+
+   private:
+    ServingState& state_;
+  };
+
+  // Blocks until no call is being handled or `timeout` passes; returns whether none is.
+  bool WaitForNoActiveCalls(absl::Duration timeout) const;
+  int active_calls() const;
+
  private:
   mutable absl::Mutex mu_;
   ServingPhase phase_ ABSL_GUARDED_BY(mu_) = ServingPhase::kStarting;
+  int active_calls_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace inplaced::daemon
