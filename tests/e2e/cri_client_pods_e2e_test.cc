@@ -207,6 +207,18 @@ class CriClientPodsE2eTest : public ::testing::Test {
     return runtime().StopContainer(request);
   }
 
+  // Runs `cmd` in the container every kPollInterval until it exits 0; false when `limit` passes first.
+  bool ExecSucceedsWithin(const std::string& container_id, const std::vector<std::string>& cmd,
+                          absl::Duration limit) {
+    const absl::Time deadline = absl::Now() + limit;
+    while (absl::Now() < deadline) {
+      auto result = Exec(container_id, cmd);
+      if (result.ok() && result->exit_code() == 0) return true;
+      absl::SleepFor(kPollInterval);
+    }
+    return false;
+  }
+
   absl::StatusOr<v1::ExecSyncResponse> Exec(const std::string& container_id,
                                             std::vector<std::string> cmd) {
     v1::ExecSyncRequest request;
@@ -289,11 +301,15 @@ TEST_F(CriClientPodsE2eTest, ExecSyncReturnsOutputAndExitCode) {
 
 TEST_F(CriClientPodsE2eTest, StopOfTermHonouringContainerExitsWith143) {
   ASSERT_OK(standin_->RunPod(MakePod({Container(
-                                  "polite", Shell("trap 'exit 143' TERM; "
+                                  "polite", Shell("trap 'exit 143' TERM; touch /tmp/trapped; "
                                                   "while true; do sleep 1 & wait $!; done"))}))
                 .status());
   std::optional<cri::ContainerInfo> polite = Current("polite");
   ASSERT_TRUE(polite.has_value());
+  // A TERM before the shell set its trap would be ignored (PID 1) and end in SIGKILL after the grace
+  // period (seen under load): stop only once the trap is in place.
+  ASSERT_TRUE(ExecSucceedsWithin(polite->id, {"test", "-f", "/tmp/trapped"}, kWaitLimit))
+      << "the container never set its TERM trap";
 
   ASSERT_OK(Stop(polite->id, /*timeout_seconds=*/30));
   ASSERT_OK_AND_ASSIGN(v1::ContainerStatus status, Status(polite->id));
