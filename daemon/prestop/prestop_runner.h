@@ -18,13 +18,14 @@ namespace inplaced::daemon {
 struct PreStopTarget {
   std::string container_id;    // the container being killed
   std::string pod_sandbox_id;  // for the pod IP (PodSandboxStatus) of httpGet/tcpSocket without host
-  std::vector<::inplaced::v1::ContainerPort>
-      ports;  // for named ports (request override, else kubelet annotation)
+  // For named ports (request override, else kubelet annotation).
+  std::vector<::inplaced::v1::ContainerPort> ports;
 };
 
 struct PreStopResult {
-  ::inplaced::v1::PreStopOutcome outcome;  // SUCCEEDED, FAILED or TIMED_OUT
-  std::string message;                     // failure / exec output tail / HTTP status; never secrets
+  // SUCCEEDED, FAILED or TIMED_OUT (UNSPECIFIED only in a default-constructed result).
+  ::inplaced::v1::PreStopOutcome outcome = ::inplaced::v1::PRE_STOP_OUTCOME_UNSPECIFIED;
+  std::string message;  // failure / exec output tail / HTTP status; never secrets
 };
 
 // Runs one preStop hook; never throws; returns by `deadline` (TIMED_OUT then) or when `cancel` fires.
