@@ -162,7 +162,8 @@ PreStopResult CriPreStopRunner::Run(const v1::LifecycleHandler& handler, const P
         break;
     }
   }
-  spdlog::info("prestop_done container={} action={} outcome={} elapsed={}", target.container_id,
+  // Debug: the engine logs the outcome with the request's context.
+  spdlog::debug("prestop_done container={} action={} outcome={} elapsed={}", target.container_id,
                ActionName(handler), v1::PreStopOutcome_Name(result.outcome),
                absl::FormatDuration(clock_.Now() - start));
   return result;
