@@ -13,14 +13,11 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "api/cri/runtime_v1.pb.h"
@@ -32,6 +29,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/e2e_env.h"
+#include "tests/e2e/event_recorder.h"
 #include "tests/fakes/kubelet_standin.h"
 #include "tests/support/status_matchers.h"
 
@@ -47,68 +45,6 @@ constexpr char kNamespace[] = "e2e";
 // Condition waits poll this often and give up after kWaitLimit (a failure, never a timing assert).
 constexpr absl::Duration kPollInterval = absl::Milliseconds(100);
 constexpr absl::Duration kWaitLimit = absl::Seconds(60);
-
-// Reads a container event stream on its own thread and keeps every event, so the test can wait for one.
-class EventRecorder {
- public:
-  explicit EventRecorder(cri::ContainerEventStream* stream)
-      : stream_(stream), reader_([this] { ReadAll(); }) {}
-
-  // Cancels the stream and joins the reader.
-  ~EventRecorder() {
-    stream_->Cancel();
-    reader_.join();
-  }
-
-  // Waits up to `limit` for an event of `type` about `container_id`; returns it, or nullopt when the
-  // stream ended or the time was up.
-  std::optional<v1::ContainerEventResponse> WaitFor(const std::string& container_id,
-                                                    v1::ContainerEventType type, absl::Duration limit) {
-    absl::MutexLock lock(&mu_);
-    std::optional<v1::ContainerEventResponse> found;
-    auto seen = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      for (const auto& event : events_) {
-        if (event.container_id() == container_id && event.container_event_type() == type) {
-          found = event;
-          return true;
-        }
-      }
-      return ended_;
-    };
-    mu_.AwaitWithTimeout(absl::Condition(&seen), limit);
-    return found;
-  }
-
-  // When each event arrived, by container id and type, for reporting delays.
-  absl::Time ArrivalOf(const std::string& container_id, v1::ContainerEventType type) {
-    absl::MutexLock lock(&mu_);
-    for (size_t i = 0; i < events_.size(); ++i) {
-      if (events_[i].container_id() == container_id && events_[i].container_event_type() == type) {
-        return arrivals_[i];
-      }
-    }
-    return absl::InfiniteFuture();
-  }
-
- private:
-  void ReadAll() {
-    v1::ContainerEventResponse event;
-    while (stream_->Read(&event)) {
-      absl::MutexLock lock(&mu_);
-      events_.push_back(event);
-      arrivals_.push_back(absl::Now());
-    }
-    absl::MutexLock lock(&mu_);
-    ended_ = true;
-  }
-
-  cri::ContainerEventStream* const stream_;
-  absl::Mutex mu_;
-  std::vector<v1::ContainerEventResponse> events_ ABSL_GUARDED_BY(mu_);
-  std::vector<absl::Time> arrivals_ ABSL_GUARDED_BY(mu_);
-  bool ended_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread reader_;  // last: starts after the members it uses exist
-};
 
 class CriClientPodsE2eTest : public ::testing::Test {
  protected:

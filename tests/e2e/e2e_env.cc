@@ -1,9 +1,15 @@
 #include "tests/e2e/e2e_env.h"
 
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -11,6 +17,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+
+extern char** environ;
 
 namespace inplaced::e2e {
 namespace {
@@ -143,6 +151,34 @@ absl::StatusOr<E2eEnv> LoadE2eEnv() {
     return absl::Status(env.status().code(), absl::StrCat(path, ": ", env.status().message()));
   }
   return env;
+}
+
+absl::Status RestartContainerd(const E2eEnv& env, RestartMode mode) {
+  auto script = env.values.find("INPLACED_E2E_ENV_SCRIPT");
+  if (script == env.values.end() || script->second.empty()) {
+    return absl::FailedPreconditionError(
+        "the e2e env file names no INPLACED_E2E_ENV_SCRIPT: restart the environment (e2e-env.sh start)");
+  }
+  std::vector<std::string> args = {"bash", script->second, "--dir", env.dir, "restart-containerd"};
+  if (mode == RestartMode::kCrash) args.push_back("--kill");
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  // posix_spawn, not fork: the test process has gRPC threads.
+  pid_t pid = -1;
+  const int spawned = posix_spawnp(&pid, "bash", nullptr, nullptr, argv.data(), environ);
+  if (spawned != 0) {
+    return absl::InternalError(absl::StrCat("cannot run ", script->second, ": ", std::strerror(spawned)));
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return absl::InternalError(absl::StrCat("waitpid: ", std::strerror(errno)));
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return absl::InternalError(absl::StrCat(script->second, " restart-containerd failed (wait status ",
+                                            status, "): see its output above"));
+  }
+  return absl::OkStatus();
 }
 
 std::string RuntimeBanner(absl::string_view runtime_name, absl::string_view runtime_version,

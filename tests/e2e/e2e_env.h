@@ -81,6 +81,21 @@ absl::StatusOr<E2eEnv> ParseE2eEnv(absl::string_view text);
 // unset or the file is missing (with a hint: run via ctest, or `e2e-env.sh start` by hand).
 absl::StatusOr<E2eEnv> LoadE2eEnv();
 
+// How RestartContainerd stops the runtime before starting it again.
+enum class RestartMode {
+  kGraceful,  // SIGTERM: containerd shuts down cleanly
+  kCrash,     // SIGKILL: as if it crashed
+};
+
+// Restarts the environment's containerd (`e2e-env.sh restart-containerd`, named by the env file's
+// INPLACED_E2E_ENV_SCRIPT) with the same binaries and config, by its recorded PID. Shims and containers
+// keep running. Blocks until CRI answers Version again on the same socket; clients see their calls and
+// streams fail meanwhile and must reconnect. Disruptive for every test on this environment: register
+// suites that call it with inplaced_e2e_test(... RESTARTS_RUNTIME) (they then run alone).
+// FAILED_PRECONDITION when the env file names no script; INTERNAL when the restart failed (the script's
+// output, on this process's stderr, says why).
+absl::Status RestartContainerd(const E2eEnv& env, RestartMode mode);
+
 // The line each e2e test prints so that its output names the runtime it ran against, from the runtime's
 // CRI Version answer: "[ runtime  ] containerd 1.7.24~ds1 (CRI v1) at unix:///...".
 std::string RuntimeBanner(absl::string_view runtime_name, absl::string_view runtime_version,

@@ -3,6 +3,7 @@
 # with htpasswd auth), all state under one directory, every process tracked by PID.
 #
 #   e2e-env.sh [--dir DIR] [--containerd-version 1.6|1.7|2.1] start|stop|status
+#   e2e-env.sh [--dir DIR] restart-containerd [--kill]
 #
 # DIR: --dir, else $INPLACED_E2E_DIR, else /tmp/inplaced-e2e-<uid>-<hash of this checkout>. Keep it short:
 # containerd's unix sockets live in it (limit 108 bytes). Several environments (e.g. one per containerd
@@ -22,6 +23,10 @@
 #        containers), both registries (all by recorded PID, or for shims by a /proc scan for our socket),
 #        unmounts leftovers under DIR and deletes DIR. Idempotent; safe after a failed or partial start.
 # status prints DIR/env and which of our processes are alive; exit 0 only when all are.
+# restart-containerd  stops our containerd (TERM, or KILL with --kill, as a crash) by its recorded PID and
+#        starts it again with the same binaries and config; shims and containers keep running, as with a
+#        runtime restart on a node. Returns once CRI answers again. The previous log is kept as
+#        containerd.log.<n>.
 #
 # start checks that the CRI plugin is loaded (1.x: io.containerd.grpc.v1 cri; 2.x also io.containerd.cri.v1
 # runtime and images) and that CRI v1 answers Version on the socket, and prints the runtime's name and
@@ -42,19 +47,22 @@ repo_root=$(cd "$here/../../.." && pwd)
 dir=${INPLACED_E2E_DIR:-}
 cmd=""
 want_version=""
+restart_signal=TERM
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir) dir=$2; shift 2 ;;
     --dir=*) dir=${1#--dir=}; shift ;;
     --containerd-version) want_version=$2; shift 2 ;;
     --containerd-version=*) want_version=${1#--containerd-version=}; shift ;;
-    start|stop|status) cmd=$1; shift ;;
-    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
+    start|stop|status|restart-containerd) cmd=$1; shift ;;
+    --kill) restart_signal=KILL; shift ;;
+    -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
     *) echo "e2e-env: unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 [ -n "$cmd" ] || {
-  echo "e2e-env: usage: e2e-env.sh [--dir DIR] [--containerd-version 1.6|1.7|2.1] start|stop|status" >&2
+  echo "e2e-env: usage: e2e-env.sh [--dir DIR] [--containerd-version 1.6|1.7|2.1]" \
+    "start|stop|status|restart-containerd [--kill]" >&2
   exit 2
 }
 case "$want_version" in
@@ -425,6 +433,7 @@ INPLACED_E2E_REGISTRY_BUSYBOX_IMAGE=$registry/busybox:1
 INPLACED_E2E_REGISTRY_BUSYBOX2_IMAGE=$registry/busybox:2
 INPLACED_E2E_AUTH_BUSYBOX_IMAGE=$auth_registry/private/busybox:3
 INPLACED_E2E_LOG_DIR=$log_dir
+INPLACED_E2E_ENV_SCRIPT=$here/e2e-env.sh
 EOT
   mv "$env_file.tmp" "$env_file"
 }
@@ -563,6 +572,35 @@ do_stop() {
   }
 }
 
+# ---------------------------------------------------------------------------------------------- restart
+
+do_restart_containerd() {
+  local signal=$1 pid i n
+  [ -f "$cd_dir/config.toml" ] || { log "no environment in $dir"; return 1; }
+  pid=$(pid_of containerd) || { log "our containerd is not running"; return 1; }
+  kill "-$signal" "$pid" 2>/dev/null || true
+  for ((i = 0; i < 200; i++)); do
+    all_gone "$pid" && break
+    sleep 0.05
+  done
+  if ! all_gone "$pid"; then
+    log "containerd (pid $pid) ignored $signal for 10 s: KILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do all_gone "$pid" && break; sleep 0.05; done
+  fi
+  for ((n = 1; ; n++)); do [ -e "$cd_dir/containerd.log.$n" ] || break; done
+  mv "$cd_dir/containerd.log" "$cd_dir/containerd.log.$n"
+  local major_minor
+  major_minor=$(binary_major_minor)
+  start_bg containerd "$cd_dir/containerd.log" "$containerd_bin_dir/containerd" --config "$cd_dir/config.toml"
+  if ! wait_for "$start_timeout" "containerd at $sock" containerd ctr_ version ||
+     ! check_cri_plugins "${major_minor%%.*}" ||
+     ! wait_for "$start_timeout" "CRI Version at $sock" containerd cri_version; then
+    print_logs
+    return 1
+  fi
+}
+
 # ---------------------------------------------------------------------------------------------- status
 
 do_status() {
@@ -603,4 +641,9 @@ case "$cmd" in
     log "stopped ($dir removed) in $(elapsed "$t0") s"
     ;;
   status) do_status ;;
+  restart-containerd)
+    t0=$(date +%s.%N)
+    do_restart_containerd "$restart_signal"
+    log "containerd restarted (after $restart_signal) in $(elapsed "$t0") s"
+    ;;
 esac
