@@ -485,6 +485,7 @@ bool ImagePuller::ExpireLocked(absl::Time now) {
 
 absl::Time ImagePuller::NextWakeTime() const {
   absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_.Now();
   absl::Time next = absl::InfiniteFuture();
   for (const auto& [key, task] : tasks_) {
     switch (task.state) {
@@ -492,7 +493,8 @@ absl::Time ImagePuller::NextWakeTime() const {
         next = std::min(next, task.attempt_deadline);
         break;
       case Task::State::kQueued:
-        next = std::min(next, task.ready_at);
+        // A ready task waits for a slot, which a completing pull frees (an event, not a time).
+        if (task.ready_at > now) next = std::min(next, task.ready_at);
         if (task.active_deadline.has_value() && task.first_start.has_value()) {
           next = std::min(next, *task.first_start + *task.active_deadline);
         }

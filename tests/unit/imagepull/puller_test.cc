@@ -139,6 +139,8 @@ TEST_F(PullerTest, FiftyTagsNeverExceedTheDefaultLimitOfThree) {
   EXPECT_EQ(set.status().desired(), 50);
   EXPECT_EQ(set.status().pulling(), 3);
   EXPECT_EQ(set.status().waiting(), 47);
+  // Tags waiting for a slot are woken by completions, not by time: the loop must not spin on them.
+  EXPECT_EQ(puller_->NextWakeTime(), clock_.Now() + absl::Seconds(600));
 
   // Each round, the three pulls in flight finish and the next three start.
   for (int remaining = 50; remaining > 0; remaining -= 3) {
@@ -669,6 +671,28 @@ TEST_F(PullerTest, SubscribersSeeIncreasingResourceVersions) {
   absl::MutexLock lock(&mu);
   ASSERT_GE(versions.size(), 2u);  // the spec change, then the success
   EXPECT_LT(versions.front(), versions.back());
+}
+
+TEST_F(PullerTest, BackgroundLoopRunsTheTimeDrivenSteps) {
+  PullerOptions options;
+  options.max_tick_interval = absl::Milliseconds(5);  // the loop re-reads the fake time this often
+  MakePuller(options);
+  fakes::PullScript failing;
+  failing.failure = absl::UnavailableError("connection refused");
+  runtime_.SetPullScript("reg.io/flaky:1", failing);
+  api::NodeImageSpec spec;
+  TagOptions options_once;
+  options_once.backoff_limit = 1;
+  AddImage(spec, "reg.io/flaky", {"1"}, options_once);
+  puller_->Start();
+  puller_->Start();  // idempotent
+  Set(spec);
+  AwaitAttempts("reg.io/flaky", "1", 1);
+  clock_.Advance(absl::Seconds(1));  // no Tick() here: the loop starts the retry
+  AwaitAllFinished();
+  EXPECT_EQ(Tag("reg.io/flaky", "1").attempts(), 2);
+  puller_->Stop();
+  puller_->Stop();
 }
 
 }  // namespace
