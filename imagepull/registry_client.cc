@@ -14,6 +14,7 @@
 #include "common/status_macros.h"
 #include "imagepull/www_authenticate.h"
 #include "nlohmann/json.hpp"
+#include "spdlog/spdlog.h"
 
 namespace inplaced::imagepull {
 namespace {
@@ -434,6 +435,11 @@ absl::StatusOr<ResolvedImage> RegistryClient::Resolve(
     absl::StatusOr<ResolvedImage> resolved = ResolveOnce(attempt, ref, options_.platform);
     if (resolved.ok()) return resolved;
     if (!IsAuthFailure(resolved.status())) return WithImage(resolved.status(), ref);
+    // Which credential failed, by position and registry key: never a secret.
+    spdlog::debug("registry_auth_failed image={} attempt={}/{} credential={} code={}",
+                  ref.Canonical(), i + 1, credentials.size() + 1,
+                  credential == nullptr ? "anonymous" : credential->server_address,
+                  absl::StatusCodeToString(resolved.status().code()));
     if (first_auth_failure.ok()) first_auth_failure = resolved.status();
   }
   const std::string tried =
