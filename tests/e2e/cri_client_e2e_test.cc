@@ -93,9 +93,8 @@ TEST_F(CriClientE2eTest, ConnectReportsContainerdSpeakingCriV1) {
   ASSERT_OK_AND_ASSIGN(v1::VersionResponse version, runtime().Version(v1::VersionRequest()));
   EXPECT_EQ(version.runtime_name(), "containerd");
   EXPECT_EQ(version.runtime_api_version(), "v1");
-  std::cout << "runtime: " << version.runtime_name() << " " << version.runtime_version()
-            << " (CRI " << version.runtime_api_version() << ", version " << version.version() << ")"
-            << std::endl;
+  std::cout << "runtime: " << version.runtime_name() << " " << version.runtime_version() << " (CRI "
+            << version.runtime_api_version() << ", version " << version.version() << ")" << std::endl;
   RecordProperty("runtime_version", version.runtime_version());
 }
 
@@ -117,8 +116,7 @@ TEST_F(CriClientE2eTest, ImageStatusOfLocalImageIsPresent) {
 }
 
 TEST_F(CriClientE2eTest, ImageStatusOfMissingImageLeavesImageUnset) {
-  ASSERT_OK_AND_ASSIGN(v1::ImageStatusResponse status,
-                       ImageStatus(env_.registry + "/never-pushed:1"));
+  ASSERT_OK_AND_ASSIGN(v1::ImageStatusResponse status, ImageStatus(env_.registry + "/never-pushed:1"));
   EXPECT_FALSE(status.has_image()) << status.DebugString();
 }
 
@@ -150,8 +148,7 @@ TEST_F(CriClientE2eTest, PullFromLocalRegistryMakesImagePresent) {
 TEST_F(CriClientE2eTest, PullFromAuthRegistryWithCredentialsSucceeds) {
   const std::string image = env_.auth_busybox_image;
   ASSERT_OK(RemoveImage(image));
-  ASSERT_OK_AND_ASSIGN(v1::PullImageResponse pulled,
-                       Pull(image, env_.auth_user, env_.auth_password));
+  ASSERT_OK_AND_ASSIGN(v1::PullImageResponse pulled, Pull(image, env_.auth_user, env_.auth_password));
   EXPECT_THAT(pulled.image_ref(), StartsWith("sha256:"));
   ASSERT_OK_AND_ASSIGN(v1::ImageStatusResponse after, ImageStatus(image));
   ASSERT_TRUE(after.has_image());
@@ -162,10 +159,10 @@ TEST_F(CriClientE2eTest, PullFromAuthRegistryWithCredentialsSucceeds) {
 TEST_F(CriClientE2eTest, PullFromAuthRegistryWithoutCredentialsIsUnauthorized) {
   // UNKNOWN in every version; the text differs: 1.6 quotes the registry's 401, 1.7/2.x say that no
   // credentials were sent.
-  EXPECT_THAT(Pull(env_.auth_busybox_image),
-              StatusIs(absl::StatusCode::kUnknown,
-                       AllOf(HasSubstr("PullImage"),
-                             HasSubstr(env_.differences.pull_without_credentials_message))));
+  EXPECT_THAT(
+      Pull(env_.auth_busybox_image),
+      StatusIs(absl::StatusCode::kUnknown,
+               AllOf(HasSubstr("PullImage"), HasSubstr(env_.differences.pull_without_credentials_message))));
 }
 
 TEST_F(CriClientE2eTest, PullFromAuthRegistryWithWrongPasswordIsUnauthorized) {

@@ -155,8 +155,7 @@ class CriClientPodsE2eTest : public ::testing::Test {
     return false;
   }
 
-  absl::StatusOr<v1::ExecSyncResponse> Exec(const std::string& container_id,
-                                            std::vector<std::string> cmd) {
+  absl::StatusOr<v1::ExecSyncResponse> Exec(const std::string& container_id, std::vector<std::string> cmd) {
     v1::ExecSyncRequest request;
     request.set_container_id(container_id);
     for (std::string& part : cmd) request.add_cmd(std::move(part));
@@ -172,8 +171,8 @@ class CriClientPodsE2eTest : public ::testing::Test {
 };
 
 TEST_F(CriClientPodsE2eTest, SnapshotFindsStandInPodByKubeletLabels) {
-  fakes::PodSpec spec = MakePod({Container("app", {"sleep", "3600"}),
-                                 Container("sidecar", {"sleep", "3600"})});
+  fakes::PodSpec spec =
+      MakePod({Container("app", {"sleep", "3600"}), Container("sidecar", {"sleep", "3600"})});
   ASSERT_OK_AND_ASSIGN(std::string sandbox_id, standin_->RunPod(spec));
 
   ASSERT_OK_AND_ASSIGN(cri::NodeSnapshot snapshot, cri::TakeSnapshot(runtime()));
@@ -228,17 +227,16 @@ TEST_F(CriClientPodsE2eTest, ExecSyncReturnsOutputAndExitCode) {
   EXPECT_EQ(version.stderr(), "");
 
   // A failing command is a successful call with the exit code set.
-  ASSERT_OK_AND_ASSIGN(v1::ExecSyncResponse failed,
-                       Exec(app->id, Shell("echo out; echo err >&2; exit 3")));
+  ASSERT_OK_AND_ASSIGN(v1::ExecSyncResponse failed, Exec(app->id, Shell("echo out; echo err >&2; exit 3")));
   EXPECT_EQ(failed.exit_code(), 3);
   EXPECT_EQ(failed.stdout(), "out\n");
   EXPECT_EQ(failed.stderr(), "err\n");
 }
 
 TEST_F(CriClientPodsE2eTest, StopOfTermHonouringContainerExitsWith143) {
-  ASSERT_OK(standin_->RunPod(MakePod({Container(
-                                  "polite", Shell("trap 'exit 143' TERM; touch /tmp/trapped; "
-                                                  "while true; do sleep 1 & wait $!; done"))}))
+  ASSERT_OK(standin_
+                ->RunPod(MakePod({Container("polite", Shell("trap 'exit 143' TERM; touch /tmp/trapped; "
+                                                            "while true; do sleep 1 & wait $!; done"))}))
                 .status());
   std::optional<cri::ContainerInfo> polite = Current("polite");
   ASSERT_TRUE(polite.has_value());
@@ -255,10 +253,9 @@ TEST_F(CriClientPodsE2eTest, StopOfTermHonouringContainerExitsWith143) {
 }
 
 TEST_F(CriClientPodsE2eTest, StopOfTermIgnoringContainerKillsAfterTimeoutAndStandInRestartsIt) {
-  ASSERT_OK(standin_->RunPod(MakePod({Container(
-                                  "stubborn",
-                                  Shell("trap '' TERM; while true; do sleep 1; done"))}))
-                .status());
+  ASSERT_OK(
+      standin_->RunPod(MakePod({Container("stubborn", Shell("trap '' TERM; while true; do sleep 1; done"))}))
+          .status());
   std::optional<cri::ContainerInfo> first = Current("stubborn");
   ASSERT_TRUE(first.has_value());
   ASSERT_EQ(first->state, v1::CONTAINER_RUNNING);
@@ -303,8 +300,8 @@ TEST_F(CriClientPodsE2eTest, StopContainerIsStreamedAsStoppedEventWhereTheRuntim
     // containerd 1.6: the stream ends at once; Finish says why. The daemon polls instead.
     v1::ContainerEventResponse event;
     EXPECT_FALSE(stream->Read(&event));
-    EXPECT_THAT(stream->Finish(), StatusIs(absl::StatusCode::kUnimplemented,
-                                           ::testing::HasSubstr("GetContainerEvents")));
+    EXPECT_THAT(stream->Finish(),
+                StatusIs(absl::StatusCode::kUnimplemented, ::testing::HasSubstr("GetContainerEvents")));
     pod_name_ = "none";
     return;
   }
@@ -322,8 +319,8 @@ TEST_F(CriClientPodsE2eTest, StopContainerIsStreamedAsStoppedEventWhereTheRuntim
   ASSERT_TRUE(stopped.has_value()) << "no CONTAINER_STOPPED_EVENT for " << app->id;
   // Reported, not asserted (the machine is noisy).
   std::cout << "stop_event_delay_ms="
-            << absl::ToDoubleMilliseconds(
-                   recorder.ArrivalOf(app->id, v1::CONTAINER_STOPPED_EVENT) - stop_called)
+            << absl::ToDoubleMilliseconds(recorder.ArrivalOf(app->id, v1::CONTAINER_STOPPED_EVENT) -
+                                          stop_called)
             << std::endl;
 
   // The event carries the sandbox and its containers' statuses, the stopped one EXITED.

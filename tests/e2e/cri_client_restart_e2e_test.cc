@@ -52,8 +52,8 @@ class CriClientRestartE2eTest : public ::testing::Test {
     std::cout << RuntimeBanner(connection_.version.runtime_name(), connection_.version.runtime_version(),
                                connection_.version.runtime_api_version(), connection_.endpoint)
               << std::endl;
-    standin_ = std::make_unique<fakes::KubeletStandIn>(*connection_.runtime, clock_,
-                                                       fakes::KubeletStandInOptions());
+    standin_ =
+        std::make_unique<fakes::KubeletStandIn>(*connection_.runtime, clock_, fakes::KubeletStandInOptions());
   }
 
   void TearDown() override {
@@ -154,16 +154,14 @@ TEST_F(CriClientRestartE2eTest, CrashRestartKeepsTheContainerAndTheClientReconne
 }
 
 TEST_F(CriClientRestartE2eTest, EventStreamEndsWithTheRuntimeAndANewOneCarriesLaterEvents) {
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<cri::ContainerEventStream> before,
-                       runtime().GetContainerEvents());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<cri::ContainerEventStream> before, runtime().GetContainerEvents());
   auto recorder_before = std::make_unique<EventRecorder>(before.get());
   if (!env_.differences.streams_container_events) {
     // containerd 1.6: no stream before the restart, nor after.
     EXPECT_THAT(recorder_before->WaitForEnd(kWaitLimit), StatusIs(absl::StatusCode::kUnimplemented));
     ASSERT_OK(RestartContainerd(env_, RestartMode::kGraceful));
     ASSERT_OK(WaitUntilAnswering());
-    ASSERT_OK_AND_ASSIGN(std::unique_ptr<cri::ContainerEventStream> after,
-                         runtime().GetContainerEvents());
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<cri::ContainerEventStream> after, runtime().GetContainerEvents());
     EventRecorder recorder_after(after.get());
     EXPECT_THAT(recorder_after.WaitForEnd(kWaitLimit),
                 StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("GetContainerEvents")));
@@ -185,8 +183,7 @@ TEST_F(CriClientRestartE2eTest, EventStreamEndsWithTheRuntimeAndANewOneCarriesLa
   // A stream opened after the restart (once the runtime answers) carries the new process's events.
   ASSERT_OK_AND_ASSIGN(v1::ContainerStatus running, StatusOnceAnswering(id));
   EXPECT_EQ(running.state(), v1::CONTAINER_RUNNING);
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<cri::ContainerEventStream> after,
-                       runtime().GetContainerEvents());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<cri::ContainerEventStream> after, runtime().GetContainerEvents());
   EventRecorder recorder_after(after.get());
   ASSERT_OK(Stop(id, /*timeout_seconds=*/0));
   EXPECT_TRUE(recorder_after.WaitFor(id, v1::CONTAINER_STOPPED_EVENT, kWaitLimit).has_value())

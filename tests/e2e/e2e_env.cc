@@ -140,9 +140,9 @@ absl::StatusOr<E2eEnv> LoadE2eEnv() {
   }
   std::ifstream in(path);
   if (!in) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "e2e environment file ", path,
-        " is missing: the e2e.env.start fixture did not run or failed (see its output)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("e2e environment file ", path,
+                     " is missing: the e2e.env.start fixture did not run or failed (see its output)"));
   }
   std::stringstream text;
   text << in.rdbuf();
@@ -183,8 +183,8 @@ absl::Status RestartContainerd(const E2eEnv& env, RestartMode mode) {
 
 std::string RuntimeBanner(absl::string_view runtime_name, absl::string_view runtime_version,
                           absl::string_view api_version, absl::string_view endpoint) {
-  return absl::StrCat("[ runtime  ] ", runtime_name, " ", runtime_version, " (CRI ", api_version,
-                      ") at ", endpoint);
+  return absl::StrCat("[ runtime  ] ", runtime_name, " ", runtime_version, " (CRI ", api_version, ") at ",
+                      endpoint);
 }
 
 }  // namespace inplaced::e2e

@@ -51,24 +51,24 @@ struct ContainerdDifferences {
 ContainerdDifferences DifferencesOf(const ContainerdVersion& version);
 
 struct E2eEnv {
-  std::string dir;                      // INPLACED_E2E_DIR: all state of the environment
-  std::string containerd_sock;          // socket path
-  std::string containerd_endpoint;      // unix://<socket path>
-  std::string containerd_version;       // e.g. "1.6.20~ds1", "1.7.24~ds1", "2.1.9+unknown"
-  ContainerdVersion containerd;         // containerd_version parsed
-  ContainerdDifferences differences;    // DifferencesOf(containerd)
-  std::string registry;                 // host:port of the open registry
-  std::string auth_registry;            // host:port of the htpasswd registry
+  std::string dir;                    // INPLACED_E2E_DIR: all state of the environment
+  std::string containerd_sock;        // socket path
+  std::string containerd_endpoint;    // unix://<socket path>
+  std::string containerd_version;     // e.g. "1.6.20~ds1", "1.7.24~ds1", "2.1.9+unknown"
+  ContainerdVersion containerd;       // containerd_version parsed
+  ContainerdDifferences differences;  // DifferencesOf(containerd)
+  std::string registry;               // host:port of the open registry
+  std::string auth_registry;          // host:port of the htpasswd registry
   std::string auth_user;
   std::string auth_password;
-  std::string busybox_image;            // imported locally: localhost/busybox:1
-  std::string pause_image;              // the sandbox image: localhost/pause:1
+  std::string busybox_image;  // imported locally: localhost/busybox:1
+  std::string pause_image;    // the sandbox image: localhost/pause:1
   // CRI RemoveImage removes every tag of an image: never remove registry_busybox_image (it is the same
   // image as busybox_image, which pods use). The two below are distinct images, not imported at start.
-  std::string registry_busybox_image;   // <registry>/busybox:1 (same image as busybox_image)
-  std::string registry_busybox2_image;  // <registry>/busybox:2 (/etc/version = 2)
-  std::string auth_busybox_image;       // <auth_registry>/private/busybox:3 (/etc/version = 3)
-  std::string log_dir;                  // parent directory for pod log directories
+  std::string registry_busybox_image;         // <registry>/busybox:1 (same image as busybox_image)
+  std::string registry_busybox2_image;        // <registry>/busybox:2 (/etc/version = 2)
+  std::string auth_busybox_image;             // <auth_registry>/private/busybox:3 (/etc/version = 3)
+  std::string log_dir;                        // parent directory for pod log directories
   std::map<std::string, std::string> values;  // every KEY=VALUE of the file
 };
 

@@ -52,8 +52,8 @@ TEST(E2eEnvTest, UnparsableContainerdVersionIsInvalidArgument) {
   std::string text = kCompleteEnv;
   const std::string line = "INPLACED_E2E_CONTAINERD_VERSION=1.6.20~ds1";
   text.replace(text.find(line), line.size(), "INPLACED_E2E_CONTAINERD_VERSION=unknown");
-  EXPECT_THAT(ParseE2eEnv(text), StatusIs(absl::StatusCode::kInvalidArgument,
-                                          HasSubstr("INPLACED_E2E_CONTAINERD_VERSION")));
+  EXPECT_THAT(ParseE2eEnv(text),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("INPLACED_E2E_CONTAINERD_VERSION")));
 }
 
 TEST(ContainerdVersionTest, ParsesDebianAndUpstreamForms) {
@@ -61,8 +61,8 @@ TEST(ContainerdVersionTest, ParsesDebianAndUpstreamForms) {
     const char* text;
     std::string want;
   } kCases[] = {
-      {"1.6.20~ds1", "1.6.20"},  {"1.7.24~ds1", "1.7.24"}, {"2.1.9+unknown", "2.1.9"},
-      {"v1.7.24", "1.7.24"},     {"2.0.0-rc.1", "2.0.0"},  {"1.6.35", "1.6.35"},
+      {"1.6.20~ds1", "1.6.20"}, {"1.7.24~ds1", "1.7.24"}, {"2.1.9+unknown", "2.1.9"},
+      {"v1.7.24", "1.7.24"},    {"2.0.0-rc.1", "2.0.0"},  {"1.6.35", "1.6.35"},
   };
   for (const auto& c : kCases) {
     ASSERT_OK_AND_ASSIGN(ContainerdVersion version, ParseContainerdVersion(c.text));

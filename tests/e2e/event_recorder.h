@@ -37,8 +37,8 @@ class EventRecorder {
   // Waits up to `limit` for an event of `type` about `container_id` (already received ones count);
   // nullopt when the stream ended first or the time was up.
   std::optional<::runtime::v1::ContainerEventResponse> WaitFor(const std::string& container_id,
-                                                              ::runtime::v1::ContainerEventType type,
-                                                              absl::Duration limit);
+                                                               ::runtime::v1::ContainerEventType type,
+                                                               absl::Duration limit);
 
   // When the first such event arrived; InfiniteFuture() if none did.
   absl::Time ArrivalOf(const std::string& container_id, ::runtime::v1::ContainerEventType type);
