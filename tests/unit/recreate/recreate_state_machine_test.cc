@@ -309,6 +309,8 @@ struct PolicyCase {
   v1::RecreatePhase phase;
 };
 
+void PrintTo(const PolicyCase& c, std::ostream* os) { *os << c.name; }
+
 class MissingContainerTest : public ::testing::TestWithParam<PolicyCase> {};
 
 // Containers: "ghost" (not in the pod), then "a".
@@ -441,6 +443,8 @@ struct ResumeCase {
   bool stop_again;
   v1::PreStopOutcome pre_stop;
 };
+
+void PrintTo(const ResumeCase& c, std::ostream* os) { *os << c.name; }
 
 class ResumeTest : public ::testing::TestWithParam<ResumeCase> {};
 

@@ -1,0 +1,193 @@
+#pragma once
+
+// RecreateEngine: inplaced's container recreate engine, the implementation of RecreateManager.
+//
+// State: every request lives in memory (by namespace/name, and per pod in creation order) and in the
+// Store (kind "recreate", key "namespace/name", an inplaced.internal.RecreateRecord). Every change is
+// persisted before it is acted on or published: a kill step is written before the preStop hook starts
+// and before StopContainer is sent, so a daemon killed at any point restarts with no request lost, no
+// container instance stopped twice by two different decisions, and no preStop hook re-run (see
+// recreate_state_machine.h for the recovery rules).
+//
+// Progress: a poll loop (Start) calls TickOnce every fast_poll while a request waits on a kill or a
+// restart, every slow_poll otherwise, and at once when woken (Create, AcknowledgeUnready,
+// ReportReadiness, Delete, a finished kill, a runtime container event). A tick takes ONE node snapshot
+// (one ListPodSandbox + one ListContainers whatever the number of requests), ContainerStatus only for
+// the new container instances it follows, then advances every request with the pure state machine.
+// One request per pod runs at a time, strictly in creation order; requests of different pods run in
+// parallel. Kills run on a bounded pool (kill_workers) and report back to the engine.
+//
+// Every change is published to the WatchHub (ADDED, MODIFIED, DELETED), under the engine's lock, so
+// watchers see changes in order.
+//
+// Thread-safe. The runtime, clock, store, preStop runner and hub must outlive the engine.
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/random/random.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "api/inplaced/internal/recreate_record.pb.h"
+#include "api/inplaced/v1/recreate.pb.h"
+#include "common/cancellation.h"
+#include "common/clock.h"
+#include "cri/runtime.h"
+#include "daemon/prestop/prestop_runner.h"
+#include "daemon/recreate/kill_pool.h"
+#include "daemon/recreate/recreate_manager.h"
+#include "daemon/recreate/recreate_state_machine.h"
+#include "daemon/recreate/watch_hub.h"
+#include "daemon/recreate_validation.h"
+#include "daemon/store/store.h"
+
+namespace inplaced::daemon {
+
+// The store kind of recreate records.
+inline constexpr char kRecreateStoreKind[] = "recreate";
+
+struct RecreateEngineOptions {
+  ValidationLimits limits;                              // daemon/recreate_validation.h
+  int max_open_requests = 1000;                         // not yet completed; more -> RESOURCE_EXHAUSTED
+  absl::Duration fast_poll = absl::Milliseconds(100);  // while a request waits on a kill/restart
+  absl::Duration slow_poll = absl::Seconds(1);          // otherwise
+  int kill_workers = 16;                                // bounded pool for preStop + StopContainer
+  bool use_event_stream = true;                         // GetContainerEvents for early wake-ups when supported
+};
+
+class RecreateEngine final : public RecreateManager {
+ public:
+  // Loads every stored request before returning (interrupted kills are resumed by the first ticks).
+  // Errors: the store's (a record that does not parse is logged and skipped, never deleted).
+  static absl::StatusOr<std::unique_ptr<RecreateEngine>> Create(cri::Runtime& runtime, Clock& clock,
+                                                                store::Store& store, PreStopRunner& prestop,
+                                                                WatchHub& hub, RecreateEngineOptions options);
+  ~RecreateEngine() override;
+  RecreateEngine(const RecreateEngine&) = delete;
+  RecreateEngine& operator=(const RecreateEngine&) = delete;
+
+  // Starts the poll loop thread and, with use_event_stream, the event subscription thread. Once.
+  void Start();
+  // Stops accepting calls (UNAVAILABLE), stops the loop and the event subscription, cancels running
+  // preStop hooks (their kill step stays PRESTOP_STARTED: the next start skips them and stops the
+  // container) and waits for in-flight kills to end. Idempotent.
+  void Shutdown();
+  // One poll tick (see the file comment), for tests driving time with a FakeClock (no thread needed).
+  // Kills it decides run on the pool: WaitForKills() waits for them. Errors: the runtime's list errors
+  // (nothing advanced then); UNAVAILABLE after Shutdown.
+  absl::Status TickOnce();
+  // Blocks until no kill is queued or running (for tests; a kill waiting on a FakeClock needs the test
+  // to advance the clock).
+  void WaitForKills();
+  // Kills queued or running.
+  size_t KillsInFlight();
+
+  // RecreateManager (errors as documented there and in recreate.proto).
+  absl::StatusOr<::inplaced::v1::CreateRecreateRequestResponse> Create(
+      const ::inplaced::v1::CreateRecreateRequestRequest& request) override;
+  absl::StatusOr<::inplaced::v1::RecreateRequest> Get(
+      const ::inplaced::v1::GetRecreateRequestRequest& request) override;
+  absl::StatusOr<::inplaced::v1::ListRecreateRequestsResponse> List(
+      const ::inplaced::v1::ListRecreateRequestsRequest& request) override;
+  absl::Status Delete(const ::inplaced::v1::DeleteRecreateRequestRequest& request) override;
+  absl::StatusOr<::inplaced::v1::RecreateRequest> AcknowledgeUnready(
+      const ::inplaced::v1::AcknowledgeUnreadyRequest& request) override;
+  absl::StatusOr<::inplaced::v1::RecreateRequest> ReportReadiness(
+      const ::inplaced::v1::ReportReadinessRequest& request) override;
+  absl::StatusOr<std::unique_ptr<RecreateWatch>> Watch(
+      const ::inplaced::v1::WatchRecreateRequestsRequest& request) override;
+
+ private:
+  using Key = std::pair<std::string, std::string>;  // (namespace, name)
+
+  struct Entry {
+    ::inplaced::internal::RecreateRecord record;  // metadata.resource_version = store revision
+    int64_t revision = 0;
+    // Names of containers whose kill is queued or running on the pool.
+    absl::flat_hash_set<std::string> kills_in_flight;
+  };
+
+  struct KillJob {
+    Key key;
+    std::string uid;  // the request instance (a request deleted and created again is another one)
+    KillAction action;
+  };
+
+  RecreateEngine(cri::Runtime& runtime, Clock& clock, store::Store& store, PreStopRunner& prestop,
+                 WatchHub& hub, RecreateEngineOptions options);
+
+  absl::Status Load();
+  void Loop();
+  void EventLoop();
+  void Wake();
+  void RunKill(const KillJob& job);
+
+  Entry* FindLocked(const Key& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The entry of `job` if it still exists as the same request instance.
+  Entry* FindJobLocked(const KillJob& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Entry*> FindForCallLocked(const std::string& namespace_name, const std::string& name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes `record` to the store, then makes it the entry's record, publishes MODIFIED and updates the
+  // per-pod queue and logs when the phase changed. Nothing changes when the write fails.
+  absl::Status CommitLocked(const Key& key, Entry& entry, ::inplaced::internal::RecreateRecord record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Deletes the request from the store and memory and publishes DELETED.
+  absl::Status RemoveLocked(const Key& key, absl::string_view reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void InsertLocked(const Key& key, Entry entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Dequeue(const Key& key, const Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The name of the request this one waits behind in its pod's queue, or "".
+  std::string BlockedByLocked(const Key& key, const Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string NewUidLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CheckAcceptingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  cri::Runtime& runtime_;
+  Clock& clock_;
+  store::Store& store_;
+  PreStopRunner& prestop_;
+  WatchHub& hub_;
+  const RecreateEngineOptions options_;
+  const PreStopParser parse_pre_stop_;
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::map<Key, Entry> requests_ ABSL_GUARDED_BY(mu_);
+  // Every request by creation sequence (the order a tick advances them in).
+  std::map<uint64_t, Key> by_sequence_ ABSL_GUARDED_BY(mu_);
+  // Not completed requests per pod ("namespace/pod_name"), by creation sequence: the first is the head.
+  std::map<std::string, std::map<uint64_t, Key>> pod_queues_ ABSL_GUARDED_BY(mu_);
+  int open_requests_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 1;
+  bool fast_poll_ ABSL_GUARDED_BY(mu_) = false;
+  absl::BitGen random_ ABSL_GUARDED_BY(mu_);
+
+  // The loop's wake-up flag.
+  absl::Mutex wake_mu_;
+  bool woken_ ABSL_GUARDED_BY(wake_mu_) = false;
+  std::atomic<bool> stop_threads_{false};
+
+  // The open event stream, to cancel it on Shutdown.
+  absl::Mutex stream_mu_;
+  cri::ContainerEventStream* stream_ ABSL_GUARDED_BY(stream_mu_) = nullptr;
+
+  // Fired on Shutdown: running preStop hooks end.
+  Cancellation hooks_cancel_;
+  KillPool pool_;
+
+  absl::Mutex threads_mu_;
+  bool started_ ABSL_GUARDED_BY(threads_mu_) = false;
+  bool shut_down_ ABSL_GUARDED_BY(threads_mu_) = false;
+  std::thread loop_thread_;
+  std::thread event_thread_;
+};
+
+}  // namespace inplaced::daemon
