@@ -599,6 +599,47 @@ absl::StatusOr<api::AdHocPullStatus> ImagePuller::GetAdHocPull(const std::string
   return out;
 }
 
+absl::StatusOr<api::AdHocPullStatus> ImagePuller::WaitAdHocPull(const std::string& image,
+                                                                 Cancellation* cancel) {
+  // `cancelled` is written by the callback under mu_, so that releasing mu_ re-evaluates the wait
+  // condition. Registered without mu_ held: Register() runs the callback at once when already
+  // cancelled, and the callback takes mu_.
+  bool cancelled = false;
+  int callback_id = -1;
+  if (cancel != nullptr) {
+    callback_id = cancel->Register([this, &cancelled] {
+      absl::MutexLock lock(&mu_);
+      cancelled = true;
+    });
+  }
+  absl::StatusOr<api::AdHocPullStatus> result;
+  {
+    absl::MutexLock lock(&mu_);
+    const TaskKey key{true, image, ""};
+    auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      auto it = tasks_.find(key);
+      return cancelled || shutting_down_ || it == tasks_.end() ||
+             it->second.state == Task::State::kFinished;
+    };
+    mu_.Await(absl::Condition(&done));
+    auto it = tasks_.find(key);
+    if (it == tasks_.end()) {
+      result = absl::NotFoundError(absl::StrCat("no ad hoc pull of \"", image, "\""));
+    } else if (it->second.state == Task::State::kFinished) {
+      api::AdHocPullStatus out;
+      out.set_image(image);
+      *out.mutable_status() = it->second.status;
+      result = std::move(out);
+    } else if (cancelled) {
+      result = absl::CancelledError("wait for the ad hoc pull cancelled; the pull goes on");
+    } else {
+      result = absl::UnavailableError("the image puller is shutting down");
+    }
+  }
+  if (cancel != nullptr && callback_id >= 0) cancel->Unregister(callback_id);
+  return result;
+}
+
 // ---- snapshots, persistence, subscribers ----
 
 api::NodeImage ImagePuller::SnapshotLocked(bool redact) const {

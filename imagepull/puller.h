@@ -120,6 +120,13 @@ class ImagePuller {
   // The status of the ad hoc pull of `image` (as given to PullImage); NOT_FOUND when there is none.
   absl::StatusOr<::inplaced::v1::AdHocPullStatus> GetAdHocPull(const std::string& image) const;
 
+  // Blocks until the ad hoc pull of `image` is SUCCEEDED or FAILED and returns its final status (for
+  // PullImageRequest.wait). NOT_FOUND when there is no such pull (or it was dropped meanwhile);
+  // CANCELLED when `cancel` (may be null; e.g. wired to the RPC's cancellation) fires first;
+  // UNAVAILABLE when the puller shuts down. `cancel` must not be one the puller itself cancels.
+  absl::StatusOr<::inplaced::v1::AdHocPullStatus> WaitAdHocPull(const std::string& image,
+                                                                 Cancellation* cancel);
+
   // Registers `subscriber`; returns an id for Unsubscribe. Unsubscribe() returning guarantees the
   // callback is not running and will not run again. A callback must not call Subscribe/Unsubscribe.
   int Subscribe(Subscriber subscriber);

@@ -1,8 +1,10 @@
 #include "imagepull/puller.h"
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -74,6 +76,41 @@ class FailingPrecheck final : public PullPrecheck {
   absl::Status Check(const ImageReference&, const std::vector<RegistryCredential>&) override {
     return absl::ResourceExhaustedError("not enough disk space: need 2 GiB, 1 GiB free");
   }
+};
+
+// A MemoryStore whose writes fail while fail_writes is set (a full disk, a broken state file).
+class FlakyStore final : public store::Store {
+ public:
+  absl::StatusOr<store::Record> Get(absl::string_view kind, absl::string_view key) override {
+    return inner_.Get(kind, key);
+  }
+  absl::StatusOr<int64_t> Create(absl::string_view kind, absl::string_view key,
+                                 absl::string_view value) override {
+    if (fail_writes) return absl::UnavailableError("disk I/O error");
+    return inner_.Create(kind, key, value);
+  }
+  absl::StatusOr<int64_t> Update(absl::string_view kind, absl::string_view key, absl::string_view value,
+                                 int64_t expected_revision) override {
+    if (fail_writes) return absl::UnavailableError("disk I/O error");
+    return inner_.Update(kind, key, value, expected_revision);
+  }
+  absl::StatusOr<int64_t> Delete(absl::string_view kind, absl::string_view key,
+                                 int64_t expected_revision) override {
+    return inner_.Delete(kind, key, expected_revision);
+  }
+  absl::StatusOr<store::ListPage> List(absl::string_view kind, const store::ListOptions& options) override {
+    return inner_.List(kind, options);
+  }
+  absl::StatusOr<std::vector<store::Record>> ListAll(absl::string_view kind) override {
+    return inner_.ListAll(kind);
+  }
+  absl::StatusOr<int64_t> Count(absl::string_view kind) override { return inner_.Count(kind); }
+  absl::StatusOr<int64_t> CurrentRevision() override { return inner_.CurrentRevision(); }
+
+  std::atomic<bool> fail_writes{false};
+
+ private:
+  store::MemoryStore inner_;
 };
 
 class PullerTest : public ::testing::Test {
@@ -693,6 +730,74 @@ TEST_F(PullerTest, BackgroundLoopRunsTheTimeDrivenSteps) {
   EXPECT_EQ(Tag("reg.io/flaky", "1").attempts(), 2);
   puller_->Stop();
   puller_->Stop();
+}
+
+TEST(PullerStoreTest, AFailedSpecWriteChangesNothing) {
+  fakes::FakeClock clock;
+  fakes::FakeRuntime runtime(clock);
+  FlakyStore store;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ImagePuller> puller,
+                       ImagePuller::Create(runtime, clock, store, nullptr));
+  api::SetNodeImageRequest request;
+  TagOptions always;  // so that a second pull after the restart would show
+  always.always = true;
+  AddImage(*request.mutable_spec(), "reg.io/a", {"1"}, always);
+  store.fail_writes = true;
+  EXPECT_THAT(puller->SetNodeImage(request),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("disk I/O error")));
+  const api::NodeImage node = puller->GetNodeImage();
+  EXPECT_EQ(node.metadata().generation(), 0);
+  EXPECT_EQ(node.spec().images_size(), 0);
+  EXPECT_EQ(runtime.CallCount("PullImage"), 0);
+
+  store.fail_writes = false;
+  ASSERT_OK_AND_ASSIGN(const api::NodeImage set, puller->SetNodeImage(request));
+  EXPECT_EQ(set.metadata().generation(), 1);
+  puller->AwaitState(AllFinished);
+  // The record holds the final status, so a restart does not pull again.
+  puller.reset();
+  ASSERT_OK_AND_ASSIGN(puller, ImagePuller::Create(runtime, clock, store, nullptr));
+  puller->AwaitState(AllFinished);
+  EXPECT_EQ(puller->GetNodeImage().status().succeeded(), 1);
+  EXPECT_EQ(runtime.CallCount("PullImage"), 1);
+}
+
+TEST_F(PullerTest, WaitAdHocPullReturnsTheFinalStatusOrStopsOnCancel) {
+  MakePuller();
+  fakes::PullScript slow;
+  slow.duration = absl::Seconds(3);
+  runtime_.SetPullScript("reg.io/a:1", slow);
+  EXPECT_THAT(puller_->WaitAdHocPull("reg.io/a:1", nullptr), StatusIs(absl::StatusCode::kNotFound));
+  api::PullImageRequest request;
+  request.set_image("reg.io/a:1");
+  ASSERT_THAT(puller_->PullImage(request), IsOk());
+
+  Cancellation already;
+  already.Cancel();
+  EXPECT_THAT(puller_->WaitAdHocPull("reg.io/a:1", &already),
+              StatusIs(absl::StatusCode::kCancelled, HasSubstr("the pull goes on")));
+
+  absl::StatusOr<api::AdHocPullStatus> waited;
+  std::thread waiter([&] { waited = puller_->WaitAdHocPull("reg.io/a:1", nullptr); });
+  clock_.WaitForSleepers(1);
+  clock_.Advance(absl::Seconds(3));
+  waiter.join();
+  ASSERT_THAT(waited, IsOk());
+  EXPECT_EQ(waited->status().phase(), api::IMAGE_PULL_PHASE_SUCCEEDED);
+
+  // A wait cancelled from another thread while the pull is still running.
+  runtime_.SetPullScript("reg.io/b:1", slow);
+  request.set_image("reg.io/b:1");
+  ASSERT_THAT(puller_->PullImage(request), IsOk());
+  clock_.WaitForSleepers(1);
+  Cancellation cancel;
+  absl::StatusOr<api::AdHocPullStatus> cancelled_wait;
+  std::thread cancelled_waiter([&] { cancelled_wait = puller_->WaitAdHocPull("reg.io/b:1", &cancel); });
+  cancel.Cancel();
+  cancelled_waiter.join();
+  // The pull cannot finish first: it sleeps on the fake clock, which the test does not advance.
+  EXPECT_THAT(cancelled_wait, StatusIs(absl::StatusCode::kCancelled));
+  EXPECT_EQ(runtime_.InFlightPulls(), 1);  // the pull itself goes on
 }
 
 }  // namespace
