@@ -291,6 +291,18 @@ class Attempt {
       if (user_password) request.headers = {{"Authorization", BasicAuthorization(*user_password)}};
     }
     ASSIGN_OR_RETURN(HttpResponse response, http_.Send(request));
+    if (has_identity_token && (response.status_code == 404 || response.status_code == 405) &&
+        !credential_->username.empty()) {
+      // A token server without the OAuth2 endpoint: the classic GET, with the identity token as
+      // the password (as docker and containerd fall back).
+      request = HttpRequest();
+      request.max_response_bytes = options_.max_token_bytes;
+      request.cancel = cancel_;
+      request.url = absl::StrCat(realm, absl::StrContains(realm, '?') ? "&" : "?", params);
+      request.headers = {{"Authorization", BasicAuthorization({credential_->username,
+                                                               credential_->identity_token})}};
+      ASSIGN_OR_RETURN(response, http_.Send(request));
+    }
     if (response.status_code / 100 != 2) {
       return HttpError(response.status_code, what, response.body);
     }

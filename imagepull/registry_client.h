@@ -66,7 +66,8 @@ class ImageResolver {
 // WWW-Authenticate challenge decides:
 //   Bearer: a token from the realm (GET realm?service=..&scope=repository:<path>:pull, with Basic
 //     username/password when the credential has them; with an identity token, the OAuth2 refresh
-//     grant as a POST form), then the request again with "Authorization: Bearer <token>";
+//     grant as a POST form, and when the server answers that with 404/405, the GET with Basic
+//     username/identity token), then the request again with "Authorization: Bearer <token>";
 //   Basic: the request again with Basic username/password.
 // A credential with a registry token sends it as the bearer token directly. Attempts: every
 // credential in order, then anonymous; the next attempt follows only a 401/403.

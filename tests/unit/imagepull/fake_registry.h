@@ -63,6 +63,7 @@ class FakeRegistry : public HttpClient {
   std::string token = "secret-token-42";
   std::string identity_token = "identity-refresh-7";
   std::string token_member = "token";  // or "access_token"
+  bool token_post_unsupported = false;   // the token server answers POST with 405
 
   // Called instead of the fake's logic when set (transport errors, odd answers).
   std::function<absl::StatusOr<HttpResponse>(const HttpRequest&)> override_send;
@@ -145,6 +146,7 @@ class FakeRegistry : public HttpClient {
   HttpResponse TokenServer(const HttpRequest& request) const {
     bool ok = false;
     if (request.method == HttpMethod::kPost) {
+      if (token_post_unsupported) return Response(405, "");
       ok = absl::StrContains(request.body, absl::StrCat("refresh_token=", identity_token)) &&
            absl::StrContains(request.body, "grant_type=refresh_token");
     } else {

@@ -255,6 +255,22 @@ TEST_F(RegistryClientTest, IdentityTokenUsesTheRefreshTokenGrant) {
                                 HasSubstr("service=fake-registry"), HasSubstr("client_id=inplaced")));
 }
 
+TEST_F(RegistryClientTest, IdentityTokenFallsBackToBasicGetWithoutOAuthEndpoint) {
+  registry_.Put("app", "1", ImageManifestJson(1, {2}), std::string(kMediaTypeOciManifest));
+  registry_.RequireBearer("https://auth.example.com/token", "user", "identity-refresh-7");
+  registry_.token_post_unsupported = true;
+  RegistryCredential credential;
+  credential.username = "user";
+  credential.identity_token = registry_.identity_token;
+  ASSERT_OK(Resolve("127.0.0.1:5000/app:1", {credential}));
+  // challenge, POST (405), GET with Basic user:identity token, manifest with the token
+  ASSERT_THAT(registry_.requests, SizeIs(4));
+  EXPECT_EQ(registry_.requests[1].method, HttpMethod::kPost);
+  EXPECT_EQ(registry_.requests[2].method, HttpMethod::kGet);
+  EXPECT_EQ(FakeRegistry::HeaderOf(registry_.requests[2], "Authorization"),
+            "Basic " + absl::Base64Escape("user:identity-refresh-7"));
+}
+
 TEST_F(RegistryClientTest, RegistryTokenIsSentAsBearerWithoutChallenge) {
   registry_.Put("app", "1", ImageManifestJson(1, {2}), std::string(kMediaTypeOciManifest));
   registry_.RequireBearer("https://auth.example.com/token", "user", "pw");
