@@ -62,9 +62,8 @@ absl::Status DiskPrecheck::Check(int64_t image_bytes, absl::string_view mountpoi
   const std::string path = mountpoint.empty() ? options_.default_path : std::string(mountpoint);
   const absl::StatusOr<FilesystemSpace> space = source_->Query(path);
   if (!space.ok()) {
-    return absl::Status(space.status().code(),
-                        absl::StrCat("free space of the image filesystem ", path, ": ",
-                                     space.status().message()));
+    return absl::Status(space.status().code(), absl::StrCat("free space of the image filesystem ",
+                                                            path, ": ", space.status().message()));
   }
   const uint64_t reserve = ReserveFor(space->total_bytes);
   const uint64_t usable = space->available_bytes > reserve ? space->available_bytes - reserve : 0;

@@ -1,8 +1,8 @@
 #pragma once
 
 // The disk-space precheck before a pull: does the image (its compressed size from the registry
-// manifest) fit on the image filesystem, keeping a reserve free? A clear Failed message instead of a
-// runtime that fills the disk.
+// manifest) fit on the image filesystem, keeping a reserve free? A clear Failed message instead of
+// a runtime that fills the disk.
 
 #include <cstdint>
 #include <memory>
@@ -21,8 +21,8 @@ struct FilesystemSpace {
   uint64_t total_bytes = 0;
 };
 
-// Where free space comes from: statvfs(3) in production, a fixed answer in tests. Implementations are
-// thread-safe.
+// Where free space comes from: statvfs(3) in production, a fixed answer in tests. Implementations
+// are thread-safe.
 class FreeSpaceSource {
  public:
   virtual ~FreeSpaceSource() = default;
@@ -54,13 +54,13 @@ struct DiskPrecheckOptions {
   // Kept free: the larger of reserve_percent of the filesystem's size and reserve_bytes.
   double reserve_percent = 10.0;
   uint64_t reserve_bytes = 0;
-  // When set, every filesystem is taken to have this many bytes available (and as its size), instead
-  // of asking statvfs. For tests and for provoking the refusal on purpose.
+  // When set, every filesystem is taken to have this many bytes available (and as its size),
+  // instead of asking statvfs. For tests and for provoking the refusal on purpose.
   std::optional<uint64_t> assume_available_bytes;
 };
 
-// Checks image sizes against the image filesystem's free space. Thread-safe; stateless between calls
-// (free space is queried on every Check, since pulls change it).
+// Checks image sizes against the image filesystem's free space. Thread-safe; stateless between
+// calls (free space is queried on every Check, since pulls change it).
 class DiskPrecheck {
  public:
   // statvfs, or FixedFreeSpace when options.assume_available_bytes is set.

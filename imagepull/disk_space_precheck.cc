@@ -31,8 +31,8 @@ absl::Status DiskSpacePrecheck::Check(const ImageReference& image,
     spdlog::warn("image_fs_info_failed error=\"{}\"", info.status().ToString());
   }
   const absl::Status status = disk_.Check(resolved->total_size, mountpoint);
-  spdlog::debug("disk_precheck image={} digest={} bytes={} mountpoint={} code={}", image.Canonical(),
-                resolved->digest, resolved->total_size, mountpoint,
+  spdlog::debug("disk_precheck image={} digest={} bytes={} mountpoint={} code={}",
+                image.Canonical(), resolved->digest, resolved->total_size, mountpoint,
                 absl::StatusCodeToString(status.code()));
   return status;
 }

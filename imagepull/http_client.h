@@ -1,7 +1,8 @@
 #pragma once
 
 // The HTTP seam of the registry client: one request in, one buffered response out. The real
-// implementation is CurlHttpClient (http_curl_client.h); tests use a fake that answers from a table.
+// implementation is CurlHttpClient (http_curl_client.h); tests use a fake that answers from a
+// table.
 
 #include <cstdint>
 #include <string>

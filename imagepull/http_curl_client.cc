@@ -131,7 +131,9 @@ int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 
 const char* MethodName(HttpMethod method) { return method == HttpMethod::kPost ? "POST" : "GET"; }
 
-long Millis(absl::Duration d) { return static_cast<long>(std::max<int64_t>(1, absl::ToInt64Milliseconds(d))); }
+long Millis(absl::Duration d) {
+  return static_cast<long>(std::max<int64_t>(1, absl::ToInt64Milliseconds(d)));
+}
 
 bool IsRedirect(int code) {
   return code == 301 || code == 302 || code == 303 || code == 307 || code == 308;
@@ -206,7 +208,8 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Send(const HttpRequest& original) {
       curl_easy_setopt(h, CURLOPT_XFERINFODATA, &transfer);
     }
     if (request.method == HttpMethod::kPost) {
-      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                       static_cast<curl_off_t>(request.body.size()));
       curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, request.body.c_str());
     }
 
@@ -214,13 +217,12 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Send(const HttpRequest& original) {
     const CURLcode rc = curl_easy_perform(h);
     if (rc != CURLE_OK) {
       if (transfer.body_too_large || rc == CURLE_FILESIZE_EXCEEDED) {
-        return absl::ResourceExhaustedError(absl::StrCat(
-            what, ": response larger than ", request.max_response_bytes, " bytes"));
+        return absl::ResourceExhaustedError(
+            absl::StrCat(what, ": response larger than ", request.max_response_bytes, " bytes"));
       }
       if (transfer.headers_too_large) {
-        return absl::ResourceExhaustedError(
-            absl::StrCat(what, ": response headers larger than ", options_.max_header_bytes,
-                         " bytes"));
+        return absl::ResourceExhaustedError(absl::StrCat(what, ": response headers larger than ",
+                                                         options_.max_header_bytes, " bytes"));
       }
       if (rc == CURLE_ABORTED_BY_CALLBACK) {
         return absl::CancelledError(absl::StrCat(what, ": cancelled"));
@@ -258,15 +260,16 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Send(const HttpRequest& original) {
     }
     if (next->host != current->host || next->port != current->port) {
       // Credentials are for the host they were asked for, never for a redirect target.
-      request.headers.erase(
-          std::remove_if(request.headers.begin(), request.headers.end(),
-                         [](const auto& header) {
-                           return absl::EqualsIgnoreCase(header.first, "Authorization");
-                         }),
-          request.headers.end());
+      request.headers.erase(std::remove_if(request.headers.begin(), request.headers.end(),
+                                           [](const auto& header) {
+                                             return absl::EqualsIgnoreCase(header.first,
+                                                                           "Authorization");
+                                           }),
+                            request.headers.end());
     }
     const int status = transfer.response.status_code;
-    if (status == 303 || (request.method == HttpMethod::kPost && (status == 301 || status == 302))) {
+    if (status == 303 ||
+        (request.method == HttpMethod::kPost && (status == 301 || status == 302))) {
       request.method = HttpMethod::kGet;
       request.body.clear();
     }

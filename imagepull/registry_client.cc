@@ -113,8 +113,8 @@ std::optional<std::pair<std::string, std::string>> UserPassword(const RegistryCr
 }
 
 std::string BasicAuthorization(const std::pair<std::string, std::string>& user_password) {
-  return absl::StrCat("Basic ",
-                      absl::Base64Escape(absl::StrCat(user_password.first, ":", user_password.second)));
+  return absl::StrCat(
+      "Basic ", absl::Base64Escape(absl::StrCat(user_password.first, ":", user_password.second)));
 }
 
 // The first error of a registry's JSON error body ("MANIFEST_UNKNOWN: manifest unknown"), short, or
@@ -228,8 +228,7 @@ class Attempt {
       return absl::StrCat("Bearer ", token);
     }
     if (FindChallenge(challenges, "basic") != nullptr) {
-      const auto user_password =
-          credential_ != nullptr ? UserPassword(*credential_) : std::nullopt;
+      const auto user_password = credential_ != nullptr ? UserPassword(*credential_) : std::nullopt;
       if (!user_password) {
         return absl::UnauthenticatedError(absl::StrCat(
             "401 Unauthorized: the registry asks for basic auth and ",
@@ -240,8 +239,8 @@ class Attempt {
     if (challenges.empty()) {
       return absl::UnauthenticatedError("401 Unauthorized without a WWW-Authenticate challenge");
     }
-    return absl::UnimplementedError(absl::StrCat("401 Unauthorized with an unsupported auth scheme \"",
-                                                 challenges.front().scheme, "\""));
+    return absl::UnimplementedError(absl::StrCat(
+        "401 Unauthorized with an unsupported auth scheme \"", challenges.front().scheme, "\""));
   }
 
   // A token from a Bearer challenge's realm (the docker registry token protocol).
@@ -262,12 +261,12 @@ class Attempt {
     for (const std::string& scope : scopes) {
       absl::StrAppend(&params, params.empty() ? "" : "&", "scope=", UrlEncode(scope));
     }
-    const std::string what = absl::StrCat("token server ", origin->scheme, "://", origin->host_port);
+    const std::string what =
+        absl::StrCat("token server ", origin->scheme, "://", origin->host_port);
 
     const std::optional<std::pair<std::string, std::string>> user_password =
         credential_ != nullptr ? UserPassword(*credential_) : std::nullopt;
-    const bool has_identity_token =
-        credential_ != nullptr && !credential_->identity_token.empty();
+    const bool has_identity_token = credential_ != nullptr && !credential_->identity_token.empty();
     if ((user_password || has_identity_token) && origin->scheme != "https" &&
         !IsInsecure(origin->host_port, options_.insecure_registries)) {
       // Never hand a password or refresh token to a plain-http realm on the network.
@@ -308,7 +307,8 @@ class Attempt {
     }
     const Json json = Json::parse(response.body, nullptr, /*allow_exceptions=*/false);
     if (!json.is_object()) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": token response is not a JSON object"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": token response is not a JSON object"));
     }
     for (const char* member : {"token", "access_token"}) {
       const auto it = json.find(member);
@@ -330,9 +330,10 @@ class Attempt {
   bool challenged_ = false;    // a 401 has been answered once: the next 401 is final
 };
 
-// Checks a manifest body against the digest asked for and the registry's header; returns its digest.
-absl::StatusOr<std::string> VerifyDigest(const FetchedManifest& manifest, const std::string& expected,
-                                         absl::string_view what) {
+// Checks a manifest body against the digest asked for and the registry's header; returns its
+// digest.
+absl::StatusOr<std::string> VerifyDigest(const FetchedManifest& manifest,
+                                         const std::string& expected, absl::string_view what) {
   std::string digest;
   if (!expected.empty()) {
     const std::string algorithm = expected.substr(0, expected.find(':'));
@@ -384,7 +385,8 @@ absl::StatusOr<ResolvedImage> ResolveOnce(Attempt& attempt, const ImageReference
     }
     ASSIGN_OR_RETURN(manifest, ParseManifest(child.body, child.content_type));
     if (!manifest.image) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": an index entry is not an image manifest"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": an index entry is not an image manifest"));
     }
     out.platform = entry.platform.value_or(Platform{});
   } else {
@@ -414,15 +416,17 @@ absl::StatusOr<std::string> ComputeDigest(absl::string_view algorithm, absl::str
   } else if (algorithm == "sha512") {
     md = EVP_sha512();
   } else {
-    return absl::InvalidArgumentError(absl::StrCat("unsupported digest algorithm \"", algorithm, "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unsupported digest algorithm \"", algorithm, "\""));
   }
   unsigned char hash[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   if (EVP_Digest(data.data(), data.size(), hash, &length, md, nullptr) != 1) {
     return absl::InternalError("EVP_Digest failed");
   }
-  return absl::StrCat(algorithm, ":",
-                      absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(hash), length)));
+  return absl::StrCat(
+      algorithm, ":",
+      absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(hash), length)));
 }
 
 RegistryClient::RegistryClient(HttpClient& http, RegistryClientOptions options)
@@ -455,10 +459,10 @@ absl::StatusOr<ResolvedImage> RegistryClient::Resolve(
     if (first_auth_failure.ok()) first_auth_failure = resolved.status();
   }
   const std::string tried =
-      credentials.empty()
-          ? " (anonymous)"
-          : absl::StrCat(" (tried ", credentials.size(),
-                         credentials.size() == 1 ? " credential" : " credentials", ", then anonymous)");
+      credentials.empty() ? " (anonymous)"
+                          : absl::StrCat(" (tried ", credentials.size(),
+                                         credentials.size() == 1 ? " credential" : " credentials",
+                                         ", then anonymous)");
   return WithImage(first_auth_failure, ref, tried);
 }
 

@@ -19,9 +19,9 @@
 namespace inplaced::imagepull {
 
 struct RegistryClientOptions {
-  // Registries spoken to over plain http, besides the loopback ones (127.0.0.0/8, localhost, [::1]),
-  // which always are. Each entry is a host ("reg.local": any port) or host:port ("reg.local:5000"),
-  // compared case-insensitively with the reference's domain.
+  // Registries spoken to over plain http, besides the loopback ones (127.0.0.0/8, localhost,
+  // [::1]), which always are. Each entry is a host ("reg.local": any port) or host:port
+  // ("reg.local:5000"), compared case-insensitively with the reference's domain.
   std::vector<std::string> insecure_registries;
   // The platform an index is narrowed to.
   Platform platform = NodePlatform();

@@ -114,7 +114,8 @@ TEST_F(RegistryClientE2eTest, DigestMatchesWhatContainerdRecordsAfterACriPull) {
   ASSERT_OK(connection.runtime->PullImage(pull, /*cancel=*/nullptr).status());
   v1::ImageStatusRequest status_request;
   status_request.mutable_image()->set_image(env_.registry_busybox_image);
-  ASSERT_OK_AND_ASSIGN(v1::ImageStatusResponse status, connection.runtime->ImageStatus(status_request));
+  ASSERT_OK_AND_ASSIGN(v1::ImageStatusResponse status,
+                       connection.runtime->ImageStatus(status_request));
   ASSERT_TRUE(status.has_image());
   EXPECT_THAT(status.image().repo_digests(),
               Contains(absl::StrCat(env_.registry, "/busybox@", image.digest)))
@@ -140,7 +141,8 @@ TEST_F(RegistryClientE2eTest, DigestReferenceResolvesToTheSameImage) {
 TEST_F(RegistryClientE2eTest, UnknownDigestIsNotFound) {
   const std::string reference =
       absl::StrCat(env_.registry, "/busybox@sha256:", std::string(64, '0'));
-  EXPECT_THAT(Resolve(reference), StatusIs(absl::StatusCode::kNotFound, HasSubstr("404 Not Found")));
+  EXPECT_THAT(Resolve(reference),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("404 Not Found")));
 }
 
 TEST_F(RegistryClientE2eTest, MissingTagAndRepositoryAreNotFound) {
@@ -162,9 +164,11 @@ TEST_F(RegistryClientE2eTest, AuthRegistryWithRightCredentialsResolves) {
 
 TEST_F(RegistryClientE2eTest, AuthRegistryWithWrongPasswordIsUnauthorizedWithoutThePassword) {
   const std::string wrong = env_.auth_password + "-wrong-Zq9";
-  const absl::StatusOr<ResolvedImage> result = Resolve(env_.auth_busybox_image, AuthCredentials(wrong));
-  ASSERT_THAT(result, StatusIs(absl::StatusCode::kUnauthenticated,
-                               AllOf(HasSubstr("401 Unauthorized"), HasSubstr("private/busybox:3"))));
+  const absl::StatusOr<ResolvedImage> result =
+      Resolve(env_.auth_busybox_image, AuthCredentials(wrong));
+  ASSERT_THAT(result,
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       AllOf(HasSubstr("401 Unauthorized"), HasSubstr("private/busybox:3"))));
   std::cout << "message: " << result.status().message() << std::endl;
   EXPECT_THAT(std::string(result.status().message()), Not(HasSubstr(wrong)));
   EXPECT_THAT(std::string(result.status().message()), Not(HasSubstr(env_.auth_password)));

@@ -52,8 +52,10 @@ TEST(DiskPrecheckTest, FitsUnlessTheImageEatsIntoTheReserve) {
       {"plenty", 50 * kGiB, 100 * kGiB, 10, 0, 1 * kGiB, true},
       {"exactly up to the reserve", 20 * kGiB, 100 * kGiB, 10, 0, 10 * kGiB, true},
       {"one byte into the reserve", 20 * kGiB, 100 * kGiB, 10, 0, 10 * kGiB + 1, false},
-      {"absolute reserve larger than percent", 20 * kGiB, 100 * kGiB, 10, 15 * kGiB, 6 * kGiB, false},
-      {"percent reserve larger than absolute", 20 * kGiB, 100 * kGiB, 10, 1 * kGiB, 10 * kGiB, true},
+      {"absolute reserve larger than percent", 20 * kGiB, 100 * kGiB, 10, 15 * kGiB, 6 * kGiB,
+       false},
+      {"percent reserve larger than absolute", 20 * kGiB, 100 * kGiB, 10, 1 * kGiB, 10 * kGiB,
+       true},
       {"no reserve", 1 * kMiB, 100 * kGiB, 0, 0, 1 * kMiB, true},
       {"free below the reserve", 5 * kGiB, 100 * kGiB, 10, 0, 0, true},
       {"free below the reserve, any image", 5 * kGiB, 100 * kGiB, 10, 0, 1, false},
@@ -66,8 +68,8 @@ TEST(DiskPrecheckTest, FitsUnlessTheImageEatsIntoTheReserve) {
     options.reserve_percent = c.reserve_percent;
     options.reserve_bytes = c.reserve_bytes;
     std::vector<std::string> paths;
-    DiskPrecheck precheck(options,
-                          std::make_unique<RecordingSource>(FilesystemSpace{c.available, c.total}, &paths));
+    DiskPrecheck precheck(
+        options, std::make_unique<RecordingSource>(FilesystemSpace{c.available, c.total}, &paths));
     const absl::Status status = precheck.Check(c.image);
     if (c.fits) {
       EXPECT_OK(status);
@@ -82,14 +84,16 @@ TEST(DiskPrecheckTest, RefusalMessageNamesFilesystemNeedFreeAndReserve) {
   options.reserve_percent = 0;
   options.reserve_bytes = 512 * 1024;
   std::vector<std::string> paths;
-  DiskPrecheck precheck(options,
-                        std::make_unique<RecordingSource>(FilesystemSpace{kMiB, 10 * kMiB}, &paths));
-  const absl::Status status = precheck.Check(3 * kMiB + kMiB / 2, "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs");
+  DiskPrecheck precheck(
+      options, std::make_unique<RecordingSource>(FilesystemSpace{kMiB, 10 * kMiB}, &paths));
+  const absl::Status status = precheck.Check(
+      3 * kMiB + kMiB / 2, "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs");
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kResourceExhausted));
-  EXPECT_EQ(status.message(),
-            "not enough space on the image filesystem "
-            "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs: need 3.5 MiB, 1.0 MiB free "
-            "(reserve 512.0 KiB)");
+  EXPECT_EQ(
+      status.message(),
+      "not enough space on the image filesystem "
+      "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs: need 3.5 MiB, 1.0 MiB free "
+      "(reserve 512.0 KiB)");
 }
 
 TEST(DiskPrecheckTest, UsesTheMountpointElseTheDefaultPath) {

@@ -29,7 +29,8 @@ class FakeRegistry : public HttpClient {
     std::string header_digest;  // Docker-Content-Digest; "" = sha256 of the body; "-" = omitted
   };
 
-  // `origin` is "http://127.0.0.1:5000"; manifests live under origin + "/v2/<repo>/manifests/<ref>".
+  // `origin` is "http://127.0.0.1:5000"; manifests live under origin +
+  // "/v2/<repo>/manifests/<ref>".
   explicit FakeRegistry(std::string origin) : origin_(std::move(origin)) {}
 
   // Stores `body` under the tag (when not empty) and under its sha256 digest; returns the digest.
@@ -62,8 +63,8 @@ class FakeRegistry : public HttpClient {
   }
   std::string token = "secret-token-42";
   std::string identity_token = "identity-refresh-7";
-  std::string token_member = "token";  // or "access_token"
-  bool token_post_unsupported = false;   // the token server answers POST with 405
+  std::string token_member = "token";   // or "access_token"
+  bool token_post_unsupported = false;  // the token server answers POST with 405
 
   // Called instead of the fake's logic when set (transport errors, odd answers).
   std::function<absl::StatusOr<HttpResponse>(const HttpRequest&)> override_send;
@@ -73,7 +74,8 @@ class FakeRegistry : public HttpClient {
   absl::StatusOr<HttpResponse> Send(const HttpRequest& request) override {
     requests.push_back(request);
     if (override_send) return override_send(request);
-    if (auth_ == Auth::kBearer && absl::StartsWith(request.url, realm_)) return TokenServer(request);
+    if (auth_ == Auth::kBearer && absl::StartsWith(request.url, realm_))
+      return TokenServer(request);
     const std::string prefix = origin_ + "/v2/";
     if (!absl::StartsWith(request.url, prefix)) return Response(404, "");
     const std::string rest = request.url.substr(prefix.size());
@@ -85,20 +87,21 @@ class FakeRegistry : public HttpClient {
         response.headers.emplace_back("www-authenticate", R"(Basic realm="Registry Realm")");
       } else {
         response.headers.emplace_back(
-            "www-authenticate",
-            absl::StrCat(R"(Bearer realm=")", realm_, R"(",service="fake-registry",scope="repository:)",
-                         rest.substr(0, at), R"(:pull")"));
+            "www-authenticate", absl::StrCat(R"(Bearer realm=")", realm_,
+                                             R"(",service="fake-registry",scope="repository:)",
+                                             rest.substr(0, at), R"(:pull")"));
       }
       return response;
     }
     const std::string key = rest.substr(0, at) + "/" + rest.substr(at + 11);
     const auto it = manifests_.find(key);
     if (it == manifests_.end()) {
-      return Response(404, R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})");
+      return Response(404,
+                      R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})");
     }
     if (static_cast<int64_t>(it->second.body.size()) > request.max_response_bytes) {
-      return absl::ResourceExhaustedError(absl::StrCat("GET ", request.url, ": response larger than ",
-                                                       request.max_response_bytes, " bytes"));
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "GET ", request.url, ": response larger than ", request.max_response_bytes, " bytes"));
     }
     HttpResponse response = Response(200, it->second.body);
     response.headers.emplace_back("content-type", it->second.content_type);
@@ -154,7 +157,8 @@ class FakeRegistry : public HttpClient {
       ok = authorization == BasicValue() || (authorization.empty() && allow_anonymous_);
     }
     if (!ok) return Response(401, R"({"details":"incorrect username or password"})");
-    return Response(200, absl::StrCat(R"({")", token_member, R"(":")", token, R"(","expires_in":300})"));
+    return Response(200,
+                    absl::StrCat(R"({")", token_member, R"(":")", token, R"(","expires_in":300})"));
   }
 
   std::string origin_;

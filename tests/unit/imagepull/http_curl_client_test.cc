@@ -156,7 +156,9 @@ std::string Answer(int code, const std::string& body, const std::string& extra_h
 
 TEST(CurlHttpClientTest, ReturnsStatusHeadersAndBody) {
   LoopbackHttpServer server([](const ReceivedRequest&) {
-    return Answer(404, "nope", "Docker-Content-Digest: sha256:abc\r\nWWW-Authenticate: a\r\nWWW-Authenticate: b\r\n");
+    return Answer(
+        404, "nope",
+        "Docker-Content-Digest: sha256:abc\r\nWWW-Authenticate: a\r\nWWW-Authenticate: b\r\n");
   });
   CurlHttpClient client;
   HttpRequest request;
@@ -207,8 +209,8 @@ TEST(CurlHttpClientTest, BodyOverTheBoundIsResourceExhausted) {
     HttpRequest request;
     request.url = server->Url("/big");
     request.max_response_bytes = 1000;
-    EXPECT_THAT(client.Send(request),
-                StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("larger than 1000 bytes")));
+    EXPECT_THAT(client.Send(request), StatusIs(absl::StatusCode::kResourceExhausted,
+                                               HasSubstr("larger than 1000 bytes")));
     request.max_response_bytes = 10000;
     ASSERT_OK_AND_ASSIGN(HttpResponse response, client.Send(request));
     EXPECT_EQ(response.body.size(), big.size());
@@ -275,8 +277,8 @@ TEST(CurlHttpClientTest, RefusesRedirectsToOtherSchemesAndEndlessOnes) {
 
 TEST(CurlHttpClientTest, RejectsNonHttpUrlsAndUserinfo) {
   CurlHttpClient client;
-  for (const char* url : {"ftp://127.0.0.1/x", "file:///etc/passwd", "not a url",
-                          "http://user:pw@127.0.0.1/x"}) {
+  for (const char* url :
+       {"ftp://127.0.0.1/x", "file:///etc/passwd", "not a url", "http://user:pw@127.0.0.1/x"}) {
     SCOPED_TRACE(url);
     HttpRequest request;
     request.url = url;

@@ -36,9 +36,10 @@ std::string ImageManifestJson(int64_t config_size, std::vector<int64_t> layer_si
                     R"({"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":")",
                     digests[i % 3], R"(","size":)", layer_sizes[i], "}");
   }
-  return absl::StrCat(R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)",
-                      R"("config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")",
-                      kDigestA, R"(","size":)", config_size, R"(},"layers":[)", layers, "]}");
+  return absl::StrCat(
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)",
+      R"("config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")", kDigestA,
+      R"(","size":)", config_size, R"(},"layers":[)", layers, "]}");
 }
 
 std::string IndexJson(const std::vector<std::pair<std::string, std::string>>& entries,
@@ -51,8 +52,9 @@ std::string IndexJson(const std::vector<std::pair<std::string, std::string>>& en
                     entries[i].second, R"(","size":)", sizes[i],
                     R"(,"platform":{"os":"linux","architecture":")", entries[i].first, R"("}})");
   }
-  return absl::StrCat(R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json",)",
-                      R"("manifests":[)", manifests, "]}");
+  return absl::StrCat(
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json",)",
+      R"("manifests":[)", manifests, "]}");
 }
 
 ImageReference Ref(const std::string& text) { return ImageReference::Parse(text).value(); }
@@ -67,9 +69,7 @@ RegistryCredential UserPass(const std::string& user, const std::string& password
 
 class RegistryClientTest : public ::testing::Test {
  protected:
-  RegistryClientTest() : registry_(kOrigin) {
-    options_.platform = Platform{"linux", "amd64", ""};
-  }
+  RegistryClientTest() : registry_(kOrigin) { options_.platform = Platform{"linux", "amd64", ""}; }
 
   absl::StatusOr<ResolvedImage> Resolve(const std::string& image,
                                         const std::vector<RegistryCredential>& credentials = {}) {
@@ -83,7 +83,8 @@ class RegistryClientTest : public ::testing::Test {
 
 TEST_F(RegistryClientTest, AnonymousResolvesImageManifest) {
   const std::string body = ImageManifestJson(100, {1000, 2000});
-  const std::string digest = registry_.Put("team/app", "1", body, std::string(kMediaTypeOciManifest));
+  const std::string digest =
+      registry_.Put("team/app", "1", body, std::string(kMediaTypeOciManifest));
 
   ASSERT_OK_AND_ASSIGN(ResolvedImage image, Resolve("127.0.0.1:5000/team/app:1"));
   EXPECT_EQ(image.digest, digest);
@@ -143,9 +144,11 @@ TEST_F(RegistryClientTest, IndexIsNarrowedToThePlatform) {
   const std::string arm = ImageManifestJson(20, {200, 300});
   const std::string amd_digest = registry_.Put("app", "", amd, std::string(kMediaTypeOciManifest));
   const std::string arm_digest = registry_.Put("app", "", arm, std::string(kMediaTypeOciManifest));
-  const std::string index = IndexJson({{"amd64", amd_digest}, {"arm64", arm_digest}},
-                                      {static_cast<int64_t>(amd.size()), static_cast<int64_t>(arm.size())});
-  const std::string index_digest = registry_.Put("app", "1", index, std::string(kMediaTypeOciIndex));
+  const std::string index =
+      IndexJson({{"amd64", amd_digest}, {"arm64", arm_digest}},
+                {static_cast<int64_t>(amd.size()), static_cast<int64_t>(arm.size())});
+  const std::string index_digest =
+      registry_.Put("app", "1", index, std::string(kMediaTypeOciIndex));
   options_.platform = Platform{"linux", "arm64", "v8"};
 
   ASSERT_OK_AND_ASSIGN(ResolvedImage image, Resolve("127.0.0.1:5000/app:1"));
@@ -172,9 +175,11 @@ TEST_F(RegistryClientTest, IndexWithoutTheNodePlatformIsNotFound) {
 TEST_F(RegistryClientTest, IndexEntryWithWrongSizeIsDataLoss) {
   const std::string amd = ImageManifestJson(20, {200});
   const std::string amd_digest = registry_.Put("app", "", amd, std::string(kMediaTypeOciManifest));
-  registry_.Put("app", "1", IndexJson({{"amd64", amd_digest}}, {static_cast<int64_t>(amd.size()) + 1}),
+  registry_.Put("app", "1",
+                IndexJson({{"amd64", amd_digest}}, {static_cast<int64_t>(amd.size()) + 1}),
                 std::string(kMediaTypeOciIndex));
-  EXPECT_THAT(Resolve("127.0.0.1:5000/app:1"), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("size")));
+  EXPECT_THAT(Resolve("127.0.0.1:5000/app:1"),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("size")));
 }
 
 TEST_F(RegistryClientTest, MissingTagIsNotFound) {
@@ -210,9 +215,11 @@ TEST_F(RegistryClientTest, BearerChallengeFetchesTokenThenRetries) {
   ASSERT_THAT(registry_.requests, SizeIs(3));
   const HttpRequest& token = registry_.requests[1];
   EXPECT_EQ(token.method, HttpMethod::kGet);
-  EXPECT_EQ(token.url,
-            "https://auth.example.com/token?service=fake-registry&scope=repository%3Ateam%2Fapp%3Apull");
-  EXPECT_EQ(FakeRegistry::HeaderOf(token, "Authorization"), "Basic " + absl::Base64Escape("user:pw"));
+  EXPECT_EQ(
+      token.url,
+      "https://auth.example.com/token?service=fake-registry&scope=repository%3Ateam%2Fapp%3Apull");
+  EXPECT_EQ(FakeRegistry::HeaderOf(token, "Authorization"),
+            "Basic " + absl::Base64Escape("user:pw"));
   EXPECT_EQ(token.max_response_bytes, options_.max_token_bytes);
   EXPECT_EQ(FakeRegistry::HeaderOf(registry_.requests[2], "Authorization"),
             "Bearer " + registry_.token);
@@ -250,9 +257,10 @@ TEST_F(RegistryClientTest, IdentityTokenUsesTheRefreshTokenGrant) {
   EXPECT_EQ(token.method, HttpMethod::kPost);
   EXPECT_EQ(token.url, "https://auth.example.com/token");
   EXPECT_EQ(token.content_type, "application/x-www-form-urlencoded");
-  EXPECT_THAT(token.body, AllOf(HasSubstr("grant_type=refresh_token"),
-                                HasSubstr("scope=repository%3Aapp%3Apull"),
-                                HasSubstr("service=fake-registry"), HasSubstr("client_id=inplaced")));
+  EXPECT_THAT(
+      token.body,
+      AllOf(HasSubstr("grant_type=refresh_token"), HasSubstr("scope=repository%3Aapp%3Apull"),
+            HasSubstr("service=fake-registry"), HasSubstr("client_id=inplaced")));
 }
 
 TEST_F(RegistryClientTest, IdentityTokenFallsBackToBasicGetWithoutOAuthEndpoint) {
@@ -285,7 +293,8 @@ TEST_F(RegistryClientTest, RegistryTokenIsSentAsBearerWithoutChallenge) {
 TEST_F(RegistryClientTest, CredentialsAreTriedInOrderThenAnonymous) {
   registry_.Put("app", "1", ImageManifestJson(1, {2}), std::string(kMediaTypeOciManifest));
   registry_.RequireBasic("user", "right");
-  ASSERT_OK(Resolve("127.0.0.1:5000/app:1", {UserPass("user", "wrong1"), UserPass("user", "right")}));
+  ASSERT_OK(
+      Resolve("127.0.0.1:5000/app:1", {UserPass("user", "wrong1"), UserPass("user", "right")}));
   std::vector<std::string> authorizations;
   for (const HttpRequest& request : registry_.requests) {
     authorizations.push_back(FakeRegistry::HeaderOf(request, "Authorization"));
@@ -325,10 +334,10 @@ TEST_F(RegistryClientTest, UnauthorizedMessageNamesTheImageAndNoSecret) {
     token.registry_token = "registry-secret-77";
     const absl::StatusOr<ResolvedImage> result =
         Resolve("127.0.0.1:5000/app:1", {wrong, identity, token});
-    ASSERT_THAT(result, StatusIs(absl::StatusCode::kUnauthenticated,
-                                 AllOf(HasSubstr("401 Unauthorized"),
-                                       HasSubstr("127.0.0.1:5000/app:1"),
-                                       HasSubstr("tried 3 credentials, then anonymous"))));
+    ASSERT_THAT(result,
+                StatusIs(absl::StatusCode::kUnauthenticated,
+                         AllOf(HasSubstr("401 Unauthorized"), HasSubstr("127.0.0.1:5000/app:1"),
+                               HasSubstr("tried 3 credentials, then anonymous"))));
     const std::string message(result.status().message());
     for (const std::string& secret :
          {std::string("hunter2-password"), wrong.auth, std::string("refresh-secret-99"),
@@ -365,15 +374,15 @@ TEST_F(RegistryClientTest, HttpErrorsMapToCodes) {
     int http;
     absl::StatusCode code;
   };
-  for (const Case& c : {Case{500, absl::StatusCode::kUnavailable},
-                        Case{503, absl::StatusCode::kUnavailable},
-                        Case{429, absl::StatusCode::kUnavailable},
-                        Case{400, absl::StatusCode::kUnknown}}) {
+  for (const Case& c :
+       {Case{500, absl::StatusCode::kUnavailable}, Case{503, absl::StatusCode::kUnavailable},
+        Case{429, absl::StatusCode::kUnavailable}, Case{400, absl::StatusCode::kUnknown}}) {
     SCOPED_TRACE(c.http);
     registry_.override_send = [&](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
       return FakeRegistry::Response(c.http, "");
     };
-    EXPECT_THAT(Resolve("127.0.0.1:5000/app:1"), StatusIs(c.code, HasSubstr("127.0.0.1:5000/app:1")));
+    EXPECT_THAT(Resolve("127.0.0.1:5000/app:1"),
+                StatusIs(c.code, HasSubstr("127.0.0.1:5000/app:1")));
   }
 }
 
@@ -431,7 +440,8 @@ TEST_F(RegistryClientTest, DockerHubUsesItsApiHostOverHttps) {
   };
   EXPECT_THAT(Resolve("busybox:1"), StatusIs(absl::StatusCode::kNotFound));
   ASSERT_THAT(registry_.requests, SizeIs(1));
-  EXPECT_EQ(registry_.requests[0].url, "https://registry-1.docker.io/v2/library/busybox/manifests/1");
+  EXPECT_EQ(registry_.requests[0].url,
+            "https://registry-1.docker.io/v2/library/busybox/manifests/1");
 }
 
 TEST(ComputeDigestTest, KnownVectorsAndUnknownAlgorithm) {
