@@ -1,7 +1,6 @@
 #include "daemon/options.h"
 
 #include <CLI/CLI.hpp>
-
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -20,8 +19,8 @@ std::string CheckCombination(const DaemonOptions& options) {
     return absl::StrCat("--socket: must be an absolute path, got \"", options.socket_path, "\"");
   }
   if (options.socket_path.size() > kMaxUnixSocketPathLength) {
-    return absl::StrCat("--socket: ", options.socket_path.size(), " bytes, at most ", kMaxUnixSocketPathLength,
-                        " fit a unix socket path");
+    return absl::StrCat("--socket: ", options.socket_path.size(), " bytes, at most ",
+                        kMaxUnixSocketPathLength, " fit a unix socket path");
   }
   if (options.state_dir.empty()) return "--state-dir: must not be empty";
   return "";
@@ -52,7 +51,8 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
   app.add_option("--max-containers", options.max_containers, "Most containers in one recreate request")
       ->envname("INPLACED_MAX_CONTAINERS")
       ->check(CLI::Range(1, 1000));
-  app.add_option("--fast-poll-ms", options.fast_poll_ms, "Poll period while a request waits on a kill or restart")
+  app.add_option("--fast-poll-ms", options.fast_poll_ms,
+                 "Poll period while a request waits on a kill or restart")
       ->envname("INPLACED_FAST_POLL_MS")
       ->check(CLI::Range(1, 60000));
   app.add_option("--slow-poll-ms", options.slow_poll_ms, "Poll period when no request waits on the runtime")

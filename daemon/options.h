@@ -11,7 +11,8 @@
 //                                                     (/var/lib/inplaced)
 //   --max-open-requests  INPLACED_MAX_OPEN_REQUESTS  cap on not-yet-completed requests (1000)
 //   --max-containers     INPLACED_MAX_CONTAINERS     most containers per request (64)
-//   --fast-poll-ms       INPLACED_FAST_POLL_MS       poll period while a request waits on a kill/restart (100)
+//   --fast-poll-ms       INPLACED_FAST_POLL_MS       poll period while a request waits on a kill/restart
+//   (100)
 //   --slow-poll-ms       INPLACED_SLOW_POLL_MS       poll period otherwise (1000)
 //   --log-level          INPLACED_LOG_LEVEL          trace|debug|info|warn|error|critical|off (info)
 //   --no-event-stream    INPLACED_NO_EVENT_STREAM    do not use the runtime's GetContainerEvents

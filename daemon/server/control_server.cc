@@ -1,7 +1,6 @@
 #include "daemon/server/control_server.h"
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
-
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"

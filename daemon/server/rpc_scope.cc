@@ -14,7 +14,8 @@ grpc::Status RpcScope::Finish(const absl::Status& status) {
   if (status.ok()) {
     spdlog::info("rpc method={} code={} ms={:.1f}", method_, code, ms);
   } else {
-    spdlog::info("rpc method={} code={} ms={:.1f} error=\"{}\"", method_, code, ms, std::string(status.message()));
+    spdlog::info("rpc method={} code={} ms={:.1f} error=\"{}\"", method_, code, ms,
+                 std::string(status.message()));
   }
   // cri::ToGrpcStatus is the project's absl->gRPC conversion (same code, same message).
   return cri::ToGrpcStatus(status);

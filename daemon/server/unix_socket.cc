@@ -1,14 +1,13 @@
 #include "daemon/server/unix_socket.h"
 
 #include <errno.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
-
-#include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
 

@@ -59,7 +59,8 @@ TEST_F(ControlServerTest, ASecondServerOnALiveSocketFails) {
 }
 
 TEST_F(ControlServerTest, AnUnusableSocketPathIsAnError) {
-  EXPECT_THAT(ControlServer::Start("relative.sock", {&health_}), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ControlServer::Start("relative.sock", {&health_}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

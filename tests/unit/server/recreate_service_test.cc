@@ -79,7 +79,8 @@ TEST_F(RecreateServiceStartingTest, CallsBeforeReadyAreUnavailableWithoutReachin
   {
     grpc::ClientContext context;
     v1::CreateRecreateRequestResponse response;
-    EXPECT_EQ(stub_->CreateRecreateRequest(&context, {}, &response).error_code(), grpc::StatusCode::UNAVAILABLE);
+    EXPECT_EQ(stub_->CreateRecreateRequest(&context, {}, &response).error_code(),
+              grpc::StatusCode::UNAVAILABLE);
   }
   {
     grpc::ClientContext context;
@@ -89,7 +90,8 @@ TEST_F(RecreateServiceStartingTest, CallsBeforeReadyAreUnavailableWithoutReachin
   {
     grpc::ClientContext context;
     v1::ListRecreateRequestsResponse response;
-    EXPECT_EQ(stub_->ListRecreateRequests(&context, {}, &response).error_code(), grpc::StatusCode::UNAVAILABLE);
+    EXPECT_EQ(stub_->ListRecreateRequests(&context, {}, &response).error_code(),
+              grpc::StatusCode::UNAVAILABLE);
   }
   {
     grpc::ClientContext context;
@@ -207,7 +209,8 @@ TEST_F(RecreateServiceTest, DeleteMapsNotFound) {
   grpc::ClientContext first;
   EXPECT_TRUE(stub_->DeleteRecreateRequest(&first, request, &response).ok());
   grpc::ClientContext second;
-  EXPECT_EQ(stub_->DeleteRecreateRequest(&second, request, &response).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(stub_->DeleteRecreateRequest(&second, request, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(RecreateServiceTest, AcknowledgeUnreadyAndReportReadinessReturnTheRequestAfterTheCall) {
@@ -240,7 +243,8 @@ TEST_F(RecreateServiceTest, AcknowledgeUnreadyAndReportReadinessReturnTheRequest
 }
 
 TEST_F(RecreateServiceTest, WatchErrorFromTheManagerEndsTheStream) {
-  EXPECT_CALL(manager_, Watch(_)).WillOnce(Return(absl::InvalidArgumentError("namespace: not a DNS-1123 label")));
+  EXPECT_CALL(manager_, Watch(_))
+      .WillOnce(Return(absl::InvalidArgumentError("namespace: not a DNS-1123 label")));
   grpc::ClientContext context;
   auto reader = stub_->WatchRecreateRequests(&context, {});
   v1::WatchRecreateRequestsResponse event;
@@ -256,7 +260,9 @@ class RecreateServiceWatchTest : public RecreateServiceTest {
   void ExpectWatchFromHub(const std::vector<v1::RecreateRequest>& initial) {
     EXPECT_CALL(manager_, Watch(_))
         .WillOnce([this, initial](const v1::WatchRecreateRequestsRequest& request)
-                      -> absl::StatusOr<std::unique_ptr<RecreateWatch>> { return hub_.Subscribe(request, initial); });
+                      -> absl::StatusOr<std::unique_ptr<RecreateWatch>> {
+          return hub_.Subscribe(request, initial);
+        });
   }
 
   WatchHub hub_;

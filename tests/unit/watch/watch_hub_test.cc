@@ -67,8 +67,8 @@ TEST(WatchHubTest, InitialStateIsAddedPerMatchingRequestThenSynced) {
   WatchHub hub;
   v1::WatchRecreateRequestsRequest filter;
   filter.set_namespace_("ns");
-  auto watch = hub.Subscribe(filter, {Request("ns", "a", "p", 1), Request("other", "b", "p", 2),
-                                      Request("ns", "c", "q", 3)});
+  auto watch = hub.Subscribe(
+      filter, {Request("ns", "a", "p", 1), Request("other", "b", "p", 2), Request("ns", "c", "q", 3)});
   EXPECT_THAT(Take(*watch, 3), ElementsAre("ADDED ns/a@1", "ADDED ns/c@3", "SYNCED"));
 }
 

@@ -1,0 +1,147 @@
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/real_clock.h"
+#include "cri/connect.h"
+#include "daemon/prestop/cri_prestop_runner.h"
+#include "daemon/recreate/recreate_engine.h"
+#include "daemon/recreate/watch_hub.h"
+#include "daemon/server/control_server.h"
+#include "daemon/server/health_service.h"
+#include "daemon/server/manager_slot.h"
+#include "daemon/server/recreate_service.h"
+#include "daemon/server/serving_state.h"
+#include "daemon/store/sqlite_store.h"
+
+namespace inplaced::daemon {
+namespace {
+
+// How long running calls may finish when the daemon stops, before the server cancels them.
+constexpr absl::Duration kShutdownGrace = absl::Seconds(5);
+
+absl::Status MakeStateDir(const std::string& dir) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) return absl::FailedPreconditionError(absl::StrCat(dir, " is not a directory"));
+    return absl::OkStatus();
+  }
+  // The state holds every request (pod names, hook commands): owner only.
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot create state dir ", dir, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// Declared in dependency order: destroyed in reverse, so nothing outlives what it points to.
+struct Daemon::Parts {
+  DaemonOptions options;
+  ServingState state;
+  ManagerSlot manager;
+  std::unique_ptr<RecreateServiceImpl> recreate_service;
+  std::unique_ptr<HealthServiceImpl> health_service;
+  std::unique_ptr<ControlServer> server;  // stopped in Stop(), before the engine
+  RealClock clock;
+  cri::Connection runtime;
+  std::unique_ptr<store::SqliteStore> store;
+  std::unique_ptr<CriPreStopRunner> prestop;
+  WatchHub hub;
+  std::unique_ptr<RecreateEngine> engine;
+
+  ~Parts() {
+    // The server's handlers reference the manager slot and the engine: stop it first.
+    if (server != nullptr) server->Shutdown(absl::ZeroDuration());
+    if (engine != nullptr) engine->Shutdown();
+    hub.Shutdown();
+  }
+};
+
+absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonOptions& options) {
+  auto parts = std::make_unique<Parts>();
+  parts->options = options;
+  parts->recreate_service = std::make_unique<RecreateServiceImpl>(parts->manager, parts->state);
+  parts->health_service = std::make_unique<HealthServiceImpl>(
+      parts->state,
+      std::vector<std::string>{std::string(::inplaced::v1::RecreateService::service_full_name())});
+  absl::StatusOr<std::unique_ptr<ControlServer>> server =
+      ControlServer::Start(options.socket_path, {parts->recreate_service.get(), parts->health_service.get()});
+  if (!server.ok()) {
+    return absl::Status(server.status().code(),
+                        absl::StrCat("control API socket: ", server.status().message()));
+  }
+  parts->server = *std::move(server);
+
+  cri::ConnectOptions connect;
+  connect.endpoint = options.runtime_endpoint;
+  connect.discovery_root = options.discovery_root;
+  absl::StatusOr<cri::Connection> runtime = cri::Connect(connect);
+  if (!runtime.ok()) {
+    return absl::Status(runtime.status().code(),
+                        absl::StrCat("container runtime: ", runtime.status().message()));
+  }
+  parts->runtime = *std::move(runtime);
+  spdlog::info("runtime_connected endpoint={} runtime={} version={}", parts->runtime.endpoint,
+               parts->runtime.version.runtime_name(), parts->runtime.version.runtime_version());
+
+  if (absl::Status made = MakeStateDir(options.state_dir); !made.ok()) return made;
+  absl::StatusOr<std::unique_ptr<store::SqliteStore>> store = store::SqliteStore::Open(options.StorePath());
+  if (!store.ok()) {
+    return absl::Status(store.status().code(), absl::StrCat("state store: ", store.status().message()));
+  }
+  parts->store = *std::move(store);
+
+  parts->prestop = std::make_unique<CriPreStopRunner>(*parts->runtime.runtime, parts->clock);
+  RecreateEngineOptions engine_options;
+  engine_options.limits.max_containers = options.max_containers;
+  engine_options.max_open_requests = options.max_open_requests;
+  engine_options.fast_poll = absl::Milliseconds(options.fast_poll_ms);
+  engine_options.slow_poll = absl::Milliseconds(options.slow_poll_ms);
+  engine_options.use_event_stream = options.use_event_stream;
+  absl::StatusOr<std::unique_ptr<RecreateEngine>> engine = RecreateEngine::Create(
+      *parts->runtime.runtime, parts->clock, *parts->store, *parts->prestop, parts->hub, engine_options);
+  if (!engine.ok()) {
+    return absl::Status(engine.status().code(), absl::StrCat("recreate engine: ", engine.status().message()));
+  }
+  parts->engine = *std::move(engine);
+  parts->engine->Start();
+
+  parts->manager.Set(parts->engine.get());
+  parts->state.SetServing();
+  return std::unique_ptr<Daemon>(new Daemon(std::move(parts)));
+}
+
+Daemon::Daemon(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+Daemon::~Daemon() { Stop(); }
+
+void Daemon::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  spdlog::info("inplaced stopping");
+  parts_->state.SetStopping();              // health NOT_SERVING, new calls UNAVAILABLE
+  parts_->recreate_service->StopStreams();  // watch handlers would hold Shutdown until its deadline
+  // Let running calls finish, then close at once: gRPC's own grace would also wait for idle client
+  // connections, which do not read the server's GOAWAY until their next call.
+  if (!parts_->state.WaitForNoActiveCalls(kShutdownGrace)) {
+    spdlog::warn("shutdown_calls_cancelled active={}", parts_->state.active_calls());
+  }
+  parts_->server->Shutdown(absl::ZeroDuration());
+  parts_->engine->Shutdown();
+  parts_->hub.Shutdown();
+  spdlog::info("inplaced stopped");
+}
+
+const std::string& Daemon::runtime_endpoint() const { return parts_->runtime.endpoint; }
+
+const std::string& Daemon::socket_path() const { return parts_->options.socket_path; }
+
+}  // namespace inplaced::daemon

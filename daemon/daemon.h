@@ -1,0 +1,48 @@
+#pragma once
+
+// The assembled daemon: runtime connection, state store, preStop runner, watch hub, recreate engine
+// and the control API server, started and stopped in order. main.cc is a thin shell around it.
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "daemon/options.h"
+
+namespace inplaced::daemon {
+
+// Not thread-safe: Start and Stop from one thread (main).
+class Daemon {
+ public:
+  // Starts everything, in this order:
+  //   1. the control server on options.socket_path (health NOT_SERVING, API calls UNAVAILABLE);
+  //   2. the runtime connection (cri::Connect: discovery, waits for a runtime that is still starting);
+  //   3. the store under options.state_dir (created 0700 if missing) and the engine, which reloads every
+  //      stored request (recovering interrupted kills) before it is started;
+  //   4. SERVING: health reports SERVING and the API answers.
+  // Errors: any step's error, with what failed; everything started so far is stopped again.
+  static absl::StatusOr<std::unique_ptr<Daemon>> Start(const DaemonOptions& options);
+
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+  // Stop() if not done yet.
+  ~Daemon();
+
+  // Health NOT_SERVING (new calls UNAVAILABLE), open watch streams end (UNAVAILABLE), running calls
+  // may finish (up to 5 s), the server closes, then the engine shuts down (in-flight kills end).
+  // Idempotent.
+  void Stop();
+
+  // The runtime endpoint in use ("unix:///...").
+  const std::string& runtime_endpoint() const;
+  const std::string& socket_path() const;
+
+ private:
+  struct Parts;
+  explicit Daemon(std::unique_ptr<Parts> parts);
+
+  std::unique_ptr<Parts> parts_;
+  bool stopped_ = false;
+};
+
+}  // namespace inplaced::daemon

@@ -1,0 +1,51 @@
+// inplaced: the daemon's entry point. Parses flags, starts the Daemon, waits for SIGTERM/SIGINT,
+// stops it. Everything else lives in daemon.cc.
+
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "daemon/daemon.h"
+#include "daemon/options.h"
+
+int main(int argc, char** argv) {
+  using inplaced::daemon::CommandLine;
+  const CommandLine command_line = inplaced::daemon::ParseCommandLine(argc, argv);
+  if (!command_line.run) {
+    (command_line.exit_code == 0 ? std::cout : std::cerr) << command_line.output << std::endl;
+    return command_line.exit_code;
+  }
+  const inplaced::daemon::DaemonOptions& options = command_line.options;
+
+  // Logs go to stderr; stdout carries only the ready line (supervisors and tests wait for it).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("inplaced"));
+  spdlog::set_level(spdlog::level::from_str(options.log_level));
+
+  // Block the stop signals in every thread (threads inherit the mask), then wait for them here.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto daemon = inplaced::daemon::Daemon::Start(options);
+  if (!daemon.ok()) {
+    spdlog::critical("inplaced failed to start: {}", daemon.status().ToString());
+    return 1;
+  }
+  spdlog::info("inplaced ready socket={} runtime={}", (*daemon)->socket_path(),
+               (*daemon)->runtime_endpoint());
+  std::printf("inplaced ready socket=%s runtime=%s\n", (*daemon)->socket_path().c_str(),
+              (*daemon)->runtime_endpoint().c_str());
+  std::fflush(stdout);
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("signal_received signal={}", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  (*daemon)->Stop();
+  return 0;
+}

@@ -1,0 +1,503 @@
+// The inplaced binary against the fake_cri_server binary over real unix sockets, driven through the
+// control API (generated gRPC stub), plus one manual recreate with `buf curl` and server reflection,
+// exactly as the README shows it.
+
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "api/grpc/health/v1/health.grpc.pb.h"
+#include "api/inplaced/v1/recreate.grpc.pb.h"
+#include "cri/connect.h"
+#include "cri/kubelet_labels.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/child_process.h"
+#include "tests/support/status_matchers.h"
+
+namespace inplaced {
+namespace {
+
+namespace v1 = ::inplaced::v1;
+using ::inplaced::testing::ChildProcess;
+using ::inplaced::testing::IsOk;
+using ::testing::HasSubstr;
+
+// The fake server's pre-created pods (FakeRuntime::AddPods): namespace "bulk", pods "pod-00000"...,
+// containers "c0", "c1".
+constexpr char kNamespace[] = "bulk";
+std::string Pod(int i) { return absl::StrCat("pod-0000", i); }
+
+// Polls `condition` every 50 ms for up to `timeout` (real time: this suite runs real processes).
+template <typename Fn>
+bool Eventually(Fn condition, absl::Duration timeout = absl::Seconds(60)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (condition()) return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return condition();
+}
+
+void SetDeadline(grpc::ClientContext* context) {
+  context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+}
+
+v1::CreateRecreateRequestRequest RecreateOf(const std::string& name, const std::string& pod,
+                                            std::vector<std::string> containers) {
+  v1::CreateRecreateRequestRequest request;
+  request.set_namespace_(kNamespace);
+  request.set_name(name);
+  request.mutable_spec()->set_pod_name(pod);
+  for (const std::string& container : containers)
+    request.mutable_spec()->add_containers()->set_name(container);
+  return request;
+}
+
+class DaemonIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char dir[] = "/tmp/ipd-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    dir_ = dir;
+    cri_socket_ = dir_ + "/cri.sock";
+    socket_ = dir_ + "/run/inplaced.sock";
+  }
+  void TearDown() override {
+    daemon_.reset();
+    fake_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void StartFakeRuntime(std::vector<std::string> extra_flags = {}) {
+    std::vector<std::string> argv = {
+        FAKE_CRI_SERVER_PATH,   "--socket", cri_socket_, "--pods", "4", "--containers-per-pod", "2",
+        "--restart-backoff-ms", "200"};
+    argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+    ASSERT_OK_AND_ASSIGN(ChildProcess child, ChildProcess::Start(argv));
+    fake_ = std::make_unique<ChildProcess>(std::move(child));
+    ASSERT_THAT(fake_->WaitForLine("ready", absl::Seconds(30)), IsOk());
+  }
+
+  void StartDaemon(std::vector<std::string> extra_flags = {}) {
+    LaunchDaemon(std::move(extra_flags));
+    WaitDaemonReady();
+  }
+
+  // Starts the daemon without waiting for it to be ready; the stub is usable once the socket exists.
+  void LaunchDaemon(std::vector<std::string> extra_flags = {}) {
+    std::vector<std::string> argv = {
+        INPLACED_PATH, "--runtime-endpoint", "unix://" + cri_socket_, "--socket", socket_,
+        "--state-dir", dir_ + "/state",      "--fast-poll-ms",        "50",       "--slow-poll-ms",
+        "200"};
+    argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+    ASSERT_OK_AND_ASSIGN(ChildProcess child, ChildProcess::Start(argv));
+    daemon_ = std::make_unique<ChildProcess>(std::move(child));
+    // A new channel per daemon process: no reconnect backoff from the previous one.
+    channel_ = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());
+    stub_ = v1::RecreateService::NewStub(channel_);
+  }
+
+  void WaitDaemonReady() {
+    ASSERT_OK_AND_ASSIGN(std::string ready, daemon_->WaitForLine("inplaced ready", absl::Seconds(60)));
+    EXPECT_THAT(ready, HasSubstr("socket=" + socket_));
+  }
+
+  grpc::health::v1::HealthCheckResponse::ServingStatus Health() {
+    auto health = grpc::health::v1::Health::NewStub(channel_);
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    context.set_wait_for_ready(true);  // the socket may not exist yet
+    grpc::health::v1::HealthCheckResponse response;
+    const grpc::Status status = health->Check(&context, grpc::health::v1::HealthCheckRequest(), &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.status();
+  }
+
+  void KillDaemon() {
+    ASSERT_OK_AND_ASSIGN(int status, daemon_->Stop(SIGKILL, absl::Seconds(5)));
+    EXPECT_TRUE(WIFSIGNALED(status));
+    daemon_.reset();
+  }
+
+  grpc::Status Create(const v1::CreateRecreateRequestRequest& request,
+                      v1::CreateRecreateRequestResponse* response) {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    return stub_->CreateRecreateRequest(&context, request, response);
+  }
+
+  grpc::Status Get(const std::string& name, v1::RecreateRequest* out) {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    v1::GetRecreateRequestRequest request;
+    request.set_namespace_(kNamespace);
+    request.set_name(name);
+    v1::GetRecreateRequestResponse response;
+    grpc::Status status = stub_->GetRecreateRequest(&context, request, &response);
+    *out = response.recreate_request();
+    return status;
+  }
+
+  grpc::Status Delete(const std::string& name, bool allow_missing = false) {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    v1::DeleteRecreateRequestRequest request;
+    request.set_namespace_(kNamespace);
+    request.set_name(name);
+    request.set_allow_missing(allow_missing);
+    v1::DeleteRecreateRequestResponse response;
+    return stub_->DeleteRecreateRequest(&context, request, &response);
+  }
+
+  // Waits until the request's phase is COMPLETED and returns it.
+  v1::RecreateRequest WaitCompleted(const std::string& name) {
+    v1::RecreateRequest request;
+    const bool completed = Eventually(
+        [&] { return Get(name, &request).ok() && request.status().phase() == v1::RECREATE_PHASE_COMPLETED; });
+    EXPECT_TRUE(completed) << "not completed: " << request.DebugString();
+    return request;
+  }
+
+  // The attempts (CRI metadata.attempt) of every instance of `container` of `pod` the fake runtime holds.
+  std::vector<uint32_t> Attempts(const std::string& pod, const std::string& container) {
+    cri::ConnectOptions options;
+    options.endpoint = "unix://" + cri_socket_;
+    absl::StatusOr<cri::Connection> connection = cri::Connect(options);
+    EXPECT_THAT(connection.status(), IsOk());
+    if (!connection.ok()) return {};
+    absl::StatusOr<::runtime::v1::ListContainersResponse> list =
+        connection->runtime->ListContainers(::runtime::v1::ListContainersRequest());
+    EXPECT_THAT(list.status(), IsOk());
+    std::vector<uint32_t> attempts;
+    if (!list.ok()) return attempts;
+    for (const ::runtime::v1::Container& c : list->containers()) {
+      const auto& labels = c.labels();
+      auto pod_label = labels.find(std::string(cri::kubelet::kPodName));
+      auto name_label = labels.find(std::string(cri::kubelet::kContainerName));
+      if (pod_label != labels.end() && pod_label->second == pod && name_label != labels.end() &&
+          name_label->second == container) {
+        attempts.push_back(c.metadata().attempt());
+      }
+    }
+    std::sort(attempts.begin(), attempts.end());
+    return attempts;
+  }
+
+  std::string dir_;
+  std::string cri_socket_;
+  std::string socket_;
+  std::unique_ptr<ChildProcess> fake_;
+  std::unique_ptr<ChildProcess> daemon_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::RecreateService::Stub> stub_;
+};
+
+void ExpectRecreatedOnce(const v1::ContainerRecreateState& state) {
+  SCOPED_TRACE(state.DebugString());
+  EXPECT_EQ(state.phase(), v1::CONTAINER_RECREATE_PHASE_SUCCEEDED);
+  EXPECT_TRUE(state.is_killed());
+  EXPECT_FALSE(state.old_container_id().empty());
+  EXPECT_FALSE(state.new_container_id().empty());
+  EXPECT_NE(state.new_container_id(), state.old_container_id());
+  EXPECT_EQ(state.restart_count(), state.old_restart_count() + 1);
+}
+
+TEST_F(DaemonIntegrationTest, RecreatesAContainerThroughTheApi) {
+  StartFakeRuntime();
+  StartDaemon();
+  v1::CreateRecreateRequestResponse created;
+  ASSERT_TRUE(Create(RecreateOf("r1", Pod(0), {"c0"}), &created).ok());
+  EXPECT_TRUE(created.created());
+  EXPECT_FALSE(created.recreate_request().metadata().uid().empty());
+
+  const v1::RecreateRequest done = WaitCompleted("r1");
+  EXPECT_EQ(done.status().message(), "");
+  ASSERT_EQ(done.status().container_states_size(), 1);
+  ExpectRecreatedOnce(done.status().container_states(0));
+  EXPECT_TRUE(done.status().container_states(0).has_killed_at());
+  EXPECT_TRUE(done.status().container_states(0).has_restarted_at());
+  // c1 was not touched: still its first instance.
+  EXPECT_THAT(Attempts(Pod(0), "c1"), ::testing::ElementsAre(0u));
+}
+
+TEST_F(DaemonIntegrationTest, CreateIsIdempotentAndAnotherSpecIsAlreadyExists) {
+  StartFakeRuntime();
+  StartDaemon();
+  const v1::CreateRecreateRequestRequest request = RecreateOf("same", Pod(1), {"c0"});
+  v1::CreateRecreateRequestResponse first;
+  ASSERT_TRUE(Create(request, &first).ok());
+  v1::CreateRecreateRequestResponse again;
+  ASSERT_TRUE(Create(request, &again).ok());
+  EXPECT_TRUE(first.created());
+  EXPECT_FALSE(again.created());
+  EXPECT_EQ(again.recreate_request().metadata().uid(), first.recreate_request().metadata().uid());
+
+  v1::CreateRecreateRequestResponse other;
+  EXPECT_EQ(Create(RecreateOf("same", Pod(1), {"c1"}), &other).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+}
+
+TEST_F(DaemonIntegrationTest, ListGetAndDelete) {
+  StartFakeRuntime();
+  StartDaemon();
+  v1::CreateRecreateRequestResponse created;
+  ASSERT_TRUE(Create(RecreateOf("a", Pod(0), {"c0"}), &created).ok());
+  ASSERT_TRUE(Create(RecreateOf("b", Pod(1), {"c1"}), &created).ok());
+
+  {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    v1::ListRecreateRequestsRequest request;
+    request.set_namespace_(kNamespace);
+    v1::ListRecreateRequestsResponse response;
+    ASSERT_TRUE(stub_->ListRecreateRequests(&context, request, &response).ok());
+    ASSERT_EQ(response.recreate_requests_size(), 2);
+    EXPECT_EQ(response.recreate_requests(0).metadata().name(), "a");
+    EXPECT_EQ(response.recreate_requests(1).metadata().name(), "b");
+  }
+  {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    v1::ListRecreateRequestsRequest request;
+    request.set_pod_name(Pod(1));
+    v1::ListRecreateRequestsResponse response;
+    ASSERT_TRUE(stub_->ListRecreateRequests(&context, request, &response).ok());
+    ASSERT_EQ(response.recreate_requests_size(), 1);
+    EXPECT_EQ(response.recreate_requests(0).metadata().name(), "b");
+  }
+  v1::RecreateRequest got;
+  ASSERT_TRUE(Get("a", &got).ok());
+  EXPECT_EQ(got.spec().pod_name(), Pod(0));
+
+  EXPECT_TRUE(Delete("a").ok());
+  EXPECT_EQ(Get("a", &got).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Delete("a").error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(Delete("a", /*allow_missing=*/true).ok());
+}
+
+TEST_F(DaemonIntegrationTest, ValidationErrorNamesTheField) {
+  StartFakeRuntime();
+  StartDaemon();
+  v1::CreateRecreateRequestResponse response;
+  const grpc::Status status = Create(RecreateOf("dup", Pod(0), {"c0", "c0"}), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("spec.containers[1].name"));
+
+  v1::CreateRecreateRequestRequest short_deadline = RecreateOf("deadline", Pod(0), {"c0"});
+  short_deadline.mutable_spec()->set_active_deadline_seconds(2);
+  const grpc::Status deadline_status = Create(short_deadline, &response);
+  EXPECT_EQ(deadline_status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(deadline_status.error_message(), HasSubstr("spec.active_deadline_seconds"));
+}
+
+TEST_F(DaemonIntegrationTest, OpenRequestsOverTheCapAreResourceExhausted) {
+  StartFakeRuntime();
+  StartDaemon({"--max-open-requests", "1"});
+  // An unready step keeps the request open until AcknowledgeUnready, which never comes.
+  v1::CreateRecreateRequestRequest waiting = RecreateOf("waits", Pod(0), {"c0"});
+  waiting.mutable_spec()->mutable_strategy()->set_unready_grace_period_seconds(0);
+  v1::CreateRecreateRequestResponse response;
+  ASSERT_TRUE(Create(waiting, &response).ok());
+  const grpc::Status over = Create(RecreateOf("over", Pod(1), {"c0"}), &response);
+  EXPECT_EQ(over.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << over.error_message();
+  // Repeating the open one is still answered (idempotent), not refused by the cap.
+  EXPECT_TRUE(Create(waiting, &response).ok());
+}
+
+TEST_F(DaemonIntegrationTest, WatchStreamsTheRecreateToCompletion) {
+  StartFakeRuntime();
+  StartDaemon();
+  grpc::ClientContext context;
+  v1::WatchRecreateRequestsRequest filter;
+  filter.set_name("watched");
+  auto reader = stub_->WatchRecreateRequests(&context, filter);
+  v1::WatchRecreateRequestsResponse event;
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.type(), v1::WATCH_EVENT_TYPE_SYNCED);
+
+  v1::CreateRecreateRequestResponse created;
+  ASSERT_TRUE(Create(RecreateOf("watched", Pod(2), {"c0", "c1"}), &created).ok());
+  ASSERT_TRUE(Create(RecreateOf("other", Pod(3), {"c0"}), &created).ok());
+  bool added = false;
+  uint64_t last_version = 0;
+  while (reader->Read(&event)) {
+    const v1::RecreateRequest& request = event.recreate_request();
+    EXPECT_EQ(request.metadata().name(), "watched");  // the filter holds
+    EXPECT_GT(request.metadata().resource_version(), last_version);
+    last_version = request.metadata().resource_version();
+    if (event.type() == v1::WATCH_EVENT_TYPE_ADDED) added = true;
+    if (request.status().phase() == v1::RECREATE_PHASE_COMPLETED) break;
+  }
+  EXPECT_TRUE(added);
+  ASSERT_EQ(event.recreate_request().status().phase(), v1::RECREATE_PHASE_COMPLETED);
+  ExpectRecreatedOnce(event.recreate_request().status().container_states(0));
+  ExpectRecreatedOnce(event.recreate_request().status().container_states(1));
+  context.TryCancel();
+  reader->Finish();
+}
+
+TEST_F(DaemonIntegrationTest, HealthIsServing) {
+  StartFakeRuntime();
+  StartDaemon();
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  for (const char* service : {"", "inplaced.v1.RecreateService"}) {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(service);
+    grpc::health::v1::HealthCheckResponse response;
+    ASSERT_TRUE(health->Check(&context, request, &response).ok()) << service;
+    EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING) << service;
+  }
+}
+
+TEST_F(DaemonIntegrationTest, AnswersUnavailableUntilTheRuntimeIsUp) {
+  // The runtime socket does not exist yet: the daemon serves health (NOT_SERVING) and refuses API
+  // calls (UNAVAILABLE) while it waits for the runtime, then turns SERVING once it answers.
+  LaunchDaemon();
+  EXPECT_EQ(Health(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  v1::CreateRecreateRequestResponse response;
+  EXPECT_EQ(Create(RecreateOf("early", Pod(0), {"c0"}), &response).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  StartFakeRuntime();
+  WaitDaemonReady();
+  EXPECT_EQ(Health(), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_TRUE(Create(RecreateOf("early", Pod(0), {"c0"}), &response).ok());
+}
+
+TEST_F(DaemonIntegrationTest, SocketIsGroupOnlyAndRemovedOnSigterm) {
+  StartFakeRuntime();
+  StartDaemon();
+  struct stat st;
+  ASSERT_EQ(::stat(socket_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+  ASSERT_EQ(::stat((dir_ + "/run").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0750u);
+
+  ASSERT_OK_AND_ASSIGN(int status, daemon_->Stop(SIGTERM, absl::Seconds(20)));
+  daemon_.reset();
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_NE(::stat(socket_.c_str(), &st), 0);
+}
+
+TEST_F(DaemonIntegrationTest, InvalidFlagExitsWithUsageError) {
+  ASSERT_OK_AND_ASSIGN(ChildProcess child, ChildProcess::Start({INPLACED_PATH, "--fast-poll-ms", "0"}));
+  ASSERT_OK_AND_ASSIGN(int status, child.Stop(0, absl::Seconds(20)));  // signal 0: just wait
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+}
+
+// kill -9 of the daemon at several points of recreates; each restarted daemon finishes them, and no
+// container is killed twice (each recreated container is at attempt 1, never 2).
+TEST_F(DaemonIntegrationTest, KillNineMidRecreateLosesNothingAndKillsOnce) {
+  // Containers ignore SIGTERM: each kill takes the whole (2 s) grace period, a window to crash in.
+  StartFakeRuntime({"--ignore-term"});
+  StartDaemon();
+  auto recreate = [](const std::string& name, const std::string& pod) {
+    v1::CreateRecreateRequestRequest request = RecreateOf(name, pod, {"c0"});
+    request.mutable_spec()->mutable_strategy()->set_termination_grace_period_seconds(2);
+    return request;
+  };
+  v1::CreateRecreateRequestResponse created;
+
+  // 1. Right after the request was accepted.
+  ASSERT_TRUE(Create(recreate("crash-accepted", Pod(0)), &created).ok());
+  KillDaemon();
+  StartDaemon();
+
+  // 2. While StopContainer is in flight (the kill is recorded, the container not dead yet).
+  ASSERT_TRUE(Create(recreate("crash-killing", Pod(1)), &created).ok());
+  v1::RecreateRequest seen;
+  ASSERT_TRUE(Eventually([&] {
+    return Get("crash-killing", &seen).ok() && seen.status().container_states(0).is_killed();
+  })) << seen.DebugString();
+  KillDaemon();
+  StartDaemon();
+
+  for (const auto& [name, pod] : {std::pair<std::string, std::string>{"crash-accepted", Pod(0)},
+                                  std::pair<std::string, std::string>{"crash-killing", Pod(1)}}) {
+    SCOPED_TRACE(name);
+    const v1::RecreateRequest done = WaitCompleted(name);
+    ASSERT_EQ(done.status().container_states_size(), 1);
+    ExpectRecreatedOnce(done.status().container_states(0));
+    // One dead instance (attempt 0) and its replacement (attempt 1): a second kill would show attempt 2.
+    EXPECT_THAT(Attempts(pod, "c0"), ::testing::ElementsAre(0u, 1u));
+  }
+}
+
+// The manual recreate of the README, with `buf curl` (grpcurl's stand-in here) and server reflection.
+class BufCurlTest : public DaemonIntegrationTest {
+ protected:
+  void SetUp() override {
+    DaemonIntegrationTest::SetUp();
+    if (::access(BUF_PATH, X_OK) != 0)
+      GTEST_SKIP() << "buf not installed at " << BUF_PATH << " (scripts/install-deps.sh)";
+  }
+
+  // Runs `buf curl --protocol grpc --http2-prior-knowledge --unix-socket SOCK <args>`; returns stdout.
+  std::string BufCurl(std::vector<std::string> args) {
+    std::vector<std::string> argv = {BUF_PATH,        "curl", "--protocol", "grpc", "--http2-prior-knowledge",
+                                     "--unix-socket", socket_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    absl::StatusOr<ChildProcess> child = ChildProcess::Start(argv);
+    EXPECT_THAT(child.status(), IsOk());
+    if (!child.ok()) return "";
+    std::string out = child->ReadAll(absl::Seconds(60));
+    absl::StatusOr<int> status = child->Stop(0, absl::Seconds(10));
+    EXPECT_THAT(status.status(), IsOk());
+    if (status.ok()) {
+      EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "buf curl failed: " << out;
+    }
+    return out;
+  }
+};
+
+TEST_F(BufCurlTest, ManualRecreateWithReflection) {
+  StartFakeRuntime();
+  StartDaemon();
+  const std::string services = BufCurl({"--list-services", "http://localhost"});
+  EXPECT_THAT(services, HasSubstr("inplaced.v1.RecreateService"));
+  EXPECT_THAT(services, HasSubstr("grpc.health.v1.Health"));
+  EXPECT_THAT(services, HasSubstr("grpc.reflection.v1alpha.ServerReflection"));
+
+  const std::string methods = BufCurl({"--list-methods", "http://localhost"});
+  EXPECT_THAT(methods, HasSubstr("inplaced.v1.RecreateService/CreateRecreateRequest"));
+
+  EXPECT_THAT(BufCurl({"http://localhost/grpc.health.v1.Health/Check"}), HasSubstr("\"SERVING\""));
+
+  const std::string created = BufCurl(
+      {"http://localhost/inplaced.v1.RecreateService/CreateRecreateRequest", "-d",
+       R"({"namespace":"bulk","name":"manual-1","spec":{"podName":"pod-00000","containers":[{"name":"c0"}]}})"});
+  EXPECT_THAT(created, HasSubstr("\"created\": true"));
+
+  const v1::RecreateRequest done = WaitCompleted("manual-1");
+  ExpectRecreatedOnce(done.status().container_states(0));
+  const std::string got = BufCurl({"http://localhost/inplaced.v1.RecreateService/GetRecreateRequest", "-d",
+                                   R"({"namespace":"bulk","name":"manual-1"})"});
+  EXPECT_THAT(got, HasSubstr("RECREATE_PHASE_COMPLETED"));
+  EXPECT_THAT(got, HasSubstr("CONTAINER_RECREATE_PHASE_SUCCEEDED"));
+
+  const std::string listed = BufCurl(
+      {"http://localhost/inplaced.v1.RecreateService/ListRecreateRequests", "-d", R"({"namespace":"bulk"})"});
+  EXPECT_THAT(listed, HasSubstr("manual-1"));
+  BufCurl({"http://localhost/inplaced.v1.RecreateService/DeleteRecreateRequest", "-d",
+           R"({"namespace":"bulk","name":"manual-1"})"});
+  v1::RecreateRequest gone;
+  EXPECT_EQ(Get("manual-1", &gone).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+}  // namespace
+}  // namespace inplaced
