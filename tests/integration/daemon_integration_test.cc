@@ -348,6 +348,63 @@ TEST_F(DaemonIntegrationTest, WatchStreamsTheRecreateToCompletion) {
   reader->Finish();
 }
 
+TEST_F(DaemonIntegrationTest, UnreadyWindowWaitsForAcknowledgeUnready) {
+  StartFakeRuntime();
+  StartDaemon();
+  v1::CreateRecreateRequestRequest request = RecreateOf("unready", Pod(0), {"c0"});
+  request.mutable_spec()->mutable_strategy()->set_unready_grace_period_seconds(0);
+  v1::CreateRecreateRequestResponse created;
+  ASSERT_TRUE(Create(request, &created).ok());
+  // Nothing is killed before the acknowledgement: a few poll periods later it still waits.
+  absl::SleepFor(absl::Milliseconds(500));
+  v1::RecreateRequest waiting;
+  ASSERT_TRUE(Get("unready", &waiting).ok());
+  EXPECT_EQ(waiting.status().phase(), v1::RECREATE_PHASE_PENDING);
+  EXPECT_FALSE(waiting.status().container_states(0).is_killed());
+
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::AcknowledgeUnreadyRequest ack;
+  ack.set_namespace_(kNamespace);
+  ack.set_name("unready");
+  ack.mutable_unready_at()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+  v1::AcknowledgeUnreadyResponse acknowledged;
+  ASSERT_TRUE(stub_->AcknowledgeUnready(&context, ack, &acknowledged).ok());
+  EXPECT_EQ(acknowledged.recreate_request().status().unready_acknowledged_at().seconds(),
+            ack.unready_at().seconds());
+
+  const v1::RecreateRequest done = WaitCompleted("unready");
+  ExpectRecreatedOnce(done.status().container_states(0));
+}
+
+TEST_F(DaemonIntegrationTest, ShutdownEndsOpenWatchesWithUnavailable) {
+  StartFakeRuntime();
+  StartDaemon();
+  grpc::ClientContext context;
+  auto reader = stub_->WatchRecreateRequests(&context, v1::WatchRecreateRequestsRequest());
+  v1::WatchRecreateRequestsResponse event;
+  ASSERT_TRUE(reader->Read(&event));  // SYNCED: the stream is open
+  ASSERT_OK_AND_ASSIGN(int status, daemon_->Stop(SIGTERM, absl::Seconds(20)));
+  daemon_.reset();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  while (reader->Read(&event)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(DaemonIntegrationTest, SecondDaemonOnTheSameSocketFailsToStart) {
+  StartFakeRuntime();
+  StartDaemon();
+  ASSERT_OK_AND_ASSIGN(ChildProcess second,
+                       ChildProcess::Start({INPLACED_PATH, "--runtime-endpoint", "unix://" + cri_socket_,
+                                            "--socket", socket_, "--state-dir", dir_ + "/state2"}));
+  ASSERT_OK_AND_ASSIGN(int status, second.Stop(0, absl::Seconds(30)));  // signal 0: wait for its exit
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  // The first one still serves.
+  EXPECT_EQ(Health(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
 TEST_F(DaemonIntegrationTest, HealthIsServing) {
   StartFakeRuntime();
   StartDaemon();
