@@ -5,7 +5,9 @@
 //
 // Semantics (see api/inplaced/v1/nodeimage.proto for the API side):
 //   * Concurrency: at most `max_concurrent_pulls` pull operations run at once (default 3; a CRI call
-//     that was cancelled still holds its slot until the runtime returns). Slots go round-robin over the
+//     that was cancelled still holds its slot until the call returns. Over gRPC a cancelled call
+//     returns at once while the runtime stops its pull asynchronously, so the runtime may briefly see
+//     one more pull per cancellation). Slots go round-robin over the
 //     images (spec order, ad hoc pulls last as one more "image"), so one image with many tags cannot
 //     starve the others; within an image, tags go in spec order.
 //   * Dedupe: tasks with the same pulled reference, pull policy and credentials share one operation
