@@ -302,6 +302,7 @@ absl::Status RecreateEngine::RemoveLocked(const Key& key, absl::string_view reas
 }
 
 absl::Status RecreateEngine::TickOnce() {
+  bool any_open = false;
   {
     absl::MutexLock lock(&mu_);
     RETURN_IF_ERROR(CheckAcceptingLocked());
@@ -309,8 +310,14 @@ absl::Status RecreateEngine::TickOnce() {
       fast_poll_ = false;
       return absl::OkStatus();
     }
+    any_open = open_requests_ > 0;
   }
-  ASSIGN_OR_RETURN(cri::NodeSnapshot snapshot, cri::TakeSnapshot(runtime_));
+  // Completed requests only need their TTL checked, which does not look at the node: an idle daemon
+  // makes no CRI call.
+  cri::NodeSnapshot snapshot;
+  if (any_open) {
+    ASSIGN_OR_RETURN(snapshot, cri::TakeSnapshot(runtime_));
+  }
   std::vector<std::string> inspect;
   {
     absl::MutexLock lock(&mu_);
@@ -342,6 +349,8 @@ absl::Status RecreateEngine::TickOnce() {
     for (const Key& key : order) {
       Entry* entry = FindLocked(key);
       if (entry == nullptr) continue;
+      // Created after the snapshot decision: judged by the next tick, never against an empty snapshot.
+      if (!any_open && !IsCompleted(entry->record)) continue;
       StepInput input;
       input.now = now;
       input.blocked_by = IsCompleted(entry->record) ? "" : BlockedByLocked(key, *entry);

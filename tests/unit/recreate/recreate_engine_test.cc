@@ -444,6 +444,25 @@ TEST(RecreateEngineTest, DeadlineFailsACrashLoopingContainer) {
   EXPECT_EQ(now.status().container_states(0).phase(), v1::CONTAINER_RECREATE_PHASE_FAILED);
 }
 
+TEST(RecreateEngineTest, IdleTicksMakeNoRuntimeCalls) {
+  EngineEnv env;
+  env.StartEngine();
+  v1::CreateRecreateRequestRequest create = NewCreate("r1", {"a"}, "gone");
+  create.mutable_spec()->set_ttl_seconds_after_finished(60);
+  ASSERT_OK(env.engine_->Create(create).status());
+  env.Tick();
+  ASSERT_EQ(Get(*env.engine_, "r1").status().phase(), v1::RECREATE_PHASE_COMPLETED);
+  env.runtime_.ClearCalls();
+  env.Tick();
+  env.clock_.Advance(absl::Seconds(60));
+  env.Tick();  // the TTL is enforced without looking at the node
+  EXPECT_THAT(env.runtime_.Calls(), IsEmpty());
+  v1::GetRecreateRequestRequest get;
+  get.set_namespace_("default");
+  get.set_name("r1");
+  EXPECT_THAT(env.engine_->Get(get), StatusIs(absl::StatusCode::kNotFound));
+}
+
 TEST(RecreateEngineTest, PodGoneCompletesTheRequest) {
   EngineEnv env;
   env.RunPod({});
