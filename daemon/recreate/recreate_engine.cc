@@ -169,6 +169,11 @@ void RecreateEngine::Loop() {
     {
       absl::MutexLock lock(&mu_);
       interval = fast_poll_ ? options_.fast_poll : options_.slow_poll;
+      // A timed wait (unready window, min_started_seconds, deadline, TTL) ending sooner is not
+      // overslept by up to a slow poll.
+      if (next_wake_.has_value()) {
+        interval = std::min(interval, std::max(absl::ZeroDuration(), *next_wake_ - clock_.Now()));
+      }
     }
     absl::MutexLock lock(&wake_mu_);
     wake_mu_.AwaitWithTimeout(absl::Condition(&woken_), interval);
@@ -308,6 +313,7 @@ absl::Status RecreateEngine::TickOnce() {
     RETURN_IF_ERROR(CheckAcceptingLocked());
     if (requests_.empty()) {
       fast_poll_ = false;
+      next_wake_.reset();
       return absl::OkStatus();
     }
     any_open = open_requests_ > 0;
@@ -342,6 +348,7 @@ absl::Status RecreateEngine::TickOnce() {
     RETURN_IF_ERROR(CheckAcceptingLocked());
     const absl::Time now = clock_.Now();
     bool fast = false;
+    std::optional<absl::Time> next_wake;
     // Creation order, so that a head completing in this tick lets its successor start in the same tick.
     std::vector<Key> order;
     order.reserve(by_sequence_.size());
@@ -357,6 +364,9 @@ absl::Status RecreateEngine::TickOnce() {
       input.kills_in_flight = entry->kills_in_flight;
       input.parse_pre_stop = parse_pre_stop_;
       StepResult result = Advance(entry->record, snapshot, input);
+      if (result.wake_at.has_value() && (!next_wake.has_value() || *result.wake_at < *next_wake)) {
+        next_wake = result.wake_at;
+      }
       if (result.remove) {
         const absl::Status removed = RemoveLocked(key, "ttl_seconds_after_finished");
         if (!removed.ok()) spdlog::error("recreate_ttl_delete_failed ns={} name={} error=\"{}\"", key.first,
@@ -379,6 +389,7 @@ absl::Status RecreateEngine::TickOnce() {
       fast = fast || HasReadinessWait(entry->record) || !entry->kills_in_flight.empty();
     }
     fast_poll_ = fast;
+    next_wake_ = next_wake;
   }
   for (KillJob& job : jobs) {
     pool_.Submit([this, job = std::move(job)] { RunKill(job); });

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -168,6 +169,8 @@ class RecreateEngine final : public RecreateManager {
   int open_requests_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 1;
   bool fast_poll_ ABSL_GUARDED_BY(mu_) = false;
+  // The earliest end of a timed wait seen by the last tick (the loop ticks then at the latest).
+  std::optional<absl::Time> next_wake_ ABSL_GUARDED_BY(mu_);
   absl::BitGen random_ ABSL_GUARDED_BY(mu_);
 
   // The loop's wake-up flag.

@@ -58,6 +58,10 @@ class Stepper {
       CheckTtl();
       return;
     }
+    if (request_.spec().has_active_deadline_seconds()) {
+      WakeAt(FromProtoTime(request_.metadata().creation_time()) +
+             absl::Seconds(request_.spec().active_deadline_seconds()));
+    }
     if (request_.spec().has_active_deadline_seconds() &&
         input_.now >= FromProtoTime(request_.metadata().creation_time()) +
                           absl::Seconds(request_.spec().active_deadline_seconds())) {
@@ -101,7 +105,15 @@ class Stepper {
     if (!request_.spec().has_ttl_seconds_after_finished()) return;
     const absl::Time expiry = FromProtoTime(status_.completion_time()) +
                               absl::Seconds(request_.spec().ttl_seconds_after_finished());
-    if (input_.now >= expiry) out_->remove = true;
+    if (input_.now >= expiry) {
+      out_->remove = true;
+    } else {
+      WakeAt(expiry);
+    }
+  }
+
+  void WakeAt(absl::Time time) {
+    if (!out_->wake_at.has_value() || time < *out_->wake_at) out_->wake_at = time;
   }
 
   bool AnyKillStarted() const {
@@ -124,6 +136,7 @@ class Stepper {
     const absl::Time end = FromProtoTime(status_.unready_acknowledged_at()) +
                            absl::Seconds(strategy_.unready_grace_period_seconds());
     if (input_.now < end) {
+      WakeAt(end);
       status_.set_phase(v1::RECREATE_PHASE_PENDING);
       status_.set_message(absl::StrCat("waiting for the unready grace period to end at ", FormatRfc3339(end)));
       return false;
@@ -339,6 +352,7 @@ class Stepper {
     *state.mutable_restarted_at() = ToProtoTime(started);
     const absl::Time stable_at = started + absl::Seconds(strategy_.min_started_seconds());
     if (input_.now < stable_at) {
+      WakeAt(stable_at);
       SetState(&state, v1::CONTAINER_RECREATE_PHASE_RECREATING,
                absl::StrCat("waiting for min_started_seconds: stable at ", FormatRfc3339(stable_at)));
       return;

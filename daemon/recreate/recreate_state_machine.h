@@ -93,6 +93,9 @@ struct StepResult {
   bool remove = false;
   // `record` differs from the input: persist and publish it.
   bool changed = false;
+  // The earliest time a wait of this request ends by itself (unready window, min_started_seconds,
+  // active_deadline_seconds, ttl_seconds_after_finished): the engine ticks then at the latest.
+  std::optional<absl::Time> wake_at;
 };
 
 // The record of a request accepted at `now`: metadata (namespace, name, `uid`, creation_time), the spec

@@ -643,6 +643,35 @@ TEST(RecreateStateMachineTest, UnreadyWaitsForTheAcknowledgementThenTheWindow) {
   EXPECT_EQ(result.kills.size(), 1u);
 }
 
+TEST(RecreateStateMachineTest, WakeAtIsTheEarliestEndOfATimedWait) {
+  World world;
+  v1::CreateRecreateRequestRequest request = NewRequest({"a"});
+  request.mutable_spec()->set_active_deadline_seconds(100);
+  request.mutable_spec()->mutable_strategy()->set_unready_grace_period_seconds(10);
+  request.mutable_spec()->mutable_strategy()->set_min_started_seconds(30);
+  internal::RecreateRecord record = Record(request);
+  StepResult result = Advance(record, world.Snapshot(), At(kStart));
+  EXPECT_EQ(result.wake_at, kStart + absl::Seconds(100)) << "only the deadline before the acknowledgement";
+  *record.mutable_request()->mutable_status()->mutable_unready_acknowledged_at() = ToProtoTime(kStart);
+  result = Advance(record, world.Snapshot(), At(kStart + absl::Seconds(1)));
+  EXPECT_EQ(result.wake_at, kStart + absl::Seconds(10)) << "the unready window ends first";
+  result = Advance(record, world.Snapshot(), At(kStart + absl::Seconds(10)));
+  ASSERT_EQ(result.kills.size(), 1u);
+  record = result.record;
+  ApplyStopResult(&record, 0, absl::OkStatus(), kStart + absl::Seconds(10));
+  world.Restart("a", kStart + absl::Seconds(11));
+  result = Advance(record, world.Snapshot(), At(kStart + absl::Seconds(12)));
+  EXPECT_EQ(result.wake_at, kStart + absl::Seconds(41)) << "min_started_seconds after the new start";
+
+  v1::CreateRecreateRequestRequest finished = NewRequest({"a"});
+  finished.mutable_spec()->set_ttl_seconds_after_finished(60);
+  world.RemovePod();
+  result = Advance(Record(finished), world.Snapshot(), At(kStart));
+  ASSERT_TRUE(IsCompleted(result.record));
+  result = Advance(result.record, world.Snapshot(), At(kStart + absl::Seconds(1)));
+  EXPECT_EQ(result.wake_at, kStart + absl::Seconds(60));
+}
+
 TEST(RecreateStateMachineTest, ContainersToInspectAreTheNewInstancesOnly) {
   World world;
   world.AddContainer("b");
