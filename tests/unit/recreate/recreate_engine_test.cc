@@ -463,6 +463,51 @@ TEST(RecreateEngineTest, IdleTicksMakeNoRuntimeCalls) {
   EXPECT_THAT(env.engine_->Get(get), StatusIs(absl::StatusCode::kNotFound));
 }
 
+TEST(RecreateEngineTest, MissingContainerFailsAndPolicyDecidesTheRest) {
+  for (const v1::FailurePolicy policy : {v1::FAILURE_POLICY_FAIL, v1::FAILURE_POLICY_IGNORE}) {
+    SCOPED_TRACE(v1::FailurePolicy_Name(policy));
+    EngineEnv env;
+    env.RunPod({});
+    env.StartEngine();
+    v1::CreateRecreateRequestRequest create = NewCreate("r1", {"ghost", "a"});
+    create.mutable_spec()->mutable_strategy()->set_failure_policy(policy);
+    ASSERT_OK(env.engine_->Create(create).status());
+    env.Tick();
+    env.KubeletRestarts();
+    env.Tick();
+    const v1::RecreateRequest now = Get(*env.engine_, "r1");
+    EXPECT_EQ(now.status().phase(), v1::RECREATE_PHASE_COMPLETED);
+    EXPECT_EQ(now.status().container_states(0).phase(), v1::CONTAINER_RECREATE_PHASE_FAILED);
+    EXPECT_EQ(now.status().container_states(0).message(), kContainerNotFoundMessage);
+    if (policy == v1::FAILURE_POLICY_FAIL) {
+      EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 0);
+      EXPECT_EQ(now.status().container_states(1).phase(), v1::CONTAINER_RECREATE_PHASE_PENDING);
+    } else {
+      EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 1);
+      EXPECT_EQ(now.status().container_states(1).phase(), v1::CONTAINER_RECREATE_PHASE_SUCCEEDED);
+    }
+  }
+}
+
+TEST(RecreateEngineTest, PollLoopCompletesARecreateWithoutEvents) {
+  RecreateEngineOptions options = EngineEnv::DefaultOptions();
+  options.fast_poll = absl::Milliseconds(1);
+  options.slow_poll = absl::Milliseconds(1);
+  EngineEnv env(fakes::RuntimeProfile::Containerd16(), options);
+  env.RunPod({});
+  env.StartEngine();
+  env.engine_->Start();
+  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
+  while (env.runtime_.CallCount("StopContainer") == 0 || env.engine_->KillsInFlight() > 0) {
+    std::this_thread::yield();
+  }
+  env.KubeletRestarts();
+  while (Get(*env.engine_, "r1").status().phase() != v1::RECREATE_PHASE_COMPLETED) std::this_thread::yield();
+  EXPECT_EQ(Get(*env.engine_, "r1").status().container_states(0).phase(),
+            v1::CONTAINER_RECREATE_PHASE_SUCCEEDED);
+  env.engine_->Shutdown();
+}
+
 TEST(RecreateEngineTest, PodGoneCompletesTheRequest) {
   EngineEnv env;
   env.RunPod({});
