@@ -57,23 +57,24 @@ absl::Status CheckPullPolicy(const std::string& path, const api::PullPolicy& pol
   if (policy.has_backoff_limit() &&
       (policy.backoff_limit() < 0 || policy.backoff_limit() > limits.max_backoff_limit)) {
     return Invalid(path + ".backoff_limit", absl::StrCat("must be in 0-", limits.max_backoff_limit,
-                                                        ", got ", policy.backoff_limit()));
+                                                         ", got ", policy.backoff_limit()));
   }
   if (policy.has_ttl_seconds_after_finished()) {
     RETURN_IF_ERROR(CheckSeconds(path + ".ttl_seconds_after_finished",
                                  policy.ttl_seconds_after_finished(), 0, limits));
   }
   if (policy.has_active_deadline_seconds()) {
-    RETURN_IF_ERROR(CheckSeconds(path + ".active_deadline_seconds", policy.active_deadline_seconds(),
-                                 1, limits));
+    RETURN_IF_ERROR(CheckSeconds(path + ".active_deadline_seconds",
+                                 policy.active_deadline_seconds(), 1, limits));
   }
   return absl::OkStatus();
 }
 
 absl::Status CheckImagePullPolicy(absl::string_view path, int value) {
   if (!api::ImagePullPolicy_IsValid(value)) {
-    return Invalid(path, absl::StrCat("unknown value ", value,
-                                      " (want IMAGE_PULL_POLICY_ALWAYS or IMAGE_PULL_POLICY_IF_NOT_PRESENT)"));
+    return Invalid(
+        path, absl::StrCat("unknown value ", value,
+                           " (want IMAGE_PULL_POLICY_ALWAYS or IMAGE_PULL_POLICY_IF_NOT_PRESENT)"));
   }
   return absl::OkStatus();
 }
@@ -88,12 +89,14 @@ absl::Status CheckPullSecrets(const std::string& path,
   for (int i = 0; i < secrets.size(); ++i) {
     const std::string secret_path = absl::StrCat(path, "[", i, "]");
     if (secrets[i].size() > limits.max_pull_secret_bytes) {
-      return Invalid(secret_path, absl::StrCat("larger than ", limits.max_pull_secret_bytes, " bytes"));
+      return Invalid(secret_path,
+                     absl::StrCat("larger than ", limits.max_pull_secret_bytes, " bytes"));
     }
     // ParseDockerConfig's messages name keys and problems, never values (docker_config.h).
     absl::StatusOr<std::vector<RegistryCredential>> parsed = ParseDockerConfig(secrets[i]);
     if (!parsed.ok()) {
-      return Invalid(secret_path, absl::StrCat("invalid docker config JSON: ", parsed.status().message()));
+      return Invalid(secret_path,
+                     absl::StrCat("invalid docker config JSON: ", parsed.status().message()));
     }
   }
   return absl::OkStatus();
@@ -161,15 +164,16 @@ absl::Status CheckImage(const std::string& path, const api::ImageSpec& image,
   absl::StatusOr<ImageReference> ref = ImageReference::Parse(image.name());
   if (!ref.ok()) return Invalid(path + ".name", ref.status().message());
   if (ref->tag_was_explicit() || !ref->digest().empty()) {
-    return Invalid(path + ".name", absl::StrCat("must be a repository without tag or digest (put them "
-                                                "in tags), got ",
-                                                Quote(image.name())));
+    return Invalid(path + ".name",
+                   absl::StrCat("must be a repository without tag or digest (put them "
+                                "in tags), got ",
+                                Quote(image.name())));
   }
   RETURN_IF_ERROR(CheckPullSecrets(path + ".pull_secrets", image.pull_secrets(), limits));
   if (image.tags().empty()) return Invalid(path + ".tags", "at least one tag is required");
   if (image.tags_size() > limits.max_tags_per_image) {
-    return Invalid(path + ".tags", absl::StrCat("at most ", limits.max_tags_per_image, " tags, got ",
-                                                image.tags_size()));
+    return Invalid(path + ".tags", absl::StrCat("at most ", limits.max_tags_per_image,
+                                                " tags, got ", image.tags_size()));
   }
   absl::flat_hash_set<absl::string_view> seen;
   for (int j = 0; j < image.tags_size(); ++j) {
@@ -191,7 +195,8 @@ bool IsDigestAlgorithmPrefix(absl::string_view tag) {
 absl::Status CheckPlainTag(absl::string_view tag) {
   if (tag.empty()) return absl::InvalidArgumentError("empty tag");
   if (tag.size() > kMaxTagLength) {
-    return absl::InvalidArgumentError(absl::StrCat("tag longer than ", kMaxTagLength, " characters"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("tag longer than ", kMaxTagLength, " characters"));
   }
   for (size_t i = 0; i < tag.size(); ++i) {
     const char c = tag[i];
@@ -229,21 +234,23 @@ absl::StatusOr<ImageReference> TagReference(absl::string_view name, absl::string
 
 absl::Status ValidateNodeImageSpec(const api::NodeImageSpec& spec, const NodeImageLimits& limits) {
   if (spec.images_size() > limits.max_images) {
-    return Invalid("spec.images",
-                   absl::StrCat("at most ", limits.max_images, " images, got ", spec.images_size()));
+    return Invalid("spec.images", absl::StrCat("at most ", limits.max_images, " images, got ",
+                                               spec.images_size()));
   }
   absl::flat_hash_set<absl::string_view> names;
   for (int i = 0; i < spec.images_size(); ++i) {
     const std::string path = absl::StrCat("spec.images[", i, "]");
     RETURN_IF_ERROR(CheckImage(path, spec.images(i), limits));
     if (!names.insert(spec.images(i).name()).second) {
-      return Invalid(path + ".name", absl::StrCat("duplicate image ", Quote(spec.images(i).name())));
+      return Invalid(path + ".name",
+                     absl::StrCat("duplicate image ", Quote(spec.images(i).name())));
     }
   }
   return absl::OkStatus();
 }
 
-absl::Status ValidateSetNodeImage(const api::SetNodeImageRequest& request, const NodeImageLimits& limits) {
+absl::Status ValidateSetNodeImage(const api::SetNodeImageRequest& request,
+                                  const NodeImageLimits& limits) {
   if (request.expected_generation() < 0) {
     return Invalid("expected_generation",
                    absl::StrCat("must not be negative, got ", request.expected_generation()));
@@ -251,7 +258,8 @@ absl::Status ValidateSetNodeImage(const api::SetNodeImageRequest& request, const
   return ValidateNodeImageSpec(request.spec(), limits);
 }
 
-absl::Status ValidatePullImage(const api::PullImageRequest& request, const NodeImageLimits& limits) {
+absl::Status ValidatePullImage(const api::PullImageRequest& request,
+                               const NodeImageLimits& limits) {
   if (request.image().empty()) return Invalid("image", "required");
   absl::StatusOr<ImageReference> ref = ImageReference::Parse(request.image());
   if (!ref.ok()) return Invalid("image", ref.status().message());

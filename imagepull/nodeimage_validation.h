@@ -28,9 +28,9 @@ inline constexpr int64_t kDefaultAdHocTtlSeconds = 3600;
 
 // Bounds on inputs. The defaults are the documented API limits.
 struct NodeImageLimits {
-  int max_images = 256;           // Kruise's defaultMaxImagesPerNode
+  int max_images = 256;  // Kruise's defaultMaxImagesPerNode
   int max_tags_per_image = 256;
-  int max_pull_secrets = 16;      // per image or per PullImage request
+  int max_pull_secrets = 16;  // per image or per PullImage request
   size_t max_pull_secret_bytes = 64 * 1024;
   int max_backoff_limit = 100;
   int64_t max_duration_seconds = int64_t{365} * 24 * 60 * 60;
@@ -41,9 +41,9 @@ struct NodeImageLimits {
 absl::Status ValidateSetNodeImage(const ::inplaced::v1::SetNodeImageRequest& request,
                                   const NodeImageLimits& limits);
 
-// The whole spec: image count, each image name (a reference name without tag or digest, unique), its
-// pull secrets (docker config JSON), its tags (present, parseable with the name, unique), versions,
-// created_at, pull policy ranges, the image pull policy enum and the sandbox config.
+// The whole spec: image count, each image name (a reference name without tag or digest, unique),
+// its pull secrets (docker config JSON), its tags (present, parseable with the name, unique),
+// versions, created_at, pull policy ranges, the image pull policy enum and the sandbox config.
 absl::Status ValidateNodeImageSpec(const ::inplaced::v1::NodeImageSpec& spec,
                                    const NodeImageLimits& limits);
 

@@ -18,7 +18,8 @@ absl::Status Cancelled() { return absl::CancelledError("pull cancelled"); }
 bool IsCancelled(const Cancellation* cancel) { return cancel != nullptr && cancel->IsCancelled(); }
 
 // ImageStatus of the reference: the image, or nullopt when absent.
-absl::StatusOr<std::optional<criv1::Image>> LookUp(cri::Runtime& runtime, const ImageReference& ref) {
+absl::StatusOr<std::optional<criv1::Image>> LookUp(cri::Runtime& runtime,
+                                                   const ImageReference& ref) {
   criv1::ImageStatusRequest request;
   request.mutable_image()->set_image(ref.PullReference());
   absl::StatusOr<criv1::ImageStatusResponse> response = runtime.ImageStatus(request);
@@ -84,7 +85,8 @@ PullOutcome RunPull(cri::Runtime& runtime, const PullJob& job, PullPrecheck* pre
                     Cancellation* cancel) {
   PullOutcome outcome;
   auto fail = [&](const absl::Status& status) {
-    outcome.status = absl::Status(status.code(), ScrubSecrets(std::string(status.message()), job.credentials));
+    outcome.status =
+        absl::Status(status.code(), ScrubSecrets(std::string(status.message()), job.credentials));
     return outcome;
   };
   if (IsCancelled(cancel)) return fail(Cancelled());
@@ -107,7 +109,8 @@ PullOutcome RunPull(cri::Runtime& runtime, const PullJob& job, PullPrecheck* pre
   *request.mutable_sandbox_config() = job.sandbox_config;
 
   // kubelet and Kruise stop at the first credential that works; unlike Kruise we forward every
-  // AuthConfig field and end with an anonymous pull (a public image under a stale secret still pulls).
+  // AuthConfig field and end with an anonymous pull (a public image under a stale secret still
+  // pulls).
   std::vector<std::string> errors;
   absl::Status last;
   const size_t attempts = job.credentials.size() + 1;
@@ -127,15 +130,15 @@ PullOutcome RunPull(cri::Runtime& runtime, const PullJob& job, PullPrecheck* pre
       } else {
         // Should not happen (the runtime just pulled it); fall back on what PullImage answered.
         const std::string& ref = pulled->image_ref();
-        outcome.image_id = ref.find('@') != std::string::npos
-                               ? ref
-                               : absl::StrCat(job.reference.Name(), "@", ref);
+        outcome.image_id =
+            ref.find('@') != std::string::npos ? ref : absl::StrCat(job.reference.Name(), "@", ref);
       }
       outcome.status = absl::OkStatus();
       return outcome;
     }
     if (IsCancelled(cancel) || absl::IsCancelled(pulled.status())) {
-      return fail(absl::CancelledError(absl::StrCat("pull cancelled: ", pulled.status().message())));
+      return fail(
+          absl::CancelledError(absl::StrCat("pull cancelled: ", pulled.status().message())));
     }
     last = pulled.status();
     if (job.credentials.empty()) break;

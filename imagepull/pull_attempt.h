@@ -4,9 +4,10 @@
 // (IF_NOT_PRESENT), the precheck hook, PullImage with each matching credential in turn and then
 // anonymously, and the image identity from ImageStatus afterwards.
 //
-// Secrets: credentials go only into the CRI AuthConfig. Every message this file produces is scrubbed
-// of every credential field value (a runtime may echo what it was sent), so outcomes are safe to log
-// and to put in a status. Stateless; thread-safe as far as the runtime and precheck are.
+// Secrets: credentials go only into the CRI AuthConfig. Every message this file produces is
+// scrubbed of every credential field value (a runtime may echo what it was sent), so outcomes are
+// safe to log and to put in a status. Stateless; thread-safe as far as the runtime and precheck
+// are.
 
 #include <string>
 #include <vector>
@@ -22,7 +23,8 @@
 
 namespace inplaced::imagepull {
 
-// The annotation added to the sandbox config of every pull (Kruise adds apps.kruise.io/pulling-image-by).
+// The annotation added to the sandbox config of every pull (Kruise adds
+// apps.kruise.io/pulling-image-by).
 inline constexpr char kPullingImageByAnnotation[] = "inplaced.io/pulling-image-by";
 
 // What one pull operation needs. Copyable.
@@ -37,8 +39,8 @@ struct PullJob {
 
 // The result of RunPull.
 struct PullOutcome {
-  // OK, or the error of the last attempt with the messages of all of them (scrubbed). CANCELLED when
-  // `cancel` fired.
+  // OK, or the error of the last attempt with the messages of all of them (scrubbed). CANCELLED
+  // when `cancel` fired.
   absl::Status status;
   // When OK: "<repository>@<digest>" (see ImageIdOf).
   std::string image_id;

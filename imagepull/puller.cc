@@ -46,8 +46,8 @@ std::string AdHocTag(const ImageReference& ref) {
 std::string DedupeKey(const PullJob& job) {
   std::string material;
   for (const RegistryCredential& c : job.credentials) {
-    absl::StrAppend(&material, c.server_address.size(), ":", c.server_address, c.username.size(), ":",
-                    c.username, c.password.size(), ":", c.password, c.auth.size(), ":", c.auth,
+    absl::StrAppend(&material, c.server_address.size(), ":", c.server_address, c.username.size(),
+                    ":", c.username, c.password.size(), ":", c.password, c.auth.size(), ":", c.auth,
                     c.identity_token.size(), ":", c.identity_token, c.registry_token.size(), ":",
                     c.registry_token, ";");
   }
@@ -59,8 +59,8 @@ std::string DedupeKey(const PullJob& job) {
 
 // ---- construction ----
 
-absl::StatusOr<std::unique_ptr<ImagePuller>> ImagePuller::Create(cri::Runtime& runtime, Clock& clock,
-                                                                 store::Store& store,
+absl::StatusOr<std::unique_ptr<ImagePuller>> ImagePuller::Create(cri::Runtime& runtime,
+                                                                 Clock& clock, store::Store& store,
                                                                  PullPrecheck* precheck,
                                                                  PullerOptions options) {
   if (options.max_concurrent_pulls < 1 || options.max_concurrent_pulls > kMaxConcurrentPullsLimit) {
@@ -69,7 +69,8 @@ absl::StatusOr<std::unique_ptr<ImagePuller>> ImagePuller::Create(cri::Runtime& r
                                                    options.max_concurrent_pulls));
   }
   if (options.store_key.empty()) return absl::InvalidArgumentError("store_key: required");
-  std::unique_ptr<ImagePuller> puller(new ImagePuller(runtime, clock, store, precheck, std::move(options)));
+  std::unique_ptr<ImagePuller> puller(
+      new ImagePuller(runtime, clock, store, precheck, std::move(options)));
   {
     absl::MutexLock lock(&puller->mu_);
     RETURN_IF_ERROR(puller->LoadLocked());
@@ -109,7 +110,8 @@ absl::Status ImagePuller::LoadLocked() {
   if (!record.ok()) return record.status();
   api::NodeImage stored;
   if (!stored.ParseFromString(record->value)) {
-    return absl::DataLossError(absl::StrCat("nodeimage record \"", options_.store_key, "\" does not parse"));
+    return absl::DataLossError(
+        absl::StrCat("nodeimage record \"", options_.store_key, "\" does not parse"));
   }
   spec_ = stored.spec();
   metadata_ = stored.metadata();
@@ -118,7 +120,8 @@ absl::Status ImagePuller::LoadLocked() {
   // Spec tags: a finished status of the same version is kept; anything else starts again.
   std::map<TaskKey, api::ImageTagStatus> previous;
   for (const api::ImageStatus& image : stored.status().images()) {
-    for (const api::ImageTagStatus& tag : image.tags()) previous[TaskKey{false, image.name(), tag.tag()}] = tag;
+    for (const api::ImageTagStatus& tag : image.tags())
+      previous[TaskKey{false, image.name(), tag.tag()}] = tag;
   }
   ReconcileLocked();
   int resumed = 0;
@@ -166,7 +169,8 @@ ImagePuller::Task ImagePuller::NewTaskLocked(const TaskKey& key, const ImageRefe
   return task;
 }
 
-void ImagePuller::ApplyInputs(Task& task, const google::protobuf::RepeatedPtrField<std::string>& secrets,
+void ImagePuller::ApplyInputs(Task& task,
+                              const google::protobuf::RepeatedPtrField<std::string>& secrets,
                               const api::PullPolicy& policy, api::ImagePullPolicy image_pull_policy,
                               const api::SandboxConfig& sandbox) {
   absl::StatusOr<CredentialKeyring> keyring = CredentialKeyring::FromDockerConfigs(
@@ -177,16 +181,17 @@ void ImagePuller::ApplyInputs(Task& task, const google::protobuf::RepeatedPtrFie
     spdlog::warn("nodeimage_bad_pull_secrets image={} error=\"{}\"", task.key.image,
                  std::string(keyring.status().message()));
   }
-  task.job.credentials = keyring.ok() ? keyring->Lookup(task.job.reference)
-                                      : std::vector<RegistryCredential>();
+  task.job.credentials =
+      keyring.ok() ? keyring->Lookup(task.job.reference) : std::vector<RegistryCredential>();
   task.job.always = image_pull_policy == api::IMAGE_PULL_POLICY_ALWAYS;
   task.job.sandbox_config = ToCriSandboxConfig(sandbox);
   task.timeout = absl::Seconds(policy.has_timeout_seconds() ? policy.timeout_seconds()
                                                             : kDefaultPullTimeoutSeconds);
   task.backoff_limit = policy.has_backoff_limit() ? policy.backoff_limit() : kDefaultBackoffLimit;
-  task.active_deadline = policy.has_active_deadline_seconds()
-                             ? std::optional<absl::Duration>(absl::Seconds(policy.active_deadline_seconds()))
-                             : std::nullopt;
+  task.active_deadline =
+      policy.has_active_deadline_seconds()
+          ? std::optional<absl::Duration>(absl::Seconds(policy.active_deadline_seconds()))
+          : std::nullopt;
   task.ttl = policy.has_ttl_seconds_after_finished()
                  ? std::optional<absl::Duration>(absl::Seconds(policy.ttl_seconds_after_finished()))
                  : std::nullopt;
@@ -252,7 +257,8 @@ std::vector<std::vector<ImagePuller::TaskKey>> ImagePuller::ImageOrderLocked() c
   std::vector<std::vector<TaskKey>> order;
   for (const api::ImageSpec& image : spec_.images()) {
     std::vector<TaskKey> keys;
-    for (const api::ImageTagSpec& tag : image.tags()) keys.push_back(TaskKey{false, image.name(), tag.tag()});
+    for (const api::ImageTagSpec& tag : image.tags())
+      keys.push_back(TaskKey{false, image.name(), tag.tag()});
     order.push_back(std::move(keys));
   }
   std::vector<TaskKey> ad_hoc;
@@ -265,7 +271,8 @@ ImagePuller::Task* ImagePuller::NextReadyTaskLocked(const std::vector<TaskKey>& 
                                                     absl::Time now) {
   for (const TaskKey& key : image_tasks) {
     auto it = tasks_.find(key);
-    if (it != tasks_.end() && it->second.state == Task::State::kQueued && it->second.ready_at <= now) {
+    if (it != tasks_.end() && it->second.state == Task::State::kQueued &&
+        it->second.ready_at <= now) {
       return &it->second;
     }
   }
@@ -310,7 +317,8 @@ void ImagePuller::StartAttemptLocked(Task& task, absl::Time now) {
   task.status.set_attempts(task.status.attempts() + 1);
   task.attempt_deadline = now + task.timeout;
   if (task.active_deadline.has_value()) {
-    task.attempt_deadline = std::min(task.attempt_deadline, *task.first_start + *task.active_deadline);
+    task.attempt_deadline =
+        std::min(task.attempt_deadline, *task.first_start + *task.active_deadline);
   }
 
   std::shared_ptr<Operation>& op = operations_[task.dedupe_key];
@@ -335,24 +343,27 @@ void ImagePuller::AttemptFailedLocked(Task& task, const std::string& message, ab
   task.status.set_message(message);
   if (task.active_deadline.has_value() && task.first_start.has_value() &&
       now >= *task.first_start + *task.active_deadline) {
-    FinishLocked(task, false,
-                 absl::StrCat("pull exceeded active_deadline_seconds (",
-                              absl::ToInt64Seconds(*task.active_deadline), "s); last error: ", message),
-                 now);
+    FinishLocked(
+        task, false,
+        absl::StrCat("pull exceeded active_deadline_seconds (",
+                     absl::ToInt64Seconds(*task.active_deadline), "s); last error: ", message),
+        now);
     return;
   }
   if (task.failed_attempts > task.backoff_limit) {
-    FinishLocked(task, false, absl::StrCat("failed after ", task.failed_attempts, " attempts: ", message),
-                 now);
+    FinishLocked(task, false,
+                 absl::StrCat("failed after ", task.failed_attempts, " attempts: ", message), now);
     return;
   }
   task.state = Task::State::kQueued;
   task.ready_at = now + PullBackoff(task.failed_attempts);
-  spdlog::info("image_pull_retry image={} tag={} attempt={} retry_in={}s error=\"{}\"", task.key.image,
-               task.key.tag, task.status.attempts(), absl::ToInt64Seconds(task.ready_at - now), message);
+  spdlog::info("image_pull_retry image={} tag={} attempt={} retry_in={}s error=\"{}\"",
+               task.key.image, task.key.tag, task.status.attempts(),
+               absl::ToInt64Seconds(task.ready_at - now), message);
 }
 
-void ImagePuller::FinishLocked(Task& task, bool succeeded, const std::string& message, absl::Time now) {
+void ImagePuller::FinishLocked(Task& task, bool succeeded, const std::string& message,
+                               absl::Time now) {
   task.state = Task::State::kFinished;
   task.op = nullptr;
   task.status.set_phase(succeeded ? api::IMAGE_PULL_PHASE_SUCCEEDED : api::IMAGE_PULL_PHASE_FAILED);
@@ -384,7 +395,8 @@ void ImagePuller::OnOperationDone(const std::shared_ptr<Operation>& op, PullOutc
       changed = true;
       if (outcome.status.ok()) {
         task->second.status.set_image_id(outcome.image_id);
-        FinishLocked(task->second, true, outcome.already_present ? "image already present" : "", now);
+        FinishLocked(task->second, true, outcome.already_present ? "image already present" : "",
+                     now);
       } else {
         AttemptFailedLocked(task->second, outcome.status.ToString(), now);
       }
@@ -419,18 +431,19 @@ void ImagePuller::Tick() {
                                     absl::ToInt64Seconds(*task.active_deadline), "s)"),
                        now);
         } else {
-          AttemptFailedLocked(task,
-                              absl::StrCat("DEADLINE_EXCEEDED: pull attempt ", task.status.attempts(),
-                                           " timed out after ", absl::ToInt64Seconds(task.timeout),
-                                           "s (timeout_seconds)"),
-                              now);
+          AttemptFailedLocked(
+              task,
+              absl::StrCat("DEADLINE_EXCEEDED: pull attempt ", task.status.attempts(),
+                           " timed out after ", absl::ToInt64Seconds(task.timeout),
+                           "s (timeout_seconds)"),
+              now);
         }
       } else if (task.state == Task::State::kQueued && past_deadline) {
         changed = true;
         FinishLocked(task, false,
                      absl::StrCat("pull exceeded active_deadline_seconds (",
-                                  absl::ToInt64Seconds(*task.active_deadline), "s); last error: ",
-                                  task.status.message()),
+                                  absl::ToInt64Seconds(*task.active_deadline),
+                                  "s); last error: ", task.status.message()),
                      now);
       }
     }
@@ -500,7 +513,8 @@ absl::Time ImagePuller::NextWakeTime() const {
         }
         break;
       case Task::State::kFinished:
-        if (task.ttl.has_value()) next = std::min(next, FromTimestamp(task.status.completion_time()) + *task.ttl);
+        if (task.ttl.has_value())
+          next = std::min(next, FromTimestamp(task.status.completion_time()) + *task.ttl);
         break;
     }
   }
@@ -521,8 +535,8 @@ absl::StatusOr<api::NodeImage> ImagePuller::SetNodeImage(const api::SetNodeImage
     if (shutting_down_) return absl::UnavailableError("the image puller is shutting down");
     if (!request.force() && request.expected_generation() != metadata_.generation()) {
       return absl::AbortedError(absl::StrCat(
-          "expected_generation: stale, the spec is at generation ", metadata_.generation(), ", got ",
-          request.expected_generation(), " (GetNodeImage and retry, or set force)"));
+          "expected_generation: stale, the spec is at generation ", metadata_.generation(),
+          ", got ", request.expected_generation(), " (GetNodeImage and retry, or set force)"));
     }
     api::NodeImageSpec old_spec = std::move(spec_);
     api::NodeImageMetadata old_metadata = metadata_;
@@ -535,7 +549,8 @@ absl::StatusOr<api::NodeImage> ImagePuller::SetNodeImage(const api::SetNodeImage
       metadata_ = std::move(old_metadata);
       return stored;
     }
-    spdlog::info("nodeimage_set generation={} images={}", metadata_.generation(), spec_.images_size());
+    spdlog::info("nodeimage_set generation={} images={}", metadata_.generation(),
+                 spec_.images_size());
     ReconcileLocked();
     ScheduleLocked();
     snapshot = ChangedLocked();
@@ -576,8 +591,8 @@ absl::StatusOr<api::AdHocPullStatus> ImagePuller::PullImage(const api::PullImage
                         ad_hoc_order_.end());
     ad_hoc_order_.push_back(key.image);
     Task task = NewTaskLocked(key, ref, 0);
-    ApplyInputs(task, effective.pull_secrets(), effective.pull_policy(), effective.image_pull_policy(),
-                effective.sandbox_config());
+    ApplyInputs(task, effective.pull_secrets(), effective.pull_policy(),
+                effective.image_pull_policy(), effective.sandbox_config());
     tasks_.emplace(key, std::move(task));
     ScheduleLocked();
     result.set_image(key.image);
@@ -592,7 +607,8 @@ absl::StatusOr<api::AdHocPullStatus> ImagePuller::PullImage(const api::PullImage
 absl::StatusOr<api::AdHocPullStatus> ImagePuller::GetAdHocPull(const std::string& image) const {
   absl::MutexLock lock(&mu_);
   auto it = tasks_.find(TaskKey{true, image, ""});
-  if (it == tasks_.end()) return absl::NotFoundError(absl::StrCat("no ad hoc pull of \"", image, "\""));
+  if (it == tasks_.end())
+    return absl::NotFoundError(absl::StrCat("no ad hoc pull of \"", image, "\""));
   api::AdHocPullStatus out;
   out.set_image(image);
   *out.mutable_status() = it->second.status;
@@ -600,7 +616,7 @@ absl::StatusOr<api::AdHocPullStatus> ImagePuller::GetAdHocPull(const std::string
 }
 
 absl::StatusOr<api::AdHocPullStatus> ImagePuller::WaitAdHocPull(const std::string& image,
-                                                                 Cancellation* cancel) {
+                                                                Cancellation* cancel) {
   // `cancelled` is written by the callback under mu_, so that releasing mu_ re-evaluates the wait
   // condition. Registered without mu_ held: Register() runs the callback at once when already
   // cancelled, and the callback takes mu_.

@@ -1,46 +1,53 @@
 #pragma once
 
-// ImagePuller: the NodeImage engine. It keeps the desired spec (SetNodeImage), one task per spec tag
-// (and per ad hoc PullImage), and runs the pulls on a cri::Runtime under a node-wide concurrency limit.
+// ImagePuller: the NodeImage engine. It keeps the desired spec (SetNodeImage), one task per spec
+// tag (and per ad hoc PullImage), and runs the pulls on a cri::Runtime under a node-wide
+// concurrency limit.
 //
 // Semantics (see api/inplaced/v1/nodeimage.proto for the API side):
-//   * Concurrency: at most `max_concurrent_pulls` pull operations run at once (default 3; a CRI call
+//   * Concurrency: at most `max_concurrent_pulls` pull operations run at once (default 3; a CRI
+//   call
 //     that was cancelled still holds its slot until the call returns. Over gRPC a cancelled call
-//     returns at once while the runtime stops its pull asynchronously, so the runtime may briefly see
-//     one more pull per cancellation). Slots go round-robin over the
-//     images (spec order, ad hoc pulls last as one more "image"), so one image with many tags cannot
-//     starve the others; within an image, tags go in spec order.
+//     returns at once while the runtime stops its pull asynchronously, so the runtime may briefly
+//     see one more pull per cancellation). Slots go round-robin over the images (spec order, ad hoc
+//     pulls last as one more "image"), so one image with many tags cannot starve the others; within
+//     an image, tags go in spec order.
 //   * Dedupe: tasks with the same pulled reference, pull policy and credentials share one operation
 //     (a task that becomes ready while such an operation runs joins it without taking a slot). The
 //     operation is cancelled only when no task waits on it any more.
 //   * Attempts: each attempt (presence check under IF_NOT_PRESENT, precheck hook, PullImage per
 //     credential then anonymous) is bounded by timeout_seconds (and by what remains of
-//     active_deadline_seconds): at that point the task leaves the operation, which is cancelled through
-//     its Cancellation when nobody else waits. A failed attempt is retried after 1 s, 2 s, ... 30 s, up
-//     to backoff_limit retries. active_deadline_seconds counts from the first attempt's start.
-//   * Spec changes: a removed tag or image cancels its task; a changed version restarts it (WAITING); a
+//     active_deadline_seconds): at that point the task leaves the operation, which is cancelled
+//     through its Cancellation when nobody else waits. A failed attempt is retried after 1 s, 2 s,
+//     ... 30 s, up to backoff_limit retries. active_deadline_seconds counts from the first
+//     attempt's start.
+//   * Spec changes: a removed tag or image cancels its task; a changed version restarts it
+//   (WAITING); a
 //     changed pull policy or secret applies from the next attempt. Finished tags whose
 //     ttl_seconds_after_finished passed are removed from spec and status (generation + 1).
-//   * Persistence: the NodeImage (spec with secrets, status) is one store record (kind "nodeimage", key
+//   * Persistence: the NodeImage (spec with secrets, status) is one store record (kind "nodeimage",
+//   key
 //     options.store_key), written on every change. Create() reloads it: finished tags of the same
-//     version stay finished; unfinished ones start again (WAITING, attempts and deadline restart, as
-//     in Kruise); unfinished ad hoc pulls become FAILED (their secrets are not kept for them).
+//     version stay finished; unfinished ones start again (WAITING, attempts and deadline restart,
+//     as in Kruise); unfinished ad hoc pulls become FAILED (their secrets are not kept for them).
 //
-// Time: everything reads `clock`. Time-driven steps (attempt timeouts, backoff expiry, deadlines, TTL)
-// happen in Tick(); spec changes and pull completions take effect immediately. Production calls Start()
-// to run Tick() on a background thread at NextWakeTime() (that loop waits in real time: use it with a
-// real clock); tests call Tick() themselves after advancing a FakeClock.
+// Time: everything reads `clock`. Time-driven steps (attempt timeouts, backoff expiry, deadlines,
+// TTL) happen in Tick(); spec changes and pull completions take effect immediately. Production
+// calls Start() to run Tick() on a background thread at NextWakeTime() (that loop waits in real
+// time: use it with a real clock); tests call Tick() themselves after advancing a FakeClock.
 //
 // Threading: one mutex guards all state; store writes happen under it (so the stored record always
-// follows the in-memory order). Pulls run on an internal WorkerPool of max_concurrent_pulls threads,
-// which report back under the mutex. Subscriber callbacks run outside that mutex, one at a time, on
-// whichever thread made a change (an RPC thread, a worker, the tick thread), and see every snapshot
-// in increasing metadata.resource_version. A callback may call the puller's getters but must be short
-// (it delays the thread that made the change) and must not call Subscribe/Unsubscribe. All public
-// methods are thread-safe. The runtime, clock, store and precheck must outlive the puller.
+// follows the in-memory order). Pulls run on an internal WorkerPool of max_concurrent_pulls
+// threads, which report back under the mutex. Subscriber callbacks run outside that mutex, one at a
+// time, on whichever thread made a change (an RPC thread, a worker, the tick thread), and see every
+// snapshot in increasing metadata.resource_version. A callback may call the puller's getters but
+// must be short (it delays the thread that made the change) and must not call
+// Subscribe/Unsubscribe. All public methods are thread-safe. The runtime, clock, store and precheck
+// must outlive the puller.
 //
-// Secrets: pull secrets live only in the task's credentials, the stored record and the CRI requests.
-// Everything returned (GetNodeImage, callbacks) is redacted; messages are scrubbed (pull_attempt.h).
+// Secrets: pull secrets live only in the task's credentials, the stored record and the CRI
+// requests. Everything returned (GetNodeImage, callbacks) is redacted; messages are scrubbed
+// (pull_attempt.h).
 
 #include <cstdint>
 #include <deque>
@@ -114,20 +121,21 @@ class ImagePuller {
   // The current NodeImage, redacted.
   ::inplaced::v1::NodeImage GetNodeImage() const;
 
-  // Starts an ad hoc pull (or returns the unfinished one for the same reference). Returns its status
-  // at acceptance. Errors: INVALID_ARGUMENT.
+  // Starts an ad hoc pull (or returns the unfinished one for the same reference). Returns its
+  // status at acceptance. Errors: INVALID_ARGUMENT.
   absl::StatusOr<::inplaced::v1::AdHocPullStatus> PullImage(
       const ::inplaced::v1::PullImageRequest& request);
 
   // The status of the ad hoc pull of `image` (as given to PullImage); NOT_FOUND when there is none.
   absl::StatusOr<::inplaced::v1::AdHocPullStatus> GetAdHocPull(const std::string& image) const;
 
-  // Blocks until the ad hoc pull of `image` is SUCCEEDED or FAILED and returns its final status (for
-  // PullImageRequest.wait). NOT_FOUND when there is no such pull (or it was dropped meanwhile);
-  // CANCELLED when `cancel` (may be null; e.g. wired to the RPC's cancellation) fires first;
-  // UNAVAILABLE when the puller shuts down. `cancel` must not be one the puller itself cancels.
+  // Blocks until the ad hoc pull of `image` is SUCCEEDED or FAILED and returns its final status
+  // (for PullImageRequest.wait). NOT_FOUND when there is no such pull (or it was dropped
+  // meanwhile); CANCELLED when `cancel` (may be null; e.g. wired to the RPC's cancellation) fires
+  // first; UNAVAILABLE when the puller shuts down. `cancel` must not be one the puller itself
+  // cancels.
   absl::StatusOr<::inplaced::v1::AdHocPullStatus> WaitAdHocPull(const std::string& image,
-                                                                 Cancellation* cancel);
+                                                                Cancellation* cancel);
 
   // Registers `subscriber`; returns an id for Unsubscribe. Unsubscribe() returning guarantees the
   // callback is not running and will not run again. A callback must not call Subscribe/Unsubscribe.
@@ -146,7 +154,8 @@ class ImagePuller {
 
   // Test hooks. The number of pull operations holding a slot (running on a worker).
   int RunningPulls() const;
-  // Blocks (without a timeout) until `done(snapshot, RunningPulls())` is true. The snapshot is redacted.
+  // Blocks (without a timeout) until `done(snapshot, RunningPulls())` is true. The snapshot is
+  // redacted.
   void AwaitState(
       const std::function<bool(const ::inplaced::v1::NodeImage&, int running_pulls)>& done) const;
 
@@ -164,7 +173,8 @@ class ImagePuller {
   };
   // One running pull operation (a RunPull on a worker), shared by the tasks waiting on it.
   struct Operation {
-    Operation(std::string key_in, PullJob job_in) : key(std::move(key_in)), job(std::move(job_in)) {}
+    Operation(std::string key_in, PullJob job_in)
+        : key(std::move(key_in)), job(std::move(job_in)) {}
 
     std::string key;  // dedupe key: reference, policy and a hash of the credentials
     PullJob job;
@@ -208,8 +218,10 @@ class ImagePuller {
   // A fresh WAITING task for one spec tag (or an ad hoc pull).
   Task NewTaskLocked(const TaskKey& key, const ImageReference& ref, int64_t version)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Sets the pull inputs of `task` (credentials matched from `secrets`, policy, sandbox, dedupe key).
-  static void ApplyInputs(Task& task, const google::protobuf::RepeatedPtrField<std::string>& secrets,
+  // Sets the pull inputs of `task` (credentials matched from `secrets`, policy, sandbox, dedupe
+  // key).
+  static void ApplyInputs(Task& task,
+                          const google::protobuf::RepeatedPtrField<std::string>& secrets,
                           const ::inplaced::v1::PullPolicy& policy,
                           ::inplaced::v1::ImagePullPolicy image_pull_policy,
                           const ::inplaced::v1::SandboxConfig& sandbox);

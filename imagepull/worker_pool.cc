@@ -28,7 +28,8 @@ void WorkerPool::Loop() {
     std::function<void()> job;
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !jobs_.empty(); };
+      auto ready = [this]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !jobs_.empty(); };
       mu_.Await(absl::Condition(&ready));
       // Drain the queue before stopping: a queued job may hold state its submitter waits for.
       if (jobs_.empty()) return;

@@ -2,9 +2,9 @@
 
 // A fixed set of threads running submitted jobs in FIFO order: where the puller's CRI pulls run.
 //
-// Thread-safe: Submit() may be called from any thread, including a worker. The destructor finishes the
-// jobs already submitted (callers cancel long jobs first) and joins the threads; it must not be called
-// from a worker.
+// Thread-safe: Submit() may be called from any thread, including a worker. The destructor finishes
+// the jobs already submitted (callers cancel long jobs first) and joins the threads; it must not be
+// called from a worker.
 
 #include <deque>
 #include <functional>

@@ -53,7 +53,9 @@ struct InvalidCase {
   std::string want_prefix;  // the field path the message must start with
 };
 
-TEST(NodeImageValidationTest, AcceptsAValidSpec) { EXPECT_THAT(ValidateSetNodeImage(ValidRequest(), {}), IsOk()); }
+TEST(NodeImageValidationTest, AcceptsAValidSpec) {
+  EXPECT_THAT(ValidateSetNodeImage(ValidRequest(), {}), IsOk());
+}
 
 TEST(NodeImageValidationTest, AcceptsAnEmptySpec) {
   EXPECT_THAT(ValidateSetNodeImage(api::SetNodeImageRequest(), {}), IsOk());
@@ -74,19 +76,20 @@ TEST(NodeImageValidationTest, RejectsBadInputNamingTheField) {
        "spec.images: at most 256 images"},
       {"empty name", [](auto& r) { r.mutable_spec()->mutable_images(0)->clear_name(); },
        "spec.images[0].name: required"},
-      {"uppercase name", [](auto& r) { r.mutable_spec()->mutable_images(1)->set_name("reg.io/App"); },
+      {"uppercase name",
+       [](auto& r) { r.mutable_spec()->mutable_images(1)->set_name("reg.io/App"); },
        "spec.images[1].name:"},
       {"name with tag", [](auto& r) { r.mutable_spec()->mutable_images(1)->set_name("busybox:1"); },
        "spec.images[1].name: must be a repository without tag or digest"},
       {"name with digest",
        [](auto& r) { r.mutable_spec()->mutable_images(1)->set_name("busybox@" + kDigest); },
        "spec.images[1].name: must be a repository"},
-      {"duplicate image",
-       [](auto& r) { *r.mutable_spec()->add_images() = r.spec().images(1); },
+      {"duplicate image", [](auto& r) { *r.mutable_spec()->add_images() = r.spec().images(1); },
        "spec.images[2].name: duplicate image \"busybox\""},
       {"no tags", [](auto& r) { r.mutable_spec()->mutable_images(1)->clear_tags(); },
        "spec.images[1].tags: at least one tag"},
-      {"empty tag", [](auto& r) { r.mutable_spec()->mutable_images(0)->mutable_tags(1)->clear_tag(); },
+      {"empty tag",
+       [](auto& r) { r.mutable_spec()->mutable_images(0)->mutable_tags(1)->clear_tag(); },
        "spec.images[0].tags[1].tag: required"},
       {"bad tag characters",
        [](auto& r) { r.mutable_spec()->mutable_images(0)->mutable_tags(0)->set_tag("a/b"); },
@@ -98,7 +101,9 @@ TEST(NodeImageValidationTest, RejectsBadInputNamingTheField) {
        [](auto& r) { r.mutable_spec()->mutable_images(0)->mutable_tags(1)->set_tag("sha256:abc"); },
        "spec.images[0].tags[1].tag:"},
       {"bad digest after tag",
-       [](auto& r) { r.mutable_spec()->mutable_images(0)->mutable_tags(2)->set_tag("1@sha256:xyz"); },
+       [](auto& r) {
+         r.mutable_spec()->mutable_images(0)->mutable_tags(2)->set_tag("1@sha256:xyz");
+       },
        "spec.images[0].tags[2].tag:"},
       {"duplicate tag",
        [](auto& r) { r.mutable_spec()->mutable_images(0)->mutable_tags(2)->set_tag("1.2"); },
@@ -108,33 +113,56 @@ TEST(NodeImageValidationTest, RejectsBadInputNamingTheField) {
        "spec.images[1].tags[0].version: must not be negative"},
       {"zero timeout",
        [](auto& r) {
-         r.mutable_spec()->mutable_images(1)->mutable_tags(0)->mutable_pull_policy()->set_timeout_seconds(0);
+         r.mutable_spec()
+             ->mutable_images(1)
+             ->mutable_tags(0)
+             ->mutable_pull_policy()
+             ->set_timeout_seconds(0);
        },
        "spec.images[1].tags[0].pull_policy.timeout_seconds: must be at least 1"},
       {"absurd timeout",
        [](auto& r) {
-         r.mutable_spec()->mutable_images(1)->mutable_tags(0)->mutable_pull_policy()->set_timeout_seconds(
-             int64_t{1} << 40);
+         r.mutable_spec()
+             ->mutable_images(1)
+             ->mutable_tags(0)
+             ->mutable_pull_policy()
+             ->set_timeout_seconds(int64_t{1} << 40);
        },
        "spec.images[1].tags[0].pull_policy.timeout_seconds: must be at most"},
       {"negative backoff limit",
        [](auto& r) {
-         r.mutable_spec()->mutable_images(1)->mutable_tags(0)->mutable_pull_policy()->set_backoff_limit(-1);
+         r.mutable_spec()
+             ->mutable_images(1)
+             ->mutable_tags(0)
+             ->mutable_pull_policy()
+             ->set_backoff_limit(-1);
        },
        "spec.images[1].tags[0].pull_policy.backoff_limit: must be in 0-100"},
       {"absurd backoff limit",
        [](auto& r) {
-         r.mutable_spec()->mutable_images(1)->mutable_tags(0)->mutable_pull_policy()->set_backoff_limit(1000);
+         r.mutable_spec()
+             ->mutable_images(1)
+             ->mutable_tags(0)
+             ->mutable_pull_policy()
+             ->set_backoff_limit(1000);
        },
        "spec.images[1].tags[0].pull_policy.backoff_limit:"},
       {"negative ttl",
        [](auto& r) {
-         r.mutable_spec()->mutable_images(1)->mutable_tags(0)->mutable_pull_policy()->set_ttl_seconds_after_finished(-5);
+         r.mutable_spec()
+             ->mutable_images(1)
+             ->mutable_tags(0)
+             ->mutable_pull_policy()
+             ->set_ttl_seconds_after_finished(-5);
        },
        "spec.images[1].tags[0].pull_policy.ttl_seconds_after_finished: must not be negative"},
       {"zero deadline",
        [](auto& r) {
-         r.mutable_spec()->mutable_images(1)->mutable_tags(0)->mutable_pull_policy()->set_active_deadline_seconds(0);
+         r.mutable_spec()
+             ->mutable_images(1)
+             ->mutable_tags(0)
+             ->mutable_pull_policy()
+             ->set_active_deadline_seconds(0);
        },
        "spec.images[1].tags[0].pull_policy.active_deadline_seconds:"},
       {"unknown pull policy enum",
@@ -149,7 +177,9 @@ TEST(NodeImageValidationTest, RejectsBadInputNamingTheField) {
        },
        "spec.images[1].tags[0].created_at:"},
       {"pull secret not JSON",
-       [](auto& r) { r.mutable_spec()->mutable_images(0)->add_pull_secrets("{not json " + kSecretPassword); },
+       [](auto& r) {
+         r.mutable_spec()->mutable_images(0)->add_pull_secrets("{not json " + kSecretPassword);
+       },
        "spec.images[0].pull_secrets[1]: invalid docker config JSON"},
       {"pull secret with bad auth",
        [](auto& r) {
@@ -164,12 +194,14 @@ TEST(NodeImageValidationTest, RejectsBadInputNamingTheField) {
        "spec.images[0].pull_secrets: at most 16"},
       {"empty sandbox label key",
        [](auto& r) {
-         (*r.mutable_spec()->mutable_images(1)->mutable_sandbox_config()->mutable_labels())[""] = "x";
+         (*r.mutable_spec()->mutable_images(1)->mutable_sandbox_config()->mutable_labels())[""] =
+             "x";
        },
        "spec.images[1].sandbox_config.labels: keys must not be empty"},
       {"long sandbox namespace",
        [](auto& r) {
-         r.mutable_spec()->mutable_images(1)->mutable_sandbox_config()->set_pod_namespace(std::string(64, 'a'));
+         r.mutable_spec()->mutable_images(1)->mutable_sandbox_config()->set_pod_namespace(
+             std::string(64, 'a'));
        },
        "spec.images[1].sandbox_config.pod_namespace:"},
   };
@@ -181,7 +213,8 @@ TEST(NodeImageValidationTest, RejectsBadInputNamingTheField) {
     EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument, StartsWith(c.want_prefix)));
     // No secret ever reaches a message, whatever the field.
     EXPECT_THAT(std::string(status.message()), Not(HasSubstr(kSecretPassword)));
-    EXPECT_THAT(std::string(status.message()), Not(HasSubstr(absl::Base64Escape("alice:" + kSecretPassword))));
+    EXPECT_THAT(std::string(status.message()),
+                Not(HasSubstr(absl::Base64Escape("alice:" + kSecretPassword))));
   }
 }
 
@@ -225,19 +258,22 @@ TEST(NodeImageValidationTest, RedactSpecDropsSecretsAndCountsThem) {
   const api::NodeImageSpec redacted = RedactSpec(request.spec());
   EXPECT_EQ(redacted.images(0).pull_secrets_size(), 0);
   EXPECT_EQ(redacted.images(0).pull_secret_count(), 1);
-  EXPECT_THAT(redacted.DebugString(), Not(HasSubstr(absl::Base64Escape("alice:" + kSecretPassword))));
+  EXPECT_THAT(redacted.DebugString(),
+              Not(HasSubstr(absl::Base64Escape("alice:" + kSecretPassword))));
 }
 
 TEST(NodeImageValidationTest, PullImageRequestRules) {
   api::PullImageRequest request;
-  EXPECT_THAT(ValidatePullImage(request, {}), StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("image: required")));
+  EXPECT_THAT(ValidatePullImage(request, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("image: required")));
   request.set_image("Bad Ref");
-  EXPECT_THAT(ValidatePullImage(request, {}), StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("image:")));
+  EXPECT_THAT(ValidatePullImage(request, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("image:")));
   request.set_image("reg.io/app@" + kDigest);
   EXPECT_THAT(ValidatePullImage(request, {}), IsOk());
   request.mutable_pull_policy()->set_timeout_seconds(-1);
-  EXPECT_THAT(ValidatePullImage(request, {}),
-              StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("pull_policy.timeout_seconds:")));
+  EXPECT_THAT(ValidatePullImage(request, {}), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                       StartsWith("pull_policy.timeout_seconds:")));
   request.clear_pull_policy();
   request.add_pull_secrets("[]");
   EXPECT_THAT(ValidatePullImage(request, {}),

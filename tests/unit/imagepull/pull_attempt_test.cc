@@ -24,7 +24,8 @@ using ::testing::StartsWith;
 
 class FailingPrecheck final : public PullPrecheck {
  public:
-  absl::Status Check(const ImageReference& image, const std::vector<RegistryCredential>& credentials) override {
+  absl::Status Check(const ImageReference& image,
+                     const std::vector<RegistryCredential>& credentials) override {
     ++calls;
     seen_credentials = credentials.size();
     return absl::ResourceExhaustedError("image needs 2 GiB, 1 GiB free");
@@ -39,7 +40,8 @@ ImageReference Ref(const std::string& text) {
   return *ref;
 }
 
-RegistryCredential Credential(const std::string& server, const std::string& user, const std::string& password) {
+RegistryCredential Credential(const std::string& server, const std::string& user,
+                              const std::string& password) {
   RegistryCredential c;
   c.server_address = server;
   c.username = user;
@@ -97,7 +99,8 @@ TEST_F(PullAttemptTest, TriesEachCredentialInOrderThenAnonymous) {
   tokens.server_address = "reg.io";
   tokens.identity_token = "id-token-value";
   tokens.registry_token = "registry-token-value";
-  PullJob job{Ref("reg.io/team/app:1"), {Credential("reg.io/team", "alice", "pw-a"), tokens}, true, {}};
+  PullJob job{
+      Ref("reg.io/team/app:1"), {Credential("reg.io/team", "alice", "pw-a"), tokens}, true, {}};
   const PullOutcome outcome = RunPull(runtime_, job, nullptr, nullptr);
   ASSERT_THAT(outcome.status, IsOk());
   // The fake records only the calls that got past the injected errors: the anonymous one.
@@ -116,7 +119,8 @@ TEST_F(PullAttemptTest, ForwardsEveryAuthFieldInOrder) {
   tokens.server_address = "reg.io";
   tokens.identity_token = "id-token-value";
   tokens.registry_token = "the-right-token";
-  PullJob job{Ref("reg.io/team/app:1"), {Credential("reg.io/team", "alice", "pw-a"), tokens}, true, {}};
+  PullJob job{
+      Ref("reg.io/team/app:1"), {Credential("reg.io/team", "alice", "pw-a"), tokens}, true, {}};
   const PullOutcome outcome = RunPull(runtime_, job, nullptr, nullptr);
   ASSERT_THAT(outcome.status, IsOk());
   const std::vector<fakes::PullRecord> pulls = runtime_.Pulls();
@@ -169,7 +173,8 @@ TEST_F(PullAttemptTest, PrecheckFailureStopsBeforeThePull) {
   FailingPrecheck precheck;
   PullJob job{Ref("reg.io/app:1"), {Credential("reg.io", "a", "b")}, false, {}};
   const PullOutcome outcome = RunPull(runtime_, job, &precheck, nullptr);
-  EXPECT_THAT(outcome.status, StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("1 GiB free")));
+  EXPECT_THAT(outcome.status,
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("1 GiB free")));
   EXPECT_EQ(precheck.calls, 1);
   EXPECT_EQ(precheck.seen_credentials, 1u);
   EXPECT_EQ(runtime_.CallCount("PullImage"), 0);
@@ -187,7 +192,8 @@ TEST_F(PullAttemptTest, CancelledBeforeStartPullsNothing) {
   Cancellation cancel;
   cancel.Cancel();
   PullJob job{Ref("reg.io/app:1"), {}, true, {}};
-  EXPECT_THAT(RunPull(runtime_, job, nullptr, &cancel).status, StatusIs(absl::StatusCode::kCancelled));
+  EXPECT_THAT(RunPull(runtime_, job, nullptr, &cancel).status,
+              StatusIs(absl::StatusCode::kCancelled));
   EXPECT_EQ(runtime_.CallCount("PullImage"), 0);
 }
 
@@ -207,7 +213,8 @@ TEST_F(PullAttemptTest, SandboxConfigCarriesPodAndAnnotation) {
 
 TEST(PullBackoffTest, DoublesFromOneSecondUpToThirty) {
   std::vector<int64_t> got;
-  for (int failures = 1; failures <= 8; ++failures) got.push_back(absl::ToInt64Seconds(PullBackoff(failures)));
+  for (int failures = 1; failures <= 8; ++failures)
+    got.push_back(absl::ToInt64Seconds(PullBackoff(failures)));
   EXPECT_THAT(got, ElementsAre(1, 2, 4, 8, 16, 30, 30, 30));
   EXPECT_EQ(PullBackoff(1000000), absl::Seconds(30));
   EXPECT_EQ(PullBackoff(0), absl::Seconds(1));

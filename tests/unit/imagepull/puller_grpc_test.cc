@@ -1,7 +1,7 @@
-// The puller over a real CRI gRPC connection: GrpcRuntime on a unix socket to the fake runtime served
-// by CriServer in this process, so the fake clock still drives everything. Checks what the in-memory
-// tests cannot: the concurrency limit as the runtime sees it over the wire, and that a timed-out
-// attempt cancels the RPC (the runtime's pull ends) before the retry.
+// The puller over a real CRI gRPC connection: GrpcRuntime on a unix socket to the fake runtime
+// served by CriServer in this process, so the fake clock still drives everything. Checks what the
+// in-memory tests cannot: the concurrency limit as the runtime sees it over the wire, and that a
+// timed-out attempt cancels the RPC (the runtime's pull ends) before the retry.
 
 #include <stdlib.h>
 #include <unistd.h>
@@ -30,8 +30,8 @@ using ::testing::HasSubstr;
 
 namespace criv1 = ::runtime::v1;
 
-// Serves the fake runtime and lets the test wait until N PullImage calls have returned on the server
-// side (a client-side cancel reaches the server asynchronously).
+// Serves the fake runtime and lets the test wait until N PullImage calls have returned on the
+// server side (a client-side cancel reaches the server asynchronously).
 class PullTrackingRuntime final : public cri::Runtime {
  public:
   explicit PullTrackingRuntime(cri::Runtime& inner) : inner_(inner) {}
@@ -52,32 +52,53 @@ class PullTrackingRuntime final : public cri::Runtime {
     return cancelled_;
   }
 
-  absl::StatusOr<criv1::VersionResponse> Version(const criv1::VersionRequest& r) override { return inner_.Version(r); }
-  absl::StatusOr<criv1::StatusResponse> Status(const criv1::StatusRequest& r) override { return inner_.Status(r); }
-  absl::StatusOr<criv1::RunPodSandboxResponse> RunPodSandbox(const criv1::RunPodSandboxRequest& r) override {
+  absl::StatusOr<criv1::VersionResponse> Version(const criv1::VersionRequest& r) override {
+    return inner_.Version(r);
+  }
+  absl::StatusOr<criv1::StatusResponse> Status(const criv1::StatusRequest& r) override {
+    return inner_.Status(r);
+  }
+  absl::StatusOr<criv1::RunPodSandboxResponse> RunPodSandbox(
+      const criv1::RunPodSandboxRequest& r) override {
     return inner_.RunPodSandbox(r);
   }
-  absl::Status StopPodSandbox(const criv1::StopPodSandboxRequest& r) override { return inner_.StopPodSandbox(r); }
-  absl::Status RemovePodSandbox(const criv1::RemovePodSandboxRequest& r) override { return inner_.RemovePodSandbox(r); }
-  absl::StatusOr<criv1::PodSandboxStatusResponse> PodSandboxStatus(const criv1::PodSandboxStatusRequest& r) override {
+  absl::Status StopPodSandbox(const criv1::StopPodSandboxRequest& r) override {
+    return inner_.StopPodSandbox(r);
+  }
+  absl::Status RemovePodSandbox(const criv1::RemovePodSandboxRequest& r) override {
+    return inner_.RemovePodSandbox(r);
+  }
+  absl::StatusOr<criv1::PodSandboxStatusResponse> PodSandboxStatus(
+      const criv1::PodSandboxStatusRequest& r) override {
     return inner_.PodSandboxStatus(r);
   }
-  absl::StatusOr<criv1::ListPodSandboxResponse> ListPodSandbox(const criv1::ListPodSandboxRequest& r) override {
+  absl::StatusOr<criv1::ListPodSandboxResponse> ListPodSandbox(
+      const criv1::ListPodSandboxRequest& r) override {
     return inner_.ListPodSandbox(r);
   }
-  absl::StatusOr<criv1::CreateContainerResponse> CreateContainer(const criv1::CreateContainerRequest& r) override {
+  absl::StatusOr<criv1::CreateContainerResponse> CreateContainer(
+      const criv1::CreateContainerRequest& r) override {
     return inner_.CreateContainer(r);
   }
-  absl::Status StartContainer(const criv1::StartContainerRequest& r) override { return inner_.StartContainer(r); }
-  absl::Status StopContainer(const criv1::StopContainerRequest& r) override { return inner_.StopContainer(r); }
-  absl::Status RemoveContainer(const criv1::RemoveContainerRequest& r) override { return inner_.RemoveContainer(r); }
-  absl::StatusOr<criv1::ListContainersResponse> ListContainers(const criv1::ListContainersRequest& r) override {
+  absl::Status StartContainer(const criv1::StartContainerRequest& r) override {
+    return inner_.StartContainer(r);
+  }
+  absl::Status StopContainer(const criv1::StopContainerRequest& r) override {
+    return inner_.StopContainer(r);
+  }
+  absl::Status RemoveContainer(const criv1::RemoveContainerRequest& r) override {
+    return inner_.RemoveContainer(r);
+  }
+  absl::StatusOr<criv1::ListContainersResponse> ListContainers(
+      const criv1::ListContainersRequest& r) override {
     return inner_.ListContainers(r);
   }
-  absl::StatusOr<criv1::ContainerStatusResponse> ContainerStatus(const criv1::ContainerStatusRequest& r) override {
+  absl::StatusOr<criv1::ContainerStatusResponse> ContainerStatus(
+      const criv1::ContainerStatusRequest& r) override {
     return inner_.ContainerStatus(r);
   }
-  absl::StatusOr<criv1::ExecSyncResponse> ExecSync(const criv1::ExecSyncRequest& r, Cancellation* c) override {
+  absl::StatusOr<criv1::ExecSyncResponse> ExecSync(const criv1::ExecSyncRequest& r,
+                                                   Cancellation* c) override {
     return inner_.ExecSync(r, c);
   }
   absl::StatusOr<std::unique_ptr<cri::ContainerEventStream>> GetContainerEvents() override {
@@ -86,11 +107,15 @@ class PullTrackingRuntime final : public cri::Runtime {
   absl::StatusOr<criv1::ListImagesResponse> ListImages(const criv1::ListImagesRequest& r) override {
     return inner_.ListImages(r);
   }
-  absl::StatusOr<criv1::ImageStatusResponse> ImageStatus(const criv1::ImageStatusRequest& r) override {
+  absl::StatusOr<criv1::ImageStatusResponse> ImageStatus(
+      const criv1::ImageStatusRequest& r) override {
     return inner_.ImageStatus(r);
   }
-  absl::Status RemoveImage(const criv1::RemoveImageRequest& r) override { return inner_.RemoveImage(r); }
-  absl::StatusOr<criv1::ImageFsInfoResponse> ImageFsInfo(const criv1::ImageFsInfoRequest& r) override {
+  absl::Status RemoveImage(const criv1::RemoveImageRequest& r) override {
+    return inner_.RemoveImage(r);
+  }
+  absl::StatusOr<criv1::ImageFsInfoResponse> ImageFsInfo(
+      const criv1::ImageFsInfoRequest& r) override {
     return inner_.ImageFsInfo(r);
   }
 
@@ -102,7 +127,8 @@ class PullTrackingRuntime final : public cri::Runtime {
 };
 
 bool AllFinished(const api::NodeImage& node, int running) {
-  return running == 0 && node.status().succeeded() + node.status().failed() == node.status().desired();
+  return running == 0 &&
+         node.status().succeeded() + node.status().failed() == node.status().desired();
 }
 
 class PullerGrpcTest : public ::testing::Test {

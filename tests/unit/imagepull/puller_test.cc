@@ -48,8 +48,10 @@ api::ImageSpec* AddImage(api::NodeImageSpec& spec, const std::string& name,
     t->set_version(options.version);
     t->mutable_pull_policy()->set_timeout_seconds(options.timeout_seconds);
     t->mutable_pull_policy()->set_backoff_limit(options.backoff_limit);
-    if (options.ttl_seconds) t->mutable_pull_policy()->set_ttl_seconds_after_finished(*options.ttl_seconds);
-    if (options.deadline_seconds) t->mutable_pull_policy()->set_active_deadline_seconds(*options.deadline_seconds);
+    if (options.ttl_seconds)
+      t->mutable_pull_policy()->set_ttl_seconds_after_finished(*options.ttl_seconds);
+    if (options.deadline_seconds)
+      t->mutable_pull_policy()->set_active_deadline_seconds(*options.deadline_seconds);
     t->set_image_pull_policy(options.always ? api::IMAGE_PULL_POLICY_ALWAYS
                                             : api::IMAGE_PULL_POLICY_IF_NOT_PRESENT);
   }
@@ -68,7 +70,8 @@ const api::ImageTagStatus* FindTag(const api::NodeImage& node, const std::string
 }
 
 bool AllFinished(const api::NodeImage& node, int running) {
-  return running == 0 && node.status().succeeded() + node.status().failed() == node.status().desired();
+  return running == 0 &&
+         node.status().succeeded() + node.status().failed() == node.status().desired();
 }
 
 class FailingPrecheck final : public PullPrecheck {
@@ -89,8 +92,8 @@ class FlakyStore final : public store::Store {
     if (fail_writes) return absl::UnavailableError("disk I/O error");
     return inner_.Create(kind, key, value);
   }
-  absl::StatusOr<int64_t> Update(absl::string_view kind, absl::string_view key, absl::string_view value,
-                                 int64_t expected_revision) override {
+  absl::StatusOr<int64_t> Update(absl::string_view kind, absl::string_view key,
+                                 absl::string_view value, int64_t expected_revision) override {
     if (fail_writes) return absl::UnavailableError("disk I/O error");
     return inner_.Update(kind, key, value, expected_revision);
   }
@@ -98,7 +101,8 @@ class FlakyStore final : public store::Store {
                                  int64_t expected_revision) override {
     return inner_.Delete(kind, key, expected_revision);
   }
-  absl::StatusOr<store::ListPage> List(absl::string_view kind, const store::ListOptions& options) override {
+  absl::StatusOr<store::ListPage> List(absl::string_view kind,
+                                       const store::ListOptions& options) override {
     return inner_.List(kind, options);
   }
   absl::StatusOr<std::vector<store::Record>> ListAll(absl::string_view kind) override {
@@ -343,7 +347,8 @@ TEST_F(PullerTest, ActiveDeadlineSpansRetries) {
   AwaitAllFinished();
   const api::ImageTagStatus status = Tag("reg.io/flaky", "1");
   EXPECT_EQ(status.phase(), api::IMAGE_PULL_PHASE_FAILED);
-  EXPECT_THAT(status.message(), StartsWith("pull exceeded active_deadline_seconds (3s); last error: UNAVAILABLE"));
+  EXPECT_THAT(status.message(),
+              StartsWith("pull exceeded active_deadline_seconds (3s); last error: UNAVAILABLE"));
   EXPECT_EQ(runtime_.Pulls().size(), 2u);
 }
 
@@ -503,9 +508,11 @@ TEST_F(PullerTest, CredentialsAreTriedMostSpecificFirstThenAnonymous) {
   always.backoff_limit = 0;
   always.always = true;
   api::ImageSpec* image = AddImage(spec, "reg.io/team/app", {"1"}, always);
-  image->add_pull_secrets(absl::StrCat(R"({"auths":{"reg.io":{"username":"wide","password":"pw1"}}})"));
-  image->add_pull_secrets(absl::StrCat(R"({"auths":{"reg.io/team":{"username":"narrow","password":"pw2"},)",
-                                       R"("other.io":{"username":"unrelated","password":"pw3"}}})"));
+  image->add_pull_secrets(
+      absl::StrCat(R"({"auths":{"reg.io":{"username":"wide","password":"pw1"}}})"));
+  image->add_pull_secrets(
+      absl::StrCat(R"({"auths":{"reg.io/team":{"username":"narrow","password":"pw2"},)",
+                   R"("other.io":{"username":"unrelated","password":"pw3"}}})"));
   Set(spec);
   AwaitAllFinished();
   std::vector<std::string> users;
@@ -527,7 +534,8 @@ TEST_F(PullerTest, SecretsNeverAppearInStatusMessagesOrNotifications) {
   locked.required_auth->set_password("other");
   runtime_.SetPullScript("reg.io/private:1", locked);
   // A runtime echoing the credential in its error.
-  runtime_.InjectError("PullImage", absl::PermissionDeniedError(absl::StrCat("denied for ", auth, " / ", password)));
+  runtime_.InjectError(
+      "PullImage", absl::PermissionDeniedError(absl::StrCat("denied for ", auth, " / ", password)));
 
   absl::Mutex mu;
   std::vector<std::string> notified;
@@ -588,7 +596,8 @@ TEST_F(PullerTest, InvalidSpecChangesNothing) {
   api::SetNodeImageRequest request;
   AddImage(*request.mutable_spec(), "reg.io/a", {"1", "1"});
   EXPECT_THAT(puller_->SetNodeImage(request),
-              StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("spec.images[0].tags[1].tag: duplicate")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       StartsWith("spec.images[0].tags[1].tag: duplicate")));
   EXPECT_EQ(puller_->GetNodeImage().metadata().generation(), 0);
 }
 
@@ -618,7 +627,8 @@ TEST_F(PullerTest, ResumesUnfinishedPullsAfterARestart) {
   AddImage(spec, "reg.io/slow", {"1"}, always);
   Set(spec);
   clock_.WaitForSleepers(1);
-  puller_->AwaitState([](const api::NodeImage& node, int) { return node.status().succeeded() == 1; });
+  puller_->AwaitState(
+      [](const api::NodeImage& node, int) { return node.status().succeeded() == 1; });
   const api::ImageTagStatus fast_before = Tag("reg.io/fast", "1");
 
   puller_.reset();  // the daemon stops; the hanging pull is cancelled
@@ -630,7 +640,8 @@ TEST_F(PullerTest, ResumesUnfinishedPullsAfterARestart) {
   EXPECT_EQ(node.metadata().generation(), 1);
   EXPECT_EQ(node.status().succeeded(), 2);
   // The finished tag is kept as it was, not pulled again; the unfinished one started over.
-  EXPECT_EQ(Tag("reg.io/fast", "1").completion_time().seconds(), fast_before.completion_time().seconds());
+  EXPECT_EQ(Tag("reg.io/fast", "1").completion_time().seconds(),
+            fast_before.completion_time().seconds());
   int fast_pulls = 0;
   int slow_pulls = 0;
   for (const fakes::PullRecord& pull : runtime_.Pulls()) {
@@ -792,7 +803,8 @@ TEST_F(PullerTest, WaitAdHocPullReturnsTheFinalStatusOrStopsOnCancel) {
   clock_.WaitForSleepers(1);
   Cancellation cancel;
   absl::StatusOr<api::AdHocPullStatus> cancelled_wait;
-  std::thread cancelled_waiter([&] { cancelled_wait = puller_->WaitAdHocPull("reg.io/b:1", &cancel); });
+  std::thread cancelled_waiter(
+      [&] { cancelled_wait = puller_->WaitAdHocPull("reg.io/b:1", &cancel); });
   cancel.Cancel();
   cancelled_waiter.join();
   // The pull cannot finish first: it sleeps on the fake clock, which the test does not advance.
