@@ -12,15 +12,11 @@ KillPool::KillPool(int workers) {
 
 KillPool::~KillPool() { Shutdown(); }
 
-void KillPool::Submit(std::function<void()> job) {
-  {
-    absl::MutexLock lock(&mu_);
-    if (!stopping_) {
-      queue_.push_back(std::move(job));
-      return;
-    }
-  }
-  job();
+bool KillPool::Submit(std::function<void()> job) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return false;
+  queue_.push_back(std::move(job));
+  return true;
 }
 
 void KillPool::WaitIdle() {

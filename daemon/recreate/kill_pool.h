@@ -24,9 +24,8 @@ class KillPool {
   KillPool(const KillPool&) = delete;
   KillPool& operator=(const KillPool&) = delete;
 
-  // Queues `job`. After Shutdown() the job is run on the calling thread instead (so that the caller's
-  // bookkeeping, which jobs do at their end, never leaks); callers check their own stop flag in the job.
-  void Submit(std::function<void()> job);
+  // Queues `job` and returns true; never blocks. After Shutdown() the job is dropped (false).
+  bool Submit(std::function<void()> job);
 
   // Blocks until no job is queued or running.
   void WaitIdle();

@@ -298,6 +298,7 @@ absl::Status RecreateEngine::RemoveLocked(const Key& key, absl::string_view reas
   RETURN_IF_ERROR(
       store_.Delete(kRecreateStoreKind, StoreKey(key.first, key.second), it->second.revision).status());
   Entry& entry = it->second;
+  entry.removed->store(true);
   if (!IsCompleted(entry.record)) Dequeue(key, entry);
   by_sequence_.erase(entry.record.sequence());
   spdlog::info("recreate_deleted ns={} name={} reason={}", key.first, key.second, std::string(reason));
@@ -342,7 +343,6 @@ absl::Status RecreateEngine::TickOnce() {
     if (!filled.ok()) spdlog::debug("recreate_fill_status_failed error=\"{}\"", filled.ToString());
   }
 
-  std::vector<KillJob> jobs;
   {
     absl::MutexLock lock(&mu_);
     RETURN_IF_ERROR(CheckAcceptingLocked());
@@ -383,16 +383,22 @@ absl::Status RecreateEngine::TickOnce() {
         }
       }
       for (KillAction& action : result.kills) {
-        entry->kills_in_flight.insert(action.container_name);
-        jobs.push_back(KillJob{key, entry->record.request().metadata().uid(), std::move(action)});
+        const std::string container_name = action.container_name;
+        entry->kills_in_flight.insert(container_name);
+        // Queued at once (its step is persisted): the kill starts while this tick persists the next
+        // requests; Submit never blocks.
+        const bool queued = pool_.Submit([this, job = KillJob{key, entry->record.request().metadata().uid(),
+                                                              entry->removed, std::move(action)}] {
+          RunKill(job);
+        });
+        // Not queued only once shut down (impossible while this tick holds mu_ with stopping_ false);
+        // the persisted step is resumed by the next start.
+        if (!queued) entry->kills_in_flight.erase(container_name);
       }
       fast = fast || HasReadinessWait(entry->record) || !entry->kills_in_flight.empty();
     }
     fast_poll_ = fast;
     next_wake_ = next_wake;
-  }
-  for (KillJob& job : jobs) {
-    pool_.Submit([this, job = std::move(job)] { RunKill(job); });
   }
   return absl::OkStatus();
 }
@@ -402,14 +408,12 @@ void RecreateEngine::RunKill(const KillJob& job) {
   const auto finish = [&](Entry* entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (entry != nullptr) entry->kills_in_flight.erase(action.container_name);
   };
-  {
+  // Deleted (or shutting down) before the kill started: no new kill after Delete returned. Checked
+  // without mu_, so that kills start while a tick holds it.
+  if (job.removed->load() || stop_threads_.load()) {
     absl::MutexLock lock(&mu_);
-    Entry* entry = FindJobLocked(job);
-    // Deleted (or shutting down) before the kill started: no new kill after Delete returned.
-    if (entry == nullptr || stopping_) {
-      finish(entry);
-      return;
-    }
+    finish(FindJobLocked(job));
+    return;
   }
   if (action.pre_stop.has_value()) {
     PreStopTarget target;

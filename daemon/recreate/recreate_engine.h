@@ -116,11 +116,15 @@ class RecreateEngine final : public RecreateManager {
     int64_t revision = 0;
     // Names of containers whose kill is queued or running on the pool.
     absl::flat_hash_set<std::string> kills_in_flight;
+    // Set (under mu_) when the request is deleted: its queued kills do not start. Shared with them so a
+    // kill starts without waiting for mu_ (a tick may hold it while it persists other requests).
+    std::shared_ptr<std::atomic<bool>> removed = std::make_shared<std::atomic<bool>>(false);
   };
 
   struct KillJob {
     Key key;
     std::string uid;  // the request instance (a request deleted and created again is another one)
+    std::shared_ptr<const std::atomic<bool>> removed;
     KillAction action;
   };
 

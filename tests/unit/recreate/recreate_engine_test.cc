@@ -242,6 +242,32 @@ TEST(RecreateEngineTest, DeleteDuringTheHookPreventsTheStop) {
   EXPECT_OK(env.engine_->Delete(remove));
 }
 
+TEST(RecreateEngineTest, DeleteBeforeAQueuedKillStartsPreventsIt) {
+  RecreateEngineOptions options = EngineEnv::DefaultOptions();
+  options.kill_workers = 1;
+  EngineEnv env(fakes::RuntimeProfile::Containerd16(), options);
+  PodOptions busy;
+  busy.name = "busy";
+  busy.pre_stop_json = R"({"exec":{"command":["drain"]}})";
+  env.RunPod(busy);
+  env.RunPod({});
+  env.StartEngine();
+  env.prestop_.Block();
+  ASSERT_OK(env.engine_->Create(NewCreate("busy-r", {"a"}, "busy")).status());
+  ASSERT_OK(env.engine_->TickOnce());
+  env.prestop_.WaitRunning(1);  // the only worker is taken
+  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
+  ASSERT_OK(env.engine_->TickOnce());  // r1's kill is queued behind it
+  EXPECT_EQ(env.engine_->KillsInFlight(), 2u);
+  v1::DeleteRecreateRequestRequest remove;
+  remove.set_namespace_("default");
+  remove.set_name("r1");
+  ASSERT_OK(env.engine_->Delete(remove));
+  env.prestop_.Release();
+  env.engine_->WaitForKills();
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 1) << "only busy-r's kill ran";
+}
+
 // ---- Kill outcomes ----
 
 TEST(RecreateEngineTest, StopContainerErrorFailsTheContainer) {
