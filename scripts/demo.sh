@@ -10,17 +10,22 @@ bash scripts/install-deps.sh
 mkdir -p build
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >build/configure.log 2>&1 ||
   { cat build/configure.log; exit 1; }
-cmake --build build -j "$(nproc)" --target inplacectl kubelet_standin
+cmake --build build -j "$(nproc)" --target inplaced inplacectl kubelet_standin
 
+inplaced=$repo/build/daemon/inplaced
 inplacectl=$repo/build/cli/inplacectl
 standin=$repo/build/tests/tools/kubelet_standin
+buf=$repo/.tools/node_modules/.bin/buf
 env_dir=/tmp/inplaced-demo-$$
 standin_pid=""
+daemon_pid=""
 
+stop_pid() {  # stop_pid PID: SIGTERM one process we started, and reap it
+  if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then kill -TERM "$1" && wait "$1" || true; fi
+}
 cleanup() {
-  if [ -n "$standin_pid" ] && kill -0 "$standin_pid" 2>/dev/null; then
-    kill -TERM "$standin_pid" && wait "$standin_pid" || true
-  fi
+  stop_pid "$daemon_pid"
+  stop_pid "$standin_pid"
   bash tests/e2e/env/e2e-env.sh --dir "$env_dir" stop || true
 }
 trap cleanup EXIT
@@ -45,6 +50,37 @@ step "A demo pod, created the way kubelet does it (kubelet's labels and annotati
 standin_pid=$!
 for _ in $(seq 100); do grep -q '^ready' "$env_dir/standin.out" 2>/dev/null && break; sleep 0.1; done
 grep '^ready' "$env_dir/standin.out" || { echo "the demo pod did not start"; exit 1; }
+show "$inplacectl" runtime ps -n demo
+
+step "Start inplaced against this containerd (control API on a private unix socket)"
+sock=$env_dir/run/inplaced.sock
+"$inplaced" --runtime-endpoint "$INPLACED_E2E_CONTAINERD_ENDPOINT" --socket "$sock" \
+  --state-dir "$env_dir/state" >"$env_dir/inplaced.out" 2>"$env_dir/inplaced.log" &
+daemon_pid=$!
+for _ in $(seq 100); do grep -q 'inplaced ready' "$env_dir/inplaced.out" 2>/dev/null && break; sleep 0.1; done
+grep 'inplaced ready' "$env_dir/inplaced.out" || { cat "$env_dir/inplaced.log"; exit 1; }
+api() {  # api METHOD JSON: one call of the control API with buf curl (grpcurl's stand-in), via reflection
+  "$buf" curl --protocol grpc --http2-prior-knowledge --unix-socket "$sock" \
+    "http://localhost/inplaced.v1.RecreateService/$1" -d "$2"
+}
+show "$buf" curl --protocol grpc --http2-prior-knowledge --unix-socket "$sock" --list-services http://localhost
+
+step "Recreate the pod's two containers in order, through the control API"
+echo "\$ buf curl ... inplaced.v1.RecreateService/CreateRecreateRequest -d '{...}'"
+api CreateRecreateRequest '{"namespace":"demo","name":"upgrade-web","spec":{"podName":"web",
+  "containers":[{"name":"app"},{"name":"sidecar"}],
+  "strategy":{"orderedRecreate":true,"terminationGracePeriodSeconds":"5"},"activeDeadlineSeconds":"120"}}' |
+  grep -E '"(created|phase)"' || true
+phase=""
+for _ in $(seq 600); do
+  phase=$(api GetRecreateRequest '{"namespace":"demo","name":"upgrade-web"}' | grep -o 'RECREATE_PHASE_[A-Z]*' | head -1)
+  [ "$phase" = RECREATE_PHASE_COMPLETED ] && break
+  sleep 0.1
+done
+echo "\$ buf curl ... inplaced.v1.RecreateService/GetRecreateRequest -d '{\"namespace\":\"demo\",\"name\":\"upgrade-web\"}'"
+api GetRecreateRequest '{"namespace":"demo","name":"upgrade-web"}' |
+  grep -E '"(phase|name|oldContainerId|newContainerId|restartCount|killedAt|restartedAt)"'
+[ "$phase" = RECREATE_PHASE_COMPLETED ] || { echo "the recreate did not complete"; cat "$env_dir/inplaced.log"; exit 1; }
 show "$inplacectl" runtime ps -n demo
 
 step "Pull an image from the local registry through the CRI"
