@@ -458,7 +458,14 @@ void RecreateEngine::RunKill(const KillJob& job) {
   ::runtime::v1::StopContainerRequest stop;
   stop.set_container_id(action.container_id);
   stop.set_timeout(timeout);
-  const absl::Status stopped = runtime_.StopContainer(stop);
+  absl::Status stopped = runtime_.StopContainer(stop);
+  if (stopped.code() == absl::StatusCode::kNotFound) {
+    // Removed since the snapshot: nothing left to stop (the CRI makes Stop idempotent for absent
+    // containers; containerd 1.6/1.7.0-1.7.20 answer NOT_FOUND instead).
+    spdlog::info("container_already_gone ns={} name={} container={} id={}", job.key.first, job.key.second,
+                 action.container_name, action.container_id);
+    stopped = absl::OkStatus();
+  }
   if (!stopped.ok()) {
     spdlog::warn("container_kill_failed ns={} name={} container={} id={} error=\"{}\"", job.key.first,
                  job.key.second, action.container_name, action.container_id, stopped.ToString());

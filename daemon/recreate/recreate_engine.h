@@ -17,6 +17,9 @@
 // One request per pod runs at a time, strictly in creation order; requests of different pods run in
 // parallel. Kills run on a bounded pool (kill_workers) and report back to the engine.
 //
+// A StopContainer error fails the container ("kill container error: ..."), except NOT_FOUND: the
+// container was removed since the snapshot, which counts as stopped.
+//
 // Every change is published to the WatchHub (ADDED, MODIFIED, DELETED), under the engine's lock, so
 // watchers see changes in order.
 //

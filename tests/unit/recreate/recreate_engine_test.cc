@@ -285,6 +285,19 @@ TEST(RecreateEngineTest, StopContainerErrorFailsTheContainer) {
   EXPECT_THAT(now.status().container_states(0).message(), HasSubstr("runtime is down"));
 }
 
+TEST(RecreateEngineTest, StopContainerNotFoundIsAnAlreadyStoppedContainer) {
+  EngineEnv env;
+  env.RunPod({});
+  env.StartEngine();
+  env.runtime_.InjectError("StopContainer", absl::NotFoundError("an error occurred when try to find container"));
+  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
+  env.Tick();
+  const v1::RecreateRequest now = Get(*env.engine_, "r1");
+  EXPECT_EQ(now.status().phase(), v1::RECREATE_PHASE_RECREATING);
+  EXPECT_EQ(now.status().container_states(0).phase(), v1::CONTAINER_RECREATE_PHASE_RECREATING);
+  EXPECT_TRUE(now.status().container_states(0).is_killed());
+}
+
 TEST(RecreateEngineTest, RequestPreStopRunsBeforeTheStopWithTheRemainingGrace) {
   EngineEnv env;
   env.RunPod({});
