@@ -16,9 +16,15 @@
 #include "daemon/server/control_server.h"
 #include "daemon/server/health_service.h"
 #include "daemon/server/manager_slot.h"
+#include "daemon/server/nodeimage_service.h"
 #include "daemon/server/recreate_service.h"
 #include "daemon/server/serving_state.h"
 #include "daemon/store/sqlite_store.h"
+#include "imagepull/disk_precheck.h"
+#include "imagepull/disk_space_precheck.h"
+#include "imagepull/http_curl_client.h"
+#include "imagepull/puller.h"
+#include "imagepull/registry_client.h"
 
 namespace inplaced::daemon {
 namespace {
@@ -48,6 +54,7 @@ struct Daemon::Parts {
   ServingState state;
   ManagerSlot manager;
   std::unique_ptr<RecreateServiceImpl> recreate_service;
+  std::unique_ptr<NodeImageServiceImpl> nodeimage_service;
   std::unique_ptr<HealthServiceImpl> health_service;
   std::unique_ptr<ControlServer> server;  // stopped in Stop(), before the engine
   RealClock clock;
@@ -56,10 +63,18 @@ struct Daemon::Parts {
   std::unique_ptr<CriPreStopRunner> prestop;
   WatchHub hub;
   std::unique_ptr<RecreateEngine> engine;
+  // Image pre-pull: the registry client and disk precheck feed the puller's precheck.
+  std::unique_ptr<imagepull::CurlHttpClient> http;
+  std::unique_ptr<imagepull::RegistryClient> registry;
+  std::unique_ptr<imagepull::DiskPrecheck> disk;
+  std::unique_ptr<imagepull::DiskSpacePrecheck> precheck;
+  std::unique_ptr<imagepull::ImagePuller> puller;  // destroyed before the store and the runtime
 
   ~Parts() {
-    // The server's handlers reference the manager slot and the engine: stop it first.
+    // The server's handlers reference the manager slot, the engine and the puller: stop it first.
+    if (nodeimage_service != nullptr) nodeimage_service->StopStreams();
     if (server != nullptr) server->Shutdown(absl::ZeroDuration());
+    puller.reset();
     if (engine != nullptr) engine->Shutdown();
     hub.Shutdown();
   }
@@ -69,11 +84,14 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonOptions& optio
   auto parts = std::make_unique<Parts>();
   parts->options = options;
   parts->recreate_service = std::make_unique<RecreateServiceImpl>(parts->manager, parts->state);
+  parts->nodeimage_service = std::make_unique<NodeImageServiceImpl>(parts->state);
   parts->health_service = std::make_unique<HealthServiceImpl>(
       parts->state,
-      std::vector<std::string>{std::string(::inplaced::v1::RecreateService::service_full_name())});
-  absl::StatusOr<std::unique_ptr<ControlServer>> server =
-      ControlServer::Start(options.socket_path, {parts->recreate_service.get(), parts->health_service.get()});
+      std::vector<std::string>{std::string(::inplaced::v1::RecreateService::service_full_name()),
+                               std::string(::inplaced::v1::NodeImageService::service_full_name())});
+  absl::StatusOr<std::unique_ptr<ControlServer>> server = ControlServer::Start(
+      options.socket_path, {parts->recreate_service.get(), parts->nodeimage_service.get(),
+                            parts->health_service.get()});
   if (!server.ok()) {
     return absl::Status(server.status().code(),
                         absl::StrCat("control API socket: ", server.status().message()));
@@ -114,9 +132,48 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonOptions& optio
   parts->engine = *std::move(engine);
   parts->engine->Start();
 
+  if (absl::Status pre_pull = StartPuller(*parts); !pre_pull.ok()) return pre_pull;
+
   parts->manager.Set(parts->engine.get());
+  parts->nodeimage_service->SetPuller(parts->puller.get());
   parts->state.SetServing();
   return std::unique_ptr<Daemon>(new Daemon(std::move(parts)));
+}
+
+// The image puller over the runtime and the store, with the disk-space precheck (registry manifest
+// size vs the image filesystem's free space). The puller reloads the stored NodeImage and resumes
+// its unfinished pulls.
+absl::Status Daemon::StartPuller(Parts& parts) {
+  const DaemonOptions& options = parts.options;
+  parts.http = std::make_unique<imagepull::CurlHttpClient>();
+  imagepull::RegistryClientOptions registry_options;
+  registry_options.insecure_registries = options.insecure_registries;
+  parts.registry = std::make_unique<imagepull::RegistryClient>(*parts.http, registry_options);
+  imagepull::DiskPrecheckOptions disk_options;
+  disk_options.default_path = options.image_fs_path;
+  disk_options.reserve_percent = options.image_fs_reserve_percent;
+  disk_options.assume_available_bytes = options.image_fs_assume_free_bytes;
+  if (options.image_fs_assume_free_bytes.has_value()) {
+    spdlog::warn("image_fs_assume_free_bytes bytes={} (testing only: statvfs is not asked)",
+                 *options.image_fs_assume_free_bytes);
+  }
+  parts.disk = std::make_unique<imagepull::DiskPrecheck>(disk_options);
+  parts.precheck = std::make_unique<imagepull::DiskSpacePrecheck>(
+      *parts.registry, *parts.runtime.runtime, *parts.disk);
+  imagepull::PullerOptions puller_options;
+  puller_options.max_concurrent_pulls = options.max_concurrent_pulls;
+  absl::StatusOr<std::unique_ptr<imagepull::ImagePuller>> puller = imagepull::ImagePuller::Create(
+      *parts.runtime.runtime, parts.clock, *parts.store, parts.precheck.get(), puller_options);
+  if (!puller.ok()) {
+    return absl::Status(puller.status().code(),
+                        absl::StrCat("image puller: ", puller.status().message()));
+  }
+  parts.puller = *std::move(puller);
+  parts.puller->Start();
+  spdlog::info("image_puller_started max_concurrent_pulls={} image_fs_path={} reserve_percent={}",
+               options.max_concurrent_pulls, options.image_fs_path,
+               options.image_fs_reserve_percent);
+  return absl::OkStatus();
 }
 
 Daemon::Daemon(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
@@ -129,12 +186,20 @@ void Daemon::Stop() {
   spdlog::info("inplaced stopping");
   parts_->state.SetStopping();              // health NOT_SERVING, new calls UNAVAILABLE
   parts_->recreate_service->StopStreams();  // watch handlers would hold Shutdown until its deadline
+  parts_->nodeimage_service->StopStreams();  // NodeImage watches and PullImage waits too
   // Let running calls finish, then close at once: gRPC's own grace would also wait for idle client
   // connections, which do not read the server's GOAWAY until their next call.
   if (!parts_->state.WaitForNoActiveCalls(kShutdownGrace)) {
     spdlog::warn("shutdown_calls_cancelled active={}", parts_->state.active_calls());
   }
   parts_->server->Shutdown(absl::ZeroDuration());
+  // In-flight pulls are cancelled; the stored NodeImage keeps the unfinished tags for the next start.
+  // Before the store closes (Parts' destructor).
+  if (parts_->puller != nullptr) {
+    parts_->puller->Stop();
+    parts_->nodeimage_service->SetPuller(nullptr);
+    parts_->puller.reset();
+  }
   parts_->engine->Shutdown();
   parts_->hub.Shutdown();
   spdlog::info("inplaced stopped");

@@ -18,7 +18,9 @@ class Daemon {
   //   1. the control server on options.socket_path (health NOT_SERVING, API calls UNAVAILABLE);
   //   2. the runtime connection (cri::Connect: discovery, waits for a runtime that is still starting);
   //   3. the store under options.state_dir (created 0700 if missing) and the engine, which reloads every
-  //      stored request (recovering interrupted kills) before it is started;
+  //      stored request (recovering interrupted kills) before it is started; then the image puller
+  //      on the same store (registry client + disk-space precheck; it reloads the NodeImage and
+  //      resumes unfinished pulls);
   //   4. SERVING: health reports SERVING and the API answers.
   // Errors: any step's error, with what failed; everything started so far is stopped again.
   static absl::StatusOr<std::unique_ptr<Daemon>> Start(const DaemonOptions& options);
@@ -29,7 +31,8 @@ class Daemon {
   ~Daemon();
 
   // Health NOT_SERVING (new calls UNAVAILABLE), open watch streams end (UNAVAILABLE), running calls
-  // may finish (up to 5 s), the server closes, then the engine shuts down (in-flight kills end).
+  // may finish (up to 5 s), the server closes, the image puller stops (in-flight pulls cancelled,
+  // their tags resume on the next start), then the engine shuts down (in-flight kills end).
   // Idempotent.
   void Stop();
 
@@ -40,6 +43,8 @@ class Daemon {
  private:
   struct Parts;
   explicit Daemon(std::unique_ptr<Parts> parts);
+  // Step 3b of Start: the image puller (NodeImageService) over the runtime and the store.
+  static absl::Status StartPuller(Parts& parts);
 
   std::unique_ptr<Parts> parts_;
   bool stopped_ = false;

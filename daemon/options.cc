@@ -23,6 +23,10 @@ std::string CheckCombination(const DaemonOptions& options) {
                         kMaxUnixSocketPathLength, " fit a unix socket path");
   }
   if (options.state_dir.empty()) return "--state-dir: must not be empty";
+  if (options.image_fs_path.empty()) return "--image-fs-path: must not be empty";
+  for (const std::string& registry : options.insecure_registries) {
+    if (registry.empty()) return "--insecure-registry: must not be empty";
+  }
   return "";
 }
 
@@ -32,6 +36,7 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
   CommandLine result;
   DaemonOptions& options = result.options;
   bool no_event_stream = false;
+  uint64_t assume_free_bytes = 0;
 
   CLI::App app{"inplaced: node-local daemon that recreates containers in place over the CRI"};
   app.option_defaults()->always_capture_default();
@@ -64,6 +69,28 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
   app.add_flag("--no-event-stream", no_event_stream,
                "Do not use the runtime's GetContainerEvents stream (poll only)")
       ->envname("INPLACED_NO_EVENT_STREAM");
+  app.add_option("--max-concurrent-pulls", options.max_concurrent_pulls,
+                 "Most image pulls running at once on the node (NodeImage and PullImage)")
+      ->envname("INPLACED_MAX_CONCURRENT_PULLS")
+      ->check(CLI::Range(1, 64));
+  app.add_option("--insecure-registry", options.insecure_registries,
+                 "Registry (host or host:port) reached over plain http by the disk precheck's "
+                 "registry client; repeatable. Loopback registries always are.")
+      ->envname("INPLACED_INSECURE_REGISTRY")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  app.add_option("--image-fs-path", options.image_fs_path,
+                 "Image filesystem checked for free space when the runtime's ImageFsInfo names none")
+      ->envname("INPLACED_IMAGE_FS_PATH");
+  app.add_option("--image-fs-reserve-percent", options.image_fs_reserve_percent,
+                 "Share of the image filesystem the disk precheck keeps free")
+      ->envname("INPLACED_IMAGE_FS_RESERVE_PERCENT")
+      ->check(CLI::Range(0.0, 100.0));
+  CLI::Option* assume_free =
+      app.add_option("--image-fs-assume-free-bytes", assume_free_bytes,
+                     "TESTING ONLY: take every image filesystem to have this many bytes free")
+          ->envname("INPLACED_IMAGE_FS_ASSUME_FREE_BYTES")
+          ->check(CLI::NonNegativeNumber);
 
   try {
     app.parse(argc, argv);
@@ -77,6 +104,7 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
     return result;
   }
   options.use_event_stream = !no_event_stream;
+  if (assume_free->count() > 0) options.image_fs_assume_free_bytes = assume_free_bytes;
   if (std::string error = CheckCombination(options); !error.empty()) {
     result.output = absl::StrCat("inplaced: ", error);
     result.exit_code = kUsageExitCode;

@@ -16,8 +16,24 @@
 //   --slow-poll-ms       INPLACED_SLOW_POLL_MS       poll period otherwise (1000)
 //   --log-level          INPLACED_LOG_LEVEL          trace|debug|info|warn|error|critical|off (info)
 //   --no-event-stream    INPLACED_NO_EVENT_STREAM    do not use the runtime's GetContainerEvents
+//   --max-concurrent-pulls        INPLACED_MAX_CONCURRENT_PULLS        node-wide image pull limit (3; 1-64)
+//   --insecure-registry           INPLACED_INSECURE_REGISTRY           a registry (host or host:port) the
+//                                                                      daemon's registry client speaks plain
+//                                                                      http to; repeatable (env: comma-separated).
+//                                                                      Loopback registries always are.
+//   --image-fs-path               INPLACED_IMAGE_FS_PATH               image filesystem when the runtime's
+//                                                                      ImageFsInfo names none
+//                                                                      (/var/lib/containerd)
+//   --image-fs-reserve-percent    INPLACED_IMAGE_FS_RESERVE_PERCENT    share of the image filesystem kept
+//                                                                      free by the disk precheck (10; 0-100)
+//   --image-fs-assume-free-bytes  INPLACED_IMAGE_FS_ASSUME_FREE_BYTES  TESTING ONLY: take every image
+//                                                                      filesystem to have this many bytes
+//                                                                      free instead of asking statvfs
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 
@@ -34,6 +50,13 @@ struct DaemonOptions {
   int slow_poll_ms = 1000;
   std::string log_level = "info";
   bool use_event_stream = true;
+
+  // Image pre-pull (NodeImageService).
+  int max_concurrent_pulls = 3;
+  std::vector<std::string> insecure_registries;
+  std::string image_fs_path = "/var/lib/containerd";
+  double image_fs_reserve_percent = 10.0;
+  std::optional<uint64_t> image_fs_assume_free_bytes;
 
   // The SQLite database inside state_dir.
   std::string StorePath() const { return state_dir + "/inplaced.db"; }
@@ -54,7 +77,9 @@ struct CommandLine {
 
 // Parses argv (argv[0] is the program name) and the INPLACED_* environment. Checks every value: ranges
 // (max-open-requests >= 1, max-containers 1-1000, fast-poll-ms 1-60000, slow-poll-ms >= fast-poll-ms and
-// <= 600000), an absolute socket path that fits a unix socket, a known log level, a non-empty state dir.
+// <= 600000), an absolute socket path that fits a unix socket, a known log level, a non-empty state dir,
+// max-concurrent-pulls 1-64, image-fs-reserve-percent 0-100, a non-empty image-fs-path, non-empty
+// insecure registries.
 // Never throws.
 CommandLine ParseCommandLine(int argc, const char* const* argv);
 
