@@ -1,0 +1,281 @@
+// The inplaced binary's NodeImageService against the fake_cri_server binary over real unix sockets:
+// generated stub calls, health, the state kept across a restart, and the README's `buf curl` calls
+// through server reflection.
+//
+// Image names use a loopback registry that is not listening (127.0.0.1:9): the daemon's disk
+// precheck cannot resolve them (connection refused, no network needed) and lets the pull go ahead,
+// and the fake runtime "pulls" any reference.
+
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "api/grpc/health/v1/health.grpc.pb.h"
+#include "api/inplaced/v1/nodeimage.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/child_process.h"
+#include "tests/support/status_matchers.h"
+
+namespace inplaced {
+namespace {
+
+namespace v1 = ::inplaced::v1;
+using ::inplaced::testing::ChildProcess;
+using ::inplaced::testing::IsOk;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kRepo[] = "127.0.0.1:9/team/app";
+
+template <typename Fn>
+bool Eventually(Fn condition, absl::Duration timeout = absl::Seconds(60)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (condition()) return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return condition();
+}
+
+void SetDeadline(grpc::ClientContext* context) {
+  context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+}
+
+v1::NodeImageSpec SpecOf(const std::string& name, const std::vector<std::string>& tags) {
+  v1::NodeImageSpec spec;
+  v1::ImageSpec* image = spec.add_images();
+  image->set_name(name);
+  for (const std::string& tag : tags) image->add_tags()->set_tag(tag);
+  return spec;
+}
+
+class NodeImageIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char dir[] = "/tmp/ipn-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    dir_ = dir;
+    cri_socket_ = dir_ + "/cri.sock";
+    socket_ = dir_ + "/run/inplaced.sock";
+  }
+  void TearDown() override {
+    daemon_.reset();
+    fake_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void StartFakeRuntime() {
+    ASSERT_OK_AND_ASSIGN(ChildProcess child,
+                         ChildProcess::Start({FAKE_CRI_SERVER_PATH, "--socket", cri_socket_}));
+    fake_ = std::make_unique<ChildProcess>(std::move(child));
+    ASSERT_THAT(fake_->WaitForLine("ready", absl::Seconds(30)), IsOk());
+  }
+
+  void StartDaemon() {
+    ASSERT_OK_AND_ASSIGN(
+        ChildProcess child,
+        ChildProcess::Start({INPLACED_PATH, "--runtime-endpoint", "unix://" + cri_socket_,
+                             "--socket", socket_, "--state-dir", dir_ + "/state",
+                             "--max-concurrent-pulls", "2", "--image-fs-path", dir_}));
+    daemon_ = std::make_unique<ChildProcess>(std::move(child));
+    channel_ = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());
+    stub_ = v1::NodeImageService::NewStub(channel_);
+    ASSERT_THAT(daemon_->WaitForLine("inplaced ready", absl::Seconds(60)), IsOk());
+  }
+
+  void StopDaemon() {
+    ASSERT_OK_AND_ASSIGN(int status, daemon_->Stop(SIGTERM, absl::Seconds(30)));
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    daemon_.reset();
+  }
+
+  grpc::Status Set(const v1::NodeImageSpec& spec, int64_t expected_generation,
+                   v1::SetNodeImageResponse* response) {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    v1::SetNodeImageRequest request;
+    *request.mutable_spec() = spec;
+    request.set_expected_generation(expected_generation);
+    return stub_->SetNodeImage(&context, request, response);
+  }
+
+  grpc::Status Get(v1::NodeImage* out) {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    v1::GetNodeImageResponse response;
+    grpc::Status status = stub_->GetNodeImage(&context, v1::GetNodeImageRequest(), &response);
+    *out = response.node_image();
+    return status;
+  }
+
+  // Waits until every spec tag succeeded; returns the NodeImage then.
+  v1::NodeImage WaitAllSucceeded() {
+    v1::NodeImage node;
+    const bool done = Eventually([&] {
+      return Get(&node).ok() && node.status().desired() > 0 &&
+             node.status().succeeded() == node.status().desired();
+    });
+    EXPECT_TRUE(done) << node.DebugString();
+    return node;
+  }
+
+  std::string dir_;
+  std::string cri_socket_;
+  std::string socket_;
+  std::unique_ptr<ChildProcess> fake_;
+  std::unique_ptr<ChildProcess> daemon_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::NodeImageService::Stub> stub_;
+};
+
+TEST_F(NodeImageIntegrationTest, SeveralTagsAllSucceed) {
+  StartFakeRuntime();
+  StartDaemon();
+  v1::SetNodeImageResponse set;
+  const std::vector<std::string> tags = {"1", "2", "3", "4", "5"};
+  ASSERT_TRUE(Set(SpecOf(kRepo, tags), 0, &set).ok());
+  EXPECT_EQ(set.node_image().metadata().generation(), 1);
+
+  const v1::NodeImage node = WaitAllSucceeded();
+  EXPECT_EQ(node.status().desired(), 5);
+  ASSERT_EQ(node.status().images_size(), 1);
+  for (int i = 0; i < 5; ++i) {
+    const v1::ImageTagStatus& tag = node.status().images(0).tags(i);
+    EXPECT_EQ(tag.tag(), tags[i]);
+    EXPECT_EQ(tag.phase(), v1::IMAGE_PULL_PHASE_SUCCEEDED);
+    EXPECT_EQ(tag.progress(), 100);
+    EXPECT_THAT(tag.image_id(), HasSubstr("@"));
+    EXPECT_TRUE(tag.has_completion_time());
+  }
+}
+
+TEST_F(NodeImageIntegrationTest, HealthCoversNodeImageService) {
+  StartFakeRuntime();
+  StartDaemon();
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service("inplaced.v1.NodeImageService");
+  grpc::health::v1::HealthCheckResponse response;
+  ASSERT_TRUE(health->Check(&context, request, &response).ok());
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST_F(NodeImageIntegrationTest, StaleGenerationIsAborted) {
+  StartFakeRuntime();
+  StartDaemon();
+  v1::SetNodeImageResponse set;
+  ASSERT_TRUE(Set(SpecOf(kRepo, {"1"}), 0, &set).ok());
+  const grpc::Status stale = Set(SpecOf(kRepo, {"2"}), 0, &set);
+  EXPECT_EQ(stale.error_code(), grpc::StatusCode::ABORTED) << stale.error_message();
+  v1::NodeImage node;
+  ASSERT_TRUE(Get(&node).ok());
+  EXPECT_EQ(node.metadata().generation(), 1);
+  EXPECT_EQ(node.spec().images(0).tags(0).tag(), "1");
+}
+
+TEST_F(NodeImageIntegrationTest, BadSpecIsInvalidArgumentNamingTheField) {
+  StartFakeRuntime();
+  StartDaemon();
+  v1::SetNodeImageResponse set;
+  v1::NodeImageSpec spec = SpecOf(kRepo, {"1"});
+  spec.mutable_images(0)->mutable_tags(0)->mutable_pull_policy()->set_backoff_limit(101);
+  const grpc::Status bad = Set(spec, 0, &set);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), HasSubstr("spec.images[0].tags[0].pull_policy.backoff_limit"));
+
+  const grpc::Status no_tags = Set(SpecOf(kRepo, {}), 0, &set);
+  EXPECT_EQ(no_tags.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(no_tags.error_message(), HasSubstr("spec.images[0].tags"));
+  v1::NodeImage node;
+  ASSERT_TRUE(Get(&node).ok());
+  EXPECT_EQ(node.metadata().generation(), 0);  // nothing accepted
+}
+
+TEST_F(NodeImageIntegrationTest, StateSurvivesARestart) {
+  StartFakeRuntime();
+  StartDaemon();
+  v1::SetNodeImageResponse set;
+  ASSERT_TRUE(Set(SpecOf(kRepo, {"1", "2"}), 0, &set).ok());
+  WaitAllSucceeded();
+  StopDaemon();
+  StartDaemon();
+  v1::NodeImage node;
+  ASSERT_TRUE(Get(&node).ok());
+  EXPECT_EQ(node.metadata().generation(), 1);
+  EXPECT_EQ(node.status().succeeded(), 2);
+}
+
+// The README's NodeImage calls with `buf curl` (grpcurl's stand-in here) and server reflection.
+class NodeImageBufCurlTest : public NodeImageIntegrationTest {
+ protected:
+  void SetUp() override {
+    NodeImageIntegrationTest::SetUp();
+    // Must run for real: a missing buf is a failed set-up, not a skip.
+    ASSERT_EQ(::access(BUF_PATH, X_OK), 0)
+        << "buf not installed at " << BUF_PATH << " (scripts/install-deps.sh)";
+  }
+
+  std::string BufCurl(std::vector<std::string> args) {
+    std::vector<std::string> argv = {BUF_PATH,        "curl",         "--protocol", "grpc",
+                                     "--http2-prior-knowledge", "--unix-socket", socket_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    absl::StatusOr<ChildProcess> child = ChildProcess::Start(argv);
+    EXPECT_THAT(child.status(), IsOk());
+    if (!child.ok()) return "";
+    std::string out = child->ReadAll(absl::Seconds(60));
+    absl::StatusOr<int> status = child->Stop(0, absl::Seconds(10));
+    EXPECT_THAT(status.status(), IsOk());
+    if (status.ok()) {
+      EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "buf curl failed: " << out;
+    }
+    return out;
+  }
+};
+
+TEST_F(NodeImageBufCurlTest, SetGetAndPullWithReflection) {
+  StartFakeRuntime();
+  StartDaemon();
+  EXPECT_THAT(BufCurl({"--list-services", "http://localhost"}),
+              HasSubstr("inplaced.v1.NodeImageService"));
+  const std::string methods = BufCurl({"--list-methods", "http://localhost"});
+  EXPECT_THAT(methods, HasSubstr("inplaced.v1.NodeImageService/SetNodeImage"));
+  EXPECT_THAT(methods, HasSubstr("inplaced.v1.NodeImageService/WatchNodeImage"));
+
+  const std::string set = BufCurl(
+      {"http://localhost/inplaced.v1.NodeImageService/SetNodeImage", "-d",
+       absl::StrCat(R"({"spec":{"images":[{"name":")", kRepo,
+                    R"(","pullSecrets":["{\"auths\":{\"127.0.0.1:9\":{\"auth\":\"dXNlcjpodW50ZXIy\"}}}"],)",
+                    R"("tags":[{"tag":"1.0"},{"tag":"1.1","pullPolicy":{"backoffLimit":1}}]}]},)",
+                    R"("expectedGeneration":"0"})")});
+  EXPECT_THAT(set, HasSubstr("\"generation\": \"1\""));
+  EXPECT_THAT(set, HasSubstr("\"pullSecretCount\": 1"));
+  EXPECT_THAT(set, Not(HasSubstr("dXNlcjpodW50ZXIy")));
+
+  WaitAllSucceeded();
+  const std::string got = BufCurl({"http://localhost/inplaced.v1.NodeImageService/GetNodeImage"});
+  EXPECT_THAT(got, HasSubstr("IMAGE_PULL_PHASE_SUCCEEDED"));
+  EXPECT_THAT(got, HasSubstr("\"succeeded\": 2"));
+  EXPECT_THAT(got, Not(HasSubstr("dXNlcjpodW50ZXIy")));
+
+  const std::string pulled =
+      BufCurl({"http://localhost/inplaced.v1.NodeImageService/PullImage", "-d",
+               absl::StrCat(R"({"image":")", kRepo, R"(:adhoc","wait":true})")});
+  EXPECT_THAT(pulled, HasSubstr("IMAGE_PULL_PHASE_SUCCEEDED"));
+  EXPECT_THAT(BufCurl({"http://localhost/inplaced.v1.NodeImageService/GetNodeImage"}),
+              HasSubstr("adHocPulls"));
+}
+
+}  // namespace
+}  // namespace inplaced
