@@ -7,13 +7,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"
-#include "tests/unit/cri/temp_dir.h"
+#include "tests/support/temp_dir.h"
 #include "tests/unit/cri/test_cri_server.h"
 
 namespace inplaced::cri {
 namespace {
 
-using ::inplaced::cri::testing::TempDir;
+using ::inplaced::testing::TempDir;
 using ::inplaced::cri::testing::TestCriServer;
 using ::inplaced::cri::testing::TestServerOptions;
 using ::inplaced::testing::StatusIs;

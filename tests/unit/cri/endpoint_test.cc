@@ -10,13 +10,14 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"
-#include "tests/unit/cri/temp_dir.h"
+#include "tests/support/temp_dir.h"
+#include "tests/unit/cri/bound_socket.h"
 
 namespace inplaced::cri {
 namespace {
 
 using ::inplaced::cri::testing::BoundSocket;
-using ::inplaced::cri::testing::TempDir;
+using ::inplaced::testing::TempDir;
 using ::inplaced::testing::StatusIs;
 using ::testing::HasSubstr;
 

@@ -14,7 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/recreate/engine_test_support.h"
-#include "tests/unit/store/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace inplaced::daemon {
 namespace {
@@ -63,7 +63,7 @@ class RecoveryTest : public ::testing::TestWithParam<std::tuple<StepCase, StoreK
 TEST_P(RecoveryTest, ResumesFromThePersistedStep) {
   const auto& [c, store_kind] = GetParam();
   EngineEnv env;
-  store::testing::TempDir dir;
+  ::inplaced::testing::TempDir dir;
   if (store_kind == StoreKind::kSqlite) {
     absl::StatusOr<std::unique_ptr<store::SqliteStore>> opened = store::SqliteStore::Open(dir.Join("state.db"));
     ASSERT_TRUE(opened.ok()) << opened.status();

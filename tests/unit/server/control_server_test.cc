@@ -10,7 +10,7 @@
 #include "daemon/server/serving_state.h"
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"
-#include "tests/unit/server/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace inplaced::daemon {
 namespace {
@@ -18,7 +18,7 @@ namespace {
 using ::grpc::health::v1::Health;
 using ::grpc::health::v1::HealthCheckRequest;
 using ::grpc::health::v1::HealthCheckResponse;
-using ::inplaced::daemon::testing::TempDir;
+using ::inplaced::testing::TempDir;
 using ::inplaced::testing::StatusIs;
 
 class ControlServerTest : public ::testing::Test {

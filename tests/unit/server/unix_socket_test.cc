@@ -11,12 +11,12 @@
 
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"
-#include "tests/unit/server/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace inplaced::daemon {
 namespace {
 
-using ::inplaced::daemon::testing::TempDir;
+using ::inplaced::testing::TempDir;
 using ::inplaced::testing::IsOk;
 using ::inplaced::testing::StatusIs;
 
