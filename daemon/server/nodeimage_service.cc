@@ -14,8 +14,9 @@ namespace {
 
 namespace v1 = ::inplaced::v1;
 
-// What a WatchNodeImage handler waits on: the newest snapshot not yet sent (older ones are replaced,
-// so a slow client never holds the puller's notifying thread) and whether the stream must end.
+// What a WatchNodeImage handler waits on: the newest snapshot not yet sent (older ones are
+// replaced, so a slow client never holds the puller's notifying thread) and whether the stream must
+// end.
 struct WatchMailbox {
   absl::Mutex mu;
   std::optional<v1::NodeImage> latest ABSL_GUARDED_BY(mu);
@@ -117,7 +118,8 @@ grpc::Status NodeImageServiceImpl::WatchNodeImage(
   puller.Unsubscribe(subscription);
 
   if (canceller_.cancelled_all()) {
-    return scope.Finish(absl::UnavailableError("inplaced is shutting down: watch again after restart"));
+    return scope.Finish(
+        absl::UnavailableError("inplaced is shutting down: watch again after restart"));
   }
   return scope.Finish(absl::CancelledError("watch cancelled by the client"));
 }
@@ -151,8 +153,8 @@ grpc::Status NodeImageServiceImpl::PullImage(grpc::ServerContext* context,
   }
   if (absl::IsCancelled(finished.status())) {
     if (canceller_.cancelled_all()) {
-      return scope.Finish(
-          absl::UnavailableError("inplaced is shutting down; an unfinished ad hoc pull is not resumed after restart"));
+      return scope.Finish(absl::UnavailableError(
+          "inplaced is shutting down; an unfinished ad hoc pull is not resumed after restart"));
     }
     if (DeadlinePassed(*context)) {
       return scope.Finish(absl::DeadlineExceededError(

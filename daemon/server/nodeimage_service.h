@@ -1,15 +1,16 @@
 #pragma once
 
-// inplaced.v1.NodeImageService over gRPC (sync API): each RPC is mapped to the ImagePuller, with the
-// puller's absl::Status returned as the call's gRPC status (RpcScope), and every call logged. While
-// the daemon is not SERVING (ServingState), or before the puller is set, every call answers
+// inplaced.v1.NodeImageService over gRPC (sync API): each RPC is mapped to the ImagePuller, with
+// the puller's absl::Status returned as the call's gRPC status (RpcScope), and every call logged.
+// While the daemon is not SERVING (ServingState), or before the puller is set, every call answers
 // UNAVAILABLE without reaching the puller.
 //
 //   SetNodeImage / GetNodeImage: ImagePuller::SetNodeImage / GetNodeImage (redacted snapshots).
 //   WatchNodeImage: subscribes to the puller, sends the current NodeImage (unless
-//     skip_initial_state), then the latest snapshot after each change (coalesced: a slow client gets
-//     the newest, never an older one after a newer). Ends with CANCELLED when the client cancels or
-//     disconnects (noticed within the StreamCanceller's period), UNAVAILABLE after StopStreams().
+//     skip_initial_state), then the latest snapshot after each change (coalesced: a slow client
+//     gets the newest, never an older one after a newer). Ends with CANCELLED when the client
+//     cancels or disconnects (noticed within the StreamCanceller's period), UNAVAILABLE after
+//     StopStreams().
 //   PullImage: ImagePuller::PullImage; with `wait`, then ImagePuller::WaitAdHocPull until the pull
 //     finishes. The wait ends early with DEADLINE_EXCEEDED (the RPC's deadline passed) or CANCELLED
 //     (the client cancelled), UNAVAILABLE after StopStreams(); the pull itself goes on.
@@ -37,9 +38,9 @@ class NodeImageServiceImpl final : public ::inplaced::v1::NodeImageService::Serv
   // UNAVAILABLE until it is set). Set once, before the daemon turns SERVING; not owned.
   void SetPuller(imagepull::ImagePuller* puller);
 
-  // Ends every open WatchNodeImage stream and every PullImage wait with UNAVAILABLE, and every later
-  // one at once. Call before grpc::Server::Shutdown (which waits for running handlers) and before
-  // the puller is destroyed.
+  // Ends every open WatchNodeImage stream and every PullImage wait with UNAVAILABLE, and every
+  // later one at once. Call before grpc::Server::Shutdown (which waits for running handlers) and
+  // before the puller is destroyed.
   void StopStreams();
 
   grpc::Status SetNodeImage(grpc::ServerContext* context,

@@ -1,12 +1,14 @@
-// E2e tests of image pre-pull: the inplaced daemon on the environment's real containerd pulls from the
-// environment's real registries (tests/e2e/env/e2e-env.sh), driven through NodeImageService: several
-// images under a concurrency limit, the auth registry with a right and a wrong secret, a digest
-// reference, a missing image, and the disk precheck refusing an image larger than the free space.
+// E2e tests of image pre-pull: the inplaced daemon on the environment's real containerd pulls from
+// the environment's real registries (tests/e2e/env/e2e-env.sh), driven through NodeImageService:
+// several images under a concurrency limit, the auth registry with a right and a wrong secret, a
+// digest reference, a missing image, and the disk precheck refusing an image larger than the free
+// space.
 //
-// Images: the open registry's busybox:1 is the same image as localhost/busybox:1 (which pods use) and
-// busybox:2 and the auth registry's private/busybox:3 are distinct images. TearDown removes only the
-// latter two (CRI RemoveImage removes every tag of an image: never busybox:1 or the pause image).
-// The daemon runs with --no-event-stream so that it takes no container events from other suites.
+// Images: the open registry's busybox:1 is the same image as localhost/busybox:1 (which pods use)
+// and busybox:2 and the auth registry's private/busybox:3 are distinct images. TearDown removes
+// only the latter two (CRI RemoveImage removes every tag of an image: never busybox:1 or the pause
+// image). The daemon runs with --no-event-stream so that it takes no container events from other
+// suites.
 
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
@@ -14,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -21,7 +24,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-#include <algorithm>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -121,7 +123,8 @@ class PrepullE2eTest : public ::testing::Test {
       EXPECT_THAT(status.status(), IsOk());
       daemon_.reset();
     }
-    // Only the distinct registry images; never busybox:1 (= localhost/busybox:1) or the pause image.
+    // Only the distinct registry images; never busybox:1 (= localhost/busybox:1) or the pause
+    // image.
     for (const std::string& image : {env_.registry_busybox2_image, env_.auth_busybox_image}) {
       if (pulled_.count(image) == 0 || connection_.runtime == nullptr) continue;
       cri_v1::RemoveImageRequest request;
@@ -132,10 +135,9 @@ class PrepullE2eTest : public ::testing::Test {
   }
 
   void StartDaemon(std::vector<std::string> extra_flags = {}) {
-    std::vector<std::string> argv = {INPLACED_PATH,       "--runtime-endpoint",
-                                     env_.containerd_endpoint, "--socket",
-                                     socket_,             "--state-dir",
-                                     dir_ + "/state",     "--no-event-stream"};
+    std::vector<std::string> argv = {
+        INPLACED_PATH, "--runtime-endpoint", env_.containerd_endpoint, "--socket",
+        socket_,       "--state-dir",        dir_ + "/state",          "--no-event-stream"};
     argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
     ASSERT_OK_AND_ASSIGN(ChildProcess child, ChildProcess::Start(argv));
     daemon_ = std::make_unique<ChildProcess>(std::move(child));
@@ -162,7 +164,8 @@ class PrepullE2eTest : public ::testing::Test {
     return stub_->GetNodeImage(&context, api::GetNodeImageRequest(), out);
   }
 
-  // Polls until every spec tag finished (SUCCEEDED or FAILED); returns the last GetNodeImage answer.
+  // Polls until every spec tag finished (SUCCEEDED or FAILED); returns the last GetNodeImage
+  // answer.
   api::GetNodeImageResponse WaitAllFinished(absl::Duration timeout = absl::Seconds(150)) {
     const absl::Time deadline = absl::Now() + timeout;
     api::GetNodeImageResponse response;

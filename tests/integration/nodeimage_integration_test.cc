@@ -228,8 +228,9 @@ class NodeImageBufCurlTest : public NodeImageIntegrationTest {
   }
 
   std::string BufCurl(std::vector<std::string> args) {
-    std::vector<std::string> argv = {BUF_PATH,        "curl",         "--protocol", "grpc",
-                                     "--http2-prior-knowledge", "--unix-socket", socket_};
+    std::vector<std::string> argv = {
+        BUF_PATH,        "curl", "--protocol", "grpc", "--http2-prior-knowledge",
+        "--unix-socket", socket_};
     argv.insert(argv.end(), args.begin(), args.end());
     absl::StatusOr<ChildProcess> child = ChildProcess::Start(argv);
     EXPECT_THAT(child.status(), IsOk());
@@ -255,10 +256,11 @@ TEST_F(NodeImageBufCurlTest, SetGetAndPullWithReflection) {
 
   const std::string set = BufCurl(
       {"http://localhost/inplaced.v1.NodeImageService/SetNodeImage", "-d",
-       absl::StrCat(R"({"spec":{"images":[{"name":")", kRepo,
-                    R"(","pullSecrets":["{\"auths\":{\"127.0.0.1:9\":{\"auth\":\"dXNlcjpodW50ZXIy\"}}}"],)",
-                    R"("tags":[{"tag":"1.0"},{"tag":"1.1","pullPolicy":{"backoffLimit":1}}]}]},)",
-                    R"("expectedGeneration":"0"})")});
+       absl::StrCat(
+           R"({"spec":{"images":[{"name":")", kRepo,
+           R"(","pullSecrets":["{\"auths\":{\"127.0.0.1:9\":{\"auth\":\"dXNlcjpodW50ZXIy\"}}}"],)",
+           R"("tags":[{"tag":"1.0"},{"tag":"1.1","pullPolicy":{"backoffLimit":1}}]}]},)",
+           R"("expectedGeneration":"0"})")});
   EXPECT_THAT(set, HasSubstr("\"generation\": \"1\""));
   EXPECT_THAT(set, HasSubstr("\"pullSecretCount\": 1"));
   EXPECT_THAT(set, Not(HasSubstr("dXNlcjpodW50ZXIy")));

@@ -1,4 +1,5 @@
-// The daemon's image pre-pull flags (daemon/options): defaults, flags, INPLACED_* environment, ranges.
+// The daemon's image pre-pull flags (daemon/options): defaults, flags, INPLACED_* environment,
+// ranges.
 
 #include <stdlib.h>
 
@@ -105,16 +106,15 @@ TEST_P(OptionsNodeImageBadValueTest, ExitsWithUsageErrorNamingTheFlag) {
 
 INSTANTIATE_TEST_SUITE_P(
     Values, OptionsNodeImageBadValueTest,
-    ::testing::Values(BadValueCase{{"--max-concurrent-pulls", "0"}, "--max-concurrent-pulls"},
-                      BadValueCase{{"--max-concurrent-pulls", "65"}, "--max-concurrent-pulls"},
-                      BadValueCase{{"--max-concurrent-pulls", "x"}, "--max-concurrent-pulls"},
-                      BadValueCase{{"--image-fs-reserve-percent", "-1"}, "--image-fs-reserve-percent"},
-                      BadValueCase{{"--image-fs-reserve-percent", "101"},
-                                   "--image-fs-reserve-percent"},
-                      BadValueCase{{"--image-fs-assume-free-bytes", "-5"},
-                                   "--image-fs-assume-free-bytes"},
-                      BadValueCase{{"--image-fs-path", ""}, "--image-fs-path"},
-                      BadValueCase{{"--insecure-registry", ""}, "--insecure-registry"}));
+    ::testing::Values(
+        BadValueCase{{"--max-concurrent-pulls", "0"}, "--max-concurrent-pulls"},
+        BadValueCase{{"--max-concurrent-pulls", "65"}, "--max-concurrent-pulls"},
+        BadValueCase{{"--max-concurrent-pulls", "x"}, "--max-concurrent-pulls"},
+        BadValueCase{{"--image-fs-reserve-percent", "-1"}, "--image-fs-reserve-percent"},
+        BadValueCase{{"--image-fs-reserve-percent", "101"}, "--image-fs-reserve-percent"},
+        BadValueCase{{"--image-fs-assume-free-bytes", "-5"}, "--image-fs-assume-free-bytes"},
+        BadValueCase{{"--image-fs-path", ""}, "--image-fs-path"},
+        BadValueCase{{"--insecure-registry", ""}, "--insecure-registry"}));
 
 }  // namespace
 }  // namespace inplaced::daemon

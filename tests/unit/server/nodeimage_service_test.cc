@@ -119,9 +119,8 @@ TEST_F(NodeImageServiceTest, SetThenGetReportsEveryTagSucceeded) {
   EXPECT_EQ(set.node_image().metadata().generation(), 1);
   EXPECT_EQ(set.node_image().status().desired(), 2);
 
-  puller_->AwaitState([](const v1::NodeImage& node, int running) {
-    return running == 0 && AllSucceeded(node);
-  });
+  puller_->AwaitState(
+      [](const v1::NodeImage& node, int running) { return running == 0 && AllSucceeded(node); });
   v1::NodeImage node;
   ASSERT_TRUE(Get(&node).ok());
   EXPECT_EQ(node.status().succeeded(), 2);
@@ -195,9 +194,8 @@ TEST_F(NodeImageServiceTest, WatchSkippingInitialStateSendsOnlyChanges) {
   Serve();
   v1::SetNodeImageResponse set;
   ASSERT_TRUE(Set(SpecOf("nginx", {"1.25"}), 0, &set).ok());
-  puller_->AwaitState([](const v1::NodeImage& node, int running) {
-    return running == 0 && AllSucceeded(node);
-  });
+  puller_->AwaitState(
+      [](const v1::NodeImage& node, int running) { return running == 0 && AllSucceeded(node); });
   const uint64_t before = puller_->GetNodeImage().metadata().resource_version();
 
   grpc::ClientContext context;
