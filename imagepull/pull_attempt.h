@@ -57,8 +57,9 @@ PullOutcome RunPull(cri::Runtime& runtime, const PullJob& job, PullPrecheck* pre
 // "<repository>@<image id>".
 std::string ImageIdOf(const ::runtime::v1::Image& image, const ImageReference& reference);
 
-// The CRI AuthConfig of a credential (every field forwarded: username, password, auth, identity and
-// registry tokens, server address).
+// The CRI AuthConfig of a credential: username, password, auth, identity and registry tokens. The
+// server address is left empty (see the .cc: containerd drops credentials whose address does not
+// parse as a URL of the registry host).
 ::runtime::v1::AuthConfig ToAuthConfig(const RegistryCredential& credential);
 
 // `message` with every non-empty password, auth, identity token and registry token of `credentials`
