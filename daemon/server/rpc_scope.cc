@@ -2,9 +2,20 @@
 
 #include <spdlog/spdlog.h>
 
+#include "absl/strings/match.h"
 #include "cri/errors.h"
 
 namespace inplaced::daemon {
+namespace {
+
+// Controllers poll Get/List and probes call Health/Check every few seconds: their successes are
+// logged at debug so that the info log shows what changed the node.
+bool IsRoutineRead(absl::string_view method) {
+  return absl::StartsWith(method, "Get") || absl::StartsWith(method, "List") ||
+         absl::StartsWith(method, "Health/");
+}
+
+}  // namespace
 
 RpcScope::RpcScope(absl::string_view method) : method_(method), start_(absl::Now()) {}
 
@@ -12,7 +23,8 @@ grpc::Status RpcScope::Finish(const absl::Status& status) {
   const double ms = absl::ToDoubleMilliseconds(absl::Now() - start_);
   const std::string code = absl::StatusCodeToString(status.code());
   if (status.ok()) {
-    spdlog::info("rpc method={} code={} ms={:.1f}", method_, code, ms);
+    spdlog::log(IsRoutineRead(method_) ? spdlog::level::debug : spdlog::level::info,
+                "rpc method={} code={} ms={:.1f}", method_, code, ms);
   } else {
     spdlog::info("rpc method={} code={} ms={:.1f} error=\"{}\"", method_, code, ms,
                  std::string(status.message()));
