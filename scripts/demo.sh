@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
+export CCACHE_BASEDIR=$repo CCACHE_NOHASHDIR=true  # cache hits across clones (see scripts/test.sh)
 
 bash scripts/install-deps.sh
 mkdir -p build

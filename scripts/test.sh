@@ -8,6 +8,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 jobs=${INPLACED_JOBS:-$(nproc)}
+# Paths relative to the checkout in ccache's keys, so that another clone (CI's, a fresh machine's) reuses
+# the cache instead of rebuilding everything twice.
+export CCACHE_BASEDIR=$(pwd) CCACHE_NOHASHDIR=true
 bash scripts/install-deps.sh || exit 1
 
 build() {  # build DIR [cmake args...]
