@@ -60,37 +60,48 @@ sock=$env_dir/run/inplaced.sock
 daemon_pid=$!
 for _ in $(seq 100); do grep -q 'inplaced ready' "$env_dir/inplaced.out" 2>/dev/null && break; sleep 0.1; done
 grep 'inplaced ready' "$env_dir/inplaced.out" || { cat "$env_dir/inplaced.log"; exit 1; }
-api() {  # api METHOD JSON: one call of the control API with buf curl (grpcurl's stand-in), via reflection
-  "$buf" curl --protocol grpc --http2-prior-knowledge --unix-socket "$sock" \
-    "http://localhost/inplaced.v1.RecreateService/$1" -d "$2"
+api() {  # api SERVICE/METHOD [JSON]: one call of the control API with buf curl (grpcurl's stand-in), via reflection
+  "$buf" curl --protocol grpc --http2-prior-knowledge --unix-socket "$sock" "http://localhost/inplaced.v1.$1" ${2:+-d "$2"}
 }
 show "$buf" curl --protocol grpc --http2-prior-knowledge --unix-socket "$sock" --list-services http://localhost
 
 step "Recreate the pod's two containers in order, through the control API"
 echo "\$ buf curl ... inplaced.v1.RecreateService/CreateRecreateRequest -d '{...}'"
-api CreateRecreateRequest '{"namespace":"demo","name":"upgrade-web","spec":{"podName":"web",
+api RecreateService/CreateRecreateRequest '{"namespace":"demo","name":"upgrade-web","spec":{"podName":"web",
   "containers":[{"name":"app"},{"name":"sidecar"}],
   "strategy":{"orderedRecreate":true,"terminationGracePeriodSeconds":"5"},"activeDeadlineSeconds":"120"}}' |
   grep -E '"(created|phase)"' || true
 phase=""
 for _ in $(seq 600); do
-  phase=$(api GetRecreateRequest '{"namespace":"demo","name":"upgrade-web"}' | grep -o 'RECREATE_PHASE_[A-Z]*' | head -1)
+  phase=$(api RecreateService/GetRecreateRequest '{"namespace":"demo","name":"upgrade-web"}' | grep -o 'RECREATE_PHASE_[A-Z]*' | head -1)
   [ "$phase" = RECREATE_PHASE_COMPLETED ] && break
   sleep 0.1
 done
 echo "\$ buf curl ... inplaced.v1.RecreateService/GetRecreateRequest -d '{\"namespace\":\"demo\",\"name\":\"upgrade-web\"}'"
-api GetRecreateRequest '{"namespace":"demo","name":"upgrade-web"}' |
+api RecreateService/GetRecreateRequest '{"namespace":"demo","name":"upgrade-web"}' |
   grep -E '"(phase|name|oldContainerId|newContainerId|restartCount|killedAt|restartedAt)"'
 [ "$phase" = RECREATE_PHASE_COMPLETED ] || { echo "the recreate did not complete"; cat "$env_dir/inplaced.log"; exit 1; }
 show "$inplacectl" runtime ps -n demo
 
-step "Pull an image from the local registry through the CRI"
-show "$inplacectl" runtime pull "$INPLACED_E2E_REGISTRY_BUSYBOX2_IMAGE"
+step "Pre-pull images through inplaced's NodeImage API (open registry, and the auth registry with a pull secret)"
+secret=$(printf '{"auths":{"%s":{"username":"%s","password":"%s"}}}' \
+  "$INPLACED_E2E_AUTH_REGISTRY" "$INPLACED_E2E_AUTH_USER" "$INPLACED_E2E_AUTH_PASSWORD" | sed 's/"/\\"/g')
+echo "\$ buf curl ... inplaced.v1.NodeImageService/SetNodeImage -d '{\"spec\":{\"images\":[...]}}'   (secret not shown)"
+api NodeImageService/SetNodeImage "{\"expectedGeneration\":\"0\",\"spec\":{\"images\":[
+  {\"name\":\"$INPLACED_E2E_REGISTRY/busybox\",\"tags\":[{\"tag\":\"2\"}]},
+  {\"name\":\"$INPLACED_E2E_AUTH_REGISTRY/private/busybox\",\"pullSecrets\":[\"$secret\"],\"tags\":[{\"tag\":\"3\"}]}]}}" >/dev/null
+status=""
+for _ in $(seq 600); do
+  status=$(api NodeImageService/GetNodeImage)
+  echo "$status" | grep -q '"succeeded": 2' && break
+  echo "$status" | grep -q '"failed": [1-9]' && break
+  sleep 0.1
+done
+echo "\$ buf curl ... inplaced.v1.NodeImageService/GetNodeImage"
+echo "$status" | grep -E '"(name|tag|phase|imageId|message|desired|succeeded|failed|pullSecretCount)"'
+echo "$status" | grep -q '"succeeded": 2' || { echo "the pre-pull did not succeed"; cat "$env_dir/inplaced.log"; exit 1; }
+if echo "$status" | grep -q "$INPLACED_E2E_AUTH_PASSWORD"; then echo "the secret leaked into the status"; exit 1; fi
 show "$inplacectl" runtime image "$INPLACED_E2E_REGISTRY_BUSYBOX2_IMAGE"
-
-step "Pull from the registry with auth: without credentials (refused), then with them"
-show "$inplacectl" runtime pull "$INPLACED_E2E_AUTH_BUSYBOX_IMAGE" || echo "(refused, as expected)"
-INPLACECTL_REGISTRY_PASSWORD=$INPLACED_E2E_AUTH_PASSWORD \
-  show "$inplacectl" runtime pull "$INPLACED_E2E_AUTH_BUSYBOX_IMAGE" --username "$INPLACED_E2E_AUTH_USER"
+show "$inplacectl" runtime image "$INPLACED_E2E_AUTH_BUSYBOX_IMAGE"
 
 step "Done: stopping the demo pod, containerd and the registries"
