@@ -23,6 +23,7 @@
 #include "api/inplaced/v1/nodeimage.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/buf_curl.h"
 #include "tests/support/child_process.h"
 #include "tests/support/status_matchers.h"
 
@@ -227,21 +228,8 @@ class NodeImageBufCurlTest : public NodeImageIntegrationTest {
         << "buf not installed at " << BUF_PATH << " (scripts/install-deps.sh)";
   }
 
-  std::string BufCurl(std::vector<std::string> args) {
-    std::vector<std::string> argv = {
-        BUF_PATH,        "curl", "--protocol", "grpc", "--http2-prior-knowledge",
-        "--unix-socket", socket_};
-    argv.insert(argv.end(), args.begin(), args.end());
-    absl::StatusOr<ChildProcess> child = ChildProcess::Start(argv);
-    EXPECT_THAT(child.status(), IsOk());
-    if (!child.ok()) return "";
-    std::string out = child->ReadAll(absl::Seconds(60));
-    absl::StatusOr<int> status = child->Stop(0, absl::Seconds(10));
-    EXPECT_THAT(status.status(), IsOk());
-    if (status.ok()) {
-      EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "buf curl failed: " << out;
-    }
-    return out;
+  std::string BufCurl(const std::vector<std::string>& args) {
+    return ::inplaced::testing::RunBufCurl(BUF_PATH, socket_, args);
   }
 };
 
