@@ -26,6 +26,10 @@ constexpr int kMaxReconnectBackoffMs = 3000;
 // timeouts, and converting them to a time point could overflow.
 constexpr absl::Duration kLongestDeadline = absl::Hours(24 * 365);
 
+// How long GetContainerEvents waits for the channel to connect (short: callers retry with backoff and
+// must stay responsive to shutdown).
+constexpr absl::Duration kEventsConnectWait = absl::Seconds(1);
+
 absl::Duration SecondsOrZero(int64_t seconds) {
   return seconds > 0 ? absl::Seconds(seconds) : absl::ZeroDuration();
 }
@@ -266,6 +270,10 @@ absl::StatusOr<v1::PullImageResponse> GrpcRuntime::PullImage(const v1::PullImage
 }
 
 absl::StatusOr<std::unique_ptr<ContainerEventStream>> GrpcRuntime::GetContainerEvents() {
+  if (!channel_->WaitForConnected(absl::ToChronoTime(absl::Now() + kEventsConnectWait))) {
+    return absl::UnavailableError(absl::StrCat("GetContainerEvents: runtime not reachable (not connected within ",
+                                               absl::FormatDuration(kEventsConnectWait), ")"));
+  }
   auto context = std::make_unique<grpc::ClientContext>();
   grpc::ClientContext* raw_context = context.get();
   auto stream = std::make_unique<GrpcContainerEventStream>(std::move(context));

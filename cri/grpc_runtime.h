@@ -67,7 +67,9 @@ class GrpcRuntime final : public Runtime {
       const v1::ContainerStatusRequest& request) override;
   absl::StatusOr<v1::ExecSyncResponse> ExecSync(const v1::ExecSyncRequest& request,
                                                 Cancellation* cancel) override;
-  // The stream has no deadline; stop it with ContainerEventStream::Cancel() or by destroying it.
+  // The stream has no deadline; stop it with ContainerEventStream::Cancel() or by destroying it. Waits
+  // up to 1 s for the channel to connect, else UNAVAILABLE: a stream started on an unconnected channel
+  // would fail only at its first Read, so OK could not mean "subscribed".
   absl::StatusOr<std::unique_ptr<ContainerEventStream>> GetContainerEvents() override;
 
   absl::StatusOr<v1::ListImagesResponse> ListImages(const v1::ListImagesRequest& request) override;

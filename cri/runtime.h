@@ -64,6 +64,9 @@ class Runtime {
   // the call with CANCELLED.
   virtual absl::StatusOr<v1::ExecSyncResponse> ExecSync(const v1::ExecSyncRequest& request,
                                                         Cancellation* cancel) = 0;
+  // Subscribes to container events. OK means the subscription was sent to a reachable runtime (a
+  // runtime without the stream, e.g. containerd 1.6, answers UNIMPLEMENTED on the first Read/Finish);
+  // UNAVAILABLE when the runtime cannot be reached now.
   virtual absl::StatusOr<std::unique_ptr<ContainerEventStream>> GetContainerEvents() = 0;
 
   // ImageService.

@@ -19,8 +19,51 @@ namespace {
 namespace v1 = ::inplaced::v1;
 namespace internal = ::inplaced::internal;
 
+// Resubscribing is cheap (one call that fails fast while the runtime is down), and every second
+// without a stream is a second of polling only.
 constexpr absl::Duration kEventBackoffStart = absl::Milliseconds(100);
-constexpr absl::Duration kEventBackoffMax = absl::Seconds(5);
+constexpr absl::Duration kEventBackoffMax = absl::Seconds(1);
+
+// Why the loop ran a tick: bits of RecreateEngine::Wake's `reason`.
+enum WakeReason : uint32_t {
+  kWakeRequest = 1 << 0,       // an API call changed a request
+  kWakeKill = 1 << 1,          // a kill finished
+  kWakeEvent = 1 << 2,         // a runtime container event
+  kWakeResubscribed = 1 << 3,  // the event stream is back after a break
+};
+
+// "poll" when nothing woke the loop, else the reasons joined with '+', e.g. "event+kill".
+std::string WakeReasonsName(uint32_t reasons) {
+  if (reasons == 0) return "poll";
+  std::string name;
+  for (const auto& [bit, label] : {std::pair<uint32_t, const char*>{kWakeEvent, "event"},
+                                   {kWakeResubscribed, "resubscribed"},
+                                   {kWakeKill, "kill"},
+                                   {kWakeRequest, "request"}}) {
+    if ((reasons & bit) == 0) continue;
+    if (!name.empty()) name += '+';
+    name += label;
+  }
+  return name;
+}
+
+// Logs every container whose new instance `after` shows running for the first time (restarted_at
+// set), with what woke the tick and how long after the instance's start it was seen.
+void LogObservedRestarts(const std::pair<std::string, std::string>& key,
+                         const internal::RecreateRecord& before, const internal::RecreateRecord& after,
+                         uint32_t wake_reasons, absl::Time now) {
+  const v1::RecreateStatus& was = before.request().status();
+  const v1::RecreateStatus& is = after.request().status();
+  for (int i = 0; i < is.container_states_size(); ++i) {
+    const v1::ContainerRecreateState& state = is.container_states(i);
+    if (!state.has_restarted_at()) continue;
+    if (i < was.container_states_size() && was.container_states(i).has_restarted_at()) continue;
+    const absl::Duration delay = now - FromProtoTime(state.restarted_at());
+    spdlog::info("container_restart_observed ns={} name={} container={} new_id={} via={} delay_ms={}", key.first,
+                 key.second, state.name(), state.new_container_id(), WakeReasonsName(wake_reasons),
+                 absl::ToInt64Milliseconds(delay));
+  }
+}
 
 std::string StoreKey(const std::string& namespace_name, const std::string& name) {
   return absl::StrCat(namespace_name, "/", name);
@@ -139,7 +182,7 @@ void RecreateEngine::Shutdown() {
     stopping_ = true;
   }
   stop_threads_ = true;
-  Wake();
+  Wake(/*reason=*/0);
   {
     absl::MutexLock lock(&stream_mu_);
     if (stream_ != nullptr) stream_->Cancel();
@@ -151,15 +194,17 @@ void RecreateEngine::Shutdown() {
   spdlog::info("recreate_engine_stopped");
 }
 
-void RecreateEngine::Wake() {
+void RecreateEngine::Wake(uint32_t reason) {
   absl::MutexLock lock(&wake_mu_);
   woken_ = true;
+  wake_reasons_ |= reason;
 }
 
 void RecreateEngine::Loop() {
   std::string last_error;
+  uint32_t wake_reasons = 0;
   while (!stop_threads_) {
-    const absl::Status status = TickOnce();
+    const absl::Status status = Tick(wake_reasons);
     if (!status.ok() && status.ToString() != last_error) {
       // Logged once per distinct error: a runtime that is down would otherwise flood the log.
       spdlog::warn("recreate_tick_failed error=\"{}\"", status.ToString());
@@ -178,11 +223,18 @@ void RecreateEngine::Loop() {
     absl::MutexLock lock(&wake_mu_);
     wake_mu_.AwaitWithTimeout(absl::Condition(&woken_), interval);
     woken_ = false;
+    wake_reasons = std::exchange(wake_reasons_, 0);
   }
 }
 
 void RecreateEngine::EventLoop() {
   absl::Duration backoff = kEventBackoffStart;
+  // Since when the stream has been down after a break (an error end), and how many subscriptions
+  // failed since; unset while streaming or before the first subscription.
+  std::optional<absl::Time> broken_since;
+  int failed_attempts = 0;
+  bool subscribed_once = false;
+  bool streamed = false;
   while (!stop_threads_) {
     absl::StatusOr<std::unique_ptr<cri::ContainerEventStream>> stream = runtime_.GetContainerEvents();
     absl::Status end;
@@ -192,10 +244,21 @@ void RecreateEngine::EventLoop() {
         if (stop_threads_) return;
         stream_ = stream->get();
       }
+      if (broken_since.has_value()) {
+        spdlog::info("container_events_resubscribed down_ms={} failed_attempts={}",
+                     absl::ToInt64Milliseconds(clock_.Now() - *broken_since), failed_attempts);
+        broken_since.reset();
+        failed_attempts = 0;
+      }
+      // Whatever happened while no stream was open is only in the snapshot: look now.
+      if (subscribed_once) Wake(kWakeResubscribed);
+      subscribed_once = true;
       ::runtime::v1::ContainerEventResponse event;
       while ((*stream)->Read(&event)) {
+        if (!streamed) spdlog::info("container_events_streaming");
+        streamed = true;
         backoff = kEventBackoffStart;
-        Wake();
+        Wake(kWakeEvent);
       }
       end = (*stream)->Finish();
       absl::MutexLock lock(&stream_mu_);
@@ -208,8 +271,16 @@ void RecreateEngine::EventLoop() {
       spdlog::info("container_events_unsupported fallback=polling");
       return;
     }
-    spdlog::debug("container_events_resubscribe status=\"{}\" backoff_ms={}", end.ToString(),
-                  absl::ToInt64Milliseconds(backoff));
+    if (!end.ok() && !broken_since.has_value()) {
+      // Once per outage; a stream that ends cleanly (CRI-O without pod events) is no outage.
+      spdlog::warn("container_events_stream_broken error=\"{}\" (polling; resubscribing with backoff)",
+                   end.ToString());
+      broken_since = clock_.Now();
+    } else {
+      if (broken_since.has_value()) ++failed_attempts;
+      spdlog::debug("container_events_resubscribe status=\"{}\" backoff_ms={}", end.ToString(),
+                    absl::ToInt64Milliseconds(backoff));
+    }
     // The backoff is waited in real time: the wake flag doubles as the stop signal.
     {
       absl::MutexLock lock(&wake_mu_);
@@ -307,7 +378,9 @@ absl::Status RecreateEngine::RemoveLocked(const Key& key, absl::string_view reas
   return absl::OkStatus();
 }
 
-absl::Status RecreateEngine::TickOnce() {
+absl::Status RecreateEngine::TickOnce() { return Tick(/*wake_reasons=*/0); }
+
+absl::Status RecreateEngine::Tick(uint32_t wake_reasons) {
   bool any_open = false;
   {
     absl::MutexLock lock(&mu_);
@@ -374,6 +447,7 @@ absl::Status RecreateEngine::TickOnce() {
         continue;
       }
       if (result.changed) {
+        internal::RecreateRecord before = entry->record;
         const absl::Status committed = CommitLocked(key, *entry, std::move(result.record));
         if (!committed.ok()) {
           // Nothing was decided: the next tick tries again from the stored state.
@@ -381,6 +455,7 @@ absl::Status RecreateEngine::TickOnce() {
                         committed.ToString());
           continue;
         }
+        LogObservedRestarts(key, before, entry->record, wake_reasons, now);
       }
       for (KillAction& action : result.kills) {
         const std::string container_name = action.container_name;
@@ -466,6 +541,16 @@ void RecreateEngine::RunKill(const KillJob& job) {
                  action.container_name, action.container_id);
     stopped = absl::OkStatus();
   }
+  if (stopped.code() == absl::StatusCode::kUnavailable) {
+    // The runtime is down or restarting: the step stays STOP_SENT, and the first tick that reaches the
+    // runtime again re-sends the stop if this instance still runs (ResumeInterruptedKill).
+    spdlog::warn("container_kill_deferred ns={} name={} container={} id={} error=\"{}\" (retried once the "
+                 "runtime answers)",
+                 job.key.first, job.key.second, action.container_name, action.container_id, stopped.ToString());
+    absl::MutexLock lock(&mu_);
+    finish(FindJobLocked(job));
+    return;
+  }
   if (!stopped.ok()) {
     spdlog::warn("container_kill_failed ns={} name={} container={} id={} error=\"{}\"", job.key.first,
                  job.key.second, action.container_name, action.container_id, stopped.ToString());
@@ -484,7 +569,7 @@ void RecreateEngine::RunKill(const KillJob& job) {
     }
     finish(entry);
   }
-  Wake();
+  Wake(kWakeKill);
 }
 
 void RecreateEngine::WaitForKills() { pool_.WaitIdle(); }
@@ -566,7 +651,7 @@ absl::StatusOr<v1::CreateRecreateRequestResponse> RecreateEngine::Create(
                normalized.spec().pod_name(), status.pod_uid(), record.request().metadata().uid(),
                normalized.spec().containers_size());
   hub_.Publish(v1::WATCH_EVENT_TYPE_ADDED, record.request());
-  Wake();
+  Wake(kWakeRequest);
   v1::CreateRecreateRequestResponse response;
   *response.mutable_recreate_request() = record.request();
   response.set_created(true);
@@ -620,7 +705,7 @@ absl::Status RecreateEngine::Delete(const v1::DeleteRecreateRequestRequest& requ
     return entry.status();
   }
   RETURN_IF_ERROR(RemoveLocked({request.namespace_(), request.name()}, "api"));
-  Wake();  // the pod's next request may start
+  Wake(kWakeRequest);  // the pod's next request may start
   return absl::OkStatus();
 }
 
@@ -638,7 +723,7 @@ absl::StatusOr<v1::RecreateRequest> RecreateEngine::AcknowledgeUnready(const v1:
     RETURN_IF_ERROR(CommitLocked({request.namespace_(), request.name()}, *entry, std::move(record)));
     spdlog::info("recreate_unready_acknowledged ns={} name={} unready_at={}", request.namespace_(), request.name(),
                  absl::FormatTime(FromProtoTime(request.unready_at())));
-    Wake();
+    Wake(kWakeRequest);
   }
   return entry->record.request();
 }
@@ -670,7 +755,7 @@ absl::StatusOr<v1::RecreateRequest> RecreateEngine::ReportReadiness(const v1::Re
     *last.mutable_reported_at() = now;
   }
   RETURN_IF_ERROR(CommitLocked({request.namespace_(), request.name()}, *entry, std::move(record)));
-  Wake();
+  Wake(kWakeRequest);
   return entry->record.request();
 }
 

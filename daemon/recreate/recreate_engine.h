@@ -11,14 +11,25 @@
 //
 // Progress: a poll loop (Start) calls TickOnce every fast_poll while a request waits on a kill or a
 // restart, every slow_poll otherwise, and at once when woken (Create, AcknowledgeUnready,
-// ReportReadiness, Delete, a finished kill, a runtime container event). A tick takes ONE node snapshot
+// ReportReadiness, Delete, a finished kill, a runtime container event, a re-established event
+// subscription: events were missed while it was down). The first tick that sees a new instance running
+// logs `container_restart_observed` with what woke it (`via=event|poll|...`) and the delay from the
+// instance's start. A tick takes ONE node snapshot
 // (one ListPodSandbox + one ListContainers whatever the number of requests), ContainerStatus only for
 // the new container instances it follows, then advances every request with the pure state machine.
 // One request per pod runs at a time, strictly in creation order; requests of different pods run in
 // parallel. Kills run on a bounded pool (kill_workers) and report back to the engine.
 //
+// Events: with use_event_stream the engine reads GetContainerEvents (containerd 1.7+, CRI-O with pod
+// events) only to wake the loop; the snapshot stays the source of truth. A stream that breaks (runtime
+// restart) is resubscribed with backoff (100 ms doubling to 1 s) while polling goes on; UNIMPLEMENTED
+// (containerd 1.6) ends the subscription for good (polling only).
+//
 // A StopContainer error fails the container ("kill container error: ..."), except NOT_FOUND: the
-// container was removed since the snapshot, which counts as stopped.
+// container was removed since the snapshot, which counts as stopped; and UNAVAILABLE: the runtime is
+// down or restarting, so the kill step stays STOP_SENT and the first tick that reaches the runtime again
+// re-sends StopContainer to the same instance if it still runs (never to a new one), with the rest of
+// its grace period.
 //
 // Every change is published to the WatchHub (ADDED, MODIFIED, DELETED), under the engine's lock, so
 // watchers see changes in order.
@@ -137,7 +148,11 @@ class RecreateEngine final : public RecreateManager {
   absl::Status Load();
   void Loop();
   void EventLoop();
-  void Wake();
+  // Wakes the loop; `reason` is a WakeReason bit (recreate_engine.cc), reported by the restarts the
+  // tick observes.
+  void Wake(uint32_t reason);
+  // TickOnce, woken for `wake_reasons` (0: the poll interval or a timed wait ended).
+  absl::Status Tick(uint32_t wake_reasons);
   void RunKill(const KillJob& job);
 
   Entry* FindLocked(const Key& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -180,9 +195,10 @@ class RecreateEngine final : public RecreateManager {
   std::optional<absl::Time> next_wake_ ABSL_GUARDED_BY(mu_);
   absl::BitGen random_ ABSL_GUARDED_BY(mu_);
 
-  // The loop's wake-up flag.
+  // The loop's wake-up flag, and the reasons gathered since the last tick.
   absl::Mutex wake_mu_;
   bool woken_ ABSL_GUARDED_BY(wake_mu_) = false;
+  uint32_t wake_reasons_ ABSL_GUARDED_BY(wake_mu_) = 0;
   std::atomic<bool> stop_threads_{false};
 
   // The open event stream, to cancel it on Shutdown.

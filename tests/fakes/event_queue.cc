@@ -1,5 +1,7 @@
 #include "tests/fakes/event_queue.h"
 
+#include <utility>
+
 namespace inplaced::fakes {
 
 bool EventQueue::Push(const ::runtime::v1::ContainerEventResponse& event) {
@@ -31,9 +33,16 @@ bool EventQueue::IsReaderCancelled(const bool* cancelled) const {
   return *cancelled;
 }
 
-void EventQueue::Close() {
+void EventQueue::Close(absl::Status end) {
   absl::MutexLock lock(&mu_);
+  if (closed_) return;
   closed_ = true;
+  end_ = std::move(end);
+}
+
+absl::Status EventQueue::EndStatus() const {
+  absl::MutexLock lock(&mu_);
+  return end_;
 }
 
 size_t EventQueue::Size() const {
@@ -47,7 +56,7 @@ bool FakeEventStream::Read(::runtime::v1::ContainerEventResponse* event) {
 
 absl::Status FakeEventStream::Finish() {
   return queue_->IsReaderCancelled(&cancelled_) ? absl::CancelledError("context canceled")
-                                                : absl::OkStatus();
+                                                : queue_->EndStatus();
 }
 
 void FakeEventStream::Cancel() { queue_->CancelReader(&cancelled_); }

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "api/cri/runtime_v1.pb.h"
 #include "cri/runtime.h"
@@ -24,8 +25,10 @@ class EventQueue {
   bool Pop(::runtime::v1::ContainerEventResponse* event, const bool* cancelled);
   void CancelReader(bool* cancelled);
   bool IsReaderCancelled(const bool* cancelled) const;
-  // Ends every reader once the buffered events are read.
-  void Close();
+  // Ends every reader once the buffered events are read; their Finish() answers `end` (a runtime that
+  // went away ends its streams with UNAVAILABLE).
+  void Close(absl::Status end = absl::OkStatus());
+  absl::Status EndStatus() const;
   size_t Size() const;
 
  private:
@@ -33,6 +36,7 @@ class EventQueue {
   mutable absl::Mutex mu_;
   std::deque<::runtime::v1::ContainerEventResponse> events_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status end_ ABSL_GUARDED_BY(mu_);
 };
 
 // A ContainerEventStream reading from an EventQueue (its own, or one shared with other streams).
@@ -41,7 +45,7 @@ class FakeEventStream final : public cri::ContainerEventStream {
   explicit FakeEventStream(std::shared_ptr<EventQueue> queue) : queue_(std::move(queue)) {}
 
   bool Read(::runtime::v1::ContainerEventResponse* event) override;
-  // OK after a clean end, CANCELLED after Cancel().
+  // The queue's end status (OK after a clean end), CANCELLED after Cancel().
   absl::Status Finish() override;
   void Cancel() override;
 

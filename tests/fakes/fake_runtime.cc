@@ -290,6 +290,18 @@ absl::StatusOr<std::unique_ptr<cri::ContainerEventStream>> FakeRuntime::GetConta
   return absl::InternalError("unknown events mode");
 }
 
+void FakeRuntime::BreakEventStreams(absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  for (auto& weak : subscribers_) {
+    if (auto queue = weak.lock()) queue->Close(status);
+  }
+  subscribers_.clear();
+  if (shared_queue_) {
+    shared_queue_->Close(status);
+    shared_queue_ = std::make_shared<EventQueue>(kSharedChannelCapacity);
+  }
+}
+
 int FakeRuntime::EventSubscribers() const {
   absl::MutexLock lock(&mu_);
   if (profile_.events == EventsMode::kSharedChannel) {

@@ -202,6 +202,9 @@ class FakeRuntime final : public cri::Runtime {
 
   // Open event streams (broadcast) or readers of the shared channel.
   int EventSubscribers() const;
+  // Ends every open event stream with `status` (Finish() answers it), as a runtime restart does (use
+  // UNAVAILABLE); later subscriptions work again. Events pushed in between reach no stream.
+  void BreakEventStreams(absl::Status status);
 
  private:
   struct Sandbox {

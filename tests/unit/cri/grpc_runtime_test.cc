@@ -200,6 +200,16 @@ TEST_F(GrpcRuntimeTest, UnreachableRuntimeFailsFastWithUnavailable) {
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("ListContainers")));
 }
 
+TEST_F(GrpcRuntimeTest, EventSubscriptionToAnUnreachableRuntimeIsUnavailable) {
+  // OK would have to mean "subscribed": with nothing listening, the call says so instead of handing
+  // out a stream that fails on its first Read.
+  server_.reset();
+  auto nowhere = std::make_unique<GrpcRuntime>(
+      CreateCriChannel("unix://" + dir_.Join("nothing.sock"), 1 << 20), GrpcRuntimeOptions{});
+  EXPECT_THAT(nowhere->GetContainerEvents(),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("GetContainerEvents")));
+}
+
 TEST_F(GrpcRuntimeTest, EventStreamDeliversEventsThenEnds) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<ContainerEventStream> stream,
                        runtime_->GetContainerEvents());

@@ -173,6 +173,17 @@ class EngineEnv {
   std::unique_ptr<RecreateEngine> engine_;
 };
 
+// The request namespace/name as the engine answers Get (an empty request, and a test failure, if none).
+inline ::inplaced::v1::RecreateRequest Get(RecreateEngine& engine, const std::string& name,
+                                           const std::string& pod_namespace = "default") {
+  ::inplaced::v1::GetRecreateRequestRequest request;
+  request.set_namespace_(pod_namespace);
+  request.set_name(name);
+  absl::StatusOr<::inplaced::v1::RecreateRequest> got = engine.Get(request);
+  EXPECT_TRUE(got.ok()) << got.status();
+  return got.ok() ? *got : ::inplaced::v1::RecreateRequest();
+}
+
 inline ::inplaced::v1::CreateRecreateRequestRequest NewCreate(const std::string& name,
                                                               std::vector<std::string> containers,
                                                               const std::string& pod = "web-0",

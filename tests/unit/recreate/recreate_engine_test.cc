@@ -19,17 +19,9 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using testing::EngineEnv;
+using testing::Get;
 using testing::NewCreate;
 using testing::PodOptions;
-
-v1::RecreateRequest Get(RecreateEngine& engine, const std::string& name, const std::string& ns = "default") {
-  v1::GetRecreateRequestRequest request;
-  request.set_namespace_(ns);
-  request.set_name(name);
-  absl::StatusOr<v1::RecreateRequest> got = engine.Get(request);
-  EXPECT_TRUE(got.ok()) << got.status();
-  return got.ok() ? *got : v1::RecreateRequest();
-}
 
 // ---- The happy path on every runtime profile ----
 
@@ -274,7 +266,8 @@ TEST(RecreateEngineTest, StopContainerErrorFailsTheContainer) {
   EngineEnv env;
   env.RunPod({});
   env.StartEngine();
-  env.runtime_.InjectError("StopContainer", absl::UnavailableError("runtime is down"));
+  // The runtime answered (unlike UNAVAILABLE, which only defers the kill: recreate_recovery_test).
+  env.runtime_.InjectError("StopContainer", absl::InternalError("failed to kill container: permission denied"));
   ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
   env.Tick();
   env.Tick();
@@ -282,7 +275,7 @@ TEST(RecreateEngineTest, StopContainerErrorFailsTheContainer) {
   EXPECT_EQ(now.status().phase(), v1::RECREATE_PHASE_COMPLETED);
   EXPECT_EQ(now.status().container_states(0).phase(), v1::CONTAINER_RECREATE_PHASE_FAILED);
   EXPECT_THAT(now.status().container_states(0).message(), HasSubstr("kill container error: "));
-  EXPECT_THAT(now.status().container_states(0).message(), HasSubstr("runtime is down"));
+  EXPECT_THAT(now.status().container_states(0).message(), HasSubstr("permission denied"));
 }
 
 TEST(RecreateEngineTest, StopContainerNotFoundIsAnAlreadyStoppedContainer) {

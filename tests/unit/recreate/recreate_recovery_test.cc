@@ -4,7 +4,6 @@
 
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -24,17 +23,9 @@ namespace internal = ::inplaced::internal;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using testing::EngineEnv;
+using testing::Get;
 using testing::NewCreate;
 using testing::PodOptions;
-
-v1::RecreateRequest Get(RecreateEngine& engine, const std::string& name) {
-  v1::GetRecreateRequestRequest request;
-  request.set_namespace_("default");
-  request.set_name(name);
-  absl::StatusOr<v1::RecreateRequest> got = engine.Get(request);
-  EXPECT_TRUE(got.ok()) << got.status();
-  return got.ok() ? *got : v1::RecreateRequest();
-}
 
 enum class StoreKind { kMemory, kSqlite };
 
@@ -233,53 +224,53 @@ TEST(RecreateRecoveryTest, RequestsAndTheirOrderSurviveARestart) {
   EXPECT_EQ(Get(*env.engine_, "third").status().phase(), v1::RECREATE_PHASE_PENDING);
 }
 
-// ---- Container events ----
+// ---- The runtime down during a kill ----
 
-TEST(RecreateEventsTest, UnimplementedEventStreamIsNotRetried) {
-  RecreateEngineOptions options = EngineEnv::DefaultOptions();
-  options.use_event_stream = true;
-  EngineEnv env(fakes::RuntimeProfile::Containerd16(), options);
-  env.StartEngine();
-  env.engine_->Start();
-  while (env.runtime_.CallCount("GetContainerEvents") == 0) std::this_thread::yield();
-  env.engine_->Shutdown();
-  EXPECT_EQ(env.runtime_.CallCount("GetContainerEvents"), 1);
-}
-
-TEST(RecreateEventsTest, EndedEventStreamIsResubscribed) {
-  RecreateEngineOptions options = EngineEnv::DefaultOptions();
-  options.use_event_stream = true;
-  fakes::RuntimeProfile profile = fakes::RuntimeProfile::CriO();
-  profile.events = fakes::EventsMode::kEndsImmediately;
-  EngineEnv env(profile, options);
-  env.StartEngine();
-  env.engine_->Start();
-  while (env.runtime_.CallCount("GetContainerEvents") < 3) std::this_thread::yield();
-  env.engine_->Shutdown();
-}
-
-TEST(RecreateEventsTest, ARuntimeEventWakesTheLoopBeforeThePollInterval) {
-  RecreateEngineOptions options = EngineEnv::DefaultOptions();
-  options.use_event_stream = true;
-  // Polls so rare that only a wake-up can make progress within the test.
-  options.fast_poll = absl::Hours(1);
-  options.slow_poll = absl::Hours(1);
-  EngineEnv env(fakes::RuntimeProfile::Containerd20(), options);
+TEST(RecreateRecoveryTest, UnavailableStopIsResentToTheSameInstanceOnceTheRuntimeAnswers) {
+  EngineEnv env;
   env.RunPod({});
+  const std::string old_id = env.CurrentId("default", "web-0", "a");
   env.StartEngine();
-  env.engine_->Start();
-  while (env.runtime_.EventSubscribers() == 0) std::this_thread::yield();
   ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
-  // Create wakes the loop: the kill happens, and its completion wakes the loop once more.
-  // (StopContainer counted: the kill job was queued; no kill in flight: it ended.)
-  while (env.runtime_.CallCount("StopContainer") == 0 || env.engine_->KillsInFlight() > 0) {
-    std::this_thread::yield();
-  }
-  // kubelet's restart is seen only through the runtime's events.
+  env.runtime_.InjectError("StopContainer", absl::UnavailableError("StopContainer: connection refused"));
+  env.Tick();
+  // Deferred, not failed: the instance still runs untouched.
+  const v1::ContainerRecreateState deferred = Get(*env.engine_, "r1").status().container_states(0);
+  EXPECT_EQ(deferred.phase(), v1::CONTAINER_RECREATE_PHASE_RECREATING) << deferred.DebugString();
+  EXPECT_THAT(env.runtime_.SignalsOf(old_id), IsEmpty());
+  EXPECT_EQ(env.CurrentId("default", "web-0", "a"), old_id);
+
+  env.Tick();  // the runtime answers again
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 2);
+  EXPECT_THAT(env.runtime_.SignalsOf(old_id), ElementsAre("SIGTERM"));
   env.KubeletRestarts();
-  while (Get(*env.engine_, "r1").status().phase() != v1::RECREATE_PHASE_COMPLETED) std::this_thread::yield();
-  EXPECT_EQ(Get(*env.engine_, "r1").status().container_states(0).phase(),
-            v1::CONTAINER_RECREATE_PHASE_SUCCEEDED);
+  env.Tick();
+  const v1::RecreateRequest done = Get(*env.engine_, "r1");
+  EXPECT_EQ(done.status().phase(), v1::RECREATE_PHASE_COMPLETED);
+  EXPECT_EQ(done.status().container_states(0).phase(), v1::CONTAINER_RECREATE_PHASE_SUCCEEDED);
+  EXPECT_EQ(done.status().container_states(0).restart_count(), 1);
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 2);
+}
+
+TEST(RecreateRecoveryTest, UnavailableStopThatReachedTheRuntimeIsNotSentAgain) {
+  EngineEnv env;
+  env.RunPod({});
+  const std::string old_id = env.CurrentId("default", "web-0", "a");
+  env.StartEngine();
+  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
+  env.runtime_.InjectError("StopContainer", absl::UnavailableError("StopContainer: connection reset"));
+  env.Tick();
+  // The stop got through before the connection broke: the instance is gone by the next tick.
+  ASSERT_OK(env.runtime_.ExitContainer(old_id, 0));
+  env.Tick();
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 1);
+  env.KubeletRestarts();
+  env.Tick();
+  const v1::RecreateRequest done = Get(*env.engine_, "r1");
+  EXPECT_EQ(done.status().phase(), v1::RECREATE_PHASE_COMPLETED);
+  EXPECT_EQ(done.status().container_states(0).phase(), v1::CONTAINER_RECREATE_PHASE_SUCCEEDED);
+  EXPECT_EQ(done.status().container_states(0).restart_count(), 1);
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 1);
 }
 
 }  // namespace

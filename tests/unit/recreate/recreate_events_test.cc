@@ -1,0 +1,111 @@
+// RecreateEngine and the runtime's container event stream: events only wake the loop early; a stream
+// that ends or breaks is resubscribed (and the loop woken, since events were missed meanwhile); a
+// runtime without the stream leaves the engine polling.
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "daemon/recreate/recreate_engine.h"
+#include "gtest/gtest.h"
+#include "tests/unit/recreate/engine_test_support.h"
+
+namespace inplaced::daemon {
+namespace {
+
+namespace v1 = ::inplaced::v1;
+using testing::EngineEnv;
+using testing::Get;
+using testing::NewCreate;
+
+TEST(RecreateEventsTest, UnimplementedEventStreamIsNotRetried) {
+  RecreateEngineOptions options = EngineEnv::DefaultOptions();
+  options.use_event_stream = true;
+  EngineEnv env(fakes::RuntimeProfile::Containerd16(), options);
+  env.StartEngine();
+  env.engine_->Start();
+  while (env.runtime_.CallCount("GetContainerEvents") == 0) std::this_thread::yield();
+  env.engine_->Shutdown();
+  EXPECT_EQ(env.runtime_.CallCount("GetContainerEvents"), 1);
+}
+
+TEST(RecreateEventsTest, EndedEventStreamIsResubscribed) {
+  RecreateEngineOptions options = EngineEnv::DefaultOptions();
+  options.use_event_stream = true;
+  fakes::RuntimeProfile profile = fakes::RuntimeProfile::CriO();
+  profile.events = fakes::EventsMode::kEndsImmediately;
+  EngineEnv env(profile, options);
+  env.StartEngine();
+  env.engine_->Start();
+  while (env.runtime_.CallCount("GetContainerEvents") < 3) std::this_thread::yield();
+  env.engine_->Shutdown();
+}
+
+TEST(RecreateEventsTest, ARuntimeEventWakesTheLoopBeforeThePollInterval) {
+  RecreateEngineOptions options = EngineEnv::DefaultOptions();
+  options.use_event_stream = true;
+  // Polls so rare that only a wake-up can make progress within the test.
+  options.fast_poll = absl::Hours(1);
+  options.slow_poll = absl::Hours(1);
+  EngineEnv env(fakes::RuntimeProfile::Containerd20(), options);
+  env.RunPod({});
+  env.StartEngine();
+  env.engine_->Start();
+  while (env.runtime_.EventSubscribers() == 0) std::this_thread::yield();
+  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
+  // Create wakes the loop: the kill happens, and its completion wakes the loop once more.
+  // (StopContainer counted: the kill job was queued; no kill in flight: it ended.)
+  while (env.runtime_.CallCount("StopContainer") == 0 || env.engine_->KillsInFlight() > 0) {
+    std::this_thread::yield();
+  }
+  // kubelet's restart is seen only through the runtime's events.
+  env.KubeletRestarts();
+  while (Get(*env.engine_, "r1").status().phase() != v1::RECREATE_PHASE_COMPLETED) std::this_thread::yield();
+  EXPECT_EQ(Get(*env.engine_, "r1").status().container_states(0).phase(),
+            v1::CONTAINER_RECREATE_PHASE_SUCCEEDED);
+}
+
+
+TEST(RecreateEventsTest, ResubscribingAfterARuntimeRestartWakesTheLoop) {
+  RecreateEngineOptions options = EngineEnv::DefaultOptions();
+  options.use_event_stream = true;
+  // Polls so rare that only wake-ups make progress within the test.
+  options.fast_poll = absl::Hours(1);
+  options.slow_poll = absl::Hours(1);
+  EngineEnv env(fakes::RuntimeProfile::Containerd20(), options);
+  env.RunPod({});
+  const std::string old_id = env.CurrentId("default", "web-0", "a");
+  env.StartEngine();
+  env.engine_->Start();
+  while (env.runtime_.EventSubscribers() == 0) std::this_thread::yield();
+
+  // The runtime restarts: the stream breaks, and the engine's next subscription hangs (on the fake
+  // clock) until the test lets it through. No stream is open meanwhile: no event reaches the engine.
+  env.runtime_.SetLatency("GetContainerEvents", absl::Seconds(10));
+  env.runtime_.BreakEventStreams(absl::UnavailableError("GetContainerEvents: connection reset"));
+  while (env.runtime_.CallCount("GetContainerEvents") < 2) std::this_thread::yield();
+
+  // Create and the finished kill wake the loop; the second of those ticks waits for kubelet.
+  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
+  while (Get(*env.engine_, "r1").status().container_states(0).message() !=
+         "waiting for kubelet to start the new container") {
+    std::this_thread::yield();
+  }
+  // kubelet restarts the container while no stream is open: nothing wakes the engine.
+  env.clock_.Advance(absl::Seconds(1));
+  ASSERT_OK(env.kubelet_.SyncOnce());
+  ASSERT_NE(env.CurrentId("default", "web-0", "a"), old_id);
+  EXPECT_EQ(Get(*env.engine_, "r1").status().phase(), v1::RECREATE_PHASE_RECREATING);
+
+  // The subscription goes through: the engine looks at once, and sees the restart.
+  env.clock_.Advance(absl::Seconds(10));
+  while (Get(*env.engine_, "r1").status().phase() != v1::RECREATE_PHASE_COMPLETED) std::this_thread::yield();
+  EXPECT_EQ(Get(*env.engine_, "r1").status().container_states(0).phase(),
+            v1::CONTAINER_RECREATE_PHASE_SUCCEEDED);
+  EXPECT_EQ(env.runtime_.EventSubscribers(), 1);
+  env.engine_->Shutdown();
+}
+
+}  // namespace
+}  // namespace inplaced::daemon
