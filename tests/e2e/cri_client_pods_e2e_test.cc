@@ -29,6 +29,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/e2e_env.h"
+#include "tests/e2e/e2e_runtime.h"
 #include "tests/e2e/event_recorder.h"
 #include "tests/fakes/kubelet_standin.h"
 #include "tests/support/status_matchers.h"
@@ -50,16 +51,7 @@ class CriClientPodsE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_OK_AND_ASSIGN(env_, LoadE2eEnv());
-    cri::ConnectOptions options;
-    options.endpoint = env_.containerd_endpoint;
-    options.connect_timeout = absl::Seconds(30);
-    ASSERT_OK_AND_ASSIGN(connection_, cri::Connect(options));
-    // Every test's output names the runtime it ran against, as the runtime answered CRI Version.
-    std::cout << RuntimeBanner(connection_.version.runtime_name(), connection_.version.runtime_version(),
-                               connection_.version.runtime_api_version(), connection_.endpoint)
-              << std::endl;
-    RecordProperty("runtime", absl::StrCat(connection_.version.runtime_name(), " ",
-                                           connection_.version.runtime_version()));
+    ASSERT_OK_AND_ASSIGN(connection_, ConnectToE2eRuntime(env_));
     fakes::KubeletStandInOptions standin_options;
     standin_options.restart_backoff = absl::Milliseconds(300);
     standin_ = std::make_unique<fakes::KubeletStandIn>(*connection_.runtime, clock_, standin_options);

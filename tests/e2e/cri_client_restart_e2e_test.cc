@@ -25,6 +25,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/e2e_env.h"
+#include "tests/e2e/e2e_runtime.h"
 #include "tests/e2e/event_recorder.h"
 #include "tests/fakes/kubelet_standin.h"
 #include "tests/support/status_matchers.h"
@@ -45,13 +46,7 @@ class CriClientRestartE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_OK_AND_ASSIGN(env_, LoadE2eEnv());
-    cri::ConnectOptions options;
-    options.endpoint = env_.containerd_endpoint;
-    options.connect_timeout = absl::Seconds(30);
-    ASSERT_OK_AND_ASSIGN(connection_, cri::Connect(options));
-    std::cout << RuntimeBanner(connection_.version.runtime_name(), connection_.version.runtime_version(),
-                               connection_.version.runtime_api_version(), connection_.endpoint)
-              << std::endl;
+    ASSERT_OK_AND_ASSIGN(connection_, ConnectToE2eRuntime(env_));
     standin_ =
         std::make_unique<fakes::KubeletStandIn>(*connection_.runtime, clock_, fakes::KubeletStandInOptions());
   }

@@ -39,6 +39,7 @@
 #include "imagepull/image_reference.h"
 #include "imagepull/registry_client.h"
 #include "tests/e2e/e2e_env.h"
+#include "tests/e2e/e2e_runtime.h"
 #include "tests/support/child_process.h"
 #include "tests/support/status_matchers.h"
 
@@ -103,14 +104,7 @@ class PrepullE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_OK_AND_ASSIGN(env_, LoadE2eEnv());
-    cri::ConnectOptions options;
-    options.endpoint = env_.containerd_endpoint;
-    options.connect_timeout = absl::Seconds(30);
-    ASSERT_OK_AND_ASSIGN(connection_, cri::Connect(options));
-    std::cout << RuntimeBanner(connection_.version.runtime_name(),
-                               connection_.version.runtime_version(),
-                               connection_.version.runtime_api_version(), connection_.endpoint)
-              << std::endl;
+    ASSERT_OK_AND_ASSIGN(connection_, ConnectToE2eRuntime(env_));
     char dir[] = "/tmp/ipp-XXXXXX";
     ASSERT_NE(mkdtemp(dir), nullptr);
     dir_ = dir;

@@ -1,45 +1,23 @@
-// E2e tests of container recreate: the real `inplaced` binary against the e2e environment's containerd,
-// driven through its control API (generated inplaced.v1 stub over its unix socket), while a
-// KubeletStandIn in this process plays kubelet on the same containerd (restarts exited containers after
-// 300 ms). Covers ordered and parallel recreates, a SIGTERM-ignoring container killed after its grace
-// period, an exec preStop that leaves a mark in the container checked before the kill, FAIL vs IGNORE with
-// a missing container, min_started_seconds, and a crash-looping container failed at the active deadline.
+// E2e tests of container recreate (fixture: tests/e2e/recreate_fixture.h). Covers ordered and parallel
+// recreates, a SIGTERM-ignoring container killed after its grace period, an exec preStop that leaves a
+// mark in the container checked before the kill, FAIL vs IGNORE with a missing container,
+// min_started_seconds, and a crash-looping container failed at the active deadline.
 //
-// Every test runs its own daemon (own temp socket and state dir) and its own uniquely named pod, both
-// removed in TearDown. Timing is never asserted except as semantic lower bounds derived from the runtime's
-// and the daemon's own timestamps (and one generous upper bound on the deadline).
+// Timing is never asserted except as semantic lower bounds derived from the runtime's and the daemon's
+// own timestamps (and one generous upper bound on the deadline).
 
-#include <grpcpp/grpcpp.h>
-#include <signal.h>
-#include <stdlib.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cctype>
-#include <filesystem>
-#include <functional>
-#include <iostream>
-#include <memory>
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
-#include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "api/cri/runtime_v1.pb.h"
-#include "api/inplaced/v1/recreate.grpc.pb.h"
-#include "common/real_clock.h"
-#include "cri/connect.h"
-#include "cri/runtime.h"
+#include "api/inplaced/v1/recreate.pb.h"
 #include "cri/snapshot.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/e2e/e2e_env.h"
-#include "tests/fakes/kubelet_standin.h"
-#include "tests/support/child_process.h"
+#include "tests/e2e/recreate_fixture.h"
 #include "tests/support/status_matchers.h"
 
 namespace inplaced::e2e {
@@ -47,240 +25,13 @@ namespace {
 
 namespace cri_v1 = ::runtime::v1;
 namespace api = ::inplaced::v1;
-using ::inplaced::testing::ChildProcess;
 using ::testing::HasSubstr;
 
-constexpr char kNamespace[] = "e2e";
 // The daemon's documented messages (daemon/recreate/recreate_state_machine.h).
 constexpr char kContainerNotFound[] = "not found container on Node";
 constexpr char kDeadlineExceeded[] = "recreating has exceeded the activeDeadlineSeconds";
-// Condition waits poll this often and give up after kWaitLimit (a failure, never a timing assert).
-constexpr absl::Duration kPollInterval = absl::Milliseconds(50);
-constexpr absl::Duration kWaitLimit = absl::Seconds(90);
 // Lower bounds compare a daemon timestamp with a runtime one (same host clock, different rounding).
 constexpr absl::Duration kClockSlack = absl::Milliseconds(100);
-
-absl::Time FromProto(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
-
-// A sleeper that exits on TERM (once its trap is set; before that the grace period ends it).
-std::vector<std::string> PoliteSleeper() {
-  return {"sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1 & wait $!; done"};
-}
-
-class RecreateE2eTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(env_, LoadE2eEnv());
-    cri::ConnectOptions options;
-    options.endpoint = env_.containerd_endpoint;
-    options.connect_timeout = absl::Seconds(30);
-    ASSERT_OK_AND_ASSIGN(connection_, cri::Connect(options));
-    // Every test's output names the runtime it ran against, as the runtime answered CRI Version.
-    std::cout << RuntimeBanner(connection_.version.runtime_name(), connection_.version.runtime_version(),
-                               connection_.version.runtime_api_version(), connection_.endpoint)
-              << std::endl;
-    RecordProperty("runtime", absl::StrCat(connection_.version.runtime_name(), " ",
-                                           connection_.version.runtime_version()));
-    fakes::KubeletStandInOptions standin_options;
-    standin_options.restart_backoff = absl::Milliseconds(300);
-    standin_ = std::make_unique<fakes::KubeletStandIn>(*connection_.runtime, clock_, standin_options);
-
-    char dir[] = "/tmp/ipe-XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    dir_ = dir;
-    socket_ = dir_ + "/inplaced.sock";
-    ASSERT_OK_AND_ASSIGN(ChildProcess child,
-                         ChildProcess::Start({INPLACED_PATH, "--runtime-endpoint", env_.containerd_endpoint,
-                                              "--socket", socket_, "--state-dir", dir_ + "/state",
-                                              "--fast-poll-ms", "50", "--slow-poll-ms", "200"}));
-    daemon_ = std::make_unique<ChildProcess>(std::move(child));
-    ASSERT_OK(daemon_->WaitForLine("inplaced ready", absl::Seconds(60)).status());
-    stub_ = api::RecreateService::NewStub(
-        grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials()));
-  }
-
-  void TearDown() override {
-    if (daemon_ != nullptr) {
-      absl::StatusOr<int> status = daemon_->Stop(SIGTERM, absl::Seconds(20));
-      EXPECT_OK(status.status());
-      if (status.ok()) {
-        EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
-      }
-      daemon_.reset();
-    }
-    if (standin_ != nullptr) {
-      standin_->Stop();
-      EXPECT_OK(standin_->RemoveAll());
-      if (!pod_name_.empty()) {
-        auto snapshot = cri::TakeSnapshot(runtime());
-        ASSERT_OK(snapshot.status());
-        EXPECT_EQ(snapshot->FindPod(kNamespace, pod_name_), nullptr) << "pod " << pod_name_ << " left over";
-      }
-    }
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
-
-  cri::Runtime& runtime() { return *connection_.runtime; }
-
-  fakes::ContainerSpec Container(const std::string& name, std::vector<std::string> command) {
-    fakes::ContainerSpec container;
-    container.name = name;
-    container.image = env_.busybox_image;
-    container.command = std::move(command);
-    return container;
-  }
-
-  // Runs a pod named after the running test and this process (parallel ctest runs never collide), with
-  // the kubelet stand-in restarting its exited containers in the background.
-  void RunPod(std::vector<fakes::ContainerSpec> containers) {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    pod_name_ = absl::StrCat("rc-", info->name(), "-", getpid());
-    for (char& c : pod_name_) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    fakes::PodSpec pod;
-    pod.namespace_ = kNamespace;
-    pod.name = pod_name_;
-    pod.uid = absl::StrCat("uid-", pod_name_);
-    pod.labels["app"] = "inplaced-e2e";
-    pod.termination_grace_period_seconds = 2;
-    pod.log_directory = absl::StrCat(env_.log_dir, "/", kNamespace, "_", pod_name_, "_", pod.uid);
-    pod.host_network = true;
-    pod.containers = std::move(containers);
-    ASSERT_OK(standin_->RunPod(pod).status());
-    standin_->Start(absl::Milliseconds(100));
-  }
-
-  // The pod's current instance of `container` (nullopt when absent).
-  std::optional<cri::ContainerInfo> Current(const std::string& container) {
-    auto snapshot = cri::TakeSnapshot(runtime());
-    if (!snapshot.ok()) return std::nullopt;
-    const cri::PodInfo* pod = snapshot->FindPod(kNamespace, pod_name_);
-    if (pod == nullptr) return std::nullopt;
-    const cri::ContainerInfo* info = pod->CurrentContainer(container);
-    if (info == nullptr) return std::nullopt;
-    return *info;
-  }
-
-  // The runtime's view of one instance, through cri::FillStatus (ContainerStatus).
-  std::optional<cri::ContainerInfo> Instance(const std::string& container_id) {
-    auto snapshot = cri::TakeSnapshot(runtime());
-    EXPECT_OK(snapshot.status());
-    if (!snapshot.ok()) return std::nullopt;
-    EXPECT_OK(cri::FillStatus(runtime(), {container_id}, &*snapshot));
-    const cri::ContainerInfo* info = snapshot->FindContainer(container_id);
-    if (info == nullptr || !info->has_status) return std::nullopt;
-    return *info;
-  }
-
-  absl::StatusOr<cri_v1::ExecSyncResponse> Exec(const std::string& container_id,
-                                                std::vector<std::string> cmd) {
-    cri_v1::ExecSyncRequest request;
-    request.set_container_id(container_id);
-    for (std::string& part : cmd) request.add_cmd(std::move(part));
-    request.set_timeout(30);
-    return runtime().ExecSync(request, /*cancel=*/nullptr);
-  }
-
-  // Runs `cmd` in the container every kPollInterval until it exits 0; false when `limit` passes first.
-  bool ExecSucceedsWithin(const std::string& container_id, const std::vector<std::string>& cmd,
-                          absl::Duration limit) {
-    const absl::Time deadline = absl::Now() + limit;
-    while (absl::Now() < deadline) {
-      absl::StatusOr<cri_v1::ExecSyncResponse> result = Exec(container_id, cmd);
-      if (result.ok() && result->exit_code() == 0) return true;
-      absl::SleepFor(kPollInterval);
-    }
-    return false;
-  }
-
-  api::CreateRecreateRequestRequest Request(const std::string& name, std::vector<std::string> containers) {
-    api::CreateRecreateRequestRequest request;
-    request.set_namespace_(kNamespace);
-    request.set_name(name);
-    request.mutable_spec()->set_pod_name(pod_name_);
-    for (const std::string& container : containers)
-      request.mutable_spec()->add_containers()->set_name(container);
-    return request;
-  }
-
-  void Create(const api::CreateRecreateRequestRequest& request) {
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-    api::CreateRecreateRequestResponse response;
-    const grpc::Status status = stub_->CreateRecreateRequest(&context, request, &response);
-    ASSERT_TRUE(status.ok()) << status.error_code() << " " << status.error_message();
-    EXPECT_TRUE(response.created());
-  }
-
-  std::optional<api::RecreateRequest> Get(const std::string& name) {
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-    api::GetRecreateRequestRequest request;
-    request.set_namespace_(kNamespace);
-    request.set_name(name);
-    api::GetRecreateRequestResponse response;
-    const grpc::Status status = stub_->GetRecreateRequest(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_code() << " " << status.error_message();
-    if (!status.ok()) return std::nullopt;
-    return response.recreate_request();
-  }
-
-  // Polls the request until `done` holds for it; `on_poll` sees every state read (with the time it was
-  // read). Fails the test and returns the last state read when kWaitLimit passes first.
-  api::RecreateRequest PollUntil(
-      const std::string& name, const std::function<bool(const api::RecreateRequest&)>& done,
-      const std::function<void(const api::RecreateRequest&, absl::Time)>& on_poll = nullptr) {
-    api::RecreateRequest last;
-    const absl::Time deadline = absl::Now() + kWaitLimit;
-    while (absl::Now() < deadline) {
-      std::optional<api::RecreateRequest> request = Get(name);
-      const absl::Time read_at = absl::Now();
-      if (request.has_value()) {
-        last = *std::move(request);
-        if (on_poll) on_poll(last, read_at);
-        if (done(last)) return last;
-      }
-      absl::SleepFor(kPollInterval);
-    }
-    ADD_FAILURE() << "request " << name << " never reached the awaited state: " << last.DebugString();
-    return last;
-  }
-
-  api::RecreateRequest WaitCompleted(
-      const std::string& name,
-      const std::function<void(const api::RecreateRequest&, absl::Time)>& on_poll = nullptr) {
-    return PollUntil(
-        name,
-        [](const api::RecreateRequest& r) { return r.status().phase() == api::RECREATE_PHASE_COMPLETED; },
-        on_poll);
-  }
-
-  E2eEnv env_;
-  cri::Connection connection_;
-  RealClock clock_;
-  std::unique_ptr<fakes::KubeletStandIn> standin_;
-  std::string pod_name_;
-  std::string dir_;
-  std::string socket_;
-  std::unique_ptr<ChildProcess> daemon_;
-  std::unique_ptr<api::RecreateService::Stub> stub_;
-};
-
-// A container the daemon killed and kubelet restarted once: a new ID, restart count 1, timestamps set.
-void ExpectRecreatedOnce(const api::ContainerRecreateState& state, const std::string& old_id) {
-  SCOPED_TRACE(state.DebugString());
-  EXPECT_EQ(state.phase(), api::CONTAINER_RECREATE_PHASE_SUCCEEDED);
-  EXPECT_TRUE(state.is_killed());
-  EXPECT_EQ(state.old_container_id(), old_id);
-  EXPECT_FALSE(state.new_container_id().empty());
-  EXPECT_NE(state.new_container_id(), old_id);
-  EXPECT_EQ(state.old_restart_count(), 0);
-  EXPECT_EQ(state.restart_count(), 1);
-  EXPECT_TRUE(state.has_killed_at());
-  EXPECT_TRUE(state.has_restarted_at());
-  EXPECT_GT(FromProto(state.restarted_at()), FromProto(state.killed_at()));
-}
 
 TEST_F(RecreateE2eTest, OrderedRecreateKillsTheSecondAfterTheFirstSucceeded) {
   ASSERT_NO_FATAL_FAILURE(

@@ -26,6 +26,7 @@
 #include "imagepull/image_reference.h"
 #include "imagepull/registry_client.h"
 #include "tests/e2e/e2e_env.h"
+#include "tests/e2e/e2e_runtime.h"
 #include "tests/support/status_matchers.h"
 
 namespace inplaced::e2e {
@@ -103,10 +104,7 @@ TEST_F(RegistryClientE2eTest, ResolvesTagOfOpenRegistry) {
 TEST_F(RegistryClientE2eTest, DigestMatchesWhatContainerdRecordsAfterACriPull) {
   ASSERT_OK_AND_ASSIGN(ResolvedImage image, Resolve(env_.registry_busybox_image));
 
-  cri::ConnectOptions options;
-  options.endpoint = env_.containerd_endpoint;
-  options.connect_timeout = absl::Seconds(30);
-  ASSERT_OK_AND_ASSIGN(cri::Connection connection, cri::Connect(options));
+  ASSERT_OK_AND_ASSIGN(cri::Connection connection, ConnectToE2eRuntime(env_));
   // Never removed by any suite (the same image as busybox_image, which pods use): pulling it only
   // adds a tag and a repo digest.
   v1::PullImageRequest pull;

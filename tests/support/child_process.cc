@@ -14,10 +14,19 @@
 
 namespace inplaced::testing {
 
-absl::StatusOr<ChildProcess> ChildProcess::Start(const std::vector<std::string>& argv) {
+absl::StatusOr<ChildProcess> ChildProcess::Start(const std::vector<std::string>& argv,
+                                                 const std::string& stderr_path) {
   if (argv.empty()) return absl::InvalidArgumentError("empty argv");
+  int stderr_fd = -1;
+  if (!stderr_path.empty()) {
+    stderr_fd = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (stderr_fd < 0) return absl::InternalError(absl::StrCat("open ", stderr_path, ": ", strerror(errno)));
+  }
   int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError(absl::StrCat("pipe: ", strerror(errno)));
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    if (stderr_fd >= 0) close(stderr_fd);
+    return absl::InternalError(absl::StrCat("pipe: ", strerror(errno)));
+  }
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -25,14 +34,17 @@ absl::StatusOr<ChildProcess> ChildProcess::Start(const std::vector<std::string>&
   if (pid < 0) {
     close(fds[0]);
     close(fds[1]);
+    if (stderr_fd >= 0) close(stderr_fd);
     return absl::InternalError(absl::StrCat("fork: ", strerror(errno)));
   }
   if (pid == 0) {
     dup2(fds[1], STDOUT_FILENO);
+    if (stderr_fd >= 0) dup2(stderr_fd, STDERR_FILENO);
     execv(args[0], args.data());
     _exit(127);
   }
   close(fds[1]);
+  if (stderr_fd >= 0) close(stderr_fd);
   return ChildProcess(pid, fds[0]);
 }
 

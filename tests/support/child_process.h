@@ -13,11 +13,13 @@
 
 namespace inplaced::testing {
 
-// Starts `argv` with stdout on a pipe (stderr inherited, so its logs land in the test's output).
+// Starts `argv` with stdout on a pipe, and stderr inherited (its logs land in the test's output) or
+// written to `stderr_path` (created or truncated, for tests that read the child's log).
 // The destructor sends SIGTERM, waits up to 5 s, then SIGKILLs and reaps: no process outlives its test.
 class ChildProcess {
  public:
-  static absl::StatusOr<ChildProcess> Start(const std::vector<std::string>& argv);
+  static absl::StatusOr<ChildProcess> Start(const std::vector<std::string>& argv,
+                                            const std::string& stderr_path = "");
 
   ChildProcess(ChildProcess&& other) noexcept;
   ChildProcess& operator=(ChildProcess&& other) = delete;
