@@ -47,21 +47,27 @@ std::string WakeReasonsName(uint32_t reasons) {
   return name;
 }
 
-// Logs every container whose new instance `after` shows running for the first time (restarted_at
-// set), with what woke the tick and how long after the instance's start it was seen.
-void LogObservedRestarts(const std::pair<std::string, std::string>& key,
-                         const internal::RecreateRecord& before, const internal::RecreateRecord& after,
-                         uint32_t wake_reasons, absl::Time now) {
+// The containers whose new instance `after` shows running for the first time (restarted_at set).
+std::vector<int> NewlyRestarted(const internal::RecreateRecord& before, const internal::RecreateRecord& after) {
   const v1::RecreateStatus& was = before.request().status();
   const v1::RecreateStatus& is = after.request().status();
+  std::vector<int> indexes;
   for (int i = 0; i < is.container_states_size(); ++i) {
-    const v1::ContainerRecreateState& state = is.container_states(i);
-    if (!state.has_restarted_at()) continue;
+    if (!is.container_states(i).has_restarted_at()) continue;
     if (i < was.container_states_size() && was.container_states(i).has_restarted_at()) continue;
-    const absl::Duration delay = now - FromProtoTime(state.restarted_at());
+    indexes.push_back(i);
+  }
+  return indexes;
+}
+
+// Logs those containers with what woke the tick and how long after the instance's start it was seen.
+void LogObservedRestarts(const std::pair<std::string, std::string>& key, const internal::RecreateRecord& record,
+                         const std::vector<int>& indexes, uint32_t wake_reasons, absl::Time now) {
+  for (const int i : indexes) {
+    const v1::ContainerRecreateState& state = record.request().status().container_states(i);
     spdlog::info("container_restart_observed ns={} name={} container={} new_id={} via={} delay_ms={}", key.first,
                  key.second, state.name(), state.new_container_id(), WakeReasonsName(wake_reasons),
-                 absl::ToInt64Milliseconds(delay));
+                 absl::ToInt64Milliseconds(now - FromProtoTime(state.restarted_at())));
   }
 }
 
@@ -447,7 +453,7 @@ absl::Status RecreateEngine::Tick(uint32_t wake_reasons) {
         continue;
       }
       if (result.changed) {
-        internal::RecreateRecord before = entry->record;
+        const std::vector<int> restarted = NewlyRestarted(entry->record, result.record);
         const absl::Status committed = CommitLocked(key, *entry, std::move(result.record));
         if (!committed.ok()) {
           // Nothing was decided: the next tick tries again from the stored state.
@@ -455,7 +461,7 @@ absl::Status RecreateEngine::Tick(uint32_t wake_reasons) {
                         committed.ToString());
           continue;
         }
-        LogObservedRestarts(key, before, entry->record, wake_reasons, now);
+        LogObservedRestarts(key, entry->record, restarted, wake_reasons, now);
       }
       for (KillAction& action : result.kills) {
         const std::string container_name = action.container_name;
