@@ -243,8 +243,8 @@ bool FakeRuntime::HasSubscribersLocked() const {
 
 void FakeRuntime::EmitLocked(const std::string& container_id, const std::string& sandbox_id,
                              v1::ContainerEventType type) {
-  if (profile_.events == EventsMode::kUnimplemented ||
-      profile_.events == EventsMode::kEndsImmediately || !HasSubscribersLocked()) {
+  if (profile_.events == EventsMode::kUnimplemented || profile_.events == EventsMode::kEndsImmediately ||
+      profile_.events == EventsMode::kSilent || !HasSubscribersLocked()) {
     return;
   }
   v1::ContainerEventResponse event;
@@ -281,7 +281,8 @@ absl::StatusOr<std::unique_ptr<cri::ContainerEventStream>> FakeRuntime::GetConta
     }
     case EventsMode::kSharedChannel:
       return std::make_unique<FakeEventStream>(shared_queue_);
-    case EventsMode::kBroadcast: {
+    case EventsMode::kBroadcast:
+    case EventsMode::kSilent: {
       auto queue = std::make_shared<EventQueue>(kBroadcastCapacity);
       subscribers_.push_back(queue);
       return std::make_unique<FakeEventStream>(std::move(queue));

@@ -13,6 +13,8 @@ enum class EventsMode {
   kEndsImmediately,  // CRI-O without enable_pod_events: the stream ends at once with OK.
   kSharedChannel,    // containerd 1.7: one buffered channel (1000) that all subscribers compete for.
   kBroadcast,        // containerd 2.x, CRI-O with pod events: every subscriber sees every event.
+  kSilent,           // a stream that stays open and delivers nothing: containerd 1.7 when another
+                     // subscriber (kubelet's evented PLEG) drains the shared channel first.
 };
 
 // What ExecSync answers when the command outlives its timeout (cri-reference.md §4.5).

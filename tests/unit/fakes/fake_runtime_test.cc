@@ -535,6 +535,47 @@ TEST(FakeRuntimeEventsTest, SharedChannelSplitsEventsBetweenSubscribers) {
   EXPECT_EQ(event.container_event_type(), v1::CONTAINER_STARTED_EVENT);
 }
 
+TEST(FakeRuntimeEventsTest, BreakEndsOpenStreamsWithTheStatusAndLaterOnesWork) {
+  for (RuntimeProfile profile : {RuntimeProfile::Containerd17(), RuntimeProfile::Containerd20()}) {
+    SCOPED_TRACE(profile.runtime_version);
+    FakeClock clock;
+    FakeRuntime runtime(clock, profile);
+    ASSERT_OK_AND_ASSIGN(auto before, runtime.GetContainerEvents());
+    runtime.BreakEventStreams(absl::UnavailableError("GetContainerEvents: connection reset"));
+    v1::ContainerEventResponse event;
+    EXPECT_FALSE(before->Read(&event));
+    EXPECT_THAT(before->Finish(), StatusIs(absl::StatusCode::kUnavailable, HasSubstr("connection reset")));
+
+    ASSERT_OK_AND_ASSIGN(auto after, runtime.GetContainerEvents());
+    v1::RunPodSandboxRequest run;
+    run.mutable_config()->mutable_metadata()->set_name("p");
+    run.mutable_config()->mutable_metadata()->set_namespace_("ns");
+    run.mutable_config()->mutable_metadata()->set_uid("u");
+    ASSERT_OK(runtime.RunPodSandbox(run));
+    ASSERT_TRUE(after->Read(&event));
+    EXPECT_EQ(event.container_event_type(), v1::CONTAINER_CREATED_EVENT);
+  }
+}
+
+TEST(FakeRuntimeEventsTest, SilentStreamStaysOpenWithoutEvents) {
+  FakeClock clock;
+  RuntimeProfile profile = RuntimeProfile::Containerd17();
+  profile.events = EventsMode::kSilent;
+  FakeRuntime runtime(clock, profile);
+  ASSERT_OK_AND_ASSIGN(auto stream, runtime.GetContainerEvents());
+  EXPECT_EQ(runtime.EventSubscribers(), 1);
+  v1::RunPodSandboxRequest run;
+  run.mutable_config()->mutable_metadata()->set_name("p");
+  run.mutable_config()->mutable_metadata()->set_namespace_("ns");
+  run.mutable_config()->mutable_metadata()->set_uid("u");
+  ASSERT_OK(runtime.RunPodSandbox(run));
+  // Nothing to read: Read would block, so end the stream and check that nothing was queued.
+  runtime.BreakEventStreams(absl::OkStatus());
+  v1::ContainerEventResponse event;
+  EXPECT_FALSE(stream->Read(&event));
+  EXPECT_OK(stream->Finish());
+}
+
 // ---- Images ----
 
 TEST_F(FakeRuntimeTest, PullTakesScriptedDurationAndTracksInFlight) {

@@ -67,6 +67,31 @@ TEST(RecreateEventsTest, ARuntimeEventWakesTheLoopBeforeThePollInterval) {
 }
 
 
+TEST(RecreateEventsTest, AStreamThatStaysQuietLeavesTheRestartToPolling) {
+  RecreateEngineOptions options = EngineEnv::DefaultOptions();
+  options.use_event_stream = true;
+  options.fast_poll = absl::Milliseconds(1);
+  options.slow_poll = absl::Milliseconds(1);
+  fakes::RuntimeProfile profile = fakes::RuntimeProfile::Containerd17();
+  profile.events = fakes::EventsMode::kSilent;
+  EngineEnv env(profile, options);
+  env.RunPod({});
+  env.StartEngine();
+  env.engine_->Start();
+  while (env.runtime_.EventSubscribers() == 0) std::this_thread::yield();
+  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
+  while (env.runtime_.CallCount("StopContainer") == 0 || env.engine_->KillsInFlight() > 0) {
+    std::this_thread::yield();
+  }
+  env.KubeletRestarts();
+  while (Get(*env.engine_, "r1").status().phase() != v1::RECREATE_PHASE_COMPLETED) std::this_thread::yield();
+  EXPECT_EQ(Get(*env.engine_, "r1").status().container_states(0).phase(),
+            v1::CONTAINER_RECREATE_PHASE_SUCCEEDED);
+  // The quiet stream stayed open the whole time (no resubscription).
+  EXPECT_EQ(env.runtime_.CallCount("GetContainerEvents"), 1);
+  env.engine_->Shutdown();
+}
+
 TEST(RecreateEventsTest, ResubscribingAfterARuntimeRestartWakesTheLoop) {
   RecreateEngineOptions options = EngineEnv::DefaultOptions();
   options.use_event_stream = true;
