@@ -20,6 +20,15 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
+// RunPodSandbox for pod ns/p (uid u).
+v1::RunPodSandboxRequest SandboxRequest() {
+  v1::RunPodSandboxRequest run;
+  run.mutable_config()->mutable_metadata()->set_name("p");
+  run.mutable_config()->mutable_metadata()->set_namespace_("ns");
+  run.mutable_config()->mutable_metadata()->set_uid("u");
+  return run;
+}
+
 PullScript PullTaking(absl::Duration duration) {
   PullScript script;
   script.duration = duration;
@@ -399,10 +408,7 @@ TEST(FakeRuntimeProfileTest, ExecTimeoutAndNotRunningPerProfile) {
     SCOPED_TRACE(c.name);
     FakeClock clock;
     FakeRuntime runtime(clock, c.profile);
-    v1::RunPodSandboxRequest run;
-    run.mutable_config()->mutable_metadata()->set_name("p");
-    run.mutable_config()->mutable_metadata()->set_namespace_("ns");
-    run.mutable_config()->mutable_metadata()->set_uid("u");
+    const v1::RunPodSandboxRequest run = SandboxRequest();
     ASSERT_OK_AND_ASSIGN(auto sandbox, runtime.RunPodSandbox(run));
     v1::CreateContainerRequest create;
     create.set_pod_sandbox_id(sandbox.pod_sandbox_id());
@@ -476,10 +482,7 @@ TEST(FakeRuntimeEventsTest, BroadcastDeliversEveryEventToEverySubscriber) {
   ASSERT_OK_AND_ASSIGN(auto first, runtime.GetContainerEvents());
   ASSERT_OK_AND_ASSIGN(auto second, runtime.GetContainerEvents());
   EXPECT_EQ(runtime.EventSubscribers(), 2);
-  v1::RunPodSandboxRequest run;
-  run.mutable_config()->mutable_metadata()->set_name("p");
-  run.mutable_config()->mutable_metadata()->set_namespace_("ns");
-  run.mutable_config()->mutable_metadata()->set_uid("u");
+  const v1::RunPodSandboxRequest run = SandboxRequest();
   ASSERT_OK_AND_ASSIGN(auto sandbox, runtime.RunPodSandbox(run));
   v1::CreateContainerRequest create;
   create.set_pod_sandbox_id(sandbox.pod_sandbox_id());
@@ -523,10 +526,7 @@ TEST(FakeRuntimeEventsTest, SharedChannelSplitsEventsBetweenSubscribers) {
   FakeRuntime runtime(clock, RuntimeProfile::Containerd17());
   ASSERT_OK_AND_ASSIGN(auto first, runtime.GetContainerEvents());
   ASSERT_OK_AND_ASSIGN(auto second, runtime.GetContainerEvents());
-  v1::RunPodSandboxRequest run;
-  run.mutable_config()->mutable_metadata()->set_name("p");
-  run.mutable_config()->mutable_metadata()->set_namespace_("ns");
-  run.mutable_config()->mutable_metadata()->set_uid("u");
+  const v1::RunPodSandboxRequest run = SandboxRequest();
   ASSERT_OK(runtime.RunPodSandbox(run));  // Two events: sandbox created and started.
   v1::ContainerEventResponse event;
   ASSERT_TRUE(first->Read(&event));
@@ -547,10 +547,7 @@ TEST(FakeRuntimeEventsTest, BreakEndsOpenStreamsWithTheStatusAndLaterOnesWork) {
     EXPECT_THAT(before->Finish(), StatusIs(absl::StatusCode::kUnavailable, HasSubstr("connection reset")));
 
     ASSERT_OK_AND_ASSIGN(auto after, runtime.GetContainerEvents());
-    v1::RunPodSandboxRequest run;
-    run.mutable_config()->mutable_metadata()->set_name("p");
-    run.mutable_config()->mutable_metadata()->set_namespace_("ns");
-    run.mutable_config()->mutable_metadata()->set_uid("u");
+    const v1::RunPodSandboxRequest run = SandboxRequest();
     ASSERT_OK(runtime.RunPodSandbox(run));
     ASSERT_TRUE(after->Read(&event));
     EXPECT_EQ(event.container_event_type(), v1::CONTAINER_CREATED_EVENT);
@@ -564,10 +561,7 @@ TEST(FakeRuntimeEventsTest, SilentStreamStaysOpenWithoutEvents) {
   FakeRuntime runtime(clock, profile);
   ASSERT_OK_AND_ASSIGN(auto stream, runtime.GetContainerEvents());
   EXPECT_EQ(runtime.EventSubscribers(), 1);
-  v1::RunPodSandboxRequest run;
-  run.mutable_config()->mutable_metadata()->set_name("p");
-  run.mutable_config()->mutable_metadata()->set_namespace_("ns");
-  run.mutable_config()->mutable_metadata()->set_uid("u");
+  const v1::RunPodSandboxRequest run = SandboxRequest();
   ASSERT_OK(runtime.RunPodSandbox(run));
   // Nothing to read: Read would block, so end the stream and check that nothing was queued.
   runtime.BreakEventStreams(absl::OkStatus());

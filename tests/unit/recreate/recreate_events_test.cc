@@ -19,10 +19,32 @@ using testing::EngineEnv;
 using testing::Get;
 using testing::NewCreate;
 
-TEST(RecreateEventsTest, UnimplementedEventStreamIsNotRetried) {
+// The default test options with the event stream on and both polls every `poll`.
+RecreateEngineOptions WithEvents(absl::Duration poll) {
   RecreateEngineOptions options = EngineEnv::DefaultOptions();
   options.use_event_stream = true;
-  EngineEnv env(fakes::RuntimeProfile::Containerd16(), options);
+  options.fast_poll = poll;
+  options.slow_poll = poll;
+  return options;
+}
+
+// Creates request r1 for container "a" and waits until its kill has run (StopContainer counted: the kill
+// job was queued; no kill in flight: it ended).
+void CreateAndWaitForTheKill(EngineEnv& env) {
+  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
+  while (env.runtime_.CallCount("StopContainer") == 0 || env.engine_->KillsInFlight() > 0) {
+    std::this_thread::yield();
+  }
+}
+
+void WaitForR1ToSucceed(EngineEnv& env) {
+  while (Get(*env.engine_, "r1").status().phase() != v1::RECREATE_PHASE_COMPLETED) std::this_thread::yield();
+  EXPECT_EQ(Get(*env.engine_, "r1").status().container_states(0).phase(),
+            v1::CONTAINER_RECREATE_PHASE_SUCCEEDED);
+}
+
+TEST(RecreateEventsTest, UnimplementedEventStreamIsNotRetried) {
+  EngineEnv env(fakes::RuntimeProfile::Containerd16(), WithEvents(absl::Seconds(1)));
   env.StartEngine();
   env.engine_->Start();
   while (env.runtime_.CallCount("GetContainerEvents") == 0) std::this_thread::yield();
@@ -31,11 +53,9 @@ TEST(RecreateEventsTest, UnimplementedEventStreamIsNotRetried) {
 }
 
 TEST(RecreateEventsTest, EndedEventStreamIsResubscribed) {
-  RecreateEngineOptions options = EngineEnv::DefaultOptions();
-  options.use_event_stream = true;
   fakes::RuntimeProfile profile = fakes::RuntimeProfile::CriO();
   profile.events = fakes::EventsMode::kEndsImmediately;
-  EngineEnv env(profile, options);
+  EngineEnv env(profile, WithEvents(absl::Seconds(1)));
   env.StartEngine();
   env.engine_->Start();
   while (env.runtime_.CallCount("GetContainerEvents") < 3) std::this_thread::yield();
@@ -43,62 +63,38 @@ TEST(RecreateEventsTest, EndedEventStreamIsResubscribed) {
 }
 
 TEST(RecreateEventsTest, ARuntimeEventWakesTheLoopBeforeThePollInterval) {
-  RecreateEngineOptions options = EngineEnv::DefaultOptions();
-  options.use_event_stream = true;
   // Polls so rare that only a wake-up can make progress within the test.
-  options.fast_poll = absl::Hours(1);
-  options.slow_poll = absl::Hours(1);
-  EngineEnv env(fakes::RuntimeProfile::Containerd20(), options);
+  EngineEnv env(fakes::RuntimeProfile::Containerd20(), WithEvents(absl::Hours(1)));
   env.RunPod({});
   env.StartEngine();
   env.engine_->Start();
   while (env.runtime_.EventSubscribers() == 0) std::this_thread::yield();
-  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
   // Create wakes the loop: the kill happens, and its completion wakes the loop once more.
-  // (StopContainer counted: the kill job was queued; no kill in flight: it ended.)
-  while (env.runtime_.CallCount("StopContainer") == 0 || env.engine_->KillsInFlight() > 0) {
-    std::this_thread::yield();
-  }
+  ASSERT_NO_FATAL_FAILURE(CreateAndWaitForTheKill(env));
   // kubelet's restart is seen only through the runtime's events.
   env.KubeletRestarts();
-  while (Get(*env.engine_, "r1").status().phase() != v1::RECREATE_PHASE_COMPLETED) std::this_thread::yield();
-  EXPECT_EQ(Get(*env.engine_, "r1").status().container_states(0).phase(),
-            v1::CONTAINER_RECREATE_PHASE_SUCCEEDED);
+  WaitForR1ToSucceed(env);
 }
 
-
 TEST(RecreateEventsTest, AStreamThatStaysQuietLeavesTheRestartToPolling) {
-  RecreateEngineOptions options = EngineEnv::DefaultOptions();
-  options.use_event_stream = true;
-  options.fast_poll = absl::Milliseconds(1);
-  options.slow_poll = absl::Milliseconds(1);
   fakes::RuntimeProfile profile = fakes::RuntimeProfile::Containerd17();
   profile.events = fakes::EventsMode::kSilent;
-  EngineEnv env(profile, options);
+  EngineEnv env(profile, WithEvents(absl::Milliseconds(1)));
   env.RunPod({});
   env.StartEngine();
   env.engine_->Start();
   while (env.runtime_.EventSubscribers() == 0) std::this_thread::yield();
-  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
-  while (env.runtime_.CallCount("StopContainer") == 0 || env.engine_->KillsInFlight() > 0) {
-    std::this_thread::yield();
-  }
+  ASSERT_NO_FATAL_FAILURE(CreateAndWaitForTheKill(env));
   env.KubeletRestarts();
-  while (Get(*env.engine_, "r1").status().phase() != v1::RECREATE_PHASE_COMPLETED) std::this_thread::yield();
-  EXPECT_EQ(Get(*env.engine_, "r1").status().container_states(0).phase(),
-            v1::CONTAINER_RECREATE_PHASE_SUCCEEDED);
+  WaitForR1ToSucceed(env);
   // The quiet stream stayed open the whole time (no resubscription).
   EXPECT_EQ(env.runtime_.CallCount("GetContainerEvents"), 1);
   env.engine_->Shutdown();
 }
 
 TEST(RecreateEventsTest, ResubscribingAfterARuntimeRestartWakesTheLoop) {
-  RecreateEngineOptions options = EngineEnv::DefaultOptions();
-  options.use_event_stream = true;
   // Polls so rare that only wake-ups make progress within the test.
-  options.fast_poll = absl::Hours(1);
-  options.slow_poll = absl::Hours(1);
-  EngineEnv env(fakes::RuntimeProfile::Containerd20(), options);
+  EngineEnv env(fakes::RuntimeProfile::Containerd20(), WithEvents(absl::Hours(1)));
   env.RunPod({});
   const std::string old_id = env.CurrentId("default", "web-0", "a");
   env.StartEngine();
@@ -125,9 +121,7 @@ TEST(RecreateEventsTest, ResubscribingAfterARuntimeRestartWakesTheLoop) {
 
   // The subscription goes through: the engine looks at once, and sees the restart.
   env.clock_.Advance(absl::Seconds(10));
-  while (Get(*env.engine_, "r1").status().phase() != v1::RECREATE_PHASE_COMPLETED) std::this_thread::yield();
-  EXPECT_EQ(Get(*env.engine_, "r1").status().container_states(0).phase(),
-            v1::CONTAINER_RECREATE_PHASE_SUCCEEDED);
+  WaitForR1ToSucceed(env);
   EXPECT_EQ(env.runtime_.EventSubscribers(), 1);
   env.engine_->Shutdown();
 }
