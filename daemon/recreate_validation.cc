@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/field_checks.h"
 #include "common/status_macros.h"
 #include "daemon/name_syntax.h"
 #include "daemon/page_token.h"
@@ -21,23 +22,19 @@ namespace v1 = ::inplaced::v1;
 constexpr int64_t kMaxTimestampSeconds = 253402300799;
 constexpr int32_t kMaxPort = 65535;
 
-absl::Status Invalid(absl::string_view path, absl::string_view problem) {
-  return absl::InvalidArgumentError(absl::StrCat(path, ": ", problem));
-}
-
 // Prefixes a Check* result (message without a path) with the field's path.
 absl::Status AtPath(absl::string_view path, const absl::Status& status) {
   if (status.ok()) return status;
-  return Invalid(path, status.message());
+  return InvalidField(path, status.message());
 }
 
 absl::Status CheckRequiredLabel(absl::string_view path, absl::string_view value) {
-  if (value.empty()) return Invalid(path, "required");
+  if (value.empty()) return InvalidField(path, "required");
   return AtPath(path, CheckDns1123Label(value));
 }
 
 absl::Status CheckRequiredSubdomain(absl::string_view path, absl::string_view value) {
-  if (value.empty()) return Invalid(path, "required");
+  if (value.empty()) return InvalidField(path, "required");
   return AtPath(path, CheckDns1123Subdomain(value));
 }
 
@@ -49,15 +46,7 @@ absl::Status CheckKey(absl::string_view namespace_name, absl::string_view name) 
 
 absl::Status CheckSeconds(absl::string_view path, int64_t value, int64_t min,
                           const ValidationLimits& limits) {
-  if (value < min) {
-    return Invalid(path, min == 0 ? absl::StrCat("must not be negative, got ", value)
-                                  : absl::StrCat("must be at least ", min, ", got ", value));
-  }
-  if (value > limits.max_duration_seconds) {
-    return Invalid(path, absl::StrCat("must be at most ", limits.max_duration_seconds, " (",
-                                      limits.max_duration_seconds / 86400, " days), got ", value));
-  }
-  return absl::OkStatus();
+  return CheckSecondsInRange(path, value, min, limits.max_duration_seconds);
 }
 
 template <typename Message>
@@ -65,8 +54,8 @@ absl::Status CheckPort(absl::string_view path, const Message& action) {
   switch (action.port_case()) {
     case Message::kPortNumber:
       if (action.port_number() < 1 || action.port_number() > kMaxPort) {
-        return Invalid(absl::StrCat(path, ".port_number"),
-                       absl::StrCat("must be in 1-65535, got ", action.port_number()));
+        return InvalidField(absl::StrCat(path, ".port_number"),
+                            absl::StrCat("must be in 1-65535, got ", action.port_number()));
       }
       return absl::OkStatus();
     case Message::kPortName:
@@ -74,7 +63,7 @@ absl::Status CheckPort(absl::string_view path, const Message& action) {
     case Message::PORT_NOT_SET:
       break;
   }
-  return Invalid(absl::StrCat(path, ".port"), "required: set port_number or port_name");
+  return InvalidField(absl::StrCat(path, ".port"), "required: set port_number or port_name");
 }
 
 absl::Status CheckOptionalHost(absl::string_view path, absl::string_view host) {
@@ -88,8 +77,8 @@ absl::Status CheckHttpGet(const std::string& path, const v1::HttpGetAction& acti
   RETURN_IF_ERROR(CheckOptionalHost(path + ".host", action.host()));
   std::string scheme = absl::AsciiStrToUpper(action.scheme());
   if (!scheme.empty() && scheme != "HTTP" && scheme != "HTTPS") {
-    return Invalid(path + ".scheme",
-                   absl::StrCat("must be HTTP or HTTPS, got \"", absl::CHexEscape(action.scheme()), "\""));
+    return InvalidField(path + ".scheme", absl::StrCat("must be HTTP or HTTPS, got \"",
+                                                       absl::CHexEscape(action.scheme()), "\""));
   }
   for (int i = 0; i < action.http_headers_size(); ++i) {
     const std::string header_path = absl::StrCat(path, ".http_headers[", i, "]");
@@ -101,12 +90,12 @@ absl::Status CheckHttpGet(const std::string& path, const v1::HttpGetAction& acti
 }
 
 absl::Status CheckExec(const std::string& path, const v1::ExecAction& action) {
-  if (action.command_size() == 0) return Invalid(path + ".command", "at least one element is required");
-  if (action.command(0).empty()) return Invalid(path + ".command[0]", "the program must not be empty");
+  if (action.command_size() == 0) return InvalidField(path + ".command", "at least one element is required");
+  if (action.command(0).empty()) return InvalidField(path + ".command[0]", "the program must not be empty");
   for (int i = 0; i < action.command_size(); ++i) {
     // execve takes NUL-terminated strings: a NUL would silently cut the argument.
     if (action.command(i).find('\0') != std::string::npos) {
-      return Invalid(absl::StrCat(path, ".command[", i, "]"), "must not contain NUL");
+      return InvalidField(absl::StrCat(path, ".command[", i, "]"), "must not contain NUL");
     }
   }
   return absl::OkStatus();
@@ -130,7 +119,7 @@ absl::Status CheckHandler(const std::string& path, const v1::LifecycleHandler& h
     case v1::LifecycleHandler::ACTION_NOT_SET:
       break;
   }
-  return Invalid(path, "exactly one of exec, http_get, tcp_socket, sleep must be set");
+  return InvalidField(path, "exactly one of exec, http_get, tcp_socket, sleep must be set");
 }
 
 absl::Status CheckPorts(const std::string& path,
@@ -139,24 +128,24 @@ absl::Status CheckPorts(const std::string& path,
   for (int i = 0; i < ports.size(); ++i) {
     const std::string port_path = absl::StrCat(path, "[", i, "]");
     const v1::ContainerPort& port = ports[i];
-    if (port.name().empty()) return Invalid(port_path + ".name", "required");
+    if (port.name().empty()) return InvalidField(port_path + ".name", "required");
     RETURN_IF_ERROR(AtPath(port_path + ".name", CheckIanaSvcName(port.name())));
     if (!names.insert(port.name()).second) {
-      return Invalid(port_path + ".name", absl::StrCat("duplicate port \"", port.name(), "\""));
+      return InvalidField(port_path + ".name", absl::StrCat("duplicate port \"", port.name(), "\""));
     }
     if (port.container_port() < 1 || port.container_port() > kMaxPort) {
-      return Invalid(port_path + ".container_port",
-                     absl::StrCat("must be in 1-65535, got ", port.container_port()));
+      return InvalidField(port_path + ".container_port",
+                          absl::StrCat("must be in 1-65535, got ", port.container_port()));
     }
     if (!v1::Protocol_IsValid(port.protocol())) {
-      return Invalid(port_path + ".protocol", absl::StrCat("unknown value ", port.protocol()));
+      return InvalidField(port_path + ".protocol", absl::StrCat("unknown value ", port.protocol()));
     }
   }
   return absl::OkStatus();
 }
 
 absl::Status CheckContainerIdField(absl::string_view path, absl::string_view id) {
-  if (id.empty()) return Invalid(path, "required");
+  if (id.empty()) return InvalidField(path, "required");
   return AtPath(path, CheckContainerId(id));
 }
 
@@ -167,8 +156,8 @@ absl::Status CheckContainer(const std::string& path, const v1::RecreateContainer
     const v1::ContainerStatusContext& context = container.status_context();
     RETURN_IF_ERROR(CheckContainerIdField(path + ".status_context.container_id", context.container_id()));
     if (context.restart_count() < 0) {
-      return Invalid(path + ".status_context.restart_count",
-                     absl::StrCat("must not be negative, got ", context.restart_count()));
+      return InvalidField(path + ".status_context.restart_count",
+                          absl::StrCat("must not be negative, got ", context.restart_count()));
     }
   }
   if (container.has_pre_stop()) {
@@ -179,7 +168,8 @@ absl::Status CheckContainer(const std::string& path, const v1::RecreateContainer
 
 absl::Status CheckStrategy(const v1::RecreateStrategy& strategy, const ValidationLimits& limits) {
   if (!v1::FailurePolicy_IsValid(strategy.failure_policy())) {
-    return Invalid("spec.strategy.failure_policy", absl::StrCat("unknown value ", strategy.failure_policy()));
+    return InvalidField("spec.strategy.failure_policy",
+                        absl::StrCat("unknown value ", strategy.failure_policy()));
   }
   if (strategy.has_termination_grace_period_seconds()) {
     RETURN_IF_ERROR(CheckSeconds("spec.strategy.termination_grace_period_seconds",
@@ -207,10 +197,13 @@ absl::Status ValidateRecreateSpec(const v1::RecreateSpec& spec, const Validation
   if (!spec.pod_uid().empty()) {
     RETURN_IF_ERROR(AtPath("spec.pod_uid", CheckPodUid(spec.pod_uid())));
   }
-  if (spec.containers_size() == 0) return Invalid("spec.containers", "at least one container is required");
+  if (spec.containers_size() == 0) {
+    return InvalidField("spec.containers", "at least one container is required");
+  }
   if (spec.containers_size() > limits.max_containers) {
-    return Invalid("spec.containers", absl::StrCat("at most ", limits.max_containers,
-                                                   " containers are allowed, got ", spec.containers_size()));
+    return InvalidField("spec.containers",
+                        absl::StrCat("at most ", limits.max_containers, " containers are allowed, got ",
+                                     spec.containers_size()));
   }
   absl::flat_hash_set<absl::string_view> names;
   for (int i = 0; i < spec.containers_size(); ++i) {
@@ -219,7 +212,8 @@ absl::Status ValidateRecreateSpec(const v1::RecreateSpec& spec, const Validation
     // Kruise v1.9.0 meant to refuse duplicates and did not (the set was never filled, see the
     // reference §1.2): a duplicate would be killed twice.
     if (!names.insert(spec.containers(i).name()).second) {
-      return Invalid(path + ".name", absl::StrCat("duplicate container \"", spec.containers(i).name(), "\""));
+      return InvalidField(path + ".name",
+                          absl::StrCat("duplicate container \"", spec.containers(i).name(), "\""));
     }
   }
   RETURN_IF_ERROR(CheckStrategy(spec.strategy(), limits));
@@ -232,7 +226,7 @@ absl::Status ValidateRecreateSpec(const v1::RecreateSpec& spec, const Validation
         CheckSeconds("spec.ttl_seconds_after_finished", spec.ttl_seconds_after_finished(), 0, limits));
   }
   if (!v1::ReadinessSource_IsValid(spec.readiness_source())) {
-    return Invalid("spec.readiness_source", absl::StrCat("unknown value ", spec.readiness_source()));
+    return InvalidField("spec.readiness_source", absl::StrCat("unknown value ", spec.readiness_source()));
   }
   return absl::OkStatus();
 }
@@ -240,7 +234,7 @@ absl::Status ValidateRecreateSpec(const v1::RecreateSpec& spec, const Validation
 absl::Status ValidateCreateRecreateRequest(const v1::CreateRecreateRequestRequest& request,
                                            const ValidationLimits& limits) {
   RETURN_IF_ERROR(CheckKey(request.namespace_(), request.name()));
-  if (!request.has_spec()) return Invalid("spec", "required");
+  if (!request.has_spec()) return InvalidField("spec", "required");
   return ValidateRecreateSpec(request.spec(), limits);
 }
 
@@ -256,11 +250,11 @@ absl::Status ValidateListRecreateRequests(const v1::ListRecreateRequestsRequest&
                                           const ValidationLimits& limits) {
   RETURN_IF_ERROR(CheckOptionalFilters(request.namespace_(), request.pod_name()));
   if (!v1::RecreatePhase_IsValid(request.phase())) {
-    return Invalid("phase", absl::StrCat("unknown value ", request.phase()));
+    return InvalidField("phase", absl::StrCat("unknown value ", request.phase()));
   }
   if (request.page_size() < 0 || request.page_size() > limits.max_page_size) {
-    return Invalid("page_size",
-                   absl::StrCat("must be in 0-", limits.max_page_size, ", got ", request.page_size()));
+    return InvalidField("page_size",
+                        absl::StrCat("must be in 0-", limits.max_page_size, ", got ", request.page_size()));
   }
   return DecodeListPageToken(request).status();
 }
@@ -277,11 +271,11 @@ absl::Status ValidateWatchRecreateRequests(const v1::WatchRecreateRequestsReques
 
 absl::Status ValidateAcknowledgeUnready(const v1::AcknowledgeUnreadyRequest& request) {
   RETURN_IF_ERROR(CheckKey(request.namespace_(), request.name()));
-  if (!request.has_unready_at()) return Invalid("unready_at", "required");
+  if (!request.has_unready_at()) return InvalidField("unready_at", "required");
   const google::protobuf::Timestamp& at = request.unready_at();
   if (at.seconds() <= 0 || at.seconds() > kMaxTimestampSeconds || at.nanos() < 0 || at.nanos() > 999999999) {
-    return Invalid("unready_at", absl::StrCat("must be a valid time after the Unix epoch, got seconds=",
-                                              at.seconds(), " nanos=", at.nanos()));
+    return InvalidField("unready_at", absl::StrCat("must be a valid time after the Unix epoch, got seconds=",
+                                                   at.seconds(), " nanos=", at.nanos()));
   }
   return absl::OkStatus();
 }
@@ -289,10 +283,11 @@ absl::Status ValidateAcknowledgeUnready(const v1::AcknowledgeUnreadyRequest& req
 absl::Status ValidateReportReadiness(const v1::ReportReadinessRequest& request,
                                      const ValidationLimits& limits) {
   RETURN_IF_ERROR(CheckKey(request.namespace_(), request.name()));
-  if (request.containers_size() == 0) return Invalid("containers", "at least one container is required");
+  if (request.containers_size() == 0) return InvalidField("containers", "at least one container is required");
   if (request.containers_size() > limits.max_containers) {
-    return Invalid("containers", absl::StrCat("at most ", limits.max_containers,
-                                              " containers are allowed, got ", request.containers_size()));
+    return InvalidField("containers",
+                        absl::StrCat("at most ", limits.max_containers, " containers are allowed, got ",
+                                     request.containers_size()));
   }
   absl::flat_hash_set<absl::string_view> names;
   for (int i = 0; i < request.containers_size(); ++i) {
@@ -300,7 +295,7 @@ absl::Status ValidateReportReadiness(const v1::ReportReadinessRequest& request,
     const v1::ContainerReadiness& container = request.containers(i);
     RETURN_IF_ERROR(CheckRequiredLabel(path + ".name", container.name()));
     if (!names.insert(container.name()).second) {
-      return Invalid(path + ".name", absl::StrCat("duplicate container \"", container.name(), "\""));
+      return InvalidField(path + ".name", absl::StrCat("duplicate container \"", container.name(), "\""));
     }
     RETURN_IF_ERROR(CheckContainerIdField(path + ".container_id", container.container_id()));
   }

@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/field_checks.h"
 #include "common/status_macros.h"
 #include "imagepull/docker_config.h"
 
@@ -24,10 +25,6 @@ constexpr size_t kMaxPodUidLength = 128;
 constexpr size_t kMaxSandboxKeyLength = 317;  // Kubernetes: 253 prefix + '/' + 63 name
 constexpr size_t kMaxSandboxValueBytes = 64 * 1024;
 
-absl::Status Invalid(absl::string_view path, absl::string_view problem) {
-  return absl::InvalidArgumentError(absl::StrCat(path, ": ", problem));
-}
-
 // Quotes user input for a message: escaped and cut, so a message stays one readable line.
 std::string Quote(absl::string_view value) {
   constexpr size_t kMaxQuoted = 80;
@@ -38,15 +35,7 @@ std::string Quote(absl::string_view value) {
 
 absl::Status CheckSeconds(absl::string_view path, int64_t value, int64_t min,
                           const NodeImageLimits& limits) {
-  if (value < min) {
-    return Invalid(path, min == 0 ? absl::StrCat("must not be negative, got ", value)
-                                  : absl::StrCat("must be at least ", min, ", got ", value));
-  }
-  if (value > limits.max_duration_seconds) {
-    return Invalid(path, absl::StrCat("must be at most ", limits.max_duration_seconds, " (",
-                                      limits.max_duration_seconds / 86400, " days), got ", value));
-  }
-  return absl::OkStatus();
+  return CheckSecondsInRange(path, value, min, limits.max_duration_seconds);
 }
 
 absl::Status CheckPullPolicy(const std::string& path, const api::PullPolicy& policy,
@@ -56,8 +45,9 @@ absl::Status CheckPullPolicy(const std::string& path, const api::PullPolicy& pol
   }
   if (policy.has_backoff_limit() &&
       (policy.backoff_limit() < 0 || policy.backoff_limit() > limits.max_backoff_limit)) {
-    return Invalid(path + ".backoff_limit", absl::StrCat("must be in 0-", limits.max_backoff_limit,
-                                                         ", got ", policy.backoff_limit()));
+    return InvalidField(
+        path + ".backoff_limit",
+        absl::StrCat("must be in 0-", limits.max_backoff_limit, ", got ", policy.backoff_limit()));
   }
   if (policy.has_ttl_seconds_after_finished()) {
     RETURN_IF_ERROR(CheckSeconds(path + ".ttl_seconds_after_finished",
@@ -72,7 +62,7 @@ absl::Status CheckPullPolicy(const std::string& path, const api::PullPolicy& pol
 
 absl::Status CheckImagePullPolicy(absl::string_view path, int value) {
   if (!api::ImagePullPolicy_IsValid(value)) {
-    return Invalid(
+    return InvalidField(
         path, absl::StrCat("unknown value ", value,
                            " (want IMAGE_PULL_POLICY_ALWAYS or IMAGE_PULL_POLICY_IF_NOT_PRESENT)"));
   }
@@ -83,20 +73,20 @@ absl::Status CheckPullSecrets(const std::string& path,
                               const google::protobuf::RepeatedPtrField<std::string>& secrets,
                               const NodeImageLimits& limits) {
   if (secrets.size() > limits.max_pull_secrets) {
-    return Invalid(path, absl::StrCat("at most ", limits.max_pull_secrets, " pull secrets, got ",
-                                      secrets.size()));
+    return InvalidField(path, absl::StrCat("at most ", limits.max_pull_secrets,
+                                           " pull secrets, got ", secrets.size()));
   }
   for (int i = 0; i < secrets.size(); ++i) {
     const std::string secret_path = absl::StrCat(path, "[", i, "]");
     if (secrets[i].size() > limits.max_pull_secret_bytes) {
-      return Invalid(secret_path,
-                     absl::StrCat("larger than ", limits.max_pull_secret_bytes, " bytes"));
+      return InvalidField(secret_path,
+                          absl::StrCat("larger than ", limits.max_pull_secret_bytes, " bytes"));
     }
     // ParseDockerConfig's messages name keys and problems, never values (docker_config.h).
     absl::StatusOr<std::vector<RegistryCredential>> parsed = ParseDockerConfig(secrets[i]);
     if (!parsed.ok()) {
-      return Invalid(secret_path,
-                     absl::StrCat("invalid docker config JSON: ", parsed.status().message()));
+      return InvalidField(secret_path,
+                          absl::StrCat("invalid docker config JSON: ", parsed.status().message()));
     }
   }
   return absl::OkStatus();
@@ -106,17 +96,18 @@ absl::Status CheckSandboxMap(const std::string& path,
                              const google::protobuf::Map<std::string, std::string>& entries,
                              const NodeImageLimits& limits) {
   if (static_cast<int>(entries.size()) > limits.max_sandbox_map_entries) {
-    return Invalid(path, absl::StrCat("at most ", limits.max_sandbox_map_entries, " entries, got ",
-                                      entries.size()));
+    return InvalidField(path, absl::StrCat("at most ", limits.max_sandbox_map_entries,
+                                           " entries, got ", entries.size()));
   }
   for (const auto& [key, value] : entries) {
-    if (key.empty()) return Invalid(path, "keys must not be empty");
+    if (key.empty()) return InvalidField(path, "keys must not be empty");
     if (key.size() > kMaxSandboxKeyLength) {
-      return Invalid(path, absl::StrCat("key ", Quote(key), " longer than ", kMaxSandboxKeyLength));
+      return InvalidField(path,
+                          absl::StrCat("key ", Quote(key), " longer than ", kMaxSandboxKeyLength));
     }
     if (value.size() > kMaxSandboxValueBytes) {
-      return Invalid(absl::StrCat(path, "[", Quote(key), "]"),
-                     absl::StrCat("value larger than ", kMaxSandboxValueBytes, " bytes"));
+      return InvalidField(absl::StrCat(path, "[", Quote(key), "]"),
+                          absl::StrCat("value larger than ", kMaxSandboxValueBytes, " bytes"));
     }
   }
   return absl::OkStatus();
@@ -125,13 +116,14 @@ absl::Status CheckSandboxMap(const std::string& path,
 absl::Status CheckSandboxConfig(const std::string& path, const api::SandboxConfig& config,
                                 const NodeImageLimits& limits) {
   if (config.pod_name().size() > kMaxPodNameLength) {
-    return Invalid(path + ".pod_name", absl::StrCat("longer than ", kMaxPodNameLength));
+    return InvalidField(path + ".pod_name", absl::StrCat("longer than ", kMaxPodNameLength));
   }
   if (config.pod_namespace().size() > kMaxPodNamespaceLength) {
-    return Invalid(path + ".pod_namespace", absl::StrCat("longer than ", kMaxPodNamespaceLength));
+    return InvalidField(path + ".pod_namespace",
+                        absl::StrCat("longer than ", kMaxPodNamespaceLength));
   }
   if (config.pod_uid().size() > kMaxPodUidLength) {
-    return Invalid(path + ".pod_uid", absl::StrCat("longer than ", kMaxPodUidLength));
+    return InvalidField(path + ".pod_uid", absl::StrCat("longer than ", kMaxPodUidLength));
   }
   RETURN_IF_ERROR(CheckSandboxMap(path + ".labels", config.labels(), limits));
   return CheckSandboxMap(path + ".annotations", config.annotations(), limits);
@@ -140,18 +132,19 @@ absl::Status CheckSandboxConfig(const std::string& path, const api::SandboxConfi
 absl::Status CheckTimestamp(absl::string_view path, const google::protobuf::Timestamp& time) {
   if (time.seconds() < kMinTimestampSeconds || time.seconds() > kMaxTimestampSeconds ||
       time.nanos() < 0 || time.nanos() > 999999999) {
-    return Invalid(path, "not a valid timestamp");
+    return InvalidField(path, "not a valid timestamp");
   }
   return absl::OkStatus();
 }
 
 absl::Status CheckTag(const std::string& path, absl::string_view name, const api::ImageTagSpec& tag,
                       const NodeImageLimits& limits) {
-  if (tag.tag().empty()) return Invalid(path + ".tag", "required");
+  if (tag.tag().empty()) return InvalidField(path + ".tag", "required");
   absl::StatusOr<ImageReference> ref = TagReference(name, tag.tag());
-  if (!ref.ok()) return Invalid(path + ".tag", ref.status().message());
+  if (!ref.ok()) return InvalidField(path + ".tag", ref.status().message());
   if (tag.version() < 0) {
-    return Invalid(path + ".version", absl::StrCat("must not be negative, got ", tag.version()));
+    return InvalidField(path + ".version",
+                        absl::StrCat("must not be negative, got ", tag.version()));
   }
   if (tag.has_created_at()) RETURN_IF_ERROR(CheckTimestamp(path + ".created_at", tag.created_at()));
   RETURN_IF_ERROR(CheckPullPolicy(path + ".pull_policy", tag.pull_policy(), limits));
@@ -160,27 +153,28 @@ absl::Status CheckTag(const std::string& path, absl::string_view name, const api
 
 absl::Status CheckImage(const std::string& path, const api::ImageSpec& image,
                         const NodeImageLimits& limits) {
-  if (image.name().empty()) return Invalid(path + ".name", "required");
+  if (image.name().empty()) return InvalidField(path + ".name", "required");
   absl::StatusOr<ImageReference> ref = ImageReference::Parse(image.name());
-  if (!ref.ok()) return Invalid(path + ".name", ref.status().message());
+  if (!ref.ok()) return InvalidField(path + ".name", ref.status().message());
   if (ref->tag_was_explicit() || !ref->digest().empty()) {
-    return Invalid(path + ".name",
-                   absl::StrCat("must be a repository without tag or digest (put them "
-                                "in tags), got ",
-                                Quote(image.name())));
+    return InvalidField(path + ".name",
+                        absl::StrCat("must be a repository without tag or digest (put them "
+                                     "in tags), got ",
+                                     Quote(image.name())));
   }
   RETURN_IF_ERROR(CheckPullSecrets(path + ".pull_secrets", image.pull_secrets(), limits));
-  if (image.tags().empty()) return Invalid(path + ".tags", "at least one tag is required");
+  if (image.tags().empty()) return InvalidField(path + ".tags", "at least one tag is required");
   if (image.tags_size() > limits.max_tags_per_image) {
-    return Invalid(path + ".tags", absl::StrCat("at most ", limits.max_tags_per_image,
-                                                " tags, got ", image.tags_size()));
+    return InvalidField(path + ".tags", absl::StrCat("at most ", limits.max_tags_per_image,
+                                                     " tags, got ", image.tags_size()));
   }
   absl::flat_hash_set<absl::string_view> seen;
   for (int j = 0; j < image.tags_size(); ++j) {
     const std::string tag_path = absl::StrCat(path, ".tags[", j, "]");
     RETURN_IF_ERROR(CheckTag(tag_path, image.name(), image.tags(j), limits));
     if (!seen.insert(image.tags(j).tag()).second) {
-      return Invalid(tag_path + ".tag", absl::StrCat("duplicate tag ", Quote(image.tags(j).tag())));
+      return InvalidField(tag_path + ".tag",
+                          absl::StrCat("duplicate tag ", Quote(image.tags(j).tag())));
     }
   }
   return CheckSandboxConfig(path + ".sandbox_config", image.sandbox_config(), limits);
@@ -234,16 +228,16 @@ absl::StatusOr<ImageReference> TagReference(absl::string_view name, absl::string
 
 absl::Status ValidateNodeImageSpec(const api::NodeImageSpec& spec, const NodeImageLimits& limits) {
   if (spec.images_size() > limits.max_images) {
-    return Invalid("spec.images", absl::StrCat("at most ", limits.max_images, " images, got ",
-                                               spec.images_size()));
+    return InvalidField("spec.images", absl::StrCat("at most ", limits.max_images, " images, got ",
+                                                    spec.images_size()));
   }
   absl::flat_hash_set<absl::string_view> names;
   for (int i = 0; i < spec.images_size(); ++i) {
     const std::string path = absl::StrCat("spec.images[", i, "]");
     RETURN_IF_ERROR(CheckImage(path, spec.images(i), limits));
     if (!names.insert(spec.images(i).name()).second) {
-      return Invalid(path + ".name",
-                     absl::StrCat("duplicate image ", Quote(spec.images(i).name())));
+      return InvalidField(path + ".name",
+                          absl::StrCat("duplicate image ", Quote(spec.images(i).name())));
     }
   }
   return absl::OkStatus();
@@ -252,17 +246,17 @@ absl::Status ValidateNodeImageSpec(const api::NodeImageSpec& spec, const NodeIma
 absl::Status ValidateSetNodeImage(const api::SetNodeImageRequest& request,
                                   const NodeImageLimits& limits) {
   if (request.expected_generation() < 0) {
-    return Invalid("expected_generation",
-                   absl::StrCat("must not be negative, got ", request.expected_generation()));
+    return InvalidField("expected_generation",
+                        absl::StrCat("must not be negative, got ", request.expected_generation()));
   }
   return ValidateNodeImageSpec(request.spec(), limits);
 }
 
 absl::Status ValidatePullImage(const api::PullImageRequest& request,
                                const NodeImageLimits& limits) {
-  if (request.image().empty()) return Invalid("image", "required");
+  if (request.image().empty()) return InvalidField("image", "required");
   absl::StatusOr<ImageReference> ref = ImageReference::Parse(request.image());
-  if (!ref.ok()) return Invalid("image", ref.status().message());
+  if (!ref.ok()) return InvalidField("image", ref.status().message());
   RETURN_IF_ERROR(CheckPullSecrets("pull_secrets", request.pull_secrets(), limits));
   RETURN_IF_ERROR(CheckPullPolicy("pull_policy", request.pull_policy(), limits));
   RETURN_IF_ERROR(CheckImagePullPolicy("image_pull_policy", request.image_pull_policy()));

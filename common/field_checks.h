@@ -1,0 +1,25 @@
+#pragma once
+
+// Field checks shared by the request validators (daemon/recreate_validation.h,
+// imagepull/nodeimage_validation.h), so both APIs word the same problem the same way.
+//
+// A failed check is INVALID_ARGUMENT "<path>: <problem>", where path is the offending field in proto
+// field names with list indexes (e.g. "spec.containers[1].name").
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace inplaced {
+
+// INVALID_ARGUMENT "<path>: <problem>".
+absl::Status InvalidField(absl::string_view path, absl::string_view problem);
+
+// A duration in seconds within [min, max]. The messages:
+//   "<path>: must not be negative, got -1"           (below min when min is 0)
+//   "<path>: must be at least 3, got 2"              (below any other min)
+//   "<path>: must be at most 31536000 (365 days), got 31536001"
+absl::Status CheckSecondsInRange(absl::string_view path, int64_t value, int64_t min, int64_t max);
+
+}  // namespace inplaced

@@ -1,0 +1,43 @@
+#include "common/field_checks.h"
+
+#include "absl/status/status.h"
+#include "gtest/gtest.h"
+
+namespace inplaced {
+namespace {
+
+constexpr int64_t kYear = int64_t{365} * 24 * 60 * 60;
+
+TEST(FieldChecksTest, InvalidFieldPrefixesThePath) {
+  const absl::Status status = InvalidField("spec.containers[1].name", "required");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), "spec.containers[1].name: required");
+}
+
+TEST(FieldChecksTest, SecondsInRangeAcceptTheBounds) {
+  EXPECT_TRUE(CheckSecondsInRange("a", 0, 0, kYear).ok());
+  EXPECT_TRUE(CheckSecondsInRange("a", 3, 3, kYear).ok());
+  EXPECT_TRUE(CheckSecondsInRange("a", kYear, 0, kYear).ok());
+}
+
+TEST(FieldChecksTest, SecondsBelowZeroMinimumAreNegative) {
+  const absl::Status status = CheckSecondsInRange("spec.ttl_seconds_after_finished", -1, 0, kYear);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), "spec.ttl_seconds_after_finished: must not be negative, got -1");
+}
+
+TEST(FieldChecksTest, SecondsBelowPositiveMinimumNameTheMinimum) {
+  EXPECT_EQ(CheckSecondsInRange("spec.active_deadline_seconds", 2, 3, kYear).message(),
+            "spec.active_deadline_seconds: must be at least 3, got 2");
+  EXPECT_EQ(CheckSecondsInRange("pull_policy.timeout_seconds", 0, 1, kYear).message(),
+            "pull_policy.timeout_seconds: must be at least 1, got 0");
+}
+
+TEST(FieldChecksTest, SecondsAboveMaximumNameTheMaximumInDays) {
+  const absl::Status status = CheckSecondsInRange("sleep.seconds", kYear + 1, 0, kYear);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), "sleep.seconds: must be at most 31536000 (365 days), got 31536001");
+}
+
+}  // namespace
+}  // namespace inplaced
