@@ -82,6 +82,8 @@ api RecreateService/GetRecreateRequest '{"namespace":"demo","name":"upgrade-web"
   grep -E '"(phase|name|oldContainerId|newContainerId|restartCount|killedAt|restartedAt)"'
 [ "$phase" = RECREATE_PHASE_COMPLETED ] || { echo "the recreate did not complete"; cat "$env_dir/inplaced.log"; exit 1; }
 show "$inplacectl" runtime ps -n demo
+echo "\$ grep -E 'container_(killed|restart_observed)' inplaced.log   # each kill, and how each restart was noticed"
+grep -E 'container_(killed|restart_observed)' "$env_dir/inplaced.log" | sed -E 's/ id=([0-9a-f]{13})[0-9a-f]*/ id=\1/; s/ new_id=([0-9a-f]{13})[0-9a-f]*/ new_id=\1/'
 
 step "Pre-pull images through inplaced's NodeImage API (open registry, and the auth registry with a pull secret)"
 secret=$(printf '{"auths":{"%s":{"username":"%s","password":"%s"}}}' \
