@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <memory>
-#include <mutex>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -12,19 +11,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "common/curl_handle.h"
 
 namespace inplaced::imagepull {
 namespace {
-
-struct CurlEasyDeleter {
-  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
-};
-using CurlEasy = std::unique_ptr<CURL, CurlEasyDeleter>;
-
-struct CurlSlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-using CurlSlist = std::unique_ptr<curl_slist, CurlSlistDeleter>;
 
 struct CurlUrlDeleter {
   void operator()(CURLU* url) const { curl_url_cleanup(url); }
@@ -35,12 +25,6 @@ struct CurlStringDeleter {
   void operator()(char* s) const { curl_free(s); }
 };
 using CurlString = std::unique_ptr<char, CurlStringDeleter>;
-
-// libcurl's implicit global init is not thread-safe before 7.84: do it once, explicitly.
-void EnsureCurlGlobalInit() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 // The scheme, host and port of an absolute URL, lowercased; the port defaulted from the scheme.
 struct UrlParts {
@@ -152,7 +136,7 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Send(const HttpRequest& original) {
   int64_t header_bytes = 0;
 
   for (int hop = 0;; ++hop) {
-    CurlEasy curl(curl_easy_init());
+    CurlEasy curl = NewCurlEasy();
     if (curl == nullptr) return absl::ResourceExhaustedError("libcurl: out of memory");
     CURL* h = curl.get();
     char error[CURL_ERROR_SIZE] = {0};
@@ -162,13 +146,7 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Send(const HttpRequest& original) {
     transfer.cancel = request.cancel;
 
     CurlSlist headers;
-    const auto add_header = [&](const std::string& line) {
-      curl_slist* next = curl_slist_append(headers.get(), line.c_str());
-      if (next == nullptr) return false;
-      headers.release();
-      headers.reset(next);
-      return true;
-    };
+    const auto add_header = [&](const std::string& line) { return CurlSlistAppend(headers, line.c_str()); };
     for (const auto& [name, value] : request.headers) {
       if (!add_header(absl::StrCat(name, ": ", value))) {
         return absl::ResourceExhaustedError("libcurl: out of memory");

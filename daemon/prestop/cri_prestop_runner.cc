@@ -5,7 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "daemon/prestop/curl_handle.h"
+#include "common/curl_handle.h"
 #include "daemon/prestop/exec_watchdog.h"
 #include "daemon/prestop/hook_budget.h"
 #include "daemon/prestop/hook_endpoint.h"

@@ -7,7 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "daemon/prestop/curl_handle.h"
+#include "common/curl_handle.h"
 #include "daemon/prestop/hook_endpoint.h"
 #include "daemon/prestop/hook_message.h"
 

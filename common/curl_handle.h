@@ -1,12 +1,13 @@
 #pragma once
 
-// RAII owners of libcurl handles (easy handles and header lists), and libcurl's process-wide init.
+// RAII owners of libcurl handles (easy handles and header lists), and libcurl's process-wide init, for
+// every libcurl user (preStop httpGet hooks, the registry client).
 
 #include <curl/curl.h>
 
 #include <memory>
 
-namespace inplaced::daemon {
+namespace inplaced {
 
 struct CurlEasyDeleter {
   void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
@@ -28,4 +29,4 @@ CurlEasy NewCurlEasy();
 // Appends `line` to `list` (kept on failure); false when libcurl is out of memory.
 bool CurlSlistAppend(CurlSlist& list, const char* line);
 
-}  // namespace inplaced::daemon
+}  // namespace inplaced

@@ -1,8 +1,8 @@
-#include "daemon/prestop/curl_handle.h"
+#include "common/curl_handle.h"
 
 #include "absl/base/call_once.h"
 
-namespace inplaced::daemon {
+namespace inplaced {
 
 void EnsureCurlGlobalInit() {
   // Never cleaned up: other threads may still use libcurl at exit.
@@ -24,4 +24,4 @@ bool CurlSlistAppend(CurlSlist& list, const char* line) {
   return true;
 }
 
-}  // namespace inplaced::daemon
+}  // namespace inplaced
