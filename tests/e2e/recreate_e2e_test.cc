@@ -1,15 +1,22 @@
 // E2e tests of container recreate (fixture: tests/e2e/recreate_fixture.h). Covers ordered and parallel
-// recreates, a SIGTERM-ignoring container killed after its grace period, an exec preStop that leaves a
-// mark in the container checked before the kill, FAIL vs IGNORE with a missing container,
+// recreates, a SIGTERM-ignoring container killed after its grace period, exec and httpGet preStop hooks
+// that leave a mark in the container checked before the kill, a tcpSocket hook the container's listener
+// sees before the kill, a refused tcpSocket hook that still kills, FAIL vs IGNORE with a missing container,
 // min_started_seconds, and a crash-looping container failed at the active deadline.
 //
 // Timing is never asserted except as semantic lower bounds derived from the runtime's and the daemon's
 // own timestamps (and one generous upper bound on the deadline).
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "api/cri/runtime_v1.pb.h"
@@ -26,6 +33,7 @@ namespace {
 namespace cri_v1 = ::runtime::v1;
 namespace api = ::inplaced::v1;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // The daemon's documented messages (daemon/recreate/recreate_state_machine.h).
 constexpr char kContainerNotFound[] = "not found container on Node";
@@ -195,6 +203,113 @@ TEST_F(RecreatePreStopE2eTest, RequestOverrideExecHookLeavesAMarkBeforeTheKill) 
   exec->add_command(kMarkingHookScript);
   ASSERT_NO_FATAL_FAILURE(Create(request));
   ExpectMarkBeforeKill("override", old->id, api::PRE_STOP_SOURCE_REQUEST);
+}
+
+// A TCP port on 127.0.0.1 that nothing listens on now (the pods are host-network: they share the
+// host's ports, and other tests run beside this one).
+int FreeLoopbackPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  int port = -1;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+// A shell test (run in the container) that something listens on TCP `port`.
+std::string ListeningOn(int port) { return absl::StrCat("netstat -ltn | grep -q ':", port, " '"); }
+
+// busybox httpd on 127.0.0.1:$PORT serving /cgi-bin/prestop, a CGI that runs kMarkingHookScript (so
+// the hook blocks until the test releases it), then answers 200.
+fakes::ContainerSpec HttpdWithMarkingCgi(fakes::ContainerSpec container, int port) {
+  container.envs.emplace_back("PORT", std::to_string(port));
+  container.envs.emplace_back(
+      "CGI", absl::StrCat("#!/bin/sh\n", kMarkingHookScript, "\nprintf 'Content-Type: text/plain\\r\\n\\r\\nok'\n"));
+  container.command = {"sh", "-c",
+                       "mkdir -p /www/cgi-bin && printf '%s' \"$CGI\" > /www/cgi-bin/prestop && "
+                       "chmod +x /www/cgi-bin/prestop && httpd -p 127.0.0.1:$PORT -h /www && "
+                       "trap 'exit 0' TERM; while true; do sleep 1 & wait $!; done"};
+  return container;
+}
+
+TEST_F(RecreatePreStopE2eTest, HttpGetHookReachesTheContainersServerBeforeTheKill) {
+  const int port = FreeLoopbackPort();
+  ASSERT_GT(port, 0);
+  ASSERT_NO_FATAL_FAILURE(RunPod({HttpdWithMarkingCgi(Container("web", {}), port)}));
+  std::optional<cri::ContainerInfo> old = Current("web");
+  ASSERT_TRUE(old.has_value());
+  // httpd serves before the hook is asked for (it daemonizes once listening).
+  ASSERT_TRUE(ExecSucceedsWithin(old->id, {"sh", "-c", ListeningOn(port)}, kWaitLimit)) << "httpd never listened";
+
+  api::CreateRecreateRequestRequest request = Request("http-hook", {"web"});
+  request.mutable_spec()->mutable_strategy()->set_termination_grace_period_seconds(60);
+  // Host network: no pod IP to default to, so the hook names the host, as it must for such pods.
+  api::HttpGetAction* http = request.mutable_spec()->mutable_containers(0)->mutable_pre_stop()->mutable_http_get();
+  http->set_host("127.0.0.1");
+  http->set_port_number(port);
+  http->set_path("/cgi-bin/prestop");
+  ASSERT_NO_FATAL_FAILURE(Create(request));
+  ExpectMarkBeforeKill("http-hook", old->id, api::PRE_STOP_SOURCE_REQUEST);
+}
+
+TEST_F(RecreatePreStopE2eTest, TcpSocketHookConnectsToTheContainerBeforeTheKill) {
+  const int port = FreeLoopbackPort();
+  ASSERT_GT(port, 0);
+  // nc accepts one connection and leaves a file; on TERM (the kill, after the hook) the container says on
+  // stdout (its log file) whether the connection came first (nc may need a moment to notice it ended).
+  fakes::ContainerSpec app = Container(
+      "app", {"sh", "-c",
+              absl::StrCat("(nc -l -p ", port, " </dev/null >/dev/null && touch /tmp/accepted) & "
+                           "trap 'for i in 1 2 3 4 5 6 7 8 9 10; do [ -f /tmp/accepted ] && break; sleep 0.1; done; "
+                           "[ -f /tmp/accepted ] && echo prestop-connection-accepted; exit 0' TERM; "
+                           "while true; do sleep 1 & wait $!; done")});
+  ASSERT_NO_FATAL_FAILURE(RunPod({app}));
+  std::optional<cri::ContainerInfo> old = Current("app");
+  ASSERT_TRUE(old.has_value());
+  ASSERT_TRUE(ExecSucceedsWithin(old->id, {"sh", "-c", ListeningOn(port)}, kWaitLimit)) << "nc never listened";
+
+  api::CreateRecreateRequestRequest request = Request("tcp-hook", {"app"});
+  request.mutable_spec()->mutable_strategy()->set_termination_grace_period_seconds(30);
+  api::TcpSocketAction* tcp = request.mutable_spec()->mutable_containers(0)->mutable_pre_stop()->mutable_tcp_socket();
+  tcp->set_host("127.0.0.1");
+  tcp->set_port_number(port);
+  ASSERT_NO_FATAL_FAILURE(Create(request));
+  const api::RecreateRequest done = WaitCompleted("tcp-hook");
+  const api::ContainerRecreateState& state = done.status().container_states(0);
+  ExpectRecreatedOnce(state, old->id);
+  EXPECT_EQ(state.pre_stop().outcome(), api::PRE_STOP_OUTCOME_SUCCEEDED) << state.DebugString();
+  EXPECT_GE(FromProto(state.killed_at()), FromProto(state.pre_stop().finished_at()));
+  // The old instance (attempt 0) saw the hook's connection; the new one (attempt 1) is listening again.
+  EXPECT_THAT(ContainerLog("app", 0), HasSubstr("prestop-connection-accepted"));
+  EXPECT_THAT(ContainerLog("app", 1), Not(HasSubstr("prestop-connection-accepted")));
+}
+
+TEST_F(RecreatePreStopE2eTest, FailedTcpSocketHookStillKills) {
+  const int port = FreeLoopbackPort();  // nothing listens there
+  ASSERT_GT(port, 0);
+  ASSERT_NO_FATAL_FAILURE(RunPod({Container("app", PoliteSleeper())}));
+  std::optional<cri::ContainerInfo> old = Current("app");
+  ASSERT_TRUE(old.has_value());
+
+  api::CreateRecreateRequestRequest request = Request("refused-hook", {"app"});
+  request.mutable_spec()->mutable_strategy()->set_termination_grace_period_seconds(30);
+  api::TcpSocketAction* tcp = request.mutable_spec()->mutable_containers(0)->mutable_pre_stop()->mutable_tcp_socket();
+  tcp->set_host("127.0.0.1");
+  tcp->set_port_number(port);
+  ASSERT_NO_FATAL_FAILURE(Create(request));
+  const api::RecreateRequest done = WaitCompleted("refused-hook");
+  const api::ContainerRecreateState& state = done.status().container_states(0);
+  // A failed hook is recorded and the kill goes on, as kubelet does.
+  ExpectRecreatedOnce(state, old->id);
+  EXPECT_EQ(state.pre_stop().outcome(), api::PRE_STOP_OUTCOME_FAILED) << state.DebugString();
+  EXPECT_FALSE(state.pre_stop().message().empty());
 }
 
 TEST_F(RecreateE2eTest, FailPolicyStopsAtAMissingContainerAndIgnoreGoesOn) {

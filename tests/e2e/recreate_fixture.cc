@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -121,6 +122,7 @@ void RecreateE2eTest::RunPod(std::vector<fakes::ContainerSpec> containers,
   pod.labels["app"] = "inplaced-e2e";
   pod.termination_grace_period_seconds = termination_grace_period_seconds;
   pod.log_directory = absl::StrCat(env_.log_dir, "/", kRecreateNamespace, "_", pod_name_, "_", pod.uid);
+  pod_log_directory_ = pod.log_directory;
   pod.host_network = true;
   pod.containers = std::move(containers);
   ASSERT_OK(standin_->RunPod(pod).status());
@@ -233,6 +235,14 @@ api::RecreateRequest RecreateE2eTest::WaitCompleted(
   return PollUntil(
       name, [](const api::RecreateRequest& r) { return r.status().phase() == api::RECREATE_PHASE_COMPLETED; },
       on_poll);
+}
+
+std::string RecreateE2eTest::ContainerLog(const std::string& container, int attempt) const {
+  // The kubelet stand-in's layout: <pod log directory>/<container>/<attempt>.log.
+  std::ifstream file(absl::StrCat(pod_log_directory_, "/", container, "/", attempt, ".log"));
+  std::stringstream content;
+  content << file.rdbuf();
+  return content.str();
 }
 
 std::vector<std::string> RecreateE2eTest::DaemonLogLines(const std::string& needle) const {

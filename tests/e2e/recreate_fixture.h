@@ -92,6 +92,10 @@ class RecreateE2eTest : public ::testing::Test {
       const std::string& name,
       const std::function<void(const ::inplaced::v1::RecreateRequest&, absl::Time)>& on_poll = nullptr);
 
+  // What instance `attempt` of `container` wrote to stdout/stderr, from the log file the runtime keeps
+  // under the pod's log directory (CRI log format: one "<time> <stream> <tag> <text>" line per line).
+  std::string ContainerLog(const std::string& container, int attempt) const;
+
   // The daemon's log lines (its stderr) so far that contain `needle`.
   std::vector<std::string> DaemonLogLines(const std::string& needle) const;
   // Waits until the daemon has logged a line containing `needle`; false after `limit`.
@@ -102,6 +106,7 @@ class RecreateE2eTest : public ::testing::Test {
   RealClock clock_;
   std::unique_ptr<fakes::KubeletStandIn> standin_;
   std::string pod_name_;
+  std::string pod_log_directory_;
   std::string dir_;
   std::string socket_;
   std::string daemon_log_;
