@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/real_clock.h"
 #include "cri/connect.h"
 #include "cri/snapshot.h"
@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "tests/fakes/kubelet_standin.h"
 #include "tests/support/child_process.h"
+#include "tests/support/eventually.h"
 #include "tests/support/status_matchers.h"
 
 namespace inplaced {
@@ -24,19 +25,12 @@ namespace {
 
 namespace v1 = ::runtime::v1;
 using ::inplaced::testing::ChildProcess;
+using ::inplaced::testing::Eventually;
 using ::inplaced::testing::IsOk;
 using ::testing::HasSubstr;
 
-// Polls `condition` every 50 ms for up to `timeout` (real time: this suite runs real processes).
-template <typename Fn>
-bool Eventually(Fn condition, absl::Duration timeout = absl::Seconds(20)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (condition()) return true;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return condition();
-}
+// The fake server alone answers fast: this suite's waits give up sooner than Eventually's default.
+constexpr absl::Duration kWaitLimit = absl::Seconds(20);
 
 class FakeCriServerTest : public ::testing::Test {
  protected:
@@ -147,7 +141,7 @@ TEST_F(FakeCriServerTest, StoppedContainerComesBackAsAttemptOneWithNewId) {
     new_id = app->id;
     restart_count = app->restart_count;
     return true;
-  }));
+  }, kWaitLimit));
   EXPECT_NE(new_id, old_id);
   EXPECT_EQ(restart_count, 1);
   standin.Stop();
@@ -164,7 +158,7 @@ TEST_F(FakeCriServerTest, ClientReconnectsAfterRuntimeRestart) {
   StartServer();
 
   // The same client, no new Connect: gRPC's reconnect backoff (≤ 3 s) brings it back.
-  EXPECT_TRUE(Eventually([&] { return conn.runtime->Version(v1::VersionRequest()).ok(); }));
+  EXPECT_TRUE(Eventually([&] { return conn.runtime->Version(v1::VersionRequest()).ok(); }, kWaitLimit));
 }
 
 TEST_F(FakeCriServerTest, SnapshotOfAThousandPodsOverTheSocket) {

@@ -4,13 +4,11 @@
 
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,8 +21,10 @@
 #include "cri/kubelet_labels.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/integration/daemon_harness.h"
 #include "tests/support/buf_curl.h"
 #include "tests/support/child_process.h"
+#include "tests/support/eventually.h"
 #include "tests/support/status_matchers.h"
 
 namespace inplaced {
@@ -32,28 +32,16 @@ namespace {
 
 namespace v1 = ::inplaced::v1;
 using ::inplaced::testing::ChildProcess;
+using ::inplaced::testing::DaemonHarness;
+using ::inplaced::testing::Eventually;
 using ::inplaced::testing::IsOk;
+using ::inplaced::testing::SetDeadline;
 using ::testing::HasSubstr;
 
 // The fake server's pre-created pods (FakeRuntime::AddPods): namespace "bulk", pods "pod-00000"...,
 // containers "c0", "c1".
 constexpr char kNamespace[] = "bulk";
 std::string Pod(int i) { return absl::StrCat("pod-0000", i); }
-
-// Polls `condition` every 50 ms for up to `timeout` (real time: this suite runs real processes).
-template <typename Fn>
-bool Eventually(Fn condition, absl::Duration timeout = absl::Seconds(60)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (condition()) return true;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return condition();
-}
-
-void SetDeadline(grpc::ClientContext* context) {
-  context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-}
 
 v1::CreateRecreateRequestRequest RecreateOf(const std::string& name, const std::string& pod,
                                             std::vector<std::string> containers) {
@@ -66,54 +54,16 @@ v1::CreateRecreateRequestRequest RecreateOf(const std::string& name, const std::
   return request;
 }
 
-class DaemonIntegrationTest : public ::testing::Test {
+class DaemonIntegrationTest : public DaemonHarness {
  protected:
-  void SetUp() override {
-    char dir[] = "/tmp/ipd-XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    dir_ = dir;
-    cri_socket_ = dir_ + "/cri.sock";
-    socket_ = dir_ + "/run/inplaced.sock";
+  // 4 pods of 2 containers; an exited container comes back after 200 ms, as kubelet would restart it.
+  std::vector<std::string> FakeRuntimeFlags() const override {
+    return {"--pods", "4", "--containers-per-pod", "2", "--restart-backoff-ms", "200"};
   }
-  void TearDown() override {
-    daemon_.reset();
-    fake_.reset();
-    std::filesystem::remove_all(dir_);
+  std::vector<std::string> DaemonFlags() const override {
+    return {"--fast-poll-ms", "50", "--slow-poll-ms", "200"};
   }
-
-  void StartFakeRuntime(std::vector<std::string> extra_flags = {}) {
-    std::vector<std::string> argv = {
-        FAKE_CRI_SERVER_PATH,   "--socket", cri_socket_, "--pods", "4", "--containers-per-pod", "2",
-        "--restart-backoff-ms", "200"};
-    argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-    ASSERT_OK_AND_ASSIGN(ChildProcess child, ChildProcess::Start(argv));
-    fake_ = std::make_unique<ChildProcess>(std::move(child));
-    ASSERT_THAT(fake_->WaitForLine("ready", absl::Seconds(30)), IsOk());
-  }
-
-  void StartDaemon(std::vector<std::string> extra_flags = {}) {
-    LaunchDaemon(std::move(extra_flags));
-    WaitDaemonReady();
-  }
-
-  // Starts the daemon without waiting for it to be ready; the stub is usable once the socket exists.
-  void LaunchDaemon(std::vector<std::string> extra_flags = {}) {
-    std::vector<std::string> argv = {
-        INPLACED_PATH, "--runtime-endpoint", "unix://" + cri_socket_, "--socket", socket_,
-        "--state-dir", dir_ + "/state",      "--fast-poll-ms",        "50",       "--slow-poll-ms",
-        "200"};
-    argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-    ASSERT_OK_AND_ASSIGN(ChildProcess child, ChildProcess::Start(argv));
-    daemon_ = std::make_unique<ChildProcess>(std::move(child));
-    // A new channel per daemon process: no reconnect backoff from the previous one.
-    channel_ = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());
-    stub_ = v1::RecreateService::NewStub(channel_);
-  }
-
-  void WaitDaemonReady() {
-    ASSERT_OK_AND_ASSIGN(std::string ready, daemon_->WaitForLine("inplaced ready", absl::Seconds(60)));
-    EXPECT_THAT(ready, HasSubstr("socket=" + socket_));
-  }
+  void MakeStubs() override { stub_ = v1::RecreateService::NewStub(channel_); }
 
   grpc::health::v1::HealthCheckResponse::ServingStatus Health() {
     auto health = grpc::health::v1::Health::NewStub(channel_);
@@ -196,12 +146,6 @@ class DaemonIntegrationTest : public ::testing::Test {
     return attempts;
   }
 
-  std::string dir_;
-  std::string cri_socket_;
-  std::string socket_;
-  std::unique_ptr<ChildProcess> fake_;
-  std::unique_ptr<ChildProcess> daemon_;
-  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::RecreateService::Stub> stub_;
 };
 
@@ -385,9 +329,7 @@ TEST_F(DaemonIntegrationTest, ShutdownEndsOpenWatchesWithUnavailable) {
   auto reader = stub_->WatchRecreateRequests(&context, v1::WatchRecreateRequestsRequest());
   v1::WatchRecreateRequestsResponse event;
   ASSERT_TRUE(reader->Read(&event));  // SYNCED: the stream is open
-  ASSERT_OK_AND_ASSIGN(int status, daemon_->Stop(SIGTERM, absl::Seconds(20)));
-  daemon_.reset();
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  StopDaemon();
   while (reader->Read(&event)) {
   }
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
@@ -398,7 +340,7 @@ TEST_F(DaemonIntegrationTest, SecondDaemonOnTheSameSocketFailsToStart) {
   StartDaemon();
   ASSERT_OK_AND_ASSIGN(ChildProcess second,
                        ChildProcess::Start({INPLACED_PATH, "--runtime-endpoint", "unix://" + cri_socket_,
-                                            "--socket", socket_, "--state-dir", dir_ + "/state2"}));
+                                            "--socket", socket_, "--state-dir", dir_.Join("state2")}));
   ASSERT_OK_AND_ASSIGN(int status, second.Stop(0, absl::Seconds(30)));  // signal 0: wait for its exit
   ASSERT_TRUE(WIFEXITED(status)) << status;
   EXPECT_EQ(WEXITSTATUS(status), 1);
@@ -441,13 +383,10 @@ TEST_F(DaemonIntegrationTest, SocketIsGroupOnlyAndRemovedOnSigterm) {
   struct stat st;
   ASSERT_EQ(::stat(socket_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0660u);
-  ASSERT_EQ(::stat((dir_ + "/run").c_str(), &st), 0);
+  ASSERT_EQ(::stat(dir_.Join("run").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0750u);
 
-  ASSERT_OK_AND_ASSIGN(int status, daemon_->Stop(SIGTERM, absl::Seconds(20)));
-  daemon_.reset();
-  ASSERT_TRUE(WIFEXITED(status)) << status;
-  EXPECT_EQ(WEXITSTATUS(status), 0);
+  StopDaemon();
   EXPECT_NE(::stat(socket_.c_str(), &st), 0);
 }
 

@@ -7,50 +7,32 @@
 // and the fake runtime "pulls" any reference.
 
 #include <grpcpp/grpcpp.h>
-#include <signal.h>
-#include <stdlib.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "api/grpc/health/v1/health.grpc.pb.h"
 #include "api/inplaced/v1/nodeimage.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/integration/daemon_harness.h"
 #include "tests/support/buf_curl.h"
-#include "tests/support/child_process.h"
-#include "tests/support/status_matchers.h"
+#include "tests/support/eventually.h"
 
 namespace inplaced {
 namespace {
 
 namespace v1 = ::inplaced::v1;
-using ::inplaced::testing::ChildProcess;
-using ::inplaced::testing::IsOk;
+using ::inplaced::testing::DaemonHarness;
+using ::inplaced::testing::Eventually;
+using ::inplaced::testing::SetDeadline;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr char kRepo[] = "127.0.0.1:9/team/app";
-
-template <typename Fn>
-bool Eventually(Fn condition, absl::Duration timeout = absl::Seconds(60)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (condition()) return true;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return condition();
-}
-
-void SetDeadline(grpc::ClientContext* context) {
-  context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-}
 
 v1::NodeImageSpec SpecOf(const std::string& name, const std::vector<std::string>& tags) {
   v1::NodeImageSpec spec;
@@ -60,45 +42,12 @@ v1::NodeImageSpec SpecOf(const std::string& name, const std::vector<std::string>
   return spec;
 }
 
-class NodeImageIntegrationTest : public ::testing::Test {
+class NodeImageIntegrationTest : public DaemonHarness {
  protected:
-  void SetUp() override {
-    char dir[] = "/tmp/ipn-XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    dir_ = dir;
-    cri_socket_ = dir_ + "/cri.sock";
-    socket_ = dir_ + "/run/inplaced.sock";
+  std::vector<std::string> DaemonFlags() const override {
+    return {"--max-concurrent-pulls", "2", "--image-fs-path", dir_.path()};
   }
-  void TearDown() override {
-    daemon_.reset();
-    fake_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  void StartFakeRuntime() {
-    ASSERT_OK_AND_ASSIGN(ChildProcess child,
-                         ChildProcess::Start({FAKE_CRI_SERVER_PATH, "--socket", cri_socket_}));
-    fake_ = std::make_unique<ChildProcess>(std::move(child));
-    ASSERT_THAT(fake_->WaitForLine("ready", absl::Seconds(30)), IsOk());
-  }
-
-  void StartDaemon() {
-    ASSERT_OK_AND_ASSIGN(
-        ChildProcess child,
-        ChildProcess::Start({INPLACED_PATH, "--runtime-endpoint", "unix://" + cri_socket_,
-                             "--socket", socket_, "--state-dir", dir_ + "/state",
-                             "--max-concurrent-pulls", "2", "--image-fs-path", dir_}));
-    daemon_ = std::make_unique<ChildProcess>(std::move(child));
-    channel_ = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());
-    stub_ = v1::NodeImageService::NewStub(channel_);
-    ASSERT_THAT(daemon_->WaitForLine("inplaced ready", absl::Seconds(60)), IsOk());
-  }
-
-  void StopDaemon() {
-    ASSERT_OK_AND_ASSIGN(int status, daemon_->Stop(SIGTERM, absl::Seconds(30)));
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-    daemon_.reset();
-  }
+  void MakeStubs() override { stub_ = v1::NodeImageService::NewStub(channel_); }
 
   grpc::Status Set(const v1::NodeImageSpec& spec, int64_t expected_generation,
                    v1::SetNodeImageResponse* response) {
@@ -130,12 +79,6 @@ class NodeImageIntegrationTest : public ::testing::Test {
     return node;
   }
 
-  std::string dir_;
-  std::string cri_socket_;
-  std::string socket_;
-  std::unique_ptr<ChildProcess> fake_;
-  std::unique_ptr<ChildProcess> daemon_;
-  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::NodeImageService::Stub> stub_;
 };
 
