@@ -14,7 +14,8 @@
 namespace inplaced::store {
 
 // Creates the missing parent directories of `path` (mode 0700; existing ones are left alone).
-// INVALID_ARGUMENT for an empty path, one ending in '/' or running through a regular file;
+// INVALID_ARGUMENT for an empty path, one ending in '/', naming an existing directory or running through
+// a regular file;
 // PERMISSION_DENIED when a directory cannot be created (EACCES, EPERM, EROFS); UNAVAILABLE for other
 // errors. Messages name the path and the errno text.
 absl::Status PrepareStateDirectory(const std::string& path);

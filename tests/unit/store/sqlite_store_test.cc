@@ -9,6 +9,7 @@
 
 #include <fstream>
 #include <memory>
+#include <filesystem>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -205,6 +206,8 @@ TEST_F(SqliteStoreTest, PathThroughAFileOrNamingADirectoryIsAClearError) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(dir_.Join("file/state.db"))));
   EXPECT_THAT(SqliteStore::Open(dir_.path()),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(dir_.path())));
+  // Refused before its lock file is made: nothing is left beside the directory.
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + ".lock"));
   EXPECT_THAT(SqliteStore::Open(""), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("path")));
 }
 
