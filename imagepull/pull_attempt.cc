@@ -28,6 +28,12 @@ absl::StatusOr<std::optional<criv1::Image>> LookUp(cri::Runtime& runtime,
   return std::optional<criv1::Image>(response->image());
 }
 
+// See PullOutcome::runtime_unreachable.
+bool RuntimeUnreachable(cri::Runtime& runtime, const absl::Status& status) {
+  if (!absl::IsUnavailable(status)) return false;
+  return absl::IsUnavailable(runtime.Version(criv1::VersionRequest()).status());
+}
+
 }  // namespace
 
 criv1::AuthConfig ToAuthConfig(const RegistryCredential& credential) {
@@ -96,7 +102,10 @@ PullOutcome RunPull(cri::Runtime& runtime, const PullJob& job, PullPrecheck* pre
 
   if (!job.always) {
     absl::StatusOr<std::optional<criv1::Image>> present = LookUp(runtime, job.reference);
-    if (!present.ok()) return fail(present.status());
+    if (!present.ok()) {
+      outcome.runtime_unreachable = RuntimeUnreachable(runtime, present.status());
+      return fail(present.status());
+    }
     if (present->has_value()) {
       outcome.already_present = true;
       outcome.image_id = ImageIdOf(**present, job.reference);
@@ -144,6 +153,11 @@ PullOutcome RunPull(cri::Runtime& runtime, const PullJob& job, PullPrecheck* pre
           absl::CancelledError(absl::StrCat("pull cancelled: ", pulled.status().message())));
     }
     last = pulled.status();
+    if (RuntimeUnreachable(runtime, last)) {
+      // The next credential would meet the same closed door.
+      outcome.runtime_unreachable = true;
+      return fail(last);
+    }
     if (job.credentials.empty()) break;
     errors.push_back(anonymous ? absl::StrCat("anonymous pull: ", last.message())
                                : absl::StrCat("credential ", i + 1, " of ", job.credentials.size(),

@@ -337,19 +337,35 @@ void ImagePuller::StartAttemptLocked(Task& task, absl::Time now) {
   task.op = op;
 }
 
+bool ImagePuller::FinishIfPastDeadlineLocked(Task& task, const std::string& message, absl::Time now) {
+  if (!task.active_deadline.has_value() || !task.first_start.has_value() ||
+      now < *task.first_start + *task.active_deadline) {
+    return false;
+  }
+  FinishLocked(task, false,
+               absl::StrCat("pull exceeded active_deadline_seconds (",
+                            absl::ToInt64Seconds(*task.active_deadline), "s); last error: ", message),
+               now);
+  return true;
+}
+
+void ImagePuller::RuntimeUnreachableLocked(Task& task, const std::string& message, absl::Time now) {
+  task.op = nullptr;
+  const std::string waiting = absl::StrCat("waiting for the container runtime: ", message);
+  task.status.set_message(waiting);
+  if (FinishIfPastDeadlineLocked(task, waiting, now)) return;
+  task.state = Task::State::kQueued;
+  task.ready_at = now + kRuntimeUnreachableRetry;
+  spdlog::warn("image_pull_runtime_unreachable image={} tag={} attempt={} retry_in_ms={} error=\"{}\"",
+               task.key.image, task.key.tag, task.status.attempts(),
+               absl::ToInt64Milliseconds(kRuntimeUnreachableRetry), message);
+}
+
 void ImagePuller::AttemptFailedLocked(Task& task, const std::string& message, absl::Time now) {
   ++task.failed_attempts;
   task.op = nullptr;
   task.status.set_message(message);
-  if (task.active_deadline.has_value() && task.first_start.has_value() &&
-      now >= *task.first_start + *task.active_deadline) {
-    FinishLocked(
-        task, false,
-        absl::StrCat("pull exceeded active_deadline_seconds (",
-                     absl::ToInt64Seconds(*task.active_deadline), "s); last error: ", message),
-        now);
-    return;
-  }
+  if (FinishIfPastDeadlineLocked(task, message, now)) return;
   if (task.failed_attempts > task.backoff_limit) {
     FinishLocked(task, false,
                  absl::StrCat("failed after ", task.failed_attempts, " attempts: ", message), now);
@@ -397,6 +413,8 @@ void ImagePuller::OnOperationDone(const std::shared_ptr<Operation>& op, PullOutc
         task->second.status.set_image_id(outcome.image_id);
         FinishLocked(task->second, true, outcome.already_present ? "image already present" : "",
                      now);
+      } else if (outcome.runtime_unreachable) {
+        RuntimeUnreachableLocked(task->second, outcome.status.ToString(), now);
       } else {
         AttemptFailedLocked(task->second, outcome.status.ToString(), now);
       }

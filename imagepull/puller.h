@@ -238,6 +238,13 @@ class ImagePuller {
   // A failed attempt: retry later, or FAILED.
   void AttemptFailedLocked(Task& task, const std::string& message, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // An attempt the runtime never answered (PullOutcome::runtime_unreachable): retried after
+  // kRuntimeUnreachableRetry without counting against backoff_limit; the active deadline still applies.
+  void RuntimeUnreachableLocked(Task& task, const std::string& message, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // FAILED when the task's active deadline has passed (true), `message` being the last error.
+  bool FinishIfPastDeadlineLocked(Task& task, const std::string& message, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishLocked(Task& task, bool succeeded, const std::string& message, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Worker side: an operation returned.

@@ -170,6 +170,34 @@ TEST_F(PullAttemptTest, AllFailingReportsEveryAttemptWithoutSecrets) {
   EXPECT_THAT(message, HasSubstr("<redacted>"));
 }
 
+TEST_F(PullAttemptTest, UnavailableRuntimeIsReportedAndStopsTheCredentialLoop) {
+  runtime_.InjectError("PullImage", absl::UnavailableError("PullImage: connection refused"));
+  runtime_.InjectError("Version", absl::UnavailableError("Version: connection refused"));
+  PullJob job{Ref("reg.io/app:1"), {Credential("reg.io", "a", "1"), Credential("reg.io", "b", "2")},
+              /*always=*/true, {}};
+  const PullOutcome outcome = RunPull(runtime_, job, nullptr, nullptr);
+  EXPECT_THAT(outcome.status, StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_TRUE(outcome.runtime_unreachable);
+  EXPECT_EQ(runtime_.CallCount("PullImage"), 1);  // not once per credential
+}
+
+TEST_F(PullAttemptTest, UnavailableWhileTheRuntimeAnswersIsTheImagesFailure) {
+  runtime_.InjectError("PullImage", absl::UnavailableError("503 Service Unavailable"));
+  PullJob job{Ref("reg.io/app:1"), {}, /*always=*/false, {}};
+  const PullOutcome outcome = RunPull(runtime_, job, nullptr, nullptr);
+  EXPECT_THAT(outcome.status, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("503")));
+  EXPECT_FALSE(outcome.runtime_unreachable);
+}
+
+TEST_F(PullAttemptTest, UnavailableLookUpIsReportedAsAnUnreachableRuntime) {
+  runtime_.InjectError("ImageStatus", absl::UnavailableError("ImageStatus: connection refused"));
+  runtime_.InjectError("Version", absl::UnavailableError("Version: connection refused"));
+  PullJob job{Ref("reg.io/app:1"), {}, /*always=*/false, {}};
+  const PullOutcome outcome = RunPull(runtime_, job, nullptr, nullptr);
+  EXPECT_TRUE(outcome.runtime_unreachable);
+  EXPECT_EQ(runtime_.CallCount("PullImage"), 0);
+}
+
 TEST_F(PullAttemptTest, PrecheckFailureStopsBeforeThePull) {
   FailingPrecheck precheck;
   PullJob job{Ref("reg.io/app:1"), {Credential("reg.io", "a", "b")}, false, {}};

@@ -13,6 +13,7 @@
 #include "daemon/store/memory_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "imagepull/pull_backoff.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_runtime.h"
 #include "tests/support/status_matchers.h"
@@ -266,6 +267,46 @@ TEST_F(PullerTest, RetriesWithDoublingBackoffUpToTheLimit) {
   EXPECT_TRUE(status.has_completion_time());
   EXPECT_EQ(runtime_.Pulls().size(), 4u);
   EXPECT_EQ(puller_->NextWakeTime(), absl::InfiniteFuture());
+}
+
+TEST_F(PullerTest, ARuntimeThatDoesNotAnswerDoesNotUseUpTheRetries) {
+  MakePuller();
+  // containerd restarting: the pull and the Version probe both find no runtime.
+  runtime_.InjectError("PullImage", absl::UnavailableError("PullImage: connection refused"));
+  runtime_.InjectError("Version", absl::UnavailableError("Version: connection refused"));
+  api::NodeImageSpec spec;
+  TagOptions once;
+  once.backoff_limit = 0;
+  AddImage(spec, "reg.io/app", {"1"}, once);
+  Set(spec);
+
+  AwaitAttempts("reg.io/app", "1", 1);
+  api::ImageTagStatus status = Tag("reg.io/app", "1");
+  EXPECT_EQ(status.phase(), api::IMAGE_PULL_PHASE_PULLING);
+  EXPECT_THAT(status.message(), HasSubstr("waiting for the container runtime"));
+  EXPECT_EQ(puller_->NextWakeTime() - clock_.Now(), kRuntimeUnreachableRetry);
+
+  clock_.Advance(kRuntimeUnreachableRetry);
+  puller_->Tick();
+  AwaitAllFinished();
+  status = Tag("reg.io/app", "1");
+  EXPECT_EQ(status.phase(), api::IMAGE_PULL_PHASE_SUCCEEDED) << status.DebugString();
+  EXPECT_EQ(status.attempts(), 2);
+}
+
+TEST_F(PullerTest, UnavailableFromTheRegistryCountsAsAFailedAttempt) {
+  MakePuller();
+  // The runtime answers Version: the UNAVAILABLE came from behind it.
+  runtime_.InjectError("PullImage", absl::UnavailableError("failed to resolve reference: 503 Service Unavailable"));
+  api::NodeImageSpec spec;
+  TagOptions once;
+  once.backoff_limit = 0;
+  AddImage(spec, "reg.io/app", {"1"}, once);
+  Set(spec);
+  AwaitAllFinished();
+  const api::ImageTagStatus status = Tag("reg.io/app", "1");
+  EXPECT_EQ(status.phase(), api::IMAGE_PULL_PHASE_FAILED);
+  EXPECT_THAT(status.message(), HasSubstr("503 Service Unavailable"));
 }
 
 TEST_F(PullerTest, AttemptTimeoutCancelsTheCriCallAndRetries) {
