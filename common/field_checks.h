@@ -16,6 +16,9 @@ namespace inplaced {
 // INVALID_ARGUMENT "<path>: <problem>".
 absl::Status InvalidField(absl::string_view path, absl::string_view problem);
 
+// A count, version or generation: "<path>: must not be negative, got -1" below 0.
+absl::Status CheckNonNegative(absl::string_view path, int64_t value);
+
 // A duration in seconds within [min, max]. The messages:
 //   "<path>: must not be negative, got -1"           (below min when min is 0)
 //   "<path>: must be at least 3, got 2"              (below any other min)

@@ -155,10 +155,7 @@ absl::Status CheckContainer(const std::string& path, const v1::RecreateContainer
   if (container.has_status_context()) {
     const v1::ContainerStatusContext& context = container.status_context();
     RETURN_IF_ERROR(CheckContainerIdField(path + ".status_context.container_id", context.container_id()));
-    if (context.restart_count() < 0) {
-      return InvalidField(path + ".status_context.restart_count",
-                          absl::StrCat("must not be negative, got ", context.restart_count()));
-    }
+    RETURN_IF_ERROR(CheckNonNegative(path + ".status_context.restart_count", context.restart_count()));
   }
   if (container.has_pre_stop()) {
     RETURN_IF_ERROR(CheckHandler(path + ".pre_stop", container.pre_stop(), limits));

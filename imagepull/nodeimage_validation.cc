@@ -142,10 +142,7 @@ absl::Status CheckTag(const std::string& path, absl::string_view name, const api
   if (tag.tag().empty()) return InvalidField(path + ".tag", "required");
   absl::StatusOr<ImageReference> ref = TagReference(name, tag.tag());
   if (!ref.ok()) return InvalidField(path + ".tag", ref.status().message());
-  if (tag.version() < 0) {
-    return InvalidField(path + ".version",
-                        absl::StrCat("must not be negative, got ", tag.version()));
-  }
+  RETURN_IF_ERROR(CheckNonNegative(path + ".version", tag.version()));
   if (tag.has_created_at()) RETURN_IF_ERROR(CheckTimestamp(path + ".created_at", tag.created_at()));
   RETURN_IF_ERROR(CheckPullPolicy(path + ".pull_policy", tag.pull_policy(), limits));
   return CheckImagePullPolicy(path + ".image_pull_policy", tag.image_pull_policy());
@@ -245,10 +242,7 @@ absl::Status ValidateNodeImageSpec(const api::NodeImageSpec& spec, const NodeIma
 
 absl::Status ValidateSetNodeImage(const api::SetNodeImageRequest& request,
                                   const NodeImageLimits& limits) {
-  if (request.expected_generation() < 0) {
-    return InvalidField("expected_generation",
-                        absl::StrCat("must not be negative, got ", request.expected_generation()));
-  }
+  RETURN_IF_ERROR(CheckNonNegative("expected_generation", request.expected_generation()));
   return ValidateNodeImageSpec(request.spec(), limits);
 }
 

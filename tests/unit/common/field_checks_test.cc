@@ -14,6 +14,14 @@ TEST(FieldChecksTest, InvalidFieldPrefixesThePath) {
   EXPECT_EQ(status.message(), "spec.containers[1].name: required");
 }
 
+TEST(FieldChecksTest, NonNegativeRefusesBelowZeroOnly) {
+  EXPECT_TRUE(CheckNonNegative("tags[0].version", 0).ok());
+  EXPECT_TRUE(CheckNonNegative("tags[0].version", 7).ok());
+  const absl::Status status = CheckNonNegative("expected_generation", -2);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), "expected_generation: must not be negative, got -2");
+}
+
 TEST(FieldChecksTest, SecondsInRangeAcceptTheBounds) {
   EXPECT_TRUE(CheckSecondsInRange("a", 0, 0, kYear).ok());
   EXPECT_TRUE(CheckSecondsInRange("a", 3, 3, kYear).ok());
