@@ -62,12 +62,9 @@ TEST_F(RecreateE2eTest, OrderedRecreateKillsTheSecondAfterTheFirstSucceeded) {
           << r.DebugString();
     }
   });
-  EXPECT_EQ(done.status().message(), "");
-  ASSERT_EQ(done.status().container_states_size(), 2);
+  ASSERT_NO_FATAL_FAILURE(ExpectAllRecreatedOnce(done, {first->id, second->id}));
   const api::ContainerRecreateState& one = done.status().container_states(0);
   const api::ContainerRecreateState& two = done.status().container_states(1);
-  ExpectRecreatedOnce(one, first->id);
-  ExpectRecreatedOnce(two, second->id);
   EXPECT_NE(one.new_container_id(), two.new_container_id());
   EXPECT_GT(polls_with_second_killed, 0);
   // The second kill came after the first container's new instance was running (its Succeeded).
@@ -88,12 +85,9 @@ TEST_F(RecreateE2eTest, ParallelRecreateKillsBothWithoutWaiting) {
   ASSERT_NO_FATAL_FAILURE(Create(request));
 
   const api::RecreateRequest done = WaitCompleted("parallel");
-  EXPECT_EQ(done.status().message(), "");
-  ASSERT_EQ(done.status().container_states_size(), 2);
+  ASSERT_NO_FATAL_FAILURE(ExpectAllRecreatedOnce(done, {left->id, right->id}));
   const api::ContainerRecreateState& a = done.status().container_states(0);
   const api::ContainerRecreateState& b = done.status().container_states(1);
-  ExpectRecreatedOnce(a, left->id);
-  ExpectRecreatedOnce(b, right->id);
   // Neither kill waited for the other container's restart.
   EXPECT_LT(FromProto(b.killed_at()), FromProto(a.restarted_at())) << done.DebugString();
   EXPECT_LT(FromProto(a.killed_at()), FromProto(b.restarted_at())) << done.DebugString();

@@ -46,6 +46,15 @@ void ExpectRecreatedOnce(const api::ContainerRecreateState& state, const std::st
   EXPECT_GT(FromProto(state.restarted_at()), FromProto(state.killed_at()));
 }
 
+void ExpectAllRecreatedOnce(const api::RecreateRequest& done, const std::vector<std::string>& old_ids) {
+  EXPECT_EQ(done.status().phase(), api::RECREATE_PHASE_COMPLETED);
+  EXPECT_EQ(done.status().message(), "");
+  ASSERT_EQ(done.status().container_states_size(), static_cast<int>(old_ids.size())) << done.DebugString();
+  for (size_t i = 0; i < old_ids.size(); ++i) {
+    ExpectRecreatedOnce(done.status().container_states(static_cast<int>(i)), old_ids[i]);
+  }
+}
+
 std::string LogField(const std::string& line, const std::string& key) {
   const std::string prefix = " " + key + "=";
   const size_t start = line.find(prefix);

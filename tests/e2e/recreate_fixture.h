@@ -48,6 +48,10 @@ void ExpectRecreatedOnce(const ::inplaced::v1::ContainerRecreateState& state, co
 // LogField("... container=app via=event delay_ms=12", "via") == "event".
 std::string LogField(const std::string& line, const std::string& key);
 
+// A completed request without a message whose containers were each recreated once (ExpectRecreatedOnce),
+// `old_ids` in the request's container order.
+void ExpectAllRecreatedOnce(const ::inplaced::v1::RecreateRequest& done, const std::vector<std::string>& old_ids);
+
 class RecreateE2eTest : public ::testing::Test {
  protected:
   void SetUp() override;

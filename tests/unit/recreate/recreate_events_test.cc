@@ -37,6 +37,14 @@ void CreateAndWaitForTheKill(EngineEnv& env) {
   }
 }
 
+// Runs pod web-0 and starts the engine, then waits until it subscribed to the runtime's events.
+void StartWithAPodAndSubscribed(EngineEnv& env) {
+  env.RunPod({});
+  env.StartEngine();
+  env.engine_->Start();
+  while (env.runtime_.EventSubscribers() == 0) std::this_thread::yield();
+}
+
 void WaitForR1ToSucceed(EngineEnv& env) {
   while (Get(*env.engine_, "r1").status().phase() != v1::RECREATE_PHASE_COMPLETED) std::this_thread::yield();
   EXPECT_EQ(Get(*env.engine_, "r1").status().container_states(0).phase(),
@@ -65,10 +73,7 @@ TEST(RecreateEventsTest, EndedEventStreamIsResubscribed) {
 TEST(RecreateEventsTest, ARuntimeEventWakesTheLoopBeforeThePollInterval) {
   // Polls so rare that only a wake-up can make progress within the test.
   EngineEnv env(fakes::RuntimeProfile::Containerd20(), WithEvents(absl::Hours(1)));
-  env.RunPod({});
-  env.StartEngine();
-  env.engine_->Start();
-  while (env.runtime_.EventSubscribers() == 0) std::this_thread::yield();
+  StartWithAPodAndSubscribed(env);
   // Create wakes the loop: the kill happens, and its completion wakes the loop once more.
   ASSERT_NO_FATAL_FAILURE(CreateAndWaitForTheKill(env));
   // kubelet's restart is seen only through the runtime's events.
@@ -80,10 +85,7 @@ TEST(RecreateEventsTest, AStreamThatStaysQuietLeavesTheRestartToPolling) {
   fakes::RuntimeProfile profile = fakes::RuntimeProfile::Containerd17();
   profile.events = fakes::EventsMode::kSilent;
   EngineEnv env(profile, WithEvents(absl::Milliseconds(1)));
-  env.RunPod({});
-  env.StartEngine();
-  env.engine_->Start();
-  while (env.runtime_.EventSubscribers() == 0) std::this_thread::yield();
+  StartWithAPodAndSubscribed(env);
   ASSERT_NO_FATAL_FAILURE(CreateAndWaitForTheKill(env));
   env.KubeletRestarts();
   WaitForR1ToSucceed(env);
@@ -95,11 +97,8 @@ TEST(RecreateEventsTest, AStreamThatStaysQuietLeavesTheRestartToPolling) {
 TEST(RecreateEventsTest, ResubscribingAfterARuntimeRestartWakesTheLoop) {
   // Polls so rare that only wake-ups make progress within the test.
   EngineEnv env(fakes::RuntimeProfile::Containerd20(), WithEvents(absl::Hours(1)));
-  env.RunPod({});
+  StartWithAPodAndSubscribed(env);
   const std::string old_id = env.CurrentId("default", "web-0", "a");
-  env.StartEngine();
-  env.engine_->Start();
-  while (env.runtime_.EventSubscribers() == 0) std::this_thread::yield();
 
   // The runtime restarts: the stream breaks, and the engine's next subscription hangs (on the fake
   // clock) until the test lets it through. No stream is open meanwhile: no event reaches the engine.
