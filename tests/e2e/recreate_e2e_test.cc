@@ -1,7 +1,8 @@
 // E2e tests of container recreate (fixture: tests/e2e/recreate_fixture.h). Covers ordered and parallel
 // recreates, a SIGTERM-ignoring container killed after its grace period, exec and httpGet preStop hooks
 // that leave a mark in the container checked before the kill, a tcpSocket hook the container's listener
-// sees before the kill, a refused tcpSocket hook that still kills, FAIL vs IGNORE with a missing container,
+// sees before the kill, a refused tcpSocket hook that still kills, the daemon SIGKILLed during a hook (not
+// run again after the restart, container killed once), FAIL vs IGNORE with a missing container,
 // min_started_seconds, and a crash-looping container failed at the active deadline.
 //
 // Timing is never asserted except as semantic lower bounds derived from the runtime's and the daemon's
@@ -34,6 +35,7 @@ namespace cri_v1 = ::runtime::v1;
 namespace api = ::inplaced::v1;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::testing::SizeIs;
 
 // The daemon's documented messages (daemon/recreate/recreate_state_machine.h).
 constexpr char kContainerNotFound[] = "not found container on Node";
@@ -197,6 +199,41 @@ TEST_F(RecreatePreStopE2eTest, RequestOverrideExecHookLeavesAMarkBeforeTheKill) 
   exec->add_command(kMarkingHookScript);
   ASSERT_NO_FATAL_FAILURE(Create(request));
   ExpectMarkBeforeKill("override", old->id, api::PRE_STOP_SOURCE_REQUEST);
+}
+
+TEST_F(RecreatePreStopE2eTest, DaemonKilledDuringTheHookNeverRunsItAgainAndStillKillsOnce) {
+  ASSERT_NO_FATAL_FAILURE(RunPod({Container("app", PoliteSleeper())}));
+  std::optional<cri::ContainerInfo> old = Current("app");
+  ASSERT_TRUE(old.has_value());
+
+  api::CreateRecreateRequestRequest request = Request("crash", {"app"});
+  request.mutable_spec()->mutable_strategy()->set_termination_grace_period_seconds(60);
+  // Every run of the hook says so on the container's stdout (its log file), then outlasts the daemon.
+  api::ExecAction* exec = request.mutable_spec()->mutable_containers(0)->mutable_pre_stop()->mutable_exec();
+  for (const char* part : {"sh", "-c", "echo prestop-hook-ran > /proc/1/fd/1; sleep 60"}) exec->add_command(part);
+  ASSERT_NO_FATAL_FAILURE(Create(request));
+  PollUntil("crash", [](const api::RecreateRequest& r) {
+    return r.status().container_states(0).pre_stop().outcome() == api::PRE_STOP_OUTCOME_RUNNING;
+  });
+  // The hook's exec has started in the container (RUNNING is persisted just before it).
+  const absl::Time deadline = absl::Now() + kWaitLimit;
+  while (ContainerLog("app", 0).find("prestop-hook-ran") == std::string::npos && absl::Now() < deadline) {
+    absl::SleepFor(kPollInterval);
+  }
+  ASSERT_THAT(ContainerLog("app", 0), HasSubstr("prestop-hook-ran"));
+
+  ASSERT_NO_FATAL_FAILURE(KillAndRestartDaemon());
+
+  const api::RecreateRequest done = WaitCompleted("crash");
+  ASSERT_NO_FATAL_FAILURE(ExpectAllRecreatedOnce(done, {old->id}));
+  const api::PreStopStatus& hook = done.status().container_states(0).pre_stop();
+  EXPECT_EQ(hook.outcome(), api::PRE_STOP_OUTCOME_SKIPPED) << hook.DebugString();
+  EXPECT_THAT(hook.message(), HasSubstr("restarted while the hook ran"));
+  // The hook ran once, in the old instance only: the restarted daemon stopped the container instead.
+  const std::string log = ContainerLog("app", 0);
+  EXPECT_EQ(log.find("prestop-hook-ran"), log.rfind("prestop-hook-ran")) << log;
+  EXPECT_THAT(ContainerLog("app", 1), Not(HasSubstr("prestop-hook-ran")));
+  EXPECT_THAT(DaemonLogLines("interrupted_kills=1"), SizeIs(1));
 }
 
 // A TCP port on 127.0.0.1 that nothing listens on now (the pods are host-network: they share the

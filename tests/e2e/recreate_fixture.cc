@@ -75,13 +75,25 @@ void RecreateE2eTest::SetUp() {
   dir_ = dir;
   socket_ = dir_ + "/inplaced.sock";
   daemon_log_ = dir_ + "/inplaced.log";
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+}
+
+void RecreateE2eTest::StartDaemon() {
   std::vector<std::string> argv = {INPLACED_PATH, "--runtime-endpoint", env_.containerd_endpoint, "--socket",
                                    socket_, "--state-dir", dir_ + "/state"};
   for (std::string& flag : DaemonPollFlags()) argv.push_back(std::move(flag));
   ASSERT_OK_AND_ASSIGN(ChildProcess child, ChildProcess::Start(argv, daemon_log_));
   daemon_ = std::make_unique<ChildProcess>(std::move(child));
   ASSERT_OK(daemon_->WaitForLine("inplaced ready", absl::Seconds(60)).status());
+  // A new channel per daemon process: no reconnect backoff left from the previous one.
   stub_ = api::RecreateService::NewStub(grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials()));
+}
+
+void RecreateE2eTest::KillAndRestartDaemon() {
+  ASSERT_NE(daemon_, nullptr);
+  ASSERT_OK(daemon_->Stop(SIGKILL, absl::Seconds(10)).status());
+  daemon_.reset();
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
 }
 
 void RecreateE2eTest::TearDown() {

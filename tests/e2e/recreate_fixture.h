@@ -62,6 +62,9 @@ class RecreateE2eTest : public ::testing::Test {
     return {"--fast-poll-ms", "50", "--slow-poll-ms", "200"};
   }
 
+  // SIGKILLs the daemon, as a crash would, and starts it again on the same state dir and socket.
+  void KillAndRestartDaemon();
+
   cri::Runtime& runtime() { return *connection_.runtime; }
   const std::string& runtime_version() const { return connection_.version.runtime_version(); }
 
@@ -104,6 +107,9 @@ class RecreateE2eTest : public ::testing::Test {
   std::vector<std::string> DaemonLogLines(const std::string& needle) const;
   // Waits until the daemon has logged a line containing `needle`; false after `limit`.
   bool WaitForDaemonLog(const std::string& needle, absl::Duration limit) const;
+
+  // Starts the daemon (stderr appended to daemon_log_) and makes stub_ once it is ready.
+  void StartDaemon();
 
   E2eEnv env_;
   cri::Connection connection_;

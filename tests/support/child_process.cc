@@ -19,7 +19,7 @@ absl::StatusOr<ChildProcess> ChildProcess::Start(const std::vector<std::string>&
   if (argv.empty()) return absl::InvalidArgumentError("empty argv");
   int stderr_fd = -1;
   if (!stderr_path.empty()) {
-    stderr_fd = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    stderr_fd = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (stderr_fd < 0) return absl::InternalError(absl::StrCat("open ", stderr_path, ": ", strerror(errno)));
   }
   int fds[2];

@@ -14,7 +14,8 @@
 namespace inplaced::testing {
 
 // Starts `argv` with stdout on a pipe, and stderr inherited (its logs land in the test's output) or
-// written to `stderr_path` (created or truncated, for tests that read the child's log).
+// appended to `stderr_path` (created if missing, for tests that read the child's log; a restarted
+// child adds to the same file).
 // The destructor sends SIGTERM, waits up to 5 s, then SIGKILLs and reaps: no process outlives its test.
 class ChildProcess {
  public:
