@@ -271,8 +271,9 @@ absl::StatusOr<v1::PullImageResponse> GrpcRuntime::PullImage(const v1::PullImage
 
 absl::StatusOr<std::unique_ptr<ContainerEventStream>> GrpcRuntime::GetContainerEvents() {
   if (!channel_->WaitForConnected(absl::ToChronoTime(absl::Now() + kEventsConnectWait))) {
-    return absl::UnavailableError(absl::StrCat("GetContainerEvents: runtime not reachable (not connected within ",
-                                               absl::FormatDuration(kEventsConnectWait), ")"));
+    return absl::UnavailableError(absl::StrCat(
+        "GetContainerEvents: runtime not reachable (not connected within ",
+        absl::FormatDuration(kEventsConnectWait), ")"));
   }
   auto context = std::make_unique<grpc::ClientContext>();
   grpc::ClientContext* raw_context = context.get();

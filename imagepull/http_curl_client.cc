@@ -146,7 +146,9 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Send(const HttpRequest& original) {
     transfer.cancel = request.cancel;
 
     CurlSlist headers;
-    const auto add_header = [&](const std::string& line) { return CurlSlistAppend(headers, line.c_str()); };
+    const auto add_header = [&](const std::string& line) {
+      return CurlSlistAppend(headers, line.c_str());
+    };
     for (const auto& [name, value] : request.headers) {
       if (!add_header(absl::StrCat(name, ": ", value))) {
         return absl::ResourceExhaustedError("libcurl: out of memory");

@@ -46,9 +46,9 @@ struct PullOutcome {
   std::string image_id;
   // When OK: the image was present and nothing was pulled.
   bool already_present = false;
-  // When not OK: the runtime itself did not answer (down or restarting: the CRI call and a Version probe
-  // both UNAVAILABLE), so the attempt says nothing about the image. A registry failure the runtime
-  // reports as UNAVAILABLE (its Version still answers) is the image's failure.
+  // When not OK: the runtime itself did not answer (down or restarting: the CRI call and a Version
+  // probe both UNAVAILABLE), so the attempt says nothing about the image. A registry failure the
+  // runtime reports as UNAVAILABLE (its Version still answers) is the image's failure.
   bool runtime_unreachable = false;
 };
 

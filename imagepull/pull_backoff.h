@@ -9,8 +9,8 @@ namespace inplaced::imagepull {
 
 inline constexpr absl::Duration kInitialPullBackoff = absl::Seconds(1);
 inline constexpr absl::Duration kMaxPullBackoff = absl::Seconds(30);
-// The wait before trying again when the runtime itself did not answer (a restart takes seconds); such an
-// attempt does not count as failed.
+// The wait before trying again when the runtime itself did not answer (a restart takes seconds);
+// such an attempt does not count as failed.
 inline constexpr absl::Duration kRuntimeUnreachableRetry = absl::Seconds(1);
 
 // The wait after `failed_attempts` (>= 1) failed attempts: 1 s, 2 s, 4 s, 8 s, 16 s, 30 s, 30 s,

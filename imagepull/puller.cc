@@ -337,14 +337,16 @@ void ImagePuller::StartAttemptLocked(Task& task, absl::Time now) {
   task.op = op;
 }
 
-bool ImagePuller::FinishIfPastDeadlineLocked(Task& task, const std::string& message, absl::Time now) {
+bool ImagePuller::FinishIfPastDeadlineLocked(Task& task, const std::string& message,
+                                             absl::Time now) {
   if (!task.active_deadline.has_value() || !task.first_start.has_value() ||
       now < *task.first_start + *task.active_deadline) {
     return false;
   }
   FinishLocked(task, false,
                absl::StrCat("pull exceeded active_deadline_seconds (",
-                            absl::ToInt64Seconds(*task.active_deadline), "s); last error: ", message),
+                            absl::ToInt64Seconds(*task.active_deadline),
+                            "s); last error: ", message),
                now);
   return true;
 }
@@ -356,9 +358,10 @@ void ImagePuller::RuntimeUnreachableLocked(Task& task, const std::string& messag
   if (FinishIfPastDeadlineLocked(task, waiting, now)) return;
   task.state = Task::State::kQueued;
   task.ready_at = now + kRuntimeUnreachableRetry;
-  spdlog::warn("image_pull_runtime_unreachable image={} tag={} attempt={} retry_in_ms={} error=\"{}\"",
-               task.key.image, task.key.tag, task.status.attempts(),
-               absl::ToInt64Milliseconds(kRuntimeUnreachableRetry), message);
+  spdlog::warn(
+      "image_pull_runtime_unreachable image={} tag={} attempt={} retry_in_ms={} error=\"{}\"",
+      task.key.image, task.key.tag, task.status.attempts(),
+      absl::ToInt64Milliseconds(kRuntimeUnreachableRetry), message);
 }
 
 void ImagePuller::AttemptFailedLocked(Task& task, const std::string& message, absl::Time now) {

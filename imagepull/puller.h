@@ -239,7 +239,8 @@ class ImagePuller {
   void AttemptFailedLocked(Task& task, const std::string& message, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // An attempt the runtime never answered (PullOutcome::runtime_unreachable): retried after
-  // kRuntimeUnreachableRetry without counting against backoff_limit; the active deadline still applies.
+  // kRuntimeUnreachableRetry without counting against backoff_limit; the active deadline still
+  // applies.
   void RuntimeUnreachableLocked(Task& task, const std::string& message, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // FAILED when the task's active deadline has passed (true), `message` being the last error.
