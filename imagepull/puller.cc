@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "imagepull/docker_config.h"
 #include "imagepull/pull_backoff.h"
@@ -17,19 +18,6 @@ namespace api = ::inplaced::v1;
 constexpr int kMaxConcurrentPullsLimit = 64;
 // Most ad hoc pulls kept (finished ones included) before PullImage answers RESOURCE_EXHAUSTED.
 constexpr size_t kMaxAdHocPulls = 256;
-
-google::protobuf::Timestamp ToTimestamp(absl::Time time) {
-  google::protobuf::Timestamp out;
-  const absl::Duration since = time - absl::UnixEpoch();
-  const int64_t seconds = absl::ToInt64Seconds(since);
-  out.set_seconds(seconds);
-  out.set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(since - absl::Seconds(seconds))));
-  return out;
-}
-
-absl::Time FromTimestamp(const google::protobuf::Timestamp& time) {
-  return absl::FromUnixSeconds(time.seconds()) + absl::Nanoseconds(time.nanos());
-}
 
 bool IsFinishedPhase(api::ImagePullPhase phase) {
   return phase == api::IMAGE_PULL_PHASE_SUCCEEDED || phase == api::IMAGE_PULL_PHASE_FAILED;
@@ -147,7 +135,7 @@ absl::Status ImagePuller::LoadLocked() {
     if (!IsFinishedPhase(task.status.phase())) {
       task.status.set_phase(api::IMAGE_PULL_PHASE_FAILED);
       task.status.set_message("interrupted by a daemon restart");
-      *task.status.mutable_completion_time() = ToTimestamp(now);
+      *task.status.mutable_completion_time() = ToProtoTime(now);
     }
     tasks_.emplace(key, std::move(task));
     ad_hoc_order_.push_back(pull.image());
@@ -311,7 +299,7 @@ void ImagePuller::StartAttemptLocked(Task& task, absl::Time now) {
   task.state = Task::State::kPulling;
   if (!task.first_start.has_value()) {
     task.first_start = now;
-    *task.status.mutable_start_time() = ToTimestamp(now);
+    *task.status.mutable_start_time() = ToProtoTime(now);
   }
   task.status.set_phase(api::IMAGE_PULL_PHASE_PULLING);
   task.status.set_attempts(task.status.attempts() + 1);
@@ -389,7 +377,7 @@ void ImagePuller::FinishLocked(Task& task, bool succeeded, const std::string& me
   task.status.set_progress(succeeded ? 100 : 0);
   task.status.set_message(message);
   if (!succeeded) task.status.clear_image_id();
-  *task.status.mutable_completion_time() = ToTimestamp(now);
+  *task.status.mutable_completion_time() = ToProtoTime(now);
   if (succeeded) {
     spdlog::info("image_pull_succeeded image={} tag={} image_id={} attempts={}", task.key.image,
                  task.key.tag, task.status.image_id(), task.status.attempts());
@@ -481,7 +469,7 @@ bool ImagePuller::ExpireLocked(absl::Time now) {
   for (auto it = tasks_.begin(); it != tasks_.end();) {
     const Task& task = it->second;
     if (task.state != Task::State::kFinished || !task.ttl.has_value() ||
-        now < FromTimestamp(task.status.completion_time()) + *task.ttl) {
+        now < FromProtoTime(task.status.completion_time()) + *task.ttl) {
       ++it;
       continue;
     }
@@ -512,7 +500,7 @@ bool ImagePuller::ExpireLocked(absl::Time now) {
   }
   if (spec_changed) {
     metadata_.set_generation(metadata_.generation() + 1);
-    *metadata_.mutable_spec_update_time() = ToTimestamp(now);
+    *metadata_.mutable_spec_update_time() = ToProtoTime(now);
   }
   return changed;
 }
@@ -535,7 +523,7 @@ absl::Time ImagePuller::NextWakeTime() const {
         break;
       case Task::State::kFinished:
         if (task.ttl.has_value())
-          next = std::min(next, FromTimestamp(task.status.completion_time()) + *task.ttl);
+          next = std::min(next, FromProtoTime(task.status.completion_time()) + *task.ttl);
         break;
     }
   }
@@ -563,7 +551,7 @@ absl::StatusOr<api::NodeImage> ImagePuller::SetNodeImage(const api::SetNodeImage
     api::NodeImageMetadata old_metadata = metadata_;
     spec_ = std::move(spec);
     metadata_.set_generation(metadata_.generation() + 1);
-    *metadata_.mutable_spec_update_time() = ToTimestamp(now);
+    *metadata_.mutable_spec_update_time() = ToProtoTime(now);
     // The spec is durable before anything acts on it; a failed write changes nothing.
     if (absl::Status stored = PersistLocked(); !stored.ok()) {
       spec_ = std::move(old_spec);

@@ -6,11 +6,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "cri/snapshot.h"
 #include "daemon/page_token.h"
 #include "daemon/prestop/kubelet_handler.h"
-#include "daemon/recreate/proto_time.h"
 #include "spdlog/spdlog.h"
 
 namespace inplaced::daemon {

@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "daemon/recreate/proto_time.h"
+#include "common/proto_time.h"
 #include "google/protobuf/util/message_differencer.h"
 
 namespace inplaced::daemon {

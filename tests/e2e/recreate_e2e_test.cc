@@ -70,7 +70,7 @@ TEST_F(RecreateE2eTest, OrderedRecreateKillsTheSecondAfterTheFirstSucceeded) {
   EXPECT_NE(one.new_container_id(), two.new_container_id());
   EXPECT_GT(polls_with_second_killed, 0);
   // The second kill came after the first container's new instance was running (its Succeeded).
-  EXPECT_GE(FromProto(two.killed_at()), FromProto(one.restarted_at())) << done.DebugString();
+  EXPECT_GE(FromProtoTime(two.killed_at()), FromProtoTime(one.restarted_at())) << done.DebugString();
 }
 
 TEST_F(RecreateE2eTest, ParallelRecreateKillsBothWithoutWaiting) {
@@ -91,8 +91,8 @@ TEST_F(RecreateE2eTest, ParallelRecreateKillsBothWithoutWaiting) {
   const api::ContainerRecreateState& a = done.status().container_states(0);
   const api::ContainerRecreateState& b = done.status().container_states(1);
   // Neither kill waited for the other container's restart.
-  EXPECT_LT(FromProto(b.killed_at()), FromProto(a.restarted_at())) << done.DebugString();
-  EXPECT_LT(FromProto(a.killed_at()), FromProto(b.restarted_at())) << done.DebugString();
+  EXPECT_LT(FromProtoTime(b.killed_at()), FromProtoTime(a.restarted_at())) << done.DebugString();
+  EXPECT_LT(FromProtoTime(a.killed_at()), FromProtoTime(b.restarted_at())) << done.DebugString();
 }
 
 TEST_F(RecreateE2eTest, TermIgnoringContainerIsKilledAfterItsGracePeriod) {
@@ -119,7 +119,7 @@ TEST_F(RecreateE2eTest, TermIgnoringContainerIsKilledAfterItsGracePeriod) {
   EXPECT_EQ(killed->state, cri_v1::CONTAINER_EXITED);
   EXPECT_EQ(killed->exit_code, 137);
   EXPECT_GE(absl::FromUnixNanos(killed->finished_at),
-            FromProto(state.killed_at()) + absl::Milliseconds(1500));
+            FromProtoTime(state.killed_at()) + absl::Milliseconds(1500));
 }
 
 // The hook writes the mark, then blocks until the test releases it: the test reads the mark in the old,
@@ -162,7 +162,7 @@ class RecreatePreStopE2eTest : public RecreateE2eTest {
     EXPECT_EQ(state.pre_stop().source(), source);
     ASSERT_TRUE(state.pre_stop().has_finished_at());
     // The kill came after the hook finished.
-    EXPECT_GE(FromProto(state.killed_at()), FromProto(state.pre_stop().finished_at()));
+    EXPECT_GE(FromProtoTime(state.killed_at()), FromProtoTime(state.pre_stop().finished_at()));
 
     // The new instance starts from a fresh filesystem: the mark belonged to the old one only.
     ASSERT_OK_AND_ASSIGN(cri_v1::ExecSyncResponse fresh,
@@ -316,7 +316,7 @@ TEST_F(RecreatePreStopE2eTest, TcpSocketHookConnectsToTheContainerBeforeTheKill)
   const api::ContainerRecreateState& state = done.status().container_states(0);
   ExpectRecreatedOnce(state, old->id);
   EXPECT_EQ(state.pre_stop().outcome(), api::PRE_STOP_OUTCOME_SUCCEEDED) << state.DebugString();
-  EXPECT_GE(FromProto(state.killed_at()), FromProto(state.pre_stop().finished_at()));
+  EXPECT_GE(FromProtoTime(state.killed_at()), FromProtoTime(state.pre_stop().finished_at()));
   // The old instance (attempt 0) saw the hook's connection; the new one (attempt 1) is listening again.
   EXPECT_THAT(ContainerLog("app", 0), HasSubstr("prestop-connection-accepted"));
   EXPECT_THAT(ContainerLog("app", 1), Not(HasSubstr("prestop-connection-accepted")));
@@ -410,9 +410,9 @@ TEST_F(RecreateE2eTest, MinStartedSecondsKeepsTheContainerRecreatingUntilItRanLo
   std::optional<cri::ContainerInfo> fresh = Instance(state.new_container_id());
   ASSERT_TRUE(fresh.has_value());
   const absl::Time started = absl::FromUnixNanos(fresh->started_at);
-  EXPECT_EQ(FromProto(state.restarted_at()), started);
+  EXPECT_EQ(FromProtoTime(state.restarted_at()), started);
   // Succeeded only once it had run for min_started_seconds (lower bounds: semantic, not performance).
-  EXPECT_GE(FromProto(done.status().completion_time()), started + absl::Seconds(3) - kClockSlack);
+  EXPECT_GE(FromProtoTime(done.status().completion_time()), started + absl::Seconds(3) - kClockSlack);
   EXPECT_GE(*first_seen_succeeded, started + absl::Seconds(3) - kClockSlack);
   // And it is still the same, running instance.
   std::optional<cri::ContainerInfo> now = Current("app");
@@ -436,8 +436,8 @@ TEST_F(RecreateE2eTest, CrashLoopingContainerFailsAtTheActiveDeadline) {
   ASSERT_EQ(done.status().container_states_size(), 1);
   EXPECT_EQ(done.status().container_states(0).phase(), api::CONTAINER_RECREATE_PHASE_FAILED);
   EXPECT_EQ(done.status().container_states(0).message(), kDeadlineExceeded);
-  const absl::Time created = FromProto(done.metadata().creation_time());
-  const absl::Time completed = FromProto(done.status().completion_time());
+  const absl::Time created = FromProtoTime(done.metadata().creation_time());
+  const absl::Time completed = FromProtoTime(done.status().completion_time());
   EXPECT_GE(completed, created + absl::Seconds(8));
   // Generous: the deadline is enforced by the daemon's loop, not missed by minutes.
   EXPECT_LE(completed, created + absl::Seconds(8 + 30));

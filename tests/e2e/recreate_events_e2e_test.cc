@@ -46,7 +46,8 @@ class RecreateEventPickupE2eTest : public RecreateE2eTest {
   int PollMs() const { return StreamsEvents() ? 20000 : 1000; }
 
   std::vector<std::string> DaemonPollFlags() const override {
-    return {"--fast-poll-ms", std::to_string(PollMs()), "--slow-poll-ms", std::to_string(PollMs())};
+    const std::string poll_ms = std::to_string(PollMs());
+    return {"--fast-poll-ms", poll_ms, "--slow-poll-ms", poll_ms};
   }
 
   // Watches the request until its first container shows restarted_at; returns that state and when it
@@ -94,7 +95,7 @@ TEST_F(RecreateEventPickupE2eTest, RestartIsSeenFromAnEventWhereTheRuntimeStream
   std::optional<cri::ContainerInfo> fresh = Instance(state.new_container_id());
   ASSERT_TRUE(fresh.has_value());
   const absl::Time started = absl::FromUnixNanos(fresh->started_at);
-  EXPECT_EQ(FromProto(state.restarted_at()), started);
+  EXPECT_EQ(FromProtoTime(state.restarted_at()), started);
 
   const std::vector<std::string> observed = DaemonLogLines("container_restart_observed");
   ASSERT_THAT(observed, SizeIs(1));

@@ -24,10 +24,6 @@ namespace cri_v1 = ::runtime::v1;
 namespace api = ::inplaced::v1;
 using ::inplaced::testing::ChildProcess;
 
-absl::Time FromProto(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
-
 std::vector<std::string> PoliteSleeper() {
   return {"sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1 & wait $!; done"};
 }
@@ -43,7 +39,7 @@ void ExpectRecreatedOnce(const api::ContainerRecreateState& state, const std::st
   EXPECT_EQ(state.restart_count(), 1);
   EXPECT_TRUE(state.has_killed_at());
   EXPECT_TRUE(state.has_restarted_at());
-  EXPECT_GT(FromProto(state.restarted_at()), FromProto(state.killed_at()));
+  EXPECT_GT(FromProtoTime(state.restarted_at()), FromProtoTime(state.killed_at()));
 }
 
 void ExpectAllRecreatedOnce(const api::RecreateRequest& done, const std::vector<std::string>& old_ids) {
@@ -160,16 +156,6 @@ std::optional<cri::ContainerInfo> RecreateE2eTest::Current(const std::string& co
   return *info;
 }
 
-std::vector<cri::ContainerInfo> RecreateE2eTest::Instances(const std::string& container) {
-  auto snapshot = cri::TakeSnapshot(runtime());
-  EXPECT_OK(snapshot.status());
-  if (!snapshot.ok()) return {};
-  const cri::PodInfo* pod = snapshot->FindPod(kRecreateNamespace, pod_name_);
-  if (pod == nullptr) return {};
-  absl::Span<const cri::ContainerInfo> instances = pod->Instances(container);
-  return {instances.begin(), instances.end()};
-}
-
 std::optional<cri::ContainerInfo> RecreateE2eTest::Instance(const std::string& container_id) {
   auto snapshot = cri::TakeSnapshot(runtime());
   EXPECT_OK(snapshot.status());
@@ -273,15 +259,6 @@ std::vector<std::string> RecreateE2eTest::DaemonLogLines(const std::string& need
     if (line.find(needle) != std::string::npos) lines.push_back(line);
   }
   return lines;
-}
-
-bool RecreateE2eTest::WaitForDaemonLog(const std::string& needle, absl::Duration limit) const {
-  const absl::Time deadline = absl::Now() + limit;
-  while (DaemonLogLines(needle).empty()) {
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(kPollInterval);
-  }
-  return true;
 }
 
 }  // namespace inplaced::e2e

@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "api/cri/runtime_v1.pb.h"
 #include "api/inplaced/v1/recreate.grpc.pb.h"
+#include "common/proto_time.h"  // FromProtoTime, for the suites
 #include "common/real_clock.h"
 #include "cri/connect.h"
 #include "cri/runtime.h"
@@ -35,8 +36,6 @@ inline constexpr char kRecreateNamespace[] = "e2e";
 // Condition waits poll this often and give up after kWaitLimit (a failure, never a timing assert).
 inline constexpr absl::Duration kPollInterval = absl::Milliseconds(50);
 inline constexpr absl::Duration kWaitLimit = absl::Seconds(90);
-
-absl::Time FromProto(const google::protobuf::Timestamp& t);
 
 // A sleeper that exits on TERM (once its trap is set; before that the grace period ends it).
 std::vector<std::string> PoliteSleeper();
@@ -76,8 +75,6 @@ class RecreateE2eTest : public ::testing::Test {
 
   // The pod's current instance of `container` (nullopt when absent).
   std::optional<cri::ContainerInfo> Current(const std::string& container);
-  // Every instance of `container` in the pod, as the runtime lists them.
-  std::vector<cri::ContainerInfo> Instances(const std::string& container);
   // The runtime's view of one instance, through cri::FillStatus (ContainerStatus).
   std::optional<cri::ContainerInfo> Instance(const std::string& container_id);
   absl::StatusOr<::runtime::v1::ExecSyncResponse> Exec(const std::string& container_id,
@@ -105,8 +102,6 @@ class RecreateE2eTest : public ::testing::Test {
 
   // The daemon's log lines (its stderr) so far that contain `needle`.
   std::vector<std::string> DaemonLogLines(const std::string& needle) const;
-  // Waits until the daemon has logged a line containing `needle`; false after `limit`.
-  bool WaitForDaemonLog(const std::string& needle, absl::Duration limit) const;
 
   // Starts the daemon (stderr appended to daemon_log_) and makes stub_ once it is ready.
   void StartDaemon();

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "daemon/recreate/proto_time.h"
+#include "common/proto_time.h"
 #include "daemon/recreate/recreate_engine.h"
 #include "daemon/store/sqlite_store.h"
 #include "gmock/gmock.h"

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "daemon/recreate/proto_time.h"
+#include "common/proto_time.h"
 #include "daemon/recreate_validation.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

@@ -1,12 +1,12 @@
 #pragma once
 
-// Conversions between absl::Time and google.protobuf.Timestamp for the recreate engine's records.
-// Header-only, stateless.
+// Conversions between absl::Time and google.protobuf.Timestamp (the recreate records, the NodeImage
+// status, the tests that read them). Header-only, stateless.
 
 #include "absl/time/time.h"
 #include "google/protobuf/timestamp.pb.h"
 
-namespace inplaced::daemon {
+namespace inplaced {
 
 inline google::protobuf::Timestamp ToProtoTime(absl::Time time) {
   google::protobuf::Timestamp out;
@@ -29,4 +29,4 @@ inline absl::Time FromProtoTime(const google::protobuf::Timestamp& time) {
 // Time from a CRI nanosecond timestamp (0 stays the epoch).
 inline absl::Time FromUnixNanosTime(int64_t nanos) { return absl::FromUnixNanos(nanos); }
 
-}  // namespace inplaced::daemon
+}  // namespace inplaced
