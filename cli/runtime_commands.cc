@@ -14,7 +14,7 @@
 namespace inplaced::cli {
 namespace {
 
-namespace v1 = ::runtime::v1;
+namespace criv1 = ::runtime::v1;
 
 absl::StatusOr<cri::Connection> ConnectTo(const RuntimeFlags& flags) {
   cri::ConnectOptions options;
@@ -39,9 +39,9 @@ absl::Status RunPs(const RuntimeFlags& flags, const std::string& pod_namespace) 
 
 absl::Status RunImage(const RuntimeFlags& flags, const std::string& image) {
   ASSIGN_OR_RETURN(cri::Connection conn, ConnectTo(flags));
-  v1::ImageStatusRequest request;
+  criv1::ImageStatusRequest request;
   request.mutable_image()->set_image(image);
-  ASSIGN_OR_RETURN(v1::ImageStatusResponse response, conn.runtime->ImageStatus(request));
+  ASSIGN_OR_RETURN(criv1::ImageStatusResponse response, conn.runtime->ImageStatus(request));
   if (!response.has_image()) return absl::NotFoundError("image " + image + " is not present on the node");
   std::cout << FormatImage(response.image());
   return absl::OkStatus();
@@ -50,7 +50,7 @@ absl::Status RunImage(const RuntimeFlags& flags, const std::string& image) {
 // The password comes from the environment, never from argv (visible in ps) or the logs.
 absl::Status RunPull(const RuntimeFlags& flags, const std::string& image, const std::string& username) {
   ASSIGN_OR_RETURN(cri::Connection conn, ConnectTo(flags));
-  v1::PullImageRequest request;
+  criv1::PullImageRequest request;
   request.mutable_image()->set_image(image);
   if (!username.empty()) {
     const char* password = std::getenv("INPLACECTL_REGISTRY_PASSWORD");
@@ -62,7 +62,7 @@ absl::Status RunPull(const RuntimeFlags& flags, const std::string& image, const 
     request.mutable_auth()->set_password(password);
   }
   const absl::Time start = absl::Now();
-  ASSIGN_OR_RETURN(v1::PullImageResponse pulled, conn.runtime->PullImage(request, /*cancel=*/nullptr));
+  ASSIGN_OR_RETURN(criv1::PullImageResponse pulled, conn.runtime->PullImage(request, /*cancel=*/nullptr));
   std::cout << "pulled " << image << " image_ref=" << pulled.image_ref()
             << " in " << absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Milliseconds(1)))
             << "\n";

@@ -12,15 +12,15 @@
 
 namespace inplaced::cli {
 
-namespace v1 = ::runtime::v1;
+namespace criv1 = ::runtime::v1;
 
-std::string FormatVersion(const v1::VersionResponse& version, absl::string_view endpoint) {
+std::string FormatVersion(const criv1::VersionResponse& version, absl::string_view endpoint) {
   return absl::StrCat("runtime=", version.runtime_name(), " version=", version.runtime_version(),
                       " api=", version.runtime_api_version(), " endpoint=", endpoint);
 }
 
-std::string ContainerStateName(v1::ContainerState state) {
-  std::string name = v1::ContainerState_Name(state);
+std::string ContainerStateName(criv1::ContainerState state) {
+  std::string name = criv1::ContainerState_Name(state);
   if (name.empty()) return absl::StrCat("state(", static_cast<int>(state), ")");
   absl::string_view trimmed = name;
   absl::ConsumePrefix(&trimmed, "CONTAINER_");
@@ -64,7 +64,7 @@ std::string FormatPods(const cri::NodeSnapshot& snapshot, absl::string_view pod_
   return out;
 }
 
-std::string FormatImage(const v1::Image& image) {
+std::string FormatImage(const criv1::Image& image) {
   return absl::StrCat("id=", image.id(), "\ntags=", absl::StrJoin(image.repo_tags(), ","),
                       "\ndigests=", absl::StrJoin(image.repo_digests(), ","), "\nsize=", image.size(),
                       "\npinned=", image.pinned() ? "true" : "false", "\n");

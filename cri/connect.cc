@@ -28,11 +28,11 @@ absl::StatusOr<Connection> Connect(const ConnectOptions& options) {
       CreateCriChannel(endpoint, options.max_receive_message_bytes),
       GrpcRuntimeOptions{options.request_timeout, options.max_receive_message_bytes});
 
-  v1::VersionRequest request;
+  criv1::VersionRequest request;
   request.set_version(kClientVersion);
   // wait-for-ready: while the socket is missing or refuses, gRPC keeps retrying (100 ms backoff)
   // instead of failing the probe at once, so a runtime that starts after us is picked up.
-  absl::StatusOr<v1::VersionResponse> version =
+  absl::StatusOr<criv1::VersionResponse> version =
       runtime->VersionWaitForReady(request, options.connect_timeout);
   if (!version.ok()) {
     const absl::Status& status = version.status();

@@ -23,7 +23,7 @@ struct ConnectOptions {
 struct Connection {
   std::unique_ptr<Runtime> runtime;
   std::string endpoint;                 // the resolved "unix:///..." endpoint
-  v1::VersionResponse version;          // from the Version probe
+  criv1::VersionResponse version;          // from the Version probe
 };
 
 // Resolves the endpoint (ParseEndpoint, or DiscoverEndpoint under discovery_root when empty), creates a

@@ -1,7 +1,7 @@
 #pragma once
 
-// The one place where gRPC statuses from the container runtime become absl::Status (and back), and where
-// differences between runtime versions in error reporting are absorbed.
+// Where gRPC statuses from the container runtime become absl::Status (over common/grpc_status, with the
+// call's name), and where differences between runtime versions in error reporting are absorbed.
 
 #include <grpcpp/support/status.h>
 
@@ -20,9 +20,6 @@ absl::Status FromGrpcStatus(const grpc::Status& status, absl::string_view call);
 // 1.6.0-1.6.34 and 1.7.0-1.7.20 (Debian bookworm ships 1.6.20) answer NOT_FOUND to StopContainer of an
 // unknown id where the CRI and later releases answer OK; the caller sees one behaviour.
 absl::Status FromGrpcStatusIdempotent(const grpc::Status& status, absl::string_view call);
-
-// The inverse direction, for servers speaking CRI (the fake runtime): same code, same message.
-grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // True when the runtime said the object does not exist (gRPC NOT_FOUND), the only code kubelet treats
 // specially (k8s.io/cri-api/pkg/errors.IsNotFound). Call it qualified (cri::IsNotFound): ADL also finds

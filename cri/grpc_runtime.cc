@@ -35,7 +35,7 @@ absl::Duration SecondsOrZero(int64_t seconds) {
 }
 
 // cri-client refuses a VersionResponse with any field empty; so do we, naming what was answered.
-absl::Status CheckVersionResponse(const v1::VersionResponse& response) {
+absl::Status CheckVersionResponse(const criv1::VersionResponse& response) {
   if (!response.version().empty() && !response.runtime_name().empty() &&
       !response.runtime_version().empty() && !response.runtime_api_version().empty()) {
     return absl::OkStatus();
@@ -56,17 +56,17 @@ class GrpcContainerEventStream final : public ContainerEventStream {
     if (finished_) return;
     // gRPC requires Finish() on a sync reader; cancel first so it does not wait for the runtime.
     context_->TryCancel();
-    v1::ContainerEventResponse ignored;
+    criv1::ContainerEventResponse ignored;
     while (reader_->Read(&ignored)) {
     }
     reader_->Finish().IgnoreError();
   }
 
-  void set_reader(std::unique_ptr<grpc::ClientReader<v1::ContainerEventResponse>> reader) {
+  void set_reader(std::unique_ptr<grpc::ClientReader<criv1::ContainerEventResponse>> reader) {
     reader_ = std::move(reader);
   }
 
-  bool Read(v1::ContainerEventResponse* event) override {
+  bool Read(criv1::ContainerEventResponse* event) override {
     if (finished_) return false;
     return reader_->Read(event);
   }
@@ -83,7 +83,7 @@ class GrpcContainerEventStream final : public ContainerEventStream {
  private:
   // Declared first so it outlives the reader.
   std::unique_ptr<grpc::ClientContext> context_;
-  std::unique_ptr<grpc::ClientReader<v1::ContainerEventResponse>> reader_;
+  std::unique_ptr<grpc::ClientReader<criv1::ContainerEventResponse>> reader_;
   bool finished_ = false;
   absl::Status finish_status_;
 };
@@ -106,8 +106,8 @@ std::shared_ptr<grpc::Channel> CreateCriChannel(const std::string& endpoint,
 GrpcRuntime::GrpcRuntime(std::shared_ptr<grpc::Channel> channel, GrpcRuntimeOptions options)
     : channel_(std::move(channel)),
       options_(options),
-      runtime_stub_(v1::RuntimeService::NewStub(channel_)),
-      image_stub_(v1::ImageService::NewStub(channel_)) {}
+      runtime_stub_(criv1::RuntimeService::NewStub(channel_)),
+      image_stub_(criv1::ImageService::NewStub(channel_)) {}
 
 template <typename InvokeFn>
 grpc::Status GrpcRuntime::Invoke(const CallOptions& call_options, InvokeFn invoke) {
@@ -127,9 +127,9 @@ grpc::Status GrpcRuntime::Invoke(const CallOptions& call_options, InvokeFn invok
   return status;
 }
 
-absl::StatusOr<v1::VersionResponse> GrpcRuntime::VersionWaitForReady(
-    const v1::VersionRequest& request, absl::Duration timeout) {
-  v1::VersionResponse response;
+absl::StatusOr<criv1::VersionResponse> GrpcRuntime::VersionWaitForReady(
+    const criv1::VersionRequest& request, absl::Duration timeout) {
+  criv1::VersionResponse response;
   const grpc::Status status =
       Invoke(CallOptions{timeout, nullptr, /*wait_for_ready=*/true}, [&](grpc::ClientContext* c) {
         return runtime_stub_->Version(c, request, &response);
@@ -139,8 +139,8 @@ absl::StatusOr<v1::VersionResponse> GrpcRuntime::VersionWaitForReady(
   return response;
 }
 
-absl::StatusOr<v1::VersionResponse> GrpcRuntime::Version(const v1::VersionRequest& request) {
-  v1::VersionResponse response;
+absl::StatusOr<criv1::VersionResponse> GrpcRuntime::Version(const criv1::VersionRequest& request) {
+  criv1::VersionResponse response;
   const grpc::Status status = Invoke(CallOptions{options_.request_timeout},
                                      [&](grpc::ClientContext* c) {
                                        return runtime_stub_->Version(c, request, &response);
@@ -152,9 +152,9 @@ absl::StatusOr<v1::VersionResponse> GrpcRuntime::Version(const v1::VersionReques
 
 // The plain unary calls: request_timeout, no cancellation, response returned as is.
 #define INPLACED_CRI_UNARY(Stub, Method, Timeout)                                           \
-  absl::StatusOr<v1::Method##Response> GrpcRuntime::Method(                                 \
-      const v1::Method##Request& request) {                                                 \
-    v1::Method##Response response;                                                          \
+  absl::StatusOr<criv1::Method##Response> GrpcRuntime::Method(                                 \
+      const criv1::Method##Request& request) {                                                 \
+    criv1::Method##Response response;                                                          \
     const grpc::Status status =                                                             \
         Invoke(CallOptions{Timeout}, [&](grpc::ClientContext* c) {                          \
           return Stub->Method(c, request, &response);                                       \
@@ -165,8 +165,8 @@ absl::StatusOr<v1::VersionResponse> GrpcRuntime::Version(const v1::VersionReques
 
 // Calls with an empty response that the CRI declares idempotent for absent objects.
 #define INPLACED_CRI_IDEMPOTENT(Stub, Method, Timeout)                                     \
-  absl::Status GrpcRuntime::Method(const v1::Method##Request& request) {                   \
-    v1::Method##Response response;                                                         \
+  absl::Status GrpcRuntime::Method(const criv1::Method##Request& request) {                   \
+    criv1::Method##Response response;                                                         \
     const grpc::Status status =                                                            \
         Invoke(CallOptions{Timeout}, [&](grpc::ClientContext* c) {                         \
           return Stub->Method(c, request, &response);                                      \
@@ -196,8 +196,8 @@ INPLACED_CRI_IDEMPOTENT(runtime_stub_, StopContainer,
 #undef INPLACED_CRI_UNARY
 #undef INPLACED_CRI_IDEMPOTENT
 
-absl::Status GrpcRuntime::StartContainer(const v1::StartContainerRequest& request) {
-  v1::StartContainerResponse response;
+absl::Status GrpcRuntime::StartContainer(const criv1::StartContainerRequest& request) {
+  criv1::StartContainerResponse response;
   const grpc::Status status =
       Invoke(CallOptions{options_.request_timeout}, [&](grpc::ClientContext* c) {
         return runtime_stub_->StartContainer(c, request, &response);
@@ -205,9 +205,9 @@ absl::Status GrpcRuntime::StartContainer(const v1::StartContainerRequest& reques
   return FromGrpcStatus(status, "StartContainer");
 }
 
-absl::StatusOr<v1::PodSandboxStatusResponse> GrpcRuntime::PodSandboxStatus(
-    const v1::PodSandboxStatusRequest& request) {
-  v1::PodSandboxStatusResponse response;
+absl::StatusOr<criv1::PodSandboxStatusResponse> GrpcRuntime::PodSandboxStatus(
+    const criv1::PodSandboxStatusRequest& request) {
+  criv1::PodSandboxStatusResponse response;
   const grpc::Status status =
       Invoke(CallOptions{options_.request_timeout}, [&](grpc::ClientContext* c) {
         return runtime_stub_->PodSandboxStatus(c, request, &response);
@@ -220,9 +220,9 @@ absl::StatusOr<v1::PodSandboxStatusResponse> GrpcRuntime::PodSandboxStatus(
   return response;
 }
 
-absl::StatusOr<v1::ContainerStatusResponse> GrpcRuntime::ContainerStatus(
-    const v1::ContainerStatusRequest& request) {
-  v1::ContainerStatusResponse response;
+absl::StatusOr<criv1::ContainerStatusResponse> GrpcRuntime::ContainerStatus(
+    const criv1::ContainerStatusRequest& request) {
+  criv1::ContainerStatusResponse response;
   const grpc::Status status =
       Invoke(CallOptions{options_.request_timeout}, [&](grpc::ClientContext* c) {
         return runtime_stub_->ContainerStatus(c, request, &response);
@@ -235,7 +235,7 @@ absl::StatusOr<v1::ContainerStatusResponse> GrpcRuntime::ContainerStatus(
   return response;
 }
 
-absl::StatusOr<v1::ExecSyncResponse> GrpcRuntime::ExecSync(const v1::ExecSyncRequest& request,
+absl::StatusOr<criv1::ExecSyncResponse> GrpcRuntime::ExecSync(const criv1::ExecSyncRequest& request,
                                                            Cancellation* cancel) {
   // Like cri-client: timeout 0 means "run until it ends", so no deadline, only cancellation.
   CallOptions call_options;
@@ -243,7 +243,7 @@ absl::StatusOr<v1::ExecSyncResponse> GrpcRuntime::ExecSync(const v1::ExecSyncReq
   if (request.timeout() > 0) {
     call_options.timeout = options_.request_timeout + absl::Seconds(request.timeout());
   }
-  v1::ExecSyncResponse response;
+  criv1::ExecSyncResponse response;
   const grpc::Status status = Invoke(call_options, [&](grpc::ClientContext* c) {
     return runtime_stub_->ExecSync(c, request, &response);
   });
@@ -251,13 +251,13 @@ absl::StatusOr<v1::ExecSyncResponse> GrpcRuntime::ExecSync(const v1::ExecSyncReq
   return response;
 }
 
-absl::StatusOr<v1::PullImageResponse> GrpcRuntime::PullImage(const v1::PullImageRequest& request,
+absl::StatusOr<criv1::PullImageResponse> GrpcRuntime::PullImage(const criv1::PullImageRequest& request,
                                                              Cancellation* cancel) {
   // No deadline: --runtime-request-timeout does not bound pulls in kubelet either; the caller bounds
   // them through `cancel`, and containerd aborts the pull when the RPC is cancelled.
   CallOptions call_options;
   call_options.cancel = cancel;
-  v1::PullImageResponse response;
+  criv1::PullImageResponse response;
   const grpc::Status status = Invoke(call_options, [&](grpc::ClientContext* c) {
     return image_stub_->PullImage(c, request, &response);
   });
@@ -279,7 +279,7 @@ absl::StatusOr<std::unique_ptr<ContainerEventStream>> GrpcRuntime::GetContainerE
   grpc::ClientContext* raw_context = context.get();
   auto stream = std::make_unique<GrpcContainerEventStream>(std::move(context));
   // UNIMPLEMENTED (containerd 1.6) arrives on the first Read()/Finish(), not here.
-  stream->set_reader(runtime_stub_->GetContainerEvents(raw_context, v1::GetEventsRequest()));
+  stream->set_reader(runtime_stub_->GetContainerEvents(raw_context, criv1::GetEventsRequest()));
   return std::unique_ptr<ContainerEventStream>(std::move(stream));
 }
 

@@ -43,43 +43,43 @@ class GrpcRuntime final : public Runtime {
 
   // Version with an explicit deadline and gRPC wait-for-ready (used by Connect to wait for a socket
   // that is not there yet).
-  absl::StatusOr<v1::VersionResponse> VersionWaitForReady(const v1::VersionRequest& request,
+  absl::StatusOr<criv1::VersionResponse> VersionWaitForReady(const criv1::VersionRequest& request,
                                                           absl::Duration timeout);
 
-  absl::StatusOr<v1::VersionResponse> Version(const v1::VersionRequest& request) override;
-  absl::StatusOr<v1::StatusResponse> Status(const v1::StatusRequest& request) override;
-  absl::StatusOr<v1::RunPodSandboxResponse> RunPodSandbox(
-      const v1::RunPodSandboxRequest& request) override;
-  absl::Status StopPodSandbox(const v1::StopPodSandboxRequest& request) override;
-  absl::Status RemovePodSandbox(const v1::RemovePodSandboxRequest& request) override;
-  absl::StatusOr<v1::PodSandboxStatusResponse> PodSandboxStatus(
-      const v1::PodSandboxStatusRequest& request) override;
-  absl::StatusOr<v1::ListPodSandboxResponse> ListPodSandbox(
-      const v1::ListPodSandboxRequest& request) override;
-  absl::StatusOr<v1::CreateContainerResponse> CreateContainer(
-      const v1::CreateContainerRequest& request) override;
-  absl::Status StartContainer(const v1::StartContainerRequest& request) override;
-  absl::Status StopContainer(const v1::StopContainerRequest& request) override;
-  absl::Status RemoveContainer(const v1::RemoveContainerRequest& request) override;
-  absl::StatusOr<v1::ListContainersResponse> ListContainers(
-      const v1::ListContainersRequest& request) override;
-  absl::StatusOr<v1::ContainerStatusResponse> ContainerStatus(
-      const v1::ContainerStatusRequest& request) override;
-  absl::StatusOr<v1::ExecSyncResponse> ExecSync(const v1::ExecSyncRequest& request,
+  absl::StatusOr<criv1::VersionResponse> Version(const criv1::VersionRequest& request) override;
+  absl::StatusOr<criv1::StatusResponse> Status(const criv1::StatusRequest& request) override;
+  absl::StatusOr<criv1::RunPodSandboxResponse> RunPodSandbox(
+      const criv1::RunPodSandboxRequest& request) override;
+  absl::Status StopPodSandbox(const criv1::StopPodSandboxRequest& request) override;
+  absl::Status RemovePodSandbox(const criv1::RemovePodSandboxRequest& request) override;
+  absl::StatusOr<criv1::PodSandboxStatusResponse> PodSandboxStatus(
+      const criv1::PodSandboxStatusRequest& request) override;
+  absl::StatusOr<criv1::ListPodSandboxResponse> ListPodSandbox(
+      const criv1::ListPodSandboxRequest& request) override;
+  absl::StatusOr<criv1::CreateContainerResponse> CreateContainer(
+      const criv1::CreateContainerRequest& request) override;
+  absl::Status StartContainer(const criv1::StartContainerRequest& request) override;
+  absl::Status StopContainer(const criv1::StopContainerRequest& request) override;
+  absl::Status RemoveContainer(const criv1::RemoveContainerRequest& request) override;
+  absl::StatusOr<criv1::ListContainersResponse> ListContainers(
+      const criv1::ListContainersRequest& request) override;
+  absl::StatusOr<criv1::ContainerStatusResponse> ContainerStatus(
+      const criv1::ContainerStatusRequest& request) override;
+  absl::StatusOr<criv1::ExecSyncResponse> ExecSync(const criv1::ExecSyncRequest& request,
                                                 Cancellation* cancel) override;
   // The stream has no deadline; stop it with ContainerEventStream::Cancel() or by destroying it. Waits
   // up to 1 s for the channel to connect, else UNAVAILABLE: a stream started on an unconnected channel
   // would fail only at its first Read, so OK could not mean "subscribed".
   absl::StatusOr<std::unique_ptr<ContainerEventStream>> GetContainerEvents() override;
 
-  absl::StatusOr<v1::ListImagesResponse> ListImages(const v1::ListImagesRequest& request) override;
-  absl::StatusOr<v1::ImageStatusResponse> ImageStatus(
-      const v1::ImageStatusRequest& request) override;
-  absl::StatusOr<v1::PullImageResponse> PullImage(const v1::PullImageRequest& request,
+  absl::StatusOr<criv1::ListImagesResponse> ListImages(const criv1::ListImagesRequest& request) override;
+  absl::StatusOr<criv1::ImageStatusResponse> ImageStatus(
+      const criv1::ImageStatusRequest& request) override;
+  absl::StatusOr<criv1::PullImageResponse> PullImage(const criv1::PullImageRequest& request,
                                                   Cancellation* cancel) override;
-  absl::Status RemoveImage(const v1::RemoveImageRequest& request) override;
-  absl::StatusOr<v1::ImageFsInfoResponse> ImageFsInfo(
-      const v1::ImageFsInfoRequest& request) override;
+  absl::Status RemoveImage(const criv1::RemoveImageRequest& request) override;
+  absl::StatusOr<criv1::ImageFsInfoResponse> ImageFsInfo(
+      const criv1::ImageFsInfoRequest& request) override;
 
  private:
   // How one call is bounded: `timeout` unset = no deadline; `cancel` may be null.
@@ -95,8 +95,8 @@ class GrpcRuntime final : public Runtime {
 
   std::shared_ptr<grpc::Channel> channel_;
   const GrpcRuntimeOptions options_;
-  std::unique_ptr<v1::RuntimeService::Stub> runtime_stub_;
-  std::unique_ptr<v1::ImageService::Stub> image_stub_;
+  std::unique_ptr<criv1::RuntimeService::Stub> runtime_stub_;
+  std::unique_ptr<criv1::ImageService::Stub> image_stub_;
 };
 
 }  // namespace inplaced::cri

@@ -9,7 +9,7 @@
 
 namespace inplaced::cri {
 
-namespace v1 = ::runtime::v1;
+namespace criv1 = ::runtime::v1;
 
 // A server stream of CRI container events (GetContainerEvents).
 //
@@ -20,7 +20,7 @@ namespace v1 = ::runtime::v1;
 class ContainerEventStream {
  public:
   virtual ~ContainerEventStream() = default;
-  virtual bool Read(v1::ContainerEventResponse* event) = 0;
+  virtual bool Read(criv1::ContainerEventResponse* event) = 0;
   virtual absl::Status Finish() = 0;
   virtual void Cancel() = 0;
 };
@@ -40,29 +40,29 @@ class Runtime {
   virtual ~Runtime() = default;
 
   // RuntimeService.
-  virtual absl::StatusOr<v1::VersionResponse> Version(const v1::VersionRequest& request) = 0;
-  virtual absl::StatusOr<v1::StatusResponse> Status(const v1::StatusRequest& request) = 0;
-  virtual absl::StatusOr<v1::RunPodSandboxResponse> RunPodSandbox(
-      const v1::RunPodSandboxRequest& request) = 0;
-  virtual absl::Status StopPodSandbox(const v1::StopPodSandboxRequest& request) = 0;
-  virtual absl::Status RemovePodSandbox(const v1::RemovePodSandboxRequest& request) = 0;
-  virtual absl::StatusOr<v1::PodSandboxStatusResponse> PodSandboxStatus(
-      const v1::PodSandboxStatusRequest& request) = 0;
-  virtual absl::StatusOr<v1::ListPodSandboxResponse> ListPodSandbox(
-      const v1::ListPodSandboxRequest& request) = 0;
-  virtual absl::StatusOr<v1::CreateContainerResponse> CreateContainer(
-      const v1::CreateContainerRequest& request) = 0;
-  virtual absl::Status StartContainer(const v1::StartContainerRequest& request) = 0;
+  virtual absl::StatusOr<criv1::VersionResponse> Version(const criv1::VersionRequest& request) = 0;
+  virtual absl::StatusOr<criv1::StatusResponse> Status(const criv1::StatusRequest& request) = 0;
+  virtual absl::StatusOr<criv1::RunPodSandboxResponse> RunPodSandbox(
+      const criv1::RunPodSandboxRequest& request) = 0;
+  virtual absl::Status StopPodSandbox(const criv1::StopPodSandboxRequest& request) = 0;
+  virtual absl::Status RemovePodSandbox(const criv1::RemovePodSandboxRequest& request) = 0;
+  virtual absl::StatusOr<criv1::PodSandboxStatusResponse> PodSandboxStatus(
+      const criv1::PodSandboxStatusRequest& request) = 0;
+  virtual absl::StatusOr<criv1::ListPodSandboxResponse> ListPodSandbox(
+      const criv1::ListPodSandboxRequest& request) = 0;
+  virtual absl::StatusOr<criv1::CreateContainerResponse> CreateContainer(
+      const criv1::CreateContainerRequest& request) = 0;
+  virtual absl::Status StartContainer(const criv1::StartContainerRequest& request) = 0;
   // Returns once the container stopped; request.timeout() is the grace in seconds (0 = kill at once).
-  virtual absl::Status StopContainer(const v1::StopContainerRequest& request) = 0;
-  virtual absl::Status RemoveContainer(const v1::RemoveContainerRequest& request) = 0;
-  virtual absl::StatusOr<v1::ListContainersResponse> ListContainers(
-      const v1::ListContainersRequest& request) = 0;
-  virtual absl::StatusOr<v1::ContainerStatusResponse> ContainerStatus(
-      const v1::ContainerStatusRequest& request) = 0;
+  virtual absl::Status StopContainer(const criv1::StopContainerRequest& request) = 0;
+  virtual absl::Status RemoveContainer(const criv1::RemoveContainerRequest& request) = 0;
+  virtual absl::StatusOr<criv1::ListContainersResponse> ListContainers(
+      const criv1::ListContainersRequest& request) = 0;
+  virtual absl::StatusOr<criv1::ContainerStatusResponse> ContainerStatus(
+      const criv1::ContainerStatusRequest& request) = 0;
   // A non-zero exit of the command is an OK status with exit_code set. `cancel` (may be null) aborts
   // the call with CANCELLED.
-  virtual absl::StatusOr<v1::ExecSyncResponse> ExecSync(const v1::ExecSyncRequest& request,
+  virtual absl::StatusOr<criv1::ExecSyncResponse> ExecSync(const criv1::ExecSyncRequest& request,
                                                         Cancellation* cancel) = 0;
   // Subscribes to container events. OK means the subscription was sent to a reachable runtime (a
   // runtime without the stream, e.g. containerd 1.6, answers UNIMPLEMENTED on the first Read/Finish);
@@ -70,15 +70,15 @@ class Runtime {
   virtual absl::StatusOr<std::unique_ptr<ContainerEventStream>> GetContainerEvents() = 0;
 
   // ImageService.
-  virtual absl::StatusOr<v1::ListImagesResponse> ListImages(const v1::ListImagesRequest& request) = 0;
-  virtual absl::StatusOr<v1::ImageStatusResponse> ImageStatus(
-      const v1::ImageStatusRequest& request) = 0;
+  virtual absl::StatusOr<criv1::ListImagesResponse> ListImages(const criv1::ListImagesRequest& request) = 0;
+  virtual absl::StatusOr<criv1::ImageStatusResponse> ImageStatus(
+      const criv1::ImageStatusRequest& request) = 0;
   // Has no deadline (pulls take as long as they take); `cancel` (may be null) aborts it with CANCELLED.
-  virtual absl::StatusOr<v1::PullImageResponse> PullImage(const v1::PullImageRequest& request,
+  virtual absl::StatusOr<criv1::PullImageResponse> PullImage(const criv1::PullImageRequest& request,
                                                           Cancellation* cancel) = 0;
-  virtual absl::Status RemoveImage(const v1::RemoveImageRequest& request) = 0;
-  virtual absl::StatusOr<v1::ImageFsInfoResponse> ImageFsInfo(
-      const v1::ImageFsInfoRequest& request) = 0;
+  virtual absl::Status RemoveImage(const criv1::RemoveImageRequest& request) = 0;
+  virtual absl::StatusOr<criv1::ImageFsInfoResponse> ImageFsInfo(
+      const criv1::ImageFsInfoRequest& request) = 0;
 };
 
 }  // namespace inplaced::cri

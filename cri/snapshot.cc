@@ -32,8 +32,8 @@ std::optional<int64_t> ParseInt(absl::string_view text) {
 // Current-sandbox order: READY before NOTREADY, then newest, then highest attempt, then id (so the
 // choice is deterministic whatever order the runtime lists in).
 bool SandboxBefore(const SandboxInfo& a, const SandboxInfo& b) {
-  const bool a_ready = a.state == v1::SANDBOX_READY;
-  const bool b_ready = b.state == v1::SANDBOX_READY;
+  const bool a_ready = a.state == criv1::SANDBOX_READY;
+  const bool b_ready = b.state == criv1::SANDBOX_READY;
   return std::forward_as_tuple(b_ready, b.created_at, b.attempt, b.id) <
          std::forward_as_tuple(a_ready, a.created_at, a.attempt, a.id);
 }
@@ -45,7 +45,7 @@ bool ContainerBefore(const ContainerInfo& a, const ContainerInfo& b) {
          std::forward_as_tuple(a.created_at, a.attempt, a.id);
 }
 
-ContainerInfo ToContainerInfo(const v1::Container& container) {
+ContainerInfo ToContainerInfo(const criv1::Container& container) {
   ContainerInfo info;
   info.id = container.id();
   info.pod_sandbox_id = container.pod_sandbox_id();
@@ -98,15 +98,15 @@ std::vector<const ContainerInfo*> PodInfo::CurrentContainers() const {
   return current;
 }
 
-NodeSnapshot NodeSnapshot::FromLists(const v1::ListPodSandboxResponse& sandboxes,
-                                     const v1::ListContainersResponse& containers) {
+NodeSnapshot NodeSnapshot::FromLists(const criv1::ListPodSandboxResponse& sandboxes,
+                                     const criv1::ListContainersResponse& containers) {
   NodeSnapshot snapshot;
   // Pods keyed by UID, or by "namespace/name" for a sandbox without one (not made by kubelet).
   absl::flat_hash_map<std::string, size_t> pod_by_key;
   // Per pod, the best sandbox seen so far: the pod's identity fields come from it.
   std::vector<SandboxInfo> identity_source;
-  for (const v1::PodSandbox& sandbox : sandboxes.items()) {
-    const v1::PodSandboxMetadata& metadata = sandbox.metadata();
+  for (const criv1::PodSandbox& sandbox : sandboxes.items()) {
+    const criv1::PodSandboxMetadata& metadata = sandbox.metadata();
     const absl::string_view uid =
         FirstNonEmpty(metadata.uid(), Lookup(sandbox.labels(), kubelet::kPodUid));
     const absl::string_view name =
@@ -143,7 +143,7 @@ NodeSnapshot NodeSnapshot::FromLists(const v1::ListPodSandboxResponse& sandboxes
     if (!inserted && SandboxBefore(pod.sandbox, snapshot.pods_[it->second].sandbox)) it->second = i;
   }
 
-  for (const v1::Container& container : containers.containers()) {
+  for (const criv1::Container& container : containers.containers()) {
     size_t pod_index = 0;
     if (auto it = snapshot.pod_by_sandbox_id_.find(container.pod_sandbox_id());
         it != snapshot.pod_by_sandbox_id_.end()) {
@@ -206,10 +206,10 @@ ContainerInfo* NodeSnapshot::FindMutableContainer(absl::string_view container_id
 absl::StatusOr<NodeSnapshot> TakeSnapshot(Runtime& runtime) {
   // Sandboxes first: a container created between the two calls then has a sandbox that is either in
   // the list or new, and a new one is still matched through the pod UID label.
-  ASSIGN_OR_RETURN(const v1::ListPodSandboxResponse sandboxes,
-                   runtime.ListPodSandbox(v1::ListPodSandboxRequest()));
-  ASSIGN_OR_RETURN(const v1::ListContainersResponse containers,
-                   runtime.ListContainers(v1::ListContainersRequest()));
+  ASSIGN_OR_RETURN(const criv1::ListPodSandboxResponse sandboxes,
+                   runtime.ListPodSandbox(criv1::ListPodSandboxRequest()));
+  ASSIGN_OR_RETURN(const criv1::ListContainersResponse containers,
+                   runtime.ListContainers(criv1::ListContainersRequest()));
   return NodeSnapshot::FromLists(sandboxes, containers);
 }
 
@@ -219,9 +219,9 @@ absl::Status FillStatus(Runtime& runtime, const std::vector<std::string>& contai
   for (const std::string& id : container_ids) {
     ContainerInfo* container = snapshot->FindMutableContainer(id);
     if (container == nullptr) continue;
-    v1::ContainerStatusRequest request;
+    criv1::ContainerStatusRequest request;
     request.set_container_id(id);
-    absl::StatusOr<v1::ContainerStatusResponse> response = runtime.ContainerStatus(request);
+    absl::StatusOr<criv1::ContainerStatusResponse> response = runtime.ContainerStatus(request);
     if (!response.ok()) {
       // Removed between the list and this call (kubelet's container GC): like kubelet, not an error.
       if (cri::IsNotFound(response.status())) {
@@ -231,7 +231,7 @@ absl::Status FillStatus(Runtime& runtime, const std::vector<std::string>& contai
       }
       continue;
     }
-    const v1::ContainerStatus& status = response->status();
+    const criv1::ContainerStatus& status = response->status();
     container->has_status = true;
     container->state = status.state();
     container->started_at = status.started_at();

@@ -26,7 +26,7 @@ namespace inplaced::cri {
 struct SandboxInfo {
   std::string id;
   uint32_t attempt = 0;  // PodSandboxMetadata.attempt: counts sandbox re-creations
-  v1::PodSandboxState state = v1::SANDBOX_READY;
+  criv1::PodSandboxState state = criv1::SANDBOX_READY;
   int64_t created_at = 0;  // ns since the epoch
 };
 
@@ -38,7 +38,7 @@ struct ContainerInfo {
   // Label io.kubernetes.container.name, else ContainerMetadata.name.
   std::string name;
   uint32_t attempt = 0;  // ContainerMetadata.attempt
-  v1::ContainerState state = v1::CONTAINER_CREATED;
+  criv1::ContainerState state = criv1::CONTAINER_CREATED;
   int64_t created_at = 0;  // ns since the epoch
   // Annotation io.kubernetes.container.restartCount when it parses, else `attempt`.
   int64_t restart_count = 0;
@@ -97,8 +97,8 @@ class NodeSnapshot {
   // name is ignored. Containers go to the pod of their sandbox, else (a sandbox created after the
   // sandbox list was taken) to the pod named by their io.kubernetes.pod.uid label; containers of
   // unknown pods are ignored and counted in ignored_containers().
-  static NodeSnapshot FromLists(const v1::ListPodSandboxResponse& sandboxes,
-                                const v1::ListContainersResponse& containers);
+  static NodeSnapshot FromLists(const criv1::ListPodSandboxResponse& sandboxes,
+                                const criv1::ListContainersResponse& containers);
 
   // Every pod, in no particular order.
   const std::vector<PodInfo>& pods() const { return pods_; }

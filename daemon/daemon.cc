@@ -19,12 +19,12 @@
 #include "daemon/server/nodeimage_service.h"
 #include "daemon/server/recreate_service.h"
 #include "daemon/server/serving_state.h"
-#include "daemon/store/sqlite_store.h"
-#include "imagepull/disk_precheck.h"
+#include "store/sqlite_store.h"
+#include "imagepull/free_space_check.h"
 #include "imagepull/disk_space_precheck.h"
-#include "imagepull/http_curl_client.h"
+#include "imagepull/registry/http_curl_client.h"
 #include "imagepull/puller.h"
-#include "imagepull/registry_client.h"
+#include "imagepull/registry/registry_client.h"
 
 namespace inplaced::daemon {
 namespace {
@@ -66,7 +66,7 @@ struct Daemon::Parts {
   // Image pre-pull: the registry client and disk precheck feed the puller's precheck.
   std::unique_ptr<imagepull::CurlHttpClient> http;
   std::unique_ptr<imagepull::RegistryClient> registry;
-  std::unique_ptr<imagepull::DiskPrecheck> disk;
+  std::unique_ptr<imagepull::FreeSpaceCheck> disk;
   std::unique_ptr<imagepull::DiskSpacePrecheck> precheck;
   std::unique_ptr<imagepull::ImagePuller> puller;  // destroyed before the store and the runtime
 
@@ -149,7 +149,7 @@ absl::Status Daemon::StartPuller(Parts& parts) {
   imagepull::RegistryClientOptions registry_options;
   registry_options.insecure_registries = options.insecure_registries;
   parts.registry = std::make_unique<imagepull::RegistryClient>(*parts.http, registry_options);
-  imagepull::DiskPrecheckOptions disk_options;
+  imagepull::FreeSpaceCheckOptions disk_options;
   disk_options.default_path = options.image_fs_path;
   disk_options.reserve_percent = options.image_fs_reserve_percent;
   disk_options.assume_available_bytes = options.image_fs_assume_free_bytes;
@@ -157,7 +157,7 @@ absl::Status Daemon::StartPuller(Parts& parts) {
     spdlog::warn("image_fs_assume_free_bytes bytes={} (testing only: statvfs is not asked)",
                  *options.image_fs_assume_free_bytes);
   }
-  parts.disk = std::make_unique<imagepull::DiskPrecheck>(disk_options);
+  parts.disk = std::make_unique<imagepull::FreeSpaceCheck>(disk_options);
   parts.precheck = std::make_unique<imagepull::DiskSpacePrecheck>(
       *parts.registry, *parts.runtime.runtime, *parts.disk);
   imagepull::PullerOptions puller_options;

@@ -8,7 +8,7 @@
 namespace inplaced::imagepull {
 
 DiskSpacePrecheck::DiskSpacePrecheck(ImageResolver& resolver, cri::Runtime& runtime,
-                                     const DiskPrecheck& disk, DiskSpacePrecheckOptions options)
+                                     const FreeSpaceCheck& disk, DiskSpacePrecheckOptions options)
     : resolver_(resolver), runtime_(runtime), disk_(disk), options_(options) {}
 
 absl::Status DiskSpacePrecheck::Check(const ImageReference& image,
@@ -23,8 +23,8 @@ absl::Status DiskSpacePrecheck::Check(const ImageReference& image,
   }
 
   std::string mountpoint;
-  const absl::StatusOr<cri::v1::ImageFsInfoResponse> info =
-      runtime_.ImageFsInfo(cri::v1::ImageFsInfoRequest());
+  const absl::StatusOr<cri::criv1::ImageFsInfoResponse> info =
+      runtime_.ImageFsInfo(cri::criv1::ImageFsInfoRequest());
   if (info.ok() && info->image_filesystems_size() > 0) {
     mountpoint = info->image_filesystems(0).fs_id().mountpoint();
   } else if (!info.ok()) {

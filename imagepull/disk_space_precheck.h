@@ -2,14 +2,14 @@
 
 // The puller's disk-space precheck (a PullPrecheck): the image's download size from its registry
 // manifest (ImageResolver) against the free space of the runtime's image filesystem (CRI
-// ImageFsInfo's mountpoint, statvfs'ed by DiskPrecheck).
+// ImageFsInfo's mountpoint, statvfs'ed by FreeSpaceCheck).
 
 #include <vector>
 
 #include "cri/runtime.h"
-#include "imagepull/disk_precheck.h"
+#include "imagepull/free_space_check.h"
 #include "imagepull/pull_precheck.h"
-#include "imagepull/registry_client.h"
+#include "imagepull/registry/registry_client.h"
 
 namespace inplaced::imagepull {
 
@@ -25,20 +25,20 @@ struct DiskSpacePrecheckOptions {
 // dependencies; they must outlive it.
 class DiskSpacePrecheck : public PullPrecheck {
  public:
-  DiskSpacePrecheck(ImageResolver& resolver, cri::Runtime& runtime, const DiskPrecheck& disk,
+  DiskSpacePrecheck(ImageResolver& resolver, cri::Runtime& runtime, const FreeSpaceCheck& disk,
                     DiskSpacePrecheckOptions options = {});
 
   // RESOURCE_EXHAUSTED "not enough space on the image filesystem <path>: need X, Y free (reserve
   // Z)" when the image does not fit; the resolve error when fail_on_resolve_error; OK otherwise.
   // The mountpoint is ImageFsInfo's first image filesystem; when ImageFsInfo fails or names none,
-  // the DiskPrecheck's default path.
+  // the FreeSpaceCheck's default path.
   absl::Status Check(const ImageReference& image,
                      const std::vector<RegistryCredential>& credentials) override;
 
  private:
   ImageResolver& resolver_;
   cri::Runtime& runtime_;
-  const DiskPrecheck& disk_;
+  const FreeSpaceCheck& disk_;
   const DiskSpacePrecheckOptions options_;
 };
 

@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/field_checks.h"
 #include "common/status_macros.h"
-#include "imagepull/docker_config.h"
+#include "imagepull/registry/docker_config.h"
 
 namespace inplaced::imagepull {
 namespace {

@@ -16,7 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "api/inplaced/v1/nodeimage.pb.h"
-#include "imagepull/image_reference.h"
+#include "imagepull/registry/image_reference.h"
 
 namespace inplaced::imagepull {
 

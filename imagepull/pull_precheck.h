@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "imagepull/docker_config.h"
-#include "imagepull/image_reference.h"
+#include "imagepull/registry/docker_config.h"
+#include "imagepull/registry/image_reference.h"
 
 namespace inplaced::imagepull {
 

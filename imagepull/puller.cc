@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
-#include "imagepull/docker_config.h"
+#include "imagepull/registry/docker_config.h"
 #include "imagepull/pull_backoff.h"
 #include "spdlog/spdlog.h"
 

@@ -6,12 +6,11 @@
 //
 // Semantics (see api/inplaced/v1/nodeimage.proto for the API side):
 //   * Concurrency: at most `max_concurrent_pulls` pull operations run at once (default 3; a CRI
-//   call
-//     that was cancelled still holds its slot until the call returns. Over gRPC a cancelled call
-//     returns at once while the runtime stops its pull asynchronously, so the runtime may briefly
-//     see one more pull per cancellation). Slots go round-robin over the images (spec order, ad hoc
-//     pulls last as one more "image"), so one image with many tags cannot starve the others; within
-//     an image, tags go in spec order.
+//     call that was cancelled still holds its slot until the call returns. Over gRPC a cancelled
+//     call returns at once while the runtime stops its pull asynchronously, so the runtime may
+//     briefly see one more pull per cancellation). Slots go round-robin over the images (spec
+//     order, ad hoc pulls last as one more "image"), so one image with many tags cannot starve the
+//     others; within an image, tags go in spec order.
 //   * Dedupe: tasks with the same pulled reference, pull policy and credentials share one operation
 //     (a task that becomes ready while such an operation runs joins it without taking a slot). The
 //     operation is cancelled only when no task waits on it any more.
@@ -22,12 +21,10 @@
 //     ... 30 s, up to backoff_limit retries. active_deadline_seconds counts from the first
 //     attempt's start.
 //   * Spec changes: a removed tag or image cancels its task; a changed version restarts it
-//   (WAITING); a
-//     changed pull policy or secret applies from the next attempt. Finished tags whose
-//     ttl_seconds_after_finished passed are removed from spec and status (generation + 1).
-//   * Persistence: the NodeImage (spec with secrets, status) is one store record (kind "nodeimage",
-//   key
-//     options.store_key), written on every change. Create() reloads it: finished tags of the same
+//     (WAITING); a changed pull policy or secret applies from the next attempt. Finished tags
+//     whose ttl_seconds_after_finished passed are removed from spec and status (generation + 1).
+//   * Persistence: the NodeImage (spec with secrets, status) is one store record (kind
+//     "nodeimage", key options.store_key), written on every change. Create() reloads it: finished tags of the same
 //     version stay finished; unfinished ones start again (WAITING, attempts and deadline restart,
 //     as in Kruise); unfinished ad hoc pulls become FAILED (their secrets are not kept for them).
 //
@@ -71,7 +68,7 @@
 #include "common/cancellation.h"
 #include "common/clock.h"
 #include "cri/runtime.h"
-#include "daemon/store/store.h"
+#include "store/store.h"
 #include "imagepull/nodeimage_validation.h"
 #include "imagepull/pull_attempt.h"
 #include "imagepull/pull_precheck.h"

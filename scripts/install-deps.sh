@@ -9,7 +9,7 @@ tools_dir=${INPLACED_TOOLS_DIR:-$repo_root/.tools}
 
 packages=(
   # toolchain
-  g++ cmake ninja-build pkg-config ccache git ca-certificates clang libclang-rt-14-dev
+  g++ cmake ninja-build pkg-config ccache git ca-certificates clang libclang-rt-14-dev clang-format
   # libraries
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libcurl4-openssl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev

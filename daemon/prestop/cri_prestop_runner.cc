@@ -17,27 +17,27 @@
 namespace inplaced::daemon {
 namespace {
 
-namespace v1 = ::inplaced::v1;
+namespace api = ::inplaced::v1;
 
 constexpr size_t kMaxOutputTail = 256;
 // Granularity at which a sleep hook notices a cancellation.
 constexpr absl::Duration kSleepSlice = absl::Milliseconds(100);
 
-PreStopResult Result(v1::PreStopOutcome outcome, std::string message) {
+PreStopResult Result(api::PreStopOutcome outcome, std::string message) {
   return PreStopResult{outcome, std::move(message)};
 }
 
-PreStopResult Cancelled() { return Result(v1::PRE_STOP_OUTCOME_FAILED, "cancelled"); }
+PreStopResult Cancelled() { return Result(api::PRE_STOP_OUTCOME_FAILED, "cancelled"); }
 
-PreStopResult RunExec(cri::Runtime& runtime, const v1::ExecAction& action, const PreStopTarget& target,
+PreStopResult RunExec(cri::Runtime& runtime, const api::ExecAction& action, const PreStopTarget& target,
                       const HookBudget& budget, absl::Duration slack) {
-  if (action.command().empty()) return Result(v1::PRE_STOP_OUTCOME_FAILED, "exec: empty command");
-  cri::v1::ExecSyncRequest request;
+  if (action.command().empty()) return Result(api::PRE_STOP_OUTCOME_FAILED, "exec: empty command");
+  cri::criv1::ExecSyncRequest request;
   request.set_container_id(target.container_id);
   request.mutable_cmd()->CopyFrom(action.command());
   // Whole seconds, rounded down so the runtime gives up by the deadline; a 0 would mean "no timeout".
   request.set_timeout(std::max<int64_t>(1, absl::ToInt64Seconds(budget.Remaining())));
-  absl::StatusOr<cri::v1::ExecSyncResponse> response;
+  absl::StatusOr<cri::criv1::ExecSyncResponse> response;
   bool abandoned = false;
   {
     ExecWatchdog watchdog(budget.cancel, budget.Remaining() + slack);
@@ -46,13 +46,13 @@ PreStopResult RunExec(cri::Runtime& runtime, const v1::ExecAction& action, const
   }
   if (budget.Cancelled()) return Cancelled();
   if (abandoned) {
-    return Result(v1::PRE_STOP_OUTCOME_TIMED_OUT, "exec: the runtime did not return by the deadline");
+    return Result(api::PRE_STOP_OUTCOME_TIMED_OUT, "exec: the runtime did not return by the deadline");
   }
   if (!response.ok()) {
     // containerd reports its timeout as DEADLINE_EXCEEDED; so does the CRI client's own deadline.
-    const v1::PreStopOutcome outcome = absl::IsDeadlineExceeded(response.status())
-                                           ? v1::PRE_STOP_OUTCOME_TIMED_OUT
-                                           : v1::PRE_STOP_OUTCOME_FAILED;
+    const api::PreStopOutcome outcome = absl::IsDeadlineExceeded(response.status())
+                                           ? api::PRE_STOP_OUTCOME_TIMED_OUT
+                                           : api::PRE_STOP_OUTCOME_FAILED;
     return Result(outcome,
                   absl::StrCat("exec: ", PrintableTail(response.status().message(), kMaxOutputTail)));
   }
@@ -60,17 +60,17 @@ PreStopResult RunExec(cri::Runtime& runtime, const v1::ExecAction& action, const
   const std::string tail = PrintableTail(output, kMaxOutputTail);
   if (response->exit_code() == -1) {
     // CRI-O's timeout: OK with exit code -1 and conmon's message on stderr. No process exits with -1.
-    return Result(v1::PRE_STOP_OUTCOME_TIMED_OUT, absl::StrCat("exec timed out: ", tail));
+    return Result(api::PRE_STOP_OUTCOME_TIMED_OUT, absl::StrCat("exec timed out: ", tail));
   }
   if (response->exit_code() != 0) {
     std::string message = absl::StrCat("exit code ", response->exit_code());
     if (!tail.empty()) absl::StrAppend(&message, ": ", tail);
-    return Result(v1::PRE_STOP_OUTCOME_FAILED, std::move(message));
+    return Result(api::PRE_STOP_OUTCOME_FAILED, std::move(message));
   }
-  return Result(v1::PRE_STOP_OUTCOME_SUCCEEDED, tail);
+  return Result(api::PRE_STOP_OUTCOME_SUCCEEDED, tail);
 }
 
-PreStopResult RunSleep(const v1::SleepAction& action, const HookBudget& budget) {
+PreStopResult RunSleep(const api::SleepAction& action, const HookBudget& budget) {
   const absl::Time start = budget.clock->Now();
   const absl::Time wanted = start + absl::Seconds(std::max<int64_t>(0, action.seconds()));
   const absl::Time end = std::min(wanted, budget.deadline);
@@ -81,10 +81,10 @@ PreStopResult RunSleep(const v1::SleepAction& action, const HookBudget& budget) 
     budget.clock->SleepUntil(std::min(end, now + kSleepSlice));
   }
   if (wanted > budget.deadline) {
-    return Result(v1::PRE_STOP_OUTCOME_TIMED_OUT,
+    return Result(api::PRE_STOP_OUTCOME_TIMED_OUT,
                   absl::StrCat("sleep ", action.seconds(), "s cut short by the deadline"));
   }
-  return Result(v1::PRE_STOP_OUTCOME_SUCCEEDED, absl::StrCat("slept ", action.seconds(), "s"));
+  return Result(api::PRE_STOP_OUTCOME_SUCCEEDED, absl::StrCat("slept ", action.seconds(), "s"));
 }
 
 // Host and port of an httpGet or tcpSocket action; FAILED when either cannot be resolved.
@@ -103,17 +103,17 @@ absl::StatusOr<std::pair<std::string, int>> ResolveEndpoint(cri::Runtime& runtim
   return std::make_pair(*std::move(host), *port);
 }
 
-const char* ActionName(const v1::LifecycleHandler& handler) {
+const char* ActionName(const api::LifecycleHandler& handler) {
   switch (handler.action_case()) {
-    case v1::LifecycleHandler::kExec:
+    case api::LifecycleHandler::kExec:
       return "exec";
-    case v1::LifecycleHandler::kHttpGet:
+    case api::LifecycleHandler::kHttpGet:
       return "httpGet";
-    case v1::LifecycleHandler::kTcpSocket:
+    case api::LifecycleHandler::kTcpSocket:
       return "tcpSocket";
-    case v1::LifecycleHandler::kSleep:
+    case api::LifecycleHandler::kSleep:
       return "sleep";
-    case v1::LifecycleHandler::ACTION_NOT_SET:
+    case api::LifecycleHandler::ACTION_NOT_SET:
       break;
   }
   return "none";
@@ -126,7 +126,7 @@ CriPreStopRunner::CriPreStopRunner(cri::Runtime& runtime, Clock& clock, CriPreSt
   EnsureCurlGlobalInit();
 }
 
-PreStopResult CriPreStopRunner::Run(const v1::LifecycleHandler& handler, const PreStopTarget& target,
+PreStopResult CriPreStopRunner::Run(const api::LifecycleHandler& handler, const PreStopTarget& target,
                                     absl::Time deadline, Cancellation* cancel) {
   const HookBudget budget{&clock_, deadline, cancel};
   const absl::Time start = clock_.Now();
@@ -134,37 +134,37 @@ PreStopResult CriPreStopRunner::Run(const v1::LifecycleHandler& handler, const P
   if (budget.Cancelled()) {
     result = Cancelled();
   } else if (budget.Expired()) {
-    result = Result(v1::PRE_STOP_OUTCOME_TIMED_OUT, "deadline passed before the hook started");
+    result = Result(api::PRE_STOP_OUTCOME_TIMED_OUT, "deadline passed before the hook started");
   } else {
     switch (handler.action_case()) {
-      case v1::LifecycleHandler::kExec:
+      case api::LifecycleHandler::kExec:
         result = RunExec(runtime_, handler.exec(), target, budget, options_.exec_slack);
         break;
-      case v1::LifecycleHandler::kHttpGet: {
+      case api::LifecycleHandler::kHttpGet: {
         auto endpoint = ResolveEndpoint(runtime_, handler.http_get(), "httpGet", target);
         result = endpoint.ok()
                      ? RunHttpGet(handler.http_get(), endpoint->first, endpoint->second, budget)
-                     : Result(v1::PRE_STOP_OUTCOME_FAILED, std::string(endpoint.status().message()));
+                     : Result(api::PRE_STOP_OUTCOME_FAILED, std::string(endpoint.status().message()));
         break;
       }
-      case v1::LifecycleHandler::kTcpSocket: {
+      case api::LifecycleHandler::kTcpSocket: {
         auto endpoint = ResolveEndpoint(runtime_, handler.tcp_socket(), "tcpSocket", target);
         result = endpoint.ok()
                      ? RunTcpSocket(endpoint->first, endpoint->second, budget)
-                     : Result(v1::PRE_STOP_OUTCOME_FAILED, std::string(endpoint.status().message()));
+                     : Result(api::PRE_STOP_OUTCOME_FAILED, std::string(endpoint.status().message()));
         break;
       }
-      case v1::LifecycleHandler::kSleep:
+      case api::LifecycleHandler::kSleep:
         result = RunSleep(handler.sleep(), budget);
         break;
-      case v1::LifecycleHandler::ACTION_NOT_SET:
-        result = Result(v1::PRE_STOP_OUTCOME_FAILED, "preStop handler has no action");
+      case api::LifecycleHandler::ACTION_NOT_SET:
+        result = Result(api::PRE_STOP_OUTCOME_FAILED, "preStop handler has no action");
         break;
     }
   }
   // Debug: the engine logs the outcome with the request's context.
   spdlog::debug("prestop_done container={} action={} outcome={} elapsed={}", target.container_id,
-               ActionName(handler), v1::PreStopOutcome_Name(result.outcome),
+               ActionName(handler), api::PreStopOutcome_Name(result.outcome),
                absl::FormatDuration(clock_.Now() - start));
   return result;
 }

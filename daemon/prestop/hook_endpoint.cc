@@ -12,9 +12,9 @@ absl::StatusOr<std::string> ResolveHookHost(cri::Runtime& runtime, absl::string_
     return absl::InvalidArgumentError(
         absl::StrCat("no ", action, ".host and no pod sandbox to take the IP of"));
   }
-  cri::v1::PodSandboxStatusRequest request;
+  cri::criv1::PodSandboxStatusRequest request;
   request.set_pod_sandbox_id(target.pod_sandbox_id);
-  absl::StatusOr<cri::v1::PodSandboxStatusResponse> response = runtime.PodSandboxStatus(request);
+  absl::StatusOr<cri::criv1::PodSandboxStatusResponse> response = runtime.PodSandboxStatus(request);
   if (!response.ok()) {
     return absl::Status(response.status().code(), absl::StrCat("pod IP of sandbox ", target.pod_sandbox_id,
                                                                ": ", response.status().message()));

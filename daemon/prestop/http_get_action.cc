@@ -14,13 +14,13 @@
 namespace inplaced::daemon {
 namespace {
 
-namespace v1 = ::inplaced::v1;
+namespace api = ::inplaced::v1;
 
 // kubelet drains at most this much of a hook's response body.
 constexpr size_t kMaxBodyBytes = 10 * 1024;
 constexpr char kUserAgent[] = "inplaced-lifecycle/0.1";
 
-PreStopResult Result(v1::PreStopOutcome outcome, std::string message) {
+PreStopResult Result(api::PreStopOutcome outcome, std::string message) {
   return PreStopResult{outcome, std::move(message)};
 }
 
@@ -67,14 +67,14 @@ struct Attempt {
   std::string error;  // libcurl's detail (CURLOPT_ERRORBUFFER), may be empty.
 };
 
-Attempt Perform(const std::string& url, const v1::HttpGetAction& action, bool drop_authorization,
+Attempt Perform(const std::string& url, const api::HttpGetAction& action, bool drop_authorization,
                 const HookBudget& budget) {
   Attempt attempt;
   attempt.transfer.budget = &budget;
   CurlEasy curl = NewCurlEasy();
   CurlSlist headers;
   bool headers_ok = curl != nullptr;
-  for (const v1::HttpHeader& header : action.http_headers()) {
+  for (const api::HttpHeader& header : action.http_headers()) {
     if (drop_authorization && absl::EqualsIgnoreCase(header.name(), "Authorization")) continue;
     // "Name:" would make libcurl drop the header; "Name;" sends it with an empty value.
     const std::string line = header.value().empty() ? absl::StrCat(header.name(), ";")
@@ -120,26 +120,26 @@ PreStopResult Classify(const Attempt& attempt, absl::string_view where) {
   if (answered && attempt.http_status > 0) {
     const std::string status = absl::StrCat("HTTP ", attempt.http_status);
     if (attempt.http_status >= 200 && attempt.http_status < 400)
-      return Result(v1::PRE_STOP_OUTCOME_SUCCEEDED, status);
-    return Result(v1::PRE_STOP_OUTCOME_FAILED, status);
+      return Result(api::PRE_STOP_OUTCOME_SUCCEEDED, status);
+    return Result(api::PRE_STOP_OUTCOME_FAILED, status);
   }
-  if (attempt.transfer.cancelled) return Result(v1::PRE_STOP_OUTCOME_FAILED, "cancelled");
+  if (attempt.transfer.cancelled) return Result(api::PRE_STOP_OUTCOME_FAILED, "cancelled");
   if (attempt.transfer.expired || attempt.code == CURLE_OPERATION_TIMEDOUT) {
-    return Result(v1::PRE_STOP_OUTCOME_TIMED_OUT,
+    return Result(api::PRE_STOP_OUTCOME_TIMED_OUT,
                   absl::StrCat("httpGet ", where, ": no answer before the deadline"));
   }
   std::string message = absl::StrCat("httpGet ", where, ": ", curl_easy_strerror(attempt.code));
   if (!attempt.error.empty()) absl::StrAppend(&message, " (", attempt.error, ")");
-  return Result(v1::PRE_STOP_OUTCOME_FAILED, std::move(message));
+  return Result(api::PRE_STOP_OUTCOME_FAILED, std::move(message));
 }
 
 }  // namespace
 
-PreStopResult RunHttpGet(const v1::HttpGetAction& action, absl::string_view host, int port,
+PreStopResult RunHttpGet(const api::HttpGetAction& action, absl::string_view host, int port,
                          const HookBudget& budget) {
   const std::string scheme = absl::AsciiStrToLower(action.scheme().empty() ? "http" : action.scheme());
   if (scheme != "http" && scheme != "https") {
-    return Result(v1::PRE_STOP_OUTCOME_FAILED,
+    return Result(api::PRE_STOP_OUTCOME_FAILED,
                   absl::StrCat("httpGet: unsupported scheme \"", PrintableTail(action.scheme(), 16), "\""));
   }
   std::string path = action.path();

@@ -12,7 +12,7 @@ namespace inplaced::daemon {
 namespace {
 
 using Json = nlohmann::json;
-namespace v1 = ::inplaced::v1;
+namespace api = ::inplaced::v1;
 
 constexpr int64_t kMaxPort = 65535;
 
@@ -83,7 +83,7 @@ absl::Status ReadPort(const Json& object, absl::string_view path, Action* action
   return absl::OkStatus();
 }
 
-absl::Status ParseExec(const Json& json, v1::ExecAction* exec) {
+absl::Status ParseExec(const Json& json, api::ExecAction* exec) {
   const Json* command = Member(json, "command");
   if (command == nullptr) return FieldError("exec.command", "required");
   if (!command->is_array()) return FieldError("exec.command", "must be an array of strings");
@@ -97,7 +97,7 @@ absl::Status ParseExec(const Json& json, v1::ExecAction* exec) {
   return absl::OkStatus();
 }
 
-absl::Status ParseHttpGet(const Json& json, v1::HttpGetAction* http) {
+absl::Status ParseHttpGet(const Json& json, api::HttpGetAction* http) {
   if (absl::Status s = ReadString(json, "path", "httpGet", http->mutable_path()); !s.ok()) return s;
   if (absl::Status s = ReadPort(json, "httpGet", http); !s.ok()) return s;
   if (absl::Status s = ReadString(json, "host", "httpGet", http->mutable_host()); !s.ok()) return s;
@@ -107,7 +107,7 @@ absl::Status ParseHttpGet(const Json& json, v1::HttpGetAction* http) {
   if (!headers->is_array()) return FieldError("httpGet.httpHeaders", "must be an array");
   for (const Json& header : *headers) {
     if (!header.is_object()) return FieldError("httpGet.httpHeaders", "entries must be objects");
-    v1::HttpHeader* out = http->add_http_headers();
+    api::HttpHeader* out = http->add_http_headers();
     if (absl::Status s = ReadString(header, "name", "httpGet.httpHeaders[]", out->mutable_name()); !s.ok()) {
       return s;
     }
@@ -120,12 +120,12 @@ absl::Status ParseHttpGet(const Json& json, v1::HttpGetAction* http) {
   return absl::OkStatus();
 }
 
-absl::Status ParseTcpSocket(const Json& json, v1::TcpSocketAction* tcp) {
+absl::Status ParseTcpSocket(const Json& json, api::TcpSocketAction* tcp) {
   if (absl::Status s = ReadPort(json, "tcpSocket", tcp); !s.ok()) return s;
   return ReadString(json, "host", "tcpSocket", tcp->mutable_host());
 }
 
-absl::Status ParseSleep(const Json& json, v1::SleepAction* sleep) {
+absl::Status ParseSleep(const Json& json, api::SleepAction* sleep) {
   const Json* seconds = Member(json, "seconds");
   if (seconds == nullptr) return FieldError("sleep.seconds", "required");
   absl::StatusOr<int64_t> value = ReadInteger(*seconds, "sleep.seconds");
@@ -135,14 +135,14 @@ absl::Status ParseSleep(const Json& json, v1::SleepAction* sleep) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::Protocol> ParseProtocol(const std::string& text) {
-  if (text.empty() || text == "TCP") return v1::PROTOCOL_TCP;
-  if (text == "UDP") return v1::PROTOCOL_UDP;
-  if (text == "SCTP") return v1::PROTOCOL_SCTP;
+absl::StatusOr<api::Protocol> ParseProtocol(const std::string& text) {
+  if (text.empty() || text == "TCP") return api::PROTOCOL_TCP;
+  if (text == "UDP") return api::PROTOCOL_UDP;
+  if (text == "SCTP") return api::PROTOCOL_SCTP;
   return absl::InvalidArgumentError(absl::StrCat("protocol \"", text, "\" is not TCP, UDP or SCTP"));
 }
 
-absl::StatusOr<std::optional<v1::LifecycleHandler>> ParseHandler(absl::string_view json) {
+absl::StatusOr<std::optional<api::LifecycleHandler>> ParseHandler(absl::string_view json) {
   if (absl::StripAsciiWhitespace(json).empty()) return std::nullopt;
   // No exceptions: a parse error yields a "discarded" value.
   const Json root = Json::parse(json.begin(), json.end(), nullptr, /*allow_exceptions=*/false);
@@ -150,7 +150,7 @@ absl::StatusOr<std::optional<v1::LifecycleHandler>> ParseHandler(absl::string_vi
   if (root.is_null()) return std::nullopt;
   if (!root.is_object()) return absl::InvalidArgumentError("must be a JSON object");
 
-  v1::LifecycleHandler handler;
+  api::LifecycleHandler handler;
   int actions = 0;
   if (const Json* exec = Member(root, "exec"); exec != nullptr) {
     ++actions;
@@ -179,8 +179,8 @@ absl::StatusOr<std::optional<v1::LifecycleHandler>> ParseHandler(absl::string_vi
   return handler;
 }
 
-absl::StatusOr<std::vector<v1::ContainerPort>> ParsePorts(absl::string_view json) {
-  std::vector<v1::ContainerPort> ports;
+absl::StatusOr<std::vector<api::ContainerPort>> ParsePorts(absl::string_view json) {
+  std::vector<api::ContainerPort> ports;
   if (absl::StripAsciiWhitespace(json).empty()) return ports;
   const Json root = Json::parse(json.begin(), json.end(), nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded()) return absl::InvalidArgumentError("malformed JSON");
@@ -197,10 +197,10 @@ absl::StatusOr<std::vector<v1::ContainerPort>> ParsePorts(absl::string_view json
     absl::StatusOr<int64_t> port = ReadInteger(*number, "ports[].containerPort");
     if (!port.ok()) return port.status();
     if (absl::Status s = CheckPort(*port, "ports[].containerPort"); !s.ok()) return s;
-    absl::StatusOr<v1::Protocol> parsed_protocol = ParseProtocol(protocol);
+    absl::StatusOr<api::Protocol> parsed_protocol = ParseProtocol(protocol);
     if (!parsed_protocol.ok()) return parsed_protocol.status();
     if (name.empty()) continue;  // Unnamed ports cannot be referred to by name.
-    v1::ContainerPort& out = ports.emplace_back();
+    api::ContainerPort& out = ports.emplace_back();
     out.set_name(name);
     out.set_container_port(static_cast<int32_t>(*port));
     out.set_protocol(*parsed_protocol);
@@ -210,14 +210,14 @@ absl::StatusOr<std::vector<v1::ContainerPort>> ParsePorts(absl::string_view json
 
 }  // namespace
 
-absl::StatusOr<std::optional<v1::LifecycleHandler>> ParseKubeletPreStopHandler(absl::string_view json) {
-  absl::StatusOr<std::optional<v1::LifecycleHandler>> handler = ParseHandler(json);
+absl::StatusOr<std::optional<api::LifecycleHandler>> ParseKubeletPreStopHandler(absl::string_view json) {
+  absl::StatusOr<std::optional<api::LifecycleHandler>> handler = ParseHandler(json);
   if (!handler.ok()) return InAnnotation(kPreStopHandlerAnnotation, handler.status());
   return handler;
 }
 
-absl::StatusOr<std::vector<v1::ContainerPort>> ParseKubeletPorts(absl::string_view json) {
-  absl::StatusOr<std::vector<v1::ContainerPort>> ports = ParsePorts(json);
+absl::StatusOr<std::vector<api::ContainerPort>> ParseKubeletPorts(absl::string_view json) {
+  absl::StatusOr<std::vector<api::ContainerPort>> ports = ParsePorts(json);
   if (!ports.ok()) return InAnnotation(kPortsAnnotation, ports.status());
   return ports;
 }

@@ -17,7 +17,7 @@
 namespace inplaced::daemon {
 namespace {
 
-namespace v1 = ::inplaced::v1;
+namespace api = ::inplaced::v1;
 
 // How often a pending connect looks at the cancellation token and the clock.
 constexpr absl::Duration kPollSlice = absl::Milliseconds(100);
@@ -90,24 +90,24 @@ PreStopResult RunTcpSocket(absl::string_view host, int port, const HookBudget& b
   const int resolved = getaddrinfo(host_text.c_str(), port_text.c_str(), &hints, &raw);
   std::unique_ptr<addrinfo, AddrInfoDeleter> addresses(raw);
   if (resolved != 0) {
-    return PreStopResult{v1::PRE_STOP_OUTCOME_FAILED,
+    return PreStopResult{api::PRE_STOP_OUTCOME_FAILED,
                          absl::StrCat("tcpSocket ", where, ": ", gai_strerror(resolved))};
   }
   std::string error = "no address";
   for (const addrinfo* address = addresses.get(); address != nullptr; address = address->ai_next) {
     switch (ConnectOne(*address, budget, &error)) {
       case ConnectResult::kConnected:
-        return PreStopResult{v1::PRE_STOP_OUTCOME_SUCCEEDED, absl::StrCat("connected to ", where)};
+        return PreStopResult{api::PRE_STOP_OUTCOME_SUCCEEDED, absl::StrCat("connected to ", where)};
       case ConnectResult::kCancelled:
-        return PreStopResult{v1::PRE_STOP_OUTCOME_FAILED, "cancelled"};
+        return PreStopResult{api::PRE_STOP_OUTCOME_FAILED, "cancelled"};
       case ConnectResult::kExpired:
-        return PreStopResult{v1::PRE_STOP_OUTCOME_TIMED_OUT,
+        return PreStopResult{api::PRE_STOP_OUTCOME_TIMED_OUT,
                              absl::StrCat("tcpSocket ", where, ": not connected before the deadline")};
       case ConnectResult::kFailed:
         break;
     }
   }
-  return PreStopResult{v1::PRE_STOP_OUTCOME_FAILED, absl::StrCat("tcpSocket ", where, ": ", error)};
+  return PreStopResult{api::PRE_STOP_OUTCOME_FAILED, absl::StrCat("tcpSocket ", where, ": ", error)};
 }
 
 }  // namespace inplaced::daemon

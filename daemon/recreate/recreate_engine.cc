@@ -9,14 +9,14 @@
 #include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "cri/snapshot.h"
-#include "daemon/page_token.h"
+#include "daemon/recreate/page_token.h"
 #include "daemon/prestop/kubelet_handler.h"
 #include "spdlog/spdlog.h"
 
 namespace inplaced::daemon {
 namespace {
 
-namespace v1 = ::inplaced::v1;
+namespace api = ::inplaced::v1;
 namespace internal = ::inplaced::internal;
 
 // Resubscribing is cheap (one call that fails fast while the runtime is down), and every second
@@ -49,8 +49,8 @@ std::string WakeReasonsName(uint32_t reasons) {
 
 // The containers whose new instance `after` shows running for the first time (restarted_at set).
 std::vector<int> NewlyRestarted(const internal::RecreateRecord& before, const internal::RecreateRecord& after) {
-  const v1::RecreateStatus& was = before.request().status();
-  const v1::RecreateStatus& is = after.request().status();
+  const api::RecreateStatus& was = before.request().status();
+  const api::RecreateStatus& is = after.request().status();
   std::vector<int> indexes;
   for (int i = 0; i < is.container_states_size(); ++i) {
     if (!is.container_states(i).has_restarted_at()) continue;
@@ -64,7 +64,7 @@ std::vector<int> NewlyRestarted(const internal::RecreateRecord& before, const in
 void LogObservedRestarts(const std::pair<std::string, std::string>& key, const internal::RecreateRecord& record,
                          const std::vector<int>& indexes, uint32_t wake_reasons, absl::Time now) {
   for (const int i : indexes) {
-    const v1::ContainerRecreateState& state = record.request().status().container_states(i);
+    const api::ContainerRecreateState& state = record.request().status().container_states(i);
     spdlog::info("container_restart_observed ns={} name={} container={} new_id={} via={} delay_ms={}", key.first,
                  key.second, state.name(), state.new_container_id(), WakeReasonsName(wake_reasons),
                  absl::ToInt64Milliseconds(now - FromProtoTime(state.restarted_at())));
@@ -75,21 +75,21 @@ std::string StoreKey(const std::string& namespace_name, const std::string& name)
   return absl::StrCat(namespace_name, "/", name);
 }
 
-std::string PodKey(const v1::RecreateRequest& request) {
+std::string PodKey(const api::RecreateRequest& request) {
   return absl::StrCat(request.metadata().namespace_(), "/", request.spec().pod_name());
 }
 
 bool HasReadinessWait(const internal::RecreateRecord& record) {
-  return record.request().status().phase() == v1::RECREATE_PHASE_RECREATING;
+  return record.request().status().phase() == api::RECREATE_PHASE_RECREATING;
 }
 
-const char* PhaseName(v1::RecreatePhase phase) {
+const char* PhaseName(api::RecreatePhase phase) {
   switch (phase) {
-    case v1::RECREATE_PHASE_PENDING:
+    case api::RECREATE_PHASE_PENDING:
       return "pending";
-    case v1::RECREATE_PHASE_RECREATING:
+    case api::RECREATE_PHASE_RECREATING:
       return "recreating";
-    case v1::RECREATE_PHASE_COMPLETED:
+    case api::RECREATE_PHASE_COMPLETED:
       return "completed";
     default:
       return "unspecified";
@@ -336,22 +336,22 @@ absl::Status RecreateEngine::CommitLocked(const Key& key, Entry& entry, internal
   ASSIGN_OR_RETURN(const int64_t revision,
                    store_.Update(kRecreateStoreKind, StoreKey(key.first, key.second), record.SerializeAsString(),
                                  entry.revision));
-  const v1::RecreateStatus& before = entry.record.request().status();
-  const v1::RecreateRequest& request = record.request();
-  const v1::RecreatePhase old_phase = before.phase();
-  const v1::RecreatePhase new_phase = request.status().phase();
+  const api::RecreateStatus& before = entry.record.request().status();
+  const api::RecreateRequest& request = record.request();
+  const api::RecreatePhase old_phase = before.phase();
+  const api::RecreatePhase new_phase = request.status().phase();
   for (int i = 0; i < request.status().container_states_size() && i < before.container_states_size(); ++i) {
-    const v1::ContainerRecreateState& was = before.container_states(i);
-    const v1::ContainerRecreateState& now = request.status().container_states(i);
-    if (was.phase() != now.phase() && (now.phase() == v1::CONTAINER_RECREATE_PHASE_SUCCEEDED ||
-                                       now.phase() == v1::CONTAINER_RECREATE_PHASE_FAILED)) {
+    const api::ContainerRecreateState& was = before.container_states(i);
+    const api::ContainerRecreateState& now = request.status().container_states(i);
+    if (was.phase() != now.phase() && (now.phase() == api::CONTAINER_RECREATE_PHASE_SUCCEEDED ||
+                                       now.phase() == api::CONTAINER_RECREATE_PHASE_FAILED)) {
       spdlog::info("container_recreate_{} ns={} name={} container={} new_id={} message=\"{}\"",
-                   now.phase() == v1::CONTAINER_RECREATE_PHASE_SUCCEEDED ? "succeeded" : "failed", key.first,
+                   now.phase() == api::CONTAINER_RECREATE_PHASE_SUCCEEDED ? "succeeded" : "failed", key.first,
                    key.second, now.name(), now.new_container_id(), now.message());
     }
   }
   if (old_phase != new_phase) {
-    if (new_phase == v1::RECREATE_PHASE_RECREATING) {
+    if (new_phase == api::RECREATE_PHASE_RECREATING) {
       spdlog::info("recreate_started ns={} name={} pod={} pod_uid={}", key.first, key.second,
                    request.spec().pod_name(), request.status().pod_uid());
     } else {
@@ -359,13 +359,13 @@ absl::Status RecreateEngine::CommitLocked(const Key& key, Entry& entry, internal
                    key.second, request.spec().pod_name(), request.status().message());
     }
   }
-  if (new_phase == v1::RECREATE_PHASE_COMPLETED && old_phase != v1::RECREATE_PHASE_COMPLETED) {
+  if (new_phase == api::RECREATE_PHASE_COMPLETED && old_phase != api::RECREATE_PHASE_COMPLETED) {
     Dequeue(key, entry);
   }
   entry.record = std::move(record);
   entry.revision = revision;
   entry.record.mutable_request()->mutable_metadata()->set_resource_version(revision);
-  hub_.Publish(v1::WATCH_EVENT_TYPE_MODIFIED, entry.record.request());
+  hub_.Publish(api::WATCH_EVENT_TYPE_MODIFIED, entry.record.request());
   return absl::OkStatus();
 }
 
@@ -379,7 +379,7 @@ absl::Status RecreateEngine::RemoveLocked(const Key& key, absl::string_view reas
   if (!IsCompleted(entry.record)) Dequeue(key, entry);
   by_sequence_.erase(entry.record.sequence());
   spdlog::info("recreate_deleted ns={} name={} reason={}", key.first, key.second, std::string(reason));
-  hub_.Publish(v1::WATCH_EVENT_TYPE_DELETED, entry.record.request());
+  hub_.Publish(api::WATCH_EVENT_TYPE_DELETED, entry.record.request());
   requests_.erase(it);
   return absl::OkStatus();
 }
@@ -502,7 +502,7 @@ void RecreateEngine::RunKill(const KillJob& job) {
     target.pod_sandbox_id = action.pod_sandbox_id;
     target.ports = action.ports;
     if (target.ports.empty() && !action.ports_json.empty()) {
-      absl::StatusOr<std::vector<v1::ContainerPort>> ports = ParseKubeletPorts(action.ports_json);
+      absl::StatusOr<std::vector<api::ContainerPort>> ports = ParseKubeletPorts(action.ports_json);
       if (ports.ok()) target.ports = *std::move(ports);
     }
     const absl::Time deadline = action.started_at + absl::Seconds(action.grace_period_seconds);
@@ -518,7 +518,7 @@ void RecreateEngine::RunKill(const KillJob& job) {
       return;
     }
     spdlog::info("prestop_finished ns={} name={} container={} outcome={} message=\"{}\"", job.key.first,
-                 job.key.second, action.container_name, v1::PreStopOutcome_Name(result.outcome),
+                 job.key.second, action.container_name, api::PreStopOutcome_Name(result.outcome),
                  result.message);
     internal::RecreateRecord record = entry->record;
     ApplyPreStopResult(&record, action.container_index, result.outcome, result.message, clock_.Now());
@@ -582,23 +582,23 @@ void RecreateEngine::WaitForKills() { pool_.WaitIdle(); }
 
 size_t RecreateEngine::KillsInFlight() { return pool_.Pending(); }
 
-absl::StatusOr<v1::CreateRecreateRequestResponse> RecreateEngine::Create(
-    const v1::CreateRecreateRequestRequest& request) {
+absl::StatusOr<api::CreateRecreateRequestResponse> RecreateEngine::Create(
+    const api::CreateRecreateRequestRequest& request) {
   RETURN_IF_ERROR(ValidateCreateRecreateRequest(request, options_.limits));
-  v1::CreateRecreateRequestRequest normalized = request;
+  api::CreateRecreateRequestRequest normalized = request;
   ApplySpecDefaults(normalized.mutable_spec());
   const Key key{normalized.namespace_(), normalized.name()};
 
   // The idempotent answer, or the refusal, without touching the runtime.
   const auto existing_or_cap = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_)
-      -> std::optional<absl::StatusOr<v1::CreateRecreateRequestResponse>> {
+      -> std::optional<absl::StatusOr<api::CreateRecreateRequestResponse>> {
     if (absl::Status accepting = CheckAcceptingLocked(); !accepting.ok()) return accepting;
     if (const Entry* entry = FindLocked(key); entry != nullptr) {
       if (!SameSpec(entry->record.request().spec(), normalized.spec())) {
         return absl::AlreadyExistsError(absl::StrCat("recreate request ", key.first, "/", key.second,
                                                      " exists with a different spec"));
       }
-      v1::CreateRecreateRequestResponse response;
+      api::CreateRecreateRequestResponse response;
       *response.mutable_recreate_request() = entry->record.request();
       response.set_created(false);
       return response;
@@ -616,7 +616,7 @@ absl::StatusOr<v1::CreateRecreateRequestResponse> RecreateEngine::Create(
 
   // The status context "at acceptance": one snapshot, outside the lock, only when something is missing.
   bool needs_runtime = normalized.spec().pod_uid().empty();
-  for (const v1::RecreateContainer& container : normalized.spec().containers()) {
+  for (const api::RecreateContainer& container : normalized.spec().containers()) {
     needs_runtime = needs_runtime || !container.has_status_context();
   }
   std::optional<cri::NodeSnapshot> snapshot;
@@ -633,12 +633,12 @@ absl::StatusOr<v1::CreateRecreateRequestResponse> RecreateEngine::Create(
   absl::MutexLock lock(&mu_);
   if (auto answer = existing_or_cap(); answer.has_value()) return *std::move(answer);
   internal::RecreateRecord record = NewRecord(normalized, NewUidLocked(), clock_.Now(), next_sequence_);
-  v1::RecreateStatus& status = *record.mutable_request()->mutable_status();
+  api::RecreateStatus& status = *record.mutable_request()->mutable_status();
   const cri::PodInfo* pod = snapshot.has_value() ? FindRequestPod(record.request(), *snapshot) : nullptr;
   if (pod != nullptr) {
     if (status.pod_uid().empty()) status.set_pod_uid(pod->uid);
     FillMissingContexts(&record, *pod);
-    for (v1::ContainerRecreateState& state : *status.mutable_container_states()) {
+    for (api::ContainerRecreateState& state : *status.mutable_container_states()) {
       if (state.old_container_id().empty()) state.set_message("container not found in the pod at acceptance");
     }
   } else if (snapshot.has_value()) {
@@ -656,27 +656,27 @@ absl::StatusOr<v1::CreateRecreateRequestResponse> RecreateEngine::Create(
   spdlog::info("recreate_created ns={} name={} pod={} pod_uid={} uid={} containers={}", key.first, key.second,
                normalized.spec().pod_name(), status.pod_uid(), record.request().metadata().uid(),
                normalized.spec().containers_size());
-  hub_.Publish(v1::WATCH_EVENT_TYPE_ADDED, record.request());
+  hub_.Publish(api::WATCH_EVENT_TYPE_ADDED, record.request());
   Wake(kWakeRequest);
-  v1::CreateRecreateRequestResponse response;
+  api::CreateRecreateRequestResponse response;
   *response.mutable_recreate_request() = record.request();
   response.set_created(true);
   return response;
 }
 
-absl::StatusOr<v1::RecreateRequest> RecreateEngine::Get(const v1::GetRecreateRequestRequest& request) {
+absl::StatusOr<api::RecreateRequest> RecreateEngine::Get(const api::GetRecreateRequestRequest& request) {
   RETURN_IF_ERROR(ValidateGetRecreateRequest(request));
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(Entry * entry, FindForCallLocked(request.namespace_(), request.name()));
   return entry->record.request();
 }
 
-absl::StatusOr<v1::ListRecreateRequestsResponse> RecreateEngine::List(
-    const v1::ListRecreateRequestsRequest& request) {
+absl::StatusOr<api::ListRecreateRequestsResponse> RecreateEngine::List(
+    const api::ListRecreateRequestsRequest& request) {
   RETURN_IF_ERROR(ValidateListRecreateRequests(request, options_.limits));
   ASSIGN_OR_RETURN(const ListCursor cursor, DecodeListPageToken(request));
   const int page_size = EffectivePageSize(request);
-  v1::ListRecreateRequestsResponse response;
+  api::ListRecreateRequestsResponse response;
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(CheckAcceptingLocked());
   auto it = requests_.begin();
@@ -684,15 +684,15 @@ absl::StatusOr<v1::ListRecreateRequestsResponse> RecreateEngine::List(
     it = requests_.upper_bound(Key{cursor.namespace_name, cursor.name});
   }
   for (; it != requests_.end(); ++it) {
-    const v1::RecreateRequest& candidate = it->second.record.request();
+    const api::RecreateRequest& candidate = it->second.record.request();
     if (!request.namespace_().empty() && candidate.metadata().namespace_() != request.namespace_()) continue;
     if (!request.pod_name().empty() && candidate.spec().pod_name() != request.pod_name()) continue;
-    if (request.phase() != v1::RECREATE_PHASE_UNSPECIFIED && candidate.status().phase() != request.phase()) {
+    if (request.phase() != api::RECREATE_PHASE_UNSPECIFIED && candidate.status().phase() != request.phase()) {
       continue;
     }
     if (response.recreate_requests_size() == page_size) {
       // One more match exists: this page ends at the previous one.
-      const v1::RecreateRequest& last = response.recreate_requests(page_size - 1);
+      const api::RecreateRequest& last = response.recreate_requests(page_size - 1);
       response.set_next_page_token(
           EncodeListPageToken(request, ListCursor{last.metadata().namespace_(), last.metadata().name()}));
       break;
@@ -702,7 +702,7 @@ absl::StatusOr<v1::ListRecreateRequestsResponse> RecreateEngine::List(
   return response;
 }
 
-absl::Status RecreateEngine::Delete(const v1::DeleteRecreateRequestRequest& request) {
+absl::Status RecreateEngine::Delete(const api::DeleteRecreateRequestRequest& request) {
   RETURN_IF_ERROR(ValidateDeleteRecreateRequest(request));
   absl::MutexLock lock(&mu_);
   absl::StatusOr<Entry*> entry = FindForCallLocked(request.namespace_(), request.name());
@@ -715,7 +715,7 @@ absl::Status RecreateEngine::Delete(const v1::DeleteRecreateRequestRequest& requ
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::RecreateRequest> RecreateEngine::AcknowledgeUnready(const v1::AcknowledgeUnreadyRequest& request) {
+absl::StatusOr<api::RecreateRequest> RecreateEngine::AcknowledgeUnready(const api::AcknowledgeUnreadyRequest& request) {
   RETURN_IF_ERROR(ValidateAcknowledgeUnready(request));
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(Entry * entry, FindForCallLocked(request.namespace_(), request.name()));
@@ -734,7 +734,7 @@ absl::StatusOr<v1::RecreateRequest> RecreateEngine::AcknowledgeUnready(const v1:
   return entry->record.request();
 }
 
-absl::StatusOr<v1::RecreateRequest> RecreateEngine::ReportReadiness(const v1::ReportReadinessRequest& request) {
+absl::StatusOr<api::RecreateRequest> RecreateEngine::ReportReadiness(const api::ReportReadinessRequest& request) {
   RETURN_IF_ERROR(ValidateReportReadiness(request, options_.limits));
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(Entry * entry, FindForCallLocked(request.namespace_(), request.name()));
@@ -743,19 +743,19 @@ absl::StatusOr<v1::RecreateRequest> RecreateEngine::ReportReadiness(const v1::Re
         absl::StrCat("recreate request ", request.namespace_(), "/", request.name(), " has completed"));
   }
   internal::RecreateRecord record = entry->record;
-  v1::RecreateStatus& status = *record.mutable_request()->mutable_status();
+  api::RecreateStatus& status = *record.mutable_request()->mutable_status();
   const google::protobuf::Timestamp now = ToProtoTime(clock_.Now());
   for (int i = 0; i < request.containers_size(); ++i) {
-    const v1::ContainerReadiness& report = request.containers(i);
-    v1::ContainerRecreateState* state = nullptr;
-    for (v1::ContainerRecreateState& candidate : *status.mutable_container_states()) {
+    const api::ContainerReadiness& report = request.containers(i);
+    api::ContainerRecreateState* state = nullptr;
+    for (api::ContainerRecreateState& candidate : *status.mutable_container_states()) {
       if (candidate.name() == report.name()) state = &candidate;
     }
     if (state == nullptr) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "containers[%d].name: container \"%s\" is not in the request's spec", i, report.name()));
     }
-    v1::ContainerReadinessReport& last = *state->mutable_last_readiness_report();
+    api::ContainerReadinessReport& last = *state->mutable_last_readiness_report();
     last.set_container_id(BareContainerId(report.container_id()));
     last.set_ready(report.ready());
     *last.mutable_reported_at() = now;
@@ -766,11 +766,11 @@ absl::StatusOr<v1::RecreateRequest> RecreateEngine::ReportReadiness(const v1::Re
 }
 
 absl::StatusOr<std::unique_ptr<RecreateWatch>> RecreateEngine::Watch(
-    const v1::WatchRecreateRequestsRequest& request) {
+    const api::WatchRecreateRequestsRequest& request) {
   RETURN_IF_ERROR(ValidateWatchRecreateRequests(request));
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(CheckAcceptingLocked());
-  std::vector<v1::RecreateRequest> initial;
+  std::vector<api::RecreateRequest> initial;
   initial.reserve(requests_.size());
   for (const auto& [key, entry] : requests_) initial.push_back(entry.record.request());
   return hub_.Subscribe(request, initial);

@@ -63,8 +63,8 @@
 #include "daemon/recreate/recreate_manager.h"
 #include "daemon/recreate/recreate_state_machine.h"
 #include "daemon/recreate/watch_hub.h"
-#include "daemon/recreate_validation.h"
-#include "daemon/store/store.h"
+#include "daemon/recreate/recreate_validation.h"
+#include "store/store.h"
 
 namespace inplaced::daemon {
 

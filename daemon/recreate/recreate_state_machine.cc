@@ -10,19 +10,19 @@
 namespace inplaced::daemon {
 namespace {
 
-namespace v1 = ::inplaced::v1;
+namespace api = ::inplaced::v1;
 namespace internal = ::inplaced::internal;
 
-bool IsTerminal(const v1::ContainerRecreateState& state) {
-  return state.phase() == v1::CONTAINER_RECREATE_PHASE_SUCCEEDED ||
-         state.phase() == v1::CONTAINER_RECREATE_PHASE_FAILED;
+bool IsTerminal(const api::ContainerRecreateState& state) {
+  return state.phase() == api::CONTAINER_RECREATE_PHASE_SUCCEEDED ||
+         state.phase() == api::CONTAINER_RECREATE_PHASE_FAILED;
 }
 
 std::string FormatRfc3339(absl::Time time) {
   return absl::FormatTime(absl::RFC3339_sec, time, absl::UTCTimeZone());
 }
 
-void SetState(v1::ContainerRecreateState* state, v1::ContainerRecreatePhase phase,
+void SetState(api::ContainerRecreateState* state, api::ContainerRecreatePhase phase,
               absl::string_view message) {
   state->set_phase(phase);
   state->set_message(std::string(message));
@@ -31,13 +31,13 @@ void SetState(v1::ContainerRecreateState* state, v1::ContainerRecreatePhase phas
 // The record always has one container state and one kill per spec container (the engine creates it so;
 // this only guards against a hand-edited store).
 void EnsureShape(internal::RecreateRecord* record) {
-  v1::RecreateRequest& request = *record->mutable_request();
+  api::RecreateRequest& request = *record->mutable_request();
   const int n = request.spec().containers_size();
   while (request.status().container_states_size() < n) {
     const int i = request.status().container_states_size();
-    v1::ContainerRecreateState* state = request.mutable_status()->add_container_states();
+    api::ContainerRecreateState* state = request.mutable_status()->add_container_states();
     state->set_name(request.spec().containers(i).name());
-    state->set_phase(v1::CONTAINER_RECREATE_PHASE_PENDING);
+    state->set_phase(api::CONTAINER_RECREATE_PHASE_PENDING);
   }
   while (record->kills_size() < n) record->add_kills();
 }
@@ -65,9 +65,9 @@ class Stepper {
     if (request_.spec().has_active_deadline_seconds() &&
         input_.now >= FromProtoTime(request_.metadata().creation_time()) +
                           absl::Seconds(request_.spec().active_deadline_seconds())) {
-      for (v1::ContainerRecreateState& state : *status_.mutable_container_states()) {
+      for (api::ContainerRecreateState& state : *status_.mutable_container_states()) {
         if (!IsTerminal(state)) {
-          SetState(&state, v1::CONTAINER_RECREATE_PHASE_FAILED, kDeadlineExceededMessage);
+          SetState(&state, api::CONTAINER_RECREATE_PHASE_FAILED, kDeadlineExceededMessage);
         }
       }
       Complete(kDeadlineExceededMessage);
@@ -82,21 +82,21 @@ class Stepper {
     FillMissingContexts(&out_->record, *pod_);
 
     if (!input_.blocked_by.empty()) {
-      status_.set_phase(v1::RECREATE_PHASE_PENDING);
+      status_.set_phase(api::RECREATE_PHASE_PENDING);
       status_.set_message(absl::StrCat("waiting for request ", input_.blocked_by,
                                        " of the same pod to complete (one request per pod runs at a "
                                        "time, in creation order)"));
       return;
     }
     if (!UnreadyWindowPassed()) return;
-    status_.set_phase(v1::RECREATE_PHASE_RECREATING);
+    status_.set_phase(api::RECREATE_PHASE_RECREATING);
     status_.set_message("");
     WalkContainers();
   }
 
  private:
   void Complete(absl::string_view message) {
-    status_.set_phase(v1::RECREATE_PHASE_COMPLETED);
+    status_.set_phase(api::RECREATE_PHASE_COMPLETED);
     *status_.mutable_completion_time() = ToProtoTime(input_.now);
     status_.set_message(std::string(message));
   }
@@ -127,7 +127,7 @@ class Stepper {
   bool UnreadyWindowPassed() {
     if (!strategy_.has_unready_grace_period_seconds() || AnyKillStarted()) return true;
     if (!status_.has_unready_acknowledged_at()) {
-      status_.set_phase(v1::RECREATE_PHASE_PENDING);
+      status_.set_phase(api::RECREATE_PHASE_PENDING);
       status_.set_message(
           "waiting for AcknowledgeUnready (strategy.unready_grace_period_seconds is set: nothing is "
           "killed before the pod was made unready)");
@@ -137,7 +137,7 @@ class Stepper {
                            absl::Seconds(strategy_.unready_grace_period_seconds());
     if (input_.now < end) {
       WakeAt(end);
-      status_.set_phase(v1::RECREATE_PHASE_PENDING);
+      status_.set_phase(api::RECREATE_PHASE_PENDING);
       status_.set_message(absl::StrCat("waiting for the unready grace period to end at ", FormatRfc3339(end)));
       return false;
     }
@@ -145,13 +145,13 @@ class Stepper {
   }
 
   void WalkContainers() {
-    const bool fail_fast = strategy_.failure_policy() != v1::FAILURE_POLICY_IGNORE;
+    const bool fail_fast = strategy_.failure_policy() != api::FAILURE_POLICY_IGNORE;
     const int n = request_.spec().containers_size();
     bool all_terminal = true;
     for (int i = 0; i < n; ++i) {
-      v1::ContainerRecreateState& state = *status_.mutable_container_states(i);
+      api::ContainerRecreateState& state = *status_.mutable_container_states(i);
       if (!IsTerminal(state)) Evaluate(i);
-      if (state.phase() == v1::CONTAINER_RECREATE_PHASE_FAILED && fail_fast) {
+      if (state.phase() == api::CONTAINER_RECREATE_PHASE_FAILED && fail_fast) {
         MarkNotAttempted(i + 1, state.name());
         Complete("");
         return;
@@ -167,8 +167,8 @@ class Stepper {
 
   void MarkNotAttempted(int from, const std::string& failed_name) {
     for (int j = from; j < request_.spec().containers_size(); ++j) {
-      v1::ContainerRecreateState& state = *status_.mutable_container_states(j);
-      if (state.phase() == v1::CONTAINER_RECREATE_PHASE_PENDING &&
+      api::ContainerRecreateState& state = *status_.mutable_container_states(j);
+      if (state.phase() == api::CONTAINER_RECREATE_PHASE_PENDING &&
           out_->record.kills(j).step() == internal::KILL_STEP_NONE) {
         state.set_message(absl::StrCat("not attempted: container ", failed_name,
                                        " failed and failure_policy is FAIL"));
@@ -177,30 +177,30 @@ class Stepper {
   }
 
   void Evaluate(int i) {
-    v1::ContainerRecreateState& state = *status_.mutable_container_states(i);
+    api::ContainerRecreateState& state = *status_.mutable_container_states(i);
     internal::ContainerKill& kill = *out_->record.mutable_kills(i);
     const std::string& name = request_.spec().containers(i).name();
 
     if (input_.kills_in_flight.contains(name)) {
-      state.set_phase(v1::CONTAINER_RECREATE_PHASE_RECREATING);
+      state.set_phase(api::CONTAINER_RECREATE_PHASE_RECREATING);
       return;
     }
     if (ResumeInterruptedKill(i)) return;
 
     const cri::ContainerInfo* current = pod_->CurrentContainer(name);
     if (current == nullptr) {
-      SetState(&state, v1::CONTAINER_RECREATE_PHASE_FAILED, kContainerNotFoundMessage);
+      SetState(&state, api::CONTAINER_RECREATE_PHASE_FAILED, kContainerNotFoundMessage);
       return;
     }
     state.set_restart_count(static_cast<int32_t>(current->restart_count));
     const bool recreated = (!state.old_container_id().empty() && current->id != state.old_container_id()) ||
                            current->restart_count > state.old_restart_count();
-    const bool running = current->state == cri::v1::CONTAINER_RUNNING;
+    const bool running = current->state == cri::criv1::CONTAINER_RUNNING;
 
     if (kill.step() == internal::KILL_STEP_STOP_DONE) {
       // Killed by the daemon: the instance that replaces the target is the one to follow.
       if (current->id == kill.target_container_id()) {
-        SetState(&state, v1::CONTAINER_RECREATE_PHASE_RECREATING,
+        SetState(&state, api::CONTAINER_RECREATE_PHASE_RECREATING,
                  "waiting for kubelet to start the new container");
         return;
       }
@@ -217,10 +217,10 @@ class Stepper {
       if (!strategy_.force_recreate()) {
         // The old instance exited by itself: kubelet restarts it.
         state.set_is_killed(true);
-        SetState(&state, v1::CONTAINER_RECREATE_PHASE_RECREATING,
+        SetState(&state, api::CONTAINER_RECREATE_PHASE_RECREATING,
                  "the container exited; waiting for kubelet to restart it");
       } else {
-        SetState(&state, v1::CONTAINER_RECREATE_PHASE_PENDING,
+        SetState(&state, api::CONTAINER_RECREATE_PHASE_PENDING,
                  "waiting for the container to run (force_recreate kills its running instance once)");
       }
       return;
@@ -231,12 +231,12 @@ class Stepper {
   // A kill step left by a daemon that stopped mid-kill (no kill in flight for it). Returns true when it
   // started a kill again (nothing more to evaluate this step).
   bool ResumeInterruptedKill(int i) {
-    v1::ContainerRecreateState& state = *status_.mutable_container_states(i);
+    api::ContainerRecreateState& state = *status_.mutable_container_states(i);
     internal::ContainerKill& kill = *out_->record.mutable_kills(i);
     if (kill.step() == internal::KILL_STEP_PRESTOP_STARTED) {
       // The hook may have run, wholly or partly: never run it again.
-      v1::PreStopStatus& pre_stop = *state.mutable_pre_stop();
-      pre_stop.set_outcome(v1::PRE_STOP_OUTCOME_SKIPPED);
+      api::PreStopStatus& pre_stop = *state.mutable_pre_stop();
+      pre_stop.set_outcome(api::PRE_STOP_OUTCOME_SKIPPED);
       pre_stop.set_message(std::string(kRestartedDuringHookMessage));
       *pre_stop.mutable_finished_at() = ToProtoTime(input_.now);
       kill.set_step(internal::KILL_STEP_PRESTOP_DONE);
@@ -248,12 +248,12 @@ class Stepper {
     for (const cri::ContainerInfo& instance : pod_->Instances(request_.spec().containers(i).name())) {
       if (instance.id == kill.target_container_id()) target = &instance;
     }
-    if (target != nullptr && target->state == cri::v1::CONTAINER_RUNNING) {
+    if (target != nullptr && target->state == cri::criv1::CONTAINER_RUNNING) {
       // The same instance still runs: stopping it (again) is safe and needed; a new instance never is.
       kill.set_step(internal::KILL_STEP_STOP_SENT);
       if (!state.has_killed_at()) *state.mutable_killed_at() = ToProtoTime(input_.now);
       state.set_is_killed(true);
-      state.set_phase(v1::CONTAINER_RECREATE_PHASE_RECREATING);
+      state.set_phase(api::CONTAINER_RECREATE_PHASE_RECREATING);
       KillAction action = NewAction(i, *target);
       out_->kills.push_back(std::move(action));
       return true;
@@ -265,7 +265,7 @@ class Stepper {
 
   KillAction NewAction(int i, const cri::ContainerInfo& target) const {
     const internal::ContainerKill& kill = out_->record.kills(i);
-    const v1::RecreateContainer& spec = request_.spec().containers(i);
+    const api::RecreateContainer& spec = request_.spec().containers(i);
     KillAction action;
     action.container_index = i;
     action.container_name = spec.name();
@@ -279,9 +279,9 @@ class Stepper {
   }
 
   void StartKill(int i, const cri::ContainerInfo& current) {
-    v1::ContainerRecreateState& state = *status_.mutable_container_states(i);
+    api::ContainerRecreateState& state = *status_.mutable_container_states(i);
     internal::ContainerKill& kill = *out_->record.mutable_kills(i);
-    const v1::RecreateContainer& spec = request_.spec().containers(i);
+    const api::RecreateContainer& spec = request_.spec().containers(i);
 
     int64_t grace = kDefaultGracePeriodSeconds;
     if (strategy_.has_termination_grace_period_seconds()) {
@@ -294,21 +294,21 @@ class Stepper {
     *kill.mutable_started_at() = ToProtoTime(input_.now);
     kill.set_pod_sandbox_id(current.pod_sandbox_id);
     state.set_grace_period_seconds(grace);
-    SetState(&state, v1::CONTAINER_RECREATE_PHASE_RECREATING, "");
+    SetState(&state, api::CONTAINER_RECREATE_PHASE_RECREATING, "");
 
-    v1::PreStopStatus& pre_stop = *state.mutable_pre_stop();
+    api::PreStopStatus& pre_stop = *state.mutable_pre_stop();
     pre_stop.Clear();
-    std::optional<v1::LifecycleHandler> hook;
+    std::optional<api::LifecycleHandler> hook;
     if (spec.has_pre_stop()) {
       hook = spec.pre_stop();
-      pre_stop.set_source(v1::PRE_STOP_SOURCE_REQUEST);
+      pre_stop.set_source(api::PRE_STOP_SOURCE_REQUEST);
     } else if (input_.parse_pre_stop && !current.pre_stop_handler_json.empty()) {
-      pre_stop.set_source(v1::PRE_STOP_SOURCE_KUBELET_ANNOTATION);
-      absl::StatusOr<std::optional<v1::LifecycleHandler>> parsed =
+      pre_stop.set_source(api::PRE_STOP_SOURCE_KUBELET_ANNOTATION);
+      absl::StatusOr<std::optional<api::LifecycleHandler>> parsed =
           input_.parse_pre_stop(current.pre_stop_handler_json);
       if (!parsed.ok()) {
         // Not fatal, like a failed hook: the kill goes on.
-        pre_stop.set_outcome(v1::PRE_STOP_OUTCOME_FAILED);
+        pre_stop.set_outcome(api::PRE_STOP_OUTCOME_FAILED);
         pre_stop.set_message(absl::StrCat("invalid preStopHandler annotation: ", parsed.status().message()));
       } else {
         hook = *std::move(parsed);
@@ -317,17 +317,17 @@ class Stepper {
 
     KillAction action = NewAction(i, current);
     if (hook.has_value() && grace > 0) {
-      pre_stop.set_outcome(v1::PRE_STOP_OUTCOME_RUNNING);
+      pre_stop.set_outcome(api::PRE_STOP_OUTCOME_RUNNING);
       *pre_stop.mutable_started_at() = ToProtoTime(input_.now);
       kill.set_step(internal::KILL_STEP_PRESTOP_STARTED);
       action.pre_stop = std::move(hook);
     } else {
       if (hook.has_value()) {
-        pre_stop.set_outcome(v1::PRE_STOP_OUTCOME_SKIPPED);
+        pre_stop.set_outcome(api::PRE_STOP_OUTCOME_SKIPPED);
         pre_stop.set_message("termination grace period is 0");
-      } else if (pre_stop.outcome() == v1::PRE_STOP_OUTCOME_UNSPECIFIED) {
-        pre_stop.set_outcome(v1::PRE_STOP_OUTCOME_NO_HOOK);
-        pre_stop.set_source(v1::PRE_STOP_SOURCE_UNSPECIFIED);
+      } else if (pre_stop.outcome() == api::PRE_STOP_OUTCOME_UNSPECIFIED) {
+        pre_stop.set_outcome(api::PRE_STOP_OUTCOME_NO_HOOK);
+        pre_stop.set_source(api::PRE_STOP_SOURCE_UNSPECIFIED);
       }
       kill.set_step(internal::KILL_STEP_STOP_SENT);
       *state.mutable_killed_at() = ToProtoTime(input_.now);
@@ -336,15 +336,15 @@ class Stepper {
     out_->kills.push_back(std::move(action));
   }
 
-  void CheckSucceeded(v1::ContainerRecreateState& state, const cri::ContainerInfo& current) {
+  void CheckSucceeded(api::ContainerRecreateState& state, const cri::ContainerInfo& current) {
     state.set_new_container_id(current.id);
-    if (current.state != cri::v1::CONTAINER_RUNNING) {
-      SetState(&state, v1::CONTAINER_RECREATE_PHASE_RECREATING,
+    if (current.state != cri::criv1::CONTAINER_RUNNING) {
+      SetState(&state, api::CONTAINER_RECREATE_PHASE_RECREATING,
                absl::StrCat("the new container ", current.id, " is not running"));
       return;
     }
     if (!current.has_status || current.started_at == 0) {
-      SetState(&state, v1::CONTAINER_RECREATE_PHASE_RECREATING,
+      SetState(&state, api::CONTAINER_RECREATE_PHASE_RECREATING,
                "waiting for the new container's start time");
       return;
     }
@@ -353,27 +353,27 @@ class Stepper {
     const absl::Time stable_at = started + absl::Seconds(strategy_.min_started_seconds());
     if (input_.now < stable_at) {
       WakeAt(stable_at);
-      SetState(&state, v1::CONTAINER_RECREATE_PHASE_RECREATING,
+      SetState(&state, api::CONTAINER_RECREATE_PHASE_RECREATING,
                absl::StrCat("waiting for min_started_seconds: stable at ", FormatRfc3339(stable_at)));
       return;
     }
-    if (request_.spec().readiness_source() == v1::READINESS_SOURCE_CONTROLLER) {
-      const v1::ContainerReadinessReport& report = state.last_readiness_report();
+    if (request_.spec().readiness_source() == api::READINESS_SOURCE_CONTROLLER) {
+      const api::ContainerReadinessReport& report = state.last_readiness_report();
       if (!state.has_last_readiness_report() || report.container_id() != current.id || !report.ready()) {
-        SetState(&state, v1::CONTAINER_RECREATE_PHASE_RECREATING,
+        SetState(&state, api::CONTAINER_RECREATE_PHASE_RECREATING,
                  absl::StrCat("waiting for a ready report (ReportReadiness) for container ", current.id));
         return;
       }
     }
-    SetState(&state, v1::CONTAINER_RECREATE_PHASE_SUCCEEDED, "");
+    SetState(&state, api::CONTAINER_RECREATE_PHASE_SUCCEEDED, "");
   }
 
   const cri::NodeSnapshot& snapshot_;
   const StepInput& input_;
   StepResult* out_;
-  v1::RecreateRequest& request_;
-  v1::RecreateStatus& status_;
-  const v1::RecreateStrategy strategy_;
+  api::RecreateRequest& request_;
+  api::RecreateStatus& status_;
+  const api::RecreateStrategy strategy_;
   const cri::PodInfo* pod_ = nullptr;
 };
 
@@ -394,10 +394,10 @@ const cri::PodInfo* FindRequestPod(const ::inplaced::v1::RecreateRequest& reques
 
 void FillMissingContexts(::inplaced::internal::RecreateRecord* record, const cri::PodInfo& pod) {
   EnsureShape(record);
-  v1::RecreateRequest& request = *record->mutable_request();
+  api::RecreateRequest& request = *record->mutable_request();
   for (int i = 0; i < request.spec().containers_size(); ++i) {
-    const v1::RecreateContainer& spec = request.spec().containers(i);
-    v1::ContainerRecreateState& state = *request.mutable_status()->mutable_container_states(i);
+    const api::RecreateContainer& spec = request.spec().containers(i);
+    api::ContainerRecreateState& state = *request.mutable_status()->mutable_container_states(i);
     if (spec.has_status_context() || !state.old_container_id().empty()) continue;
     const cri::ContainerInfo* current = pod.CurrentContainer(spec.name());
     if (current == nullptr) continue;
@@ -411,19 +411,19 @@ void FillMissingContexts(::inplaced::internal::RecreateRecord* record, const cri
                                                const std::string& uid, absl::Time now, uint64_t sequence) {
   internal::RecreateRecord record;
   record.set_sequence(sequence);
-  v1::RecreateRequest& out = *record.mutable_request();
+  api::RecreateRequest& out = *record.mutable_request();
   out.mutable_metadata()->set_namespace_(request.namespace_());
   out.mutable_metadata()->set_name(request.name());
   out.mutable_metadata()->set_uid(uid);
   *out.mutable_metadata()->mutable_creation_time() = ToProtoTime(now);
   *out.mutable_spec() = request.spec();
-  v1::RecreateStatus& status = *out.mutable_status();
-  status.set_phase(v1::RECREATE_PHASE_PENDING);
+  api::RecreateStatus& status = *out.mutable_status();
+  status.set_phase(api::RECREATE_PHASE_PENDING);
   status.set_pod_uid(request.spec().pod_uid());
-  for (const v1::RecreateContainer& container : request.spec().containers()) {
-    v1::ContainerRecreateState& state = *status.add_container_states();
+  for (const api::RecreateContainer& container : request.spec().containers()) {
+    api::ContainerRecreateState& state = *status.add_container_states();
     state.set_name(container.name());
-    state.set_phase(v1::CONTAINER_RECREATE_PHASE_PENDING);
+    state.set_phase(api::CONTAINER_RECREATE_PHASE_PENDING);
     if (container.has_status_context()) {
       state.set_old_container_id(BareContainerId(container.status_context().container_id()));
       state.set_old_restart_count(container.status_context().restart_count());
@@ -450,12 +450,12 @@ std::vector<std::string> ContainersToInspect(const ::inplaced::internal::Recreat
   if (IsCompleted(record)) return ids;
   const cri::PodInfo* pod = FindRequestPod(record.request(), snapshot);
   if (pod == nullptr) return ids;
-  const v1::RecreateRequest& request = record.request();
+  const api::RecreateRequest& request = record.request();
   for (int i = 0; i < request.spec().containers_size() && i < request.status().container_states_size(); ++i) {
-    const v1::ContainerRecreateState& state = request.status().container_states(i);
+    const api::ContainerRecreateState& state = request.status().container_states(i);
     if (IsTerminal(state)) continue;
     const cri::ContainerInfo* current = pod->CurrentContainer(state.name());
-    if (current == nullptr || current->state != cri::v1::CONTAINER_RUNNING) continue;
+    if (current == nullptr || current->state != cri::criv1::CONTAINER_RUNNING) continue;
     const std::string target = i < record.kills_size() ? record.kills(i).target_container_id() : "";
     const bool replaced = current->id != state.old_container_id() ||
                           current->restart_count > state.old_restart_count();
@@ -474,8 +474,8 @@ void ApplyPreStopResult(::inplaced::internal::RecreateRecord* record, int index,
   if (index < 0 || index >= record->kills_size()) return;
   internal::ContainerKill& kill = *record->mutable_kills(index);
   if (kill.step() != internal::KILL_STEP_PRESTOP_STARTED) return;
-  v1::ContainerRecreateState& state = *record->mutable_request()->mutable_status()->mutable_container_states(index);
-  v1::PreStopStatus& pre_stop = *state.mutable_pre_stop();
+  api::ContainerRecreateState& state = *record->mutable_request()->mutable_status()->mutable_container_states(index);
+  api::PreStopStatus& pre_stop = *state.mutable_pre_stop();
   pre_stop.set_outcome(outcome);
   pre_stop.set_message(std::string(message));
   *pre_stop.mutable_finished_at() = ToProtoTime(now);
@@ -489,11 +489,11 @@ void ApplyStopResult(::inplaced::internal::RecreateRecord* record, int index, co
   if (index < 0 || index >= record->kills_size()) return;
   internal::ContainerKill& kill = *record->mutable_kills(index);
   kill.set_step(internal::KILL_STEP_STOP_DONE);
-  v1::ContainerRecreateState& state = *record->mutable_request()->mutable_status()->mutable_container_states(index);
+  api::ContainerRecreateState& state = *record->mutable_request()->mutable_status()->mutable_container_states(index);
   state.set_is_killed(true);
   if (!state.has_killed_at()) *state.mutable_killed_at() = ToProtoTime(now);
   if (!status.ok() && !IsTerminal(state)) {
-    SetState(&state, v1::CONTAINER_RECREATE_PHASE_FAILED, absl::StrCat(kKillErrorPrefix, status.message()));
+    SetState(&state, api::CONTAINER_RECREATE_PHASE_FAILED, absl::StrCat(kKillErrorPrefix, status.message()));
   }
 }
 

@@ -11,15 +11,15 @@
 namespace inplaced::daemon {
 namespace {
 
-namespace v1 = ::inplaced::v1;
+namespace api = ::inplaced::v1;
 
-std::string RequestKey(const v1::RecreateRequest& request) {
+std::string RequestKey(const api::RecreateRequest& request) {
   return absl::StrCat(request.metadata().namespace_(), "/", request.metadata().name());
 }
 
 }  // namespace
 
-bool MatchesWatchFilter(const v1::WatchRecreateRequestsRequest& filter, const v1::RecreateRequest& request) {
+bool MatchesWatchFilter(const api::WatchRecreateRequestsRequest& filter, const api::RecreateRequest& request) {
   if (!filter.namespace_().empty() && filter.namespace_() != request.metadata().namespace_()) return false;
   if (!filter.name().empty() && filter.name() != request.metadata().name()) return false;
   if (!filter.pod_name().empty() && filter.pod_name() != request.spec().pod_name()) return false;
@@ -30,12 +30,12 @@ bool MatchesWatchFilter(const v1::WatchRecreateRequestsRequest& filter, const v1
 // either may go first.
 class WatchSubscriber {
  public:
-  explicit WatchSubscriber(v1::WatchRecreateRequestsRequest filter) : filter_(std::move(filter)) {}
+  explicit WatchSubscriber(api::WatchRecreateRequestsRequest filter) : filter_(std::move(filter)) {}
 
-  const v1::WatchRecreateRequestsRequest& filter() const { return filter_; }
+  const api::WatchRecreateRequestsRequest& filter() const { return filter_; }
 
   // Queues (or coalesces) one change; the caller has checked the filter.
-  void Push(v1::WatchEventType type, std::shared_ptr<const v1::RecreateRequest> request) {
+  void Push(api::WatchEventType type, std::shared_ptr<const api::RecreateRequest> request) {
     absl::MutexLock lock(&mu_);
     if (ended_) return;
     std::string key = RequestKey(*request);
@@ -43,29 +43,29 @@ class WatchSubscriber {
     if (pending != latest_.end()) {
       Event& event = *pending->second;
       event.request = std::move(request);
-      if (type == v1::WATCH_EVENT_TYPE_DELETED) {
+      if (type == api::WATCH_EVENT_TYPE_DELETED) {
         // Replace in place; anything published later for this key (a recreate under the same name)
         // must queue behind the DELETED, so the key leaves the coalescing index.
         event.type = type;
         latest_.erase(pending);
-      } else if (event.type != v1::WATCH_EVENT_TYPE_ADDED) {
+      } else if (event.type != api::WATCH_EVENT_TYPE_ADDED) {
         // A still-undelivered ADDED stays ADDED: the reader has not seen this request yet.
         event.type = type;
       }
       return;
     }
     queue_.push_back(Event{type, request});
-    if (type != v1::WATCH_EVENT_TYPE_DELETED) latest_.emplace(std::move(key), std::prev(queue_.end()));
+    if (type != api::WATCH_EVENT_TYPE_DELETED) latest_.emplace(std::move(key), std::prev(queue_.end()));
     cv_.Signal();
   }
 
   void PushSynced() {
     absl::MutexLock lock(&mu_);
-    queue_.push_back(Event{v1::WATCH_EVENT_TYPE_SYNCED, nullptr});
+    queue_.push_back(Event{api::WATCH_EVENT_TYPE_SYNCED, nullptr});
     cv_.Signal();
   }
 
-  bool Next(v1::WatchRecreateRequestsResponse* out) {
+  bool Next(api::WatchRecreateRequestsResponse* out) {
     absl::MutexLock lock(&mu_);
     while (!ended_ && queue_.empty()) cv_.Wait(&mu_);
     if (ended_) return false;
@@ -106,12 +106,12 @@ class WatchSubscriber {
 
  private:
   struct Event {
-    v1::WatchEventType type;
-    std::shared_ptr<const v1::RecreateRequest> request;  // null for SYNCED
+    api::WatchEventType type;
+    std::shared_ptr<const api::RecreateRequest> request;  // null for SYNCED
   };
   using Queue = std::list<Event>;
 
-  const v1::WatchRecreateRequestsRequest filter_;
+  const api::WatchRecreateRequestsRequest filter_;
   absl::Mutex mu_;
   absl::CondVar cv_;
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
@@ -129,7 +129,7 @@ class HubWatch final : public RecreateWatch {
   // Dropping the watch ends it; the hub forgets it on its next Publish.
   ~HubWatch() override { Cancel(); }
 
-  bool Next(v1::WatchRecreateRequestsResponse* event) override { return subscriber_->Next(event); }
+  bool Next(api::WatchRecreateRequestsResponse* event) override { return subscriber_->Next(event); }
   absl::Status Status() override { return subscriber_->status(); }
   void Cancel() override { subscriber_->End(absl::OkStatus()); }
 
@@ -141,8 +141,8 @@ class HubWatch final : public RecreateWatch {
 
 WatchHub::~WatchHub() { Shutdown(); }
 
-void WatchHub::Publish(v1::WatchEventType type, const v1::RecreateRequest& request) {
-  std::shared_ptr<const v1::RecreateRequest> shared;  // one copy for every subscriber, made lazily
+void WatchHub::Publish(api::WatchEventType type, const api::RecreateRequest& request) {
+  std::shared_ptr<const api::RecreateRequest> shared;  // one copy for every subscriber, made lazily
   absl::MutexLock lock(&mu_);
   auto it = subscribers_.begin();
   while (it != subscribers_.end()) {
@@ -152,15 +152,15 @@ void WatchHub::Publish(v1::WatchEventType type, const v1::RecreateRequest& reque
       continue;
     }
     if (MatchesWatchFilter(subscriber->filter(), request)) {
-      if (shared == nullptr) shared = std::make_shared<const v1::RecreateRequest>(request);
+      if (shared == nullptr) shared = std::make_shared<const api::RecreateRequest>(request);
       subscriber->Push(type, shared);
     }
     ++it;
   }
 }
 
-std::unique_ptr<RecreateWatch> WatchHub::Subscribe(const v1::WatchRecreateRequestsRequest& request,
-                                                   const std::vector<v1::RecreateRequest>& initial) {
+std::unique_ptr<RecreateWatch> WatchHub::Subscribe(const api::WatchRecreateRequestsRequest& request,
+                                                   const std::vector<api::RecreateRequest>& initial) {
   auto subscriber = std::make_shared<WatchSubscriber>(request);
   absl::MutexLock lock(&mu_);
   if (shut_down_) {
@@ -168,9 +168,9 @@ std::unique_ptr<RecreateWatch> WatchHub::Subscribe(const v1::WatchRecreateReques
     return std::make_unique<HubWatch>(std::move(subscriber));
   }
   if (!request.skip_initial_state()) {
-    for (const v1::RecreateRequest& existing : initial) {
+    for (const api::RecreateRequest& existing : initial) {
       if (MatchesWatchFilter(request, existing)) {
-        subscriber->Push(v1::WATCH_EVENT_TYPE_ADDED, std::make_shared<const v1::RecreateRequest>(existing));
+        subscriber->Push(api::WATCH_EVENT_TYPE_ADDED, std::make_shared<const api::RecreateRequest>(existing));
       }
     }
     subscriber->PushSynced();

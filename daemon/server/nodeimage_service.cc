@@ -12,14 +12,14 @@
 namespace inplaced::daemon {
 namespace {
 
-namespace v1 = ::inplaced::v1;
+namespace api = ::inplaced::v1;
 
 // What a WatchNodeImage handler waits on: the newest snapshot not yet sent (older ones are
 // replaced, so a slow client never holds the puller's notifying thread) and whether the stream must
 // end.
 struct WatchMailbox {
   absl::Mutex mu;
-  std::optional<v1::NodeImage> latest ABSL_GUARDED_BY(mu);
+  std::optional<api::NodeImage> latest ABSL_GUARDED_BY(mu);
   bool cancelled ABSL_GUARDED_BY(mu) = false;
 };
 
@@ -44,19 +44,19 @@ absl::Status NodeImageServiceImpl::CheckServing() const {
 }
 
 grpc::Status NodeImageServiceImpl::SetNodeImage(grpc::ServerContext* /*context*/,
-                                                const v1::SetNodeImageRequest* request,
-                                                v1::SetNodeImageResponse* response) {
+                                                const api::SetNodeImageRequest* request,
+                                                api::SetNodeImageResponse* response) {
   ServingState::ActiveCall active(state_);
   RpcScope scope("SetNodeImage");
   if (absl::Status serving = CheckServing(); !serving.ok()) return scope.Finish(serving);
-  absl::StatusOr<v1::NodeImage> result = puller()->SetNodeImage(*request);
+  absl::StatusOr<api::NodeImage> result = puller()->SetNodeImage(*request);
   if (result.ok()) *response->mutable_node_image() = *std::move(result);
   return scope.Finish(result.status());
 }
 
 grpc::Status NodeImageServiceImpl::GetNodeImage(grpc::ServerContext* /*context*/,
-                                                const v1::GetNodeImageRequest* /*request*/,
-                                                v1::GetNodeImageResponse* response) {
+                                                const api::GetNodeImageRequest* /*request*/,
+                                                api::GetNodeImageResponse* response) {
   ServingState::ActiveCall active(state_);
   RpcScope scope("GetNodeImage");
   if (absl::Status serving = CheckServing(); !serving.ok()) return scope.Finish(serving);
@@ -65,8 +65,8 @@ grpc::Status NodeImageServiceImpl::GetNodeImage(grpc::ServerContext* /*context*/
 }
 
 grpc::Status NodeImageServiceImpl::WatchNodeImage(
-    grpc::ServerContext* context, const v1::WatchNodeImageRequest* request,
-    grpc::ServerWriter<v1::WatchNodeImageResponse>* writer) {
+    grpc::ServerContext* context, const api::WatchNodeImageRequest* request,
+    grpc::ServerWriter<api::WatchNodeImageResponse>* writer) {
   ServingState::ActiveCall active(state_);
   RpcScope scope("WatchNodeImage");
   if (absl::Status serving = CheckServing(); !serving.ok()) return scope.Finish(serving);
@@ -75,7 +75,7 @@ grpc::Status NodeImageServiceImpl::WatchNodeImage(
   WatchMailbox box;
   // Subscribe before reading the initial state, so no change between the two is lost; snapshots not
   // newer than what was sent are skipped below.
-  const int subscription = puller.Subscribe([&box](const v1::NodeImage& node) {
+  const int subscription = puller.Subscribe([&box](const api::NodeImage& node) {
     absl::MutexLock lock(&box.mu);
     if (!box.latest.has_value() ||
         box.latest->metadata().resource_version() < node.metadata().resource_version()) {
@@ -90,7 +90,7 @@ grpc::Status NodeImageServiceImpl::WatchNodeImage(
   uint64_t last_sent = 0;
   bool client_gone = false;
   if (!request->skip_initial_state()) {
-    v1::WatchNodeImageResponse message;
+    api::WatchNodeImageResponse message;
     *message.mutable_node_image() = puller.GetNodeImage();
     last_sent = message.node_image().metadata().resource_version();
     client_gone = !writer->Write(message);
@@ -98,7 +98,7 @@ grpc::Status NodeImageServiceImpl::WatchNodeImage(
     last_sent = puller.GetNodeImage().metadata().resource_version();
   }
   while (!client_gone) {
-    v1::WatchNodeImageResponse message;
+    api::WatchNodeImageResponse message;
     {
       absl::MutexLock lock(&box.mu);
       auto ready = [&box]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(box.mu) {
@@ -125,18 +125,18 @@ grpc::Status NodeImageServiceImpl::WatchNodeImage(
 }
 
 grpc::Status NodeImageServiceImpl::PullImage(grpc::ServerContext* context,
-                                             const v1::PullImageRequest* request,
-                                             v1::PullImageResponse* response) {
+                                             const api::PullImageRequest* request,
+                                             api::PullImageResponse* response) {
   ServingState::ActiveCall active(state_);
   RpcScope scope("PullImage");
   if (absl::Status serving = CheckServing(); !serving.ok()) return scope.Finish(serving);
   imagepull::ImagePuller& puller = *this->puller();
 
-  absl::StatusOr<v1::AdHocPullStatus> accepted = puller.PullImage(*request);
+  absl::StatusOr<api::AdHocPullStatus> accepted = puller.PullImage(*request);
   if (!accepted.ok()) return scope.Finish(accepted.status());
-  const v1::ImagePullPhase phase = accepted->status().phase();
-  if (!request->wait() || phase == v1::IMAGE_PULL_PHASE_SUCCEEDED ||
-      phase == v1::IMAGE_PULL_PHASE_FAILED) {
+  const api::ImagePullPhase phase = accepted->status().phase();
+  if (!request->wait() || phase == api::IMAGE_PULL_PHASE_SUCCEEDED ||
+      phase == api::IMAGE_PULL_PHASE_FAILED) {
     *response->mutable_pull() = *std::move(accepted);
     return scope.Finish(absl::OkStatus());
   }
@@ -145,7 +145,7 @@ grpc::Status NodeImageServiceImpl::PullImage(grpc::ServerContext* context,
   // which the canceller polls) or the daemon stops streams.
   Cancellation cancel;
   const int registration = canceller_.Register(context, [&cancel] { cancel.Cancel(); });
-  absl::StatusOr<v1::AdHocPullStatus> finished = puller.WaitAdHocPull(request->image(), &cancel);
+  absl::StatusOr<api::AdHocPullStatus> finished = puller.WaitAdHocPull(request->image(), &cancel);
   canceller_.Unregister(registration);
   if (finished.ok()) {
     *response->mutable_pull() = *std::move(finished);

@@ -8,7 +8,7 @@
 namespace inplaced::daemon {
 namespace {
 
-namespace v1 = ::inplaced::v1;
+namespace api = ::inplaced::v1;
 
 }  // namespace
 
@@ -19,41 +19,41 @@ RecreateServiceImpl::RecreateServiceImpl(RecreateManager& manager, ServingState&
 void RecreateServiceImpl::StopStreams() { canceller_.CancelAll(); }
 
 grpc::Status RecreateServiceImpl::CreateRecreateRequest(grpc::ServerContext* context,
-                                                        const v1::CreateRecreateRequestRequest* request,
-                                                        v1::CreateRecreateRequestResponse* response) {
+                                                        const api::CreateRecreateRequestRequest* request,
+                                                        api::CreateRecreateRequestResponse* response) {
   ServingState::ActiveCall active(state_);
   RpcScope scope("CreateRecreateRequest");
   if (!state_.serving()) return scope.Finish(NotServingError());
-  absl::StatusOr<v1::CreateRecreateRequestResponse> result = manager_.Create(*request);
+  absl::StatusOr<api::CreateRecreateRequestResponse> result = manager_.Create(*request);
   if (result.ok()) *response = *std::move(result);
   return scope.Finish(result.status());
 }
 
 grpc::Status RecreateServiceImpl::GetRecreateRequest(grpc::ServerContext* context,
-                                                     const v1::GetRecreateRequestRequest* request,
-                                                     v1::GetRecreateRequestResponse* response) {
+                                                     const api::GetRecreateRequestRequest* request,
+                                                     api::GetRecreateRequestResponse* response) {
   ServingState::ActiveCall active(state_);
   RpcScope scope("GetRecreateRequest");
   if (!state_.serving()) return scope.Finish(NotServingError());
-  absl::StatusOr<v1::RecreateRequest> result = manager_.Get(*request);
+  absl::StatusOr<api::RecreateRequest> result = manager_.Get(*request);
   if (result.ok()) *response->mutable_recreate_request() = *std::move(result);
   return scope.Finish(result.status());
 }
 
 grpc::Status RecreateServiceImpl::ListRecreateRequests(grpc::ServerContext* context,
-                                                       const v1::ListRecreateRequestsRequest* request,
-                                                       v1::ListRecreateRequestsResponse* response) {
+                                                       const api::ListRecreateRequestsRequest* request,
+                                                       api::ListRecreateRequestsResponse* response) {
   ServingState::ActiveCall active(state_);
   RpcScope scope("ListRecreateRequests");
   if (!state_.serving()) return scope.Finish(NotServingError());
-  absl::StatusOr<v1::ListRecreateRequestsResponse> result = manager_.List(*request);
+  absl::StatusOr<api::ListRecreateRequestsResponse> result = manager_.List(*request);
   if (result.ok()) *response = *std::move(result);
   return scope.Finish(result.status());
 }
 
 grpc::Status RecreateServiceImpl::DeleteRecreateRequest(grpc::ServerContext* context,
-                                                        const v1::DeleteRecreateRequestRequest* request,
-                                                        v1::DeleteRecreateRequestResponse* response) {
+                                                        const api::DeleteRecreateRequestRequest* request,
+                                                        api::DeleteRecreateRequestResponse* response) {
   ServingState::ActiveCall active(state_);
   RpcScope scope("DeleteRecreateRequest");
   if (!state_.serving()) return scope.Finish(NotServingError());
@@ -61,30 +61,30 @@ grpc::Status RecreateServiceImpl::DeleteRecreateRequest(grpc::ServerContext* con
 }
 
 grpc::Status RecreateServiceImpl::AcknowledgeUnready(grpc::ServerContext* context,
-                                                     const v1::AcknowledgeUnreadyRequest* request,
-                                                     v1::AcknowledgeUnreadyResponse* response) {
+                                                     const api::AcknowledgeUnreadyRequest* request,
+                                                     api::AcknowledgeUnreadyResponse* response) {
   ServingState::ActiveCall active(state_);
   RpcScope scope("AcknowledgeUnready");
   if (!state_.serving()) return scope.Finish(NotServingError());
-  absl::StatusOr<v1::RecreateRequest> result = manager_.AcknowledgeUnready(*request);
+  absl::StatusOr<api::RecreateRequest> result = manager_.AcknowledgeUnready(*request);
   if (result.ok()) *response->mutable_recreate_request() = *std::move(result);
   return scope.Finish(result.status());
 }
 
 grpc::Status RecreateServiceImpl::ReportReadiness(grpc::ServerContext* context,
-                                                  const v1::ReportReadinessRequest* request,
-                                                  v1::ReportReadinessResponse* response) {
+                                                  const api::ReportReadinessRequest* request,
+                                                  api::ReportReadinessResponse* response) {
   ServingState::ActiveCall active(state_);
   RpcScope scope("ReportReadiness");
   if (!state_.serving()) return scope.Finish(NotServingError());
-  absl::StatusOr<v1::RecreateRequest> result = manager_.ReportReadiness(*request);
+  absl::StatusOr<api::RecreateRequest> result = manager_.ReportReadiness(*request);
   if (result.ok()) *response->mutable_recreate_request() = *std::move(result);
   return scope.Finish(result.status());
 }
 
 grpc::Status RecreateServiceImpl::WatchRecreateRequests(
-    grpc::ServerContext* context, const v1::WatchRecreateRequestsRequest* request,
-    grpc::ServerWriter<v1::WatchRecreateRequestsResponse>* writer) {
+    grpc::ServerContext* context, const api::WatchRecreateRequestsRequest* request,
+    grpc::ServerWriter<api::WatchRecreateRequestsResponse>* writer) {
   ServingState::ActiveCall active(state_);
   RpcScope scope("WatchRecreateRequests");
   if (!state_.serving()) return scope.Finish(NotServingError());
@@ -94,7 +94,7 @@ grpc::Status RecreateServiceImpl::WatchRecreateRequests(
   // The canceller unblocks Next() when the client goes away or the server stops streams.
   const int registration = canceller_.Register(context, [raw] { raw->Cancel(); });
 
-  v1::WatchRecreateRequestsResponse event;
+  api::WatchRecreateRequestsResponse event;
   while (raw->Next(&event)) {
     if (!writer->Write(event)) {
       raw->Cancel();  // the client is gone

@@ -3,7 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/match.h"
-#include "cri/errors.h"
+#include "common/grpc_status.h"
 
 namespace inplaced::daemon {
 namespace {
@@ -29,8 +29,7 @@ grpc::Status RpcScope::Finish(const absl::Status& status) {
     spdlog::info("rpc method={} code={} ms={:.1f} error=\"{}\"", method_, code, ms,
                  std::string(status.message()));
   }
-  // cri::ToGrpcStatus is the project's absl->gRPC conversion (same code, same message).
-  return cri::ToGrpcStatus(status);
+  return ToGrpcStatus(status);
 }
 
 absl::Status NotServingError() {

@@ -21,8 +21,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
-#include "daemon/store/sqlite_store.h"
-#include "daemon/store/store.h"
+#include "store/sqlite_store.h"
+#include "store/store.h"
 
 namespace inplaced::store {
 namespace {

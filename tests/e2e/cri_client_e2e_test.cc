@@ -26,7 +26,7 @@
 namespace inplaced::e2e {
 namespace {
 
-namespace v1 = ::runtime::v1;
+namespace criv1 = ::runtime::v1;
 using ::inplaced::testing::StatusIs;
 using ::testing::AllOf;
 using ::testing::Contains;
@@ -44,21 +44,21 @@ class CriClientE2eTest : public ::testing::Test {
 
   cri::Runtime& runtime() { return *connection_.runtime; }
 
-  absl::StatusOr<v1::ImageStatusResponse> ImageStatus(const std::string& image) {
-    v1::ImageStatusRequest request;
+  absl::StatusOr<criv1::ImageStatusResponse> ImageStatus(const std::string& image) {
+    criv1::ImageStatusRequest request;
     request.mutable_image()->set_image(image);
     return runtime().ImageStatus(request);
   }
 
   absl::Status RemoveImage(const std::string& image) {
-    v1::RemoveImageRequest request;
+    criv1::RemoveImageRequest request;
     request.mutable_image()->set_image(image);
     return runtime().RemoveImage(request);
   }
 
-  absl::StatusOr<v1::PullImageResponse> Pull(const std::string& image, const std::string& user = "",
+  absl::StatusOr<criv1::PullImageResponse> Pull(const std::string& image, const std::string& user = "",
                                              const std::string& password = "") {
-    v1::PullImageRequest request;
+    criv1::PullImageRequest request;
     request.mutable_image()->set_image(image);
     if (!user.empty()) {
       request.mutable_auth()->set_username(user);
@@ -82,7 +82,7 @@ TEST_F(CriClientE2eTest, ConnectReportsContainerdSpeakingCriV1) {
   EXPECT_EQ(reported.major, env_.containerd.major);
   EXPECT_EQ(reported.minor, env_.containerd.minor);
 
-  ASSERT_OK_AND_ASSIGN(v1::VersionResponse version, runtime().Version(v1::VersionRequest()));
+  ASSERT_OK_AND_ASSIGN(criv1::VersionResponse version, runtime().Version(criv1::VersionRequest()));
   EXPECT_EQ(version.runtime_name(), "containerd");
   EXPECT_EQ(version.runtime_api_version(), "v1");
   std::cout << "runtime: " << version.runtime_name() << " " << version.runtime_version() << " (CRI "
@@ -91,7 +91,7 @@ TEST_F(CriClientE2eTest, ConnectReportsContainerdSpeakingCriV1) {
 }
 
 TEST_F(CriClientE2eTest, StatusReportsRuntimeReady) {
-  ASSERT_OK_AND_ASSIGN(v1::StatusResponse status, runtime().Status(v1::StatusRequest()));
+  ASSERT_OK_AND_ASSIGN(criv1::StatusResponse status, runtime().Status(criv1::StatusRequest()));
   bool runtime_ready = false;
   for (const auto& condition : status.status().conditions()) {
     if (condition.type() == "RuntimeReady") runtime_ready = condition.status();
@@ -100,7 +100,7 @@ TEST_F(CriClientE2eTest, StatusReportsRuntimeReady) {
 }
 
 TEST_F(CriClientE2eTest, ImageStatusOfLocalImageIsPresent) {
-  ASSERT_OK_AND_ASSIGN(v1::ImageStatusResponse status, ImageStatus(env_.busybox_image));
+  ASSERT_OK_AND_ASSIGN(criv1::ImageStatusResponse status, ImageStatus(env_.busybox_image));
   ASSERT_TRUE(status.has_image());
   EXPECT_THAT(status.image().id(), StartsWith("sha256:"));
   EXPECT_GT(status.image().size(), 0u);
@@ -108,41 +108,41 @@ TEST_F(CriClientE2eTest, ImageStatusOfLocalImageIsPresent) {
 }
 
 TEST_F(CriClientE2eTest, ImageStatusOfMissingImageLeavesImageUnset) {
-  ASSERT_OK_AND_ASSIGN(v1::ImageStatusResponse status, ImageStatus(env_.registry + "/never-pushed:1"));
+  ASSERT_OK_AND_ASSIGN(criv1::ImageStatusResponse status, ImageStatus(env_.registry + "/never-pushed:1"));
   EXPECT_FALSE(status.has_image()) << status.DebugString();
 }
 
 TEST_F(CriClientE2eTest, PullFromLocalRegistryMakesImagePresent) {
   const std::string image = env_.registry_busybox2_image;
   ASSERT_OK(RemoveImage(image));  // idempotent: absent is fine
-  ASSERT_OK_AND_ASSIGN(v1::ImageStatusResponse before, ImageStatus(image));
+  ASSERT_OK_AND_ASSIGN(criv1::ImageStatusResponse before, ImageStatus(image));
   ASSERT_FALSE(before.has_image());
 
-  ASSERT_OK_AND_ASSIGN(v1::PullImageResponse pulled, Pull(image));
+  ASSERT_OK_AND_ASSIGN(criv1::PullImageResponse pulled, Pull(image));
   EXPECT_THAT(pulled.image_ref(), StartsWith("sha256:"));
 
-  ASSERT_OK_AND_ASSIGN(v1::ImageStatusResponse after, ImageStatus(image));
+  ASSERT_OK_AND_ASSIGN(criv1::ImageStatusResponse after, ImageStatus(image));
   ASSERT_TRUE(after.has_image());
   EXPECT_EQ(after.image().id(), pulled.image_ref());
   EXPECT_THAT(after.image().repo_tags(), Contains(image));
   EXPECT_GT(after.image().size(), 0u);
 
   // A different image from busybox:1: the variant's own id.
-  ASSERT_OK_AND_ASSIGN(v1::ImageStatusResponse local, ImageStatus(env_.busybox_image));
+  ASSERT_OK_AND_ASSIGN(criv1::ImageStatusResponse local, ImageStatus(env_.busybox_image));
   ASSERT_TRUE(local.has_image());
   EXPECT_NE(local.image().id(), after.image().id());
 
   ASSERT_OK(RemoveImage(image));
-  ASSERT_OK_AND_ASSIGN(v1::ImageStatusResponse removed, ImageStatus(image));
+  ASSERT_OK_AND_ASSIGN(criv1::ImageStatusResponse removed, ImageStatus(image));
   EXPECT_FALSE(removed.has_image());
 }
 
 TEST_F(CriClientE2eTest, PullFromAuthRegistryWithCredentialsSucceeds) {
   const std::string image = env_.auth_busybox_image;
   ASSERT_OK(RemoveImage(image));
-  ASSERT_OK_AND_ASSIGN(v1::PullImageResponse pulled, Pull(image, env_.auth_user, env_.auth_password));
+  ASSERT_OK_AND_ASSIGN(criv1::PullImageResponse pulled, Pull(image, env_.auth_user, env_.auth_password));
   EXPECT_THAT(pulled.image_ref(), StartsWith("sha256:"));
-  ASSERT_OK_AND_ASSIGN(v1::ImageStatusResponse after, ImageStatus(image));
+  ASSERT_OK_AND_ASSIGN(criv1::ImageStatusResponse after, ImageStatus(image));
   ASSERT_TRUE(after.has_image());
   EXPECT_EQ(after.image().id(), pulled.image_ref());
   ASSERT_OK(RemoveImage(image));
@@ -173,17 +173,17 @@ TEST_F(CriClientE2eTest, PullOfMissingRepositoryIsNotFound) {
 }
 
 TEST_F(CriClientE2eTest, ImageFsInfoReportsTheImageFilesystem) {
-  ASSERT_OK_AND_ASSIGN(v1::ImageFsInfoResponse info, runtime().ImageFsInfo(v1::ImageFsInfoRequest()));
+  ASSERT_OK_AND_ASSIGN(criv1::ImageFsInfoResponse info, runtime().ImageFsInfo(criv1::ImageFsInfoRequest()));
   ASSERT_THAT(info.image_filesystems(), Not(IsEmpty()));
-  const v1::FilesystemUsage& fs = info.image_filesystems(0);
+  const criv1::FilesystemUsage& fs = info.image_filesystems(0);
   // The private containerd keeps its snapshots under the environment directory.
   EXPECT_THAT(fs.fs_id().mountpoint(), StartsWith(env_.dir + "/"));
   EXPECT_GT(fs.timestamp(), 0);
 }
 
 TEST_F(CriClientE2eTest, ListImagesShowsTheSandboxImage) {
-  ASSERT_OK_AND_ASSIGN(v1::ListImagesResponse images, runtime().ListImages(v1::ListImagesRequest()));
-  const v1::Image* pause = nullptr;
+  ASSERT_OK_AND_ASSIGN(criv1::ListImagesResponse images, runtime().ListImages(criv1::ListImagesRequest()));
+  const criv1::Image* pause = nullptr;
   for (const auto& image : images.images()) {
     for (const auto& tag : image.repo_tags()) {
       if (tag == env_.pause_image) pause = &image;
@@ -195,12 +195,12 @@ TEST_F(CriClientE2eTest, ListImagesShowsTheSandboxImage) {
 
 TEST_F(CriClientE2eTest, SandboxImageIsPinnedWhereTheRuntimePinsIt) {
   // 1.7+ pin the configured sandbox image by themselves (kubelet's image GC skips it); 1.6 does not.
-  ASSERT_OK_AND_ASSIGN(v1::ImageStatusResponse pause, ImageStatus(env_.pause_image));
+  ASSERT_OK_AND_ASSIGN(criv1::ImageStatusResponse pause, ImageStatus(env_.pause_image));
   ASSERT_TRUE(pause.has_image());
   EXPECT_EQ(pause.image().pinned(), env_.differences.pins_sandbox_image)
       << "containerd " << env_.containerd_version;
   // Any other image is not pinned unless labelled so.
-  ASSERT_OK_AND_ASSIGN(v1::ImageStatusResponse busybox, ImageStatus(env_.busybox_image));
+  ASSERT_OK_AND_ASSIGN(criv1::ImageStatusResponse busybox, ImageStatus(env_.busybox_image));
   ASSERT_TRUE(busybox.has_image());
   EXPECT_FALSE(busybox.image().pinned());
 }
@@ -208,14 +208,14 @@ TEST_F(CriClientE2eTest, SandboxImageIsPinnedWhereTheRuntimePinsIt) {
 TEST_F(CriClientE2eTest, StopOfUnknownContainerOnTheWireDependsOnVersionButNotThroughTheClient) {
   const std::string unknown(64, 'e');
   // The raw answer: NOT_FOUND on 1.6.20 (and 1.7.0-1.7.20), OK from 1.7.21 and on 2.x.
-  auto stub = v1::RuntimeService::NewStub(
+  auto stub = criv1::RuntimeService::NewStub(
       cri::CreateCriChannel(env_.containerd_endpoint, /*max_receive_message_bytes=*/4 << 20));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-  v1::StopContainerRequest request;
+  criv1::StopContainerRequest request;
   request.set_container_id(unknown);
   request.set_timeout(2);
-  v1::StopContainerResponse response;
+  criv1::StopContainerResponse response;
   const grpc::Status raw = stub->StopContainer(&context, request, &response);
   if (env_.differences.stop_unknown_container_is_not_found) {
     EXPECT_EQ(raw.error_code(), grpc::StatusCode::NOT_FOUND) << raw.error_message();

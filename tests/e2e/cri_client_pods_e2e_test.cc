@@ -37,7 +37,7 @@
 namespace inplaced::e2e {
 namespace {
 
-namespace v1 = ::runtime::v1;
+namespace criv1 = ::runtime::v1;
 using ::inplaced::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::SizeIs;
@@ -114,14 +114,14 @@ class CriClientPodsE2eTest : public ::testing::Test {
       absl::Status synced = standin_->SyncOnce();
       if (!synced.ok()) ADD_FAILURE() << "SyncOnce: " << synced;
       std::optional<cri::ContainerInfo> info = Current(container);
-      if (info && info->attempt == attempt && info->state == v1::CONTAINER_RUNNING) return info;
+      if (info && info->attempt == attempt && info->state == criv1::CONTAINER_RUNNING) return info;
       absl::SleepFor(kPollInterval);
     }
     return std::nullopt;
   }
 
-  absl::StatusOr<v1::ContainerStatus> Status(const std::string& container_id) {
-    v1::ContainerStatusRequest request;
+  absl::StatusOr<criv1::ContainerStatus> Status(const std::string& container_id) {
+    criv1::ContainerStatusRequest request;
     request.set_container_id(container_id);
     auto response = runtime().ContainerStatus(request);
     if (!response.ok()) return response.status();
@@ -129,7 +129,7 @@ class CriClientPodsE2eTest : public ::testing::Test {
   }
 
   absl::Status Stop(const std::string& container_id, int64_t timeout_seconds) {
-    v1::StopContainerRequest request;
+    criv1::StopContainerRequest request;
     request.set_container_id(container_id);
     request.set_timeout(timeout_seconds);
     return runtime().StopContainer(request);
@@ -147,8 +147,8 @@ class CriClientPodsE2eTest : public ::testing::Test {
     return false;
   }
 
-  absl::StatusOr<v1::ExecSyncResponse> Exec(const std::string& container_id, std::vector<std::string> cmd) {
-    v1::ExecSyncRequest request;
+  absl::StatusOr<criv1::ExecSyncResponse> Exec(const std::string& container_id, std::vector<std::string> cmd) {
+    criv1::ExecSyncRequest request;
     request.set_container_id(container_id);
     for (std::string& part : cmd) request.add_cmd(std::move(part));
     request.set_timeout(30);
@@ -172,14 +172,14 @@ TEST_F(CriClientPodsE2eTest, SnapshotFindsStandInPodByKubeletLabels) {
   ASSERT_NE(pod, nullptr);
   EXPECT_EQ(pod->uid, spec.uid);
   EXPECT_EQ(pod->sandbox.id, sandbox_id);
-  EXPECT_EQ(pod->sandbox.state, v1::SANDBOX_READY);
+  EXPECT_EQ(pod->sandbox.state, criv1::SANDBOX_READY);
   EXPECT_EQ(snapshot.FindPodByUid(spec.uid), pod);
   EXPECT_EQ(snapshot.FindPodBySandboxId(sandbox_id), pod);
 
   std::vector<std::string> names;
   for (const cri::ContainerInfo* container : pod->CurrentContainers()) {
     names.push_back(container->name);
-    EXPECT_EQ(container->state, v1::CONTAINER_RUNNING) << container->name;
+    EXPECT_EQ(container->state, criv1::CONTAINER_RUNNING) << container->name;
     EXPECT_EQ(container->attempt, 0u);
     EXPECT_EQ(container->restart_count, 0);
     EXPECT_EQ(container->pod_sandbox_id, sandbox_id);
@@ -190,18 +190,18 @@ TEST_F(CriClientPodsE2eTest, SnapshotFindsStandInPodByKubeletLabels) {
   EXPECT_THAT(names, ElementsAre("app", "sidecar"));
 
   // The same pod through a kubelet-style label query.
-  v1::ListContainersRequest request;
+  criv1::ListContainersRequest request;
   (*request.mutable_filter()->mutable_label_selector())[std::string(cri::kubelet::kPodUid)] = spec.uid;
-  ASSERT_OK_AND_ASSIGN(v1::ListContainersResponse listed, runtime().ListContainers(request));
+  ASSERT_OK_AND_ASSIGN(criv1::ListContainersResponse listed, runtime().ListContainers(request));
   EXPECT_THAT(listed.containers(), SizeIs(2));
 
   // The sandbox status of a host-network pod.
-  v1::PodSandboxStatusRequest status_request;
+  criv1::PodSandboxStatusRequest status_request;
   status_request.set_pod_sandbox_id(sandbox_id);
-  ASSERT_OK_AND_ASSIGN(v1::PodSandboxStatusResponse status, runtime().PodSandboxStatus(status_request));
+  ASSERT_OK_AND_ASSIGN(criv1::PodSandboxStatusResponse status, runtime().PodSandboxStatus(status_request));
   EXPECT_EQ(status.status().metadata().name(), spec.name);
   EXPECT_EQ(status.status().metadata().namespace_(), kNamespace);
-  EXPECT_EQ(status.status().linux().namespaces().options().network(), v1::NODE);
+  EXPECT_EQ(status.status().linux().namespaces().options().network(), criv1::NODE);
 
   ASSERT_OK(standin_->RemovePod(kNamespace, spec.name));
   ASSERT_OK_AND_ASSIGN(cri::NodeSnapshot after, cri::TakeSnapshot(runtime()));
@@ -213,13 +213,13 @@ TEST_F(CriClientPodsE2eTest, ExecSyncReturnsOutputAndExitCode) {
   std::optional<cri::ContainerInfo> app = Current("app");
   ASSERT_TRUE(app.has_value());
 
-  ASSERT_OK_AND_ASSIGN(v1::ExecSyncResponse version, Exec(app->id, {"cat", "/etc/version"}));
+  ASSERT_OK_AND_ASSIGN(criv1::ExecSyncResponse version, Exec(app->id, {"cat", "/etc/version"}));
   EXPECT_EQ(version.exit_code(), 0);
   EXPECT_EQ(version.stdout(), "1\n");
   EXPECT_EQ(version.stderr(), "");
 
   // A failing command is a successful call with the exit code set.
-  ASSERT_OK_AND_ASSIGN(v1::ExecSyncResponse failed, Exec(app->id, Shell("echo out; echo err >&2; exit 3")));
+  ASSERT_OK_AND_ASSIGN(criv1::ExecSyncResponse failed, Exec(app->id, Shell("echo out; echo err >&2; exit 3")));
   EXPECT_EQ(failed.exit_code(), 3);
   EXPECT_EQ(failed.stdout(), "out\n");
   EXPECT_EQ(failed.stderr(), "err\n");
@@ -238,8 +238,8 @@ TEST_F(CriClientPodsE2eTest, StopOfTermHonouringContainerExitsWith143) {
       << "the container never set its TERM trap";
 
   ASSERT_OK(Stop(polite->id, /*timeout_seconds=*/30));
-  ASSERT_OK_AND_ASSIGN(v1::ContainerStatus status, Status(polite->id));
-  EXPECT_EQ(status.state(), v1::CONTAINER_EXITED);
+  ASSERT_OK_AND_ASSIGN(criv1::ContainerStatus status, Status(polite->id));
+  EXPECT_EQ(status.state(), criv1::CONTAINER_EXITED);
   EXPECT_EQ(status.exit_code(), 143);
   EXPECT_GT(status.finished_at(), 0);
 }
@@ -250,15 +250,15 @@ TEST_F(CriClientPodsE2eTest, StopOfTermIgnoringContainerKillsAfterTimeoutAndStan
           .status());
   std::optional<cri::ContainerInfo> first = Current("stubborn");
   ASSERT_TRUE(first.has_value());
-  ASSERT_EQ(first->state, v1::CONTAINER_RUNNING);
+  ASSERT_EQ(first->state, criv1::CONTAINER_RUNNING);
 
   const absl::Time before = absl::Now();
   ASSERT_OK(Stop(first->id, /*timeout_seconds=*/2));
   // Only a lower bound: the runtime waited for the grace period before SIGKILL.
   EXPECT_GE(absl::Now() - before, absl::Milliseconds(1500));
 
-  ASSERT_OK_AND_ASSIGN(v1::ContainerStatus stopped, Status(first->id));
-  EXPECT_EQ(stopped.state(), v1::CONTAINER_EXITED);
+  ASSERT_OK_AND_ASSIGN(criv1::ContainerStatus stopped, Status(first->id));
+  EXPECT_EQ(stopped.state(), criv1::CONTAINER_EXITED);
   EXPECT_EQ(stopped.exit_code(), 137);  // SIGKILL, not the TERM it ignored
 
   std::optional<cri::ContainerInfo> second = SyncUntilRunning("stubborn", /*attempt=*/1);
@@ -275,7 +275,7 @@ TEST_F(CriClientPodsE2eTest, StopOfTermIgnoringContainerKillsAfterTimeoutAndStan
   ASSERT_THAT(instances, SizeIs(2));
   EXPECT_EQ(instances[0].id, second->id);
   EXPECT_EQ(instances[1].id, first->id);
-  EXPECT_EQ(instances[1].state, v1::CONTAINER_EXITED);
+  EXPECT_EQ(instances[1].state, criv1::CONTAINER_EXITED);
 
   // FillStatus reads the exit code of the old instance through ContainerStatus.
   ASSERT_OK(cri::FillStatus(runtime(), {first->id}, &snapshot));
@@ -290,7 +290,7 @@ TEST_F(CriClientPodsE2eTest, StopContainerIsStreamedAsStoppedEventWhereTheRuntim
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<cri::ContainerEventStream> stream, runtime().GetContainerEvents());
   if (!env_.differences.streams_container_events) {
     // containerd 1.6: the stream ends at once; Finish says why. The daemon polls instead.
-    v1::ContainerEventResponse event;
+    criv1::ContainerEventResponse event;
     EXPECT_FALSE(stream->Read(&event));
     EXPECT_THAT(stream->Finish(),
                 StatusIs(absl::StatusCode::kUnimplemented, ::testing::HasSubstr("GetContainerEvents")));
@@ -301,17 +301,17 @@ TEST_F(CriClientPodsE2eTest, StopContainerIsStreamedAsStoppedEventWhereTheRuntim
   ASSERT_OK(standin_->RunPod(MakePod({Container("app", {"sleep", "3600"})})).status());
   std::optional<cri::ContainerInfo> app = Current("app");
   ASSERT_TRUE(app.has_value());
-  ASSERT_TRUE(recorder.WaitFor(app->id, v1::CONTAINER_STARTED_EVENT, kWaitLimit).has_value())
+  ASSERT_TRUE(recorder.WaitFor(app->id, criv1::CONTAINER_STARTED_EVENT, kWaitLimit).has_value())
       << "no CONTAINER_STARTED_EVENT for " << app->id;
 
   const absl::Time stop_called = absl::Now();
   ASSERT_OK(Stop(app->id, /*timeout_seconds=*/0));
-  std::optional<v1::ContainerEventResponse> stopped =
-      recorder.WaitFor(app->id, v1::CONTAINER_STOPPED_EVENT, kWaitLimit);
+  std::optional<criv1::ContainerEventResponse> stopped =
+      recorder.WaitFor(app->id, criv1::CONTAINER_STOPPED_EVENT, kWaitLimit);
   ASSERT_TRUE(stopped.has_value()) << "no CONTAINER_STOPPED_EVENT for " << app->id;
   // Reported, not asserted (the machine is noisy).
   std::cout << "stop_event_delay_ms="
-            << absl::ToDoubleMilliseconds(recorder.ArrivalOf(app->id, v1::CONTAINER_STOPPED_EVENT) -
+            << absl::ToDoubleMilliseconds(recorder.ArrivalOf(app->id, criv1::CONTAINER_STOPPED_EVENT) -
                                           stop_called)
             << std::endl;
 
@@ -319,8 +319,8 @@ TEST_F(CriClientPodsE2eTest, StopContainerIsStreamedAsStoppedEventWhereTheRuntim
   EXPECT_EQ(stopped->pod_sandbox_status().metadata().name(), pod_name_);
   EXPECT_EQ(stopped->pod_sandbox_status().id(), app->pod_sandbox_id);
   bool exited = false;
-  for (const v1::ContainerStatus& status : stopped->containers_statuses()) {
-    if (status.id() == app->id) exited = status.state() == v1::CONTAINER_EXITED;
+  for (const criv1::ContainerStatus& status : stopped->containers_statuses()) {
+    if (status.id() == app->id) exited = status.state() == criv1::CONTAINER_EXITED;
   }
   EXPECT_TRUE(exited) << stopped->DebugString();
 }

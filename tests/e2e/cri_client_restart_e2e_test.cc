@@ -33,7 +33,7 @@
 namespace inplaced::e2e {
 namespace {
 
-namespace v1 = ::runtime::v1;
+namespace criv1 = ::runtime::v1;
 using ::inplaced::testing::StatusIs;
 using ::testing::HasSubstr;
 
@@ -100,15 +100,15 @@ class CriClientRestartE2eTest : public ::testing::Test {
   absl::Status WaitUntilAnswering() {
     const absl::Time deadline = absl::Now() + kWaitLimit;
     while (true) {
-      auto version = runtime().Version(v1::VersionRequest());
+      auto version = runtime().Version(criv1::VersionRequest());
       if (version.ok() || absl::Now() >= deadline) return version.status();
       absl::SleepFor(kPollInterval);
     }
   }
 
-  absl::StatusOr<v1::ContainerStatus> StatusOnceAnswering(const std::string& id) {
+  absl::StatusOr<criv1::ContainerStatus> StatusOnceAnswering(const std::string& id) {
     if (absl::Status answering = WaitUntilAnswering(); !answering.ok()) return answering;
-    v1::ContainerStatusRequest request;
+    criv1::ContainerStatusRequest request;
     request.set_container_id(id);
     auto response = runtime().ContainerStatus(request);
     if (!response.ok()) return response.status();
@@ -116,7 +116,7 @@ class CriClientRestartE2eTest : public ::testing::Test {
   }
 
   absl::Status Stop(const std::string& id, int64_t timeout_seconds) {
-    v1::StopContainerRequest request;
+    criv1::StopContainerRequest request;
     request.set_container_id(id);
     request.set_timeout(timeout_seconds);
     return runtime().StopContainer(request);
@@ -134,18 +134,18 @@ TEST_F(CriClientRestartE2eTest, CrashRestartKeepsTheContainerAndTheClientReconne
 
   ASSERT_OK(RestartContainerd(env_, RestartMode::kCrash));
   const absl::Time restarted = absl::Now();
-  ASSERT_OK_AND_ASSIGN(v1::ContainerStatus status, StatusOnceAnswering(id));
+  ASSERT_OK_AND_ASSIGN(criv1::ContainerStatus status, StatusOnceAnswering(id));
   // Reported, not asserted.
   std::cout << "reconnect_after_restart_ms=" << absl::ToDoubleMilliseconds(absl::Now() - restarted)
             << std::endl;
   // The shim kept the container; the new containerd recovered it.
-  EXPECT_EQ(status.state(), v1::CONTAINER_RUNNING);
+  EXPECT_EQ(status.state(), criv1::CONTAINER_RUNNING);
   EXPECT_EQ(status.id(), id);
 
   // Calls that change state work too.
   ASSERT_OK(Stop(id, /*timeout_seconds=*/0));
-  ASSERT_OK_AND_ASSIGN(v1::ContainerStatus stopped, StatusOnceAnswering(id));
-  EXPECT_EQ(stopped.state(), v1::CONTAINER_EXITED);
+  ASSERT_OK_AND_ASSIGN(criv1::ContainerStatus stopped, StatusOnceAnswering(id));
+  EXPECT_EQ(stopped.state(), criv1::CONTAINER_EXITED);
 }
 
 TEST_F(CriClientRestartE2eTest, EventStreamEndsWithTheRuntimeAndANewOneCarriesLaterEvents) {
@@ -165,7 +165,7 @@ TEST_F(CriClientRestartE2eTest, EventStreamEndsWithTheRuntimeAndANewOneCarriesLa
 
   const std::string id = RunSleeper();
   ASSERT_FALSE(id.empty());
-  ASSERT_TRUE(recorder_before->WaitFor(id, v1::CONTAINER_STARTED_EVENT, kWaitLimit).has_value())
+  ASSERT_TRUE(recorder_before->WaitFor(id, criv1::CONTAINER_STARTED_EVENT, kWaitLimit).has_value())
       << "the stream carried no CONTAINER_STARTED_EVENT for " << id << " before the restart";
 
   ASSERT_OK(RestartContainerd(env_, RestartMode::kCrash));
@@ -176,12 +176,12 @@ TEST_F(CriClientRestartE2eTest, EventStreamEndsWithTheRuntimeAndANewOneCarriesLa
   recorder_before.reset();
 
   // A stream opened after the restart (once the runtime answers) carries the new process's events.
-  ASSERT_OK_AND_ASSIGN(v1::ContainerStatus running, StatusOnceAnswering(id));
-  EXPECT_EQ(running.state(), v1::CONTAINER_RUNNING);
+  ASSERT_OK_AND_ASSIGN(criv1::ContainerStatus running, StatusOnceAnswering(id));
+  EXPECT_EQ(running.state(), criv1::CONTAINER_RUNNING);
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<cri::ContainerEventStream> after, runtime().GetContainerEvents());
   EventRecorder recorder_after(after.get());
   ASSERT_OK(Stop(id, /*timeout_seconds=*/0));
-  EXPECT_TRUE(recorder_after.WaitFor(id, v1::CONTAINER_STOPPED_EVENT, kWaitLimit).has_value())
+  EXPECT_TRUE(recorder_after.WaitFor(id, criv1::CONTAINER_STOPPED_EVENT, kWaitLimit).has_value())
       << "no CONTAINER_STOPPED_EVENT for " << id << " on the stream opened after the restart";
 }
 

@@ -4,7 +4,7 @@
 
 namespace inplaced::e2e {
 
-namespace v1 = ::runtime::v1;
+namespace criv1 = ::runtime::v1;
 
 EventRecorder::EventRecorder(cri::ContainerEventStream* stream)
     : stream_(stream), reader_([this] { ReadAll(); }) {}
@@ -15,7 +15,7 @@ EventRecorder::~EventRecorder() {
 }
 
 void EventRecorder::ReadAll() {
-  v1::ContainerEventResponse event;
+  criv1::ContainerEventResponse event;
   while (stream_->Read(&event)) {
     absl::MutexLock lock(&mu_);
     events_.push_back(event);
@@ -28,11 +28,11 @@ void EventRecorder::ReadAll() {
   ended_ = true;
 }
 
-std::optional<v1::ContainerEventResponse> EventRecorder::WaitFor(const std::string& container_id,
-                                                                 v1::ContainerEventType type,
+std::optional<criv1::ContainerEventResponse> EventRecorder::WaitFor(const std::string& container_id,
+                                                                 criv1::ContainerEventType type,
                                                                  absl::Duration limit) {
   absl::MutexLock lock(&mu_);
-  std::optional<v1::ContainerEventResponse> found;
+  std::optional<criv1::ContainerEventResponse> found;
   auto seen = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     for (const auto& event : events_) {
       if (event.container_id() == container_id && event.container_event_type() == type) {
@@ -46,7 +46,7 @@ std::optional<v1::ContainerEventResponse> EventRecorder::WaitFor(const std::stri
   return found;
 }
 
-absl::Time EventRecorder::ArrivalOf(const std::string& container_id, v1::ContainerEventType type) {
+absl::Time EventRecorder::ArrivalOf(const std::string& container_id, criv1::ContainerEventType type) {
   absl::MutexLock lock(&mu_);
   for (size_t i = 0; i < events_.size(); ++i) {
     if (events_[i].container_id() == container_id && events_[i].container_event_type() == type) {

@@ -6,7 +6,7 @@
 //   ASSERT_OK_AND_ASSIGN(auto stream, runtime.GetContainerEvents());
 //   EventRecorder recorder(stream.get());
 //   ... act ...
-//   auto stopped = recorder.WaitFor(id, v1::CONTAINER_STOPPED_EVENT, absl::Seconds(60));
+//   auto stopped = recorder.WaitFor(id, criv1::CONTAINER_STOPPED_EVENT, absl::Seconds(60));
 //
 // Thread safety: all methods may be called from any thread. Ownership: the stream is borrowed and must
 // outlive the recorder; the destructor cancels it and joins the reader thread, then the owner may

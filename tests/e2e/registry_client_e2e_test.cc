@@ -20,11 +20,11 @@
 #include "cri/runtime.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "imagepull/disk_precheck.h"
-#include "imagepull/docker_config.h"
-#include "imagepull/http_curl_client.h"
-#include "imagepull/image_reference.h"
-#include "imagepull/registry_client.h"
+#include "imagepull/free_space_check.h"
+#include "imagepull/registry/docker_config.h"
+#include "imagepull/registry/http_curl_client.h"
+#include "imagepull/registry/image_reference.h"
+#include "imagepull/registry/registry_client.h"
 #include "tests/e2e/e2e_env.h"
 #include "tests/e2e/e2e_runtime.h"
 #include "tests/support/status_matchers.h"
@@ -32,12 +32,12 @@
 namespace inplaced::e2e {
 namespace {
 
-namespace v1 = ::runtime::v1;
+namespace criv1 = ::runtime::v1;
 using ::inplaced::imagepull::ComputeDigest;
 using ::inplaced::imagepull::CredentialKeyring;
 using ::inplaced::imagepull::CurlHttpClient;
-using ::inplaced::imagepull::DiskPrecheck;
-using ::inplaced::imagepull::DiskPrecheckOptions;
+using ::inplaced::imagepull::FreeSpaceCheck;
+using ::inplaced::imagepull::FreeSpaceCheckOptions;
 using ::inplaced::imagepull::HttpRequest;
 using ::inplaced::imagepull::HttpResponse;
 using ::inplaced::imagepull::ImageReference;
@@ -107,12 +107,12 @@ TEST_F(RegistryClientE2eTest, DigestMatchesWhatContainerdRecordsAfterACriPull) {
   ASSERT_OK_AND_ASSIGN(cri::Connection connection, ConnectToE2eRuntime(env_));
   // Never removed by any suite (the same image as busybox_image, which pods use): pulling it only
   // adds a tag and a repo digest.
-  v1::PullImageRequest pull;
+  criv1::PullImageRequest pull;
   pull.mutable_image()->set_image(env_.registry_busybox_image);
   ASSERT_OK(connection.runtime->PullImage(pull, /*cancel=*/nullptr).status());
-  v1::ImageStatusRequest status_request;
+  criv1::ImageStatusRequest status_request;
   status_request.mutable_image()->set_image(env_.registry_busybox_image);
-  ASSERT_OK_AND_ASSIGN(v1::ImageStatusResponse status,
+  ASSERT_OK_AND_ASSIGN(criv1::ImageStatusResponse status,
                        connection.runtime->ImageStatus(status_request));
   ASSERT_TRUE(status.has_image());
   EXPECT_THAT(status.image().repo_digests(),
@@ -205,17 +205,17 @@ TEST_F(RegistryClientE2eTest, CurlClientBoundsTheResponseSize) {
 
 TEST_F(RegistryClientE2eTest, DiskPrecheckRefusesTheImageWhenFreeSpaceIsTooSmall) {
   ASSERT_OK_AND_ASSIGN(ResolvedImage image, Resolve(env_.registry_busybox_image));
-  DiskPrecheckOptions tiny;
+  FreeSpaceCheckOptions tiny;
   tiny.assume_available_bytes = 1 << 10;
   tiny.reserve_percent = 0;
-  EXPECT_THAT(DiskPrecheck(tiny).Check(image.total_size, env_.dir),
+  EXPECT_THAT(FreeSpaceCheck(tiny).Check(image.total_size, env_.dir),
               StatusIs(absl::StatusCode::kResourceExhausted,
                        AllOf(HasSubstr("not enough space on the image filesystem " + env_.dir),
                              HasSubstr("1.0 KiB free"))));
   // The real filesystem of the environment (statvfs) has room for busybox.
-  DiskPrecheckOptions real;
+  FreeSpaceCheckOptions real;
   real.reserve_percent = 0;
-  EXPECT_OK(DiskPrecheck(real).Check(image.total_size, env_.dir));
+  EXPECT_OK(FreeSpaceCheck(real).Check(image.total_size, env_.dir));
 }
 
 }  // namespace

@@ -8,12 +8,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/cancellation.h"
+#include "common/grpc_status.h"
 #include "spdlog/spdlog.h"
 
 namespace inplaced::fakes {
 namespace {
 
-namespace v1 = ::runtime::v1;
+namespace criv1 = ::runtime::v1;
 
 // The sync gRPC API has no cancellation callback: poll ServerContext::IsCancelled() on a helper thread
 // for the life of the call and fire `cancel` (and `on_cancel`) once the client has gone.
@@ -55,107 +56,102 @@ grpc::Status Reply(absl::StatusOr<Response> result, Response* response) {
 
 }  // namespace
 
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
-
 // ---- RuntimeService ----
 
-grpc::Status CriRuntimeService::Version(grpc::ServerContext*, const v1::VersionRequest* request,
-                                        v1::VersionResponse* response) {
+grpc::Status CriRuntimeService::Version(grpc::ServerContext*, const criv1::VersionRequest* request,
+                                        criv1::VersionResponse* response) {
   return Reply(runtime_.Version(*request), response);
 }
 
-grpc::Status CriRuntimeService::Status(grpc::ServerContext*, const v1::StatusRequest* request,
-                                       v1::StatusResponse* response) {
+grpc::Status CriRuntimeService::Status(grpc::ServerContext*, const criv1::StatusRequest* request,
+                                       criv1::StatusResponse* response) {
   return Reply(runtime_.Status(*request), response);
 }
 
 grpc::Status CriRuntimeService::RunPodSandbox(grpc::ServerContext*,
-                                              const v1::RunPodSandboxRequest* request,
-                                              v1::RunPodSandboxResponse* response) {
+                                              const criv1::RunPodSandboxRequest* request,
+                                              criv1::RunPodSandboxResponse* response) {
   return Reply(runtime_.RunPodSandbox(*request), response);
 }
 
 grpc::Status CriRuntimeService::StopPodSandbox(grpc::ServerContext*,
-                                               const v1::StopPodSandboxRequest* request,
-                                               v1::StopPodSandboxResponse*) {
+                                               const criv1::StopPodSandboxRequest* request,
+                                               criv1::StopPodSandboxResponse*) {
   return ToGrpcStatus(runtime_.StopPodSandbox(*request));
 }
 
 grpc::Status CriRuntimeService::RemovePodSandbox(grpc::ServerContext*,
-                                                 const v1::RemovePodSandboxRequest* request,
-                                                 v1::RemovePodSandboxResponse*) {
+                                                 const criv1::RemovePodSandboxRequest* request,
+                                                 criv1::RemovePodSandboxResponse*) {
   return ToGrpcStatus(runtime_.RemovePodSandbox(*request));
 }
 
 grpc::Status CriRuntimeService::PodSandboxStatus(grpc::ServerContext*,
-                                                 const v1::PodSandboxStatusRequest* request,
-                                                 v1::PodSandboxStatusResponse* response) {
+                                                 const criv1::PodSandboxStatusRequest* request,
+                                                 criv1::PodSandboxStatusResponse* response) {
   return Reply(runtime_.PodSandboxStatus(*request), response);
 }
 
 grpc::Status CriRuntimeService::ListPodSandbox(grpc::ServerContext*,
-                                               const v1::ListPodSandboxRequest* request,
-                                               v1::ListPodSandboxResponse* response) {
+                                               const criv1::ListPodSandboxRequest* request,
+                                               criv1::ListPodSandboxResponse* response) {
   return Reply(runtime_.ListPodSandbox(*request), response);
 }
 
 grpc::Status CriRuntimeService::CreateContainer(grpc::ServerContext*,
-                                                const v1::CreateContainerRequest* request,
-                                                v1::CreateContainerResponse* response) {
+                                                const criv1::CreateContainerRequest* request,
+                                                criv1::CreateContainerResponse* response) {
   return Reply(runtime_.CreateContainer(*request), response);
 }
 
 grpc::Status CriRuntimeService::StartContainer(grpc::ServerContext*,
-                                               const v1::StartContainerRequest* request,
-                                               v1::StartContainerResponse*) {
+                                               const criv1::StartContainerRequest* request,
+                                               criv1::StartContainerResponse*) {
   return ToGrpcStatus(runtime_.StartContainer(*request));
 }
 
 grpc::Status CriRuntimeService::StopContainer(grpc::ServerContext*,
-                                              const v1::StopContainerRequest* request,
-                                              v1::StopContainerResponse*) {
+                                              const criv1::StopContainerRequest* request,
+                                              criv1::StopContainerResponse*) {
   return ToGrpcStatus(runtime_.StopContainer(*request));
 }
 
 grpc::Status CriRuntimeService::RemoveContainer(grpc::ServerContext*,
-                                                const v1::RemoveContainerRequest* request,
-                                                v1::RemoveContainerResponse*) {
+                                                const criv1::RemoveContainerRequest* request,
+                                                criv1::RemoveContainerResponse*) {
   return ToGrpcStatus(runtime_.RemoveContainer(*request));
 }
 
 grpc::Status CriRuntimeService::ListContainers(grpc::ServerContext*,
-                                               const v1::ListContainersRequest* request,
-                                               v1::ListContainersResponse* response) {
+                                               const criv1::ListContainersRequest* request,
+                                               criv1::ListContainersResponse* response) {
   return Reply(runtime_.ListContainers(*request), response);
 }
 
 grpc::Status CriRuntimeService::ContainerStatus(grpc::ServerContext*,
-                                                const v1::ContainerStatusRequest* request,
-                                                v1::ContainerStatusResponse* response) {
+                                                const criv1::ContainerStatusRequest* request,
+                                                criv1::ContainerStatusResponse* response) {
   return Reply(runtime_.ContainerStatus(*request), response);
 }
 
 grpc::Status CriRuntimeService::ExecSync(grpc::ServerContext* context,
-                                         const v1::ExecSyncRequest* request,
-                                         v1::ExecSyncResponse* response) {
+                                         const criv1::ExecSyncRequest* request,
+                                         criv1::ExecSyncResponse* response) {
   Cancellation cancel;
   CancelWatcher watcher(context, &cancel);
   return Reply(runtime_.ExecSync(*request, &cancel), response);
 }
 
 grpc::Status CriRuntimeService::GetContainerEvents(
-    grpc::ServerContext* context, const v1::GetEventsRequest*,
-    grpc::ServerWriter<v1::ContainerEventResponse>* writer) {
+    grpc::ServerContext* context, const criv1::GetEventsRequest*,
+    grpc::ServerWriter<criv1::ContainerEventResponse>* writer) {
   absl::StatusOr<std::unique_ptr<cri::ContainerEventStream>> opened = runtime_.GetContainerEvents();
   if (!opened.ok()) return ToGrpcStatus(opened.status());
   cri::ContainerEventStream& stream = **opened;
   Cancellation cancel;
   cancel.Register([&stream] { stream.Cancel(); });
   CancelWatcher watcher(context, &cancel);
-  v1::ContainerEventResponse event;
+  criv1::ContainerEventResponse event;
   while (stream.Read(&event)) {
     if (!writer->Write(event)) {
       stream.Cancel();
@@ -170,31 +166,31 @@ grpc::Status CriRuntimeService::GetContainerEvents(
 
 // ---- ImageService ----
 
-grpc::Status CriImageService::ListImages(grpc::ServerContext*, const v1::ListImagesRequest* request,
-                                         v1::ListImagesResponse* response) {
+grpc::Status CriImageService::ListImages(grpc::ServerContext*, const criv1::ListImagesRequest* request,
+                                         criv1::ListImagesResponse* response) {
   return Reply(runtime_.ListImages(*request), response);
 }
 
-grpc::Status CriImageService::ImageStatus(grpc::ServerContext*, const v1::ImageStatusRequest* request,
-                                          v1::ImageStatusResponse* response) {
+grpc::Status CriImageService::ImageStatus(grpc::ServerContext*, const criv1::ImageStatusRequest* request,
+                                          criv1::ImageStatusResponse* response) {
   return Reply(runtime_.ImageStatus(*request), response);
 }
 
 grpc::Status CriImageService::PullImage(grpc::ServerContext* context,
-                                        const v1::PullImageRequest* request,
-                                        v1::PullImageResponse* response) {
+                                        const criv1::PullImageRequest* request,
+                                        criv1::PullImageResponse* response) {
   Cancellation cancel;
   CancelWatcher watcher(context, &cancel);
   return Reply(runtime_.PullImage(*request, &cancel), response);
 }
 
-grpc::Status CriImageService::RemoveImage(grpc::ServerContext*, const v1::RemoveImageRequest* request,
-                                          v1::RemoveImageResponse*) {
+grpc::Status CriImageService::RemoveImage(grpc::ServerContext*, const criv1::RemoveImageRequest* request,
+                                          criv1::RemoveImageResponse*) {
   return ToGrpcStatus(runtime_.RemoveImage(*request));
 }
 
-grpc::Status CriImageService::ImageFsInfo(grpc::ServerContext*, const v1::ImageFsInfoRequest* request,
-                                          v1::ImageFsInfoResponse* response) {
+grpc::Status CriImageService::ImageFsInfo(grpc::ServerContext*, const criv1::ImageFsInfoRequest* request,
+                                          criv1::ImageFsInfoResponse* response) {
   return Reply(runtime_.ImageFsInfo(*request), response);
 }
 

@@ -12,9 +12,6 @@
 
 namespace inplaced::fakes {
 
-// Maps an absl::Status to the grpc::Status with the same code and message (both follow google.rpc.Code).
-grpc::Status ToGrpcStatus(const absl::Status& status);
-
 // Serves any cri::Runtime as runtime.v1 RuntimeService (sync gRPC API). Errors keep the runtime's code
 // and message. ExecSync passes a Cancellation that fires when the client cancels or its deadline ends;
 // GetContainerEvents streams until the client cancels (or the runtime ends the stream), and answers

@@ -95,9 +95,9 @@ void FakeRuntime::ClearCalls() {
 
 // ---- Version and Status ----
 
-absl::StatusOr<v1::VersionResponse> FakeRuntime::Version(const v1::VersionRequest& request) {
+absl::StatusOr<criv1::VersionResponse> FakeRuntime::Version(const criv1::VersionRequest& request) {
   if (absl::Status s = BeginCall("Version"); !s.ok()) return s;
-  v1::VersionResponse response;
+  criv1::VersionResponse response;
   response.set_version("0.1.0");
   response.set_runtime_name(profile_.runtime_name);
   response.set_runtime_version(profile_.runtime_version);
@@ -105,11 +105,11 @@ absl::StatusOr<v1::VersionResponse> FakeRuntime::Version(const v1::VersionReques
   return response;
 }
 
-absl::StatusOr<v1::StatusResponse> FakeRuntime::Status(const v1::StatusRequest& request) {
+absl::StatusOr<criv1::StatusResponse> FakeRuntime::Status(const criv1::StatusRequest& request) {
   if (absl::Status s = BeginCall("Status"); !s.ok()) return s;
-  v1::StatusResponse response;
+  criv1::StatusResponse response;
   for (const char* type : {"RuntimeReady", "NetworkReady"}) {
-    v1::RuntimeCondition* condition = response.mutable_status()->add_conditions();
+    criv1::RuntimeCondition* condition = response.mutable_status()->add_conditions();
     condition->set_type(type);
     condition->set_status(true);
   }
@@ -119,45 +119,45 @@ absl::StatusOr<v1::StatusResponse> FakeRuntime::Status(const v1::StatusRequest& 
 
 // ---- Sandboxes ----
 
-std::string FakeRuntime::CreateSandboxLocked(const v1::PodSandboxConfig& config,
+std::string FakeRuntime::CreateSandboxLocked(const criv1::PodSandboxConfig& config,
                                              const std::string& handler) {
   std::string id = NewIdLocked();
   while (sandboxes_.count(id) != 0) id = NewIdLocked();
   Sandbox& sandbox = sandboxes_[id];
-  v1::PodSandboxStatus& status = sandbox.status;
+  criv1::PodSandboxStatus& status = sandbox.status;
   status.set_id(id);
   *status.mutable_metadata() = config.metadata();
-  status.set_state(v1::SANDBOX_READY);
+  status.set_state(criv1::SANDBOX_READY);
   status.set_created_at(NowNanos());
   *status.mutable_labels() = config.labels();
   *status.mutable_annotations() = config.annotations();
   status.set_runtime_handler(handler);
-  const v1::NamespaceOption& namespaces = config.linux().security_context().namespace_options();
+  const criv1::NamespaceOption& namespaces = config.linux().security_context().namespace_options();
   *status.mutable_linux()->mutable_namespaces()->mutable_options() = namespaces;
   // The runtime is not responsible for the IP of host-network pods: it reports none.
-  if (namespaces.network() != v1::NODE) status.mutable_network()->set_ip(NewSandboxIpLocked());
+  if (namespaces.network() != criv1::NODE) status.mutable_network()->set_ip(NewSandboxIpLocked());
   else status.mutable_network();
   return id;
 }
 
-absl::StatusOr<v1::RunPodSandboxResponse> FakeRuntime::RunPodSandbox(
-    const v1::RunPodSandboxRequest& request) {
+absl::StatusOr<criv1::RunPodSandboxResponse> FakeRuntime::RunPodSandbox(
+    const criv1::RunPodSandboxRequest& request) {
   if (absl::Status s = BeginCall("RunPodSandbox"); !s.ok()) return s;
-  const v1::PodSandboxMetadata& metadata = request.config().metadata();
+  const criv1::PodSandboxMetadata& metadata = request.config().metadata();
   if (metadata.name().empty() || metadata.namespace_().empty() || metadata.uid().empty()) {
     return absl::InvalidArgumentError("sandbox config must include metadata name, namespace and uid");
   }
   absl::MutexLock lock(&mu_);
   std::string id = CreateSandboxLocked(request.config(), request.runtime_handler());
   // containerd emits container events for the sandbox itself.
-  EmitLocked(id, id, v1::CONTAINER_CREATED_EVENT);
-  EmitLocked(id, id, v1::CONTAINER_STARTED_EVENT);
-  v1::RunPodSandboxResponse response;
+  EmitLocked(id, id, criv1::CONTAINER_CREATED_EVENT);
+  EmitLocked(id, id, criv1::CONTAINER_STARTED_EVENT);
+  criv1::RunPodSandboxResponse response;
   response.set_pod_sandbox_id(id);
   return response;
 }
 
-absl::Status FakeRuntime::StopPodSandbox(const v1::StopPodSandboxRequest& request) {
+absl::Status FakeRuntime::StopPodSandbox(const criv1::StopPodSandboxRequest& request) {
   if (absl::Status s = BeginCall("StopPodSandbox"); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   auto it = sandboxes_.find(request.pod_sandbox_id());
@@ -165,21 +165,21 @@ absl::Status FakeRuntime::StopPodSandbox(const v1::StopPodSandboxRequest& reques
   // The runtime force-stops the sandbox's containers (kubelet stopped them gracefully before).
   for (auto& [id, container] : containers_) {
     if (container->sandbox_id != it->first) continue;
-    if (container->status.state() == v1::CONTAINER_RUNNING) {
+    if (container->status.state() == criv1::CONTAINER_RUNNING) {
       RecordSignalLocked(id, "SIGKILL");
       ExitLocked(*container, 137);
     }
   }
-  if (it->second.status.state() == v1::SANDBOX_READY) {
-    it->second.status.set_state(v1::SANDBOX_NOTREADY);
+  if (it->second.status.state() == criv1::SANDBOX_READY) {
+    it->second.status.set_state(criv1::SANDBOX_NOTREADY);
     // The network namespace is closed: no IP any more.
     it->second.status.mutable_network()->clear_ip();
-    EmitLocked(it->first, it->first, v1::CONTAINER_STOPPED_EVENT);
+    EmitLocked(it->first, it->first, criv1::CONTAINER_STOPPED_EVENT);
   }
   return absl::OkStatus();
 }
 
-absl::Status FakeRuntime::RemovePodSandbox(const v1::RemovePodSandboxRequest& request) {
+absl::Status FakeRuntime::RemovePodSandbox(const criv1::RemovePodSandboxRequest& request) {
   if (absl::Status s = BeginCall("RemovePodSandbox"); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   auto it = sandboxes_.find(request.pod_sandbox_id());
@@ -189,13 +189,13 @@ absl::Status FakeRuntime::RemovePodSandbox(const v1::RemovePodSandboxRequest& re
     if (container->sandbox_id == it->first) ids.push_back(id);
   }
   for (const std::string& id : ids) RemoveContainerLocked(id);
-  EmitLocked(it->first, it->first, v1::CONTAINER_DELETED_EVENT);
+  EmitLocked(it->first, it->first, criv1::CONTAINER_DELETED_EVENT);
   sandboxes_.erase(request.pod_sandbox_id());
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::PodSandboxStatusResponse> FakeRuntime::PodSandboxStatus(
-    const v1::PodSandboxStatusRequest& request) {
+absl::StatusOr<criv1::PodSandboxStatusResponse> FakeRuntime::PodSandboxStatus(
+    const criv1::PodSandboxStatusRequest& request) {
   if (absl::Status s = BeginCall("PodSandboxStatus"); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   auto it = sandboxes_.find(request.pod_sandbox_id());
@@ -203,23 +203,23 @@ absl::StatusOr<v1::PodSandboxStatusResponse> FakeRuntime::PodSandboxStatus(
     return absl::NotFoundError(absl::StrCat("an error occurred when try to find sandbox \"",
                                             request.pod_sandbox_id(), "\": not found"));
   }
-  v1::PodSandboxStatusResponse response;
+  criv1::PodSandboxStatusResponse response;
   *response.mutable_status() = it->second.status;
   return response;
 }
 
-absl::StatusOr<v1::ListPodSandboxResponse> FakeRuntime::ListPodSandbox(
-    const v1::ListPodSandboxRequest& request) {
+absl::StatusOr<criv1::ListPodSandboxResponse> FakeRuntime::ListPodSandbox(
+    const criv1::ListPodSandboxRequest& request) {
   if (absl::Status s = BeginCall("ListPodSandbox"); !s.ok()) return s;
-  const v1::PodSandboxFilter& filter = request.filter();
+  const criv1::PodSandboxFilter& filter = request.filter();
   absl::MutexLock lock(&mu_);
-  v1::ListPodSandboxResponse response;
+  criv1::ListPodSandboxResponse response;
   for (const auto& [id, sandbox] : sandboxes_) {
-    const v1::PodSandboxStatus& status = sandbox.status;
+    const criv1::PodSandboxStatus& status = sandbox.status;
     if (!filter.id().empty() && !absl::StartsWith(id, filter.id())) continue;
     if (filter.has_state() && status.state() != filter.state().state()) continue;
     if (!LabelsMatch(status.labels(), filter.label_selector())) continue;
-    v1::PodSandbox* item = response.add_items();
+    criv1::PodSandbox* item = response.add_items();
     item->set_id(id);
     *item->mutable_metadata() = status.metadata();
     item->set_state(status.state());
@@ -242,12 +242,12 @@ bool FakeRuntime::HasSubscribersLocked() const {
 }
 
 void FakeRuntime::EmitLocked(const std::string& container_id, const std::string& sandbox_id,
-                             v1::ContainerEventType type) {
+                             criv1::ContainerEventType type) {
   if (profile_.events == EventsMode::kUnimplemented || profile_.events == EventsMode::kEndsImmediately ||
       profile_.events == EventsMode::kSilent || !HasSubscribersLocked()) {
     return;
   }
-  v1::ContainerEventResponse event;
+  criv1::ContainerEventResponse event;
   event.set_container_id(container_id);
   event.set_container_event_type(type);
   event.set_created_at(NowNanos());

@@ -23,7 +23,7 @@
 
 namespace inplaced::fakes {
 
-namespace v1 = ::runtime::v1;
+namespace criv1 = ::runtime::v1;
 
 // How a container's process reacts to its stop signal (SIGTERM).
 struct StopBehaviour {
@@ -55,7 +55,7 @@ struct PullScript {
   absl::Status failure;
   // Set: the registry wants these credentials (username+password, or auth, or identity/registry token
   // must match); anything else fails like containerd's 401.
-  std::optional<v1::AuthConfig> required_auth;
+  std::optional<criv1::AuthConfig> required_auth;
   uint64_t size_bytes = 8 * 1024 * 1024;
 };
 
@@ -73,7 +73,7 @@ struct ExecRecord {
 
 struct PullRecord {
   std::string image;
-  v1::AuthConfig auth;
+  criv1::AuthConfig auth;
 };
 
 // Options for AddPods().
@@ -106,57 +106,57 @@ class FakeRuntime final : public cri::Runtime {
   FakeRuntime& operator=(const FakeRuntime&) = delete;
 
   // ---- cri::Runtime ----
-  absl::StatusOr<v1::VersionResponse> Version(const v1::VersionRequest& request) override;
-  absl::StatusOr<v1::StatusResponse> Status(const v1::StatusRequest& request) override;
+  absl::StatusOr<criv1::VersionResponse> Version(const criv1::VersionRequest& request) override;
+  absl::StatusOr<criv1::StatusResponse> Status(const criv1::StatusRequest& request) override;
   // READY sandbox with a 64-hex id; host-network pods get no IP, others 10.88.x.y.
-  absl::StatusOr<v1::RunPodSandboxResponse> RunPodSandbox(
-      const v1::RunPodSandboxRequest& request) override;
+  absl::StatusOr<criv1::RunPodSandboxResponse> RunPodSandbox(
+      const criv1::RunPodSandboxRequest& request) override;
   // NOTREADY; its running containers are killed at once (137). Idempotent.
-  absl::Status StopPodSandbox(const v1::StopPodSandboxRequest& request) override;
+  absl::Status StopPodSandbox(const criv1::StopPodSandboxRequest& request) override;
   // Removes the sandbox and its containers. Idempotent.
-  absl::Status RemovePodSandbox(const v1::RemovePodSandboxRequest& request) override;
+  absl::Status RemovePodSandbox(const criv1::RemovePodSandboxRequest& request) override;
   // NOT_FOUND for unknown ids.
-  absl::StatusOr<v1::PodSandboxStatusResponse> PodSandboxStatus(
-      const v1::PodSandboxStatusRequest& request) override;
+  absl::StatusOr<criv1::PodSandboxStatusResponse> PodSandboxStatus(
+      const criv1::PodSandboxStatusRequest& request) override;
   // Filters: id (or unique prefix), state, label_selector (exact, ANDed).
-  absl::StatusOr<v1::ListPodSandboxResponse> ListPodSandbox(
-      const v1::ListPodSandboxRequest& request) override;
+  absl::StatusOr<criv1::ListPodSandboxResponse> ListPodSandbox(
+      const criv1::ListPodSandboxRequest& request) override;
   // NOT_FOUND for an unknown sandbox, FAILED_PRECONDITION for a NOTREADY one, UNKNOWN "failed to reserve
   // container name ..." when (name, attempt) already exists in the sandbox.
-  absl::StatusOr<v1::CreateContainerResponse> CreateContainer(
-      const v1::CreateContainerRequest& request) override;
+  absl::StatusOr<criv1::CreateContainerResponse> CreateContainer(
+      const criv1::CreateContainerRequest& request) override;
   // NOT_FOUND unknown; FAILED_PRECONDITION unless CREATED.
-  absl::Status StartContainer(const v1::StartContainerRequest& request) override;
+  absl::Status StartContainer(const criv1::StartContainerRequest& request) override;
   // Signal semantics (cri-reference.md §4.3): timeout 0 kills at once (137; CRI-O signals first); else
   // the stop signal is sent once per container, the call returns when the process exits (143 after the
   // container's term_exit_delay if it honours TERM) or is killed at its own timeout (137). Not running →
   // OK. Unknown id → per profile NOT_FOUND or OK.
-  absl::Status StopContainer(const v1::StopContainerRequest& request) override;
+  absl::Status StopContainer(const criv1::StopContainerRequest& request) override;
   // Kills a running container first. Idempotent.
-  absl::Status RemoveContainer(const v1::RemoveContainerRequest& request) override;
+  absl::Status RemoveContainer(const criv1::RemoveContainerRequest& request) override;
   // Filters: id / pod_sandbox_id (or unique prefixes), state, label_selector.
-  absl::StatusOr<v1::ListContainersResponse> ListContainers(
-      const v1::ListContainersRequest& request) override;
+  absl::StatusOr<criv1::ListContainersResponse> ListContainers(
+      const criv1::ListContainersRequest& request) override;
   // NOT_FOUND for unknown ids.
-  absl::StatusOr<v1::ContainerStatusResponse> ContainerStatus(
-      const v1::ContainerStatusRequest& request) override;
+  absl::StatusOr<criv1::ContainerStatusResponse> ContainerStatus(
+      const criv1::ContainerStatusRequest& request) override;
   // Answers from SetExecHandler() (default: exit 0, no output). Timeout per profile; CANCELLED when
   // `cancel` fires first.
-  absl::StatusOr<v1::ExecSyncResponse> ExecSync(const v1::ExecSyncRequest& request,
+  absl::StatusOr<criv1::ExecSyncResponse> ExecSync(const criv1::ExecSyncRequest& request,
                                                 Cancellation* cancel) override;
   // Per profile: UNIMPLEMENTED, a stream that ends at once, a shared channel or a broadcast stream.
   absl::StatusOr<std::unique_ptr<cri::ContainerEventStream>> GetContainerEvents() override;
 
   // ImageService. Image references are normalised like containerd ("busybox" →
   // "docker.io/library/busybox:latest").
-  absl::StatusOr<v1::ListImagesResponse> ListImages(const v1::ListImagesRequest& request) override;
-  absl::StatusOr<v1::ImageStatusResponse> ImageStatus(
-      const v1::ImageStatusRequest& request) override;
+  absl::StatusOr<criv1::ListImagesResponse> ListImages(const criv1::ListImagesRequest& request) override;
+  absl::StatusOr<criv1::ImageStatusResponse> ImageStatus(
+      const criv1::ImageStatusRequest& request) override;
   // Follows SetPullScript() (default: succeeds at once). CANCELLED when `cancel` fires first.
-  absl::StatusOr<v1::PullImageResponse> PullImage(const v1::PullImageRequest& request,
+  absl::StatusOr<criv1::PullImageResponse> PullImage(const criv1::PullImageRequest& request,
                                                   Cancellation* cancel) override;
-  absl::Status RemoveImage(const v1::RemoveImageRequest& request) override;
-  absl::StatusOr<v1::ImageFsInfoResponse> ImageFsInfo(const v1::ImageFsInfoRequest& request) override;
+  absl::Status RemoveImage(const criv1::RemoveImageRequest& request) override;
+  absl::StatusOr<criv1::ImageFsInfoResponse> ImageFsInfo(const criv1::ImageFsInfoRequest& request) override;
 
   // ---- Test hooks ----
   const RuntimeProfile& profile() const { return profile_; }
@@ -208,11 +208,11 @@ class FakeRuntime final : public cri::Runtime {
 
  private:
   struct Sandbox {
-    v1::PodSandboxStatus status;
+    criv1::PodSandboxStatus status;
   };
   struct Container {
     std::string sandbox_id;
-    v1::ContainerStatus status;
+    criv1::ContainerStatus status;
     std::string image_id;  // Config digest: Container.image_ref/image_id in listings.
     StopBehaviour behaviour;
     bool stop_signalled = false;
@@ -223,7 +223,7 @@ class FakeRuntime final : public cri::Runtime {
     std::shared_ptr<Cancellation> exited = std::make_shared<Cancellation>();
   };
   struct StoredImage {
-    v1::Image image;
+    criv1::Image image;
   };
 
   // Logs the call, waits its latency and pops its injected error.
@@ -234,10 +234,10 @@ class FakeRuntime final : public cri::Runtime {
   absl::Time NowLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return clock_.Now(); }
   int64_t NowNanos() { return absl::ToUnixNanos(clock_.Now()); }
 
-  std::string CreateSandboxLocked(const v1::PodSandboxConfig& config, const std::string& handler)
+  std::string CreateSandboxLocked(const criv1::PodSandboxConfig& config, const std::string& handler)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::string> CreateContainerLocked(const std::string& sandbox_id,
-                                                    const v1::ContainerConfig& config)
+                                                    const criv1::ContainerConfig& config)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartContainerLocked(Container& container) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ExitLocked(Container& container, int exit_code) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -245,12 +245,12 @@ class FakeRuntime final : public cri::Runtime {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemoveContainerLocked(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::shared_ptr<Container> FindContainerLocked(absl::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  v1::Container ToContainerLocked(const std::string& id, const Container& container) const
+  criv1::Container ToContainerLocked(const std::string& id, const Container& container) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Events.
   void EmitLocked(const std::string& container_id, const std::string& sandbox_id,
-                  v1::ContainerEventType type) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                  criv1::ContainerEventType type) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool HasSubscribersLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Images.

@@ -18,7 +18,7 @@ std::vector<std::string> FakeRuntime::AddPods(int pods, int containers_per_pod,
     // A UUID-shaped uid.
     const std::string uid = absl::StrCat(r.substr(0, 8), "-", r.substr(8, 4), "-", r.substr(12, 4), "-",
                                          r.substr(16, 4), "-", r.substr(20, 12));
-    v1::PodSandboxConfig config;
+    criv1::PodSandboxConfig config;
     config.mutable_metadata()->set_name(name);
     config.mutable_metadata()->set_namespace_(options.namespace_);
     config.mutable_metadata()->set_uid(uid);
@@ -30,13 +30,13 @@ std::vector<std::string> FakeRuntime::AddPods(int pods, int containers_per_pod,
     labels["app"] = options.name_prefix;
     if (options.host_network) {
       config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(
-          v1::NODE);
+          criv1::NODE);
     }
     const std::string sandbox_id = CreateSandboxLocked(config, "");
     ids.push_back(sandbox_id);
     for (int c = 0; c < containers_per_pod; ++c) {
       const std::string container_name = absl::StrCat("c", c);
-      v1::ContainerConfig container;
+      criv1::ContainerConfig container;
       container.mutable_metadata()->set_name(container_name);
       container.mutable_image()->set_image(options.image);
       auto& container_labels = *container.mutable_labels();

@@ -30,28 +30,28 @@ void FakeRuntime::RecordSignalLocked(const std::string& id, const std::string& s
 }
 
 void FakeRuntime::ExitLocked(Container& container, int exit_code) {
-  if (container.status.state() != v1::CONTAINER_RUNNING) return;
-  container.status.set_state(v1::CONTAINER_EXITED);
+  if (container.status.state() != criv1::CONTAINER_RUNNING) return;
+  container.status.set_state(criv1::CONTAINER_EXITED);
   container.status.set_finished_at(NowNanos());
   container.status.set_exit_code(exit_code);
   container.status.set_reason(exit_code == 0 ? "Completed" : "Error");
   container.exited->Cancel();
-  EmitLocked(container.status.id(), container.sandbox_id, v1::CONTAINER_STOPPED_EVENT);
+  EmitLocked(container.status.id(), container.sandbox_id, criv1::CONTAINER_STOPPED_EVENT);
 }
 
 absl::StatusOr<std::string> FakeRuntime::CreateContainerLocked(const std::string& sandbox_id,
-                                                               const v1::ContainerConfig& config) {
+                                                               const criv1::ContainerConfig& config) {
   auto sandbox = sandboxes_.find(sandbox_id);
   if (sandbox == sandboxes_.end()) {
     return absl::NotFoundError(absl::StrCat("failed to find sandbox id \"", sandbox_id, "\": not found"));
   }
-  if (sandbox->second.status.state() != v1::SANDBOX_READY) {
+  if (sandbox->second.status.state() != criv1::SANDBOX_READY) {
     return absl::FailedPreconditionError(absl::StrCat("sandbox \"", sandbox_id, "\" is not ready"));
   }
   if (config.metadata().name().empty()) {
     return absl::InvalidArgumentError("container config must include metadata name");
   }
-  const v1::PodSandboxMetadata& pod = sandbox->second.status.metadata();
+  const criv1::PodSandboxMetadata& pod = sandbox->second.status.metadata();
   // containerd reserves "<name>_<pod>_<namespace>_<uid>_<attempt>" while the container exists.
   const std::string reserved_name =
       absl::StrCat(config.metadata().name(), "_", pod.name(), "_", pod.namespace_(), "_", pod.uid(), "_",
@@ -80,10 +80,10 @@ absl::StatusOr<std::string> FakeRuntime::CreateContainerLocked(const std::string
     container->image_id = StoreImageLocked(image_name, 1).image.id();
     images_.erase(container->image_id);
   }
-  v1::ContainerStatus& status = container->status;
+  criv1::ContainerStatus& status = container->status;
   status.set_id(id);
   *status.mutable_metadata() = config.metadata();
-  status.set_state(v1::CONTAINER_CREATED);
+  status.set_state(criv1::CONTAINER_CREATED);
   status.set_created_at(NowNanos());
   *status.mutable_image() = config.image();
   status.set_image_ref(container->image_id);
@@ -93,12 +93,12 @@ absl::StatusOr<std::string> FakeRuntime::CreateContainerLocked(const std::string
   *status.mutable_mounts() = config.mounts();
   status.set_log_path(config.log_path());
   containers_.emplace(id, container);
-  EmitLocked(id, sandbox_id, v1::CONTAINER_CREATED_EVENT);
+  EmitLocked(id, sandbox_id, criv1::CONTAINER_CREATED_EVENT);
   return id;
 }
 
-absl::StatusOr<v1::CreateContainerResponse> FakeRuntime::CreateContainer(
-    const v1::CreateContainerRequest& request) {
+absl::StatusOr<criv1::CreateContainerResponse> FakeRuntime::CreateContainer(
+    const criv1::CreateContainerRequest& request) {
   if (absl::Status s = BeginCall("CreateContainer"); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   absl::StatusOr<std::string> id = CreateContainerLocked(request.pod_sandbox_id(), request.config());
@@ -108,32 +108,32 @@ absl::StatusOr<v1::CreateContainerResponse> FakeRuntime::CreateContainer(
     containers_[*id]->status.set_log_path(
         absl::StrCat(request.sandbox_config().log_directory(), "/", request.config().log_path()));
   }
-  v1::CreateContainerResponse response;
+  criv1::CreateContainerResponse response;
   response.set_container_id(*id);
   return response;
 }
 
 void FakeRuntime::StartContainerLocked(Container& container) {
-  container.status.set_state(v1::CONTAINER_RUNNING);
+  container.status.set_state(criv1::CONTAINER_RUNNING);
   container.status.set_started_at(NowNanos());
-  EmitLocked(container.status.id(), container.sandbox_id, v1::CONTAINER_STARTED_EVENT);
+  EmitLocked(container.status.id(), container.sandbox_id, criv1::CONTAINER_STARTED_EVENT);
 }
 
-absl::Status FakeRuntime::StartContainer(const v1::StartContainerRequest& request) {
+absl::Status FakeRuntime::StartContainer(const criv1::StartContainerRequest& request) {
   if (absl::Status s = BeginCall("StartContainer"); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   std::shared_ptr<Container> container = FindContainerLocked(request.container_id());
   if (container == nullptr) return ContainerNotFound(request.container_id());
-  if (container->status.state() != v1::CONTAINER_CREATED) {
+  if (container->status.state() != criv1::CONTAINER_CREATED) {
     return absl::FailedPreconditionError(
         absl::StrCat("container \"", request.container_id(), "\" is in ",
-                     v1::ContainerState_Name(container->status.state()), " state"));
+                     criv1::ContainerState_Name(container->status.state()), " state"));
   }
   StartContainerLocked(*container);
   return absl::OkStatus();
 }
 
-absl::Status FakeRuntime::StopContainer(const v1::StopContainerRequest& request) {
+absl::Status FakeRuntime::StopContainer(const criv1::StopContainerRequest& request) {
   if (absl::Status s = BeginCall("StopContainer"); !s.ok()) return s;
   const std::string& id = request.container_id();
   absl::MutexLock lock(&mu_);
@@ -142,7 +142,7 @@ absl::Status FakeRuntime::StopContainer(const v1::StopContainerRequest& request)
     // containerd 1.6.0–1.6.34 / 1.7.0–1.7.20 answer NOT_FOUND; later ones and CRI-O are idempotent.
     return profile_.stop_unknown_is_not_found ? ContainerNotFound(id) : absl::OkStatus();
   }
-  if (container->status.state() != v1::CONTAINER_RUNNING) return absl::OkStatus();
+  if (container->status.state() != criv1::CONTAINER_RUNNING) return absl::OkStatus();
 
   const absl::Time now = clock_.Now();
   const bool send_signal = request.timeout() > 0 || profile_.stop_signal_on_zero_timeout;
@@ -160,7 +160,7 @@ absl::Status FakeRuntime::StopContainer(const v1::StopContainerRequest& request)
     container->kill_at = own_kill_at;
   }
   while (true) {
-    if (container->status.state() != v1::CONTAINER_RUNNING) return absl::OkStatus();
+    if (container->status.state() != criv1::CONTAINER_RUNNING) return absl::OkStatus();
     const absl::Time current = clock_.Now();
     const absl::Time kill_at = *container->kill_at;
     const std::optional<absl::Time> term_at = container->term_exit_at;
@@ -185,25 +185,25 @@ void FakeRuntime::RemoveContainerLocked(const std::string& id) {
   auto it = containers_.find(id);
   if (it == containers_.end()) return;
   std::shared_ptr<Container> container = it->second;
-  if (container->status.state() == v1::CONTAINER_RUNNING) {
+  if (container->status.state() == criv1::CONTAINER_RUNNING) {
     RecordSignalLocked(id, "SIGKILL");
     ExitLocked(*container, kSigkillExitCode);
   }
   const std::string sandbox_id = container->sandbox_id;
   containers_.erase(it);
-  EmitLocked(id, sandbox_id, v1::CONTAINER_DELETED_EVENT);
+  EmitLocked(id, sandbox_id, criv1::CONTAINER_DELETED_EVENT);
 }
 
-absl::Status FakeRuntime::RemoveContainer(const v1::RemoveContainerRequest& request) {
+absl::Status FakeRuntime::RemoveContainer(const criv1::RemoveContainerRequest& request) {
   if (absl::Status s = BeginCall("RemoveContainer"); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   RemoveContainerLocked(request.container_id());
   return absl::OkStatus();
 }
 
-v1::Container FakeRuntime::ToContainerLocked(const std::string& id, const Container& container) const {
-  const v1::ContainerStatus& status = container.status;
-  v1::Container item;
+criv1::Container FakeRuntime::ToContainerLocked(const std::string& id, const Container& container) const {
+  const criv1::ContainerStatus& status = container.status;
+  criv1::Container item;
   item.set_id(id);
   item.set_pod_sandbox_id(container.sandbox_id);
   *item.mutable_metadata() = status.metadata();
@@ -218,12 +218,12 @@ v1::Container FakeRuntime::ToContainerLocked(const std::string& id, const Contai
   return item;
 }
 
-absl::StatusOr<v1::ListContainersResponse> FakeRuntime::ListContainers(
-    const v1::ListContainersRequest& request) {
+absl::StatusOr<criv1::ListContainersResponse> FakeRuntime::ListContainers(
+    const criv1::ListContainersRequest& request) {
   if (absl::Status s = BeginCall("ListContainers"); !s.ok()) return s;
-  const v1::ContainerFilter& filter = request.filter();
+  const criv1::ContainerFilter& filter = request.filter();
   absl::MutexLock lock(&mu_);
-  v1::ListContainersResponse response;
+  criv1::ListContainersResponse response;
   for (const auto& [id, container] : containers_) {
     if (!filter.id().empty() && !absl::StartsWith(id, filter.id())) continue;
     if (!filter.pod_sandbox_id().empty() &&
@@ -237,13 +237,13 @@ absl::StatusOr<v1::ListContainersResponse> FakeRuntime::ListContainers(
   return response;
 }
 
-absl::StatusOr<v1::ContainerStatusResponse> FakeRuntime::ContainerStatus(
-    const v1::ContainerStatusRequest& request) {
+absl::StatusOr<criv1::ContainerStatusResponse> FakeRuntime::ContainerStatus(
+    const criv1::ContainerStatusRequest& request) {
   if (absl::Status s = BeginCall("ContainerStatus"); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   std::shared_ptr<Container> container = FindContainerLocked(request.container_id());
   if (container == nullptr) return ContainerNotFound(request.container_id());
-  v1::ContainerStatusResponse response;
+  criv1::ContainerStatusResponse response;
   *response.mutable_status() = container->status;
   return response;
 }
@@ -282,7 +282,7 @@ absl::Status FakeRuntime::ExitContainer(absl::string_view container_id, int exit
   absl::MutexLock lock(&mu_);
   std::shared_ptr<Container> container = FindContainerLocked(container_id);
   if (container == nullptr) return ContainerNotFound(container_id);
-  if (container->status.state() != v1::CONTAINER_RUNNING) {
+  if (container->status.state() != criv1::CONTAINER_RUNNING) {
     return absl::FailedPreconditionError(absl::StrCat("container \"", container_id, "\" is not running"));
   }
   ExitLocked(*container, exit_code);
@@ -302,7 +302,7 @@ std::vector<ExecRecord> FakeRuntime::Execs() const {
   return execs_;
 }
 
-absl::StatusOr<v1::ExecSyncResponse> FakeRuntime::ExecSync(const v1::ExecSyncRequest& request,
+absl::StatusOr<criv1::ExecSyncResponse> FakeRuntime::ExecSync(const criv1::ExecSyncRequest& request,
                                                            Cancellation* cancel) {
   if (absl::Status s = BeginCall("ExecSync"); !s.ok()) return s;
   const std::string& id = request.container_id();
@@ -313,12 +313,12 @@ absl::StatusOr<v1::ExecSyncResponse> FakeRuntime::ExecSync(const v1::ExecSyncReq
     std::shared_ptr<Container> container = FindContainerLocked(id);
     if (container == nullptr) return ContainerNotFound(id);
     execs_.push_back(ExecRecord{id, cmd, request.timeout()});
-    if (container->status.state() != v1::CONTAINER_RUNNING) {
+    if (container->status.state() != criv1::CONTAINER_RUNNING) {
       if (profile_.exec_not_running_is_not_found) {
         return absl::NotFoundError("container is not created or running");
       }
       return absl::UnknownError(absl::StrCat("failed to exec in container: container is in ",
-                                             v1::ContainerState_Name(container->status.state()),
+                                             criv1::ContainerState_Name(container->status.state()),
                                              " state"));
     }
     // The latest matching handler wins; an id match beats a name match.
@@ -351,12 +351,12 @@ absl::StatusOr<v1::ExecSyncResponse> FakeRuntime::ExecSync(const v1::ExecSyncReq
                                                       request.timeout(),
                                                       "s exceeded: context deadline exceeded"));
     }
-    v1::ExecSyncResponse response;
+    criv1::ExecSyncResponse response;
     response.set_exit_code(-1);
     response.set_stderr(absl::StrCat("command timed out after ", request.timeout(), " seconds"));
     return response;
   }
-  v1::ExecSyncResponse response;
+  criv1::ExecSyncResponse response;
   response.set_stdout(result.stdout_text);
   response.set_stderr(result.stderr_text);
   response.set_exit_code(result.exit_code);

@@ -34,7 +34,7 @@ std::string RepositoryOf(absl::string_view normalized) {
   return std::string(normalized);
 }
 
-bool AuthMatches(const v1::AuthConfig& want, const v1::AuthConfig& got) {
+bool AuthMatches(const criv1::AuthConfig& want, const criv1::AuthConfig& got) {
   if (!want.username().empty() || !want.password().empty()) {
     if (want.username() == got.username() && want.password() == got.password()) return true;
   }
@@ -90,7 +90,7 @@ FakeRuntime::StoredImage& FakeRuntime::StoreImageLocked(const std::string& refer
   const std::string repository = RepositoryOf(normalized);
   const std::string id = FakeDigest(absl::StrCat("config:", normalized));
   StoredImage& stored = images_[id];
-  v1::Image& image = stored.image;
+  criv1::Image& image = stored.image;
   image.set_id(id);
   if (!absl::StrContains(normalized, "@") && !absl::StartsWith(normalized, "sha256:")) {
     bool tagged = false;
@@ -108,10 +108,10 @@ FakeRuntime::StoredImage& FakeRuntime::StoreImageLocked(const std::string& refer
   return stored;
 }
 
-absl::StatusOr<v1::ListImagesResponse> FakeRuntime::ListImages(const v1::ListImagesRequest& request) {
+absl::StatusOr<criv1::ListImagesResponse> FakeRuntime::ListImages(const criv1::ListImagesRequest& request) {
   if (absl::Status s = BeginCall("ListImages"); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
-  v1::ListImagesResponse response;
+  criv1::ListImagesResponse response;
   const std::string& wanted = request.filter().image().image();
   const StoredImage* match =
       (wanted.empty() || profile_.list_images_ignores_filter) ? nullptr : FindImageLocked(wanted);
@@ -122,17 +122,17 @@ absl::StatusOr<v1::ListImagesResponse> FakeRuntime::ListImages(const v1::ListIma
   return response;
 }
 
-absl::StatusOr<v1::ImageStatusResponse> FakeRuntime::ImageStatus(const v1::ImageStatusRequest& request) {
+absl::StatusOr<criv1::ImageStatusResponse> FakeRuntime::ImageStatus(const criv1::ImageStatusRequest& request) {
   if (absl::Status s = BeginCall("ImageStatus"); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
-  v1::ImageStatusResponse response;
+  criv1::ImageStatusResponse response;
   if (const StoredImage* stored = FindImageLocked(request.image().image())) {
     *response.mutable_image() = stored->image;
   }
   return response;
 }
 
-absl::StatusOr<v1::PullImageResponse> FakeRuntime::PullImage(const v1::PullImageRequest& request,
+absl::StatusOr<criv1::PullImageResponse> FakeRuntime::PullImage(const criv1::PullImageRequest& request,
                                                              Cancellation* cancel) {
   if (absl::Status s = BeginCall("PullImage"); !s.ok()) return s;
   const std::string& reference = request.image().image();
@@ -169,14 +169,14 @@ absl::StatusOr<v1::PullImageResponse> FakeRuntime::PullImage(const v1::PullImage
   }
   if (!script.failure.ok()) return script.failure;
   const StoredImage& stored = StoreImageLocked(reference, script.size_bytes);
-  v1::PullImageResponse response;
+  criv1::PullImageResponse response;
   response.set_image_ref(profile_.pull_image_ref == PullImageRefStyle::kRepoDigest
                              ? stored.image.repo_digests(0)
                              : stored.image.id());
   return response;
 }
 
-absl::Status FakeRuntime::RemoveImage(const v1::RemoveImageRequest& request) {
+absl::Status FakeRuntime::RemoveImage(const criv1::RemoveImageRequest& request) {
   if (absl::Status s = BeginCall("RemoveImage"); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   // Removing by one tag removes the image with all its tags.
@@ -186,7 +186,7 @@ absl::Status FakeRuntime::RemoveImage(const v1::RemoveImageRequest& request) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::ImageFsInfoResponse> FakeRuntime::ImageFsInfo(const v1::ImageFsInfoRequest& request) {
+absl::StatusOr<criv1::ImageFsInfoResponse> FakeRuntime::ImageFsInfo(const criv1::ImageFsInfoRequest& request) {
   if (absl::Status s = BeginCall("ImageFsInfo"); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   uint64_t used = 0;
@@ -195,8 +195,8 @@ absl::StatusOr<v1::ImageFsInfoResponse> FakeRuntime::ImageFsInfo(const v1::Image
   } else {
     for (const auto& [id, stored] : images_) used += stored.image.size();
   }
-  v1::ImageFsInfoResponse response;
-  v1::FilesystemUsage* usage = response.add_image_filesystems();
+  criv1::ImageFsInfoResponse response;
+  criv1::FilesystemUsage* usage = response.add_image_filesystems();
   usage->set_timestamp(NowNanos());
   usage->mutable_fs_id()->set_mountpoint(
       absl::StrCat("/var/lib/", profile_.runtime_name == "cri-o" ? "containers/storage" : "containerd",

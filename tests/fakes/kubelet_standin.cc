@@ -14,7 +14,7 @@
 namespace inplaced::fakes {
 namespace {
 
-namespace v1 = ::runtime::v1;
+namespace criv1 = ::runtime::v1;
 namespace kubelet = ::inplaced::cri::kubelet;
 
 std::string Key(absl::string_view namespace_, absl::string_view name) {
@@ -40,15 +40,15 @@ std::string LogPath(absl::string_view name, uint32_t attempt) {
 }
 
 // The config of instance `attempt` from the attempt-0 template.
-v1::ContainerConfig ConfigForAttempt(const v1::ContainerConfig& base, uint32_t attempt) {
-  v1::ContainerConfig config = base;
+criv1::ContainerConfig ConfigForAttempt(const criv1::ContainerConfig& base, uint32_t attempt) {
+  criv1::ContainerConfig config = base;
   config.mutable_metadata()->set_attempt(attempt);
   (*config.mutable_annotations())[std::string(kubelet::kContainerRestartCount)] = absl::StrCat(attempt);
   config.set_log_path(LogPath(config.metadata().name(), attempt));
   return config;
 }
 
-std::string ContainerNameOf(const v1::Container& container) {
+std::string ContainerNameOf(const criv1::Container& container) {
   auto it = container.labels().find(std::string(kubelet::kContainerName));
   return it != container.labels().end() ? it->second : container.metadata().name();
 }
@@ -67,7 +67,7 @@ absl::StatusOr<std::string> KubeletStandIn::RunPod(const PodSpec& spec) {
     if (pods_.count(key) != 0) return absl::AlreadyExistsError(absl::StrCat("pod ", key, " already runs"));
   }
   Pod pod;
-  v1::PodSandboxConfig& sandbox = pod.sandbox_config;
+  criv1::PodSandboxConfig& sandbox = pod.sandbox_config;
   sandbox.mutable_metadata()->set_name(spec.name);
   sandbox.mutable_metadata()->set_uid(spec.uid);
   sandbox.mutable_metadata()->set_namespace_(spec.namespace_);
@@ -84,17 +84,17 @@ absl::StatusOr<std::string> KubeletStandIn::RunPod(const PodSpec& spec) {
   if (spec.host_network) {
     // No hostname: runc refuses one without a private UTS namespace (e2e-environment.md §4).
     sandbox.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(
-        v1::NODE);
+        criv1::NODE);
   }
 
   for (const ContainerSpec& container : spec.containers) {
-    v1::ContainerConfig config;
+    criv1::ContainerConfig config;
     config.mutable_metadata()->set_name(container.name);
     config.mutable_image()->set_image(container.image);
     for (const std::string& part : container.command) config.add_command(part);
     for (const std::string& part : container.args) config.add_args(part);
     for (const auto& [name, value] : container.envs) {
-      v1::KeyValue* env = config.add_envs();
+      criv1::KeyValue* env = config.add_envs();
       env->set_key(name);
       env->set_value(value);
     }
@@ -124,41 +124,41 @@ absl::StatusOr<std::string> KubeletStandIn::RunPod(const PodSpec& spec) {
       // kubelet mirrors the pod's namespaces into each container: host network, private pid.
       auto* namespaces =
           config.mutable_linux()->mutable_security_context()->mutable_namespace_options();
-      namespaces->set_network(v1::NODE);
-      namespaces->set_pid(v1::CONTAINER);
+      namespaces->set_network(criv1::NODE);
+      namespaces->set_pid(criv1::CONTAINER);
     }
     config.set_log_path(LogPath(container.name, 0));
     pod.templates[container.name] = std::move(config);
   }
 
-  v1::RunPodSandboxRequest run;
+  criv1::RunPodSandboxRequest run;
   *run.mutable_config() = sandbox;
-  absl::StatusOr<v1::RunPodSandboxResponse> ran = runtime_.RunPodSandbox(run);
+  absl::StatusOr<criv1::RunPodSandboxResponse> ran = runtime_.RunPodSandbox(run);
   if (!ran.ok()) return ran.status();
   pod.sandbox_id = ran->pod_sandbox_id();
 
   absl::Status failed;
   for (const ContainerSpec& container : spec.containers) {
-    v1::CreateContainerRequest create;
+    criv1::CreateContainerRequest create;
     create.set_pod_sandbox_id(pod.sandbox_id);
     *create.mutable_config() = pod.templates[container.name];
     *create.mutable_sandbox_config() = sandbox;
-    absl::StatusOr<v1::CreateContainerResponse> created = runtime_.CreateContainer(create);
+    absl::StatusOr<criv1::CreateContainerResponse> created = runtime_.CreateContainer(create);
     if (!created.ok()) {
       failed = created.status();
       break;
     }
-    v1::StartContainerRequest start;
+    criv1::StartContainerRequest start;
     start.set_container_id(created->container_id());
     failed = runtime_.StartContainer(start);
     if (!failed.ok()) break;
   }
   if (!failed.ok()) {
     spdlog::warn("kubelet_standin run_pod_failed pod={} error={}", key, failed.ToString());
-    v1::StopPodSandboxRequest stop;
+    criv1::StopPodSandboxRequest stop;
     stop.set_pod_sandbox_id(pod.sandbox_id);
     (void)runtime_.StopPodSandbox(stop);
-    v1::RemovePodSandboxRequest remove;
+    criv1::RemovePodSandboxRequest remove;
     remove.set_pod_sandbox_id(pod.sandbox_id);
     (void)runtime_.RemovePodSandbox(remove);
     return failed;
@@ -171,13 +171,13 @@ absl::StatusOr<std::string> KubeletStandIn::RunPod(const PodSpec& spec) {
 }
 
 absl::StatusOr<bool> KubeletStandIn::Adopt(const std::string& sandbox_id) {
-  v1::PodSandboxStatusRequest request;
+  criv1::PodSandboxStatusRequest request;
   request.set_pod_sandbox_id(sandbox_id);
-  absl::StatusOr<v1::PodSandboxStatusResponse> status = runtime_.PodSandboxStatus(request);
+  absl::StatusOr<criv1::PodSandboxStatusResponse> status = runtime_.PodSandboxStatus(request);
   if (absl::IsNotFound(status.status())) return false;
   if (!status.ok()) return status.status();
-  const v1::PodSandboxStatus& sandbox = status->status();
-  if (sandbox.state() != v1::SANDBOX_READY || !sandbox.labels().contains(std::string(kubelet::kPodUid))) {
+  const criv1::PodSandboxStatus& sandbox = status->status();
+  if (sandbox.state() != criv1::SANDBOX_READY || !sandbox.labels().contains(std::string(kubelet::kPodUid))) {
     return false;
   }
   Pod pod;
@@ -195,13 +195,13 @@ absl::Status KubeletStandIn::SyncOnce() {
   absl::MutexLock sync(&sync_mu_);
   // Idle cost stays one List call: only exited instances matter, and those already replaced are
   // skipped (they stay listed as the one kept dead instance).
-  v1::ListContainersRequest exited_request;
-  exited_request.mutable_filter()->mutable_state()->set_state(v1::CONTAINER_EXITED);
-  absl::StatusOr<v1::ListContainersResponse> exited = runtime_.ListContainers(exited_request);
+  criv1::ListContainersRequest exited_request;
+  exited_request.mutable_filter()->mutable_state()->set_state(criv1::CONTAINER_EXITED);
+  absl::StatusOr<criv1::ListContainersResponse> exited = runtime_.ListContainers(exited_request);
   if (!exited.ok()) return exited.status();
   std::set<std::string> sandboxes;
   std::set<std::string> still_listed;
-  for (const v1::Container& container : exited->containers()) {
+  for (const criv1::Container& container : exited->containers()) {
     if (superseded_.count(container.id()) != 0) {
       still_listed.insert(container.id());
       continue;
@@ -236,44 +236,44 @@ absl::Status KubeletStandIn::SyncOnce() {
       }
     }
     if (!pod.has_value()) continue;
-    v1::ListContainersRequest request;
+    criv1::ListContainersRequest request;
     request.mutable_filter()->set_pod_sandbox_id(sandbox_id);
-    absl::StatusOr<v1::ListContainersResponse> listed = runtime_.ListContainers(request);
+    absl::StatusOr<criv1::ListContainersResponse> listed = runtime_.ListContainers(request);
     if (!listed.ok()) {
       first_error.Update(listed.status());
       continue;
     }
-    std::vector<v1::Container> containers(listed->containers().begin(), listed->containers().end());
+    std::vector<criv1::Container> containers(listed->containers().begin(), listed->containers().end());
     first_error.Update(SyncPod(*pod, containers));
   }
   return first_error;
 }
 
-absl::Status KubeletStandIn::SyncPod(const Pod& pod, const std::vector<v1::Container>& containers) {
-  std::map<std::string, std::vector<const v1::Container*>> by_name;
-  for (const v1::Container& container : containers) by_name[ContainerNameOf(container)].push_back(&container);
+absl::Status KubeletStandIn::SyncPod(const Pod& pod, const std::vector<criv1::Container>& containers) {
+  std::map<std::string, std::vector<const criv1::Container*>> by_name;
+  for (const criv1::Container& container : containers) by_name[ContainerNameOf(container)].push_back(&container);
 
   absl::Status first_error;
   for (auto& [name, instances] : by_name) {
     // Newest first: kubelet orders by creation; attempts grow with it.
-    std::sort(instances.begin(), instances.end(), [](const v1::Container* a, const v1::Container* b) {
+    std::sort(instances.begin(), instances.end(), [](const criv1::Container* a, const criv1::Container* b) {
       return a->metadata().attempt() > b->metadata().attempt();
     });
-    const v1::Container& newest = *instances.front();
+    const criv1::Container& newest = *instances.front();
     // Instances older than the newest are replaced already.
     for (size_t i = 1; i < instances.size(); ++i) {
-      if (instances[i]->state() != v1::CONTAINER_RUNNING) superseded_.insert(instances[i]->id());
+      if (instances[i]->state() != criv1::CONTAINER_RUNNING) superseded_.insert(instances[i]->id());
     }
     size_t keep = 2;  // The current instance and one dead one (maximum-dead-containers-per-container 1).
 
-    if (newest.state() == v1::CONTAINER_CREATED) {
-      v1::StartContainerRequest start;
+    if (newest.state() == criv1::CONTAINER_CREATED) {
+      criv1::StartContainerRequest start;
       start.set_container_id(newest.id());
       first_error.Update(runtime_.StartContainer(start));
-    } else if (newest.state() == v1::CONTAINER_EXITED || newest.state() == v1::CONTAINER_UNKNOWN) {
-      v1::ContainerStatusRequest status_request;
+    } else if (newest.state() == criv1::CONTAINER_EXITED || newest.state() == criv1::CONTAINER_UNKNOWN) {
+      criv1::ContainerStatusRequest status_request;
       status_request.set_container_id(newest.id());
-      absl::StatusOr<v1::ContainerStatusResponse> status = runtime_.ContainerStatus(status_request);
+      absl::StatusOr<criv1::ContainerStatusResponse> status = runtime_.ContainerStatus(status_request);
       if (!status.ok()) {
         if (!absl::IsNotFound(status.status())) first_error.Update(status.status());
         continue;
@@ -281,7 +281,7 @@ absl::Status KubeletStandIn::SyncPod(const Pod& pod, const std::vector<v1::Conta
       const absl::Time finished = absl::FromUnixNanos(status->status().finished_at());
       if (clock_.Now() - finished < options_.restart_backoff) continue;
 
-      v1::ContainerConfig base;
+      criv1::ContainerConfig base;
       auto it = pod.templates.find(name);
       if (it != pod.templates.end()) {
         base = it->second;
@@ -293,16 +293,16 @@ absl::Status KubeletStandIn::SyncPod(const Pod& pod, const std::vector<v1::Conta
         *base.mutable_annotations() = newest.annotations();
       }
       const uint32_t attempt = newest.metadata().attempt() + 1;
-      v1::CreateContainerRequest create;
+      criv1::CreateContainerRequest create;
       create.set_pod_sandbox_id(pod.sandbox_id);
       *create.mutable_config() = ConfigForAttempt(base, attempt);
       *create.mutable_sandbox_config() = pod.sandbox_config;
-      absl::StatusOr<v1::CreateContainerResponse> created = runtime_.CreateContainer(create);
+      absl::StatusOr<criv1::CreateContainerResponse> created = runtime_.CreateContainer(create);
       if (!created.ok()) {
         first_error.Update(created.status());
         continue;
       }
-      v1::StartContainerRequest start;
+      criv1::StartContainerRequest start;
       start.set_container_id(created->container_id());
       absl::Status started = runtime_.StartContainer(start);
       first_error.Update(started);
@@ -316,8 +316,8 @@ absl::Status KubeletStandIn::SyncPod(const Pod& pod, const std::vector<v1::Conta
       keep = 1;  // The new instance is not in `instances`: keep only the one that just died.
     }
     for (size_t i = keep; i < instances.size(); ++i) {
-      if (instances[i]->state() == v1::CONTAINER_RUNNING) continue;
-      v1::RemoveContainerRequest remove;
+      if (instances[i]->state() == criv1::CONTAINER_RUNNING) continue;
+      criv1::RemoveContainerRequest remove;
       remove.set_container_id(instances[i]->id());
       first_error.Update(runtime_.RemoveContainer(remove));
     }
@@ -364,11 +364,11 @@ absl::Status KubeletStandIn::RemovePod(absl::string_view namespace_, absl::strin
     if (it == pods_.end()) return absl::NotFoundError(absl::StrCat("pod ", key, " is not run here"));
     sandbox_id = it->second.sandbox_id;
   }
-  v1::StopPodSandboxRequest stop;
+  criv1::StopPodSandboxRequest stop;
   stop.set_pod_sandbox_id(sandbox_id);
   absl::Status status = runtime_.StopPodSandbox(stop);
   if (!status.ok()) return status;
-  v1::RemovePodSandboxRequest remove;
+  criv1::RemovePodSandboxRequest remove;
   remove.set_pod_sandbox_id(sandbox_id);
   status = runtime_.RemovePodSandbox(remove);
   if (!status.ok()) return status;

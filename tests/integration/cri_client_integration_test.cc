@@ -23,7 +23,7 @@
 namespace inplaced {
 namespace {
 
-namespace v1 = ::runtime::v1;
+namespace criv1 = ::runtime::v1;
 using ::inplaced::testing::ChildProcess;
 using ::inplaced::testing::Eventually;
 using ::inplaced::testing::IsOk;
@@ -109,7 +109,7 @@ TEST_F(FakeCriServerTest, StandInPodIsFoundByKubeletLabelsInSnapshot) {
   EXPECT_EQ(pod->sandbox.id, sandbox_id);
   const cri::ContainerInfo* app = pod->CurrentContainer("app");
   ASSERT_NE(app, nullptr);
-  EXPECT_EQ(app->state, v1::CONTAINER_RUNNING);
+  EXPECT_EQ(app->state, criv1::CONTAINER_RUNNING);
   EXPECT_EQ(app->restart_count, 0);
   EXPECT_NE(pod->CurrentContainer("sidecar"), nullptr);
   EXPECT_OK(standin.RemoveAll());
@@ -125,7 +125,7 @@ TEST_F(FakeCriServerTest, StoppedContainerComesBackAsAttemptOneWithNewId) {
   ASSERT_OK_AND_ASSIGN(cri::NodeSnapshot before, cri::TakeSnapshot(*conn.runtime));
   const std::string old_id = before.FindPod("it", "restart")->CurrentContainer("app")->id;
 
-  v1::StopContainerRequest stop;
+  criv1::StopContainerRequest stop;
   stop.set_container_id(old_id);
   stop.set_timeout(2);
   ASSERT_OK(conn.runtime->StopContainer(stop));
@@ -137,7 +137,7 @@ TEST_F(FakeCriServerTest, StoppedContainerComesBackAsAttemptOneWithNewId) {
     absl::StatusOr<cri::NodeSnapshot> now = cri::TakeSnapshot(*conn.runtime);
     if (!now.ok()) return false;
     const cri::ContainerInfo* app = now->FindPod("it", "restart")->CurrentContainer("app");
-    if (app == nullptr || app->state != v1::CONTAINER_RUNNING || app->id == old_id) return false;
+    if (app == nullptr || app->state != criv1::CONTAINER_RUNNING || app->id == old_id) return false;
     new_id = app->id;
     restart_count = app->restart_count;
     return true;
@@ -151,14 +151,14 @@ TEST_F(FakeCriServerTest, StoppedContainerComesBackAsAttemptOneWithNewId) {
 TEST_F(FakeCriServerTest, ClientReconnectsAfterRuntimeRestart) {
   StartServer();
   ASSERT_OK_AND_ASSIGN(cri::Connection conn, ConnectToServer());
-  ASSERT_THAT(conn.runtime->Version(v1::VersionRequest()), IsOk());
+  ASSERT_THAT(conn.runtime->Version(criv1::VersionRequest()), IsOk());
 
   server_.reset();  // SIGTERM by PID, reaped
-  EXPECT_FALSE(conn.runtime->Version(v1::VersionRequest()).ok());
+  EXPECT_FALSE(conn.runtime->Version(criv1::VersionRequest()).ok());
   StartServer();
 
   // The same client, no new Connect: gRPC's reconnect backoff (≤ 3 s) brings it back.
-  EXPECT_TRUE(Eventually([&] { return conn.runtime->Version(v1::VersionRequest()).ok(); }, kWaitLimit));
+  EXPECT_TRUE(Eventually([&] { return conn.runtime->Version(criv1::VersionRequest()).ok(); }, kWaitLimit));
 }
 
 TEST_F(FakeCriServerTest, SnapshotOfAThousandPodsOverTheSocket) {
@@ -175,10 +175,10 @@ TEST_F(FakeCriServerTest, StopOfUnknownContainerIsOkOnEveryProfile) {
     SCOPED_TRACE(profile);
     StartServer({"--profile", profile});
     ASSERT_OK_AND_ASSIGN(cri::Connection conn, ConnectToServer());
-    v1::StopContainerRequest stop;
+    criv1::StopContainerRequest stop;
     stop.set_container_id("0123456789abcdef");
     EXPECT_OK(conn.runtime->StopContainer(stop));
-    v1::ContainerStatusRequest status;
+    criv1::ContainerStatusRequest status;
     status.set_container_id("0123456789abcdef");
     EXPECT_THAT(conn.runtime->ContainerStatus(status),
                 ::inplaced::testing::StatusIs(absl::StatusCode::kNotFound));

@@ -30,7 +30,7 @@
 namespace inplaced {
 namespace {
 
-namespace v1 = ::inplaced::v1;
+namespace api = ::inplaced::v1;
 using ::inplaced::testing::ChildProcess;
 using ::inplaced::testing::DaemonHarness;
 using ::inplaced::testing::Eventually;
@@ -43,9 +43,9 @@ using ::testing::HasSubstr;
 constexpr char kNamespace[] = "bulk";
 std::string Pod(int i) { return absl::StrCat("pod-0000", i); }
 
-v1::CreateRecreateRequestRequest RecreateOf(const std::string& name, const std::string& pod,
+api::CreateRecreateRequestRequest RecreateOf(const std::string& name, const std::string& pod,
                                             std::vector<std::string> containers) {
-  v1::CreateRecreateRequestRequest request;
+  api::CreateRecreateRequestRequest request;
   request.set_namespace_(kNamespace);
   request.set_name(name);
   request.mutable_spec()->set_pod_name(pod);
@@ -63,7 +63,7 @@ class DaemonIntegrationTest : public DaemonHarness {
   std::vector<std::string> DaemonFlags() const override {
     return {"--fast-poll-ms", "50", "--slow-poll-ms", "200"};
   }
-  void MakeStubs() override { stub_ = v1::RecreateService::NewStub(channel_); }
+  void MakeStubs() override { stub_ = api::RecreateService::NewStub(channel_); }
 
   grpc::health::v1::HealthCheckResponse::ServingStatus Health() {
     auto health = grpc::health::v1::Health::NewStub(channel_);
@@ -82,20 +82,20 @@ class DaemonIntegrationTest : public DaemonHarness {
     daemon_.reset();
   }
 
-  grpc::Status Create(const v1::CreateRecreateRequestRequest& request,
-                      v1::CreateRecreateRequestResponse* response) {
+  grpc::Status Create(const api::CreateRecreateRequestRequest& request,
+                      api::CreateRecreateRequestResponse* response) {
     grpc::ClientContext context;
     SetDeadline(&context);
     return stub_->CreateRecreateRequest(&context, request, response);
   }
 
-  grpc::Status Get(const std::string& name, v1::RecreateRequest* out) {
+  grpc::Status Get(const std::string& name, api::RecreateRequest* out) {
     grpc::ClientContext context;
     SetDeadline(&context);
-    v1::GetRecreateRequestRequest request;
+    api::GetRecreateRequestRequest request;
     request.set_namespace_(kNamespace);
     request.set_name(name);
-    v1::GetRecreateRequestResponse response;
+    api::GetRecreateRequestResponse response;
     grpc::Status status = stub_->GetRecreateRequest(&context, request, &response);
     *out = response.recreate_request();
     return status;
@@ -104,19 +104,19 @@ class DaemonIntegrationTest : public DaemonHarness {
   grpc::Status Delete(const std::string& name, bool allow_missing = false) {
     grpc::ClientContext context;
     SetDeadline(&context);
-    v1::DeleteRecreateRequestRequest request;
+    api::DeleteRecreateRequestRequest request;
     request.set_namespace_(kNamespace);
     request.set_name(name);
     request.set_allow_missing(allow_missing);
-    v1::DeleteRecreateRequestResponse response;
+    api::DeleteRecreateRequestResponse response;
     return stub_->DeleteRecreateRequest(&context, request, &response);
   }
 
   // Waits until the request's phase is COMPLETED and returns it.
-  v1::RecreateRequest WaitCompleted(const std::string& name) {
-    v1::RecreateRequest request;
+  api::RecreateRequest WaitCompleted(const std::string& name) {
+    api::RecreateRequest request;
     const bool completed = Eventually(
-        [&] { return Get(name, &request).ok() && request.status().phase() == v1::RECREATE_PHASE_COMPLETED; });
+        [&] { return Get(name, &request).ok() && request.status().phase() == api::RECREATE_PHASE_COMPLETED; });
     EXPECT_TRUE(completed) << "not completed: " << request.DebugString();
     return request;
   }
@@ -146,12 +146,12 @@ class DaemonIntegrationTest : public DaemonHarness {
     return attempts;
   }
 
-  std::unique_ptr<v1::RecreateService::Stub> stub_;
+  std::unique_ptr<api::RecreateService::Stub> stub_;
 };
 
-void ExpectRecreatedOnce(const v1::ContainerRecreateState& state) {
+void ExpectRecreatedOnce(const api::ContainerRecreateState& state) {
   SCOPED_TRACE(state.DebugString());
-  EXPECT_EQ(state.phase(), v1::CONTAINER_RECREATE_PHASE_SUCCEEDED);
+  EXPECT_EQ(state.phase(), api::CONTAINER_RECREATE_PHASE_SUCCEEDED);
   EXPECT_TRUE(state.is_killed());
   EXPECT_FALSE(state.old_container_id().empty());
   EXPECT_FALSE(state.new_container_id().empty());
@@ -162,12 +162,12 @@ void ExpectRecreatedOnce(const v1::ContainerRecreateState& state) {
 TEST_F(DaemonIntegrationTest, RecreatesAContainerThroughTheApi) {
   StartFakeRuntime();
   StartDaemon();
-  v1::CreateRecreateRequestResponse created;
+  api::CreateRecreateRequestResponse created;
   ASSERT_TRUE(Create(RecreateOf("r1", Pod(0), {"c0"}), &created).ok());
   EXPECT_TRUE(created.created());
   EXPECT_FALSE(created.recreate_request().metadata().uid().empty());
 
-  const v1::RecreateRequest done = WaitCompleted("r1");
+  const api::RecreateRequest done = WaitCompleted("r1");
   EXPECT_EQ(done.status().message(), "");
   ASSERT_EQ(done.status().container_states_size(), 1);
   ExpectRecreatedOnce(done.status().container_states(0));
@@ -180,16 +180,16 @@ TEST_F(DaemonIntegrationTest, RecreatesAContainerThroughTheApi) {
 TEST_F(DaemonIntegrationTest, CreateIsIdempotentAndAnotherSpecIsAlreadyExists) {
   StartFakeRuntime();
   StartDaemon();
-  const v1::CreateRecreateRequestRequest request = RecreateOf("same", Pod(1), {"c0"});
-  v1::CreateRecreateRequestResponse first;
+  const api::CreateRecreateRequestRequest request = RecreateOf("same", Pod(1), {"c0"});
+  api::CreateRecreateRequestResponse first;
   ASSERT_TRUE(Create(request, &first).ok());
-  v1::CreateRecreateRequestResponse again;
+  api::CreateRecreateRequestResponse again;
   ASSERT_TRUE(Create(request, &again).ok());
   EXPECT_TRUE(first.created());
   EXPECT_FALSE(again.created());
   EXPECT_EQ(again.recreate_request().metadata().uid(), first.recreate_request().metadata().uid());
 
-  v1::CreateRecreateRequestResponse other;
+  api::CreateRecreateRequestResponse other;
   EXPECT_EQ(Create(RecreateOf("same", Pod(1), {"c1"}), &other).error_code(),
             grpc::StatusCode::ALREADY_EXISTS);
 }
@@ -197,16 +197,16 @@ TEST_F(DaemonIntegrationTest, CreateIsIdempotentAndAnotherSpecIsAlreadyExists) {
 TEST_F(DaemonIntegrationTest, ListGetAndDelete) {
   StartFakeRuntime();
   StartDaemon();
-  v1::CreateRecreateRequestResponse created;
+  api::CreateRecreateRequestResponse created;
   ASSERT_TRUE(Create(RecreateOf("a", Pod(0), {"c0"}), &created).ok());
   ASSERT_TRUE(Create(RecreateOf("b", Pod(1), {"c1"}), &created).ok());
 
   {
     grpc::ClientContext context;
     SetDeadline(&context);
-    v1::ListRecreateRequestsRequest request;
+    api::ListRecreateRequestsRequest request;
     request.set_namespace_(kNamespace);
-    v1::ListRecreateRequestsResponse response;
+    api::ListRecreateRequestsResponse response;
     ASSERT_TRUE(stub_->ListRecreateRequests(&context, request, &response).ok());
     ASSERT_EQ(response.recreate_requests_size(), 2);
     EXPECT_EQ(response.recreate_requests(0).metadata().name(), "a");
@@ -215,14 +215,14 @@ TEST_F(DaemonIntegrationTest, ListGetAndDelete) {
   {
     grpc::ClientContext context;
     SetDeadline(&context);
-    v1::ListRecreateRequestsRequest request;
+    api::ListRecreateRequestsRequest request;
     request.set_pod_name(Pod(1));
-    v1::ListRecreateRequestsResponse response;
+    api::ListRecreateRequestsResponse response;
     ASSERT_TRUE(stub_->ListRecreateRequests(&context, request, &response).ok());
     ASSERT_EQ(response.recreate_requests_size(), 1);
     EXPECT_EQ(response.recreate_requests(0).metadata().name(), "b");
   }
-  v1::RecreateRequest got;
+  api::RecreateRequest got;
   ASSERT_TRUE(Get("a", &got).ok());
   EXPECT_EQ(got.spec().pod_name(), Pod(0));
 
@@ -235,12 +235,12 @@ TEST_F(DaemonIntegrationTest, ListGetAndDelete) {
 TEST_F(DaemonIntegrationTest, ValidationErrorNamesTheField) {
   StartFakeRuntime();
   StartDaemon();
-  v1::CreateRecreateRequestResponse response;
+  api::CreateRecreateRequestResponse response;
   const grpc::Status status = Create(RecreateOf("dup", Pod(0), {"c0", "c0"}), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("spec.containers[1].name"));
 
-  v1::CreateRecreateRequestRequest short_deadline = RecreateOf("deadline", Pod(0), {"c0"});
+  api::CreateRecreateRequestRequest short_deadline = RecreateOf("deadline", Pod(0), {"c0"});
   short_deadline.mutable_spec()->set_active_deadline_seconds(2);
   const grpc::Status deadline_status = Create(short_deadline, &response);
   EXPECT_EQ(deadline_status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
@@ -251,9 +251,9 @@ TEST_F(DaemonIntegrationTest, OpenRequestsOverTheCapAreResourceExhausted) {
   StartFakeRuntime();
   StartDaemon({"--max-open-requests", "1"});
   // An unready step keeps the request open until AcknowledgeUnready, which never comes.
-  v1::CreateRecreateRequestRequest waiting = RecreateOf("waits", Pod(0), {"c0"});
+  api::CreateRecreateRequestRequest waiting = RecreateOf("waits", Pod(0), {"c0"});
   waiting.mutable_spec()->mutable_strategy()->set_unready_grace_period_seconds(0);
-  v1::CreateRecreateRequestResponse response;
+  api::CreateRecreateRequestResponse response;
   ASSERT_TRUE(Create(waiting, &response).ok());
   const grpc::Status over = Create(RecreateOf("over", Pod(1), {"c0"}), &response);
   EXPECT_EQ(over.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << over.error_message();
@@ -265,28 +265,28 @@ TEST_F(DaemonIntegrationTest, WatchStreamsTheRecreateToCompletion) {
   StartFakeRuntime();
   StartDaemon();
   grpc::ClientContext context;
-  v1::WatchRecreateRequestsRequest filter;
+  api::WatchRecreateRequestsRequest filter;
   filter.set_name("watched");
   auto reader = stub_->WatchRecreateRequests(&context, filter);
-  v1::WatchRecreateRequestsResponse event;
+  api::WatchRecreateRequestsResponse event;
   ASSERT_TRUE(reader->Read(&event));
-  EXPECT_EQ(event.type(), v1::WATCH_EVENT_TYPE_SYNCED);
+  EXPECT_EQ(event.type(), api::WATCH_EVENT_TYPE_SYNCED);
 
-  v1::CreateRecreateRequestResponse created;
+  api::CreateRecreateRequestResponse created;
   ASSERT_TRUE(Create(RecreateOf("watched", Pod(2), {"c0", "c1"}), &created).ok());
   ASSERT_TRUE(Create(RecreateOf("other", Pod(3), {"c0"}), &created).ok());
   bool added = false;
   uint64_t last_version = 0;
   while (reader->Read(&event)) {
-    const v1::RecreateRequest& request = event.recreate_request();
+    const api::RecreateRequest& request = event.recreate_request();
     EXPECT_EQ(request.metadata().name(), "watched");  // the filter holds
     EXPECT_GT(request.metadata().resource_version(), last_version);
     last_version = request.metadata().resource_version();
-    if (event.type() == v1::WATCH_EVENT_TYPE_ADDED) added = true;
-    if (request.status().phase() == v1::RECREATE_PHASE_COMPLETED) break;
+    if (event.type() == api::WATCH_EVENT_TYPE_ADDED) added = true;
+    if (request.status().phase() == api::RECREATE_PHASE_COMPLETED) break;
   }
   EXPECT_TRUE(added);
-  ASSERT_EQ(event.recreate_request().status().phase(), v1::RECREATE_PHASE_COMPLETED);
+  ASSERT_EQ(event.recreate_request().status().phase(), api::RECREATE_PHASE_COMPLETED);
   ExpectRecreatedOnce(event.recreate_request().status().container_states(0));
   ExpectRecreatedOnce(event.recreate_request().status().container_states(1));
   context.TryCancel();
@@ -296,29 +296,29 @@ TEST_F(DaemonIntegrationTest, WatchStreamsTheRecreateToCompletion) {
 TEST_F(DaemonIntegrationTest, UnreadyWindowWaitsForAcknowledgeUnready) {
   StartFakeRuntime();
   StartDaemon();
-  v1::CreateRecreateRequestRequest request = RecreateOf("unready", Pod(0), {"c0"});
+  api::CreateRecreateRequestRequest request = RecreateOf("unready", Pod(0), {"c0"});
   request.mutable_spec()->mutable_strategy()->set_unready_grace_period_seconds(0);
-  v1::CreateRecreateRequestResponse created;
+  api::CreateRecreateRequestResponse created;
   ASSERT_TRUE(Create(request, &created).ok());
   // Nothing is killed before the acknowledgement: a few poll periods later it still waits.
   absl::SleepFor(absl::Milliseconds(500));
-  v1::RecreateRequest waiting;
+  api::RecreateRequest waiting;
   ASSERT_TRUE(Get("unready", &waiting).ok());
-  EXPECT_EQ(waiting.status().phase(), v1::RECREATE_PHASE_PENDING);
+  EXPECT_EQ(waiting.status().phase(), api::RECREATE_PHASE_PENDING);
   EXPECT_FALSE(waiting.status().container_states(0).is_killed());
 
   grpc::ClientContext context;
   SetDeadline(&context);
-  v1::AcknowledgeUnreadyRequest ack;
+  api::AcknowledgeUnreadyRequest ack;
   ack.set_namespace_(kNamespace);
   ack.set_name("unready");
   ack.mutable_unready_at()->set_seconds(absl::ToUnixSeconds(absl::Now()));
-  v1::AcknowledgeUnreadyResponse acknowledged;
+  api::AcknowledgeUnreadyResponse acknowledged;
   ASSERT_TRUE(stub_->AcknowledgeUnready(&context, ack, &acknowledged).ok());
   EXPECT_EQ(acknowledged.recreate_request().status().unready_acknowledged_at().seconds(),
             ack.unready_at().seconds());
 
-  const v1::RecreateRequest done = WaitCompleted("unready");
+  const api::RecreateRequest done = WaitCompleted("unready");
   ExpectRecreatedOnce(done.status().container_states(0));
 }
 
@@ -326,8 +326,8 @@ TEST_F(DaemonIntegrationTest, ShutdownEndsOpenWatchesWithUnavailable) {
   StartFakeRuntime();
   StartDaemon();
   grpc::ClientContext context;
-  auto reader = stub_->WatchRecreateRequests(&context, v1::WatchRecreateRequestsRequest());
-  v1::WatchRecreateRequestsResponse event;
+  auto reader = stub_->WatchRecreateRequests(&context, api::WatchRecreateRequestsRequest());
+  api::WatchRecreateRequestsResponse event;
   ASSERT_TRUE(reader->Read(&event));  // SYNCED: the stream is open
   StopDaemon();
   while (reader->Read(&event)) {
@@ -368,7 +368,7 @@ TEST_F(DaemonIntegrationTest, AnswersUnavailableUntilTheRuntimeIsUp) {
   // calls (UNAVAILABLE) while it waits for the runtime, then turns SERVING once it answers.
   LaunchDaemon();
   EXPECT_EQ(Health(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
-  v1::CreateRecreateRequestResponse response;
+  api::CreateRecreateRequestResponse response;
   EXPECT_EQ(Create(RecreateOf("early", Pod(0), {"c0"}), &response).error_code(),
             grpc::StatusCode::UNAVAILABLE);
   StartFakeRuntime();
@@ -404,11 +404,11 @@ TEST_F(DaemonIntegrationTest, KillNineMidRecreateLosesNothingAndKillsOnce) {
   StartFakeRuntime({"--ignore-term"});
   StartDaemon();
   auto recreate = [](const std::string& name, const std::string& pod) {
-    v1::CreateRecreateRequestRequest request = RecreateOf(name, pod, {"c0"});
+    api::CreateRecreateRequestRequest request = RecreateOf(name, pod, {"c0"});
     request.mutable_spec()->mutable_strategy()->set_termination_grace_period_seconds(2);
     return request;
   };
-  v1::CreateRecreateRequestResponse created;
+  api::CreateRecreateRequestResponse created;
 
   // 1. Right after the request was accepted.
   ASSERT_TRUE(Create(recreate("crash-accepted", Pod(0)), &created).ok());
@@ -417,7 +417,7 @@ TEST_F(DaemonIntegrationTest, KillNineMidRecreateLosesNothingAndKillsOnce) {
 
   // 2. While StopContainer is in flight (the kill is recorded, the container not dead yet).
   ASSERT_TRUE(Create(recreate("crash-killing", Pod(1)), &created).ok());
-  v1::RecreateRequest seen;
+  api::RecreateRequest seen;
   ASSERT_TRUE(Eventually([&] {
     return Get("crash-killing", &seen).ok() && seen.status().container_states(0).is_killed();
   })) << seen.DebugString();
@@ -427,7 +427,7 @@ TEST_F(DaemonIntegrationTest, KillNineMidRecreateLosesNothingAndKillsOnce) {
   for (const auto& [name, pod] : {std::pair<std::string, std::string>{"crash-accepted", Pod(0)},
                                   std::pair<std::string, std::string>{"crash-killing", Pod(1)}}) {
     SCOPED_TRACE(name);
-    const v1::RecreateRequest done = WaitCompleted(name);
+    const api::RecreateRequest done = WaitCompleted(name);
     ASSERT_EQ(done.status().container_states_size(), 1);
     ExpectRecreatedOnce(done.status().container_states(0));
     // One dead instance (attempt 0) and its replacement (attempt 1): a second kill would show attempt 2.
@@ -467,7 +467,7 @@ TEST_F(BufCurlTest, ManualRecreateWithReflection) {
        R"({"namespace":"bulk","name":"manual-1","spec":{"podName":"pod-00000","containers":[{"name":"c0"}]}})"});
   EXPECT_THAT(created, HasSubstr("\"created\": true"));
 
-  const v1::RecreateRequest done = WaitCompleted("manual-1");
+  const api::RecreateRequest done = WaitCompleted("manual-1");
   ExpectRecreatedOnce(done.status().container_states(0));
   const std::string got = BufCurl({"http://localhost/inplaced.v1.RecreateService/GetRecreateRequest", "-d",
                                    R"({"namespace":"bulk","name":"manual-1"})"});
@@ -479,7 +479,7 @@ TEST_F(BufCurlTest, ManualRecreateWithReflection) {
   EXPECT_THAT(listed, HasSubstr("manual-1"));
   BufCurl({"http://localhost/inplaced.v1.RecreateService/DeleteRecreateRequest", "-d",
            R"({"namespace":"bulk","name":"manual-1"})"});
-  v1::RecreateRequest gone;
+  api::RecreateRequest gone;
   EXPECT_EQ(Get("manual-1", &gone).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 

@@ -25,7 +25,7 @@
 namespace inplaced {
 namespace {
 
-namespace v1 = ::inplaced::v1;
+namespace api = ::inplaced::v1;
 using ::inplaced::testing::DaemonHarness;
 using ::inplaced::testing::Eventually;
 using ::inplaced::testing::SetDeadline;
@@ -34,9 +34,9 @@ using ::testing::Not;
 
 constexpr char kRepo[] = "127.0.0.1:9/team/app";
 
-v1::NodeImageSpec SpecOf(const std::string& name, const std::vector<std::string>& tags) {
-  v1::NodeImageSpec spec;
-  v1::ImageSpec* image = spec.add_images();
+api::NodeImageSpec SpecOf(const std::string& name, const std::vector<std::string>& tags) {
+  api::NodeImageSpec spec;
+  api::ImageSpec* image = spec.add_images();
   image->set_name(name);
   for (const std::string& tag : tags) image->add_tags()->set_tag(tag);
   return spec;
@@ -47,30 +47,30 @@ class NodeImageIntegrationTest : public DaemonHarness {
   std::vector<std::string> DaemonFlags() const override {
     return {"--max-concurrent-pulls", "2", "--image-fs-path", dir_.path()};
   }
-  void MakeStubs() override { stub_ = v1::NodeImageService::NewStub(channel_); }
+  void MakeStubs() override { stub_ = api::NodeImageService::NewStub(channel_); }
 
-  grpc::Status Set(const v1::NodeImageSpec& spec, int64_t expected_generation,
-                   v1::SetNodeImageResponse* response) {
+  grpc::Status Set(const api::NodeImageSpec& spec, int64_t expected_generation,
+                   api::SetNodeImageResponse* response) {
     grpc::ClientContext context;
     SetDeadline(&context);
-    v1::SetNodeImageRequest request;
+    api::SetNodeImageRequest request;
     *request.mutable_spec() = spec;
     request.set_expected_generation(expected_generation);
     return stub_->SetNodeImage(&context, request, response);
   }
 
-  grpc::Status Get(v1::NodeImage* out) {
+  grpc::Status Get(api::NodeImage* out) {
     grpc::ClientContext context;
     SetDeadline(&context);
-    v1::GetNodeImageResponse response;
-    grpc::Status status = stub_->GetNodeImage(&context, v1::GetNodeImageRequest(), &response);
+    api::GetNodeImageResponse response;
+    grpc::Status status = stub_->GetNodeImage(&context, api::GetNodeImageRequest(), &response);
     *out = response.node_image();
     return status;
   }
 
   // Waits until every spec tag succeeded; returns the NodeImage then.
-  v1::NodeImage WaitAllSucceeded() {
-    v1::NodeImage node;
+  api::NodeImage WaitAllSucceeded() {
+    api::NodeImage node;
     const bool done = Eventually([&] {
       return Get(&node).ok() && node.status().desired() > 0 &&
              node.status().succeeded() == node.status().desired();
@@ -79,24 +79,24 @@ class NodeImageIntegrationTest : public DaemonHarness {
     return node;
   }
 
-  std::unique_ptr<v1::NodeImageService::Stub> stub_;
+  std::unique_ptr<api::NodeImageService::Stub> stub_;
 };
 
 TEST_F(NodeImageIntegrationTest, SeveralTagsAllSucceed) {
   StartFakeRuntime();
   StartDaemon();
-  v1::SetNodeImageResponse set;
+  api::SetNodeImageResponse set;
   const std::vector<std::string> tags = {"1", "2", "3", "4", "5"};
   ASSERT_TRUE(Set(SpecOf(kRepo, tags), 0, &set).ok());
   EXPECT_EQ(set.node_image().metadata().generation(), 1);
 
-  const v1::NodeImage node = WaitAllSucceeded();
+  const api::NodeImage node = WaitAllSucceeded();
   EXPECT_EQ(node.status().desired(), 5);
   ASSERT_EQ(node.status().images_size(), 1);
   for (int i = 0; i < 5; ++i) {
-    const v1::ImageTagStatus& tag = node.status().images(0).tags(i);
+    const api::ImageTagStatus& tag = node.status().images(0).tags(i);
     EXPECT_EQ(tag.tag(), tags[i]);
-    EXPECT_EQ(tag.phase(), v1::IMAGE_PULL_PHASE_SUCCEEDED);
+    EXPECT_EQ(tag.phase(), api::IMAGE_PULL_PHASE_SUCCEEDED);
     EXPECT_EQ(tag.progress(), 100);
     EXPECT_THAT(tag.image_id(), HasSubstr("@"));
     EXPECT_TRUE(tag.has_completion_time());
@@ -119,11 +119,11 @@ TEST_F(NodeImageIntegrationTest, HealthCoversNodeImageService) {
 TEST_F(NodeImageIntegrationTest, StaleGenerationIsAborted) {
   StartFakeRuntime();
   StartDaemon();
-  v1::SetNodeImageResponse set;
+  api::SetNodeImageResponse set;
   ASSERT_TRUE(Set(SpecOf(kRepo, {"1"}), 0, &set).ok());
   const grpc::Status stale = Set(SpecOf(kRepo, {"2"}), 0, &set);
   EXPECT_EQ(stale.error_code(), grpc::StatusCode::ABORTED) << stale.error_message();
-  v1::NodeImage node;
+  api::NodeImage node;
   ASSERT_TRUE(Get(&node).ok());
   EXPECT_EQ(node.metadata().generation(), 1);
   EXPECT_EQ(node.spec().images(0).tags(0).tag(), "1");
@@ -132,8 +132,8 @@ TEST_F(NodeImageIntegrationTest, StaleGenerationIsAborted) {
 TEST_F(NodeImageIntegrationTest, BadSpecIsInvalidArgumentNamingTheField) {
   StartFakeRuntime();
   StartDaemon();
-  v1::SetNodeImageResponse set;
-  v1::NodeImageSpec spec = SpecOf(kRepo, {"1"});
+  api::SetNodeImageResponse set;
+  api::NodeImageSpec spec = SpecOf(kRepo, {"1"});
   spec.mutable_images(0)->mutable_tags(0)->mutable_pull_policy()->set_backoff_limit(101);
   const grpc::Status bad = Set(spec, 0, &set);
   EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
@@ -142,7 +142,7 @@ TEST_F(NodeImageIntegrationTest, BadSpecIsInvalidArgumentNamingTheField) {
   const grpc::Status no_tags = Set(SpecOf(kRepo, {}), 0, &set);
   EXPECT_EQ(no_tags.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(no_tags.error_message(), HasSubstr("spec.images[0].tags"));
-  v1::NodeImage node;
+  api::NodeImage node;
   ASSERT_TRUE(Get(&node).ok());
   EXPECT_EQ(node.metadata().generation(), 0);  // nothing accepted
 }
@@ -150,12 +150,12 @@ TEST_F(NodeImageIntegrationTest, BadSpecIsInvalidArgumentNamingTheField) {
 TEST_F(NodeImageIntegrationTest, StateSurvivesARestart) {
   StartFakeRuntime();
   StartDaemon();
-  v1::SetNodeImageResponse set;
+  api::SetNodeImageResponse set;
   ASSERT_TRUE(Set(SpecOf(kRepo, {"1", "2"}), 0, &set).ok());
   WaitAllSucceeded();
   StopDaemon();
   StartDaemon();
-  v1::NodeImage node;
+  api::NodeImage node;
   ASSERT_TRUE(Get(&node).ok());
   EXPECT_EQ(node.metadata().generation(), 1);
   EXPECT_EQ(node.status().succeeded(), 2);

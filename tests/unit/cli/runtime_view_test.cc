@@ -6,12 +6,12 @@
 namespace inplaced::cli {
 namespace {
 
-namespace v1 = ::runtime::v1;
+namespace criv1 = ::runtime::v1;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-v1::PodSandbox Sandbox(const std::string& id, const std::string& ns, const std::string& name) {
-  v1::PodSandbox sandbox;
+criv1::PodSandbox Sandbox(const std::string& id, const std::string& ns, const std::string& name) {
+  criv1::PodSandbox sandbox;
   sandbox.set_id(id);
   sandbox.mutable_metadata()->set_name(name);
   sandbox.mutable_metadata()->set_namespace_(ns);
@@ -20,9 +20,9 @@ v1::PodSandbox Sandbox(const std::string& id, const std::string& ns, const std::
   return sandbox;
 }
 
-v1::Container Container(const std::string& id, const std::string& sandbox_id, const std::string& name,
-                        uint32_t attempt, v1::ContainerState state, int64_t created_at) {
-  v1::Container c;
+criv1::Container Container(const std::string& id, const std::string& sandbox_id, const std::string& name,
+                        uint32_t attempt, criv1::ContainerState state, int64_t created_at) {
+  criv1::Container c;
   c.set_id(id);
   c.set_pod_sandbox_id(sandbox_id);
   c.mutable_metadata()->set_name(name);
@@ -34,15 +34,15 @@ v1::Container Container(const std::string& id, const std::string& sandbox_id, co
 }
 
 TEST(RuntimeViewTest, FormatPodsShowsCurrentInstanceOfEachContainerSorted) {
-  v1::ListPodSandboxResponse sandboxes;
+  criv1::ListPodSandboxResponse sandboxes;
   *sandboxes.add_items() = Sandbox("sb-web", "demo", "web");
   *sandboxes.add_items() = Sandbox("sb-api", "demo", "api");
   *sandboxes.add_items() = Sandbox("sb-other", "kube-system", "dns");
-  v1::ListContainersResponse containers;
-  *containers.add_containers() = Container("old-app-id", "sb-web", "app", 0, v1::CONTAINER_EXITED, 10);
-  *containers.add_containers() = Container("new-app-id", "sb-web", "app", 1, v1::CONTAINER_RUNNING, 20);
-  *containers.add_containers() = Container("api-id", "sb-api", "server", 0, v1::CONTAINER_RUNNING, 5);
-  *containers.add_containers() = Container("dns-id", "sb-other", "dns", 0, v1::CONTAINER_RUNNING, 5);
+  criv1::ListContainersResponse containers;
+  *containers.add_containers() = Container("old-app-id", "sb-web", "app", 0, criv1::CONTAINER_EXITED, 10);
+  *containers.add_containers() = Container("new-app-id", "sb-web", "app", 1, criv1::CONTAINER_RUNNING, 20);
+  *containers.add_containers() = Container("api-id", "sb-api", "server", 0, criv1::CONTAINER_RUNNING, 5);
+  *containers.add_containers() = Container("dns-id", "sb-other", "dns", 0, criv1::CONTAINER_RUNNING, 5);
   const cri::NodeSnapshot snapshot = cri::NodeSnapshot::FromLists(sandboxes, containers);
 
   const std::string table = FormatPods(snapshot, "demo");
@@ -56,13 +56,13 @@ TEST(RuntimeViewTest, FormatPodsShowsCurrentInstanceOfEachContainerSorted) {
 }
 
 TEST(RuntimeViewTest, ContainerStateNamesAreShortAndLowercase) {
-  EXPECT_EQ(ContainerStateName(v1::CONTAINER_RUNNING), "running");
-  EXPECT_EQ(ContainerStateName(v1::CONTAINER_EXITED), "exited");
-  EXPECT_EQ(ContainerStateName(static_cast<v1::ContainerState>(42)), "state(42)");
+  EXPECT_EQ(ContainerStateName(criv1::CONTAINER_RUNNING), "running");
+  EXPECT_EQ(ContainerStateName(criv1::CONTAINER_EXITED), "exited");
+  EXPECT_EQ(ContainerStateName(static_cast<criv1::ContainerState>(42)), "state(42)");
 }
 
 TEST(RuntimeViewTest, FormatVersionNamesRuntimeVersionAndEndpoint) {
-  v1::VersionResponse version;
+  criv1::VersionResponse version;
   version.set_runtime_name("containerd");
   version.set_runtime_version("1.6.20~ds1");
   version.set_runtime_api_version("v1");

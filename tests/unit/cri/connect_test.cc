@@ -32,7 +32,7 @@ TEST(ConnectTest, ConnectsAndReportsTheVersion) {
   EXPECT_EQ(connection.version.runtime_version(), "1.6.20~ds1");
   EXPECT_EQ(connection.version.runtime_api_version(), "v1");
   ASSERT_NE(connection.runtime, nullptr);
-  EXPECT_OK(connection.runtime->ListContainers(v1::ListContainersRequest()));
+  EXPECT_OK(connection.runtime->ListContainers(criv1::ListContainersRequest()));
 }
 
 TEST(ConnectTest, RefusesARuntimeThatIsNotCriV1) {

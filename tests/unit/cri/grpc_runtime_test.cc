@@ -62,8 +62,8 @@ class GrpcRuntimeTest : public ::testing::Test {
 
 TEST_F(GrpcRuntimeTest, UnaryCallsCarryTheRequestTimeout) {
   const TimePoint before = std::chrono::system_clock::now();
-  ASSERT_OK_AND_ASSIGN(v1::ListContainersResponse response,
-                       runtime_->ListContainers(v1::ListContainersRequest()));
+  ASSERT_OK_AND_ASSIGN(criv1::ListContainersResponse response,
+                       runtime_->ListContainers(criv1::ListContainersRequest()));
   const TimePoint after = std::chrono::system_clock::now();
   ASSERT_EQ(response.containers_size(), 1);
   EXPECT_EQ(response.containers(0).id(), "c1");
@@ -72,15 +72,15 @@ TEST_F(GrpcRuntimeTest, UnaryCallsCarryTheRequestTimeout) {
 
 TEST_F(GrpcRuntimeTest, RunPodSandboxGetsTwiceTheRequestTimeout) {
   const TimePoint before = std::chrono::system_clock::now();
-  ASSERT_OK_AND_ASSIGN(v1::RunPodSandboxResponse response,
-                       runtime_->RunPodSandbox(v1::RunPodSandboxRequest()));
+  ASSERT_OK_AND_ASSIGN(criv1::RunPodSandboxResponse response,
+                       runtime_->RunPodSandbox(criv1::RunPodSandboxRequest()));
   const TimePoint after = std::chrono::system_clock::now();
   EXPECT_EQ(response.pod_sandbox_id(), "sb-1");
   ExpectDeadline("RunPodSandbox", before, after, std::chrono::seconds(240));
 }
 
 TEST_F(GrpcRuntimeTest, StopContainerDeadlineCoversGracePlusRequestTimeout) {
-  v1::StopContainerRequest request;
+  criv1::StopContainerRequest request;
   request.set_container_id("c1");
   request.set_timeout(30);
   const TimePoint before = std::chrono::system_clock::now();
@@ -90,10 +90,10 @@ TEST_F(GrpcRuntimeTest, StopContainerDeadlineCoversGracePlusRequestTimeout) {
 }
 
 TEST_F(GrpcRuntimeTest, ExecSyncWithoutTimeoutHasNoDeadline) {
-  v1::ExecSyncRequest request;
+  criv1::ExecSyncRequest request;
   request.set_container_id("c1");
   request.add_cmd("true");
-  ASSERT_OK_AND_ASSIGN(v1::ExecSyncResponse response, runtime_->ExecSync(request, nullptr));
+  ASSERT_OK_AND_ASSIGN(criv1::ExecSyncResponse response, runtime_->ExecSync(request, nullptr));
   // A non-zero exit is a successful call.
   EXPECT_EQ(response.exit_code(), 3);
   EXPECT_EQ(response.stdout(), "hi");
@@ -101,7 +101,7 @@ TEST_F(GrpcRuntimeTest, ExecSyncWithoutTimeoutHasNoDeadline) {
 }
 
 TEST_F(GrpcRuntimeTest, ExecSyncWithTimeoutGetsTimeoutPlusRequestTimeout) {
-  v1::ExecSyncRequest request;
+  criv1::ExecSyncRequest request;
   request.set_container_id("c1");
   request.set_timeout(10);
   const TimePoint before = std::chrono::system_clock::now();
@@ -111,19 +111,19 @@ TEST_F(GrpcRuntimeTest, ExecSyncWithTimeoutGetsTimeoutPlusRequestTimeout) {
 }
 
 TEST_F(GrpcRuntimeTest, PullImageHasNoDeadline) {
-  v1::PullImageRequest request;
+  criv1::PullImageRequest request;
   request.mutable_image()->set_image("busybox:1");
   Cancellation cancel;
-  ASSERT_OK_AND_ASSIGN(v1::PullImageResponse response, runtime_->PullImage(request, &cancel));
+  ASSERT_OK_AND_ASSIGN(criv1::PullImageResponse response, runtime_->PullImage(request, &cancel));
   EXPECT_EQ(response.image_ref(), "sha256:busybox:1");
   EXPECT_EQ(server_->log.Deadline("PullImage"), TimePoint::max());
 }
 
 TEST_F(GrpcRuntimeTest, PullImageCancellationReachesTheServer) {
-  v1::PullImageRequest request;
+  criv1::PullImageRequest request;
   request.mutable_image()->set_image("hang");
   Cancellation cancel;
-  absl::StatusOr<v1::PullImageResponse> result;
+  absl::StatusOr<criv1::PullImageResponse> result;
   std::thread puller([&] { result = runtime_->PullImage(request, &cancel); });
   server_->log.hang_started.WaitForNotification();
   cancel.Cancel();
@@ -133,10 +133,10 @@ TEST_F(GrpcRuntimeTest, PullImageCancellationReachesTheServer) {
 }
 
 TEST_F(GrpcRuntimeTest, ExecSyncCancellationReachesTheServer) {
-  v1::ExecSyncRequest request;
+  criv1::ExecSyncRequest request;
   request.set_container_id("hang");
   Cancellation cancel;
-  absl::StatusOr<v1::ExecSyncResponse> result;
+  absl::StatusOr<criv1::ExecSyncResponse> result;
   std::thread exec([&] { result = runtime_->ExecSync(request, &cancel); });
   server_->log.hang_started.WaitForNotification();
   cancel.Cancel();
@@ -146,7 +146,7 @@ TEST_F(GrpcRuntimeTest, ExecSyncCancellationReachesTheServer) {
 }
 
 TEST_F(GrpcRuntimeTest, AlreadyCancelledTokenCancelsAtOnce) {
-  v1::PullImageRequest request;
+  criv1::PullImageRequest request;
   request.mutable_image()->set_image("hang");
   Cancellation cancel;
   cancel.Cancel();
@@ -154,18 +154,18 @@ TEST_F(GrpcRuntimeTest, AlreadyCancelledTokenCancelsAtOnce) {
 }
 
 TEST_F(GrpcRuntimeTest, IdempotentCallsTreatNotFoundAsSuccess) {
-  v1::StopContainerRequest stop;
+  criv1::StopContainerRequest stop;
   stop.set_container_id("missing");
   EXPECT_THAT(runtime_->StopContainer(stop), IsOk());
   EXPECT_TRUE(server_->log.Called("StopContainer"));
-  v1::RemoveContainerRequest remove;
+  criv1::RemoveContainerRequest remove;
   remove.set_container_id("missing");
   EXPECT_THAT(runtime_->RemoveContainer(remove), IsOk());
   EXPECT_TRUE(server_->log.Called("RemoveContainer"));
 }
 
 TEST_F(GrpcRuntimeTest, ErrorCodeAndMessageAreCarried) {
-  v1::ContainerStatusRequest request;
+  criv1::ContainerStatusRequest request;
   request.set_container_id("missing");
   const auto result = runtime_->ContainerStatus(request);
   EXPECT_THAT(result, StatusIs(absl::StatusCode::kNotFound,
@@ -179,13 +179,13 @@ TEST_F(GrpcRuntimeTest, IncompleteVersionIsRejected) {
   options.runtime_version = "";
   StartServer(options);
   runtime_ = MakeRuntime();
-  EXPECT_THAT(runtime_->Version(v1::VersionRequest()),
+  EXPECT_THAT(runtime_->Version(criv1::VersionRequest()),
               StatusIs(absl::StatusCode::kInternal, HasSubstr("runtime_version")));
 }
 
 TEST_F(GrpcRuntimeTest, ResponseAboveTheReceiveLimitIsResourceExhausted) {
   auto small = MakeRuntime(/*max_receive=*/4096);
-  v1::ListContainersRequest request;
+  criv1::ListContainersRequest request;
   request.mutable_filter()->set_id("big");
   EXPECT_THAT(small->ListContainers(request),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("ListContainers")));
@@ -196,7 +196,7 @@ TEST_F(GrpcRuntimeTest, UnreachableRuntimeFailsFastWithUnavailable) {
   server_.reset();
   auto nowhere = std::make_unique<GrpcRuntime>(
       CreateCriChannel("unix://" + dir_.Join("nothing.sock"), 1 << 20), GrpcRuntimeOptions{});
-  EXPECT_THAT(nowhere->ListContainers(v1::ListContainersRequest()),
+  EXPECT_THAT(nowhere->ListContainers(criv1::ListContainersRequest()),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("ListContainers")));
 }
 
@@ -213,10 +213,10 @@ TEST_F(GrpcRuntimeTest, EventSubscriptionToAnUnreachableRuntimeIsUnavailable) {
 TEST_F(GrpcRuntimeTest, EventStreamDeliversEventsThenEnds) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<ContainerEventStream> stream,
                        runtime_->GetContainerEvents());
-  v1::ContainerEventResponse event;
+  criv1::ContainerEventResponse event;
   ASSERT_TRUE(stream->Read(&event));
   EXPECT_EQ(event.container_id(), "c1");
-  EXPECT_EQ(event.container_event_type(), v1::CONTAINER_STOPPED_EVENT);
+  EXPECT_EQ(event.container_event_type(), criv1::CONTAINER_STOPPED_EVENT);
   ASSERT_TRUE(stream->Read(&event));
   EXPECT_EQ(event.container_id(), "c2");
   EXPECT_FALSE(stream->Read(&event));
@@ -232,7 +232,7 @@ TEST_F(GrpcRuntimeTest, EventStreamUnimplementedArrivesOnFinish) {
   runtime_ = MakeRuntime();
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<ContainerEventStream> stream,
                        runtime_->GetContainerEvents());
-  v1::ContainerEventResponse event;
+  criv1::ContainerEventResponse event;
   EXPECT_FALSE(stream->Read(&event));
   EXPECT_THAT(stream->Finish(),
               StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("GetContainerEvents")));
@@ -248,7 +248,7 @@ TEST_F(GrpcRuntimeTest, EventStreamCancelEndsReadFromAnotherThread) {
                        runtime_->GetContainerEvents());
   bool read = true;
   std::thread reader([&] {
-    v1::ContainerEventResponse event;
+    criv1::ContainerEventResponse event;
     read = stream->Read(&event);
   });
   server_->log.hang_started.WaitForNotification();

@@ -25,21 +25,21 @@ constexpr int64_t kSecond = 1'000'000'000;
 
 struct SandboxSpec {
   SandboxSpec(std::string id, std::string ns, std::string name, std::string uid,
-              uint32_t attempt = 0, v1::PodSandboxState state = v1::SANDBOX_READY,
+              uint32_t attempt = 0, criv1::PodSandboxState state = criv1::SANDBOX_READY,
               int64_t created_at = 0)
       : id(std::move(id)), ns(std::move(ns)), name(std::move(name)), uid(std::move(uid)),
         attempt(attempt), state(state), created_at(created_at) {}
   std::string id;
   std::string ns, name, uid;
   uint32_t attempt = 0;
-  v1::PodSandboxState state = v1::SANDBOX_READY;
+  criv1::PodSandboxState state = criv1::SANDBOX_READY;
   int64_t created_at = 0;
   bool metadata = true;  // false: only kubelet's labels carry the pod identity
 };
 
 struct ContainerSpec {
   ContainerSpec(std::string id, std::string sandbox, std::string name, uint32_t attempt = 0,
-                int64_t created_at = 0, v1::ContainerState state = v1::CONTAINER_RUNNING)
+                int64_t created_at = 0, criv1::ContainerState state = criv1::CONTAINER_RUNNING)
       : id(std::move(id)), sandbox(std::move(sandbox)), name(std::move(name)), attempt(attempt),
         created_at(created_at), state(state) {}
   std::string id;
@@ -47,16 +47,16 @@ struct ContainerSpec {
   std::string name;
   uint32_t attempt = 0;
   int64_t created_at = 0;
-  v1::ContainerState state = v1::CONTAINER_RUNNING;
+  criv1::ContainerState state = criv1::CONTAINER_RUNNING;
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
   std::string metadata_name;  // defaults to `name`
 };
 
-v1::ListPodSandboxResponse Sandboxes(const std::vector<SandboxSpec>& specs) {
-  v1::ListPodSandboxResponse response;
+criv1::ListPodSandboxResponse Sandboxes(const std::vector<SandboxSpec>& specs) {
+  criv1::ListPodSandboxResponse response;
   for (const SandboxSpec& s : specs) {
-    v1::PodSandbox* sandbox = response.add_items();
+    criv1::PodSandbox* sandbox = response.add_items();
     sandbox->set_id(s.id);
     if (s.metadata) {
       sandbox->mutable_metadata()->set_name(s.name);
@@ -73,10 +73,10 @@ v1::ListPodSandboxResponse Sandboxes(const std::vector<SandboxSpec>& specs) {
   return response;
 }
 
-v1::ListContainersResponse Containers(const std::vector<ContainerSpec>& specs) {
-  v1::ListContainersResponse response;
+criv1::ListContainersResponse Containers(const std::vector<ContainerSpec>& specs) {
+  criv1::ListContainersResponse response;
   for (const ContainerSpec& s : specs) {
-    v1::Container* container = response.add_containers();
+    criv1::Container* container = response.add_containers();
     container->set_id(s.id);
     container->set_pod_sandbox_id(s.sandbox);
     container->mutable_metadata()->set_name(s.metadata_name.empty() ? s.name : s.metadata_name);
@@ -102,7 +102,7 @@ std::vector<std::string> Ids(absl::Span<const ContainerInfo> containers) {
 
 TEST(NodeSnapshotTest, IndexesPodsAndContainersEveryWay) {
   const NodeSnapshot snapshot = NodeSnapshot::FromLists(
-      Sandboxes({{"sb1", "default", "web", "uid-1", 0, v1::SANDBOX_READY, 10 * kSecond}}),
+      Sandboxes({{"sb1", "default", "web", "uid-1", 0, criv1::SANDBOX_READY, 10 * kSecond}}),
       Containers({{"c1", "sb1", "app", 0, 11 * kSecond}}));
   ASSERT_EQ(snapshot.pods().size(), 1u);
   const PodInfo* pod = snapshot.FindPod("default", "web");
@@ -121,7 +121,7 @@ TEST(NodeSnapshotTest, IndexesPodsAndContainersEveryWay) {
   EXPECT_EQ(app, snapshot.FindContainer("c1"));
   EXPECT_EQ(app->name, "app");
   EXPECT_EQ(app->pod_sandbox_id, "sb1");
-  EXPECT_EQ(app->state, v1::CONTAINER_RUNNING);
+  EXPECT_EQ(app->state, criv1::CONTAINER_RUNNING);
   EXPECT_EQ(app->created_at, 11 * kSecond);
   EXPECT_EQ(app->image, "sha256:img-c1");
   EXPECT_EQ(app->image_ref, "sha256:ref-c1");
@@ -133,13 +133,13 @@ TEST(NodeSnapshotTest, IndexesPodsAndContainersEveryWay) {
 TEST(NodeSnapshotTest, CurrentInstanceIsTheNewestCreatedAt) {
   // Listed out of order on purpose; attempt numbers disagree with creation order in the last case.
   const NodeSnapshot snapshot = NodeSnapshot::FromLists(
-      Sandboxes({{"sb1", "ns", "p", "u", 0, v1::SANDBOX_READY, 1 * kSecond}}),
+      Sandboxes({{"sb1", "ns", "p", "u", 0, criv1::SANDBOX_READY, 1 * kSecond}}),
       Containers({
-          {"app-1", "sb1", "app", 1, 20 * kSecond, v1::CONTAINER_EXITED},
-          {"app-2", "sb1", "app", 2, 30 * kSecond, v1::CONTAINER_RUNNING},
-          {"app-0", "sb1", "app", 0, 10 * kSecond, v1::CONTAINER_EXITED},
-          {"side-9", "sb1", "side", 9, 5 * kSecond, v1::CONTAINER_EXITED},
-          {"side-1", "sb1", "side", 1, 6 * kSecond, v1::CONTAINER_RUNNING},
+          {"app-1", "sb1", "app", 1, 20 * kSecond, criv1::CONTAINER_EXITED},
+          {"app-2", "sb1", "app", 2, 30 * kSecond, criv1::CONTAINER_RUNNING},
+          {"app-0", "sb1", "app", 0, 10 * kSecond, criv1::CONTAINER_EXITED},
+          {"side-9", "sb1", "side", 9, 5 * kSecond, criv1::CONTAINER_EXITED},
+          {"side-1", "sb1", "side", 1, 6 * kSecond, criv1::CONTAINER_RUNNING},
       }));
   const PodInfo* pod = snapshot.FindPod("ns", "p");
   ASSERT_NE(pod, nullptr);
@@ -215,26 +215,26 @@ TEST(NodeSnapshotTest, SandboxSelectionTable) {
   };
   const std::vector<Case> cases = {
       {"newest ready wins",
-       {{"old", "ns", "p", "u", 0, v1::SANDBOX_NOTREADY, 1 * kSecond},
-        {"new", "ns", "p", "u", 1, v1::SANDBOX_READY, 2 * kSecond}},
+       {{"old", "ns", "p", "u", 0, criv1::SANDBOX_NOTREADY, 1 * kSecond},
+        {"new", "ns", "p", "u", 1, criv1::SANDBOX_READY, 2 * kSecond}},
        "new",
        {"new", "old"}},
       {"ready preferred over a newer notready",
-       {{"ready", "ns", "p", "u", 0, v1::SANDBOX_READY, 1 * kSecond},
-        {"dying", "ns", "p", "u", 1, v1::SANDBOX_NOTREADY, 2 * kSecond}},
+       {{"ready", "ns", "p", "u", 0, criv1::SANDBOX_READY, 1 * kSecond},
+        {"dying", "ns", "p", "u", 1, criv1::SANDBOX_NOTREADY, 2 * kSecond}},
        "ready",
        {"ready", "dying"}},
       {"all notready: newest",
-       {{"a", "ns", "p", "u", 0, v1::SANDBOX_NOTREADY, 3 * kSecond},
-        {"b", "ns", "p", "u", 1, v1::SANDBOX_NOTREADY, 1 * kSecond},
-        {"c", "ns", "p", "u", 2, v1::SANDBOX_NOTREADY, 2 * kSecond}},
+       {{"a", "ns", "p", "u", 0, criv1::SANDBOX_NOTREADY, 3 * kSecond},
+        {"b", "ns", "p", "u", 1, criv1::SANDBOX_NOTREADY, 1 * kSecond},
+        {"c", "ns", "p", "u", 2, criv1::SANDBOX_NOTREADY, 2 * kSecond}},
        "a",
        {"a", "c", "b"}},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.description);
     const NodeSnapshot snapshot =
-        NodeSnapshot::FromLists(Sandboxes(c.sandboxes), v1::ListContainersResponse());
+        NodeSnapshot::FromLists(Sandboxes(c.sandboxes), criv1::ListContainersResponse());
     ASSERT_EQ(snapshot.pods().size(), 1u);
     const PodInfo* pod = snapshot.FindPod("ns", "p");
     ASSERT_NE(pod, nullptr);
@@ -248,10 +248,10 @@ TEST(NodeSnapshotTest, SandboxSelectionTable) {
 
 TEST(NodeSnapshotTest, ContainersOfAllSandboxAttemptsBelongToThePod) {
   const NodeSnapshot snapshot = NodeSnapshot::FromLists(
-      Sandboxes({{"sb0", "ns", "p", "u", 0, v1::SANDBOX_NOTREADY, 1 * kSecond},
-                 {"sb1", "ns", "p", "u", 1, v1::SANDBOX_READY, 5 * kSecond}}),
-      Containers({{"old", "sb0", "app", 0, 2 * kSecond, v1::CONTAINER_EXITED},
-                  {"new", "sb1", "app", 0, 6 * kSecond, v1::CONTAINER_RUNNING}}));
+      Sandboxes({{"sb0", "ns", "p", "u", 0, criv1::SANDBOX_NOTREADY, 1 * kSecond},
+                 {"sb1", "ns", "p", "u", 1, criv1::SANDBOX_READY, 5 * kSecond}}),
+      Containers({{"old", "sb0", "app", 0, 2 * kSecond, criv1::CONTAINER_EXITED},
+                  {"new", "sb1", "app", 0, 6 * kSecond, criv1::CONTAINER_RUNNING}}));
   const PodInfo* pod = snapshot.FindPod("ns", "p");
   ASSERT_NE(pod, nullptr);
   EXPECT_EQ(pod->CurrentContainer("app")->id, "new");
@@ -261,11 +261,11 @@ TEST(NodeSnapshotTest, ContainersOfAllSandboxAttemptsBelongToThePod) {
 TEST(NodeSnapshotTest, PodIdentityComesFromTheCurrentSandboxWhateverTheListOrder) {
   // Only the best sandbox has metadata; the others carry different (stale) labels. Listed worst,
   // best, middle: the identity must not follow the last sandbox that beat the first one listed.
-  SandboxSpec worst{"worst", "ns", "stale-1", "u", 0, v1::SANDBOX_NOTREADY, 1 * kSecond};
-  SandboxSpec best{"best", "ns", "p", "u", 2, v1::SANDBOX_READY, 3 * kSecond};
-  SandboxSpec middle{"middle", "ns", "stale-2", "u", 1, v1::SANDBOX_NOTREADY, 2 * kSecond};
+  SandboxSpec worst{"worst", "ns", "stale-1", "u", 0, criv1::SANDBOX_NOTREADY, 1 * kSecond};
+  SandboxSpec best{"best", "ns", "p", "u", 2, criv1::SANDBOX_READY, 3 * kSecond};
+  SandboxSpec middle{"middle", "ns", "stale-2", "u", 1, criv1::SANDBOX_NOTREADY, 2 * kSecond};
   const NodeSnapshot snapshot = NodeSnapshot::FromLists(Sandboxes({worst, best, middle}),
-                                                        v1::ListContainersResponse());
+                                                        criv1::ListContainersResponse());
   ASSERT_EQ(snapshot.pods().size(), 1u);
   EXPECT_EQ(snapshot.pods()[0].name, "p");
   EXPECT_EQ(snapshot.pods()[0].sandbox.id, "best");
@@ -275,9 +275,9 @@ TEST(NodeSnapshotTest, PodIdentityComesFromTheCurrentSandboxWhateverTheListOrder
 TEST(NodeSnapshotTest, SameNameDifferentUidPrefersTheReadyPod) {
   // A pod deleted and created again with the same name: two UIDs.
   const NodeSnapshot snapshot = NodeSnapshot::FromLists(
-      Sandboxes({{"gone", "ns", "p", "uid-old", 0, v1::SANDBOX_NOTREADY, 9 * kSecond},
-                 {"live", "ns", "p", "uid-new", 0, v1::SANDBOX_READY, 8 * kSecond}}),
-      v1::ListContainersResponse());
+      Sandboxes({{"gone", "ns", "p", "uid-old", 0, criv1::SANDBOX_NOTREADY, 9 * kSecond},
+                 {"live", "ns", "p", "uid-new", 0, criv1::SANDBOX_READY, 8 * kSecond}}),
+      criv1::ListContainersResponse());
   EXPECT_EQ(snapshot.pods().size(), 2u);
   ASSERT_NE(snapshot.FindPod("ns", "p"), nullptr);
   EXPECT_EQ(snapshot.FindPod("ns", "p")->uid, "uid-new");
@@ -344,12 +344,12 @@ TEST(NodeSnapshotTest, SnapshotCopiesStayValid) {
 TEST(TakeSnapshotTest, ExactlyOneListOfEachKindWithoutFilters) {
   StrictMock<MockRuntime> runtime;
   EXPECT_CALL(runtime, ListPodSandbox(_))
-      .WillOnce([](const v1::ListPodSandboxRequest& request) {
+      .WillOnce([](const criv1::ListPodSandboxRequest& request) {
         EXPECT_FALSE(request.has_filter());
         return Sandboxes({{"sb", "ns", "p", "u"}});
       });
   EXPECT_CALL(runtime, ListContainers(_))
-      .WillOnce([](const v1::ListContainersRequest& request) {
+      .WillOnce([](const criv1::ListContainersRequest& request) {
         EXPECT_FALSE(request.has_filter());
         return Containers({{"c", "sb", "app"}});
       });
@@ -367,18 +367,18 @@ TEST(TakeSnapshotTest, ListErrorIsReturned) {
 TEST(FillStatusTest, FillsTrackedContainersMarksGoneAndReportsOtherErrors) {
   NodeSnapshot snapshot = NodeSnapshot::FromLists(
       Sandboxes({{"sb", "ns", "p", "u"}}),
-      Containers({{"ok", "sb", "a", 0, kSecond, v1::CONTAINER_RUNNING},
+      Containers({{"ok", "sb", "a", 0, kSecond, criv1::CONTAINER_RUNNING},
                   {"gone", "sb", "b", 0, kSecond},
                   {"flaky", "sb", "c", 0, kSecond},
                   {"untracked", "sb", "d", 0, kSecond}}));
   StrictMock<MockRuntime> runtime;
   EXPECT_CALL(runtime, ContainerStatus(::testing::Property(
-                           &v1::ContainerStatusRequest::container_id, "ok")))
-      .WillOnce([](const v1::ContainerStatusRequest&) {
-        v1::ContainerStatusResponse response;
-        v1::ContainerStatus* status = response.mutable_status();
+                           &criv1::ContainerStatusRequest::container_id, "ok")))
+      .WillOnce([](const criv1::ContainerStatusRequest&) {
+        criv1::ContainerStatusResponse response;
+        criv1::ContainerStatus* status = response.mutable_status();
         status->set_id("ok");
-        status->set_state(v1::CONTAINER_EXITED);
+        status->set_state(criv1::CONTAINER_EXITED);
         status->set_started_at(2 * kSecond);
         status->set_finished_at(3 * kSecond);
         status->set_exit_code(137);
@@ -387,10 +387,10 @@ TEST(FillStatusTest, FillsTrackedContainersMarksGoneAndReportsOtherErrors) {
         return response;
       });
   EXPECT_CALL(runtime, ContainerStatus(::testing::Property(
-                           &v1::ContainerStatusRequest::container_id, "gone")))
+                           &criv1::ContainerStatusRequest::container_id, "gone")))
       .WillOnce(Return(absl::NotFoundError("ContainerStatus: no such container")));
   EXPECT_CALL(runtime, ContainerStatus(::testing::Property(
-                           &v1::ContainerStatusRequest::container_id, "flaky")))
+                           &criv1::ContainerStatusRequest::container_id, "flaky")))
       .WillOnce(Return(absl::DeadlineExceededError("ContainerStatus: deadline")));
   // "untracked" is not asked for and "absent" is not in the snapshot: no call for either
   // (StrictMock fails on any other call).
@@ -400,7 +400,7 @@ TEST(FillStatusTest, FillsTrackedContainersMarksGoneAndReportsOtherErrors) {
   const ContainerInfo* ok = snapshot.FindContainer("ok");
   EXPECT_TRUE(ok->has_status);
   EXPECT_FALSE(ok->gone);
-  EXPECT_EQ(ok->state, v1::CONTAINER_EXITED);
+  EXPECT_EQ(ok->state, criv1::CONTAINER_EXITED);
   EXPECT_EQ(ok->started_at, 2 * kSecond);
   EXPECT_EQ(ok->finished_at, 3 * kSecond);
   EXPECT_EQ(ok->exit_code, 137);

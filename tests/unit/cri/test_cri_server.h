@@ -19,7 +19,7 @@
 
 namespace inplaced::cri::testing {
 
-namespace v1 = ::runtime::v1;
+namespace criv1 = ::runtime::v1;
 using TimePoint = std::chrono::system_clock::time_point;
 
 // Shared between the services: recorded deadlines and hang/cancel notifications.
@@ -55,29 +55,29 @@ class ServerLog {
   std::map<std::string, TimePoint> deadlines_ ABSL_GUARDED_BY(mu_);
 };
 
-class TestRuntimeService final : public v1::RuntimeService::Service {
+class TestRuntimeService final : public criv1::RuntimeService::Service {
  public:
   enum class EventsMode { kTwoEventsThenOk, kHang, kUnimplemented };
 
-  TestRuntimeService(ServerLog* log, v1::VersionResponse version, EventsMode events_mode)
+  TestRuntimeService(ServerLog* log, criv1::VersionResponse version, EventsMode events_mode)
       : log_(log), version_(std::move(version)), events_mode_(events_mode) {}
 
-  grpc::Status Version(grpc::ServerContext* c, const v1::VersionRequest*,
-                       v1::VersionResponse* response) override {
+  grpc::Status Version(grpc::ServerContext* c, const criv1::VersionRequest*,
+                       criv1::VersionResponse* response) override {
     log_->Record("Version", c);
     *response = version_;
     return grpc::Status::OK;
   }
-  grpc::Status RunPodSandbox(grpc::ServerContext* c, const v1::RunPodSandboxRequest*,
-                             v1::RunPodSandboxResponse* response) override {
+  grpc::Status RunPodSandbox(grpc::ServerContext* c, const criv1::RunPodSandboxRequest*,
+                             criv1::RunPodSandboxResponse* response) override {
     log_->Record("RunPodSandbox", c);
     response->set_pod_sandbox_id("sb-1");
     return grpc::Status::OK;
   }
-  grpc::Status ListContainers(grpc::ServerContext* c, const v1::ListContainersRequest* request,
-                              v1::ListContainersResponse* response) override {
+  grpc::Status ListContainers(grpc::ServerContext* c, const criv1::ListContainersRequest* request,
+                              criv1::ListContainersResponse* response) override {
     log_->Record("ListContainers", c);
-    v1::Container* container = response->add_containers();
+    criv1::Container* container = response->add_containers();
     container->set_id("c1");
     // A big answer on demand, to test the receive limit.
     if (request->filter().id() == "big") {
@@ -85,33 +85,33 @@ class TestRuntimeService final : public v1::RuntimeService::Service {
     }
     return grpc::Status::OK;
   }
-  grpc::Status StopContainer(grpc::ServerContext* c, const v1::StopContainerRequest* request,
-                             v1::StopContainerResponse*) override {
+  grpc::Status StopContainer(grpc::ServerContext* c, const criv1::StopContainerRequest* request,
+                             criv1::StopContainerResponse*) override {
     log_->Record("StopContainer", c);
     return Lookup(request->container_id());
   }
-  grpc::Status RemoveContainer(grpc::ServerContext* c, const v1::RemoveContainerRequest* request,
-                               v1::RemoveContainerResponse*) override {
+  grpc::Status RemoveContainer(grpc::ServerContext* c, const criv1::RemoveContainerRequest* request,
+                               criv1::RemoveContainerResponse*) override {
     log_->Record("RemoveContainer", c);
     return Lookup(request->container_id());
   }
-  grpc::Status ContainerStatus(grpc::ServerContext* c, const v1::ContainerStatusRequest* request,
-                               v1::ContainerStatusResponse* response) override {
+  grpc::Status ContainerStatus(grpc::ServerContext* c, const criv1::ContainerStatusRequest* request,
+                               criv1::ContainerStatusResponse* response) override {
     log_->Record("ContainerStatus", c);
     grpc::Status status = Lookup(request->container_id());
     if (status.ok()) response->mutable_status()->set_id(request->container_id());
     return status;
   }
-  grpc::Status ExecSync(grpc::ServerContext* c, const v1::ExecSyncRequest* request,
-                        v1::ExecSyncResponse* response) override {
+  grpc::Status ExecSync(grpc::ServerContext* c, const criv1::ExecSyncRequest* request,
+                        criv1::ExecSyncResponse* response) override {
     log_->Record("ExecSync", c);
     if (request->container_id() == "hang") return log_->HangUntilCancelled(c);
     response->set_stdout("hi");
     response->set_exit_code(3);
     return grpc::Status::OK;
   }
-  grpc::Status GetContainerEvents(grpc::ServerContext* c, const v1::GetEventsRequest*,
-                                  grpc::ServerWriter<v1::ContainerEventResponse>* writer) override {
+  grpc::Status GetContainerEvents(grpc::ServerContext* c, const criv1::GetEventsRequest*,
+                                  grpc::ServerWriter<criv1::ContainerEventResponse>* writer) override {
     log_->Record("GetContainerEvents", c);
     switch (events_mode_) {
       case EventsMode::kUnimplemented:
@@ -121,12 +121,12 @@ class TestRuntimeService final : public v1::RuntimeService::Service {
       case EventsMode::kTwoEventsThenOk:
         break;
     }
-    v1::ContainerEventResponse event;
+    criv1::ContainerEventResponse event;
     event.set_container_id("c1");
-    event.set_container_event_type(v1::CONTAINER_STOPPED_EVENT);
+    event.set_container_event_type(criv1::CONTAINER_STOPPED_EVENT);
     writer->Write(event);
     event.set_container_id("c2");
-    event.set_container_event_type(v1::CONTAINER_STARTED_EVENT);
+    event.set_container_event_type(criv1::CONTAINER_STARTED_EVENT);
     writer->Write(event);
     return grpc::Status::OK;
   }
@@ -140,16 +140,16 @@ class TestRuntimeService final : public v1::RuntimeService::Service {
   }
 
   ServerLog* log_;
-  const v1::VersionResponse version_;
+  const criv1::VersionResponse version_;
   const EventsMode events_mode_;
 };
 
-class TestImageService final : public v1::ImageService::Service {
+class TestImageService final : public criv1::ImageService::Service {
  public:
   explicit TestImageService(ServerLog* log) : log_(log) {}
 
-  grpc::Status PullImage(grpc::ServerContext* c, const v1::PullImageRequest* request,
-                         v1::PullImageResponse* response) override {
+  grpc::Status PullImage(grpc::ServerContext* c, const criv1::PullImageRequest* request,
+                         criv1::PullImageResponse* response) override {
     log_->Record("PullImage", c);
     if (request->image().image() == "hang") return log_->HangUntilCancelled(c);
     response->set_image_ref("sha256:" + request->image().image());
@@ -187,8 +187,8 @@ class TestCriServer {
   ServerLog log;
 
  private:
-  static v1::VersionResponse MakeVersion(const TestServerOptions& options) {
-    v1::VersionResponse version;
+  static criv1::VersionResponse MakeVersion(const TestServerOptions& options) {
+    criv1::VersionResponse version;
     version.set_version("0.1.0");
     version.set_runtime_name("containerd");
     version.set_runtime_version(options.runtime_version);

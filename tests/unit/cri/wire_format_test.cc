@@ -21,7 +21,7 @@
 namespace inplaced::cri {
 namespace {
 
-namespace v1 = ::runtime::v1;
+namespace criv1 = ::runtime::v1;
 using WireFormatLite = google::protobuf::internal::WireFormatLite;
 
 constexpr int kVarint = WireFormatLite::WIRETYPE_VARINT;
@@ -124,8 +124,8 @@ void ExpectWire(const google::protobuf::Message& message, const std::vector<Fiel
 
 // ---- Shared fixtures: each message once, with its expected encoding ----
 
-v1::PodSandboxMetadata SandboxMetadata() {
-  v1::PodSandboxMetadata m;
+criv1::PodSandboxMetadata SandboxMetadata() {
+  criv1::PodSandboxMetadata m;
   m.set_name("n");
   m.set_uid("u");
   m.set_namespace_("ns");
@@ -135,16 +135,16 @@ v1::PodSandboxMetadata SandboxMetadata() {
 // uid = 2 comes before namespace = 3.
 const std::vector<Field> kSandboxMetadata = {S(1, "n"), S(2, "u"), S(3, "ns"), V(4, 2)};
 
-v1::ContainerMetadata ContainerMeta() {
-  v1::ContainerMetadata m;
+criv1::ContainerMetadata ContainerMeta() {
+  criv1::ContainerMetadata m;
   m.set_name("app");
   m.set_attempt(3);
   return m;
 }
 const std::vector<Field> kContainerMetadata = {S(1, "app"), V(2, 3)};
 
-v1::ImageSpec Spec() {
-  v1::ImageSpec spec;
+criv1::ImageSpec Spec() {
+  criv1::ImageSpec spec;
   spec.set_image("busybox:1");
   (*spec.mutable_annotations())["a"] = "b";
   spec.set_user_specified_image("busybox");
@@ -155,18 +155,18 @@ v1::ImageSpec Spec() {
 const std::vector<Field> kImageSpec = {S(1, "busybox:1"), Entry(2, "a", "b"), S(18, "busybox"),
                                        S(19, "runc"), S(20, "sha256:r")};
 
-v1::PodSandboxStatus SandboxStatus() {
-  v1::PodSandboxStatus s;
+criv1::PodSandboxStatus SandboxStatus() {
+  criv1::PodSandboxStatus s;
   s.set_id("sb");
   *s.mutable_metadata() = SandboxMetadata();
-  s.set_state(v1::SANDBOX_NOTREADY);
+  s.set_state(criv1::SANDBOX_NOTREADY);
   s.set_created_at(5);
   s.mutable_network()->set_ip("10.0.0.2");
   s.mutable_network()->add_additional_ips()->set_ip("fd00::2");
-  v1::NamespaceOption* ns = s.mutable_linux()->mutable_namespaces()->mutable_options();
-  ns->set_network(v1::NODE);
-  ns->set_pid(v1::CONTAINER);
-  ns->set_ipc(v1::TARGET);
+  criv1::NamespaceOption* ns = s.mutable_linux()->mutable_namespaces()->mutable_options();
+  ns->set_network(criv1::NODE);
+  ns->set_pid(criv1::CONTAINER);
+  ns->set_ipc(criv1::TARGET);
   ns->set_target_id("t");
   (*s.mutable_labels())["l"] = "1";
   (*s.mutable_annotations())["a"] = "2";
@@ -187,11 +187,11 @@ const std::vector<Field> kSandboxStatus = {
     S(9, "runc"),
 };
 
-v1::ContainerStatus FullContainerStatus() {
-  v1::ContainerStatus s;
+criv1::ContainerStatus FullContainerStatus() {
+  criv1::ContainerStatus s;
   s.set_id("c");
   *s.mutable_metadata() = ContainerMeta();
-  s.set_state(v1::CONTAINER_EXITED);
+  s.set_state(criv1::CONTAINER_EXITED);
   s.set_created_at(1);
   s.set_started_at(2);
   s.set_finished_at(3);
@@ -237,10 +237,10 @@ TEST(WireFormatTest, PodSandboxMetadataPutsUidBeforeNamespace) {
 }
 
 TEST(WireFormatTest, PodSandbox) {
-  v1::PodSandbox s;
+  criv1::PodSandbox s;
   s.set_id("sb");
   *s.mutable_metadata() = SandboxMetadata();
-  s.set_state(v1::SANDBOX_NOTREADY);
+  s.set_state(criv1::SANDBOX_NOTREADY);
   s.set_created_at(1234567890123456789);
   (*s.mutable_labels())["l"] = "1";
   (*s.mutable_annotations())["a"] = "2";
@@ -252,12 +252,12 @@ TEST(WireFormatTest, PodSandbox) {
 TEST(WireFormatTest, PodSandboxStatusAndItsCall) {
   ExpectWire(SandboxStatus(), kSandboxStatus);
 
-  v1::PodSandboxStatusRequest request;
+  criv1::PodSandboxStatusRequest request;
   request.set_pod_sandbox_id("sb");
   request.set_verbose(true);
   ExpectWire(request, {S(1, "sb"), V(2, 1)});
 
-  v1::PodSandboxStatusResponse response;
+  criv1::PodSandboxStatusResponse response;
   *response.mutable_status() = SandboxStatus();
   (*response.mutable_info())["k"] = "v";
   response.add_containers_statuses()->set_id("c");
@@ -266,19 +266,19 @@ TEST(WireFormatTest, PodSandboxStatusAndItsCall) {
 }
 
 TEST(WireFormatTest, ListPodSandboxAndFilter) {
-  v1::PodSandboxFilter filter;
+  criv1::PodSandboxFilter filter;
   filter.set_id("sb");
-  filter.mutable_state()->set_state(v1::SANDBOX_NOTREADY);
+  filter.mutable_state()->set_state(criv1::SANDBOX_NOTREADY);
   (*filter.mutable_label_selector())["io.kubernetes.pod.uid"] = "u";
   const std::vector<Field> kFilter = {S(1, "sb"), M(2, {V(1, 1)}),
                                       Entry(3, "io.kubernetes.pod.uid", "u")};
   ExpectWire(filter, kFilter);
 
-  v1::ListPodSandboxRequest request;
+  criv1::ListPodSandboxRequest request;
   *request.mutable_filter() = filter;
   ExpectWire(request, {M(1, kFilter)});
 
-  v1::ListPodSandboxResponse response;
+  criv1::ListPodSandboxResponse response;
   response.add_items()->set_id("sb");
   ExpectWire(response, {M(1, {S(1, "sb")})});
 }
@@ -286,13 +286,13 @@ TEST(WireFormatTest, ListPodSandboxAndFilter) {
 TEST(WireFormatTest, ContainerAndMetadata) {
   ExpectWire(ContainerMeta(), kContainerMetadata);
 
-  v1::Container c;
+  criv1::Container c;
   c.set_id("c");
   c.set_pod_sandbox_id("sb");
   *c.mutable_metadata() = ContainerMeta();
   *c.mutable_image() = Spec();
   c.set_image_ref("ref");
-  c.set_state(v1::CONTAINER_UNKNOWN);
+  c.set_state(criv1::CONTAINER_UNKNOWN);
   c.set_created_at(7);
   (*c.mutable_labels())["l"] = "1";
   (*c.mutable_annotations())["a"] = "2";
@@ -302,19 +302,19 @@ TEST(WireFormatTest, ContainerAndMetadata) {
 }
 
 TEST(WireFormatTest, ListContainersAndFilter) {
-  v1::ContainerFilter filter;
+  criv1::ContainerFilter filter;
   filter.set_id("c");
-  filter.mutable_state()->set_state(v1::CONTAINER_RUNNING);
+  filter.mutable_state()->set_state(criv1::CONTAINER_RUNNING);
   filter.set_pod_sandbox_id("sb");
   (*filter.mutable_label_selector())["k"] = "v";
   const std::vector<Field> kFilter = {S(1, "c"), M(2, {V(1, 1)}), S(3, "sb"), Entry(4, "k", "v")};
   ExpectWire(filter, kFilter);
 
-  v1::ListContainersRequest request;
+  criv1::ListContainersRequest request;
   *request.mutable_filter() = filter;
   ExpectWire(request, {M(1, kFilter)});
 
-  v1::ListContainersResponse response;
+  criv1::ListContainersResponse response;
   response.add_containers()->set_id("c");
   ExpectWire(response, {M(1, {S(1, "c")})});
 }
@@ -322,41 +322,41 @@ TEST(WireFormatTest, ListContainersAndFilter) {
 TEST(WireFormatTest, ContainerStatusAndItsCall) {
   ExpectWire(FullContainerStatus(), kContainerStatus);
 
-  v1::ContainerStatusRequest request;
+  criv1::ContainerStatusRequest request;
   request.set_container_id("c");
   request.set_verbose(true);
   ExpectWire(request, {S(1, "c"), V(2, 1)});
 
-  v1::ContainerStatusResponse response;
+  criv1::ContainerStatusResponse response;
   *response.mutable_status() = FullContainerStatus();
   (*response.mutable_info())["info"] = "{}";
   ExpectWire(response, {M(1, kContainerStatus), Entry(2, "info", "{}")});
 }
 
 TEST(WireFormatTest, StopAndRemoveContainer) {
-  v1::StopContainerRequest stop;
+  criv1::StopContainerRequest stop;
   stop.set_container_id("c");
   stop.set_timeout(30);
   ExpectWire(stop, {S(1, "c"), V(2, 30)});
 
-  v1::RemoveContainerRequest remove;
+  criv1::RemoveContainerRequest remove;
   remove.set_container_id("c");
   ExpectWire(remove, {S(1, "c")});
 
-  v1::StopPodSandboxRequest stop_sandbox;
+  criv1::StopPodSandboxRequest stop_sandbox;
   stop_sandbox.set_pod_sandbox_id("sb");
   ExpectWire(stop_sandbox, {S(1, "sb")});
 }
 
 TEST(WireFormatTest, ExecSync) {
-  v1::ExecSyncRequest request;
+  criv1::ExecSyncRequest request;
   request.set_container_id("c");
   request.add_cmd("sh");
   request.add_cmd("-c");
   request.set_timeout(5);
   ExpectWire(request, {S(1, "c"), S(2, "sh"), S(2, "-c"), V(3, 5)});
 
-  v1::ExecSyncResponse response;
+  criv1::ExecSyncResponse response;
   response.set_stdout(std::string("o\0ut", 4));
   response.set_stderr("err");
   // int32 (not sint32): -1 is a 10-byte sign-extended varint.
@@ -365,9 +365,9 @@ TEST(WireFormatTest, ExecSync) {
 }
 
 TEST(WireFormatTest, ContainerEventResponseUsesTheV026Layout) {
-  v1::ContainerEventResponse event;
+  criv1::ContainerEventResponse event;
   event.set_container_id("c");
-  event.set_container_event_type(v1::CONTAINER_DELETED_EVENT);
+  event.set_container_event_type(criv1::CONTAINER_DELETED_EVENT);
   event.set_created_at(11);
   *event.mutable_pod_sandbox_status() = SandboxStatus();
   *event.add_containers_statuses() = FullContainerStatus();
@@ -377,7 +377,7 @@ TEST(WireFormatTest, ContainerEventResponseUsesTheV026Layout) {
 TEST(WireFormatTest, ImageSpec) { ExpectWire(Spec(), kImageSpec); }
 
 TEST(WireFormatTest, ImageAndImageCalls) {
-  v1::Image image;
+  criv1::Image image;
   image.set_id("sha256:id");
   image.add_repo_tags("busybox:1");
   image.add_repo_digests("busybox@sha256:d");
@@ -392,31 +392,31 @@ TEST(WireFormatTest, ImageAndImageCalls) {
                                      M(7, kImageSpec),      V(8, 1)};
   ExpectWire(image, kImage);
 
-  v1::ImageStatusRequest status_request;
+  criv1::ImageStatusRequest status_request;
   *status_request.mutable_image() = Spec();
   status_request.set_verbose(true);
   ExpectWire(status_request, {M(1, kImageSpec), V(2, 1)});
 
-  v1::ImageStatusResponse status_response;
+  criv1::ImageStatusResponse status_response;
   *status_response.mutable_image() = image;
   (*status_response.mutable_info())["k"] = "v";
   ExpectWire(status_response, {M(1, kImage), Entry(2, "k", "v")});
 
-  v1::ListImagesRequest list_request;
+  criv1::ListImagesRequest list_request;
   *list_request.mutable_filter()->mutable_image() = Spec();
   ExpectWire(list_request, {M(1, {M(1, kImageSpec)})});
 
-  v1::ListImagesResponse list_response;
+  criv1::ListImagesResponse list_response;
   *list_response.add_images() = image;
   ExpectWire(list_response, {M(1, kImage)});
 
-  v1::RemoveImageRequest remove;
+  criv1::RemoveImageRequest remove;
   *remove.mutable_image() = Spec();
   ExpectWire(remove, {M(1, kImageSpec)});
 }
 
 TEST(WireFormatTest, PullImageWithAuth) {
-  v1::AuthConfig auth;
+  criv1::AuthConfig auth;
   auth.set_username("user");
   auth.set_password("pass");
   auth.set_auth("dXNlcjpwYXNz");
@@ -428,19 +428,19 @@ TEST(WireFormatTest, PullImageWithAuth) {
                                     S(5, "id-token"),      S(6, "reg-token")};
   ExpectWire(auth, kAuth);
 
-  v1::PullImageRequest request;
+  criv1::PullImageRequest request;
   *request.mutable_image() = Spec();
   *request.mutable_auth() = auth;
   *request.mutable_sandbox_config()->mutable_metadata() = SandboxMetadata();
   ExpectWire(request, {M(1, kImageSpec), M(2, kAuth), M(3, {M(1, kSandboxMetadata)})});
 
-  v1::PullImageResponse response;
+  criv1::PullImageResponse response;
   response.set_image_ref("sha256:id");
   ExpectWire(response, {S(1, "sha256:id")});
 }
 
 TEST(WireFormatTest, ImageFsInfo) {
-  v1::FilesystemUsage usage;
+  criv1::FilesystemUsage usage;
   usage.set_timestamp(3);
   usage.mutable_fs_id()->set_mountpoint("/var/lib/containerd");
   usage.mutable_used_bytes()->set_value(1024);
@@ -449,18 +449,18 @@ TEST(WireFormatTest, ImageFsInfo) {
                                      M(3, {V(1, 1024)}), M(4, {V(1, 7)})};
   ExpectWire(usage, kUsage);
 
-  v1::ImageFsInfoResponse response;
+  criv1::ImageFsInfoResponse response;
   *response.add_image_filesystems() = usage;
   *response.add_container_filesystems() = usage;
   ExpectWire(response, {M(1, kUsage), M(2, kUsage)});
 }
 
 TEST(WireFormatTest, VersionAndStatus) {
-  v1::VersionRequest request;
+  criv1::VersionRequest request;
   request.set_version("0.1.0");
   ExpectWire(request, {S(1, "0.1.0")});
 
-  v1::VersionResponse response;
+  criv1::VersionResponse response;
   response.set_version("0.1.0");
   response.set_runtime_name("containerd");
   response.set_runtime_version("1.6.20~ds1");
@@ -468,12 +468,12 @@ TEST(WireFormatTest, VersionAndStatus) {
   ExpectWire(response,
              {S(1, "0.1.0"), S(2, "containerd"), S(3, "1.6.20~ds1"), S(4, "v1")});
 
-  v1::StatusRequest status_request;
+  criv1::StatusRequest status_request;
   status_request.set_verbose(true);
   ExpectWire(status_request, {V(1, 1)});
 
-  v1::StatusResponse status;
-  v1::RuntimeCondition* condition = status.mutable_status()->add_conditions();
+  criv1::StatusResponse status;
+  criv1::RuntimeCondition* condition = status.mutable_status()->add_conditions();
   condition->set_type("RuntimeReady");
   condition->set_status(true);
   condition->set_reason("r");
@@ -484,25 +484,25 @@ TEST(WireFormatTest, VersionAndStatus) {
 }
 
 TEST(WireFormatTest, EnumNumbers) {
-  EXPECT_EQ(v1::CONTAINER_CREATED, 0);
-  EXPECT_EQ(v1::CONTAINER_RUNNING, 1);
-  EXPECT_EQ(v1::CONTAINER_EXITED, 2);
-  EXPECT_EQ(v1::CONTAINER_UNKNOWN, 3);
-  EXPECT_EQ(v1::SANDBOX_READY, 0);
-  EXPECT_EQ(v1::SANDBOX_NOTREADY, 1);
-  EXPECT_EQ(v1::CONTAINER_CREATED_EVENT, 0);
-  EXPECT_EQ(v1::CONTAINER_STARTED_EVENT, 1);
-  EXPECT_EQ(v1::CONTAINER_STOPPED_EVENT, 2);
-  EXPECT_EQ(v1::CONTAINER_DELETED_EVENT, 3);
-  EXPECT_EQ(v1::POD, 0);
-  EXPECT_EQ(v1::CONTAINER, 1);
-  EXPECT_EQ(v1::NODE, 2);
-  EXPECT_EQ(v1::TARGET, 3);
+  EXPECT_EQ(criv1::CONTAINER_CREATED, 0);
+  EXPECT_EQ(criv1::CONTAINER_RUNNING, 1);
+  EXPECT_EQ(criv1::CONTAINER_EXITED, 2);
+  EXPECT_EQ(criv1::CONTAINER_UNKNOWN, 3);
+  EXPECT_EQ(criv1::SANDBOX_READY, 0);
+  EXPECT_EQ(criv1::SANDBOX_NOTREADY, 1);
+  EXPECT_EQ(criv1::CONTAINER_CREATED_EVENT, 0);
+  EXPECT_EQ(criv1::CONTAINER_STARTED_EVENT, 1);
+  EXPECT_EQ(criv1::CONTAINER_STOPPED_EVENT, 2);
+  EXPECT_EQ(criv1::CONTAINER_DELETED_EVENT, 3);
+  EXPECT_EQ(criv1::POD, 0);
+  EXPECT_EQ(criv1::CONTAINER, 1);
+  EXPECT_EQ(criv1::NODE, 2);
+  EXPECT_EQ(criv1::TARGET, 3);
 }
 
 TEST(WireFormatTest, ServiceAndMethodNamesMatchTheCri) {
-  EXPECT_STREQ(v1::RuntimeService::service_full_name(), "runtime.v1.RuntimeService");
-  EXPECT_STREQ(v1::ImageService::service_full_name(), "runtime.v1.ImageService");
+  EXPECT_STREQ(criv1::RuntimeService::service_full_name(), "runtime.v1.RuntimeService");
+  EXPECT_STREQ(criv1::ImageService::service_full_name(), "runtime.v1.ImageService");
   const google::protobuf::DescriptorPool* pool = google::protobuf::DescriptorPool::generated_pool();
   struct Method {
     const char* service;

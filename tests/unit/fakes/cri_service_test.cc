@@ -26,8 +26,8 @@ class CriServiceTest : public ::testing::Test {
     dir_ = dir;
     ASSERT_OK_AND_ASSIGN(server_, CriServer::Start(runtime_, dir_ + "/cri.sock"));
     auto channel = grpc::CreateChannel("unix://" + dir_ + "/cri.sock", grpc::InsecureChannelCredentials());
-    runtime_stub_ = v1::RuntimeService::NewStub(channel);
-    image_stub_ = v1::ImageService::NewStub(channel);
+    runtime_stub_ = criv1::RuntimeService::NewStub(channel);
+    image_stub_ = criv1::ImageService::NewStub(channel);
   }
 
   void TearDown() override {
@@ -40,14 +40,14 @@ class CriServiceTest : public ::testing::Test {
   FakeRuntime runtime_;
   std::string dir_;
   std::unique_ptr<CriServer> server_;
-  std::unique_ptr<v1::RuntimeService::Stub> runtime_stub_;
-  std::unique_ptr<v1::ImageService::Stub> image_stub_;
+  std::unique_ptr<criv1::RuntimeService::Stub> runtime_stub_;
+  std::unique_ptr<criv1::ImageService::Stub> image_stub_;
 };
 
 TEST_F(CriServiceTest, VersionRoundTrip) {
   grpc::ClientContext context;
-  v1::VersionResponse response;
-  ASSERT_TRUE(runtime_stub_->Version(&context, v1::VersionRequest(), &response).ok());
+  criv1::VersionResponse response;
+  ASSERT_TRUE(runtime_stub_->Version(&context, criv1::VersionRequest(), &response).ok());
   EXPECT_EQ(response.runtime_name(), "containerd");
   EXPECT_EQ(response.runtime_version(), "1.6.20~ds1");
   EXPECT_EQ(runtime_.CallCount("Version"), 1);
@@ -55,24 +55,24 @@ TEST_F(CriServiceTest, VersionRoundTrip) {
 
 TEST_F(CriServiceTest, ErrorsKeepTheirCodeAndMessage) {
   grpc::ClientContext context;
-  v1::ContainerStatusRequest request;
+  criv1::ContainerStatusRequest request;
   request.set_container_id("missing");
-  v1::ContainerStatusResponse response;
+  criv1::ContainerStatusResponse response;
   grpc::Status status = runtime_stub_->ContainerStatus(&context, request, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_THAT(status.error_message(), ::testing::HasSubstr("missing"));
 
   runtime_.InjectError("ImageFsInfo", absl::UnavailableError("server is not initialized yet"));
   grpc::ClientContext image_context;
-  v1::ImageFsInfoResponse info;
-  EXPECT_EQ(image_stub_->ImageFsInfo(&image_context, v1::ImageFsInfoRequest(), &info).error_code(),
+  criv1::ImageFsInfoResponse info;
+  EXPECT_EQ(image_stub_->ImageFsInfo(&image_context, criv1::ImageFsInfoRequest(), &info).error_code(),
             grpc::StatusCode::UNAVAILABLE);
 }
 
 TEST_F(CriServiceTest, EventsUnimplementedOnContainerd16) {
   grpc::ClientContext context;
-  auto reader = runtime_stub_->GetContainerEvents(&context, v1::GetEventsRequest());
-  v1::ContainerEventResponse event;
+  auto reader = runtime_stub_->GetContainerEvents(&context, criv1::GetEventsRequest());
+  criv1::ContainerEventResponse event;
   EXPECT_FALSE(reader->Read(&event));
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
 }
@@ -84,9 +84,9 @@ TEST_F(CriServiceTest, ClientCancelCancelsPull) {
   grpc::ClientContext context;
   grpc::Status status;
   std::thread caller([&] {
-    v1::PullImageRequest request;
+    criv1::PullImageRequest request;
     request.mutable_image()->set_image("registry.local/slow:1");
-    v1::PullImageResponse response;
+    criv1::PullImageResponse response;
     status = image_stub_->PullImage(&context, request, &response);
   });
   clock_.WaitForSleepers(1);  // The pull is in the runtime, waiting.
@@ -106,21 +106,21 @@ class CriServiceEventsTest : public CriServiceTest {
 
 TEST_F(CriServiceEventsTest, StreamsEventsUntilClientCancels) {
   grpc::ClientContext context;
-  auto reader = runtime_stub_->GetContainerEvents(&context, v1::GetEventsRequest());
+  auto reader = runtime_stub_->GetContainerEvents(&context, criv1::GetEventsRequest());
   // Wait until the server handler subscribed, without sleeping: the first Read needs an event, so
   // create the sandbox only once the runtime has a subscriber.
   while (runtime_.EventSubscribers() == 0) std::this_thread::yield();
   grpc::ClientContext run_context;
-  v1::RunPodSandboxRequest run;
+  criv1::RunPodSandboxRequest run;
   run.mutable_config()->mutable_metadata()->set_name("p");
   run.mutable_config()->mutable_metadata()->set_namespace_("ns");
   run.mutable_config()->mutable_metadata()->set_uid("u");
-  v1::RunPodSandboxResponse sandbox;
+  criv1::RunPodSandboxResponse sandbox;
   ASSERT_TRUE(runtime_stub_->RunPodSandbox(&run_context, run, &sandbox).ok());
-  v1::ContainerEventResponse event;
+  criv1::ContainerEventResponse event;
   ASSERT_TRUE(reader->Read(&event));
   EXPECT_EQ(event.container_id(), sandbox.pod_sandbox_id());
-  EXPECT_EQ(event.container_event_type(), v1::CONTAINER_CREATED_EVENT);
+  EXPECT_EQ(event.container_event_type(), criv1::CONTAINER_CREATED_EVENT);
   context.TryCancel();
   while (reader->Read(&event)) {
   }

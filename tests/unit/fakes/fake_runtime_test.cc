@@ -21,8 +21,8 @@ using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
 // RunPodSandbox for pod ns/p (uid u).
-v1::RunPodSandboxRequest SandboxRequest() {
-  v1::RunPodSandboxRequest run;
+criv1::RunPodSandboxRequest SandboxRequest() {
+  criv1::RunPodSandboxRequest run;
   run.mutable_config()->mutable_metadata()->set_name("p");
   run.mutable_config()->mutable_metadata()->set_namespace_("ns");
   run.mutable_config()->mutable_metadata()->set_uid("u");
@@ -80,14 +80,14 @@ class FakeRuntimeTest : public ::testing::Test {
       : runtime_(clock_, std::move(profile)) {}
 
   std::string RunSandbox(const std::string& name, bool host_network = false) {
-    v1::RunPodSandboxRequest request;
+    criv1::RunPodSandboxRequest request;
     request.mutable_config()->mutable_metadata()->set_name(name);
     request.mutable_config()->mutable_metadata()->set_namespace_("default");
     request.mutable_config()->mutable_metadata()->set_uid("uid-" + name);
     (*request.mutable_config()->mutable_labels())["app"] = name;
     if (host_network) {
       request.mutable_config()->mutable_linux()->mutable_security_context()->mutable_namespace_options()
-          ->set_network(v1::NODE);
+          ->set_network(criv1::NODE);
     }
     auto response = runtime_.RunPodSandbox(request);
     EXPECT_OK(response);
@@ -96,7 +96,7 @@ class FakeRuntimeTest : public ::testing::Test {
 
   absl::StatusOr<std::string> Create(const std::string& sandbox, const std::string& name,
                                      uint32_t attempt = 0) {
-    v1::CreateContainerRequest request;
+    criv1::CreateContainerRequest request;
     request.set_pod_sandbox_id(sandbox);
     request.mutable_config()->mutable_metadata()->set_name(name);
     request.mutable_config()->mutable_metadata()->set_attempt(attempt);
@@ -111,25 +111,25 @@ class FakeRuntimeTest : public ::testing::Test {
     auto id = Create(sandbox, name);
     EXPECT_OK(id);
     if (!id.ok()) return "";
-    v1::StartContainerRequest start;
+    criv1::StartContainerRequest start;
     start.set_container_id(*id);
     EXPECT_OK(runtime_.StartContainer(start));
     return *id;
   }
 
   absl::Status Stop(const std::string& id, int64_t timeout) {
-    v1::StopContainerRequest request;
+    criv1::StopContainerRequest request;
     request.set_container_id(id);
     request.set_timeout(timeout);
     return runtime_.StopContainer(request);
   }
 
-  v1::ContainerStatus StatusOf(const std::string& id) {
-    v1::ContainerStatusRequest request;
+  criv1::ContainerStatus StatusOf(const std::string& id) {
+    criv1::ContainerStatusRequest request;
     request.set_container_id(id);
     auto response = runtime_.ContainerStatus(request);
     EXPECT_OK(response);
-    return response.ok() ? response->status() : v1::ContainerStatus();
+    return response.ok() ? response->status() : criv1::ContainerStatus();
   }
 
   FakeClock clock_;
@@ -142,8 +142,8 @@ TEST_F(FakeRuntimeTest, StopHonouringTermExitsWith143AtOnce) {
   const std::string id = CreateRunning(RunSandbox("p"), "app");
   clock_.Advance(absl::Seconds(7));
   ASSERT_OK(Stop(id, 30));
-  const v1::ContainerStatus status = StatusOf(id);
-  EXPECT_EQ(status.state(), v1::CONTAINER_EXITED);
+  const criv1::ContainerStatus status = StatusOf(id);
+  EXPECT_EQ(status.state(), criv1::CONTAINER_EXITED);
   EXPECT_EQ(status.exit_code(), 143);
   EXPECT_EQ(status.reason(), "Error");
   EXPECT_EQ(status.finished_at(), absl::ToUnixNanos(clock_.Now()));
@@ -157,11 +157,11 @@ TEST_F(FakeRuntimeTest, StopHonouringTermWithDelayReturnsAfterDelay) {
   absl::Status stopped = absl::UnknownError("not run");
   std::thread stopper([&] { stopped = Stop(id, 30); });
   clock_.WaitForSleepers(1);
-  EXPECT_EQ(StatusOf(id).state(), v1::CONTAINER_RUNNING);
+  EXPECT_EQ(StatusOf(id).state(), criv1::CONTAINER_RUNNING);
   clock_.Advance(absl::Seconds(3));
   stopper.join();
   ASSERT_OK(stopped);
-  const v1::ContainerStatus status = StatusOf(id);
+  const criv1::ContainerStatus status = StatusOf(id);
   EXPECT_EQ(status.exit_code(), 0);
   EXPECT_EQ(status.reason(), "Completed");
   EXPECT_EQ(status.finished_at(), absl::ToUnixNanos(start + absl::Seconds(3)));
@@ -176,11 +176,11 @@ TEST_F(FakeRuntimeTest, StopIgnoringTermKillsWith137AtTimeout) {
   clock_.WaitForSleepers(1);
   clock_.Advance(absl::Seconds(9));
   clock_.WaitForSleepers(1);  // Woke at most spuriously; still waiting for the kill deadline.
-  EXPECT_EQ(StatusOf(id).state(), v1::CONTAINER_RUNNING);
+  EXPECT_EQ(StatusOf(id).state(), criv1::CONTAINER_RUNNING);
   clock_.Advance(absl::Seconds(1));
   stopper.join();
   ASSERT_OK(stopped);
-  const v1::ContainerStatus status = StatusOf(id);
+  const criv1::ContainerStatus status = StatusOf(id);
   EXPECT_EQ(status.exit_code(), 137);
   EXPECT_EQ(status.finished_at(), absl::ToUnixNanos(start + absl::Seconds(10)));
   EXPECT_THAT(runtime_.SignalsOf(id), ElementsAre("SIGTERM", "SIGKILL"));
@@ -234,11 +234,11 @@ TEST(FakeRuntimeProfileTest, StopOfUnknownContainerPerProfile) {
     SCOPED_TRACE(c.name);
     FakeClock clock;
     FakeRuntime runtime(clock, c.profile);
-    v1::StopContainerRequest request;
+    criv1::StopContainerRequest request;
     request.set_container_id("0123456789abcdef");
     request.set_timeout(10);
     EXPECT_THAT(runtime.StopContainer(request), StatusIs(c.code));
-    v1::RemoveContainerRequest remove;
+    criv1::RemoveContainerRequest remove;
     remove.set_container_id("0123456789abcdef");
     EXPECT_OK(runtime.RemoveContainer(remove));
   }
@@ -260,13 +260,13 @@ TEST_F(CriOFakeRuntimeTest, StopWithZeroTimeoutSendsStopSignalFirst) {
 // ---- Objects, ids, filters ----
 
 TEST_F(FakeRuntimeTest, StatusOfUnknownIdsIsNotFound) {
-  v1::ContainerStatusRequest container;
+  criv1::ContainerStatusRequest container;
   container.set_container_id("nope");
   EXPECT_THAT(runtime_.ContainerStatus(container), StatusIs(absl::StatusCode::kNotFound));
-  v1::PodSandboxStatusRequest sandbox;
+  criv1::PodSandboxStatusRequest sandbox;
   sandbox.set_pod_sandbox_id("nope");
   EXPECT_THAT(runtime_.PodSandboxStatus(sandbox), StatusIs(absl::StatusCode::kNotFound));
-  v1::StartContainerRequest start;
+  criv1::StartContainerRequest start;
   start.set_container_id("nope");
   EXPECT_THAT(runtime_.StartContainer(start), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(Create("nope", "app"), StatusIs(absl::StatusCode::kNotFound));
@@ -277,7 +277,7 @@ TEST_F(FakeRuntimeTest, SandboxesGetUniqueIdsAndIpsExceptHostNetwork) {
   const std::string b = RunSandbox("b", /*host_network=*/true);
   EXPECT_NE(a, b);
   EXPECT_THAT(a, SizeIs(64));
-  v1::PodSandboxStatusRequest request;
+  criv1::PodSandboxStatusRequest request;
   request.set_pod_sandbox_id(a);
   ASSERT_OK_AND_ASSIGN(auto status_a, runtime_.PodSandboxStatus(request));
   EXPECT_FALSE(status_a.status().network().ip().empty());
@@ -299,7 +299,7 @@ TEST_F(FakeRuntimeTest, NameAndAttemptAreUniquePerSandbox) {
 
 TEST_F(FakeRuntimeTest, CreatedContainerCarriesImageAndLogFields) {
   const std::string sandbox = RunSandbox("p");
-  v1::CreateContainerRequest request;
+  criv1::CreateContainerRequest request;
   request.set_pod_sandbox_id(sandbox);
   request.mutable_config()->mutable_metadata()->set_name("app");
   request.mutable_config()->mutable_image()->set_image("busybox:1");
@@ -307,8 +307,8 @@ TEST_F(FakeRuntimeTest, CreatedContainerCarriesImageAndLogFields) {
   (*request.mutable_config()->mutable_annotations())["k"] = "v \x01 bytes";
   request.mutable_sandbox_config()->set_log_directory("/var/log/pods/x");
   ASSERT_OK_AND_ASSIGN(auto created, runtime_.CreateContainer(request));
-  const v1::ContainerStatus status = StatusOf(created.container_id());
-  EXPECT_EQ(status.state(), v1::CONTAINER_CREATED);
+  const criv1::ContainerStatus status = StatusOf(created.container_id());
+  EXPECT_EQ(status.state(), criv1::CONTAINER_CREATED);
   EXPECT_EQ(status.image().image(), "busybox:1");
   EXPECT_FALSE(status.image_ref().empty());
   EXPECT_FALSE(status.image_id().empty());
@@ -324,50 +324,50 @@ TEST_F(FakeRuntimeTest, ListFiltersAreAnded) {
   const std::string q_app = CreateRunning(q, "app");
   ASSERT_OK(Stop(q_app, 0));
 
-  v1::ListContainersRequest request;
+  criv1::ListContainersRequest request;
   (*request.mutable_filter()->mutable_label_selector())["name"] = "app";
   ASSERT_OK_AND_ASSIGN(auto by_label, runtime_.ListContainers(request));
   EXPECT_THAT(by_label.containers(), SizeIs(2));
 
-  request.mutable_filter()->mutable_state()->set_state(v1::CONTAINER_RUNNING);
+  request.mutable_filter()->mutable_state()->set_state(criv1::CONTAINER_RUNNING);
   ASSERT_OK_AND_ASSIGN(auto running, runtime_.ListContainers(request));
   ASSERT_THAT(running.containers(), SizeIs(1));
   EXPECT_EQ(running.containers(0).id(), p_app);
 
-  v1::ListContainersRequest by_sandbox;
+  criv1::ListContainersRequest by_sandbox;
   by_sandbox.mutable_filter()->set_pod_sandbox_id(p);
   ASSERT_OK_AND_ASSIGN(auto of_p, runtime_.ListContainers(by_sandbox));
   EXPECT_THAT(of_p.containers(), SizeIs(2));
 
-  v1::ListContainersRequest by_id;
+  criv1::ListContainersRequest by_id;
   by_id.mutable_filter()->set_id(q_app.substr(0, 12));  // containerd accepts unique prefixes.
   ASSERT_OK_AND_ASSIGN(auto of_id, runtime_.ListContainers(by_id));
   ASSERT_THAT(of_id.containers(), SizeIs(1));
-  EXPECT_EQ(of_id.containers(0).state(), v1::CONTAINER_EXITED);
+  EXPECT_EQ(of_id.containers(0).state(), criv1::CONTAINER_EXITED);
 
-  v1::StopPodSandboxRequest stop;
+  criv1::StopPodSandboxRequest stop;
   stop.set_pod_sandbox_id(q);
   ASSERT_OK(runtime_.StopPodSandbox(stop));
-  v1::ListPodSandboxRequest sandboxes;
-  sandboxes.mutable_filter()->mutable_state()->set_state(v1::SANDBOX_READY);
+  criv1::ListPodSandboxRequest sandboxes;
+  sandboxes.mutable_filter()->mutable_state()->set_state(criv1::SANDBOX_READY);
   ASSERT_OK_AND_ASSIGN(auto ready, runtime_.ListPodSandbox(sandboxes));
   ASSERT_THAT(ready.items(), SizeIs(1));
   EXPECT_EQ(ready.items(0).id(), p);
-  v1::ListPodSandboxRequest by_labels;
+  criv1::ListPodSandboxRequest by_labels;
   (*by_labels.mutable_filter()->mutable_label_selector())["app"] = "q";
   ASSERT_OK_AND_ASSIGN(auto labelled, runtime_.ListPodSandbox(by_labels));
   ASSERT_THAT(labelled.items(), SizeIs(1));
-  EXPECT_EQ(labelled.items(0).state(), v1::SANDBOX_NOTREADY);
+  EXPECT_EQ(labelled.items(0).state(), criv1::SANDBOX_NOTREADY);
 }
 
 TEST_F(FakeRuntimeTest, RemovePodSandboxRemovesContainersAndIsIdempotent) {
   const std::string p = RunSandbox("p");
   const std::string id = CreateRunning(p, "app");
-  v1::RemovePodSandboxRequest remove;
+  criv1::RemovePodSandboxRequest remove;
   remove.set_pod_sandbox_id(p);
   ASSERT_OK(runtime_.RemovePodSandbox(remove));
   ASSERT_OK(runtime_.RemovePodSandbox(remove));
-  v1::ContainerStatusRequest status;
+  criv1::ContainerStatusRequest status;
   status.set_container_id(id);
   EXPECT_THAT(runtime_.ContainerStatus(status), StatusIs(absl::StatusCode::kNotFound));
 }
@@ -378,7 +378,7 @@ TEST_F(FakeRuntimeTest, ExecAnswersFromHandlersByIdOrName) {
   const std::string id = CreateRunning(RunSandbox("p"), "app");
   runtime_.SetExecHandler("app", {"cat", "/x"}, Output("by-name", "", 0));
   runtime_.SetExecHandler(id, {"false"}, Output("", "failed", 1));
-  v1::ExecSyncRequest request;
+  criv1::ExecSyncRequest request;
   request.set_container_id(id);
   request.add_cmd("cat");
   request.add_cmd("/x");
@@ -408,22 +408,22 @@ TEST(FakeRuntimeProfileTest, ExecTimeoutAndNotRunningPerProfile) {
     SCOPED_TRACE(c.name);
     FakeClock clock;
     FakeRuntime runtime(clock, c.profile);
-    const v1::RunPodSandboxRequest run = SandboxRequest();
+    const criv1::RunPodSandboxRequest run = SandboxRequest();
     ASSERT_OK_AND_ASSIGN(auto sandbox, runtime.RunPodSandbox(run));
-    v1::CreateContainerRequest create;
+    criv1::CreateContainerRequest create;
     create.set_pod_sandbox_id(sandbox.pod_sandbox_id());
     create.mutable_config()->mutable_metadata()->set_name("app");
     ASSERT_OK_AND_ASSIGN(auto created, runtime.CreateContainer(create));
-    v1::StartContainerRequest start;
+    criv1::StartContainerRequest start;
     start.set_container_id(created.container_id());
     ASSERT_OK(runtime.StartContainer(start));
     runtime.SetExecHandler("app", {}, Hanging());
 
-    v1::ExecSyncRequest exec;
+    criv1::ExecSyncRequest exec;
     exec.set_container_id(created.container_id());
     exec.add_cmd("sleep");
     exec.set_timeout(2);
-    absl::StatusOr<v1::ExecSyncResponse> result;
+    absl::StatusOr<criv1::ExecSyncResponse> result;
     std::thread caller([&] { result = runtime.ExecSync(exec, nullptr); });
     clock.WaitForSleepers(1);
     clock.Advance(absl::Seconds(2));
@@ -441,11 +441,11 @@ TEST(FakeRuntimeProfileTest, ExecTimeoutAndNotRunningPerProfile) {
 TEST_F(FakeRuntimeTest, ExecWithoutTimeoutEndsOnCancellation) {
   const std::string id = CreateRunning(RunSandbox("p"), "app");
   runtime_.SetExecHandler(id, {}, Hanging());
-  v1::ExecSyncRequest exec;
+  criv1::ExecSyncRequest exec;
   exec.set_container_id(id);
   exec.add_cmd("hang");
   Cancellation cancel;
-  absl::StatusOr<v1::ExecSyncResponse> result;
+  absl::StatusOr<criv1::ExecSyncResponse> result;
   std::thread caller([&] { result = runtime_.ExecSync(exec, &cancel); });
   clock_.WaitForSleepers(1);
   cancel.Cancel();
@@ -456,11 +456,11 @@ TEST_F(FakeRuntimeTest, ExecWithoutTimeoutEndsOnCancellation) {
 TEST_F(FakeRuntimeTest, ExecWithDurationTakesThatLongOnTheClock) {
   const std::string id = CreateRunning(RunSandbox("p"), "app");
   runtime_.SetExecHandler(id, {}, Taking(absl::Seconds(4), "done"));
-  v1::ExecSyncRequest exec;
+  criv1::ExecSyncRequest exec;
   exec.set_container_id(id);
   exec.add_cmd("work");
   exec.set_timeout(10);
-  absl::StatusOr<v1::ExecSyncResponse> result;
+  absl::StatusOr<criv1::ExecSyncResponse> result;
   std::thread caller([&] { result = runtime_.ExecSync(exec, nullptr); });
   clock_.WaitForSleepers(1);
   clock_.Advance(absl::Seconds(4));
@@ -482,27 +482,27 @@ TEST(FakeRuntimeEventsTest, BroadcastDeliversEveryEventToEverySubscriber) {
   ASSERT_OK_AND_ASSIGN(auto first, runtime.GetContainerEvents());
   ASSERT_OK_AND_ASSIGN(auto second, runtime.GetContainerEvents());
   EXPECT_EQ(runtime.EventSubscribers(), 2);
-  const v1::RunPodSandboxRequest run = SandboxRequest();
+  const criv1::RunPodSandboxRequest run = SandboxRequest();
   ASSERT_OK_AND_ASSIGN(auto sandbox, runtime.RunPodSandbox(run));
-  v1::CreateContainerRequest create;
+  criv1::CreateContainerRequest create;
   create.set_pod_sandbox_id(sandbox.pod_sandbox_id());
   create.mutable_config()->mutable_metadata()->set_name("app");
   ASSERT_OK_AND_ASSIGN(auto created, runtime.CreateContainer(create));
-  v1::StartContainerRequest start;
+  criv1::StartContainerRequest start;
   start.set_container_id(created.container_id());
   ASSERT_OK(runtime.StartContainer(start));
 
   for (auto* stream : {first.get(), second.get()}) {
-    std::vector<v1::ContainerEventType> types;
-    v1::ContainerEventResponse event;
+    std::vector<criv1::ContainerEventType> types;
+    criv1::ContainerEventResponse event;
     for (int i = 0; i < 4 && stream->Read(&event); ++i) types.push_back(event.container_event_type());
     // Sandbox created + started, then the container created + started.
-    EXPECT_THAT(types, ElementsAre(v1::CONTAINER_CREATED_EVENT, v1::CONTAINER_STARTED_EVENT,
-                                   v1::CONTAINER_CREATED_EVENT, v1::CONTAINER_STARTED_EVENT));
+    EXPECT_THAT(types, ElementsAre(criv1::CONTAINER_CREATED_EVENT, criv1::CONTAINER_STARTED_EVENT,
+                                   criv1::CONTAINER_CREATED_EVENT, criv1::CONTAINER_STARTED_EVENT));
     EXPECT_EQ(event.container_id(), created.container_id());
     EXPECT_EQ(event.pod_sandbox_status().id(), sandbox.pod_sandbox_id());
     ASSERT_THAT(event.containers_statuses(), SizeIs(1));
-    EXPECT_EQ(event.containers_statuses(0).state(), v1::CONTAINER_RUNNING);
+    EXPECT_EQ(event.containers_statuses(0).state(), criv1::CONTAINER_RUNNING);
   }
 }
 
@@ -512,7 +512,7 @@ TEST(FakeRuntimeEventsTest, CancelEndsBlockedRead) {
   ASSERT_OK_AND_ASSIGN(auto stream, runtime.GetContainerEvents());
   bool read = true;
   std::thread reader([&] {
-    v1::ContainerEventResponse event;
+    criv1::ContainerEventResponse event;
     read = stream->Read(&event);
   });
   stream->Cancel();
@@ -526,13 +526,13 @@ TEST(FakeRuntimeEventsTest, SharedChannelSplitsEventsBetweenSubscribers) {
   FakeRuntime runtime(clock, RuntimeProfile::Containerd17());
   ASSERT_OK_AND_ASSIGN(auto first, runtime.GetContainerEvents());
   ASSERT_OK_AND_ASSIGN(auto second, runtime.GetContainerEvents());
-  const v1::RunPodSandboxRequest run = SandboxRequest();
+  const criv1::RunPodSandboxRequest run = SandboxRequest();
   ASSERT_OK(runtime.RunPodSandbox(run));  // Two events: sandbox created and started.
-  v1::ContainerEventResponse event;
+  criv1::ContainerEventResponse event;
   ASSERT_TRUE(first->Read(&event));
-  EXPECT_EQ(event.container_event_type(), v1::CONTAINER_CREATED_EVENT);
+  EXPECT_EQ(event.container_event_type(), criv1::CONTAINER_CREATED_EVENT);
   ASSERT_TRUE(second->Read(&event));
-  EXPECT_EQ(event.container_event_type(), v1::CONTAINER_STARTED_EVENT);
+  EXPECT_EQ(event.container_event_type(), criv1::CONTAINER_STARTED_EVENT);
 }
 
 TEST(FakeRuntimeEventsTest, BreakEndsOpenStreamsWithTheStatusAndLaterOnesWork) {
@@ -542,15 +542,15 @@ TEST(FakeRuntimeEventsTest, BreakEndsOpenStreamsWithTheStatusAndLaterOnesWork) {
     FakeRuntime runtime(clock, profile);
     ASSERT_OK_AND_ASSIGN(auto before, runtime.GetContainerEvents());
     runtime.BreakEventStreams(absl::UnavailableError("GetContainerEvents: connection reset"));
-    v1::ContainerEventResponse event;
+    criv1::ContainerEventResponse event;
     EXPECT_FALSE(before->Read(&event));
     EXPECT_THAT(before->Finish(), StatusIs(absl::StatusCode::kUnavailable, HasSubstr("connection reset")));
 
     ASSERT_OK_AND_ASSIGN(auto after, runtime.GetContainerEvents());
-    const v1::RunPodSandboxRequest run = SandboxRequest();
+    const criv1::RunPodSandboxRequest run = SandboxRequest();
     ASSERT_OK(runtime.RunPodSandbox(run));
     ASSERT_TRUE(after->Read(&event));
-    EXPECT_EQ(event.container_event_type(), v1::CONTAINER_CREATED_EVENT);
+    EXPECT_EQ(event.container_event_type(), criv1::CONTAINER_CREATED_EVENT);
   }
 }
 
@@ -561,11 +561,11 @@ TEST(FakeRuntimeEventsTest, SilentStreamStaysOpenWithoutEvents) {
   FakeRuntime runtime(clock, profile);
   ASSERT_OK_AND_ASSIGN(auto stream, runtime.GetContainerEvents());
   EXPECT_EQ(runtime.EventSubscribers(), 1);
-  const v1::RunPodSandboxRequest run = SandboxRequest();
+  const criv1::RunPodSandboxRequest run = SandboxRequest();
   ASSERT_OK(runtime.RunPodSandbox(run));
   // Nothing to read: Read would block, so end the stream and check that nothing was queued.
   runtime.BreakEventStreams(absl::OkStatus());
-  v1::ContainerEventResponse event;
+  criv1::ContainerEventResponse event;
   EXPECT_FALSE(stream->Read(&event));
   EXPECT_OK(stream->Finish());
 }
@@ -575,13 +575,13 @@ TEST(FakeRuntimeEventsTest, SilentStreamStaysOpenWithoutEvents) {
 TEST_F(FakeRuntimeTest, PullTakesScriptedDurationAndTracksInFlight) {
   runtime_.SetPullScript("registry.local/a:1", PullTaking(absl::Seconds(5)));
   EXPECT_EQ(runtime_.InFlightPulls(), 0);
-  v1::PullImageRequest request;
+  criv1::PullImageRequest request;
   request.mutable_image()->set_image("registry.local/a:1");
-  absl::StatusOr<v1::PullImageResponse> pulled;
+  absl::StatusOr<criv1::PullImageResponse> pulled;
   std::thread puller([&] { pulled = runtime_.PullImage(request, nullptr); });
   clock_.WaitForSleepers(1);
   EXPECT_EQ(runtime_.InFlightPulls(), 1);
-  v1::ImageStatusRequest status;
+  criv1::ImageStatusRequest status;
   status.mutable_image()->set_image("registry.local/a:1");
   ASSERT_OK_AND_ASSIGN(auto absent, runtime_.ImageStatus(status));
   EXPECT_FALSE(absent.has_image());
@@ -601,7 +601,7 @@ TEST_F(FakeRuntimeTest, PullCountsMaxConcurrency) {
     const std::string image = "registry.local/img" + std::to_string(i) + ":1";
     runtime_.SetPullScript(image, PullTaking(absl::Seconds(1 + i)));
     pullers.emplace_back([this, image] {
-      v1::PullImageRequest request;
+      criv1::PullImageRequest request;
       request.mutable_image()->set_image(image);
       EXPECT_OK(runtime_.PullImage(request, nullptr));
     });
@@ -610,7 +610,7 @@ TEST_F(FakeRuntimeTest, PullCountsMaxConcurrency) {
   clock_.Advance(absl::Seconds(3));
   for (auto& t : pullers) t.join();
   EXPECT_EQ(runtime_.MaxConcurrentPulls(), 3);
-  v1::ListImagesRequest list;
+  criv1::ListImagesRequest list;
   ASSERT_OK_AND_ASSIGN(auto images, runtime_.ListImages(list));
   EXPECT_THAT(images.images(), SizeIs(3));
 }
@@ -618,7 +618,7 @@ TEST_F(FakeRuntimeTest, PullCountsMaxConcurrency) {
 TEST_F(FakeRuntimeTest, PullFailsWithScriptedError) {
   runtime_.SetPullScript("registry.local/missing:1",
                          PullFailing(absl::NotFoundError("not found")));
-  v1::PullImageRequest request;
+  criv1::PullImageRequest request;
   request.mutable_image()->set_image("registry.local/missing:1");
   EXPECT_THAT(runtime_.PullImage(request, nullptr), StatusIs(absl::StatusCode::kNotFound));
 }
@@ -627,10 +627,10 @@ TEST_F(FakeRuntimeTest, PullIsCancellable) {
   PullScript stall;
   stall.hang = true;
   runtime_.SetPullScript("registry.local/slow:1", stall);
-  v1::PullImageRequest request;
+  criv1::PullImageRequest request;
   request.mutable_image()->set_image("registry.local/slow:1");
   Cancellation cancel;
-  absl::StatusOr<v1::PullImageResponse> pulled;
+  absl::StatusOr<criv1::PullImageResponse> pulled;
   std::thread puller([&] { pulled = runtime_.PullImage(request, &cancel); });
   clock_.WaitForSleepers(1);
   cancel.Cancel();
@@ -641,12 +641,12 @@ TEST_F(FakeRuntimeTest, PullIsCancellable) {
 
 TEST_F(FakeRuntimeTest, PullRecordsAuthAndRejectsWrongCredentials) {
   PullScript script;
-  v1::AuthConfig want;
+  criv1::AuthConfig want;
   want.set_username("u");
   want.set_password("p");
   script.required_auth = want;
   runtime_.SetPullScript("registry.local/private:1", script);
-  v1::PullImageRequest request;
+  criv1::PullImageRequest request;
   request.mutable_image()->set_image("registry.local/private:1");
   request.mutable_auth()->set_username("u");
   request.mutable_auth()->set_password("wrong");
@@ -664,12 +664,12 @@ TEST_F(FakeRuntimeTest, PullRecordsAuthAndRejectsWrongCredentials) {
 
 TEST_F(FakeRuntimeTest, ImagesAreNormalisedAndRemovalIsIdempotent) {
   runtime_.AddImage("busybox:1");
-  v1::ImageStatusRequest status;
+  criv1::ImageStatusRequest status;
   status.mutable_image()->set_image("docker.io/library/busybox:1");
   ASSERT_OK_AND_ASSIGN(auto present, runtime_.ImageStatus(status));
   ASSERT_TRUE(present.has_image());
   EXPECT_THAT(present.image().repo_tags(), ElementsAre("docker.io/library/busybox:1"));
-  v1::RemoveImageRequest remove;
+  criv1::RemoveImageRequest remove;
   remove.mutable_image()->set_image("busybox:1");
   ASSERT_OK(runtime_.RemoveImage(remove));
   ASSERT_OK(runtime_.RemoveImage(remove));
@@ -683,12 +683,12 @@ TEST(FakeRuntimeProfileTest, ListImagesFilterAndPullRefPerProfile) {
     FakeClock clock;
     FakeRuntime runtime(clock, profile);
     runtime.AddImage("registry.local/a:1");
-    v1::PullImageRequest pull;
+    criv1::PullImageRequest pull;
     pull.mutable_image()->set_image("registry.local/b:1");
     ASSERT_OK_AND_ASSIGN(auto pulled, runtime.PullImage(pull, nullptr));
     const bool crio = profile.runtime_name == "cri-o";
     EXPECT_EQ(absl::StartsWith(pulled.image_ref(), "registry.local/b@sha256:"), crio);
-    v1::ListImagesRequest list;
+    criv1::ListImagesRequest list;
     list.mutable_filter()->mutable_image()->set_image("registry.local/a:1");
     ASSERT_OK_AND_ASSIGN(auto images, runtime.ListImages(list));
     EXPECT_THAT(images.images(), SizeIs(crio ? 1 : 2));
@@ -697,7 +697,7 @@ TEST(FakeRuntimeProfileTest, ListImagesFilterAndPullRefPerProfile) {
 
 TEST_F(FakeRuntimeTest, ImageFsInfoReportsConfiguredUsage) {
   runtime_.SetImageFsUsedBytes(12345);
-  ASSERT_OK_AND_ASSIGN(auto info, runtime_.ImageFsInfo(v1::ImageFsInfoRequest()));
+  ASSERT_OK_AND_ASSIGN(auto info, runtime_.ImageFsInfo(criv1::ImageFsInfoRequest()));
   ASSERT_THAT(info.image_filesystems(), SizeIs(1));
   EXPECT_EQ(info.image_filesystems(0).used_bytes().value(), 12345u);
 }
@@ -706,8 +706,8 @@ TEST_F(FakeRuntimeTest, ImageFsInfoReportsConfiguredUsage) {
 
 TEST_F(FakeRuntimeTest, InjectedErrorIsConsumedOnce) {
   runtime_.InjectError("Version", absl::UnavailableError("runtime down"));
-  EXPECT_THAT(runtime_.Version(v1::VersionRequest()), StatusIs(absl::StatusCode::kUnavailable));
-  ASSERT_OK_AND_ASSIGN(auto version, runtime_.Version(v1::VersionRequest()));
+  EXPECT_THAT(runtime_.Version(criv1::VersionRequest()), StatusIs(absl::StatusCode::kUnavailable));
+  ASSERT_OK_AND_ASSIGN(auto version, runtime_.Version(criv1::VersionRequest()));
   EXPECT_EQ(version.runtime_name(), "containerd");
   EXPECT_EQ(version.runtime_version(), "1.6.20~ds1");
   EXPECT_EQ(version.runtime_api_version(), "v1");
@@ -717,8 +717,8 @@ TEST_F(FakeRuntimeTest, InjectedErrorIsConsumedOnce) {
 
 TEST_F(FakeRuntimeTest, InjectedLatencyWaitsOnTheClock) {
   runtime_.SetLatency("Status", absl::Seconds(1));
-  absl::StatusOr<v1::StatusResponse> status;
-  std::thread caller([&] { status = runtime_.Status(v1::StatusRequest()); });
+  absl::StatusOr<criv1::StatusResponse> status;
+  std::thread caller([&] { status = runtime_.Status(criv1::StatusRequest()); });
   clock_.WaitForSleepers(1);
   clock_.Advance(absl::Seconds(1));
   caller.join();
@@ -729,13 +729,13 @@ TEST_F(FakeRuntimeTest, InjectedLatencyWaitsOnTheClock) {
 TEST_F(FakeRuntimeTest, AddPodsBuildsThousandKubeletLabelledPods) {
   const std::vector<std::string> ids = runtime_.AddPods(1000, 2);
   ASSERT_THAT(ids, SizeIs(1000));
-  ASSERT_OK_AND_ASSIGN(auto sandboxes, runtime_.ListPodSandbox(v1::ListPodSandboxRequest()));
+  ASSERT_OK_AND_ASSIGN(auto sandboxes, runtime_.ListPodSandbox(criv1::ListPodSandboxRequest()));
   EXPECT_THAT(sandboxes.items(), SizeIs(1000));
-  v1::ListContainersRequest request;
-  request.mutable_filter()->mutable_state()->set_state(v1::CONTAINER_RUNNING);
+  criv1::ListContainersRequest request;
+  request.mutable_filter()->mutable_state()->set_state(criv1::CONTAINER_RUNNING);
   ASSERT_OK_AND_ASSIGN(auto containers, runtime_.ListContainers(request));
   ASSERT_THAT(containers.containers(), SizeIs(2000));
-  const v1::Container& c = containers.containers(0);
+  const criv1::Container& c = containers.containers(0);
   EXPECT_EQ(c.labels().size(), 4u);
   EXPECT_TRUE(c.labels().contains(std::string(cri::kubelet::kPodUid)));
   EXPECT_EQ(c.annotations().at(std::string(cri::kubelet::kContainerRestartCount)), "0");

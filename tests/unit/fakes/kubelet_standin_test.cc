@@ -44,13 +44,13 @@ class KubeletStandInTest : public ::testing::Test {
  protected:
   KubeletStandInTest() : runtime_(clock_), kubelet_(runtime_, clock_) {}
 
-  std::vector<v1::Container> ContainersNamed(const std::string& name) {
-    v1::ListContainersRequest request;
+  std::vector<criv1::Container> ContainersNamed(const std::string& name) {
+    criv1::ListContainersRequest request;
     (*request.mutable_filter()->mutable_label_selector())[std::string(kubelet::kContainerName)] = name;
     auto listed = runtime_.ListContainers(request);
     EXPECT_OK(listed);
-    std::vector<v1::Container> out(listed->containers().begin(), listed->containers().end());
-    std::sort(out.begin(), out.end(), [](const v1::Container& a, const v1::Container& b) {
+    std::vector<criv1::Container> out(listed->containers().begin(), listed->containers().end());
+    std::sort(out.begin(), out.end(), [](const criv1::Container& a, const criv1::Container& b) {
       return a.metadata().attempt() < b.metadata().attempt();
     });
     return out;
@@ -63,7 +63,7 @@ class KubeletStandInTest : public ::testing::Test {
 
 TEST_F(KubeletStandInTest, RunPodCreatesKubeletLabelledObjects) {
   ASSERT_OK_AND_ASSIGN(const std::string sandbox_id, kubelet_.RunPod(WebPod()));
-  v1::PodSandboxStatusRequest sandbox_request;
+  criv1::PodSandboxStatusRequest sandbox_request;
   sandbox_request.set_pod_sandbox_id(sandbox_id);
   ASSERT_OK_AND_ASSIGN(auto sandbox, runtime_.PodSandboxStatus(sandbox_request));
   EXPECT_EQ(sandbox.status().labels().at(std::string(kubelet::kPodName)), "web");
@@ -72,11 +72,11 @@ TEST_F(KubeletStandInTest, RunPodCreatesKubeletLabelledObjects) {
   EXPECT_EQ(sandbox.status().annotations().at("note"), "x");
   EXPECT_TRUE(sandbox.status().network().ip().empty());  // Host network.
 
-  const std::vector<v1::Container> apps = ContainersNamed("app");
+  const std::vector<criv1::Container> apps = ContainersNamed("app");
   ASSERT_THAT(apps, SizeIs(1));
-  EXPECT_EQ(apps[0].state(), v1::CONTAINER_RUNNING);
+  EXPECT_EQ(apps[0].state(), criv1::CONTAINER_RUNNING);
   EXPECT_EQ(apps[0].labels().size(), 4u);
-  v1::ContainerStatusRequest status_request;
+  criv1::ContainerStatusRequest status_request;
   status_request.set_container_id(apps[0].id());
   ASSERT_OK_AND_ASSIGN(auto status, runtime_.ContainerStatus(status_request));
   const auto& annotations = status.status().annotations();
@@ -96,8 +96,8 @@ TEST_F(KubeletStandInTest, RunPodCreatesKubeletLabelledObjects) {
 
 TEST_F(KubeletStandInTest, ExitedContainerRestartsAsNextAttemptAfterBackoff) {
   ASSERT_OK(kubelet_.RunPod(WebPod()));
-  const v1::Container first = ContainersNamed("app").at(0);
-  v1::StopContainerRequest stop;
+  const criv1::Container first = ContainersNamed("app").at(0);
+  criv1::StopContainerRequest stop;
   stop.set_container_id(first.id());
   stop.set_timeout(30);
   ASSERT_OK(runtime_.StopContainer(stop));
@@ -108,18 +108,18 @@ TEST_F(KubeletStandInTest, ExitedContainerRestartsAsNextAttemptAfterBackoff) {
 
   clock_.Advance(absl::Milliseconds(1));
   ASSERT_OK(kubelet_.SyncOnce());
-  const std::vector<v1::Container> apps = ContainersNamed("app");
+  const std::vector<criv1::Container> apps = ContainersNamed("app");
   ASSERT_THAT(apps, SizeIs(2));
-  const v1::Container& second = apps[1];
+  const criv1::Container& second = apps[1];
   EXPECT_EQ(second.metadata().attempt(), 1u);
   EXPECT_NE(second.id(), first.id());
-  EXPECT_EQ(second.state(), v1::CONTAINER_RUNNING);
+  EXPECT_EQ(second.state(), criv1::CONTAINER_RUNNING);
   EXPECT_EQ((std::map<std::string, std::string>(second.labels().begin(), second.labels().end())),
             (std::map<std::string, std::string>(first.labels().begin(), first.labels().end())));
   EXPECT_EQ(second.annotations().at(std::string(kubelet::kContainerRestartCount)), "1");
   EXPECT_EQ(second.annotations().at(std::string(kubelet::kContainerHash)),
             first.annotations().at(std::string(kubelet::kContainerHash)));
-  v1::ContainerStatusRequest status_request;
+  criv1::ContainerStatusRequest status_request;
   status_request.set_container_id(second.id());
   ASSERT_OK_AND_ASSIGN(auto status, runtime_.ContainerStatus(status_request));
   EXPECT_THAT(status.status().log_path(), ::testing::EndsWith("/app/1.log"));
@@ -134,17 +134,17 @@ TEST_F(KubeletStandInTest, ExitedContainerRestartsAsNextAttemptAfterBackoff) {
 TEST_F(KubeletStandInTest, KeepsOnlyOneDeadInstancePerContainer) {
   ASSERT_OK(kubelet_.RunPod(WebPod()));
   for (int round = 0; round < 3; ++round) {
-    const std::vector<v1::Container> apps = ContainersNamed("app");
+    const std::vector<criv1::Container> apps = ContainersNamed("app");
     ASSERT_OK(runtime_.ExitContainer(apps.back().id(), 1));
     clock_.Advance(absl::Seconds(1));
     ASSERT_OK(kubelet_.SyncOnce());
   }
-  const std::vector<v1::Container> apps = ContainersNamed("app");
+  const std::vector<criv1::Container> apps = ContainersNamed("app");
   ASSERT_THAT(apps, SizeIs(2));
   EXPECT_EQ(apps[0].metadata().attempt(), 2u);
-  EXPECT_EQ(apps[0].state(), v1::CONTAINER_EXITED);
+  EXPECT_EQ(apps[0].state(), criv1::CONTAINER_EXITED);
   EXPECT_EQ(apps[1].metadata().attempt(), 3u);
-  EXPECT_EQ(apps[1].state(), v1::CONTAINER_RUNNING);
+  EXPECT_EQ(apps[1].state(), criv1::CONTAINER_RUNNING);
 }
 
 TEST_F(KubeletStandInTest, BackgroundLoopRestartsAndStops) {
@@ -163,7 +163,7 @@ TEST_F(KubeletStandInTest, BackgroundLoopRestartsAndStops) {
 TEST_F(KubeletStandInTest, RemovePodRemovesSandboxAndForgetsIt) {
   ASSERT_OK_AND_ASSIGN(const std::string sandbox_id, kubelet_.RunPod(WebPod()));
   ASSERT_OK(kubelet_.RemovePod("default", "web"));
-  v1::PodSandboxStatusRequest request;
+  criv1::PodSandboxStatusRequest request;
   request.set_pod_sandbox_id(sandbox_id);
   EXPECT_THAT(runtime_.PodSandboxStatus(request), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(ContainersNamed("app"), SizeIs(0));
@@ -180,16 +180,16 @@ TEST(KubeletStandInAdoptTest, RestartsContainersOfBulkPods) {
   options.adopt_all_pods = true;
   KubeletStandIn kubelet(runtime, clock, options);
   runtime.AddPods(3, 1);
-  v1::ListContainersRequest list;
+  criv1::ListContainersRequest list;
   ASSERT_OK_AND_ASSIGN(auto before, runtime.ListContainers(list));
   ASSERT_THAT(before.containers(), SizeIs(3));
-  v1::StopContainerRequest stop;
+  criv1::StopContainerRequest stop;
   stop.set_container_id(before.containers(0).id());
   ASSERT_OK(runtime.StopContainer(stop));
   clock.Advance(absl::Seconds(1));
   ASSERT_OK(kubelet.SyncOnce());
   EXPECT_EQ(kubelet.Restarts(), 1);
-  list.mutable_filter()->mutable_state()->set_state(v1::CONTAINER_RUNNING);
+  list.mutable_filter()->mutable_state()->set_state(criv1::CONTAINER_RUNNING);
   ASSERT_OK_AND_ASSIGN(auto after, runtime.ListContainers(list));
   EXPECT_THAT(after.containers(), SizeIs(3));
 }

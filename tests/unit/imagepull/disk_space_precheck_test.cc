@@ -62,10 +62,10 @@ ResolvedImage OfSize(int64_t bytes) {
 class DiskSpacePrecheckTest : public ::testing::Test {
  protected:
   DiskSpacePrecheck Make(uint64_t available, DiskSpacePrecheckOptions options = {}) {
-    DiskPrecheckOptions disk_options;
+    FreeSpaceCheckOptions disk_options;
     disk_options.reserve_percent = 0;
     disk_options.default_path = "/fallback";
-    disk_ = std::make_unique<DiskPrecheck>(
+    disk_ = std::make_unique<FreeSpaceCheck>(
         disk_options,
         std::make_unique<PathRecordingSource>(FilesystemSpace{available, 100 * kMiB}, &paths_));
     return DiskSpacePrecheck(resolver_, runtime_, *disk_, options);
@@ -75,7 +75,7 @@ class DiskSpacePrecheckTest : public ::testing::Test {
   fakes::FakeClock clock_;
   fakes::FakeRuntime runtime_{clock_};
   FakeResolver resolver_;
-  std::unique_ptr<DiskPrecheck> disk_;
+  std::unique_ptr<FreeSpaceCheck> disk_;
   std::vector<std::string> paths_;
 };
 

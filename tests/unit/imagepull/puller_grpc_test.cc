@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "cri/connect.h"
-#include "daemon/store/memory_store.h"
+#include "tests/fakes/memory_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "imagepull/puller.h"
@@ -176,7 +176,7 @@ class PullerGrpcTest : public ::testing::Test {
   fakes::FakeClock clock_;
   fakes::FakeRuntime fake_{clock_};
   PullTrackingRuntime served_{fake_};
-  store::MemoryStore store_;
+  fakes::MemoryStore store_;
   std::string dir_;
   std::unique_ptr<fakes::CriServer> server_;
   std::unique_ptr<cri::Runtime> runtime_;

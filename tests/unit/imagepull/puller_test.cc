@@ -10,7 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "daemon/store/memory_store.h"
+#include "tests/fakes/memory_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "imagepull/pull_backoff.h"
@@ -115,7 +115,7 @@ class FlakyStore final : public store::Store {
   std::atomic<bool> fail_writes{false};
 
  private:
-  store::MemoryStore inner_;
+  fakes::MemoryStore inner_;
 };
 
 class PullerTest : public ::testing::Test {
@@ -155,7 +155,7 @@ class PullerTest : public ::testing::Test {
 
   fakes::FakeClock clock_;
   fakes::FakeRuntime runtime_{clock_};
-  store::MemoryStore store_;
+  fakes::MemoryStore store_;
   std::unique_ptr<ImagePuller> puller_;  // destroyed first: it cancels pulls on the runtime
 };
 

@@ -13,8 +13,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "daemon/store/sqlite_schema.h"
-#include "daemon/store/sqlite_store.h"
+#include "store/sqlite_schema.h"
+#include "store/sqlite_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"

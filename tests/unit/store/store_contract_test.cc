@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "daemon/store/memory_store.h"
-#include "daemon/store/sqlite_store.h"
-#include "daemon/store/store.h"
+#include "tests/fakes/memory_store.h"
+#include "store/sqlite_store.h"
+#include "store/store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"
@@ -19,6 +19,8 @@
 
 namespace inplaced::store {
 namespace {
+
+using ::inplaced::fakes::MemoryStore;
 
 using ::inplaced::testing::IsOk;
 using ::inplaced::testing::StatusIs;

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/store/validation.h"
+#include "store/validation.h"
 #include "gtest/gtest.h"
 
 namespace inplaced::store {

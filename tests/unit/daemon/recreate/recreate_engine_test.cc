@@ -1,0 +1,594 @@
+#include "daemon/recreate/recreate_engine.h"
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/unit/daemon/recreate/engine_test_support.h"
+
+namespace inplaced::daemon {
+namespace {
+
+namespace api = ::inplaced::v1;
+using ::inplaced::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using testing::EngineEnv;
+using testing::Get;
+using testing::NewCreate;
+using testing::PodOptions;
+
+// ---- The happy path on every runtime profile ----
+
+class EngineProfileTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(EngineProfileTest, RecreatesTwoContainersInOrderAndCompletes) {
+  absl::StatusOr<fakes::RuntimeProfile> profile = fakes::RuntimeProfile::ByName(GetParam());
+  ASSERT_TRUE(profile.ok());
+  EngineEnv env(*profile);
+  PodOptions pod;
+  pod.containers = {"a", "b"};
+  pod.termination_grace_period_seconds = 12;
+  const std::string uid = env.RunPod(pod);
+  env.StartEngine();
+  const std::string a0 = env.CurrentId("default", "web-0", "a");
+  const std::string b0 = env.CurrentId("default", "web-0", "b");
+
+  api::CreateRecreateRequestRequest create = NewCreate("r1", {"a", "b"});
+  create.mutable_spec()->mutable_strategy()->set_ordered_recreate(true);
+  ASSERT_OK_AND_ASSIGN(api::CreateRecreateRequestResponse created, env.engine_->Create(create));
+  EXPECT_TRUE(created.created());
+  const api::RecreateRequest& accepted = created.recreate_request();
+  EXPECT_EQ(accepted.status().phase(), api::RECREATE_PHASE_PENDING);
+  EXPECT_EQ(accepted.status().pod_uid(), uid) << "pod uid taken at acceptance";
+  EXPECT_EQ(accepted.status().container_states(0).old_container_id(), a0);
+  EXPECT_EQ(accepted.status().container_states(1).old_container_id(), b0);
+  EXPECT_FALSE(accepted.metadata().uid().empty());
+  EXPECT_GT(accepted.metadata().resource_version(), 0u);
+
+  env.Tick();  // kills a only
+  EXPECT_THAT(env.runtime_.SignalsOf(a0), ElementsAre("SIGTERM"));
+  EXPECT_THAT(env.runtime_.SignalsOf(b0), IsEmpty());
+  api::RecreateRequest now = Get(*env.engine_, "r1");
+  EXPECT_EQ(now.status().phase(), api::RECREATE_PHASE_RECREATING);
+  EXPECT_TRUE(now.status().container_states(0).is_killed());
+  EXPECT_EQ(now.status().container_states(0).grace_period_seconds(), 12) << "from the pod's annotation";
+  EXPECT_TRUE(now.status().container_states(0).has_killed_at());
+
+  env.KubeletRestarts();
+  env.Tick();  // a Succeeded (min_started 0): b killed in the same tick
+  env.KubeletRestarts();
+  env.Tick();
+  now = Get(*env.engine_, "r1");
+  ASSERT_EQ(now.status().phase(), api::RECREATE_PHASE_COMPLETED) << now.DebugString();
+  for (int i = 0; i < 2; ++i) {
+    const api::ContainerRecreateState& state = now.status().container_states(i);
+    EXPECT_EQ(state.phase(), api::CONTAINER_RECREATE_PHASE_SUCCEEDED) << state.name();
+    EXPECT_FALSE(state.new_container_id().empty());
+    EXPECT_NE(state.new_container_id(), state.old_container_id());
+    EXPECT_EQ(state.restart_count(), 1);
+    EXPECT_TRUE(state.has_restarted_at());
+    EXPECT_EQ(state.pre_stop().outcome(), api::PRE_STOP_OUTCOME_NO_HOOK);
+  }
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 2);
+  EXPECT_GT(now.metadata().resource_version(), accepted.metadata().resource_version());
+}
+
+INSTANTIATE_TEST_SUITE_P(Profiles, EngineProfileTest, ::testing::Values("containerd-1.6", "cri-o"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string name = info.param;
+                           for (char& c : name) {
+                             if (c == '-' || c == '.') c = '_';
+                           }
+                           return name;
+                         });
+
+// ---- Create ----
+
+TEST(RecreateEngineTest, CreateIsIdempotentBySpecAndCapped) {
+  EngineEnv env(fakes::RuntimeProfile::Containerd16(), [] {
+    RecreateEngineOptions options = EngineEnv::DefaultOptions();
+    options.max_open_requests = 1;
+    return options;
+  }());
+  env.RunPod({});
+  env.StartEngine();
+  ASSERT_OK_AND_ASSIGN(api::CreateRecreateRequestResponse first, env.engine_->Create(NewCreate("r1", {"a"})));
+  api::CreateRecreateRequestRequest same = NewCreate("r1", {"a"});
+  same.mutable_spec()->mutable_strategy()->set_failure_policy(api::FAILURE_POLICY_FAIL);  // the default
+  ASSERT_OK_AND_ASSIGN(api::CreateRecreateRequestResponse again, env.engine_->Create(same));
+  EXPECT_FALSE(again.created());
+  EXPECT_EQ(again.recreate_request().metadata().uid(), first.recreate_request().metadata().uid());
+  api::CreateRecreateRequestRequest different = NewCreate("r1", {"a"});
+  different.mutable_spec()->mutable_strategy()->set_force_recreate(true);
+  EXPECT_THAT(env.engine_->Create(different), StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(env.engine_->Create(NewCreate("r2", {"a"})), StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_THAT(env.engine_->Create(NewCreate("BAD", {"a"})), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(RecreateEngineTest, UnknownPodIsReportedInTheStatusNotAsAnError) {
+  EngineEnv env;
+  env.StartEngine();
+  ASSERT_OK_AND_ASSIGN(api::CreateRecreateRequestResponse created,
+                       env.engine_->Create(NewCreate("r1", {"a"}, "nowhere")));
+  EXPECT_THAT(created.recreate_request().status().message(), HasSubstr("not found on the node"));
+  env.Tick();
+  const api::RecreateRequest now = Get(*env.engine_, "r1");
+  EXPECT_EQ(now.status().phase(), api::RECREATE_PHASE_COMPLETED);
+  EXPECT_EQ(now.status().message(), kPodGoneMessage);
+}
+
+// ---- Per-pod FIFO, never stuck; pods in parallel ----
+
+TEST(RecreateEngineTest, RequestsOfOnePodRunOneAtATimeInCreationOrder) {
+  EngineEnv env;
+  env.RunPod({});
+  env.StartEngine();
+  ASSERT_OK(env.engine_->Create(NewCreate("r2-created-first", {"a"})).status());
+  // Forced: without it, the restart the first request causes would already count as its recreate.
+  api::CreateRecreateRequestRequest second_create = NewCreate("r1-created-second", {"a"});
+  second_create.mutable_spec()->mutable_strategy()->set_force_recreate(true);
+  ASSERT_OK(env.engine_->Create(second_create).status());
+  env.Tick();
+  EXPECT_EQ(Get(*env.engine_, "r2-created-first").status().phase(), api::RECREATE_PHASE_RECREATING);
+  api::RecreateRequest second = Get(*env.engine_, "r1-created-second");
+  EXPECT_EQ(second.status().phase(), api::RECREATE_PHASE_PENDING);
+  EXPECT_THAT(second.status().message(), HasSubstr("waiting for request r2-created-first"));
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 1);
+
+  env.KubeletRestarts();
+  env.Tick();  // the first completes and the second starts in the same tick
+  EXPECT_EQ(Get(*env.engine_, "r2-created-first").status().phase(), api::RECREATE_PHASE_COMPLETED);
+  EXPECT_EQ(Get(*env.engine_, "r1-created-second").status().phase(), api::RECREATE_PHASE_RECREATING);
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 2);
+}
+
+TEST(RecreateEngineTest, DeletingTheHeadFreesThePodsQueue) {
+  EngineEnv env;
+  env.RunPod({});
+  env.StartEngine();
+  api::CreateRecreateRequestRequest head = NewCreate("head", {"a"});
+  head.mutable_spec()->mutable_strategy()->set_unready_grace_period_seconds(5);  // never acknowledged
+  ASSERT_OK(env.engine_->Create(head).status());
+  ASSERT_OK(env.engine_->Create(NewCreate("next", {"a"})).status());
+  env.Tick();
+  EXPECT_EQ(Get(*env.engine_, "next").status().phase(), api::RECREATE_PHASE_PENDING);
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 0);
+
+  api::DeleteRecreateRequestRequest remove;
+  remove.set_namespace_("default");
+  remove.set_name("head");
+  ASSERT_OK(env.engine_->Delete(remove));
+  env.Tick();
+  EXPECT_EQ(Get(*env.engine_, "next").status().phase(), api::RECREATE_PHASE_RECREATING);
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 1);
+}
+
+TEST(RecreateEngineTest, ARequestCreatedAfterTheHeadCompletedStartsAtOnce) {
+  EngineEnv env;
+  env.RunPod({});
+  env.StartEngine();
+  ASSERT_OK(env.engine_->Create(NewCreate("first", {"a"})).status());
+  env.Tick();
+  env.KubeletRestarts();
+  env.Tick();
+  ASSERT_EQ(Get(*env.engine_, "first").status().phase(), api::RECREATE_PHASE_COMPLETED);
+  ASSERT_OK(env.engine_->Create(NewCreate("second", {"a"})).status());
+  env.Tick();
+  EXPECT_EQ(Get(*env.engine_, "second").status().phase(), api::RECREATE_PHASE_RECREATING);
+}
+
+TEST(RecreateEngineTest, PodsDoNotWaitOnEachOthersKills) {
+  EngineEnv env;
+  PodOptions slow;
+  slow.name = "slow";
+  slow.pre_stop_json = R"({"exec":{"command":["sleep","600"]}})";
+  env.RunPod(slow);
+  PodOptions fast;
+  fast.name = "fast";
+  env.RunPod(fast);
+  env.StartEngine();
+  env.prestop_.Block();
+  ASSERT_OK(env.engine_->Create(NewCreate("slow-r", {"a"}, "slow")).status());
+  ASSERT_OK(env.engine_->Create(NewCreate("fast-r", {"a"}, "fast")).status());
+  ASSERT_OK(env.engine_->TickOnce());
+  env.prestop_.WaitRunning(1);
+  // The slow pod's hook is still running; the fast pod's kill completes meanwhile.
+  while (env.runtime_.CallCount("StopContainer") < 1) std::this_thread::yield();
+  EXPECT_EQ(Get(*env.engine_, "fast-r").status().container_states(0).pre_stop().outcome(),
+            api::PRE_STOP_OUTCOME_NO_HOOK);
+  EXPECT_EQ(Get(*env.engine_, "slow-r").status().container_states(0).pre_stop().outcome(),
+            api::PRE_STOP_OUTCOME_RUNNING);
+  env.prestop_.Release();
+  env.engine_->WaitForKills();
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 2);
+  const api::RecreateRequest slow_now = Get(*env.engine_, "slow-r");
+  EXPECT_EQ(slow_now.status().container_states(0).pre_stop().outcome(), api::PRE_STOP_OUTCOME_SUCCEEDED);
+  EXPECT_EQ(slow_now.status().container_states(0).pre_stop().source(), api::PRE_STOP_SOURCE_KUBELET_ANNOTATION);
+}
+
+TEST(RecreateEngineTest, DeleteDuringTheHookPreventsTheStop) {
+  EngineEnv env;
+  PodOptions pod;
+  pod.pre_stop_json = R"({"exec":{"command":["drain"]}})";
+  env.RunPod(pod);
+  env.StartEngine();
+  env.prestop_.Block();
+  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
+  ASSERT_OK(env.engine_->TickOnce());
+  env.prestop_.WaitRunning(1);
+  api::DeleteRecreateRequestRequest remove;
+  remove.set_namespace_("default");
+  remove.set_name("r1");
+  ASSERT_OK(env.engine_->Delete(remove));
+  env.prestop_.Release();
+  env.engine_->WaitForKills();
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 0);
+  EXPECT_THAT(env.engine_->Delete(remove), StatusIs(absl::StatusCode::kNotFound));
+  remove.set_allow_missing(true);
+  EXPECT_OK(env.engine_->Delete(remove));
+}
+
+TEST(RecreateEngineTest, DeleteBeforeAQueuedKillStartsPreventsIt) {
+  RecreateEngineOptions options = EngineEnv::DefaultOptions();
+  options.kill_workers = 1;
+  EngineEnv env(fakes::RuntimeProfile::Containerd16(), options);
+  PodOptions busy;
+  busy.name = "busy";
+  busy.pre_stop_json = R"({"exec":{"command":["drain"]}})";
+  env.RunPod(busy);
+  env.RunPod({});
+  env.StartEngine();
+  env.prestop_.Block();
+  ASSERT_OK(env.engine_->Create(NewCreate("busy-r", {"a"}, "busy")).status());
+  ASSERT_OK(env.engine_->TickOnce());
+  env.prestop_.WaitRunning(1);  // the only worker is taken
+  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
+  ASSERT_OK(env.engine_->TickOnce());  // r1's kill is queued behind it
+  EXPECT_EQ(env.engine_->KillsInFlight(), 2u);
+  api::DeleteRecreateRequestRequest remove;
+  remove.set_namespace_("default");
+  remove.set_name("r1");
+  ASSERT_OK(env.engine_->Delete(remove));
+  env.prestop_.Release();
+  env.engine_->WaitForKills();
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 1) << "only busy-r's kill ran";
+}
+
+// ---- Kill outcomes ----
+
+TEST(RecreateEngineTest, StopContainerErrorFailsTheContainer) {
+  EngineEnv env;
+  env.RunPod({});
+  env.StartEngine();
+  // The runtime answered (unlike UNAVAILABLE, which only defers the kill: recreate_recovery_test).
+  env.runtime_.InjectError("StopContainer", absl::InternalError("failed to kill container: permission denied"));
+  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
+  env.Tick();
+  env.Tick();
+  const api::RecreateRequest now = Get(*env.engine_, "r1");
+  EXPECT_EQ(now.status().phase(), api::RECREATE_PHASE_COMPLETED);
+  EXPECT_EQ(now.status().container_states(0).phase(), api::CONTAINER_RECREATE_PHASE_FAILED);
+  EXPECT_THAT(now.status().container_states(0).message(), HasSubstr("kill container error: "));
+  EXPECT_THAT(now.status().container_states(0).message(), HasSubstr("permission denied"));
+}
+
+TEST(RecreateEngineTest, StopContainerNotFoundIsAnAlreadyStoppedContainer) {
+  EngineEnv env;
+  env.RunPod({});
+  env.StartEngine();
+  env.runtime_.InjectError("StopContainer", absl::NotFoundError("an error occurred when try to find container"));
+  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
+  env.Tick();
+  const api::RecreateRequest now = Get(*env.engine_, "r1");
+  EXPECT_EQ(now.status().phase(), api::RECREATE_PHASE_RECREATING);
+  EXPECT_EQ(now.status().container_states(0).phase(), api::CONTAINER_RECREATE_PHASE_RECREATING);
+  EXPECT_TRUE(now.status().container_states(0).is_killed());
+}
+
+TEST(RecreateEngineTest, RequestPreStopRunsBeforeTheStopWithTheRemainingGrace) {
+  EngineEnv env;
+  env.RunPod({});
+  env.StartEngine();
+  api::CreateRecreateRequestRequest create = NewCreate("r1", {"a"});
+  create.mutable_spec()->mutable_containers(0)->mutable_pre_stop()->mutable_exec()->add_command("drain");
+  create.mutable_spec()->mutable_strategy()->set_termination_grace_period_seconds(20);
+  const std::string a0 = env.CurrentId("default", "web-0", "a");
+  ASSERT_OK(env.engine_->Create(create).status());
+  env.Tick();
+  EXPECT_THAT(env.prestop_.Calls(), ElementsAre(a0));
+  const api::RecreateRequest now = Get(*env.engine_, "r1");
+  EXPECT_EQ(now.status().container_states(0).pre_stop().outcome(), api::PRE_STOP_OUTCOME_SUCCEEDED);
+  EXPECT_EQ(now.status().container_states(0).pre_stop().source(), api::PRE_STOP_SOURCE_REQUEST);
+  EXPECT_EQ(now.status().container_states(0).grace_period_seconds(), 20);
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 1);
+}
+
+// ---- API calls ----
+
+TEST(RecreateEngineTest, AcknowledgeUnreadyKeepsTheFirstTimeAndOpensTheWindow) {
+  EngineEnv env;
+  env.RunPod({});
+  env.StartEngine();
+  api::CreateRecreateRequestRequest create = NewCreate("r1", {"a"});
+  create.mutable_spec()->mutable_strategy()->set_unready_grace_period_seconds(10);
+  ASSERT_OK(env.engine_->Create(create).status());
+  env.Tick();
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 0);
+  api::AcknowledgeUnreadyRequest ack;
+  ack.set_namespace_("default");
+  ack.set_name("r1");
+  *ack.mutable_unready_at() = ToProtoTime(env.clock_.Now());
+  ASSERT_OK(env.engine_->AcknowledgeUnready(ack).status());
+  *ack.mutable_unready_at() = ToProtoTime(env.clock_.Now() + absl::Hours(1));
+  ASSERT_OK_AND_ASSIGN(api::RecreateRequest kept, env.engine_->AcknowledgeUnready(ack));
+  EXPECT_EQ(FromProtoTime(kept.status().unready_acknowledged_at()), env.clock_.Now());
+  env.clock_.Advance(absl::Seconds(9));
+  env.Tick();
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 0);
+  env.clock_.Advance(absl::Seconds(1));
+  env.Tick();
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 1);
+  env.KubeletRestarts();
+  env.Tick();
+  ASSERT_EQ(Get(*env.engine_, "r1").status().phase(), api::RECREATE_PHASE_COMPLETED);
+  EXPECT_THAT(env.engine_->AcknowledgeUnready(ack), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST(RecreateEngineTest, ControllerReadinessGatesSuccess) {
+  EngineEnv env;
+  env.RunPod({});
+  env.StartEngine();
+  api::CreateRecreateRequestRequest create = NewCreate("r1", {"a"});
+  create.mutable_spec()->set_readiness_source(api::READINESS_SOURCE_CONTROLLER);
+  ASSERT_OK(env.engine_->Create(create).status());
+  env.Tick();
+  env.KubeletRestarts();
+  env.Tick();
+  api::RecreateRequest now = Get(*env.engine_, "r1");
+  EXPECT_EQ(now.status().container_states(0).phase(), api::CONTAINER_RECREATE_PHASE_RECREATING);
+  const std::string new_id = now.status().container_states(0).new_container_id();
+  ASSERT_FALSE(new_id.empty());
+
+  api::ReportReadinessRequest report;
+  report.set_namespace_("default");
+  report.set_name("r1");
+  api::ContainerReadiness* ready = report.add_containers();
+  ready->set_name("ghost");
+  ready->set_container_id("abc");
+  ready->set_ready(true);
+  EXPECT_THAT(env.engine_->ReportReadiness(report), StatusIs(absl::StatusCode::kInvalidArgument));
+  ready->set_name("a");
+  ready->set_container_id(now.status().container_states(0).old_container_id());  // the old instance
+  ASSERT_OK(env.engine_->ReportReadiness(report).status());
+  env.Tick();
+  EXPECT_EQ(Get(*env.engine_, "r1").status().container_states(0).phase(),
+            api::CONTAINER_RECREATE_PHASE_RECREATING);
+  ready->set_container_id(absl::StrCat("containerd://", new_id));
+  ASSERT_OK(env.engine_->ReportReadiness(report).status());
+  env.Tick();
+  now = Get(*env.engine_, "r1");
+  EXPECT_EQ(now.status().container_states(0).phase(), api::CONTAINER_RECREATE_PHASE_SUCCEEDED);
+  EXPECT_EQ(now.status().container_states(0).last_readiness_report().container_id(), new_id);
+  EXPECT_THAT(env.engine_->ReportReadiness(report), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST(RecreateEngineTest, ListFiltersAndPagesInNamespaceNameOrder) {
+  EngineEnv env;
+  env.StartEngine();
+  for (const char* ns : {"b-ns", "a", "a-b"}) {
+    for (const char* name : {"y", "x"}) {
+      ASSERT_OK(env.engine_->Create(NewCreate(name, {"a"}, absl::StrCat("pod-", name), ns)).status());
+    }
+  }
+  api::ListRecreateRequestsRequest list;
+  list.set_page_size(4);
+  std::vector<std::string> seen;
+  for (int page = 0; page < 10; ++page) {
+    ASSERT_OK_AND_ASSIGN(api::ListRecreateRequestsResponse response, env.engine_->List(list));
+    for (const api::RecreateRequest& request : response.recreate_requests()) {
+      seen.push_back(absl::StrCat(request.metadata().namespace_(), "/", request.metadata().name()));
+    }
+    if (response.next_page_token().empty()) break;
+    list.set_page_token(response.next_page_token());
+  }
+  EXPECT_THAT(seen, ElementsAre("a/x", "a/y", "a-b/x", "a-b/y", "b-ns/x", "b-ns/y"));
+
+  api::ListRecreateRequestsRequest filtered;
+  filtered.set_namespace_("a");
+  filtered.set_pod_name("pod-y");
+  ASSERT_OK_AND_ASSIGN(api::ListRecreateRequestsResponse one, env.engine_->List(filtered));
+  ASSERT_EQ(one.recreate_requests_size(), 1);
+  EXPECT_EQ(one.recreate_requests(0).metadata().name(), "y");
+  EXPECT_TRUE(one.next_page_token().empty());
+  filtered.set_phase(api::RECREATE_PHASE_COMPLETED);
+  ASSERT_OK_AND_ASSIGN(api::ListRecreateRequestsResponse none, env.engine_->List(filtered));
+  EXPECT_EQ(none.recreate_requests_size(), 0);
+}
+
+TEST(RecreateEngineTest, WatchSeesInitialStateThenChangesAndDeletion) {
+  EngineEnv env;
+  env.RunPod({});
+  env.StartEngine();
+  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<RecreateWatch> watch,
+                       env.engine_->Watch(api::WatchRecreateRequestsRequest()));
+  api::WatchRecreateRequestsResponse event;
+  ASSERT_TRUE(watch->Next(&event));
+  EXPECT_EQ(event.type(), api::WATCH_EVENT_TYPE_ADDED);
+  ASSERT_TRUE(watch->Next(&event));
+  EXPECT_EQ(event.type(), api::WATCH_EVENT_TYPE_SYNCED);
+  env.Tick();
+  ASSERT_TRUE(watch->Next(&event));
+  EXPECT_EQ(event.type(), api::WATCH_EVENT_TYPE_MODIFIED);
+  api::DeleteRecreateRequestRequest remove;
+  remove.set_namespace_("default");
+  remove.set_name("r1");
+  ASSERT_OK(env.engine_->Delete(remove));
+  // Coalescing may merge MODIFIED events; the DELETED always comes.
+  do {
+    ASSERT_TRUE(watch->Next(&event));
+  } while (event.type() == api::WATCH_EVENT_TYPE_MODIFIED);
+  EXPECT_EQ(event.type(), api::WATCH_EVENT_TYPE_DELETED);
+  EXPECT_EQ(event.recreate_request().metadata().name(), "r1");
+}
+
+TEST(RecreateEngineTest, TtlDeletesTheFinishedRequest) {
+  EngineEnv env;
+  env.StartEngine();
+  api::CreateRecreateRequestRequest create = NewCreate("r1", {"a"}, "gone");
+  create.mutable_spec()->set_ttl_seconds_after_finished(30);
+  ASSERT_OK(env.engine_->Create(create).status());
+  env.Tick();
+  ASSERT_EQ(Get(*env.engine_, "r1").status().phase(), api::RECREATE_PHASE_COMPLETED);
+  env.clock_.Advance(absl::Seconds(30));
+  env.Tick();
+  api::GetRecreateRequestRequest get;
+  get.set_namespace_("default");
+  get.set_name("r1");
+  EXPECT_THAT(env.engine_->Get(get), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(env.store_->Get(kRecreateStoreKind, "default/r1"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST(RecreateEngineTest, DeadlineFailsACrashLoopingContainer) {
+  EngineEnv env;
+  env.RunPod({});
+  env.StartEngine();
+  api::CreateRecreateRequestRequest create = NewCreate("r1", {"a"});
+  create.mutable_spec()->set_active_deadline_seconds(30);
+  create.mutable_spec()->mutable_strategy()->set_min_started_seconds(60);
+  ASSERT_OK(env.engine_->Create(create).status());
+  env.Tick();
+  env.KubeletRestarts();
+  env.Tick();
+  EXPECT_EQ(Get(*env.engine_, "r1").status().container_states(0).phase(),
+            api::CONTAINER_RECREATE_PHASE_RECREATING);
+  env.clock_.Advance(absl::Seconds(30));
+  env.Tick();
+  const api::RecreateRequest now = Get(*env.engine_, "r1");
+  EXPECT_EQ(now.status().phase(), api::RECREATE_PHASE_COMPLETED);
+  EXPECT_EQ(now.status().message(), kDeadlineExceededMessage);
+  EXPECT_EQ(now.status().container_states(0).phase(), api::CONTAINER_RECREATE_PHASE_FAILED);
+}
+
+TEST(RecreateEngineTest, IdleTicksMakeNoRuntimeCalls) {
+  EngineEnv env;
+  env.StartEngine();
+  api::CreateRecreateRequestRequest create = NewCreate("r1", {"a"}, "gone");
+  create.mutable_spec()->set_ttl_seconds_after_finished(60);
+  ASSERT_OK(env.engine_->Create(create).status());
+  env.Tick();
+  ASSERT_EQ(Get(*env.engine_, "r1").status().phase(), api::RECREATE_PHASE_COMPLETED);
+  env.runtime_.ClearCalls();
+  env.Tick();
+  env.clock_.Advance(absl::Seconds(60));
+  env.Tick();  // the TTL is enforced without looking at the node
+  EXPECT_THAT(env.runtime_.Calls(), IsEmpty());
+  api::GetRecreateRequestRequest get;
+  get.set_namespace_("default");
+  get.set_name("r1");
+  EXPECT_THAT(env.engine_->Get(get), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST(RecreateEngineTest, MissingContainerFailsAndPolicyDecidesTheRest) {
+  for (const api::FailurePolicy policy : {api::FAILURE_POLICY_FAIL, api::FAILURE_POLICY_IGNORE}) {
+    SCOPED_TRACE(api::FailurePolicy_Name(policy));
+    EngineEnv env;
+    env.RunPod({});
+    env.StartEngine();
+    api::CreateRecreateRequestRequest create = NewCreate("r1", {"ghost", "a"});
+    create.mutable_spec()->mutable_strategy()->set_failure_policy(policy);
+    ASSERT_OK(env.engine_->Create(create).status());
+    env.Tick();
+    env.KubeletRestarts();
+    env.Tick();
+    const api::RecreateRequest now = Get(*env.engine_, "r1");
+    EXPECT_EQ(now.status().phase(), api::RECREATE_PHASE_COMPLETED);
+    EXPECT_EQ(now.status().container_states(0).phase(), api::CONTAINER_RECREATE_PHASE_FAILED);
+    EXPECT_EQ(now.status().container_states(0).message(), kContainerNotFoundMessage);
+    if (policy == api::FAILURE_POLICY_FAIL) {
+      EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 0);
+      EXPECT_EQ(now.status().container_states(1).phase(), api::CONTAINER_RECREATE_PHASE_PENDING);
+    } else {
+      EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 1);
+      EXPECT_EQ(now.status().container_states(1).phase(), api::CONTAINER_RECREATE_PHASE_SUCCEEDED);
+    }
+  }
+}
+
+TEST(RecreateEngineTest, PollLoopCompletesARecreateWithoutEvents) {
+  RecreateEngineOptions options = EngineEnv::DefaultOptions();
+  options.fast_poll = absl::Milliseconds(1);
+  options.slow_poll = absl::Milliseconds(1);
+  EngineEnv env(fakes::RuntimeProfile::Containerd16(), options);
+  env.RunPod({});
+  env.StartEngine();
+  env.engine_->Start();
+  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
+  while (env.runtime_.CallCount("StopContainer") == 0 || env.engine_->KillsInFlight() > 0) {
+    std::this_thread::yield();
+  }
+  env.KubeletRestarts();
+  while (Get(*env.engine_, "r1").status().phase() != api::RECREATE_PHASE_COMPLETED) std::this_thread::yield();
+  EXPECT_EQ(Get(*env.engine_, "r1").status().container_states(0).phase(),
+            api::CONTAINER_RECREATE_PHASE_SUCCEEDED);
+  env.engine_->Shutdown();
+}
+
+TEST(RecreateEngineTest, PodGoneCompletesTheRequest) {
+  EngineEnv env;
+  env.RunPod({});
+  env.StartEngine();
+  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
+  ASSERT_OK(env.kubelet_.RemovePod("default", "web-0"));
+  env.Tick();
+  const api::RecreateRequest now = Get(*env.engine_, "r1");
+  EXPECT_EQ(now.status().phase(), api::RECREATE_PHASE_COMPLETED);
+  EXPECT_EQ(now.status().message(), kPodGoneMessage);
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 0);
+}
+
+TEST(RecreateEngineTest, ShutdownRefusesCalls) {
+  EngineEnv env;
+  env.StartEngine();
+  env.engine_->Shutdown();
+  env.engine_->Shutdown();
+  EXPECT_THAT(env.engine_->Create(NewCreate("r1", {"a"})), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(env.engine_->TickOnce(), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+// ---- Scale ----
+
+TEST(RecreateEngineTest, ListCallsPerTickAreConstantWithAThousandRequests) {
+  RecreateEngineOptions options = EngineEnv::DefaultOptions();
+  options.max_open_requests = 1000;
+  EngineEnv env(fakes::RuntimeProfile::Containerd20(), options);
+  env.runtime_.AddPods(1000, 1);
+  env.StartEngine();
+  ASSERT_OK_AND_ASSIGN(cri::NodeSnapshot snapshot, cri::TakeSnapshot(env.runtime_));
+  for (const cri::PodInfo& pod : snapshot.pods()) {
+    api::CreateRecreateRequestRequest create = NewCreate(absl::StrCat("r-", pod.name), {"c0"}, pod.name, "bulk");
+    create.mutable_spec()->set_pod_uid(pod.uid);
+    api::ContainerStatusContext* context = create.mutable_spec()->mutable_containers(0)->mutable_status_context();
+    context->set_container_id(pod.CurrentContainer("c0")->id);
+    ASSERT_OK(env.engine_->Create(create).status());
+  }
+  env.runtime_.ClearCalls();
+  env.Tick();
+  EXPECT_EQ(env.runtime_.CallCount("ListPodSandbox"), 1);
+  EXPECT_EQ(env.runtime_.CallCount("ListContainers"), 1);
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 1000);
+  env.runtime_.ClearCalls();
+  env.Tick();
+  EXPECT_EQ(env.runtime_.CallCount("ListPodSandbox"), 1);
+  EXPECT_EQ(env.runtime_.CallCount("ListContainers"), 1);
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 0);
+}
+
+}  // namespace
+}  // namespace inplaced::daemon

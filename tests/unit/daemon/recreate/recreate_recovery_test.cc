@@ -1,0 +1,277 @@
+// Crash safety of RecreateEngine: a daemon stopped at any persisted kill step restarts (a new engine
+// over the same store and runtime), never runs a preStop hook again, stops a container instance at
+// most once per decision (and never a new instance), and resumes its waits from the persisted times.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
+#include "daemon/recreate/recreate_engine.h"
+#include "store/sqlite_store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/unit/daemon/recreate/engine_test_support.h"
+#include "tests/support/temp_dir.h"
+
+namespace inplaced::daemon {
+namespace {
+
+namespace api = ::inplaced::v1;
+namespace internal = ::inplaced::internal;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using testing::EngineEnv;
+using testing::Get;
+using testing::NewCreate;
+using testing::PodOptions;
+
+enum class StoreKind { kMemory, kSqlite };
+
+// Where the runtime stands when the daemon restarts.
+enum class RuntimeState {
+  kOldRunning,     // the StopContainer never reached the runtime
+  kOldExited,      // it did; kubelet has not restarted the container yet
+  kNewRunning,     // it did and kubelet restarted the container
+};
+
+struct StepCase {
+  std::string name;
+  internal::KillStep step;
+  RuntimeState runtime;
+  // After the restart: StopContainer calls on the old instance, and hook runs.
+  int stops;
+  int hooks;
+  api::PreStopOutcome pre_stop;
+};
+
+void PrintTo(const StepCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(StoreKind kind, std::ostream* os) { *os << (kind == StoreKind::kMemory ? "memory" : "sqlite"); }
+
+class RecoveryTest : public ::testing::TestWithParam<std::tuple<StepCase, StoreKind>> {};
+
+TEST_P(RecoveryTest, ResumesFromThePersistedStep) {
+  const auto& [c, store_kind] = GetParam();
+  EngineEnv env;
+  ::inplaced::testing::TempDir dir;
+  if (store_kind == StoreKind::kSqlite) {
+    absl::StatusOr<std::unique_ptr<store::SqliteStore>> opened = store::SqliteStore::Open(dir.Join("state.db"));
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    env.store_ = *std::move(opened);
+  }
+  PodOptions pod;
+  pod.pre_stop_json = R"({"exec":{"command":["drain"]}})";
+  env.RunPod(pod);
+  const std::string old_id = env.CurrentId("default", "web-0", "a");
+
+  // The record as a daemon killed at step `c.step` left it.
+  api::CreateRecreateRequestRequest create = NewCreate("r1", {"a"});
+  ApplySpecDefaults(create.mutable_spec());
+  const absl::Time start = env.clock_.Now();
+  internal::RecreateRecord record = NewRecord(create, "req-uid", start, 7);
+  ASSERT_OK_AND_ASSIGN(cri::NodeSnapshot snapshot, cri::TakeSnapshot(env.runtime_));
+  const cri::PodInfo* info = FindRequestPod(record.request(), snapshot);
+  ASSERT_NE(info, nullptr);
+  record.mutable_request()->mutable_status()->set_pod_uid(info->uid);
+  FillMissingContexts(&record, *info);
+  if (c.step != internal::KILL_STEP_NONE) {
+    record.mutable_request()->mutable_status()->set_phase(api::RECREATE_PHASE_RECREATING);
+    internal::ContainerKill& kill = *record.mutable_kills(0);
+    kill.set_step(c.step);
+    kill.set_target_container_id(old_id);
+    kill.set_grace_period_seconds(30);
+    *kill.mutable_started_at() = ToProtoTime(start);
+    kill.set_pod_sandbox_id(info->sandbox.id);
+    api::ContainerRecreateState& state = *record.mutable_request()->mutable_status()->mutable_container_states(0);
+    state.set_phase(api::CONTAINER_RECREATE_PHASE_RECREATING);
+    state.mutable_pre_stop()->set_source(api::PRE_STOP_SOURCE_KUBELET_ANNOTATION);
+    state.mutable_pre_stop()->set_outcome(c.step == internal::KILL_STEP_PRESTOP_STARTED
+                                              ? api::PRE_STOP_OUTCOME_RUNNING
+                                              : api::PRE_STOP_OUTCOME_SUCCEEDED);
+    if (c.step >= internal::KILL_STEP_STOP_SENT) {
+      state.set_is_killed(true);
+      *state.mutable_killed_at() = ToProtoTime(start);
+    }
+  }
+  ASSERT_OK(env.store_->Create(kRecreateStoreKind, "default/r1", record.SerializeAsString()).status());
+  if (c.runtime != RuntimeState::kOldRunning) {
+    ::runtime::v1::StopContainerRequest stop;
+    stop.set_container_id(old_id);
+    stop.set_timeout(30);
+    ASSERT_OK(env.runtime_.StopContainer(stop));
+  }
+  if (c.runtime == RuntimeState::kNewRunning) env.KubeletRestarts();
+  env.runtime_.ClearCalls();
+
+  env.clock_.Advance(absl::Seconds(5));
+  env.StartEngine();  // the restarted daemon
+  env.Tick();
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), c.stops);
+  EXPECT_EQ(static_cast<int>(env.prestop_.Calls().size()), c.hooks) << "a started hook is never re-run";
+  for (const fakes::SignalRecord& signal : env.runtime_.Signals()) {
+    EXPECT_EQ(signal.container_id, old_id) << "only the old instance is ever stopped";
+  }
+  api::RecreateRequest now = Get(*env.engine_, "r1");
+  EXPECT_EQ(now.status().container_states(0).pre_stop().outcome(), c.pre_stop);
+  EXPECT_EQ(now.metadata().uid(), "req-uid");
+
+  // Then the recreate completes, with no further kill.
+  if (c.runtime != RuntimeState::kNewRunning) env.KubeletRestarts();
+  env.Tick();
+  env.Tick();
+  now = Get(*env.engine_, "r1");
+  EXPECT_EQ(now.status().phase(), api::RECREATE_PHASE_COMPLETED) << now.DebugString();
+  EXPECT_EQ(now.status().container_states(0).phase(), api::CONTAINER_RECREATE_PHASE_SUCCEEDED);
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), c.stops);
+  EXPECT_EQ(static_cast<int>(env.prestop_.Calls().size()), c.hooks);
+}
+
+std::string RecoveryName(const ::testing::TestParamInfo<std::tuple<StepCase, StoreKind>>& info) {
+  return absl::StrCat(std::get<0>(info.param).name,
+                      std::get<1>(info.param) == StoreKind::kMemory ? "Memory" : "Sqlite");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Steps, RecoveryTest,
+    ::testing::Combine(
+        ::testing::Values(
+            // Nothing started yet: the whole kill runs (the hook had never started).
+            StepCase{"None", internal::KILL_STEP_NONE, RuntimeState::kOldRunning, 1, 1,
+                     api::PRE_STOP_OUTCOME_SUCCEEDED},
+            StepCase{"PreStopStarted", internal::KILL_STEP_PRESTOP_STARTED, RuntimeState::kOldRunning, 1, 0,
+                     api::PRE_STOP_OUTCOME_SKIPPED},
+            StepCase{"PreStopDone", internal::KILL_STEP_PRESTOP_DONE, RuntimeState::kOldRunning, 1, 0,
+                     api::PRE_STOP_OUTCOME_SUCCEEDED},
+            StepCase{"StopSentNotReceived", internal::KILL_STEP_STOP_SENT, RuntimeState::kOldRunning, 1, 0,
+                     api::PRE_STOP_OUTCOME_SUCCEEDED},
+            StepCase{"StopSentExited", internal::KILL_STEP_STOP_SENT, RuntimeState::kOldExited, 0, 0,
+                     api::PRE_STOP_OUTCOME_SUCCEEDED},
+            StepCase{"StopSentRestarted", internal::KILL_STEP_STOP_SENT, RuntimeState::kNewRunning, 0, 0,
+                     api::PRE_STOP_OUTCOME_SUCCEEDED},
+            StepCase{"StopDoneRestarted", internal::KILL_STEP_STOP_DONE, RuntimeState::kNewRunning, 0, 0,
+                     api::PRE_STOP_OUTCOME_SUCCEEDED}),
+        ::testing::Values(StoreKind::kMemory, StoreKind::kSqlite)),
+    RecoveryName);
+
+TEST(RecreateRecoveryTest, ShutdownDuringTheHookSkipsItAfterRestartAndStopsOnce) {
+  EngineEnv env;
+  PodOptions pod;
+  pod.pre_stop_json = R"({"exec":{"command":["drain"]}})";
+  env.RunPod(pod);
+  const std::string old_id = env.CurrentId("default", "web-0", "a");
+  env.StartEngine();
+  env.prestop_.Block();
+  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
+  ASSERT_OK(env.engine_->TickOnce());
+  env.prestop_.WaitRunning(1);
+  env.engine_->Shutdown();  // cancels the hook; its step stays PRESTOP_STARTED in the store
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 0);
+
+  env.prestop_.Release();
+  env.StartEngine();
+  env.Tick();
+  EXPECT_THAT(env.prestop_.Calls(), ElementsAre(old_id)) << "run once, before the restart";
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 1);
+  const api::RecreateRequest now = Get(*env.engine_, "r1");
+  EXPECT_EQ(now.status().container_states(0).pre_stop().outcome(), api::PRE_STOP_OUTCOME_SKIPPED);
+  EXPECT_EQ(now.status().container_states(0).pre_stop().message(), kRestartedDuringHookMessage);
+}
+
+TEST(RecreateRecoveryTest, UnreadyWindowResumesFromThePersistedAcknowledgement) {
+  EngineEnv env;
+  env.RunPod({});
+  env.StartEngine();
+  api::CreateRecreateRequestRequest create = NewCreate("r1", {"a"});
+  create.mutable_spec()->mutable_strategy()->set_unready_grace_period_seconds(10);
+  ASSERT_OK(env.engine_->Create(create).status());
+  api::AcknowledgeUnreadyRequest ack;
+  ack.set_namespace_("default");
+  ack.set_name("r1");
+  *ack.mutable_unready_at() = ToProtoTime(env.clock_.Now());
+  ASSERT_OK(env.engine_->AcknowledgeUnready(ack).status());
+  env.clock_.Advance(absl::Seconds(5));
+  env.StartEngine();  // restart in the middle of the window
+  env.Tick();
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 0);
+  env.clock_.Advance(absl::Seconds(5));
+  env.Tick();
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 1);
+}
+
+TEST(RecreateRecoveryTest, RequestsAndTheirOrderSurviveARestart) {
+  EngineEnv env;
+  env.RunPod({});
+  env.StartEngine();
+  ASSERT_OK(env.engine_->Create(NewCreate("zz-first", {"a"})).status());
+  api::CreateRecreateRequestRequest second = NewCreate("aa-second", {"a"});
+  second.mutable_spec()->mutable_strategy()->set_force_recreate(true);
+  ASSERT_OK(env.engine_->Create(second).status());
+  const std::string uid = Get(*env.engine_, "zz-first").metadata().uid();
+  env.StartEngine();
+  EXPECT_EQ(Get(*env.engine_, "zz-first").metadata().uid(), uid);
+  env.Tick();
+  // FIFO by creation, not by name: the first created runs first after the restart too.
+  EXPECT_EQ(Get(*env.engine_, "zz-first").status().phase(), api::RECREATE_PHASE_RECREATING);
+  EXPECT_EQ(Get(*env.engine_, "aa-second").status().phase(), api::RECREATE_PHASE_PENDING);
+  // A request created after the restart gets a later sequence than the reloaded ones.
+  api::CreateRecreateRequestRequest third = NewCreate("third", {"a"});
+  third.mutable_spec()->mutable_strategy()->set_force_recreate(true);
+  ASSERT_OK(env.engine_->Create(third).status());
+  env.KubeletRestarts();
+  env.Tick();
+  EXPECT_EQ(Get(*env.engine_, "aa-second").status().phase(), api::RECREATE_PHASE_RECREATING);
+  EXPECT_EQ(Get(*env.engine_, "third").status().phase(), api::RECREATE_PHASE_PENDING);
+}
+
+// ---- The runtime down during a kill ----
+
+TEST(RecreateRecoveryTest, UnavailableStopIsResentToTheSameInstanceOnceTheRuntimeAnswers) {
+  EngineEnv env;
+  env.RunPod({});
+  const std::string old_id = env.CurrentId("default", "web-0", "a");
+  env.StartEngine();
+  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
+  env.runtime_.InjectError("StopContainer", absl::UnavailableError("StopContainer: connection refused"));
+  env.Tick();
+  // Deferred, not failed: the instance still runs untouched.
+  const api::ContainerRecreateState deferred = Get(*env.engine_, "r1").status().container_states(0);
+  EXPECT_EQ(deferred.phase(), api::CONTAINER_RECREATE_PHASE_RECREATING) << deferred.DebugString();
+  EXPECT_THAT(env.runtime_.SignalsOf(old_id), IsEmpty());
+  EXPECT_EQ(env.CurrentId("default", "web-0", "a"), old_id);
+
+  env.Tick();  // the runtime answers again
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 2);
+  EXPECT_THAT(env.runtime_.SignalsOf(old_id), ElementsAre("SIGTERM"));
+  env.KubeletRestarts();
+  env.Tick();
+  const api::RecreateRequest done = Get(*env.engine_, "r1");
+  EXPECT_EQ(done.status().phase(), api::RECREATE_PHASE_COMPLETED);
+  EXPECT_EQ(done.status().container_states(0).phase(), api::CONTAINER_RECREATE_PHASE_SUCCEEDED);
+  EXPECT_EQ(done.status().container_states(0).restart_count(), 1);
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 2);
+}
+
+TEST(RecreateRecoveryTest, UnavailableStopThatReachedTheRuntimeIsNotSentAgain) {
+  EngineEnv env;
+  env.RunPod({});
+  const std::string old_id = env.CurrentId("default", "web-0", "a");
+  env.StartEngine();
+  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
+  env.runtime_.InjectError("StopContainer", absl::UnavailableError("StopContainer: connection reset"));
+  env.Tick();
+  // The stop got through before the connection broke: the instance is gone by the next tick.
+  ASSERT_OK(env.runtime_.ExitContainer(old_id, 0));
+  env.Tick();
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 1);
+  env.KubeletRestarts();
+  env.Tick();
+  const api::RecreateRequest done = Get(*env.engine_, "r1");
+  EXPECT_EQ(done.status().phase(), api::RECREATE_PHASE_COMPLETED);
+  EXPECT_EQ(done.status().container_states(0).phase(), api::CONTAINER_RECREATE_PHASE_SUCCEEDED);
+  EXPECT_EQ(done.status().container_states(0).restart_count(), 1);
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 1);
+}
+
+}  // namespace
+}  // namespace inplaced::daemon

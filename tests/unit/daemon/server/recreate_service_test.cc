@@ -1,0 +1,333 @@
+#include "daemon/server/recreate_service.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/inplaced/v1/recreate.grpc.pb.h"
+#include "daemon/recreate/watch_hub.h"
+#include "daemon/server/serving_state.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "tests/unit/daemon/server/mock_recreate_manager.h"
+
+namespace inplaced::daemon {
+namespace {
+
+namespace api = ::inplaced::v1;
+using ::testing::_;
+using ::testing::Return;
+using ::testing::StrictMock;
+
+MATCHER_P(EqualsProto, expected, "") {
+  return google::protobuf::util::MessageDifferencer::Equals(arg, expected);
+}
+
+api::RecreateRequest Stored(const std::string& name, uint64_t resource_version = 1) {
+  api::RecreateRequest request;
+  request.mutable_metadata()->set_namespace_("ns");
+  request.mutable_metadata()->set_name(name);
+  request.mutable_metadata()->set_resource_version(resource_version);
+  request.mutable_spec()->set_pod_name("pod");
+  request.mutable_status()->set_phase(api::RECREATE_PHASE_PENDING);
+  return request;
+}
+
+// The service under test on an in-process gRPC server (no socket), with every dependency faked.
+class RecreateServiceTest : public ::testing::Test {
+ protected:
+  RecreateServiceTest() : service_(manager_, state_, absl::Milliseconds(10)) {
+    grpc::ServerBuilder builder;
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    stub_ = api::RecreateService::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
+    state_.SetServing();
+  }
+  ~RecreateServiceTest() override {
+    service_.StopStreams();
+    server_->Shutdown();
+  }
+
+  StrictMock<MockRecreateManager> manager_;
+  ServingState state_;
+  RecreateServiceImpl service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<api::RecreateService::Stub> stub_;
+};
+
+class RecreateServiceStartingTest : public ::testing::Test {
+ protected:
+  RecreateServiceStartingTest() : service_(manager_, state_) {
+    grpc::ServerBuilder builder;
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    stub_ = api::RecreateService::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
+  }
+  ~RecreateServiceStartingTest() override { server_->Shutdown(); }
+
+  StrictMock<MockRecreateManager> manager_;  // strict: any call reaching it fails the test
+  ServingState state_;
+  RecreateServiceImpl service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<api::RecreateService::Stub> stub_;
+};
+
+TEST_F(RecreateServiceStartingTest, CallsBeforeReadyAreUnavailableWithoutReachingTheManager) {
+  {
+    grpc::ClientContext context;
+    api::CreateRecreateRequestResponse response;
+    EXPECT_EQ(stub_->CreateRecreateRequest(&context, {}, &response).error_code(),
+              grpc::StatusCode::UNAVAILABLE);
+  }
+  {
+    grpc::ClientContext context;
+    api::GetRecreateRequestResponse response;
+    EXPECT_EQ(stub_->GetRecreateRequest(&context, {}, &response).error_code(), grpc::StatusCode::UNAVAILABLE);
+  }
+  {
+    grpc::ClientContext context;
+    api::ListRecreateRequestsResponse response;
+    EXPECT_EQ(stub_->ListRecreateRequests(&context, {}, &response).error_code(),
+              grpc::StatusCode::UNAVAILABLE);
+  }
+  {
+    grpc::ClientContext context;
+    api::DeleteRecreateRequestResponse response;
+    EXPECT_EQ(stub_->DeleteRecreateRequest(&context, {}, &response).error_code(),
+              grpc::StatusCode::UNAVAILABLE);
+  }
+  {
+    grpc::ClientContext context;
+    api::AcknowledgeUnreadyResponse response;
+    EXPECT_EQ(stub_->AcknowledgeUnready(&context, {}, &response).error_code(), grpc::StatusCode::UNAVAILABLE);
+  }
+  {
+    grpc::ClientContext context;
+    api::ReportReadinessResponse response;
+    EXPECT_EQ(stub_->ReportReadiness(&context, {}, &response).error_code(), grpc::StatusCode::UNAVAILABLE);
+  }
+  {
+    grpc::ClientContext context;
+    auto reader = stub_->WatchRecreateRequests(&context, {});
+    api::WatchRecreateRequestsResponse event;
+    EXPECT_FALSE(reader->Read(&event));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  }
+}
+
+TEST_F(RecreateServiceStartingTest, CallsAfterStoppingAreUnavailable) {
+  state_.SetServing();
+  state_.SetStopping();
+  grpc::ClientContext context;
+  api::GetRecreateRequestResponse response;
+  EXPECT_EQ(stub_->GetRecreateRequest(&context, {}, &response).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(RecreateServiceTest, CreatePassesTheRequestAndReturnsTheManagersResponse) {
+  api::CreateRecreateRequestRequest request;
+  request.set_namespace_("ns");
+  request.set_name("r1");
+  request.mutable_spec()->set_pod_name("pod");
+  request.mutable_spec()->add_containers()->set_name("app");
+  api::CreateRecreateRequestResponse expected;
+  *expected.mutable_recreate_request() = Stored("r1");
+  expected.set_created(true);
+  EXPECT_CALL(manager_, Create(EqualsProto(request))).WillOnce(Return(expected));
+
+  grpc::ClientContext context;
+  api::CreateRecreateRequestResponse response;
+  ASSERT_TRUE(stub_->CreateRecreateRequest(&context, request, &response).ok());
+  EXPECT_THAT(response, EqualsProto(expected));
+}
+
+TEST_F(RecreateServiceTest, ManagerErrorsKeepTheirCodeAndMessage) {
+  struct Case {
+    absl::Status status;
+    grpc::StatusCode code;
+  };
+  const std::vector<Case> cases = {
+      {absl::InvalidArgumentError("spec.containers[1].name: duplicate container \"app\""),
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {absl::AlreadyExistsError("recreate request ns/r1 exists with another spec"),
+       grpc::StatusCode::ALREADY_EXISTS},
+      {absl::ResourceExhaustedError("1000 open recreate requests, the configured maximum"),
+       grpc::StatusCode::RESOURCE_EXHAUSTED},
+      {absl::FailedPreconditionError("recreate request ns/r1 has completed"),
+       grpc::StatusCode::FAILED_PRECONDITION},
+      {absl::NotFoundError("recreate request ns/r1 not found"), grpc::StatusCode::NOT_FOUND},
+      {absl::UnavailableError("shutting down"), grpc::StatusCode::UNAVAILABLE},
+      {absl::InternalError("store: disk I/O error"), grpc::StatusCode::INTERNAL},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.status.ToString());
+    EXPECT_CALL(manager_, Create(_)).WillOnce(Return(c.status));
+    grpc::ClientContext context;
+    api::CreateRecreateRequestResponse response;
+    const grpc::Status status = stub_->CreateRecreateRequest(&context, {}, &response);
+    EXPECT_EQ(status.error_code(), c.code);
+    EXPECT_EQ(status.error_message(), std::string(c.status.message()));
+  }
+}
+
+TEST_F(RecreateServiceTest, GetReturnsTheRequest) {
+  api::GetRecreateRequestRequest request;
+  request.set_namespace_("ns");
+  request.set_name("r1");
+  EXPECT_CALL(manager_, Get(EqualsProto(request))).WillOnce(Return(Stored("r1", 7)));
+  grpc::ClientContext context;
+  api::GetRecreateRequestResponse response;
+  ASSERT_TRUE(stub_->GetRecreateRequest(&context, request, &response).ok());
+  EXPECT_THAT(response.recreate_request(), EqualsProto(Stored("r1", 7)));
+}
+
+TEST_F(RecreateServiceTest, ListReturnsThePage) {
+  api::ListRecreateRequestsRequest request;
+  request.set_pod_name("pod");
+  request.set_page_size(2);
+  api::ListRecreateRequestsResponse page;
+  *page.add_recreate_requests() = Stored("a");
+  *page.add_recreate_requests() = Stored("b");
+  page.set_next_page_token("next");
+  EXPECT_CALL(manager_, List(EqualsProto(request))).WillOnce(Return(page));
+  grpc::ClientContext context;
+  api::ListRecreateRequestsResponse response;
+  ASSERT_TRUE(stub_->ListRecreateRequests(&context, request, &response).ok());
+  EXPECT_THAT(response, EqualsProto(page));
+}
+
+TEST_F(RecreateServiceTest, DeleteMapsNotFound) {
+  api::DeleteRecreateRequestRequest request;
+  request.set_namespace_("ns");
+  request.set_name("gone");
+  EXPECT_CALL(manager_, Delete(EqualsProto(request)))
+      .WillOnce(Return(absl::OkStatus()))
+      .WillOnce(Return(absl::NotFoundError("recreate request ns/gone not found")));
+  api::DeleteRecreateRequestResponse response;
+  grpc::ClientContext first;
+  EXPECT_TRUE(stub_->DeleteRecreateRequest(&first, request, &response).ok());
+  grpc::ClientContext second;
+  EXPECT_EQ(stub_->DeleteRecreateRequest(&second, request, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(RecreateServiceTest, AcknowledgeUnreadyAndReportReadinessReturnTheRequestAfterTheCall) {
+  api::AcknowledgeUnreadyRequest ack;
+  ack.set_namespace_("ns");
+  ack.set_name("r1");
+  ack.mutable_unready_at()->set_seconds(1700000000);
+  api::RecreateRequest acknowledged = Stored("r1", 2);
+  *acknowledged.mutable_status()->mutable_unready_acknowledged_at() = ack.unready_at();
+  EXPECT_CALL(manager_, AcknowledgeUnready(EqualsProto(ack))).WillOnce(Return(acknowledged));
+
+  api::ReportReadinessRequest report;
+  report.set_namespace_("ns");
+  report.set_name("r1");
+  api::ContainerReadiness* readiness = report.add_containers();
+  readiness->set_name("app");
+  readiness->set_container_id("abc");
+  readiness->set_ready(true);
+  EXPECT_CALL(manager_, ReportReadiness(EqualsProto(report))).WillOnce(Return(Stored("r1", 3)));
+
+  grpc::ClientContext ack_context;
+  api::AcknowledgeUnreadyResponse ack_response;
+  ASSERT_TRUE(stub_->AcknowledgeUnready(&ack_context, ack, &ack_response).ok());
+  EXPECT_THAT(ack_response.recreate_request(), EqualsProto(acknowledged));
+
+  grpc::ClientContext report_context;
+  api::ReportReadinessResponse report_response;
+  ASSERT_TRUE(stub_->ReportReadiness(&report_context, report, &report_response).ok());
+  EXPECT_THAT(report_response.recreate_request(), EqualsProto(Stored("r1", 3)));
+}
+
+TEST_F(RecreateServiceTest, WatchErrorFromTheManagerEndsTheStream) {
+  EXPECT_CALL(manager_, Watch(_))
+      .WillOnce(Return(absl::InvalidArgumentError("namespace: not a DNS-1123 label")));
+  grpc::ClientContext context;
+  auto reader = stub_->WatchRecreateRequests(&context, {});
+  api::WatchRecreateRequestsResponse event;
+  EXPECT_FALSE(reader->Read(&event));
+  const grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "namespace: not a DNS-1123 label");
+}
+
+// A WatchHub stands in for the manager's watches: it is the real fan-out the engine uses.
+class RecreateServiceWatchTest : public RecreateServiceTest {
+ protected:
+  void ExpectWatchFromHub(const std::vector<api::RecreateRequest>& initial) {
+    EXPECT_CALL(manager_, Watch(_))
+        .WillOnce([this, initial](const api::WatchRecreateRequestsRequest& request)
+                      -> absl::StatusOr<std::unique_ptr<RecreateWatch>> {
+          return hub_.Subscribe(request, initial);
+        });
+  }
+
+  WatchHub hub_;
+};
+
+TEST_F(RecreateServiceWatchTest, StreamsInitialStateAndChanges) {
+  ExpectWatchFromHub({Stored("a", 1)});
+  grpc::ClientContext context;
+  auto reader = stub_->WatchRecreateRequests(&context, {});
+  api::WatchRecreateRequestsResponse event;
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.type(), api::WATCH_EVENT_TYPE_ADDED);
+  EXPECT_THAT(event.recreate_request(), EqualsProto(Stored("a", 1)));
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.type(), api::WATCH_EVENT_TYPE_SYNCED);
+  hub_.Publish(api::WATCH_EVENT_TYPE_MODIFIED, Stored("a", 2));
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.type(), api::WATCH_EVENT_TYPE_MODIFIED);
+  EXPECT_EQ(event.recreate_request().metadata().resource_version(), 2u);
+  context.TryCancel();
+  while (reader->Read(&event)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
+TEST_F(RecreateServiceWatchTest, ClientCancelFreesTheHandlerAndEndsTheWatch) {
+  ExpectWatchFromHub({});
+  {
+    grpc::ClientContext context;
+    auto reader = stub_->WatchRecreateRequests(&context, {});
+    api::WatchRecreateRequestsResponse event;
+    ASSERT_TRUE(reader->Read(&event));  // SYNCED: the handler now blocks in Next()
+    EXPECT_EQ(hub_.ActiveWatches(), 1);
+    context.TryCancel();
+    reader->Finish();
+  }
+  // Shutdown without a deadline waits for every running handler: it returns only if the canceller
+  // noticed the cancelled call and unblocked Next().
+  server_->Shutdown();
+  EXPECT_EQ(hub_.ActiveWatches(), 0);
+}
+
+TEST_F(RecreateServiceWatchTest, ManagerShutdownEndsTheStreamUnavailable) {
+  ExpectWatchFromHub({});
+  grpc::ClientContext context;
+  auto reader = stub_->WatchRecreateRequests(&context, {});
+  api::WatchRecreateRequestsResponse event;
+  ASSERT_TRUE(reader->Read(&event));
+  hub_.Shutdown();
+  EXPECT_FALSE(reader->Read(&event));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(RecreateServiceWatchTest, StopStreamsEndsOpenStreamsUnavailable) {
+  ExpectWatchFromHub({});
+  grpc::ClientContext context;
+  auto reader = stub_->WatchRecreateRequests(&context, {});
+  api::WatchRecreateRequestsResponse event;
+  ASSERT_TRUE(reader->Read(&event));
+  service_.StopStreams();
+  EXPECT_FALSE(reader->Read(&event));
+  const grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("shutting down"));
+}
+
+}  // namespace
+}  // namespace inplaced::daemon
