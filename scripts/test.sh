@@ -21,7 +21,7 @@ build() {  # build DIR [cmake args...]
 }
 
 build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || exit 1
-build build-asan -DCMAKE_BUILD_TYPE=Debug -DINPLACED_SANITIZE=ON || exit 1
+build build-asan -DCMAKE_BUILD_TYPE=Debug -DINPLACED_SANITIZE=ON -DINPLACED_E2E_AND_BENCH=OFF || exit 1
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
+#include "cri/kubelet_labels.h"
 #include "google/protobuf/util/message_differencer.h"
 
 namespace inplaced::daemon {
@@ -190,6 +191,10 @@ class Stepper {
     const cri::ContainerInfo* current = pod_->CurrentContainer(name);
     if (current == nullptr) {
       SetState(&state, api::CONTAINER_RECREATE_PHASE_FAILED, kContainerNotFoundMessage);
+      return;
+    }
+    if (std::string reason = NotRecreatableReason(*current); !reason.empty()) {
+      SetState(&state, api::CONTAINER_RECREATE_PHASE_FAILED, reason);
       return;
     }
     state.set_restart_count(static_cast<int32_t>(current->restart_count));
@@ -390,6 +395,15 @@ const cri::PodInfo* FindRequestPod(const ::inplaced::v1::RecreateRequest& reques
     return nullptr;
   }
   return pod;
+}
+
+std::string NotRecreatableReason(const cri::ContainerInfo& container) {
+  if (container.type == cri::kubelet::kContainerTypeInit ||
+      container.type == cri::kubelet::kContainerTypeEphemeral) {
+    return absl::StrCat("container \"", container.name, "\" is an ", container.type,
+                        " container: only regular containers (pod.spec.containers) can be recreated");
+  }
+  return "";
 }
 
 void FillMissingContexts(::inplaced::internal::RecreateRecord* record, const cri::PodInfo& pod) {

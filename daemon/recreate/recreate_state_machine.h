@@ -119,6 +119,12 @@ std::vector<std::string> ContainersToInspect(const ::inplaced::internal::Recreat
 const cri::PodInfo* FindRequestPod(const ::inplaced::v1::RecreateRequest& request,
                                    const cri::NodeSnapshot& snapshot);
 
+// Why `container` cannot be recreated, or "" when it can. Only regular containers (pod.spec.containers,
+// kubelet's io.kubernetes.container.type "container", or no type) can, as in Kruise: init containers
+// have run to completion and are never restarted, ephemeral containers are never restarted either, so
+// a kill of either would leave the request waiting for its deadline.
+std::string NotRecreatableReason(const cri::ContainerInfo& container);
+
 // Fills the old container ID and restart count of every container whose spec has no status context and
 // whose old ID is still unknown, from the pod's current instance (the status context "at acceptance").
 void FillMissingContexts(::inplaced::internal::RecreateRecord* record, const cri::PodInfo& pod);

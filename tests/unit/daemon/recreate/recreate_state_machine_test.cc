@@ -342,6 +342,32 @@ INSTANTIATE_TEST_SUITE_P(
         PolicyCase{"IgnoreOrdered", api::FAILURE_POLICY_IGNORE, true, {"a-0"}, api::RECREATE_PHASE_RECREATING}),
     [](const ::testing::TestParamInfo<PolicyCase>& info) { return info.param.name; });
 
+TEST(RecreateStateMachineTest, InitAndEphemeralContainersFailAtOnceInsteadOfWaitingForTheDeadline) {
+  struct Case {
+    std::string type;
+    ::runtime::v1::ContainerState state;
+  };
+  for (const Case& c : {Case{"init", ::runtime::v1::CONTAINER_EXITED},
+                        Case{"ephemeral", ::runtime::v1::CONTAINER_RUNNING}}) {
+    SCOPED_TRACE(c.type);
+    InstanceSpec instance;
+    instance.pod_uid = "uid-1";
+    instance.name = "setup";
+    instance.id = "setup-0";
+    instance.state = c.state;
+    instance.created_at = kStart;
+    instance.annotations[std::string(cri::kubelet::kContainerType)] = c.type;
+    const cri::NodeSnapshot node = NodeBuilder().AddPod({}).AddInstance(instance).Build();
+    const StepResult result = Advance(Record(NewRequest({"setup"})), node, At(kStart));
+    EXPECT_TRUE(result.kills.empty());
+    EXPECT_EQ(StateOf(result.record, 0).phase(), api::CONTAINER_RECREATE_PHASE_FAILED);
+    EXPECT_EQ(StateOf(result.record, 0).message(),
+              absl::StrCat("container \"setup\" is an ", c.type,
+                           " container: only regular containers (pod.spec.containers) can be recreated"));
+    EXPECT_EQ(result.record.request().status().phase(), api::RECREATE_PHASE_COMPLETED);
+  }
+}
+
 TEST(RecreateStateMachineTest, StopErrorFailsTheContainerAndFailPolicyCompletes) {
   World world;
   world.AddContainer("b");
