@@ -28,11 +28,11 @@
 // recreate_engine_api.cc (the RecreateManager methods), recreate_kills.cc (dispatching and running
 // kills), container_events.cc (the event subscription).
 //
-// A StopContainer error fails the container ("kill container error: ..."), except NOT_FOUND: the
-// container was removed since the snapshot, which counts as stopped; and UNAVAILABLE: the runtime
-// is down or restarting, so the kill step stays STOP_SENT and the first tick that reaches the
-// runtime again re-sends StopContainer to the same instance if it still runs (never to a new one),
-// with the rest of its grace period.
+// A StopContainer error fails the container ("kill container error: ..."), except UNAVAILABLE: the
+// runtime is down or restarting, so the kill step stays STOP_SENT and the first tick that reaches
+// the runtime again re-sends StopContainer to the same instance if it still runs (never to a new
+// one), with the rest of its grace period. A container removed since the snapshot is no error: the
+// runtime seam's StopContainer is idempotent (cri/errors.h), so it counts as stopped.
 //
 // Every change is published to the WatchHub (ADDED, MODIFIED, DELETED), under the engine's lock, so
 // watchers see changes in order.
