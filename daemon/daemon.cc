@@ -15,16 +15,15 @@
 #include "daemon/recreate/watch_hub.h"
 #include "daemon/server/control_server.h"
 #include "daemon/server/health_service.h"
-#include "daemon/server/manager_slot.h"
 #include "daemon/server/nodeimage_service.h"
 #include "daemon/server/recreate_service.h"
 #include "daemon/server/serving_state.h"
-#include "store/sqlite_store.h"
-#include "imagepull/free_space_check.h"
 #include "imagepull/disk_space_precheck.h"
-#include "imagepull/registry/http_curl_client.h"
+#include "imagepull/free_space_check.h"
 #include "imagepull/puller.h"
+#include "imagepull/registry/http_curl_client.h"
 #include "imagepull/registry/registry_client.h"
+#include "store/sqlite_store.h"
 
 namespace inplaced::daemon {
 namespace {
@@ -35,7 +34,8 @@ constexpr absl::Duration kShutdownGrace = absl::Seconds(5);
 absl::Status MakeStateDir(const std::string& dir) {
   struct stat st;
   if (::stat(dir.c_str(), &st) == 0) {
-    if (!S_ISDIR(st.st_mode)) return absl::FailedPreconditionError(absl::StrCat(dir, " is not a directory"));
+    if (!S_ISDIR(st.st_mode))
+      return absl::FailedPreconditionError(absl::StrCat(dir, " is not a directory"));
     return absl::OkStatus();
   }
   // The state holds every request (pod names, hook commands): owner only.
@@ -52,7 +52,6 @@ absl::Status MakeStateDir(const std::string& dir) {
 struct Daemon::Parts {
   DaemonOptions options;
   ServingState state;
-  ManagerSlot manager;
   std::unique_ptr<RecreateServiceImpl> recreate_service;
   std::unique_ptr<NodeImageServiceImpl> nodeimage_service;
   std::unique_ptr<HealthServiceImpl> health_service;
@@ -71,7 +70,7 @@ struct Daemon::Parts {
   std::unique_ptr<imagepull::ImagePuller> puller;  // destroyed before the store and the runtime
 
   ~Parts() {
-    // The server's handlers reference the manager slot, the engine and the puller: stop it first.
+    // The server's handlers reference the engine and the puller: stop it first.
     if (nodeimage_service != nullptr) nodeimage_service->StopStreams();
     if (server != nullptr) server->Shutdown(absl::ZeroDuration());
     puller.reset();
@@ -83,15 +82,15 @@ struct Daemon::Parts {
 absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonOptions& options) {
   auto parts = std::make_unique<Parts>();
   parts->options = options;
-  parts->recreate_service = std::make_unique<RecreateServiceImpl>(parts->manager, parts->state);
+  parts->recreate_service = std::make_unique<RecreateServiceImpl>(parts->state);
   parts->nodeimage_service = std::make_unique<NodeImageServiceImpl>(parts->state);
   parts->health_service = std::make_unique<HealthServiceImpl>(
       parts->state,
       std::vector<std::string>{std::string(::inplaced::v1::RecreateService::service_full_name()),
                                std::string(::inplaced::v1::NodeImageService::service_full_name())});
   absl::StatusOr<std::unique_ptr<ControlServer>> server = ControlServer::Start(
-      options.socket_path, {parts->recreate_service.get(), parts->nodeimage_service.get(),
-                            parts->health_service.get()});
+      options.socket_path,
+      {parts->recreate_service.get(), parts->nodeimage_service.get(), parts->health_service.get()});
   if (!server.ok()) {
     return absl::Status(server.status().code(),
                         absl::StrCat("control API socket: ", server.status().message()));
@@ -111,9 +110,11 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonOptions& optio
                parts->runtime.version.runtime_name(), parts->runtime.version.runtime_version());
 
   if (absl::Status made = MakeStateDir(options.state_dir); !made.ok()) return made;
-  absl::StatusOr<std::unique_ptr<store::SqliteStore>> store = store::SqliteStore::Open(options.StorePath());
+  absl::StatusOr<std::unique_ptr<store::SqliteStore>> store =
+      store::SqliteStore::Open(options.StorePath());
   if (!store.ok()) {
-    return absl::Status(store.status().code(), absl::StrCat("state store: ", store.status().message()));
+    return absl::Status(store.status().code(),
+                        absl::StrCat("state store: ", store.status().message()));
   }
   parts->store = *std::move(store);
 
@@ -124,17 +125,19 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonOptions& optio
   engine_options.fast_poll = absl::Milliseconds(options.fast_poll_ms);
   engine_options.slow_poll = absl::Milliseconds(options.slow_poll_ms);
   engine_options.use_event_stream = options.use_event_stream;
-  absl::StatusOr<std::unique_ptr<RecreateEngine>> engine = RecreateEngine::Create(
-      *parts->runtime.runtime, parts->clock, *parts->store, *parts->prestop, parts->hub, engine_options);
+  absl::StatusOr<std::unique_ptr<RecreateEngine>> engine =
+      RecreateEngine::Create(*parts->runtime.runtime, parts->clock, *parts->store, *parts->prestop,
+                             parts->hub, engine_options);
   if (!engine.ok()) {
-    return absl::Status(engine.status().code(), absl::StrCat("recreate engine: ", engine.status().message()));
+    return absl::Status(engine.status().code(),
+                        absl::StrCat("recreate engine: ", engine.status().message()));
   }
   parts->engine = *std::move(engine);
   parts->engine->Start();
 
   if (absl::Status pre_pull = StartPuller(*parts); !pre_pull.ok()) return pre_pull;
 
-  parts->manager.Set(parts->engine.get());
+  parts->recreate_service->SetManager(parts->engine.get());
   parts->nodeimage_service->SetPuller(parts->puller.get());
   parts->state.SetServing();
   return std::unique_ptr<Daemon>(new Daemon(std::move(parts)));
@@ -193,8 +196,8 @@ void Daemon::Stop() {
     spdlog::warn("shutdown_calls_cancelled active={}", parts_->state.active_calls());
   }
   parts_->server->Shutdown(absl::ZeroDuration());
-  // In-flight pulls are cancelled; the stored NodeImage keeps the unfinished tags for the next start.
-  // Before the store closes (Parts' destructor).
+  // In-flight pulls are cancelled; the stored NodeImage keeps the unfinished tags for the next
+  // start. Before the store closes (Parts' destructor).
   if (parts_->puller != nullptr) {
     parts_->puller->Stop();
     parts_->nodeimage_service->SetPuller(nullptr);

@@ -2,34 +2,37 @@
 
 // RecreateEngine: inplaced's container recreate engine, the implementation of RecreateManager.
 //
-// State: every request lives in memory (by namespace/name, and per pod in creation order) and in the
-// Store (kind "recreate", key "namespace/name", an inplaced.internal.RecreateRecord). Every change is
-// persisted before it is acted on or published: a kill step is written before the preStop hook starts
-// and before StopContainer is sent, so a daemon killed at any point restarts with no request lost, no
-// container instance stopped twice by two different decisions, and no preStop hook re-run (see
-// recreate_state_machine.h for the recovery rules).
+// State: every request lives in memory (by namespace/name, and per pod in creation order) and in
+// the Store (kind "recreate", key "namespace/name", an inplaced.internal.RecreateRecord). Every
+// change is persisted before it is acted on or published: a kill step is written before the preStop
+// hook starts and before StopContainer is sent, so a daemon killed at any point restarts with no
+// request lost, no container instance stopped twice by two different decisions, and no preStop hook
+// re-run (see recreate_state_machine.h for the recovery rules).
 //
-// Progress: a poll loop (Start) calls TickOnce every fast_poll while a request waits on a kill or a
-// restart, every slow_poll otherwise, and at once when woken (Create, AcknowledgeUnready,
-// ReportReadiness, Delete, a finished kill, a runtime container event, a re-established event
-// subscription: events were missed while it was down). The first tick that sees a new instance running
-// logs `container_restart_observed` with what woke it (`via=event|poll|...`) and the delay from the
-// instance's start. A tick takes ONE node snapshot
-// (one ListPodSandbox + one ListContainers whatever the number of requests), ContainerStatus only for
-// the new container instances it follows, then advances every request with the pure state machine.
-// One request per pod runs at a time, strictly in creation order; requests of different pods run in
-// parallel. Kills run on a bounded pool (kill_workers) and report back to the engine.
+// Progress: a tick loop (common/tick_loop.h, started by Start) calls TickOnce every fast_poll while
+// a request waits on a kill or a restart, every slow_poll otherwise, and at once when woken
+// (Create, AcknowledgeUnready, ReportReadiness, Delete, a finished kill, a runtime container event,
+// a re-established event subscription: events were missed while it was down). The first tick that
+// sees a new instance running logs `container_restart_observed` with what woke it
+// (`via=event|poll|...`) and the delay from the instance's start. A tick takes ONE node snapshot
+// (one ListPodSandbox + one ListContainers whatever the number of requests), ContainerStatus only
+// for the new container instances it follows, then advances every request with the pure state
+// machine. One request per pod runs at a time, strictly in creation order; requests of different
+// pods run in parallel. Kills run on a bounded executor (kill_workers threads) and report back to
+// the engine.
 //
-// Events: with use_event_stream the engine reads GetContainerEvents (containerd 1.7+, CRI-O with pod
-// events) only to wake the loop; the snapshot stays the source of truth. A stream that breaks (runtime
-// restart) is resubscribed with backoff (100 ms doubling to 1 s) while polling goes on; UNIMPLEMENTED
-// (containerd 1.6) ends the subscription for good (polling only).
+// Events: with use_event_stream, ContainerEvents (container_events.h) reads GetContainerEvents only
+// to wake the loop; the snapshot stays the source of truth.
 //
-// A StopContainer error fails the container ("kill container error: ..."), except NOT_FOUND: the
-// container was removed since the snapshot, which counts as stopped; and UNAVAILABLE: the runtime is
-// down or restarting, so the kill step stays STOP_SENT and the first tick that reaches the runtime again
-// re-sends StopContainer to the same instance if it still runs (never to a new one), with the rest of
-// its grace period.
+// Files: recreate_engine.cc (loading, the tick loop, persistence and the per-pod queues),
+// recreate_engine_api.cc (the RecreateManager methods), recreate_kills.cc (dispatching and running
+// kills), container_events.cc (the event subscription).
+//
+// A StopContainer error fails the container ("kill container error: ..."), except UNAVAILABLE: the
+// runtime is down or restarting, so the kill step stays STOP_SENT and the first tick that reaches
+// the runtime again re-sends StopContainer to the same instance if it still runs (never to a new
+// one), with the rest of its grace period. A container removed since the snapshot is no error: the
+// runtime seam's StopContainer is idempotent (cri/errors.h), so it counts as stopped.
 //
 // Every change is published to the WatchHub (ADDED, MODIFIED, DELETED), under the engine's lock, so
 // watchers see changes in order.
@@ -42,7 +45,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -57,13 +59,15 @@
 #include "api/inplaced/v1/recreate.pb.h"
 #include "common/cancellation.h"
 #include "common/clock.h"
+#include "common/executor.h"
+#include "common/tick_loop.h"
 #include "cri/runtime.h"
 #include "daemon/prestop/prestop_runner.h"
-#include "daemon/recreate/kill_pool.h"
+#include "daemon/recreate/container_events.h"
 #include "daemon/recreate/recreate_manager.h"
 #include "daemon/recreate/recreate_state_machine.h"
-#include "daemon/recreate/watch_hub.h"
 #include "daemon/recreate/recreate_validation.h"
+#include "daemon/recreate/watch_hub.h"
 #include "store/store.h"
 
 namespace inplaced::daemon {
@@ -72,12 +76,12 @@ namespace inplaced::daemon {
 inline constexpr char kRecreateStoreKind[] = "recreate";
 
 struct RecreateEngineOptions {
-  ValidationLimits limits;                              // daemon/recreate_validation.h
-  int max_open_requests = 1000;                         // not yet completed; more -> RESOURCE_EXHAUSTED
+  ValidationLimits limits;       // daemon/recreate_validation.h
+  int max_open_requests = 1000;  // not yet completed; more -> RESOURCE_EXHAUSTED
   absl::Duration fast_poll = absl::Milliseconds(100);  // while a request waits on a kill/restart
-  absl::Duration slow_poll = absl::Seconds(1);          // otherwise
-  int kill_workers = 16;                                // bounded pool for preStop + StopContainer
-  bool use_event_stream = true;                         // GetContainerEvents for early wake-ups when supported
+  absl::Duration slow_poll = absl::Seconds(1);         // otherwise
+  int kill_workers = 16;         // bounded executor for preStop + StopContainer
+  bool use_event_stream = true;  // GetContainerEvents for early wake-ups when supported
 };
 
 class RecreateEngine final : public RecreateManager {
@@ -85,27 +89,33 @@ class RecreateEngine final : public RecreateManager {
   // Loads every stored request before returning (interrupted kills are resumed by the first ticks).
   // Errors: the store's (a record that does not parse is logged and skipped, never deleted).
   static absl::StatusOr<std::unique_ptr<RecreateEngine>> Create(cri::Runtime& runtime, Clock& clock,
-                                                                store::Store& store, PreStopRunner& prestop,
-                                                                WatchHub& hub, RecreateEngineOptions options);
+                                                                store::Store& store,
+                                                                PreStopRunner& prestop,
+                                                                WatchHub& hub,
+                                                                RecreateEngineOptions options);
   ~RecreateEngine() override;
   RecreateEngine(const RecreateEngine&) = delete;
   RecreateEngine& operator=(const RecreateEngine&) = delete;
 
-  // Starts the poll loop thread and, with use_event_stream, the event subscription thread. Once.
+  // Starts the tick loop and, with use_event_stream, the event subscription. Idempotent; does
+  // nothing after Shutdown().
   void Start();
   // Stops accepting calls (UNAVAILABLE), stops the loop and the event subscription, cancels running
   // preStop hooks (their kill step stays PRESTOP_STARTED: the next start skips them and stops the
   // container) and waits for in-flight kills to end. Idempotent.
   void Shutdown();
-  // One poll tick (see the file comment), for tests driving time with a FakeClock (no thread needed).
-  // Kills it decides run on the pool: WaitForKills() waits for them. Errors: the runtime's list errors
-  // (nothing advanced then); UNAVAILABLE after Shutdown.
+  // One poll tick (see the file comment), for tests driving time with a FakeClock (no thread
+  // needed). Kills it decides run on the executor: WaitForKills() waits for them. Errors: the
+  // runtime's list errors (nothing advanced then); UNAVAILABLE after Shutdown.
   absl::Status TickOnce();
-  // Blocks until no kill is queued or running (for tests; a kill waiting on a FakeClock needs the test
-  // to advance the clock).
+  // Blocks until no kill is queued or running (for tests; a kill waiting on a FakeClock needs the
+  // test to advance the clock).
   void WaitForKills();
   // Kills queued or running.
   size_t KillsInFlight();
+  // The clock's time when the loop's last tick returned (absl::InfinitePast() before the first): a
+  // liveness signal (a tick stuck in the runtime or the store shows as a last_tick falling behind).
+  absl::Time last_tick() const { return loop_.last_tick(); }
 
   // RecreateManager (errors as documented there and in recreate.proto).
   absl::StatusOr<::inplaced::v1::CreateRecreateRequestResponse> Create(
@@ -125,13 +135,22 @@ class RecreateEngine final : public RecreateManager {
  private:
   using Key = std::pair<std::string, std::string>;  // (namespace, name)
 
+  // Why the loop ran a tick: bits of Wake's `reason`, reported by the restarts the tick observes.
+  enum WakeReason : uint32_t {
+    kWakeRequest = 1 << 0,       // an API call changed a request
+    kWakeKill = 1 << 1,          // a kill finished
+    kWakeEvent = 1 << 2,         // a runtime container event
+    kWakeResubscribed = 1 << 3,  // the event stream is back after a break
+  };
+
   struct Entry {
     ::inplaced::internal::RecreateRecord record;  // metadata.resource_version = store revision
     int64_t revision = 0;
-    // Names of containers whose kill is queued or running on the pool.
+    // Names of containers whose kill is queued or running on the executor.
     absl::flat_hash_set<std::string> kills_in_flight;
-    // Set (under mu_) when the request is deleted: its queued kills do not start. Shared with them so a
-    // kill starts without waiting for mu_ (a tick may hold it while it persists other requests).
+    // Set (under mu_) when the request is deleted: its queued kills do not start. Shared with them
+    // so a kill starts without waiting for mu_ (a tick may hold it while it persists other
+    // requests).
     std::shared_ptr<std::atomic<bool>> removed = std::make_shared<std::atomic<bool>>(false);
   };
 
@@ -145,31 +164,44 @@ class RecreateEngine final : public RecreateManager {
   RecreateEngine(cri::Runtime& runtime, Clock& clock, store::Store& store, PreStopRunner& prestop,
                  WatchHub& hub, RecreateEngineOptions options);
 
+  static std::string StoreKey(const Key& key);
+  // "poll" when nothing woke the loop, else the WakeReason names joined with '+' ("event+kill").
+  static std::string WakeReasonsName(uint32_t reasons);
+
   absl::Status Load();
-  void Loop();
-  void EventLoop();
-  // Wakes the loop; `reason` is a WakeReason bit (recreate_engine.cc), reported by the restarts the
-  // tick observes.
-  void Wake(uint32_t reason);
+  // The tick loop's tick: Tick, its error logged once per distinct error; returns how long the loop
+  // waits for a wake-up (fast or slow poll, shortened to the earliest timed wait).
+  absl::Duration LoopTick(uint32_t wake_reasons);
+  // Wakes the loop; `reason` is a WakeReason bit.
+  void Wake(uint32_t reason) { loop_.Wake(reason); }
   // TickOnce, woken for `wake_reasons` (0: the poll interval or a timed wait ended).
   absl::Status Tick(uint32_t wake_reasons);
+
+  // Kills (recreate_kills.cc). Queues the kills a tick decided for `entry` (their steps are
+  // persisted); never blocks.
+  void DispatchKillsLocked(const Key& key, Entry& entry, std::vector<KillAction> kills)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RunKill(const KillJob& job);
 
   Entry* FindLocked(const Key& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The entry of `job` if it still exists as the same request instance.
   Entry* FindJobLocked(const KillJob& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<Entry*> FindForCallLocked(const std::string& namespace_name, const std::string& name)
+  absl::StatusOr<Entry*> FindForCallLocked(const std::string& namespace_name,
+                                           const std::string& name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Writes `record` to the store, then makes it the entry's record, publishes MODIFIED and updates the
-  // per-pod queue and logs when the phase changed. Nothing changes when the write fails.
-  absl::Status CommitLocked(const Key& key, Entry& entry, ::inplaced::internal::RecreateRecord record)
+  // Writes `record` to the store, then makes it the entry's record, publishes MODIFIED and updates
+  // the per-pod queue and logs when the phase changed. Nothing changes when the write fails.
+  absl::Status CommitLocked(const Key& key, Entry& entry,
+                            ::inplaced::internal::RecreateRecord record)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Deletes the request from the store and memory and publishes DELETED.
-  absl::Status RemoveLocked(const Key& key, absl::string_view reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status RemoveLocked(const Key& key, absl::string_view reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void InsertLocked(const Key& key, Entry entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Dequeue(const Key& key, const Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The name of the request this one waits behind in its pod's queue, or "".
-  std::string BlockedByLocked(const Key& key, const Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string BlockedByLocked(const Key& key, const Entry& entry)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string NewUidLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckAcceptingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -186,7 +218,8 @@ class RecreateEngine final : public RecreateManager {
   std::map<Key, Entry> requests_ ABSL_GUARDED_BY(mu_);
   // Every request by creation sequence (the order a tick advances them in).
   std::map<uint64_t, Key> by_sequence_ ABSL_GUARDED_BY(mu_);
-  // Not completed requests per pod ("namespace/pod_name"), by creation sequence: the first is the head.
+  // Not completed requests per pod ("namespace/pod_name"), by creation sequence: the first is the
+  // head.
   std::map<std::string, std::map<uint64_t, Key>> pod_queues_ ABSL_GUARDED_BY(mu_);
   int open_requests_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 1;
@@ -195,25 +228,20 @@ class RecreateEngine final : public RecreateManager {
   std::optional<absl::Time> next_wake_ ABSL_GUARDED_BY(mu_);
   absl::BitGen random_ ABSL_GUARDED_BY(mu_);
 
-  // The loop's wake-up flag, and the reasons gathered since the last tick.
-  absl::Mutex wake_mu_;
-  bool woken_ ABSL_GUARDED_BY(wake_mu_) = false;
-  uint32_t wake_reasons_ ABSL_GUARDED_BY(wake_mu_) = 0;
-  std::atomic<bool> stop_threads_{false};
-
-  // The open event stream, to cancel it on Shutdown.
-  absl::Mutex stream_mu_;
-  cri::ContainerEventStream* stream_ ABSL_GUARDED_BY(stream_mu_) = nullptr;
+  // Set with stopping_ at Shutdown, read by kills that have not started without taking mu_.
+  std::atomic<bool> shutting_down_{false};
+  // The last tick error logged (touched by the loop's thread only).
+  std::string last_tick_error_;
 
   // Fired on Shutdown: running preStop hooks end.
   Cancellation hooks_cancel_;
-  KillPool pool_;
+  ThreadPoolExecutor kills_;
+  TickLoop loop_;
+  std::unique_ptr<ContainerEvents> events_;  // null without use_event_stream
 
-  absl::Mutex threads_mu_;
-  bool started_ ABSL_GUARDED_BY(threads_mu_) = false;
-  bool shut_down_ ABSL_GUARDED_BY(threads_mu_) = false;
-  std::thread loop_thread_;
-  std::thread event_thread_;
+  // Serialises Shutdown() callers: the first one stops everything, the others wait for it.
+  absl::Mutex shutdown_mu_;
+  bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
 };
 
 }  // namespace inplaced::daemon

@@ -12,19 +12,28 @@ namespace api = ::inplaced::v1;
 
 }  // namespace
 
+RecreateServiceImpl::RecreateServiceImpl(ServingState& state, absl::Duration stream_poll_period)
+    : state_(state), canceller_(stream_poll_period) {}
+
 RecreateServiceImpl::RecreateServiceImpl(RecreateManager& manager, ServingState& state,
                                          absl::Duration stream_poll_period)
-    : manager_(manager), state_(state), canceller_(stream_poll_period) {}
+    : manager_(&manager), state_(state), canceller_(stream_poll_period) {}
+
+absl::StatusOr<RecreateManager*> RecreateServiceImpl::Manager() const {
+  if (!state_.serving()) return NotServingError();
+  return manager_.GetOrNotReady();
+}
 
 void RecreateServiceImpl::StopStreams() { canceller_.CancelAll(); }
 
-grpc::Status RecreateServiceImpl::CreateRecreateRequest(grpc::ServerContext* context,
-                                                        const api::CreateRecreateRequestRequest* request,
-                                                        api::CreateRecreateRequestResponse* response) {
+grpc::Status RecreateServiceImpl::CreateRecreateRequest(
+    grpc::ServerContext* context, const api::CreateRecreateRequestRequest* request,
+    api::CreateRecreateRequestResponse* response) {
   ServingState::ActiveCall active(state_);
   RpcScope scope("CreateRecreateRequest");
-  if (!state_.serving()) return scope.Finish(NotServingError());
-  absl::StatusOr<api::CreateRecreateRequestResponse> result = manager_.Create(*request);
+  absl::StatusOr<RecreateManager*> manager = Manager();
+  if (!manager.ok()) return scope.Finish(manager.status());
+  absl::StatusOr<api::CreateRecreateRequestResponse> result = (*manager)->Create(*request);
   if (result.ok()) *response = *std::move(result);
   return scope.Finish(result.status());
 }
@@ -34,30 +43,33 @@ grpc::Status RecreateServiceImpl::GetRecreateRequest(grpc::ServerContext* contex
                                                      api::GetRecreateRequestResponse* response) {
   ServingState::ActiveCall active(state_);
   RpcScope scope("GetRecreateRequest");
-  if (!state_.serving()) return scope.Finish(NotServingError());
-  absl::StatusOr<api::RecreateRequest> result = manager_.Get(*request);
+  absl::StatusOr<RecreateManager*> manager = Manager();
+  if (!manager.ok()) return scope.Finish(manager.status());
+  absl::StatusOr<api::RecreateRequest> result = (*manager)->Get(*request);
   if (result.ok()) *response->mutable_recreate_request() = *std::move(result);
   return scope.Finish(result.status());
 }
 
-grpc::Status RecreateServiceImpl::ListRecreateRequests(grpc::ServerContext* context,
-                                                       const api::ListRecreateRequestsRequest* request,
-                                                       api::ListRecreateRequestsResponse* response) {
+grpc::Status RecreateServiceImpl::ListRecreateRequests(
+    grpc::ServerContext* context, const api::ListRecreateRequestsRequest* request,
+    api::ListRecreateRequestsResponse* response) {
   ServingState::ActiveCall active(state_);
   RpcScope scope("ListRecreateRequests");
-  if (!state_.serving()) return scope.Finish(NotServingError());
-  absl::StatusOr<api::ListRecreateRequestsResponse> result = manager_.List(*request);
+  absl::StatusOr<RecreateManager*> manager = Manager();
+  if (!manager.ok()) return scope.Finish(manager.status());
+  absl::StatusOr<api::ListRecreateRequestsResponse> result = (*manager)->List(*request);
   if (result.ok()) *response = *std::move(result);
   return scope.Finish(result.status());
 }
 
-grpc::Status RecreateServiceImpl::DeleteRecreateRequest(grpc::ServerContext* context,
-                                                        const api::DeleteRecreateRequestRequest* request,
-                                                        api::DeleteRecreateRequestResponse* response) {
+grpc::Status RecreateServiceImpl::DeleteRecreateRequest(
+    grpc::ServerContext* context, const api::DeleteRecreateRequestRequest* request,
+    api::DeleteRecreateRequestResponse* response) {
   ServingState::ActiveCall active(state_);
   RpcScope scope("DeleteRecreateRequest");
-  if (!state_.serving()) return scope.Finish(NotServingError());
-  return scope.Finish(manager_.Delete(*request));
+  absl::StatusOr<RecreateManager*> manager = Manager();
+  if (!manager.ok()) return scope.Finish(manager.status());
+  return scope.Finish((*manager)->Delete(*request));
 }
 
 grpc::Status RecreateServiceImpl::AcknowledgeUnready(grpc::ServerContext* context,
@@ -65,8 +77,9 @@ grpc::Status RecreateServiceImpl::AcknowledgeUnready(grpc::ServerContext* contex
                                                      api::AcknowledgeUnreadyResponse* response) {
   ServingState::ActiveCall active(state_);
   RpcScope scope("AcknowledgeUnready");
-  if (!state_.serving()) return scope.Finish(NotServingError());
-  absl::StatusOr<api::RecreateRequest> result = manager_.AcknowledgeUnready(*request);
+  absl::StatusOr<RecreateManager*> manager = Manager();
+  if (!manager.ok()) return scope.Finish(manager.status());
+  absl::StatusOr<api::RecreateRequest> result = (*manager)->AcknowledgeUnready(*request);
   if (result.ok()) *response->mutable_recreate_request() = *std::move(result);
   return scope.Finish(result.status());
 }
@@ -76,8 +89,9 @@ grpc::Status RecreateServiceImpl::ReportReadiness(grpc::ServerContext* context,
                                                   api::ReportReadinessResponse* response) {
   ServingState::ActiveCall active(state_);
   RpcScope scope("ReportReadiness");
-  if (!state_.serving()) return scope.Finish(NotServingError());
-  absl::StatusOr<api::RecreateRequest> result = manager_.ReportReadiness(*request);
+  absl::StatusOr<RecreateManager*> manager = Manager();
+  if (!manager.ok()) return scope.Finish(manager.status());
+  absl::StatusOr<api::RecreateRequest> result = (*manager)->ReportReadiness(*request);
   if (result.ok()) *response->mutable_recreate_request() = *std::move(result);
   return scope.Finish(result.status());
 }
@@ -87,8 +101,9 @@ grpc::Status RecreateServiceImpl::WatchRecreateRequests(
     grpc::ServerWriter<api::WatchRecreateRequestsResponse>* writer) {
   ServingState::ActiveCall active(state_);
   RpcScope scope("WatchRecreateRequests");
-  if (!state_.serving()) return scope.Finish(NotServingError());
-  absl::StatusOr<std::unique_ptr<RecreateWatch>> watch = manager_.Watch(*request);
+  absl::StatusOr<RecreateManager*> manager = Manager();
+  if (!manager.ok()) return scope.Finish(manager.status());
+  absl::StatusOr<std::unique_ptr<RecreateWatch>> watch = (*manager)->Watch(*request);
   if (!watch.ok()) return scope.Finish(watch.status());
   RecreateWatch* raw = watch->get();
   // The canceller unblocks Next() when the client goes away or the server stops streams.

@@ -2,7 +2,8 @@
 
 // inplaced.v1.RecreateService over gRPC (sync API): each RPC is mapped to the RecreateManager, with
 // the manager's absl::Status returned as the call's gRPC status (RpcScope), and every call logged.
-// While the daemon is not SERVING (ServingState), every call answers UNAVAILABLE without reaching
+// While the daemon is not SERVING (ServingState), or before the manager is set (the control server
+// starts before the engine has loaded its state), every call answers UNAVAILABLE without reaching
 // the manager.
 //
 // WatchRecreateRequests streams the manager's watch until the client cancels or disconnects (the
@@ -11,35 +12,44 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/status/statusor.h"
 #include "api/inplaced/v1/recreate.grpc.pb.h"
+#include "common/readiness_slot.h"
 #include "daemon/recreate/recreate_manager.h"
 #include "daemon/server/serving_state.h"
 #include "daemon/server/stream_canceller.h"
 
 namespace inplaced::daemon {
 
-// Thread-safe. `manager` and `state` must outlive the service.
+// Thread-safe. `state` and the manager must outlive the service.
 class RecreateServiceImpl final : public ::inplaced::v1::RecreateService::Service {
  public:
+  // Calls answer UNAVAILABLE ("inplaced is starting: retry") until SetManager().
+  explicit RecreateServiceImpl(ServingState& state,
+                               absl::Duration stream_poll_period = absl::Milliseconds(100));
+  // Over a manager that is ready from the start.
   RecreateServiceImpl(RecreateManager& manager, ServingState& state,
                       absl::Duration stream_poll_period = absl::Milliseconds(100));
+
+  // The manager the RPCs use from now on. Set once, before the daemon turns SERVING; not owned.
+  void SetManager(RecreateManager* manager) { manager_.Set(manager); }
 
   // Ends every open WatchRecreateRequests stream with UNAVAILABLE, and every later one at once.
   // Call before grpc::Server::Shutdown, which waits for running handlers.
   void StopStreams();
 
-  grpc::Status CreateRecreateRequest(grpc::ServerContext* context,
-                                     const ::inplaced::v1::CreateRecreateRequestRequest* request,
-                                     ::inplaced::v1::CreateRecreateRequestResponse* response) override;
+  grpc::Status CreateRecreateRequest(
+      grpc::ServerContext* context, const ::inplaced::v1::CreateRecreateRequestRequest* request,
+      ::inplaced::v1::CreateRecreateRequestResponse* response) override;
   grpc::Status GetRecreateRequest(grpc::ServerContext* context,
                                   const ::inplaced::v1::GetRecreateRequestRequest* request,
                                   ::inplaced::v1::GetRecreateRequestResponse* response) override;
-  grpc::Status ListRecreateRequests(grpc::ServerContext* context,
-                                    const ::inplaced::v1::ListRecreateRequestsRequest* request,
-                                    ::inplaced::v1::ListRecreateRequestsResponse* response) override;
-  grpc::Status DeleteRecreateRequest(grpc::ServerContext* context,
-                                     const ::inplaced::v1::DeleteRecreateRequestRequest* request,
-                                     ::inplaced::v1::DeleteRecreateRequestResponse* response) override;
+  grpc::Status ListRecreateRequests(
+      grpc::ServerContext* context, const ::inplaced::v1::ListRecreateRequestsRequest* request,
+      ::inplaced::v1::ListRecreateRequestsResponse* response) override;
+  grpc::Status DeleteRecreateRequest(
+      grpc::ServerContext* context, const ::inplaced::v1::DeleteRecreateRequestRequest* request,
+      ::inplaced::v1::DeleteRecreateRequestResponse* response) override;
   grpc::Status WatchRecreateRequests(
       grpc::ServerContext* context, const ::inplaced::v1::WatchRecreateRequestsRequest* request,
       grpc::ServerWriter<::inplaced::v1::WatchRecreateRequestsResponse>* writer) override;
@@ -51,7 +61,10 @@ class RecreateServiceImpl final : public ::inplaced::v1::RecreateService::Servic
                                ::inplaced::v1::ReportReadinessResponse* response) override;
 
  private:
-  RecreateManager& manager_;
+  // The manager, or UNAVAILABLE unless serving with a manager set.
+  absl::StatusOr<RecreateManager*> Manager() const;
+
+  ReadinessSlot<RecreateManager> manager_;
   ServingState& state_;
   StreamCanceller canceller_;
 };

@@ -16,10 +16,10 @@ namespace {
 namespace api = ::inplaced::v1;
 using ::inplaced::testing::StatusIs;
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
 using testing::EngineEnv;
 using testing::Get;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using testing::NewCreate;
 using testing::PodOptions;
 
@@ -57,7 +57,8 @@ TEST_P(EngineProfileTest, RecreatesTwoContainersInOrderAndCompletes) {
   api::RecreateRequest now = Get(*env.engine_, "r1");
   EXPECT_EQ(now.status().phase(), api::RECREATE_PHASE_RECREATING);
   EXPECT_TRUE(now.status().container_states(0).is_killed());
-  EXPECT_EQ(now.status().container_states(0).grace_period_seconds(), 12) << "from the pod's annotation";
+  EXPECT_EQ(now.status().container_states(0).grace_period_seconds(), 12)
+      << "from the pod's annotation";
   EXPECT_TRUE(now.status().container_states(0).has_killed_at());
 
   env.KubeletRestarts();
@@ -98,17 +99,21 @@ TEST(RecreateEngineTest, CreateIsIdempotentBySpecAndCapped) {
   }());
   env.RunPod({});
   env.StartEngine();
-  ASSERT_OK_AND_ASSIGN(api::CreateRecreateRequestResponse first, env.engine_->Create(NewCreate("r1", {"a"})));
+  ASSERT_OK_AND_ASSIGN(api::CreateRecreateRequestResponse first,
+                       env.engine_->Create(NewCreate("r1", {"a"})));
   api::CreateRecreateRequestRequest same = NewCreate("r1", {"a"});
-  same.mutable_spec()->mutable_strategy()->set_failure_policy(api::FAILURE_POLICY_FAIL);  // the default
+  same.mutable_spec()->mutable_strategy()->set_failure_policy(
+      api::FAILURE_POLICY_FAIL);  // the default
   ASSERT_OK_AND_ASSIGN(api::CreateRecreateRequestResponse again, env.engine_->Create(same));
   EXPECT_FALSE(again.created());
   EXPECT_EQ(again.recreate_request().metadata().uid(), first.recreate_request().metadata().uid());
   api::CreateRecreateRequestRequest different = NewCreate("r1", {"a"});
   different.mutable_spec()->mutable_strategy()->set_force_recreate(true);
   EXPECT_THAT(env.engine_->Create(different), StatusIs(absl::StatusCode::kAlreadyExists));
-  EXPECT_THAT(env.engine_->Create(NewCreate("r2", {"a"})), StatusIs(absl::StatusCode::kResourceExhausted));
-  EXPECT_THAT(env.engine_->Create(NewCreate("BAD", {"a"})), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(env.engine_->Create(NewCreate("r2", {"a"})),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_THAT(env.engine_->Create(NewCreate("BAD", {"a"})),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(RecreateEngineTest, UnknownPodIsReportedInTheStatusNotAsAnError) {
@@ -144,7 +149,8 @@ TEST(RecreateEngineTest, RequestsOfOnePodRunOneAtATimeInCreationOrder) {
   env.KubeletRestarts();
   env.Tick();  // the first completes and the second starts in the same tick
   EXPECT_EQ(Get(*env.engine_, "r2-created-first").status().phase(), api::RECREATE_PHASE_COMPLETED);
-  EXPECT_EQ(Get(*env.engine_, "r1-created-second").status().phase(), api::RECREATE_PHASE_RECREATING);
+  EXPECT_EQ(Get(*env.engine_, "r1-created-second").status().phase(),
+            api::RECREATE_PHASE_RECREATING);
   EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 2);
 }
 
@@ -153,7 +159,8 @@ TEST(RecreateEngineTest, DeletingTheHeadFreesThePodsQueue) {
   env.RunPod({});
   env.StartEngine();
   api::CreateRecreateRequestRequest head = NewCreate("head", {"a"});
-  head.mutable_spec()->mutable_strategy()->set_unready_grace_period_seconds(5);  // never acknowledged
+  head.mutable_spec()->mutable_strategy()->set_unready_grace_period_seconds(
+      5);  // never acknowledged
   ASSERT_OK(env.engine_->Create(head).status());
   ASSERT_OK(env.engine_->Create(NewCreate("next", {"a"})).status());
   env.Tick();
@@ -208,8 +215,10 @@ TEST(RecreateEngineTest, PodsDoNotWaitOnEachOthersKills) {
   env.engine_->WaitForKills();
   EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 2);
   const api::RecreateRequest slow_now = Get(*env.engine_, "slow-r");
-  EXPECT_EQ(slow_now.status().container_states(0).pre_stop().outcome(), api::PRE_STOP_OUTCOME_SUCCEEDED);
-  EXPECT_EQ(slow_now.status().container_states(0).pre_stop().source(), api::PRE_STOP_SOURCE_KUBELET_ANNOTATION);
+  EXPECT_EQ(slow_now.status().container_states(0).pre_stop().outcome(),
+            api::PRE_STOP_OUTCOME_SUCCEEDED);
+  EXPECT_EQ(slow_now.status().container_states(0).pre_stop().source(),
+            api::PRE_STOP_SOURCE_KUBELET_ANNOTATION);
 }
 
 TEST(RecreateEngineTest, DeleteDuringTheHookPreventsTheStop) {
@@ -267,7 +276,8 @@ TEST(RecreateEngineTest, StopContainerErrorFailsTheContainer) {
   env.RunPod({});
   env.StartEngine();
   // The runtime answered (unlike UNAVAILABLE, which only defers the kill: recreate_recovery_test).
-  env.runtime_.InjectError("StopContainer", absl::InternalError("failed to kill container: permission denied"));
+  env.runtime_.InjectError("StopContainer",
+                           absl::InternalError("failed to kill container: permission denied"));
   ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
   env.Tick();
   env.Tick();
@@ -278,25 +288,13 @@ TEST(RecreateEngineTest, StopContainerErrorFailsTheContainer) {
   EXPECT_THAT(now.status().container_states(0).message(), HasSubstr("permission denied"));
 }
 
-TEST(RecreateEngineTest, StopContainerNotFoundIsAnAlreadyStoppedContainer) {
-  EngineEnv env;
-  env.RunPod({});
-  env.StartEngine();
-  env.runtime_.InjectError("StopContainer", absl::NotFoundError("an error occurred when try to find container"));
-  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
-  env.Tick();
-  const api::RecreateRequest now = Get(*env.engine_, "r1");
-  EXPECT_EQ(now.status().phase(), api::RECREATE_PHASE_RECREATING);
-  EXPECT_EQ(now.status().container_states(0).phase(), api::CONTAINER_RECREATE_PHASE_RECREATING);
-  EXPECT_TRUE(now.status().container_states(0).is_killed());
-}
-
 TEST(RecreateEngineTest, RequestPreStopRunsBeforeTheStopWithTheRemainingGrace) {
   EngineEnv env;
   env.RunPod({});
   env.StartEngine();
   api::CreateRecreateRequestRequest create = NewCreate("r1", {"a"});
-  create.mutable_spec()->mutable_containers(0)->mutable_pre_stop()->mutable_exec()->add_command("drain");
+  create.mutable_spec()->mutable_containers(0)->mutable_pre_stop()->mutable_exec()->add_command(
+      "drain");
   create.mutable_spec()->mutable_strategy()->set_termination_grace_period_seconds(20);
   const std::string a0 = env.CurrentId("default", "web-0", "a");
   ASSERT_OK(env.engine_->Create(create).status());
@@ -337,7 +335,8 @@ TEST(RecreateEngineTest, AcknowledgeUnreadyKeepsTheFirstTimeAndOpensTheWindow) {
   env.KubeletRestarts();
   env.Tick();
   ASSERT_EQ(Get(*env.engine_, "r1").status().phase(), api::RECREATE_PHASE_COMPLETED);
-  EXPECT_THAT(env.engine_->AcknowledgeUnready(ack), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(env.engine_->AcknowledgeUnready(ack),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 TEST(RecreateEngineTest, ControllerReadinessGatesSuccess) {
@@ -375,7 +374,8 @@ TEST(RecreateEngineTest, ControllerReadinessGatesSuccess) {
   now = Get(*env.engine_, "r1");
   EXPECT_EQ(now.status().container_states(0).phase(), api::CONTAINER_RECREATE_PHASE_SUCCEEDED);
   EXPECT_EQ(now.status().container_states(0).last_readiness_report().container_id(), new_id);
-  EXPECT_THAT(env.engine_->ReportReadiness(report), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(env.engine_->ReportReadiness(report),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 TEST(RecreateEngineTest, ListFiltersAndPagesInNamespaceNameOrder) {
@@ -383,7 +383,8 @@ TEST(RecreateEngineTest, ListFiltersAndPagesInNamespaceNameOrder) {
   env.StartEngine();
   for (const char* ns : {"b-ns", "a", "a-b"}) {
     for (const char* name : {"y", "x"}) {
-      ASSERT_OK(env.engine_->Create(NewCreate(name, {"a"}, absl::StrCat("pod-", name), ns)).status());
+      ASSERT_OK(
+          env.engine_->Create(NewCreate(name, {"a"}, absl::StrCat("pod-", name), ns)).status());
     }
   }
   api::ListRecreateRequestsRequest list;
@@ -452,7 +453,8 @@ TEST(RecreateEngineTest, TtlDeletesTheFinishedRequest) {
   get.set_namespace_("default");
   get.set_name("r1");
   EXPECT_THAT(env.engine_->Get(get), StatusIs(absl::StatusCode::kNotFound));
-  EXPECT_THAT(env.store_->Get(kRecreateStoreKind, "default/r1"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(env.store_->Get(kRecreateStoreKind, "default/r1"),
+              StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST(RecreateEngineTest, DeadlineFailsACrashLoopingContainer) {
@@ -534,7 +536,8 @@ TEST(RecreateEngineTest, PollLoopCompletesARecreateWithoutEvents) {
     std::this_thread::yield();
   }
   env.KubeletRestarts();
-  while (Get(*env.engine_, "r1").status().phase() != api::RECREATE_PHASE_COMPLETED) std::this_thread::yield();
+  while (Get(*env.engine_, "r1").status().phase() != api::RECREATE_PHASE_COMPLETED)
+    std::this_thread::yield();
   EXPECT_EQ(Get(*env.engine_, "r1").status().container_states(0).phase(),
             api::CONTAINER_RECREATE_PHASE_SUCCEEDED);
   env.engine_->Shutdown();
@@ -558,7 +561,8 @@ TEST(RecreateEngineTest, ShutdownRefusesCalls) {
   env.StartEngine();
   env.engine_->Shutdown();
   env.engine_->Shutdown();
-  EXPECT_THAT(env.engine_->Create(NewCreate("r1", {"a"})), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(env.engine_->Create(NewCreate("r1", {"a"})),
+              StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_THAT(env.engine_->TickOnce(), StatusIs(absl::StatusCode::kUnavailable));
 }
 
@@ -572,9 +576,11 @@ TEST(RecreateEngineTest, ListCallsPerTickAreConstantWithAThousandRequests) {
   env.StartEngine();
   ASSERT_OK_AND_ASSIGN(cri::NodeSnapshot snapshot, cri::TakeSnapshot(env.runtime_));
   for (const cri::PodInfo& pod : snapshot.pods()) {
-    api::CreateRecreateRequestRequest create = NewCreate(absl::StrCat("r-", pod.name), {"c0"}, pod.name, "bulk");
+    api::CreateRecreateRequestRequest create =
+        NewCreate(absl::StrCat("r-", pod.name), {"c0"}, pod.name, "bulk");
     create.mutable_spec()->set_pod_uid(pod.uid);
-    api::ContainerStatusContext* context = create.mutable_spec()->mutable_containers(0)->mutable_status_context();
+    api::ContainerStatusContext* context =
+        create.mutable_spec()->mutable_containers(0)->mutable_status_context();
     context->set_container_id(pod.CurrentContainer("c0")->id);
     ASSERT_OK(env.engine_->Create(create).status());
   }

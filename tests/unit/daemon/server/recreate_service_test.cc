@@ -85,7 +85,8 @@ TEST_F(RecreateServiceStartingTest, CallsBeforeReadyAreUnavailableWithoutReachin
   {
     grpc::ClientContext context;
     api::GetRecreateRequestResponse response;
-    EXPECT_EQ(stub_->GetRecreateRequest(&context, {}, &response).error_code(), grpc::StatusCode::UNAVAILABLE);
+    EXPECT_EQ(stub_->GetRecreateRequest(&context, {}, &response).error_code(),
+              grpc::StatusCode::UNAVAILABLE);
   }
   {
     grpc::ClientContext context;
@@ -102,12 +103,14 @@ TEST_F(RecreateServiceStartingTest, CallsBeforeReadyAreUnavailableWithoutReachin
   {
     grpc::ClientContext context;
     api::AcknowledgeUnreadyResponse response;
-    EXPECT_EQ(stub_->AcknowledgeUnready(&context, {}, &response).error_code(), grpc::StatusCode::UNAVAILABLE);
+    EXPECT_EQ(stub_->AcknowledgeUnready(&context, {}, &response).error_code(),
+              grpc::StatusCode::UNAVAILABLE);
   }
   {
     grpc::ClientContext context;
     api::ReportReadinessResponse response;
-    EXPECT_EQ(stub_->ReportReadiness(&context, {}, &response).error_code(), grpc::StatusCode::UNAVAILABLE);
+    EXPECT_EQ(stub_->ReportReadiness(&context, {}, &response).error_code(),
+              grpc::StatusCode::UNAVAILABLE);
   }
   {
     grpc::ClientContext context;
@@ -123,7 +126,98 @@ TEST_F(RecreateServiceStartingTest, CallsAfterStoppingAreUnavailable) {
   state_.SetStopping();
   grpc::ClientContext context;
   api::GetRecreateRequestResponse response;
-  EXPECT_EQ(stub_->GetRecreateRequest(&context, {}, &response).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(stub_->GetRecreateRequest(&context, {}, &response).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+}
+
+// Serving, but the engine is not set yet (the daemon sets it once it has loaded its state).
+class RecreateServiceBeforeManagerTest : public ::testing::Test {
+ protected:
+  RecreateServiceBeforeManagerTest() : service_(state_) {
+    grpc::ServerBuilder builder;
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    stub_ = api::RecreateService::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
+    state_.SetServing();
+  }
+  ~RecreateServiceBeforeManagerTest() override {
+    service_.StopStreams();
+    server_->Shutdown();
+  }
+
+  // The status of each RPC, in proto order, called with empty requests.
+  std::vector<grpc::Status> CallEveryRpc() {
+    std::vector<grpc::Status> statuses;
+    {
+      grpc::ClientContext context;
+      api::CreateRecreateRequestResponse response;
+      statuses.push_back(stub_->CreateRecreateRequest(&context, {}, &response));
+    }
+    {
+      grpc::ClientContext context;
+      api::GetRecreateRequestResponse response;
+      statuses.push_back(stub_->GetRecreateRequest(&context, {}, &response));
+    }
+    {
+      grpc::ClientContext context;
+      api::ListRecreateRequestsResponse response;
+      statuses.push_back(stub_->ListRecreateRequests(&context, {}, &response));
+    }
+    {
+      grpc::ClientContext context;
+      api::DeleteRecreateRequestResponse response;
+      statuses.push_back(stub_->DeleteRecreateRequest(&context, {}, &response));
+    }
+    {
+      grpc::ClientContext context;
+      auto reader = stub_->WatchRecreateRequests(&context, {});
+      api::WatchRecreateRequestsResponse event;
+      while (reader->Read(&event)) {
+      }
+      statuses.push_back(reader->Finish());
+    }
+    {
+      grpc::ClientContext context;
+      api::AcknowledgeUnreadyResponse response;
+      statuses.push_back(stub_->AcknowledgeUnready(&context, {}, &response));
+    }
+    {
+      grpc::ClientContext context;
+      api::ReportReadinessResponse response;
+      statuses.push_back(stub_->ReportReadiness(&context, {}, &response));
+    }
+    return statuses;
+  }
+
+  StrictMock<MockRecreateManager> manager_;  // strict: any call reaching it unexpectedly fails
+  ServingState state_;
+  RecreateServiceImpl service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<api::RecreateService::Stub> stub_;
+};
+
+TEST_F(RecreateServiceBeforeManagerTest, EveryCallIsUnavailableUntilTheManagerIsSet) {
+  for (const grpc::Status& status : CallEveryRpc()) {
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+    EXPECT_EQ(status.error_message(), "inplaced is starting: retry");
+  }
+}
+
+TEST_F(RecreateServiceBeforeManagerTest, OnceSetEveryCallReachesTheManager) {
+  service_.SetManager(&manager_);
+  EXPECT_CALL(manager_, Create(_)).WillOnce(Return(api::CreateRecreateRequestResponse()));
+  EXPECT_CALL(manager_, Get(_)).WillOnce(Return(absl::NotFoundError("x")));
+  EXPECT_CALL(manager_, List(_)).WillOnce(Return(api::ListRecreateRequestsResponse()));
+  EXPECT_CALL(manager_, Delete(_)).WillOnce(Return(absl::OkStatus()));
+  EXPECT_CALL(manager_, Watch(_)).WillOnce(Return(absl::InvalidArgumentError("namespace")));
+  EXPECT_CALL(manager_, AcknowledgeUnready(_)).WillOnce(Return(api::RecreateRequest()));
+  EXPECT_CALL(manager_, ReportReadiness(_)).WillOnce(Return(api::RecreateRequest()));
+  std::vector<grpc::StatusCode> codes;
+  for (const grpc::Status& status : CallEveryRpc()) codes.push_back(status.error_code());
+  EXPECT_THAT(codes, ::testing::ElementsAre(grpc::StatusCode::OK, grpc::StatusCode::NOT_FOUND,
+                                            grpc::StatusCode::OK, grpc::StatusCode::OK,
+                                            grpc::StatusCode::INVALID_ARGUMENT,
+                                            grpc::StatusCode::OK, grpc::StatusCode::OK));
 }
 
 TEST_F(RecreateServiceTest, CreatePassesTheRequestAndReturnsTheManagersResponse) {

@@ -1,0 +1,253 @@
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/proto_time.h"
+#include "common/status_macros.h"
+#include "cri/snapshot.h"
+#include "daemon/recreate/page_token.h"
+#include "daemon/recreate/recreate_engine.h"
+#include "spdlog/spdlog.h"
+
+// The recreate engine's RecreateManager methods: validate, answer from memory under the lock, and
+// persist then publish a change before returning it.
+
+namespace inplaced::daemon {
+namespace {
+
+namespace api = ::inplaced::v1;
+namespace internal = ::inplaced::internal;
+
+}  // namespace
+
+absl::StatusOr<RecreateEngine::Entry*> RecreateEngine::FindForCallLocked(
+    const std::string& namespace_name, const std::string& name) {
+  RETURN_IF_ERROR(CheckAcceptingLocked());
+  Entry* entry = FindLocked({namespace_name, name});
+  if (entry == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("recreate request ", namespace_name, "/", name, " not found"));
+  }
+  return entry;
+}
+
+std::string RecreateEngine::NewUidLocked() {
+  // A random (version 4) UUID.
+  const uint64_t high = absl::Uniform<uint64_t>(random_);
+  const uint64_t low = absl::Uniform<uint64_t>(random_);
+  return absl::StrFormat("%08x-%04x-4%03x-%04x-%012x", high >> 32, (high >> 16) & 0xffff,
+                         high & 0xfff, 0x8000 | ((low >> 48) & 0x3fff), low & 0xffffffffffffULL);
+}
+
+absl::StatusOr<api::CreateRecreateRequestResponse> RecreateEngine::Create(
+    const api::CreateRecreateRequestRequest& request) {
+  RETURN_IF_ERROR(ValidateCreateRecreateRequest(request, options_.limits));
+  api::CreateRecreateRequestRequest normalized = request;
+  ApplySpecDefaults(normalized.mutable_spec());
+  const Key key{normalized.namespace_(), normalized.name()};
+
+  // The idempotent answer, or the refusal, without touching the runtime.
+  const auto existing_or_cap =
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+          mu_) -> std::optional<absl::StatusOr<api::CreateRecreateRequestResponse>> {
+    if (absl::Status accepting = CheckAcceptingLocked(); !accepting.ok()) return accepting;
+    if (const Entry* entry = FindLocked(key); entry != nullptr) {
+      if (!SameSpec(entry->record.request().spec(), normalized.spec())) {
+        return absl::AlreadyExistsError(absl::StrCat("recreate request ", key.first, "/",
+                                                     key.second, " exists with a different spec"));
+      }
+      api::CreateRecreateRequestResponse response;
+      *response.mutable_recreate_request() = entry->record.request();
+      response.set_created(false);
+      return response;
+    }
+    if (open_requests_ >= options_.max_open_requests) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("too many open recreate requests (limit ", options_.max_open_requests, ")"));
+    }
+    return std::nullopt;
+  };
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto answer = existing_or_cap(); answer.has_value()) return *std::move(answer);
+  }
+
+  // The status context "at acceptance": one snapshot, outside the lock, only when something is
+  // missing.
+  bool needs_runtime = normalized.spec().pod_uid().empty();
+  for (const api::RecreateContainer& container : normalized.spec().containers()) {
+    needs_runtime = needs_runtime || !container.has_status_context();
+  }
+  std::optional<cri::NodeSnapshot> snapshot;
+  if (needs_runtime) {
+    absl::StatusOr<cri::NodeSnapshot> taken = cri::TakeSnapshot(runtime_);
+    if (taken.ok()) {
+      snapshot = *std::move(taken);
+    } else {
+      spdlog::warn(
+          "recreate_snapshot_failed ns={} name={} error=\"{}\" (the ticks resolve the pod)",
+          key.first, key.second, taken.status().ToString());
+    }
+  }
+
+  absl::MutexLock lock(&mu_);
+  if (auto answer = existing_or_cap(); answer.has_value()) return *std::move(answer);
+  internal::RecreateRecord record =
+      NewRecord(normalized, NewUidLocked(), clock_.Now(), next_sequence_);
+  api::RecreateStatus& status = *record.mutable_request()->mutable_status();
+  const cri::PodInfo* pod =
+      snapshot.has_value() ? FindRequestPod(record.request(), *snapshot) : nullptr;
+  if (pod != nullptr) {
+    if (status.pod_uid().empty()) status.set_pod_uid(pod->uid);
+    FillMissingContexts(&record, *pod);
+    for (api::ContainerRecreateState& state : *status.mutable_container_states()) {
+      if (state.old_container_id().empty())
+        state.set_message("container not found in the pod at acceptance");
+    }
+  } else if (snapshot.has_value()) {
+    status.set_message(absl::StrCat("pod ", key.first, "/", normalized.spec().pod_name(),
+                                    " not found on the node at acceptance"));
+  }
+  ASSIGN_OR_RETURN(const int64_t revision,
+                   store_.Create(kRecreateStoreKind, StoreKey(key), record.SerializeAsString()));
+  ++next_sequence_;
+  record.mutable_request()->mutable_metadata()->set_resource_version(revision);
+  Entry entry;
+  entry.record = record;
+  entry.revision = revision;
+  InsertLocked(key, std::move(entry));
+  spdlog::info("recreate_created ns={} name={} pod={} pod_uid={} uid={} containers={}", key.first,
+               key.second, normalized.spec().pod_name(), status.pod_uid(),
+               record.request().metadata().uid(), normalized.spec().containers_size());
+  hub_.Publish(api::WATCH_EVENT_TYPE_ADDED, record.request());
+  Wake(kWakeRequest);
+  api::CreateRecreateRequestResponse response;
+  *response.mutable_recreate_request() = record.request();
+  response.set_created(true);
+  return response;
+}
+
+absl::StatusOr<api::RecreateRequest> RecreateEngine::Get(
+    const api::GetRecreateRequestRequest& request) {
+  RETURN_IF_ERROR(ValidateGetRecreateRequest(request));
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Entry * entry, FindForCallLocked(request.namespace_(), request.name()));
+  return entry->record.request();
+}
+
+absl::StatusOr<api::ListRecreateRequestsResponse> RecreateEngine::List(
+    const api::ListRecreateRequestsRequest& request) {
+  RETURN_IF_ERROR(ValidateListRecreateRequests(request, options_.limits));
+  ASSIGN_OR_RETURN(const ListCursor cursor, DecodeListPageToken(request));
+  const int page_size = EffectivePageSize(request);
+  api::ListRecreateRequestsResponse response;
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(CheckAcceptingLocked());
+  auto it = requests_.begin();
+  if (!cursor.namespace_name.empty() || !cursor.name.empty()) {
+    it = requests_.upper_bound(Key{cursor.namespace_name, cursor.name});
+  }
+  for (; it != requests_.end(); ++it) {
+    const api::RecreateRequest& candidate = it->second.record.request();
+    if (!request.namespace_().empty() && candidate.metadata().namespace_() != request.namespace_())
+      continue;
+    if (!request.pod_name().empty() && candidate.spec().pod_name() != request.pod_name()) continue;
+    if (request.phase() != api::RECREATE_PHASE_UNSPECIFIED &&
+        candidate.status().phase() != request.phase()) {
+      continue;
+    }
+    if (response.recreate_requests_size() == page_size) {
+      // One more match exists: this page ends at the previous one.
+      const api::RecreateRequest& last = response.recreate_requests(page_size - 1);
+      response.set_next_page_token(EncodeListPageToken(
+          request, ListCursor{last.metadata().namespace_(), last.metadata().name()}));
+      break;
+    }
+    *response.add_recreate_requests() = candidate;
+  }
+  return response;
+}
+
+absl::Status RecreateEngine::Delete(const api::DeleteRecreateRequestRequest& request) {
+  RETURN_IF_ERROR(ValidateDeleteRecreateRequest(request));
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<Entry*> entry = FindForCallLocked(request.namespace_(), request.name());
+  if (!entry.ok()) {
+    if (entry.status().code() == absl::StatusCode::kNotFound && request.allow_missing())
+      return absl::OkStatus();
+    return entry.status();
+  }
+  RETURN_IF_ERROR(RemoveLocked({request.namespace_(), request.name()}, "api"));
+  Wake(kWakeRequest);  // the pod's next request may start
+  return absl::OkStatus();
+}
+
+absl::StatusOr<api::RecreateRequest> RecreateEngine::AcknowledgeUnready(
+    const api::AcknowledgeUnreadyRequest& request) {
+  RETURN_IF_ERROR(ValidateAcknowledgeUnready(request));
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Entry * entry, FindForCallLocked(request.namespace_(), request.name()));
+  if (IsCompleted(entry->record)) {
+    return absl::FailedPreconditionError(absl::StrCat("recreate request ", request.namespace_(),
+                                                      "/", request.name(), " has completed"));
+  }
+  if (!entry->record.request().status().has_unready_acknowledged_at()) {
+    internal::RecreateRecord record = entry->record;
+    *record.mutable_request()->mutable_status()->mutable_unready_acknowledged_at() =
+        request.unready_at();
+    RETURN_IF_ERROR(
+        CommitLocked({request.namespace_(), request.name()}, *entry, std::move(record)));
+    spdlog::info("recreate_unready_acknowledged ns={} name={} unready_at={}", request.namespace_(),
+                 request.name(), absl::FormatTime(FromProtoTime(request.unready_at())));
+    Wake(kWakeRequest);
+  }
+  return entry->record.request();
+}
+
+absl::StatusOr<api::RecreateRequest> RecreateEngine::ReportReadiness(
+    const api::ReportReadinessRequest& request) {
+  RETURN_IF_ERROR(ValidateReportReadiness(request, options_.limits));
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(Entry * entry, FindForCallLocked(request.namespace_(), request.name()));
+  if (IsCompleted(entry->record)) {
+    return absl::FailedPreconditionError(absl::StrCat("recreate request ", request.namespace_(),
+                                                      "/", request.name(), " has completed"));
+  }
+  internal::RecreateRecord record = entry->record;
+  api::RecreateStatus& status = *record.mutable_request()->mutable_status();
+  const google::protobuf::Timestamp now = ToProtoTime(clock_.Now());
+  for (int i = 0; i < request.containers_size(); ++i) {
+    const api::ContainerReadiness& report = request.containers(i);
+    api::ContainerRecreateState* state = nullptr;
+    for (api::ContainerRecreateState& candidate : *status.mutable_container_states()) {
+      if (candidate.name() == report.name()) state = &candidate;
+    }
+    if (state == nullptr) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "containers[%d].name: container \"%s\" is not in the request's spec", i, report.name()));
+    }
+    api::ContainerReadinessReport& last = *state->mutable_last_readiness_report();
+    last.set_container_id(BareContainerId(report.container_id()));
+    last.set_ready(report.ready());
+    *last.mutable_reported_at() = now;
+  }
+  RETURN_IF_ERROR(CommitLocked({request.namespace_(), request.name()}, *entry, std::move(record)));
+  Wake(kWakeRequest);
+  return entry->record.request();
+}
+
+absl::StatusOr<std::unique_ptr<RecreateWatch>> RecreateEngine::Watch(
+    const api::WatchRecreateRequestsRequest& request) {
+  RETURN_IF_ERROR(ValidateWatchRecreateRequests(request));
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(CheckAcceptingLocked());
+  std::vector<api::RecreateRequest> initial;
+  initial.reserve(requests_.size());
+  for (const auto& [key, entry] : requests_) initial.push_back(entry.record.request());
+  return hub_.Subscribe(request, initial);
+}
+
+}  // namespace inplaced::daemon
