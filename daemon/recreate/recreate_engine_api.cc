@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/field_checks.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "cri/snapshot.h"
@@ -101,6 +102,13 @@ absl::StatusOr<api::CreateRecreateRequestResponse> RecreateEngine::Create(
   const cri::PodInfo* pod =
       snapshot.has_value() ? FindRequestPod(record.request(), *snapshot) : nullptr;
   if (pod != nullptr) {
+    for (int i = 0; i < normalized.spec().containers_size(); ++i) {
+      const cri::ContainerInfo* current = pod->CurrentContainer(normalized.spec().containers(i).name());
+      if (current == nullptr) continue;
+      if (std::string reason = NotRecreatableReason(*current); !reason.empty()) {
+        return InvalidField(absl::StrCat("spec.containers[", i, "].name"), reason);
+      }
+    }
     if (status.pod_uid().empty()) status.set_pod_uid(pod->uid);
     FillMissingContexts(&record, *pod);
     for (api::ContainerRecreateState& state : *status.mutable_container_states()) {

@@ -5,12 +5,14 @@
 
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "cri/kubelet_labels.h"
 #include "daemon/prestop/prestop_runner.h"
 #include "daemon/recreate/recreate_engine.h"
 #include "daemon/recreate/watch_hub.h"
@@ -91,6 +93,8 @@ struct PodOptions {
   std::optional<int64_t> termination_grace_period_seconds;
   // kubelet preStopHandler annotation JSON for every container.
   std::optional<std::string> pre_stop_json;
+  // Containers of `containers` that kubelet runs as init containers (io.kubernetes.container.type).
+  std::set<std::string> init_containers;
 };
 
 // FakeClock + FakeRuntime + kubelet stand-in + MemoryStore + WatchHub + FakePreStopRunner, and an
@@ -134,6 +138,10 @@ class EngineEnv {
       c.name = container;
       c.image = "registry.local/app:1";
       c.pre_stop_handler_json = options.pre_stop_json;
+      if (options.init_containers.count(container) > 0) {
+        c.annotations[std::string(cri::kubelet::kContainerType)] =
+            std::string(cri::kubelet::kContainerTypeInit);
+      }
       spec.containers.push_back(c);
     }
     absl::StatusOr<std::string> sandbox = kubelet_.RunPod(spec);

@@ -130,6 +130,25 @@ TEST(RecreateEngineTest, UnknownPodIsReportedInTheStatusNotAsAnError) {
 
 // ---- Per-pod FIFO, never stuck; pods in parallel ----
 
+TEST(RecreateEngineTest, AnInitContainerIsRefusedNamingTheField) {
+  EngineEnv env;
+  PodOptions pod;
+  pod.containers = {"setup", "app"};
+  pod.init_containers = {"setup"};
+  env.RunPod(pod);
+  env.StartEngine();
+  EXPECT_THAT(env.engine_->Create(NewCreate("r1", {"app", "setup"})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "spec.containers[1].name: container \"setup\" is an init container: only "
+                       "regular containers (pod.spec.containers) can be recreated"));
+  api::GetRecreateRequestRequest get;
+  get.set_namespace_("default");
+  get.set_name("r1");
+  EXPECT_THAT(env.engine_->Get(get), StatusIs(absl::StatusCode::kNotFound)) << "nothing stored";
+  ASSERT_OK_AND_ASSIGN(api::CreateRecreateRequestResponse created, env.engine_->Create(NewCreate("r1", {"app"})));
+  EXPECT_TRUE(created.created());
+}
+
 TEST(RecreateEngineTest, RequestsOfOnePodRunOneAtATimeInCreationOrder) {
   EngineEnv env;
   env.RunPod({});
