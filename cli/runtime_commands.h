@@ -6,6 +6,8 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/status/statusor.h"
+#include "cri/connect.h"
 
 namespace inplaced::cli {
 
@@ -16,9 +18,15 @@ struct RuntimeFlags {
   double timeout_seconds = 10;
 };
 
-// Adds `runtime version|ps|pull|image` under `app`. A callback writes its result to stdout, an error
-// to stderr, and stores the process exit code in *exit_code (0 ok, 1 runtime error).
-// `flags` and `exit_code` must outlive app.parse().
+// Adds --runtime-endpoint (env INPLACED_RUNTIME_ENDPOINT) and --discovery-root to `command`.
+void AddRuntimeOptions(CLI::App& command, RuntimeFlags* flags);
+
+// Connects to the runtime `flags` name (or discovers it), as the daemon would.
+absl::StatusOr<cri::Connection> ConnectRuntime(const RuntimeFlags& flags);
+
+// Adds `runtime version|ps|pull|image` under `app`. A callback writes its result to stdout, an
+// error to stderr, and stores the process exit code in *exit_code (0 ok, 1 runtime error). `flags`
+// and `exit_code` must outlive app.parse().
 void AddRuntimeCommands(CLI::App& app, RuntimeFlags* flags, int* exit_code);
 
 }  // namespace inplaced::cli
