@@ -169,7 +169,7 @@ absl::StatusOr<int> RunAckUnready(const DaemonFlags& daemon, const AckArgs& args
                    client.AcknowledgeUnready(args.pod_namespace, args.name, at));
   std::cout << "recreaterequest " << args.pod_namespace << "/" << args.name
             << " unready acknowledged at "
-            << absl::FormatTime(absl::RFC3339_sec,
+            << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
                                 FromProtoTime(request.status().unready_acknowledged_at()),
                                 absl::UTCTimeZone())
             << std::endl;
