@@ -1,34 +1,22 @@
 #include "cli/apply_commands.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <memory>
 #include <variant>
 
 #include "absl/strings/str_cat.h"
 #include "cli/command_result.h"
 #include "cli/exit_codes.h"
+#include "cli/file_input.h"
 #include "cli/kruise_yaml.h"
 #include "common/status_macros.h"
 
 namespace inplaced::cli {
 namespace {
 
-absl::StatusOr<std::string> ReadInput(const std::string& file) {
-  if (file == "-") return std::string(std::istreambuf_iterator<char>(std::cin), {});
-  std::ifstream in(file);
-  if (!in)
-    return absl::InvalidArgumentError(
-        absl::StrCat("-f: cannot read ", file, ": ", std::strerror(errno)));
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 absl::StatusOr<std::vector<KruiseObject>> ReadObjects(const std::string& file,
                                                       const std::string& ns) {
-  ASSIGN_OR_RETURN(std::string text, ReadInput(file));
+  ASSIGN_OR_RETURN(std::string text, ReadFileOrStdin(file, "-f"));
   ASSIGN_OR_RETURN(std::vector<KruiseObject> objects, ParseKruiseYaml(text, ns));
   int node_images = 0;
   for (const KruiseObject& object : objects)

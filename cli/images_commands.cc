@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "cli/command_result.h"
 #include "cli/exit_codes.h"
+#include "cli/file_input.h"
 #include "cli/images_spec.h"
 #include "cli/images_view.h"
 #include "cli/output_format.h"
@@ -91,8 +92,25 @@ absl::Time DeadlineAfter(double seconds) {
   return seconds > 0 ? absl::Now() + absl::Seconds(seconds) : absl::InfiniteFuture();
 }
 
+// The docker config JSON documents of the --pull-secret-file flags (SECRET: never printed).
+absl::StatusOr<std::vector<std::string>> ReadSecrets(const std::vector<std::string>& files) {
+  std::vector<std::string> secrets;
+  for (const std::string& file : files) {
+    ASSIGN_OR_RETURN(std::string secret, ReadFileOrStdin(file, "--pull-secret-file"));
+    secrets.push_back(std::move(secret));
+  }
+  return secrets;
+}
+
+void AddSecretFileOption(CLI::App& command, std::vector<std::string>* files) {
+  command.add_option(
+      "--pull-secret-file", *files,
+      "A docker config JSON file ({\"auths\": ...}), sent as a pull secret; repeatable");
+}
+
 struct SetArgs {
   std::vector<std::string> references;
+  std::vector<std::string> secret_files;
   std::string pull_policy;
   bool force = false;
 };
@@ -101,6 +119,10 @@ absl::StatusOr<int> RunSet(const DaemonFlags& daemon, const SetArgs& args) {
   ASSIGN_OR_RETURN(v1::ImagePullPolicy policy, ParseImagePullPolicy(args.pull_policy));
   v1::SetNodeImageRequest request;
   ASSIGN_OR_RETURN(*request.mutable_spec(), NodeImageSpecOf(args.references, policy));
+  ASSIGN_OR_RETURN(const std::vector<std::string> secrets, ReadSecrets(args.secret_files));
+  for (v1::ImageSpec& image : *request.mutable_spec()->mutable_images()) {
+    for (const std::string& secret : secrets) image.add_pull_secrets(secret);
+  }
   DaemonClient client(daemon);
   if (args.force) {
     request.set_force(true);
@@ -132,6 +154,7 @@ absl::StatusOr<int> RunGet(const DaemonFlags& daemon, const std::string& output)
 
 struct PullArgs {
   std::string reference;
+  std::vector<std::string> secret_files;
   std::string pull_policy;
   bool detach = false;
   double timeout_seconds = 0;
@@ -142,6 +165,8 @@ absl::StatusOr<int> RunPull(const DaemonFlags& daemon, const PullArgs& args) {
   v1::PullImageRequest request;
   request.set_image(args.reference);
   request.set_image_pull_policy(policy);
+  ASSIGN_OR_RETURN(const std::vector<std::string> secrets, ReadSecrets(args.secret_files));
+  for (const std::string& secret : secrets) request.add_pull_secrets(secret);
   DaemonClient client(daemon);
   ASSIGN_OR_RETURN(v1::AdHocPullStatus started, client.PullImage(request));
   if (args.detach) {
@@ -187,6 +212,7 @@ void AddImagesCommands(CLI::App& app, DaemonFlags* daemon, int* exit_code) {
       ->required();
   set->add_option("--pull-policy", set_args->pull_policy,
                   "Always or IfNotPresent (default: IfNotPresent)");
+  AddSecretFileOption(*set, &set_args->secret_files);
   set->add_flag("--force", set_args->force, "Replace whatever the current generation is");
   set->callback(RunCommand(exit_code, [daemon, set_args] { return RunSet(*daemon, *set_args); }));
 
@@ -203,6 +229,7 @@ void AddImagesCommands(CLI::App& app, DaemonFlags* daemon, int* exit_code) {
   pull->add_option("reference", pull_args->reference, "Image reference")->required();
   pull->add_option("--pull-policy", pull_args->pull_policy,
                    "Always or IfNotPresent (default: IfNotPresent)");
+  AddSecretFileOption(*pull, &pull_args->secret_files);
   pull->add_flag("--detach", pull_args->detach, "Start the pull and return");
   pull->add_option("--timeout", pull_args->timeout_seconds,
                    "Stop following after this many seconds (0: never)")

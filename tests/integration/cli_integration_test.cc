@@ -281,8 +281,14 @@ TEST_F(CliIntegrationTest, ImagesSetGetAndWatch) {
   EXPECT_THAT(get.out, AllOf(HasSubstr("IMAGE"), HasSubstr("spec"), HasSubstr("succeeded"),
                              HasSubstr("100%")));
   EXPECT_THAT(Ctl({"images", "get", "-o", "json"}).out, HasSubstr("\"generation\": \"1\""));
-  // Another writer moved the generation: set reads it first, so it still applies.
-  EXPECT_EQ(Ctl({"images", "set", one}).exit_code, 0);
+  // Set reads the current generation first, so a second set applies too; the secret is sent, never
+  // shown.
+  const std::string secret =
+      WriteFile("auth.json", R"({"auths":{"127.0.0.1:9":{"auth":"dTpzM2NyZXQ="}}})");
+  EXPECT_EQ(Ctl({"images", "set", one, "--pull-secret-file", secret}).exit_code, 0);
+  const CliResult with_secret = Ctl({"images", "get", "-o", "yaml"});
+  EXPECT_THAT(with_secret.out,
+              AllOf(HasSubstr("pullSecretCount: 1"), Not(HasSubstr("dTpzM2NyZXQ="))));
   EXPECT_THAT(Ctl({"images", "set", "--pull-policy", "Never", one}).err,
               HasSubstr("--pull-policy"));
 }
