@@ -73,6 +73,7 @@ struct ListArgs {
   std::string output;
   std::vector<std::string> names;  // get
   bool until_done = false;         // watch
+  double timeout_seconds = 0;      // watch; 0 = none
 };
 
 void AddNamespaceFlags(CLI::App& command, ListArgs* args) {
@@ -121,6 +122,7 @@ absl::StatusOr<int> RunWatch(const DaemonFlags& daemon, const ListArgs& args) {
   follow.filter.set_pod_name(args.pod);
   if (!args.names.empty()) follow.filter.set_name(args.names[0]);
   follow.until_done = args.until_done;
+  if (args.timeout_seconds > 0) follow.deadline = absl::Now() + absl::Seconds(args.timeout_seconds);
   follow.live = IsTerminal(STDOUT_FILENO);
   follow.wide = format == OutputFormat::kWide;
   follow.show_namespace = args.all_namespaces;
@@ -250,6 +252,10 @@ void AddRecreateCommands(CLI::App& app, DaemonFlags* daemon, RuntimeFlags* runti
   watch->add_option("-o,--output", watch_args->output, "table or wide");
   watch->add_flag("--until-done", watch_args->until_done,
                   "Exit once every request shown completed: 0 if all containers Succeeded, else 1");
+  watch
+      ->add_option("--timeout", watch_args->timeout_seconds,
+                   "Give up after this many seconds (exit 1; 0: never)")
+      ->check(CLI::NonNegativeNumber);
   watch->callback(
       RunCommand(exit_code, [daemon, watch_args] { return RunWatch(*daemon, *watch_args); }));
 
