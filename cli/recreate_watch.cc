@@ -49,6 +49,7 @@ absl::StatusOr<int> FollowRecreates(DaemonClient& client, const FollowOptions& o
                                     std::ostream& out) {
   RecreateTracker tracker;
   LiveBlock block(out);
+  std::map<std::string, std::string> last_lines;  // by namespace/name
   const absl::Status status = client.WatchRecreates(
       options.filter, options.deadline, [&](const v1::WatchRecreateRequestsResponse& event) {
         tracker.Apply(event);
@@ -58,7 +59,12 @@ absl::StatusOr<int> FollowRecreates(DaemonClient& client, const FollowOptions& o
                                      absl::Now()));
           }
         } else if (event.type() != v1::WATCH_EVENT_TYPE_SYNCED) {
-          out << WatchEventLine(event.type(), event.recreate_request()) << std::endl;
+          // A change of fields the line does not show (times, IDs) would repeat the line: skip it.
+          const v1::RecreateMetadata& metadata = event.recreate_request().metadata();
+          std::string line = WatchEventLine(event.type(), event.recreate_request());
+          std::string& last = last_lines[absl::StrCat(metadata.namespace_(), "/", metadata.name())];
+          if (line != last) out << line << std::endl;
+          last = std::move(line);
         }
         return !(options.until_done && tracker.AllDone());
       });
