@@ -16,34 +16,40 @@ namespace {
 
 namespace v1 = ::runtime::v1;
 
+absl::StatusOr<cri::Connection> ConnectTo(const RuntimeFlags& flags) {
+  cri::ConnectOptions options;
+  options.endpoint = flags.endpoint;
+  options.discovery_root = flags.discovery_root;
+  options.connect_timeout = absl::Seconds(flags.timeout_seconds);
+  return cri::Connect(options);
+}
+
 absl::Status RunVersion(const RuntimeFlags& flags) {
-  ASSIGN_OR_RETURN(cri::Connection conn, ConnectRuntime(flags));
+  ASSIGN_OR_RETURN(cri::Connection conn, ConnectTo(flags));
   std::cout << FormatVersion(conn.version, conn.endpoint) << "\n";
   return absl::OkStatus();
 }
 
 absl::Status RunPs(const RuntimeFlags& flags, const std::string& pod_namespace) {
-  ASSIGN_OR_RETURN(cri::Connection conn, ConnectRuntime(flags));
+  ASSIGN_OR_RETURN(cri::Connection conn, ConnectTo(flags));
   ASSIGN_OR_RETURN(cri::NodeSnapshot snapshot, cri::TakeSnapshot(*conn.runtime));
   std::cout << FormatPods(snapshot, pod_namespace);
   return absl::OkStatus();
 }
 
 absl::Status RunImage(const RuntimeFlags& flags, const std::string& image) {
-  ASSIGN_OR_RETURN(cri::Connection conn, ConnectRuntime(flags));
+  ASSIGN_OR_RETURN(cri::Connection conn, ConnectTo(flags));
   v1::ImageStatusRequest request;
   request.mutable_image()->set_image(image);
   ASSIGN_OR_RETURN(v1::ImageStatusResponse response, conn.runtime->ImageStatus(request));
-  if (!response.has_image())
-    return absl::NotFoundError("image " + image + " is not present on the node");
+  if (!response.has_image()) return absl::NotFoundError("image " + image + " is not present on the node");
   std::cout << FormatImage(response.image());
   return absl::OkStatus();
 }
 
 // The password comes from the environment, never from argv (visible in ps) or the logs.
-absl::Status RunPull(const RuntimeFlags& flags, const std::string& image,
-                     const std::string& username) {
-  ASSIGN_OR_RETURN(cri::Connection conn, ConnectRuntime(flags));
+absl::Status RunPull(const RuntimeFlags& flags, const std::string& image, const std::string& username) {
+  ASSIGN_OR_RETURN(cri::Connection conn, ConnectTo(flags));
   v1::PullImageRequest request;
   request.mutable_image()->set_image(image);
   if (!username.empty()) {
@@ -56,10 +62,9 @@ absl::Status RunPull(const RuntimeFlags& flags, const std::string& image,
     request.mutable_auth()->set_password(password);
   }
   const absl::Time start = absl::Now();
-  ASSIGN_OR_RETURN(v1::PullImageResponse pulled,
-                   conn.runtime->PullImage(request, /*cancel=*/nullptr));
-  std::cout << "pulled " << image << " image_ref=" << pulled.image_ref() << " in "
-            << absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Milliseconds(1)))
+  ASSIGN_OR_RETURN(v1::PullImageResponse pulled, conn.runtime->PullImage(request, /*cancel=*/nullptr));
+  std::cout << "pulled " << image << " image_ref=" << pulled.image_ref()
+            << " in " << absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Milliseconds(1)))
             << "\n";
   return absl::OkStatus();
 }
@@ -79,11 +84,7 @@ std::function<void()> Report(int* exit_code, Fn command) {
 }  // namespace
 
 absl::StatusOr<cri::Connection> ConnectRuntime(const RuntimeFlags& flags) {
-  cri::ConnectOptions options;
-  options.endpoint = flags.endpoint;
-  options.discovery_root = flags.discovery_root;
-  options.connect_timeout = absl::Seconds(flags.timeout_seconds);
-  return cri::Connect(options);
+  return ConnectTo(flags);
 }
 
 void AddRuntimeOptions(CLI::App& command, RuntimeFlags* flags) {
@@ -102,8 +103,7 @@ void AddRuntimeCommands(CLI::App& app, RuntimeFlags* flags, int* exit_code) {
   runtime->require_subcommand(1);
   runtime->fallthrough();  // flags may follow the subcommand: `runtime ps --runtime-endpoint ...`
   AddRuntimeOptions(*runtime, flags);
-  runtime
-      ->add_option("--timeout", flags->timeout_seconds, "Seconds to wait for the runtime to answer")
+  runtime->add_option("--timeout", flags->timeout_seconds, "Seconds to wait for the runtime to answer")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
 
@@ -121,14 +121,12 @@ void AddRuntimeCommands(CLI::App& app, RuntimeFlags* flags, int* exit_code) {
       "pull", "Pull an image through the CRI (password in $INPLACECTL_REGISTRY_PASSWORD)");
   pull->add_option("image", *image, "Image reference")->required();
   pull->add_option("--username", *username, "Registry user name");
-  pull->callback(
-      Report(exit_code, [flags, image, username] { return RunPull(*flags, *image, *username); }));
+  pull->callback(Report(exit_code, [flags, image, username] { return RunPull(*flags, *image, *username); }));
 
   auto status_image = std::make_shared<std::string>();
   CLI::App* image_cmd = runtime->add_subcommand("image", "Show an image's status on the node");
   image_cmd->add_option("image", *status_image, "Image reference")->required();
-  image_cmd->callback(
-      Report(exit_code, [flags, status_image] { return RunImage(*flags, *status_image); }));
+  image_cmd->callback(Report(exit_code, [flags, status_image] { return RunImage(*flags, *status_image); }));
 }
 
 }  // namespace inplaced::cli
