@@ -83,15 +83,26 @@ std::function<void()> Report(int* exit_code, Fn command) {
 
 }  // namespace
 
+absl::StatusOr<cri::Connection> ConnectRuntime(const RuntimeFlags& flags) {
+  return ConnectTo(flags);
+}
+
+void AddRuntimeOptions(CLI::App& command, RuntimeFlags* flags) {
+  command
+      .add_option("--runtime-endpoint", flags->endpoint,
+                  "CRI endpoint (unix:///path); default: discover under --discovery-root")
+      ->envname("INPLACED_RUNTIME_ENDPOINT");
+  command
+      .add_option("--discovery-root", flags->discovery_root, "Where to look for runtime sockets")
+      ->capture_default_str();
+}
+
 void AddRuntimeCommands(CLI::App& app, RuntimeFlags* flags, int* exit_code) {
-  CLI::App* runtime = app.add_subcommand("runtime", "Inspect the node's CRI runtime as inplaced sees it");
+  CLI::App* runtime =
+      app.add_subcommand("runtime", "Inspect the node's CRI runtime as inplaced sees it");
   runtime->require_subcommand(1);
   runtime->fallthrough();  // flags may follow the subcommand: `runtime ps --runtime-endpoint ...`
-  runtime->add_option("--runtime-endpoint", flags->endpoint,
-                      "CRI endpoint (unix:///path); default: discover under --discovery-root")
-      ->envname("INPLACED_RUNTIME_ENDPOINT");
-  runtime->add_option("--discovery-root", flags->discovery_root, "Where to look for runtime sockets")
-      ->capture_default_str();
+  AddRuntimeOptions(*runtime, flags);
   runtime->add_option("--timeout", flags->timeout_seconds, "Seconds to wait for the runtime to answer")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);

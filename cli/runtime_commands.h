@@ -6,6 +6,8 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/status/statusor.h"
+#include "cri/connect.h"
 
 namespace inplaced::cli {
 
@@ -15,6 +17,12 @@ struct RuntimeFlags {
   std::string discovery_root = "/var/run";
   double timeout_seconds = 10;
 };
+
+// Adds --runtime-endpoint (env INPLACED_RUNTIME_ENDPOINT) and --discovery-root to `command`.
+void AddRuntimeOptions(CLI::App& command, RuntimeFlags* flags);
+
+// Connects to the runtime `flags` name (or discovers it), as the daemon would.
+absl::StatusOr<cri::Connection> ConnectRuntime(const RuntimeFlags& flags);
 
 // Adds `runtime version|ps|pull|image` under `app`. A callback writes its result to stdout, an error
 // to stderr, and stores the process exit code in *exit_code (0 ok, 1 runtime error).

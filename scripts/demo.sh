@@ -60,49 +60,53 @@ sock=$env_dir/run/inplaced.sock
 daemon_pid=$!
 for _ in $(seq 100); do grep -q 'inplaced ready' "$env_dir/inplaced.out" 2>/dev/null && break; sleep 0.1; done
 grep 'inplaced ready' "$env_dir/inplaced.out" || { cat "$env_dir/inplaced.log"; exit 1; }
-api() {  # api SERVICE/METHOD [JSON]: one call of the control API with buf curl (grpcurl's stand-in), via reflection
-  "$buf" curl --protocol grpc --http2-prior-knowledge --unix-socket "$sock" "http://localhost/inplaced.v1.$1" ${2:+-d "$2"}
-}
-show "$buf" curl --protocol grpc --http2-prior-knowledge --unix-socket "$sock" --list-services http://localhost
+export INPLACED_SOCKET=$sock  # inplacectl's way to the daemon (or --socket)
+show "$inplacectl" health
+show "$inplacectl" version
+echo "\$ buf curl --protocol grpc --http2-prior-knowledge --unix-socket \$DEMO/run/inplaced.sock --list-services http://localhost"
+"$buf" curl --protocol grpc --http2-prior-knowledge --unix-socket "$sock" --list-services http://localhost
 
-step "Recreate the pod's two containers in order, through the control API"
-echo "\$ buf curl ... inplaced.v1.RecreateService/CreateRecreateRequest -d '{...}'"
-api RecreateService/CreateRecreateRequest '{"namespace":"demo","name":"upgrade-web","spec":{"podName":"web",
-  "containers":[{"name":"app"},{"name":"sidecar"}],
-  "strategy":{"orderedRecreate":true,"terminationGracePeriodSeconds":"5"},"activeDeadlineSeconds":"120"}}' |
-  grep -E '"(created|phase)"' || true
-phase=""
-for _ in $(seq 600); do
-  phase=$(api RecreateService/GetRecreateRequest '{"namespace":"demo","name":"upgrade-web"}' | grep -o 'RECREATE_PHASE_[A-Z]*' | head -1)
-  [ "$phase" = RECREATE_PHASE_COMPLETED ] && break
-  sleep 0.1
-done
-echo "\$ buf curl ... inplaced.v1.RecreateService/GetRecreateRequest -d '{\"namespace\":\"demo\",\"name\":\"upgrade-web\"}'"
-api RecreateService/GetRecreateRequest '{"namespace":"demo","name":"upgrade-web"}' |
-  grep -E '"(phase|name|oldContainerId|newContainerId|restartCount|killedAt|restartedAt)"'
-[ "$phase" = RECREATE_PHASE_COMPLETED ] || { echo "the recreate did not complete"; cat "$env_dir/inplaced.log"; exit 1; }
+step "Recreate the pod's two containers in order, with inplacectl"
+show "$inplacectl" recreate web -n demo -c app,sidecar --ordered --grace 5 --deadline 120 --name upgrade-web \
+  --wait --timeout 120 || { echo "the recreate did not succeed"; cat "$env_dir/inplaced.log"; exit 1; }
+show "$inplacectl" list -n demo -o wide
 show "$inplacectl" runtime ps -n demo
 echo "\$ grep -E 'container_(killed|restart_observed)' inplaced.log   # each kill, and how each restart was noticed"
 grep -E 'container_(killed|restart_observed)' "$env_dir/inplaced.log" | sed -E 's/ id=([0-9a-f]{13})[0-9a-f]*/ id=\1/; s/ new_id=([0-9a-f]{13})[0-9a-f]*/ new_id=\1/'
 
+step "The same with OpenKruise YAML: a ContainerRecreateRequest applied as it is"
+cat >"$env_dir/crr.yaml" <<YAML
+apiVersion: apps.kruise.io/v1alpha1
+kind: ContainerRecreateRequest
+metadata:
+  namespace: demo
+  name: restart-sidecar
+spec:
+  podName: web
+  containers:
+  - name: sidecar
+  strategy:
+    failurePolicy: Fail
+    terminationGracePeriodSeconds: 5
+  activeDeadlineSeconds: 120
+  ttlSecondsAfterFinished: 600
+YAML
+show cat "$env_dir/crr.yaml"
+show "$inplacectl" apply -f "$env_dir/crr.yaml"
+show "$inplacectl" watch restart-sidecar -n demo --until-done --timeout 120 ||
+  { echo "the recreate did not succeed"; cat "$env_dir/inplaced.log"; exit 1; }
+
 step "Pre-pull images through inplaced's NodeImage API (open registry, and the auth registry with a pull secret)"
-secret=$(printf '{"auths":{"%s":{"username":"%s","password":"%s"}}}' \
-  "$INPLACED_E2E_AUTH_REGISTRY" "$INPLACED_E2E_AUTH_USER" "$INPLACED_E2E_AUTH_PASSWORD" | sed 's/"/\\"/g')
-echo "\$ buf curl ... inplaced.v1.NodeImageService/SetNodeImage -d '{\"spec\":{\"images\":[...]}}'   (secret not shown)"
-api NodeImageService/SetNodeImage "{\"expectedGeneration\":\"0\",\"spec\":{\"images\":[
-  {\"name\":\"$INPLACED_E2E_REGISTRY/busybox\",\"tags\":[{\"tag\":\"2\"}]},
-  {\"name\":\"$INPLACED_E2E_AUTH_REGISTRY/private/busybox\",\"pullSecrets\":[\"$secret\"],\"tags\":[{\"tag\":\"3\"}]}]}}" >/dev/null
-status=""
-for _ in $(seq 600); do
-  status=$(api NodeImageService/GetNodeImage)
-  echo "$status" | grep -q '"succeeded": 2' && break
-  echo "$status" | grep -q '"failed": [1-9]' && break
-  sleep 0.1
-done
-echo "\$ buf curl ... inplaced.v1.NodeImageService/GetNodeImage"
-echo "$status" | grep -E '"(name|tag|phase|imageId|message|desired|succeeded|failed|pullSecretCount)"'
-echo "$status" | grep -q '"succeeded": 2' || { echo "the pre-pull did not succeed"; cat "$env_dir/inplaced.log"; exit 1; }
-if echo "$status" | grep -q "$INPLACED_E2E_AUTH_PASSWORD"; then echo "the secret leaked into the status"; exit 1; fi
+printf '{"auths":{"%s":{"username":"%s","password":"%s"}}}' \
+  "$INPLACED_E2E_AUTH_REGISTRY" "$INPLACED_E2E_AUTH_USER" "$INPLACED_E2E_AUTH_PASSWORD" >"$env_dir/auth.json"
+chmod 600 "$env_dir/auth.json"
+show "$inplacectl" images set "$INPLACED_E2E_REGISTRY/busybox:2" "$INPLACED_E2E_AUTH_REGISTRY/private/busybox:3" \
+  --pull-secret-file "$env_dir/auth.json"
+show "$inplacectl" images watch --until-done --timeout 300 ||
+  { echo "the pre-pull did not succeed"; cat "$env_dir/inplaced.log"; exit 1; }
+show "$inplacectl" images get -o wide
+if "$inplacectl" images get -o json | grep -q "$INPLACED_E2E_AUTH_PASSWORD"; then echo "the secret leaked into the status"; exit 1; fi
+show "$inplacectl" images pull "$INPLACED_E2E_REGISTRY/busybox:2" --pull-policy Always --timeout 300
 show "$inplacectl" runtime image "$INPLACED_E2E_REGISTRY_BUSYBOX2_IMAGE"
 show "$inplacectl" runtime image "$INPLACED_E2E_AUTH_BUSYBOX_IMAGE"
 

@@ -1,0 +1,202 @@
+#include "cli/daemon_client.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/proto_time.h"
+
+namespace inplaced::cli {
+
+namespace health = ::grpc::health::v1;
+
+void AddDaemonOptions(CLI::App& app, DaemonFlags* flags) {
+  app.add_option("--socket", flags->socket, "The daemon's control socket")
+      ->envname(kSocketEnv)
+      ->capture_default_str();
+  app.add_option("--rpc-timeout", flags->rpc_timeout_seconds,
+                 "Seconds one call to the daemon may take")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+}
+
+std::shared_ptr<grpc::Channel> MakeDaemonChannel(const DaemonFlags& flags) {
+  return grpc::CreateChannel("unix:" + flags.socket, grpc::InsecureChannelCredentials());
+}
+
+absl::Status FromGrpcStatus(const grpc::Status& status, const std::string& target) {
+  if (status.ok()) return absl::OkStatus();
+  // gRPC and absl share the canonical codes, number for number.
+  const auto code = static_cast<absl::StatusCode>(status.error_code());
+  if (code == absl::StatusCode::kUnavailable) {
+    return absl::UnavailableError(
+        absl::StrCat("inplaced at ", target, ": ", status.error_message()));
+  }
+  return absl::Status(code, status.error_message());
+}
+
+DaemonClient::DaemonClient(const DaemonFlags& flags)
+    : rpc_timeout_(absl::Seconds(flags.rpc_timeout_seconds)),
+      target_("unix:" + flags.socket),
+      channel_(MakeDaemonChannel(flags)),
+      recreate_(v1::RecreateService::NewStub(channel_)),
+      node_image_(v1::NodeImageService::NewStub(channel_)),
+      health_(health::Health::NewStub(channel_)) {}
+
+std::unique_ptr<grpc::ClientContext> DaemonClient::UnaryContext() const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(absl::ToChronoTime(absl::Now() + rpc_timeout_));
+  return context;
+}
+
+absl::StatusOr<v1::CreateRecreateRequestResponse> DaemonClient::CreateRecreate(
+    const v1::CreateRecreateRequestRequest& request) {
+  v1::CreateRecreateRequestResponse response;
+  const grpc::Status status =
+      recreate_->CreateRecreateRequest(UnaryContext().get(), request, &response);
+  if (!status.ok()) return Convert(status);
+  return response;
+}
+
+absl::StatusOr<v1::RecreateRequest> DaemonClient::GetRecreate(const std::string& ns,
+                                                              const std::string& name) {
+  v1::GetRecreateRequestRequest request;
+  request.set_namespace_(ns);
+  request.set_name(name);
+  v1::GetRecreateRequestResponse response;
+  const grpc::Status status =
+      recreate_->GetRecreateRequest(UnaryContext().get(), request, &response);
+  if (!status.ok()) return Convert(status);
+  return std::move(*response.mutable_recreate_request());
+}
+
+absl::StatusOr<std::vector<v1::RecreateRequest>> DaemonClient::ListRecreates(
+    v1::ListRecreateRequestsRequest filter) {
+  std::vector<v1::RecreateRequest> all;
+  filter.set_page_size(1000);
+  filter.clear_page_token();
+  do {
+    v1::ListRecreateRequestsResponse page;
+    const grpc::Status status =
+        recreate_->ListRecreateRequests(UnaryContext().get(), filter, &page);
+    if (!status.ok()) return Convert(status);
+    for (v1::RecreateRequest& request : *page.mutable_recreate_requests()) {
+      all.push_back(std::move(request));
+    }
+    filter.set_page_token(page.next_page_token());
+  } while (!filter.page_token().empty());
+  return all;
+}
+
+absl::Status DaemonClient::DeleteRecreate(const std::string& ns, const std::string& name,
+                                          bool allow_missing) {
+  v1::DeleteRecreateRequestRequest request;
+  request.set_namespace_(ns);
+  request.set_name(name);
+  request.set_allow_missing(allow_missing);
+  v1::DeleteRecreateRequestResponse response;
+  return Convert(recreate_->DeleteRecreateRequest(UnaryContext().get(), request, &response));
+}
+
+absl::StatusOr<v1::RecreateRequest> DaemonClient::AcknowledgeUnready(const std::string& ns,
+                                                                     const std::string& name,
+                                                                     absl::Time unready_at) {
+  v1::AcknowledgeUnreadyRequest request;
+  request.set_namespace_(ns);
+  request.set_name(name);
+  *request.mutable_unready_at() = ToProtoTime(unready_at);
+  v1::AcknowledgeUnreadyResponse response;
+  const grpc::Status status =
+      recreate_->AcknowledgeUnready(UnaryContext().get(), request, &response);
+  if (!status.ok()) return Convert(status);
+  return std::move(*response.mutable_recreate_request());
+}
+
+absl::StatusOr<v1::RecreateRequest> DaemonClient::ReportReadiness(
+    const v1::ReportReadinessRequest& request) {
+  v1::ReportReadinessResponse response;
+  const grpc::Status status = recreate_->ReportReadiness(UnaryContext().get(), request, &response);
+  if (!status.ok()) return Convert(status);
+  return std::move(*response.mutable_recreate_request());
+}
+
+namespace {
+
+// Reads a server stream until `on_message` says stop, the stream ends or the deadline passes.
+template <typename Message, typename OpenFn, typename OnMessage>
+absl::Status ReadStream(OpenFn open, absl::Time deadline, const OnMessage& on_message,
+                        const std::string& target) {
+  grpc::ClientContext context;
+  if (deadline != absl::InfiniteFuture()) context.set_deadline(absl::ToChronoTime(deadline));
+  auto reader = open(&context);
+  Message message;
+  bool stopped = false;
+  while (reader->Read(&message)) {
+    if (!on_message(message)) {
+      stopped = true;
+      context.TryCancel();
+      break;
+    }
+  }
+  const grpc::Status status = reader->Finish();
+  if (stopped) return absl::OkStatus();
+  if (status.ok()) return absl::UnavailableError("inplaced at " + target + " ended the stream");
+  return FromGrpcStatus(status, target);
+}
+
+}  // namespace
+
+absl::Status DaemonClient::WatchRecreates(
+    const v1::WatchRecreateRequestsRequest& request, absl::Time deadline,
+    const std::function<bool(const v1::WatchRecreateRequestsResponse&)>& on_event) {
+  return ReadStream<v1::WatchRecreateRequestsResponse>(
+      [&](grpc::ClientContext* context) {
+        return recreate_->WatchRecreateRequests(context, request);
+      },
+      deadline, on_event, target_);
+}
+
+absl::StatusOr<v1::NodeImage> DaemonClient::SetNodeImage(const v1::SetNodeImageRequest& request) {
+  v1::SetNodeImageResponse response;
+  const grpc::Status status = node_image_->SetNodeImage(UnaryContext().get(), request, &response);
+  if (!status.ok()) return Convert(status);
+  return std::move(*response.mutable_node_image());
+}
+
+absl::StatusOr<v1::NodeImage> DaemonClient::GetNodeImage() {
+  v1::GetNodeImageResponse response;
+  const grpc::Status status =
+      node_image_->GetNodeImage(UnaryContext().get(), v1::GetNodeImageRequest(), &response);
+  if (!status.ok()) return Convert(status);
+  return std::move(*response.mutable_node_image());
+}
+
+absl::Status DaemonClient::WatchNodeImage(
+    absl::Time deadline, const std::function<bool(const v1::NodeImage&)>& on_update) {
+  return ReadStream<v1::WatchNodeImageResponse>(
+      [&](grpc::ClientContext* context) {
+        return node_image_->WatchNodeImage(context, v1::WatchNodeImageRequest());
+      },
+      deadline,
+      [&](const v1::WatchNodeImageResponse& response) { return on_update(response.node_image()); },
+      target_);
+}
+
+absl::StatusOr<v1::AdHocPullStatus> DaemonClient::PullImage(const v1::PullImageRequest& request) {
+  v1::PullImageResponse response;
+  const grpc::Status status = node_image_->PullImage(UnaryContext().get(), request, &response);
+  if (!status.ok()) return Convert(status);
+  return std::move(*response.mutable_pull());
+}
+
+absl::StatusOr<health::HealthCheckResponse::ServingStatus> DaemonClient::CheckHealth(
+    const std::string& service) {
+  health::HealthCheckRequest request;
+  request.set_service(service);
+  health::HealthCheckResponse response;
+  const grpc::Status status = health_->Check(UnaryContext().get(), request, &response);
+  if (!status.ok()) return Convert(status);
+  return response.status();
+}
+
+}  // namespace inplaced::cli

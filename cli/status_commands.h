@@ -1,0 +1,16 @@
+#pragma once
+
+// `inplacectl version` (client, daemon, runtime) and `inplacectl health` (grpc.health.v1).
+
+#include "CLI/CLI.hpp"
+#include "cli/daemon_client.h"
+#include "cli/runtime_commands.h"
+
+namespace inplaced::cli {
+
+// The client's version (the CMake project version).
+const char* ClientVersion();
+
+void AddStatusCommands(CLI::App& app, DaemonFlags* daemon, RuntimeFlags* runtime, int* exit_code);
+
+}  // namespace inplaced::cli
