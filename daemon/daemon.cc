@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 
 #include <cstring>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -19,6 +21,7 @@
 #include "daemon/server/nodeimage_service.h"
 #include "daemon/server/recreate_service.h"
 #include "daemon/server/serving_state.h"
+#include "daemon/socket_group.h"
 #include "daemon/store/sqlite_store.h"
 #include "imagepull/disk_precheck.h"
 #include "imagepull/disk_space_precheck.h"
@@ -83,6 +86,15 @@ struct Daemon::Parts {
 absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonOptions& options) {
   auto parts = std::make_unique<Parts>();
   parts->options = options;
+  std::optional<gid_t> socket_gid;
+  if (!options.socket_group.empty()) {
+    absl::StatusOr<gid_t> gid = ResolveGroup(options.socket_group);
+    if (!gid.ok()) {
+      return absl::Status(gid.status().code(),
+                          absl::StrCat("control API socket: ", gid.status().message()));
+    }
+    socket_gid = *gid;
+  }
   parts->recreate_service = std::make_unique<RecreateServiceImpl>(parts->manager, parts->state);
   parts->nodeimage_service = std::make_unique<NodeImageServiceImpl>(parts->state);
   parts->health_service = std::make_unique<HealthServiceImpl>(
@@ -97,6 +109,14 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonOptions& optio
                         absl::StrCat("control API socket: ", server.status().message()));
   }
   parts->server = *std::move(server);
+  if (socket_gid.has_value()) {
+    if (absl::Status shared = ShareSocketWithGroup(options.socket_path, *socket_gid);
+        !shared.ok()) {
+      return absl::Status(shared.code(),
+                          absl::StrCat("control API socket group: ", shared.message()));
+    }
+    spdlog::info("control_socket_group group={} gid={}", options.socket_group, *socket_gid);
+  }
 
   cri::ConnectOptions connect;
   connect.endpoint = options.runtime_endpoint;

@@ -15,7 +15,8 @@ namespace inplaced::daemon {
 class Daemon {
  public:
   // Starts everything, in this order:
-  //   1. the control server on options.socket_path (health NOT_SERVING, API calls UNAVAILABLE);
+  //   1. the control server on options.socket_path (health NOT_SERVING, API calls UNAVAILABLE),
+  //      the socket given to options.socket_group when set (an unknown group fails the start);
   //   2. the runtime connection (cri::Connect: discovery, waits for a runtime that is still starting);
   //   3. the store under options.state_dir (created 0700 if missing) and the engine, which reloads every
   //      stored request (recovering interrupted kills) before it is started; then the image puller
