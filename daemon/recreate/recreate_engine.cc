@@ -225,12 +225,22 @@ void RecreateEngine::Loop() {
       if (next_wake_.has_value()) {
         interval = std::min(interval, std::max(absl::ZeroDuration(), *next_wake_ - clock_.Now()));
       }
+      pulse_open_requests_ = open_requests_;
     }
+    pulse_tick_unix_nanos_ = absl::ToUnixNanos(clock_.Now());
     absl::MutexLock lock(&wake_mu_);
     wake_mu_.AwaitWithTimeout(absl::Condition(&woken_), interval);
     woken_ = false;
     wake_reasons = std::exchange(wake_reasons_, 0);
   }
+}
+
+RecreateEngine::Pulse RecreateEngine::LastPulse() const {
+  Pulse pulse;
+  const int64_t nanos = pulse_tick_unix_nanos_;
+  if (nanos != std::numeric_limits<int64_t>::min()) pulse.last_tick = absl::FromUnixNanos(nanos);
+  pulse.open_requests = pulse_open_requests_;
+  return pulse;
 }
 
 void RecreateEngine::EventLoop() {

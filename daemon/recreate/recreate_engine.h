@@ -38,6 +38,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -106,6 +107,15 @@ class RecreateEngine final : public RecreateManager {
   void WaitForKills();
   // Kills queued or running.
   size_t KillsInFlight();
+
+  // Liveness for the daemon's systemd watchdog and status: when the poll loop (Start) last finished
+  // a tick (clock time; InfinitePast before the first) and how many requests were open then.
+  // Lock-free, so that it answers while the engine is wedged: a loop that stops ticking shows here.
+  struct Pulse {
+    absl::Time last_tick = absl::InfinitePast();
+    int open_requests = 0;
+  };
+  Pulse LastPulse() const;
 
   // RecreateManager (errors as documented there and in recreate.proto).
   absl::StatusOr<::inplaced::v1::CreateRecreateRequestResponse> Create(
@@ -200,6 +210,9 @@ class RecreateEngine final : public RecreateManager {
   bool woken_ ABSL_GUARDED_BY(wake_mu_) = false;
   uint32_t wake_reasons_ ABSL_GUARDED_BY(wake_mu_) = 0;
   std::atomic<bool> stop_threads_{false};
+  // LastPulse(), published by the loop after every tick.
+  std::atomic<int64_t> pulse_tick_unix_nanos_{std::numeric_limits<int64_t>::min()};
+  std::atomic<int> pulse_open_requests_{0};
 
   // The open event stream, to cancel it on Shutdown.
   absl::Mutex stream_mu_;
