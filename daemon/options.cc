@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <deque>
+#include <variant>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -20,6 +21,16 @@ struct FlagValue {
   CLI::Option* option = nullptr;
   std::vector<std::string> items;  // scalar and list settings
   bool on = false;                 // boolean settings (a flag without a value)
+};
+
+// The value's kind in --help (CLI11 would say TEXT: every flag is bound to text).
+struct HelpTypeName {
+  const char* operator()(std::string DaemonOptions::*) const { return "TEXT"; }
+  const char* operator()(int DaemonOptions::*) const { return "INT"; }
+  const char* operator()(double DaemonOptions::*) const { return "NUMBER"; }
+  const char* operator()(bool DaemonOptions::*) const { return ""; }
+  const char* operator()(std::vector<std::string> DaemonOptions::*) const { return "TEXT"; }
+  const char* operator()(std::optional<uint64_t> DaemonOptions::*) const { return "UINT"; }
 };
 
 // Environment, then flags, over `options` (which already holds the defaults and the config file):
@@ -79,6 +90,7 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
     } else {
       flag.option = app.add_option(name, flag.items, help)->expected(1);
     }
+    flag.option->type_name(std::visit(HelpTypeName{}, setting.field));
     const std::vector<std::string> items = SettingItems(setting, defaults);
     if (!items.empty() && !setting.is_bool()) flag.option->default_str(absl::StrJoin(items, ","));
   }

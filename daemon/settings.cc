@@ -30,7 +30,7 @@ std::string UnixSocketPath(const std::string& value) {
 
 std::string LogLevel(const std::string& value) {
   static constexpr absl::string_view kLevels[] = {"trace", "debug",    "info", "warn",
-                                                 "error", "critical", "off"};
+                                                  "error", "critical", "off"};
   for (absl::string_view level : kLevels) {
     if (value == level) return "";
   }
@@ -160,22 +160,13 @@ struct ItemParser {
   }
   std::string operator()(int DaemonOptions::*field) const {
     int value = 0;
-    if (!absl::SimpleAtoi(item, &value))
-      return absl::StrCat("must be an integer, got \"", item, "\"");
-    if (value < setting.min || value > setting.max)
-      return RangeError(setting.min, setting.max, item);
-    options.*field = value;
-    return "";
+    const bool parsed = absl::SimpleAtoi(item, &value);  // before `value` is passed on
+    return Number(field, parsed, value, "an integer");
   }
   std::string operator()(double DaemonOptions::*field) const {
     double value = 0;
-    if (!absl::SimpleAtod(item, &value) || !std::isfinite(value)) {
-      return absl::StrCat("must be a number, got \"", item, "\"");
-    }
-    if (value < setting.min || value > setting.max)
-      return RangeError(setting.min, setting.max, item);
-    options.*field = value;
-    return "";
+    const bool parsed = absl::SimpleAtod(item, &value) && std::isfinite(value);
+    return Number(field, parsed, value, "a number");
   }
   std::string operator()(bool DaemonOptions::*field) const {
     const std::string lower = absl::AsciiStrToLower(item);
@@ -195,6 +186,16 @@ struct ItemParser {
       }
     }
     (options.*field).push_back(item);
+    return "";
+  }
+  // A number of kind `kind` that `parsed` (or not) into `value`, checked against the range.
+  template <typename T>
+  std::string Number(T DaemonOptions::*field, bool parsed, T value, absl::string_view kind) const {
+    if (!parsed) return absl::StrCat("must be ", kind, ", got \"", item, "\"");
+    if (value < setting.min || value > setting.max) {
+      return RangeError(setting.min, setting.max, item);
+    }
+    options.*field = value;
     return "";
   }
   std::string operator()(std::optional<uint64_t> DaemonOptions::*field) const {

@@ -4,8 +4,6 @@
 
 #include "daemon/config.h"
 
-#include <stdlib.h>
-
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -17,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
+#include "tests/unit/daemon/command_line_test_util.h"
 
 namespace inplaced::daemon {
 namespace {
@@ -26,23 +25,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
-
-CommandLine Parse(std::vector<std::string> args) {
-  args.insert(args.begin(), "inplaced");
-  std::vector<const char*> argv;
-  for (const std::string& arg : args) argv.push_back(arg.c_str());
-  return ParseCommandLine(static_cast<int>(argv.size()), argv.data());
-}
-
-// Sets an environment variable for the scope of a test.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) { ::setenv(name, value, 1); }
-  ~ScopedEnv() { ::unsetenv(name_); }
-
- private:
-  const char* name_;
-};
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -171,7 +153,7 @@ TEST_F(ConfigFileTest, MissingFileIsAnErrorNamingIt) {
 
 TEST_F(ConfigFileTest, CommandLineRefusesABadFileWithUsageError) {
   const std::string path = Write("max_containers: 0\n");
-  const CommandLine parsed = Parse({"--config", path});
+  const CommandLine parsed = ParseArgs({"--config", path});
   EXPECT_FALSE(parsed.run);
   EXPECT_EQ(parsed.exit_code, kUsageExitCode);
   EXPECT_THAT(parsed.output, HasSubstr(path + ":1: max_containers: must be between 1 and 1000"));
@@ -184,7 +166,7 @@ TEST_F(ConfigFileTest, PrecedenceIsFlagThenEnvironmentThenFileThenDefault) {
       "fast_poll_ms: 30\n");
   ScopedEnv env_containers("INPLACED_MAX_CONTAINERS", "21");
   ScopedEnv env_poll("INPLACED_FAST_POLL_MS", "31");
-  const CommandLine parsed = Parse({"--config", path, "--fast-poll-ms", "32"});
+  const CommandLine parsed = ParseArgs({"--config", path, "--fast-poll-ms", "32"});
   ASSERT_TRUE(parsed.run) << parsed.output;
   EXPECT_EQ(parsed.options.max_open_requests, 10);  // file over default
   EXPECT_EQ(parsed.options.max_containers, 21);     // environment over file
@@ -194,7 +176,7 @@ TEST_F(ConfigFileTest, PrecedenceIsFlagThenEnvironmentThenFileThenDefault) {
 
 TEST_F(ConfigFileTest, ConfigPathFromTheEnvironment) {
   ScopedEnv config("INPLACED_CONFIG", Write("max_containers: 9\n").c_str());
-  const CommandLine parsed = Parse({});
+  const CommandLine parsed = ParseArgs({});
   ASSERT_TRUE(parsed.run) << parsed.output;
   EXPECT_EQ(parsed.options.max_containers, 9);
 }
@@ -202,14 +184,14 @@ TEST_F(ConfigFileTest, ConfigPathFromTheEnvironment) {
 TEST_F(ConfigFileTest, ListFromTheEnvironmentReplacesTheFilesList) {
   const std::string path = Write("insecure_registry: [a.lan, b.lan]\n");
   ScopedEnv env("INPLACED_INSECURE_REGISTRY", "c.lan");
-  const CommandLine parsed = Parse({"--config", path});
+  const CommandLine parsed = ParseArgs({"--config", path});
   ASSERT_TRUE(parsed.run) << parsed.output;
   EXPECT_THAT(parsed.options.insecure_registries, ElementsAre("c.lan"));
 }
 
 TEST_F(ConfigFileTest, ABadEnvironmentValueNamesTheVariable) {
   ScopedEnv env("INPLACED_MAX_CONCURRENT_PULLS", "65");
-  const CommandLine parsed = Parse({});
+  const CommandLine parsed = ParseArgs({});
   EXPECT_FALSE(parsed.run);
   EXPECT_EQ(parsed.exit_code, kUsageExitCode);
   EXPECT_THAT(parsed.output,
@@ -219,14 +201,14 @@ TEST_F(ConfigFileTest, ABadEnvironmentValueNamesTheVariable) {
 TEST_F(ConfigFileTest, CrossSettingCheckSeesTheMergedValues) {
   // Each value is fine alone; slow below fast is not, wherever they came from.
   const std::string path = Write("slow_poll_ms: 50\n");
-  const CommandLine parsed = Parse({"--config", path, "--fast-poll-ms", "60"});
+  const CommandLine parsed = ParseArgs({"--config", path, "--fast-poll-ms", "60"});
   EXPECT_FALSE(parsed.run);
   EXPECT_THAT(parsed.output, HasSubstr("slow_poll_ms (--slow-poll-ms) is 50"));
 }
 
 TEST_F(ConfigFileTest, PrintConfigPrintsTheEffectiveSettingsAndExitsZero) {
   const std::string path = Write("max_open_requests: 10\ninsecure_registry: [a.lan]\n");
-  const CommandLine parsed = Parse({"--config", path, "--log-level", "warn", "--print-config"});
+  const CommandLine parsed = ParseArgs({"--config", path, "--log-level", "warn", "--print-config"});
   EXPECT_FALSE(parsed.run);
   EXPECT_EQ(parsed.exit_code, 0);
   EXPECT_THAT(parsed.output, HasSubstr("\nmax_open_requests: 10\n"));
@@ -263,7 +245,7 @@ TEST_F(ConfigFileTest, PrintConfigRedactsSecretSettings) {
 }
 
 TEST_F(ConfigFileTest, TheExampleConfigInDeployLoads) {
-  const CommandLine parsed = Parse({"--config", INPLACED_EXAMPLE_CONFIG});
+  const CommandLine parsed = ParseArgs({"--config", INPLACED_EXAMPLE_CONFIG});
   ASSERT_TRUE(parsed.run) << parsed.output;
   EXPECT_EQ(parsed.options.runtime_endpoint, "unix:///run/containerd/containerd.sock");
   EXPECT_EQ(parsed.options.state_dir, "/var/lib/inplaced");
