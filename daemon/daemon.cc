@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 
 #include <cstring>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -18,12 +20,14 @@
 #include "daemon/server/nodeimage_service.h"
 #include "daemon/server/recreate_service.h"
 #include "daemon/server/serving_state.h"
+#include "daemon/socket_group.h"
 #include "imagepull/disk_space_precheck.h"
 #include "imagepull/free_space_check.h"
 #include "imagepull/puller.h"
 #include "imagepull/registry/http_curl_client.h"
 #include "imagepull/registry/registry_client.h"
 #include "store/sqlite_store.h"
+#include "systemd/heartbeat.h"
 
 namespace inplaced::daemon {
 namespace {
@@ -44,6 +48,18 @@ absl::Status MakeStateDir(const std::string& dir) {
         absl::StrCat("cannot create state dir ", dir, ": ", std::strerror(errno)));
   }
   return absl::OkStatus();
+}
+
+void Send(systemd::Notifier& notifier, absl::string_view state) {
+  if (absl::Status sent = notifier.Notify(state); !sent.ok()) {
+    spdlog::warn("systemd_notify_failed error=\"{}\"", sent.ToString());
+  }
+}
+
+// The STATUS= line `systemctl status` shows.
+std::string ServiceStatus(RecreateEngine& engine, imagepull::ImagePuller& puller) {
+  return absl::StrCat("serving: ", engine.LastPulse().open_requests, " open recreate requests, ",
+                      puller.RunningPulls(), " image pulls running");
 }
 
 }  // namespace
@@ -68,8 +84,11 @@ struct Daemon::Parts {
   std::unique_ptr<imagepull::FreeSpaceCheck> disk;
   std::unique_ptr<imagepull::DiskSpacePrecheck> precheck;
   std::unique_ptr<imagepull::ImagePuller> puller;  // destroyed before the store and the runtime
+  systemd::Notifier* notifier = nullptr;
+  std::unique_ptr<systemd::Heartbeat> heartbeat;  // reads the engine and the puller
 
   ~Parts() {
+    heartbeat.reset();
     // The server's handlers reference the engine and the puller: stop it first.
     if (nodeimage_service != nullptr) nodeimage_service->StopStreams();
     if (server != nullptr) server->Shutdown(absl::ZeroDuration());
@@ -79,9 +98,20 @@ struct Daemon::Parts {
   }
 };
 
-absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonOptions& options) {
+absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonOptions& options,
+                                                      systemd::Notifier& notifier) {
   auto parts = std::make_unique<Parts>();
   parts->options = options;
+  parts->notifier = &notifier;
+  std::optional<gid_t> socket_gid;
+  if (!options.socket_group.empty()) {
+    absl::StatusOr<gid_t> gid = ResolveGroup(options.socket_group);
+    if (!gid.ok()) {
+      return absl::Status(gid.status().code(),
+                          absl::StrCat("control API socket: ", gid.status().message()));
+    }
+    socket_gid = *gid;
+  }
   parts->recreate_service = std::make_unique<RecreateServiceImpl>(parts->state);
   parts->nodeimage_service = std::make_unique<NodeImageServiceImpl>(parts->state);
   parts->health_service = std::make_unique<HealthServiceImpl>(
@@ -96,6 +126,14 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonOptions& optio
                         absl::StrCat("control API socket: ", server.status().message()));
   }
   parts->server = *std::move(server);
+  if (socket_gid.has_value()) {
+    if (absl::Status shared = ShareSocketWithGroup(options.socket_path, *socket_gid);
+        !shared.ok()) {
+      return absl::Status(shared.code(),
+                          absl::StrCat("control API socket group: ", shared.message()));
+    }
+    spdlog::info("control_socket_group group={} gid={}", options.socket_group, *socket_gid);
+  }
 
   cri::ConnectOptions connect;
   connect.endpoint = options.runtime_endpoint;
@@ -140,7 +178,31 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonOptions& optio
   parts->recreate_service->SetManager(parts->engine.get());
   parts->nodeimage_service->SetPuller(parts->puller.get());
   parts->state.SetServing();
+  StartHeartbeat(*parts, connect.request_timeout);
   return std::unique_ptr<Daemon>(new Daemon(std::move(parts)));
+}
+
+// systemd: READY=1 now that the socket serves and the runtime answered Version, then the heartbeat
+// (STATUS lines, and WATCHDOG=1 while the engine ticks).
+void Daemon::StartHeartbeat(Parts& parts, absl::Duration runtime_call_timeout) {
+  Send(*parts.notifier, "READY=1");
+  systemd::HeartbeatOptions heartbeat;
+  heartbeat.watchdog_timeout = systemd::WatchdogTimeoutFromEnvironment();
+  // A live engine ticks at least every slow poll, and a tick may wait on the runtime for up to one
+  // call's deadline: only a loop silent for longer is wedged.
+  heartbeat.max_tick_age = absl::Milliseconds(parts.options.slow_poll_ms) + runtime_call_timeout;
+  RecreateEngine* engine = parts.engine.get();
+  imagepull::ImagePuller* puller = parts.puller.get();
+  parts.heartbeat = std::make_unique<systemd::Heartbeat>(
+      *parts.notifier, parts.clock, heartbeat, [engine] { return engine->LastPulse().last_tick; },
+      [engine, puller] { return ServiceStatus(*engine, *puller); });
+  parts.heartbeat->Start();
+  if (heartbeat.watchdog_timeout.has_value()) {
+    spdlog::info("systemd_watchdog timeout_ms={} ping_period_ms={} max_tick_age_ms={}",
+                 absl::ToInt64Milliseconds(*heartbeat.watchdog_timeout),
+                 absl::ToInt64Milliseconds(parts.heartbeat->period()),
+                 absl::ToInt64Milliseconds(heartbeat.max_tick_age));
+  }
 }
 
 // The image puller over the runtime and the store, with the disk-space precheck (registry manifest
@@ -187,6 +249,9 @@ void Daemon::Stop() {
   if (stopped_) return;
   stopped_ = true;
   spdlog::info("inplaced stopping");
+  // The heartbeat ends first: nothing follows STOPPING=1.
+  parts_->heartbeat.reset();
+  Send(*parts_->notifier, "STOPPING=1\nSTATUS=stopping");
   parts_->state.SetStopping();              // health NOT_SERVING, new calls UNAVAILABLE
   parts_->recreate_service->StopStreams();  // watch handlers would hold Shutdown until its deadline
   parts_->nodeimage_service->StopStreams();  // NodeImage watches and PullImage waits too

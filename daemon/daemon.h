@@ -7,7 +7,9 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "daemon/options.h"
+#include "systemd/notifier.h"
 
 namespace inplaced::daemon {
 
@@ -15,24 +17,30 @@ namespace inplaced::daemon {
 class Daemon {
  public:
   // Starts everything, in this order:
-  //   1. the control server on options.socket_path (health NOT_SERVING, API calls UNAVAILABLE);
+  //   1. the control server on options.socket_path (health NOT_SERVING, API calls UNAVAILABLE),
+  //      the socket given to options.socket_group when set (an unknown group fails the start);
   //   2. the runtime connection (cri::Connect: discovery, waits for a runtime that is still starting);
   //   3. the store under options.state_dir (created 0700 if missing) and the engine, which reloads every
   //      stored request (recovering interrupted kills) before it is started; then the image puller
   //      on the same store (registry client + disk-space precheck; it reloads the NodeImage and
   //      resumes unfinished pulls);
-  //   4. SERVING: health reports SERVING and the API answers.
+  //   4. SERVING: health reports SERVING and the API answers; then `notifier` gets READY=1, and a
+  //      heartbeat sends it STATUS lines and, when systemd set a watchdog, WATCHDOG=1 while the
+  //      engine's loop ticks.
   // Errors: any step's error, with what failed; everything started so far is stopped again.
-  static absl::StatusOr<std::unique_ptr<Daemon>> Start(const DaemonOptions& options);
+  // `notifier` must outlive the daemon.
+  static absl::StatusOr<std::unique_ptr<Daemon>> Start(const DaemonOptions& options,
+                                                       systemd::Notifier& notifier);
 
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
   // Stop() if not done yet.
   ~Daemon();
 
-  // Health NOT_SERVING (new calls UNAVAILABLE), open watch streams end (UNAVAILABLE), running calls
-  // may finish (up to 5 s), the server closes, the image puller stops (in-flight pulls cancelled,
-  // their tags resume on the next start), then the engine shuts down (in-flight kills end).
+  // The heartbeat ends and the notifier gets STOPPING=1; health NOT_SERVING (new calls
+  // UNAVAILABLE), open watch streams end (UNAVAILABLE), running calls may finish (up to 5 s), the
+  // server closes, the image puller stops (in-flight pulls cancelled, their tags resume on the
+  // next start), then the engine shuts down (in-flight kills end).
   // Idempotent.
   void Stop();
 
@@ -45,6 +53,8 @@ class Daemon {
   explicit Daemon(std::unique_ptr<Parts> parts);
   // Step 3b of Start: the image puller (NodeImageService) over the runtime and the store.
   static absl::Status StartPuller(Parts& parts);
+  // Step 4b: READY=1 and the systemd heartbeat.
+  static void StartHeartbeat(Parts& parts, absl::Duration runtime_call_timeout);
 
   std::unique_ptr<Parts> parts_;
   bool stopped_ = false;

@@ -10,6 +10,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/options.h"
+#include "systemd/notifier.h"
 
 int main(int argc, char** argv) {
   using inplaced::daemon::CommandLine;
@@ -32,7 +33,10 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto daemon = inplaced::daemon::Daemon::Start(options);
+  // systemd's notifications (READY, WATCHDOG, STATUS, STOPPING) when run by a Type=notify unit.
+  const std::unique_ptr<inplaced::systemd::Notifier> notifier =
+      inplaced::systemd::NotifierFromEnvironment();
+  auto daemon = inplaced::daemon::Daemon::Start(options, *notifier);
   if (!daemon.ok()) {
     spdlog::critical("inplaced failed to start: {}", daemon.status().ToString());
     return 1;

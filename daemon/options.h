@@ -1,34 +1,9 @@
 #pragma once
 
-// The daemon's configuration: command-line flags, each also settable through an INPLACED_* environment
-// variable (the flag wins).
-//
-//   --runtime-endpoint   INPLACED_RUNTIME_ENDPOINT   CRI socket ("unix:///run/containerd/containerd.sock"
-//                                                     or a path); empty: discover under --discovery-root
-//   --discovery-root     INPLACED_DISCOVERY_ROOT     where to look for known runtime sockets (/var/run)
-//   --socket             INPLACED_SOCKET             the control API socket (/run/inplaced/inplaced.sock)
-//   --state-dir          INPLACED_STATE_DIR          persistent state; the SQLite file inside
-//                                                     (/var/lib/inplaced)
-//   --max-open-requests  INPLACED_MAX_OPEN_REQUESTS  cap on not-yet-completed requests (1000)
-//   --max-containers     INPLACED_MAX_CONTAINERS     most containers per request (64)
-//   --fast-poll-ms       INPLACED_FAST_POLL_MS       poll period while a request waits on a kill/restart
-//   (100)
-//   --slow-poll-ms       INPLACED_SLOW_POLL_MS       poll period otherwise (1000)
-//   --log-level          INPLACED_LOG_LEVEL          trace|debug|info|warn|error|critical|off (info)
-//   --no-event-stream    INPLACED_NO_EVENT_STREAM    do not use the runtime's GetContainerEvents
-//   --max-concurrent-pulls        INPLACED_MAX_CONCURRENT_PULLS        node-wide image pull limit (3; 1-64)
-//   --insecure-registry           INPLACED_INSECURE_REGISTRY           a registry (host or host:port) the
-//                                                                      daemon's registry client speaks plain
-//                                                                      http to; repeatable (env: comma-separated).
-//                                                                      Loopback registries always are.
-//   --image-fs-path               INPLACED_IMAGE_FS_PATH               image filesystem when the runtime's
-//                                                                      ImageFsInfo names none
-//                                                                      (/var/lib/containerd)
-//   --image-fs-reserve-percent    INPLACED_IMAGE_FS_RESERVE_PERCENT    share of the image filesystem kept
-//                                                                      free by the disk precheck (10; 0-100)
-//   --image-fs-assume-free-bytes  INPLACED_IMAGE_FS_ASSUME_FREE_BYTES  TESTING ONLY: take every image
-//                                                                      filesystem to have this many bytes
-//                                                                      free instead of asking statvfs
+// The daemon's configuration. Every setting is a command-line flag, an INPLACED_* environment
+// variable and a key of the YAML config file (--config / INPLACED_CONFIG); the flag wins over the
+// environment, which wins over the file, which wins over the default below. The settings' names,
+// help and checks are in ONE table, daemon/settings.cc (the README's table is generated from it).
 
 #include <cstdint>
 #include <optional>
@@ -43,6 +18,8 @@ struct DaemonOptions {
   std::string runtime_endpoint;
   std::string discovery_root = "/var/run";
   std::string socket_path = "/run/inplaced/inplaced.sock";
+  // The control socket's and its directory's group (a name or a numeric gid); empty: unchanged.
+  std::string socket_group;
   std::string state_dir = "/var/lib/inplaced";
   int max_open_requests = 1000;
   int max_containers = 64;
@@ -65,9 +42,10 @@ struct DaemonOptions {
 // Exit code for invalid flags or values (as most CLI tools: usage error).
 inline constexpr int kUsageExitCode = 2;
 
-// What the command line asks for: run with `options`, or exit at once with `exit_code` after printing
-// `output` (the help text on stdout for --help with 0; an error naming the flag on stderr with
-// kUsageExitCode).
+// What the command line asks for: run with `options`, or exit at once with `exit_code` after
+// printing `output` (on stdout with 0: the help text for --help, the effective config for
+// --print-config; on stderr with kUsageExitCode: an error naming the flag, variable or config file
+// line and key).
 struct CommandLine {
   bool run = false;
   DaemonOptions options;
@@ -75,11 +53,11 @@ struct CommandLine {
   std::string output;
 };
 
-// Parses argv (argv[0] is the program name) and the INPLACED_* environment. Checks every value: ranges
-// (max-open-requests >= 1, max-containers 1-1000, fast-poll-ms 1-60000, slow-poll-ms >= fast-poll-ms and
-// <= 600000), an absolute socket path that fits a unix socket, a known log level, a non-empty state dir,
-// max-concurrent-pulls 1-64, image-fs-reserve-percent 0-100, a non-empty image-fs-path, non-empty
-// insecure registries.
+// Parses argv (argv[0] is the program name), the INPLACED_* environment and the config file named
+// by --config or INPLACED_CONFIG (none by default), with flag > environment > file > default.
+// Every value is checked (daemon/settings.cc: ranges, an absolute socket path that fits a unix
+// socket, a known log level, non-empty directories ...), and slow-poll-ms >= fast-poll-ms.
+// --print-config prints the effective settings as a config file (secrets redacted) and exits 0.
 // Never throws.
 CommandLine ParseCommandLine(int argc, const char* const* argv);
 

@@ -17,6 +17,8 @@ packages=(
   # e2e: real runtime, images, registries
   containerd runc busybox-static umoci skopeo docker-registry apache2-utils curl procps util-linux
   mount gcc libc6-dev coreutils gzip tar
+  # systemd: `systemd-analyze verify` of systemd/inplaced.service (needs no systemd as PID 1)
+  systemd
 )
 # buf (the grpcurl stand-in) comes from npm; a machine that already has node and npm (not from Debian)
 # keeps them, since Debian's npm conflicts with other nodejs builds.

@@ -203,6 +203,7 @@ absl::Duration RecreateEngine::LoopTick(uint32_t wake_reasons) {
   }
   last_tick_error_ = error;
   absl::MutexLock lock(&mu_);
+  pulse_open_requests_ = open_requests_;
   absl::Duration interval = fast_poll_ ? options_.fast_poll : options_.slow_poll;
   // A timed wait (unready window, min_started_seconds, deadline, TTL) ending sooner is not
   // overslept by up to a slow poll.
@@ -210,6 +211,13 @@ absl::Duration RecreateEngine::LoopTick(uint32_t wake_reasons) {
     interval = std::min(interval, std::max(absl::ZeroDuration(), *next_wake_ - clock_.Now()));
   }
   return interval;
+}
+
+RecreateEngine::Pulse RecreateEngine::LastPulse() const {
+  Pulse pulse;
+  pulse.last_tick = last_tick();
+  pulse.open_requests = pulse_open_requests_;
+  return pulse;
 }
 
 absl::Status RecreateEngine::CheckAcceptingLocked() {

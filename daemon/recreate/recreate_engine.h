@@ -41,6 +41,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -116,6 +117,15 @@ class RecreateEngine final : public RecreateManager {
   // The clock's time when the loop's last tick returned (absl::InfinitePast() before the first): a
   // liveness signal (a tick stuck in the runtime or the store shows as a last_tick falling behind).
   absl::Time last_tick() const { return loop_.last_tick(); }
+
+  // Liveness for the daemon's systemd watchdog and status: when the poll loop (Start) last finished
+  // a tick (last_tick()) and how many requests were open then. Lock-free, so that it answers while
+  // the engine is wedged: a loop that stops ticking shows here.
+  struct Pulse {
+    absl::Time last_tick = absl::InfinitePast();
+    int open_requests = 0;
+  };
+  Pulse LastPulse() const;
 
   // RecreateManager (errors as documented there and in recreate.proto).
   absl::StatusOr<::inplaced::v1::CreateRecreateRequestResponse> Create(
@@ -232,6 +242,8 @@ class RecreateEngine final : public RecreateManager {
   std::atomic<bool> shutting_down_{false};
   // The last tick error logged (touched by the loop's thread only).
   std::string last_tick_error_;
+  // LastPulse().open_requests, published by the loop after every tick.
+  std::atomic<int> pulse_open_requests_{0};
 
   // Fired on Shutdown: running preStop hooks end.
   Cancellation hooks_cancel_;

@@ -51,6 +51,10 @@ void DaemonHarness::LaunchDaemon(std::vector<std::string> extra_flags) {
   const std::vector<std::string> suite_flags = DaemonFlags();
   argv.insert(argv.end(), suite_flags.begin(), suite_flags.end());
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+  if (const std::vector<std::string> environment = DaemonEnvironment(); !environment.empty()) {
+    argv.insert(argv.begin(), environment.begin(), environment.end());
+    argv.insert(argv.begin(), "/usr/bin/env");
+  }
   ASSERT_OK_AND_ASSIGN(ChildProcess child, ChildProcess::Start(argv));
   daemon_ = std::make_unique<ChildProcess>(std::move(child));
   // A new channel per daemon process: no reconnect backoff from the previous one.

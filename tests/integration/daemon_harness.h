@@ -29,6 +29,8 @@ class DaemonHarness : public ::testing::Test {
   // --runtime-endpoint, --socket, --state-dir).
   virtual std::vector<std::string> FakeRuntimeFlags() const { return {}; }
   virtual std::vector<std::string> DaemonFlags() const { return {}; }
+  // Extra environment of the daemon ("NAME=value"), set through env(1) (same PID).
+  virtual std::vector<std::string> DaemonEnvironment() const { return {}; }
   // Makes the suite's stubs on channel_; called for every daemon launched.
   virtual void MakeStubs() = 0;
 

@@ -1,0 +1,299 @@
+#include "daemon/settings.h"
+
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "daemon/server/unix_socket.h"
+
+namespace inplaced::daemon {
+namespace {
+
+constexpr double kNoLimit = std::numeric_limits<double>::infinity();
+
+std::string NonEmpty(const std::string& value) { return value.empty() ? "must not be empty" : ""; }
+
+std::string UnixSocketPath(const std::string& value) {
+  if (value.empty() || value[0] != '/') return "must be an absolute path";
+  if (value.size() > kMaxUnixSocketPathLength) {
+    return absl::StrCat("is ", value.size(), " bytes, at most ", kMaxUnixSocketPathLength,
+                        " fit a unix socket path");
+  }
+  return "";
+}
+
+std::string LogLevel(const std::string& value) {
+  static constexpr absl::string_view kLevels[] = {"trace", "debug",    "info", "warn",
+                                                  "error", "critical", "off"};
+  for (absl::string_view level : kLevels) {
+    if (value == level) return "";
+  }
+  return "must be one of trace, debug, info, warn, error, critical, off";
+}
+
+// Group names as useradd/groupadd accept them, or a numeric gid; whether the group exists is
+// checked when the daemon starts (the machine's groups are not the config's business).
+std::string GroupNameOrId(const std::string& value) {
+  for (char c : value) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
+      return "must be a group name or a numeric gid";
+    }
+  }
+  return "";
+}
+
+Setting Text(absl::string_view key, absl::string_view flag, absl::string_view env,
+             absl::string_view help, std::string DaemonOptions::*field,
+             Setting::StringCheck check = nullptr) {
+  Setting s{key, flag, env, help, field};
+  s.check = check;
+  return s;
+}
+
+template <typename T>
+Setting Number(absl::string_view key, absl::string_view flag, absl::string_view env,
+               absl::string_view help, T DaemonOptions::*field, double min, double max) {
+  Setting s{key, flag, env, help, field};
+  s.min = min;
+  s.max = max;
+  return s;
+}
+
+const std::vector<Setting>& Table() {
+  // Built once, never changed: the one source of truth of the settings.
+  static const std::vector<Setting>* const table = [] {
+    using O = DaemonOptions;
+    auto* t = new std::vector<Setting>;
+    t->push_back(Text("runtime_endpoint", "--runtime-endpoint", "INPLACED_RUNTIME_ENDPOINT",
+                      "CRI runtime socket (unix:///path or /path); empty: discover a known runtime "
+                      "socket under discovery_root",
+                      &O::runtime_endpoint));
+    t->push_back(Text("discovery_root", "--discovery-root", "INPLACED_DISCOVERY_ROOT",
+                      "Where to look for known runtime sockets", &O::discovery_root, NonEmpty));
+    t->push_back(Text("socket", "--socket", "INPLACED_SOCKET",
+                      "Unix socket of the control API (mode 0660)", &O::socket_path,
+                      UnixSocketPath));
+    t->push_back(Text("socket_group", "--socket-group", "INPLACED_SOCKET_GROUP",
+                      "Group (name or gid) owning the control socket and its directory, so that "
+                      "its members (a non-root sidecar) may connect; empty: the daemon's group",
+                      &O::socket_group, GroupNameOrId));
+    t->push_back(Text("state_dir", "--state-dir", "INPLACED_STATE_DIR",
+                      "Directory of the persistent state (SQLite file inside)", &O::state_dir,
+                      NonEmpty));
+    t->push_back(Number("max_open_requests", "--max-open-requests", "INPLACED_MAX_OPEN_REQUESTS",
+                        "Most recreate requests not yet completed; more are RESOURCE_EXHAUSTED",
+                        &O::max_open_requests, 1, 1000000));
+    t->push_back(Number("max_containers", "--max-containers", "INPLACED_MAX_CONTAINERS",
+                        "Most containers in one recreate request", &O::max_containers, 1, 1000));
+    t->push_back(Number("fast_poll_ms", "--fast-poll-ms", "INPLACED_FAST_POLL_MS",
+                        "Poll period while a request waits on a kill or restart", &O::fast_poll_ms,
+                        1, 60000));
+    t->push_back(Number("slow_poll_ms", "--slow-poll-ms", "INPLACED_SLOW_POLL_MS",
+                        "Poll period when no request waits on the runtime (at least fast_poll_ms)",
+                        &O::slow_poll_ms, 1, 600000));
+    t->push_back(Text("log_level", "--log-level", "INPLACED_LOG_LEVEL",
+                      "trace, debug, info, warn, error, critical or off", &O::log_level, LogLevel));
+    Setting no_events{"no_event_stream", "--no-event-stream", "INPLACED_NO_EVENT_STREAM",
+                      "Do not use the runtime's GetContainerEvents stream (poll only)",
+                      &O::use_event_stream};
+    no_events.negated = true;
+    t->push_back(no_events);
+    t->push_back(Number("max_concurrent_pulls", "--max-concurrent-pulls",
+                        "INPLACED_MAX_CONCURRENT_PULLS",
+                        "Most image pulls running at once on the node (NodeImage and PullImage)",
+                        &O::max_concurrent_pulls, 1, 64));
+    Setting insecure{"insecure_registry", "--insecure-registry", "INPLACED_INSECURE_REGISTRY",
+                     "Registries (host or host:port) the disk precheck's registry client reaches "
+                     "over plain http; a list (flag: repeatable; flag and environment: "
+                     "comma-separated). Loopback registries always are",
+                     &O::insecure_registries};
+    insecure.check = NonEmpty;
+    t->push_back(insecure);
+    t->push_back(Text("image_fs_path", "--image-fs-path", "INPLACED_IMAGE_FS_PATH",
+                      "Image filesystem checked for free space when the runtime's ImageFsInfo "
+                      "names none",
+                      &O::image_fs_path, NonEmpty));
+    t->push_back(Number("image_fs_reserve_percent", "--image-fs-reserve-percent",
+                        "INPLACED_IMAGE_FS_RESERVE_PERCENT",
+                        "Share of the image filesystem the disk precheck keeps free",
+                        &O::image_fs_reserve_percent, 0, 100));
+    t->push_back(Number("image_fs_assume_free_bytes", "--image-fs-assume-free-bytes",
+                        "INPLACED_IMAGE_FS_ASSUME_FREE_BYTES",
+                        "TESTING ONLY: take every image filesystem to have this many bytes free "
+                        "instead of asking statvfs; unset: ask",
+                        &O::image_fs_assume_free_bytes, 0, kNoLimit));
+    return t;
+  }();
+  return *table;
+}
+
+// Shortest text of a number that reads back as the same value for any setting's precision
+// ("1000000", "12.5"; absl::StrCat would write "1e+06").
+std::string FormatNumber(double value) { return absl::StrFormat("%.15g", value); }
+
+std::string RangeError(double min, double max, absl::string_view got) {
+  if (max == kNoLimit) return absl::StrCat("must be at least ", FormatNumber(min), ", got ", got);
+  return absl::StrCat("must be between ", FormatNumber(min), " and ", FormatNumber(max), ", got ",
+                      got);
+}
+
+// Parses one item as the type of `field` and checks it; "" when fine.
+struct ItemParser {
+  const Setting& setting;
+  const std::string& item;
+  DaemonOptions& options;
+
+  std::string operator()(std::string DaemonOptions::*field) const {
+    if (setting.check != nullptr) {
+      if (std::string problem = setting.check(item); !problem.empty()) {
+        return absl::StrCat(problem, ", got \"", item, "\"");
+      }
+    }
+    options.*field = item;
+    return "";
+  }
+  std::string operator()(int DaemonOptions::*field) const {
+    int value = 0;
+    const bool parsed = absl::SimpleAtoi(item, &value);  // before `value` is passed on
+    return Number(field, parsed, value, "an integer");
+  }
+  std::string operator()(double DaemonOptions::*field) const {
+    double value = 0;
+    const bool parsed = absl::SimpleAtod(item, &value) && std::isfinite(value);
+    return Number(field, parsed, value, "a number");
+  }
+  std::string operator()(bool DaemonOptions::*field) const {
+    const std::string lower = absl::AsciiStrToLower(item);
+    bool value = false;
+    if (lower == "true" || lower == "yes" || lower == "on" || lower == "1") {
+      value = true;
+    } else if (!(lower == "false" || lower == "no" || lower == "off" || lower == "0")) {
+      return absl::StrCat("must be true or false, got \"", item, "\"");
+    }
+    options.*field = setting.negated ? !value : value;
+    return "";
+  }
+  std::string operator()(std::vector<std::string> DaemonOptions::*field) const {
+    if (setting.check != nullptr) {
+      if (std::string problem = setting.check(item); !problem.empty()) {
+        return absl::StrCat("every item ", problem, ", got \"", item, "\"");
+      }
+    }
+    (options.*field).push_back(item);
+    return "";
+  }
+  // A number of kind `kind` that `parsed` (or not) into `value`, checked against the range.
+  template <typename T>
+  std::string Number(T DaemonOptions::*field, bool parsed, T value, absl::string_view kind) const {
+    if (!parsed) return absl::StrCat("must be ", kind, ", got \"", item, "\"");
+    if (value < setting.min || value > setting.max) {
+      return RangeError(setting.min, setting.max, item);
+    }
+    options.*field = value;
+    return "";
+  }
+  std::string operator()(std::optional<uint64_t> DaemonOptions::*field) const {
+    uint64_t value = 0;
+    if (!absl::SimpleAtoi(item, &value)) {
+      return absl::StrCat("must be a non-negative integer, got \"", item, "\"");
+    }
+    options.*field = value;
+    return "";
+  }
+};
+
+}  // namespace
+
+absl::Span<const Setting> AllSettings() { return Table(); }
+
+const Setting* FindSetting(absl::string_view key) {
+  for (const Setting& setting : Table()) {
+    if (setting.key == key) return &setting;
+  }
+  return nullptr;
+}
+
+absl::Status ApplySetting(const Setting& setting, const std::vector<std::string>& items,
+                          absl::string_view origin, DaemonOptions& options) {
+  // Parsed into a copy: a bad value leaves `options` as it was.
+  DaemonOptions parsed = options;
+  if (setting.is_list()) {
+    parsed.*std::get<std::vector<std::string> DaemonOptions::*>(setting.field) = {};
+  } else if (setting.is_optional() && items.empty()) {
+    parsed.*std::get<std::optional<uint64_t> DaemonOptions::*>(setting.field) = std::nullopt;
+  } else if (items.size() != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(origin, ": takes one value, got ", items.size()));
+  }
+  for (const std::string& item : items) {
+    const std::string problem = std::visit(ItemParser{setting, item, parsed}, setting.field);
+    if (!problem.empty()) return absl::InvalidArgumentError(absl::StrCat(origin, ": ", problem));
+  }
+  options = std::move(parsed);
+  return absl::OkStatus();
+}
+
+std::vector<std::string> SettingItems(const Setting& setting, const DaemonOptions& options) {
+  return std::visit(
+      [&](auto field) -> std::vector<std::string> {
+        const auto& value = options.*field;
+        using T = std::decay_t<decltype(value)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          return {value};
+        } else if constexpr (std::is_same_v<T, bool>) {
+          return {(setting.negated ? !value : value) ? "true" : "false"};
+        } else if constexpr (std::is_same_v<T, double>) {
+          return {FormatNumber(value)};
+        } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+          return value;
+        } else if constexpr (std::is_same_v<T, std::optional<uint64_t>>) {
+          if (!value.has_value()) return {};
+          return {absl::StrCat(*value)};
+        } else {
+          return {absl::StrCat(value)};
+        }
+      },
+      setting.field);
+}
+
+absl::Status CheckSettingCombination(const DaemonOptions& options) {
+  if (options.slow_poll_ms < options.fast_poll_ms) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("slow_poll_ms (--slow-poll-ms) is ", options.slow_poll_ms,
+                     ", must be at least fast_poll_ms (--fast-poll-ms), ", options.fast_poll_ms));
+  }
+  return absl::OkStatus();
+}
+
+std::string SettingsMarkdownTable() {
+  const DaemonOptions defaults;
+  std::string table =
+      "| Flag | Environment | Config key | Default | Meaning |\n"
+      "|---|---|---|---|---|\n";
+  for (const Setting& setting : Table()) {
+    const std::vector<std::string> items = SettingItems(setting, defaults);
+    std::string default_text;
+    if (setting.is_list()) {
+      default_text = absl::StrCat("`[", absl::StrJoin(items, ", "), "]`");
+    } else if (items.empty()) {
+      default_text = "unset";
+    } else if (items[0].empty()) {
+      default_text = "`\"\"`";
+    } else {
+      default_text = absl::StrCat("`", items[0], "`");
+    }
+    const std::string flag =
+        setting.is_bool() ? std::string(setting.flag) : absl::StrCat(setting.flag, " VALUE");
+    absl::StrAppend(&table, "| `", flag, "` | `", setting.env, "` | `", setting.key, "` | ",
+                    default_text, " | ", absl::StrReplaceAll(setting.help, {{"|", "\\|"}}), " |\n");
+  }
+  return table;
+}
+
+}  // namespace inplaced::daemon
