@@ -10,13 +10,14 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "tests/fakes/memory_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "imagepull/pull_backoff.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_runtime.h"
+#include "tests/fakes/memory_store.h"
 #include "tests/support/status_matchers.h"
+#include "tests/unit/imagepull/nodeimage_specs.h"
 
 namespace inplaced::imagepull {
 namespace {
@@ -24,40 +25,12 @@ namespace {
 namespace api = ::inplaced::v1;
 using ::inplaced::testing::IsOk;
 using ::inplaced::testing::StatusIs;
+using specs::AddImage;
+using specs::TagOptions;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
-
-// Per-tag options of the specs the tests build.
-struct TagOptions {
-  int64_t version = 0;
-  int64_t timeout_seconds = 600;
-  int32_t backoff_limit = 3;
-  std::optional<int64_t> ttl_seconds;
-  std::optional<int64_t> deadline_seconds;
-  bool always = false;
-};
-
-api::ImageSpec* AddImage(api::NodeImageSpec& spec, const std::string& name,
-                         const std::vector<std::string>& tags, const TagOptions& options = {}) {
-  api::ImageSpec* image = spec.add_images();
-  image->set_name(name);
-  for (const std::string& tag : tags) {
-    api::ImageTagSpec* t = image->add_tags();
-    t->set_tag(tag);
-    t->set_version(options.version);
-    t->mutable_pull_policy()->set_timeout_seconds(options.timeout_seconds);
-    t->mutable_pull_policy()->set_backoff_limit(options.backoff_limit);
-    if (options.ttl_seconds)
-      t->mutable_pull_policy()->set_ttl_seconds_after_finished(*options.ttl_seconds);
-    if (options.deadline_seconds)
-      t->mutable_pull_policy()->set_active_deadline_seconds(*options.deadline_seconds);
-    t->set_image_pull_policy(options.always ? api::IMAGE_PULL_POLICY_ALWAYS
-                                            : api::IMAGE_PULL_POLICY_IF_NOT_PRESENT);
-  }
-  return image;
-}
 
 const api::ImageTagStatus* FindTag(const api::NodeImage& node, const std::string& image,
                                    const std::string& tag) {
@@ -297,7 +270,8 @@ TEST_F(PullerTest, ARuntimeThatDoesNotAnswerDoesNotUseUpTheRetries) {
 TEST_F(PullerTest, UnavailableFromTheRegistryCountsAsAFailedAttempt) {
   MakePuller();
   // The runtime answers Version: the UNAVAILABLE came from behind it.
-  runtime_.InjectError("PullImage", absl::UnavailableError("failed to resolve reference: 503 Service Unavailable"));
+  runtime_.InjectError(
+      "PullImage", absl::UnavailableError("failed to resolve reference: 503 Service Unavailable"));
   api::NodeImageSpec spec;
   TagOptions once;
   once.backoff_limit = 0;
