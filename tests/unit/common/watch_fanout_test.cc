@@ -1,0 +1,200 @@
+#include "common/watch_fanout.h"
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/status_matchers.h"
+
+namespace inplaced {
+namespace {
+
+using ::inplaced::testing::IsOk;
+using ::inplaced::testing::StatusIs;
+using ::testing::ElementsAre;
+
+struct Item {
+  std::string key;
+  std::string group;
+  int version = 0;
+};
+
+Item MakeItem(std::string key, int version, std::string group = "a") {
+  return Item{std::move(key), std::move(group), version};
+}
+
+WatchFanout<Item>::KeyFn ByKey() {
+  return [](const Item& item) { return item.key; };
+}
+
+std::string Describe(const WatchEvent<Item>& event) {
+  switch (event.kind) {
+    case WatchEventKind::kAdded:
+      return absl::StrCat("ADDED ", event.object->key, "@", event.object->version);
+    case WatchEventKind::kModified:
+      return absl::StrCat("MODIFIED ", event.object->key, "@", event.object->version);
+    case WatchEventKind::kDeleted:
+      return absl::StrCat("DELETED ", event.object->key, "@", event.object->version);
+    case WatchEventKind::kSynced:
+      return "SYNCED";
+  }
+  return "?";
+}
+
+// Reads what is queued now: a final SYNCED marker published on a private key ends the read.
+std::vector<std::string> Drain(WatchFanout<Item>& fanout, Watch<Item>& watch) {
+  fanout.Publish(WatchEventKind::kModified, MakeItem("~end", 0, "*"));
+  std::vector<std::string> seen;
+  WatchEvent<Item> event;
+  while (watch.Next(&event)) {
+    if (event.object != nullptr && event.object->key == "~end") break;
+    seen.push_back(Describe(event));
+  }
+  return seen;
+}
+
+// A filter that also lets the drain marker through.
+WatchFanout<Item>::Filter GroupOrMarker(std::string group) {
+  return [group](const Item& item) { return item.group == group || item.group == "*"; };
+}
+
+TEST(WatchFanoutTest, InitialObjectsPassingTheFilterAreAddedThenSynced) {
+  WatchFanout<Item> fanout(ByKey());
+  auto watch = fanout.Subscribe(GroupOrMarker("a"),
+                                {MakeItem("x", 1), MakeItem("y", 1, "b"), MakeItem("z", 2)}, true);
+  EXPECT_THAT(Drain(fanout, *watch), ElementsAre("ADDED x@1", "ADDED z@2", "SYNCED"));
+}
+
+TEST(WatchFanoutTest, WithoutSyncedTheInitialStateHasNoMarker) {
+  WatchFanout<Item> fanout(ByKey());
+  auto watch = fanout.Subscribe(nullptr, {MakeItem("x", 1)}, false);
+  EXPECT_THAT(Drain(fanout, *watch), ElementsAre("ADDED x@1"));
+}
+
+TEST(WatchFanoutTest, EverySubscriberGetsTheChangesItsFilterPasses) {
+  WatchFanout<Item> fanout(ByKey());
+  auto group_a = fanout.Subscribe(GroupOrMarker("a"), {}, false);
+  auto group_b = fanout.Subscribe(GroupOrMarker("b"), {}, false);
+  auto everything = fanout.Subscribe(nullptr, {}, false);
+  fanout.Publish(WatchEventKind::kAdded, MakeItem("x", 1, "a"));
+  fanout.Publish(WatchEventKind::kAdded, MakeItem("y", 1, "b"));
+  EXPECT_THAT(Drain(fanout, *group_a), ElementsAre("ADDED x@1"));
+  EXPECT_THAT(Drain(fanout, *group_b), ElementsAre("ADDED y@1"));
+  EXPECT_THAT(Drain(fanout, *everything), ElementsAre("ADDED x@1", "ADDED y@1"));
+}
+
+TEST(WatchFanoutTest, SubscribersShareOneCopyOfAPublishedObject) {
+  WatchFanout<Item> fanout(ByKey());
+  auto first = fanout.Subscribe(nullptr, {}, false);
+  auto second = fanout.Subscribe(nullptr, {}, false);
+  fanout.Publish(WatchEventKind::kAdded, MakeItem("x", 1));
+  WatchEvent<Item> a;
+  WatchEvent<Item> b;
+  ASSERT_TRUE(first->Next(&a));
+  ASSERT_TRUE(second->Next(&b));
+  EXPECT_EQ(a.object.get(), b.object.get());
+}
+
+TEST(WatchFanoutTest, SlowReaderGetsTheLatestStateAtTheOldestPosition) {
+  WatchFanout<Item> fanout(ByKey());
+  auto watch = fanout.Subscribe(nullptr, {MakeItem("x", 1), MakeItem("y", 1)}, true);
+  fanout.Publish(WatchEventKind::kModified, MakeItem("y", 2));
+  fanout.Publish(WatchEventKind::kModified, MakeItem("x", 2));
+  fanout.Publish(WatchEventKind::kModified, MakeItem("y", 3));
+  // x and y are still undelivered ADDEDs: they stay ADDED, with their newest state.
+  EXPECT_THAT(Drain(fanout, *watch), ElementsAre("ADDED x@2", "ADDED y@3", "SYNCED"));
+  fanout.Publish(WatchEventKind::kModified, MakeItem("x", 3));
+  fanout.Publish(WatchEventKind::kModified, MakeItem("x", 4));
+  EXPECT_THAT(Drain(fanout, *watch), ElementsAre("MODIFIED x@4"));
+}
+
+TEST(WatchFanoutTest, DeletedReplacesThePendingEventAndALaterAddedQueuesBehindIt) {
+  WatchFanout<Item> fanout(ByKey());
+  auto watch = fanout.Subscribe(nullptr, {MakeItem("x", 1)}, false);
+  ASSERT_THAT(Drain(fanout, *watch), ElementsAre("ADDED x@1"));
+  fanout.Publish(WatchEventKind::kModified, MakeItem("x", 2));
+  fanout.Publish(WatchEventKind::kDeleted, MakeItem("x", 3));
+  fanout.Publish(WatchEventKind::kAdded, MakeItem("x", 1));
+  fanout.Publish(WatchEventKind::kModified, MakeItem("x", 2));
+  EXPECT_THAT(Drain(fanout, *watch), ElementsAre("DELETED x@3", "ADDED x@2"));
+}
+
+TEST(WatchFanoutTest, OneKeyHoldsOnlyTheNewestUndeliveredState) {
+  // The NodeImage shape: one object, one key.
+  WatchFanout<Item> fanout([](const Item&) { return std::string("node"); });
+  auto watch = fanout.Subscribe(nullptr, {}, false);
+  for (int version = 1; version <= 50; ++version) {
+    fanout.Publish(WatchEventKind::kModified, MakeItem("node", version));
+  }
+  WatchEvent<Item> event;
+  ASSERT_TRUE(watch->Next(&event));
+  EXPECT_EQ(event.object->version, 50);
+  fanout.Shutdown();
+  EXPECT_FALSE(watch->Next(&event));
+}
+
+TEST(WatchFanoutTest, ShutdownEndsOpenWatchesWithUnavailable) {
+  WatchFanout<Item> fanout(ByKey());
+  auto watch = fanout.Subscribe(nullptr, {MakeItem("x", 1)}, true);
+  WatchEvent<Item> event;
+  bool next = true;
+  std::thread reader([&] {
+    while (watch->Next(&event)) {
+    }
+    next = false;
+  });
+  fanout.Shutdown();
+  reader.join();
+  EXPECT_FALSE(next);
+  EXPECT_THAT(watch->Status(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(fanout.ActiveWatches(), 0);
+}
+
+TEST(WatchFanoutTest, SubscribeAfterShutdownGivesAnEndedWatch) {
+  WatchFanout<Item> fanout(ByKey());
+  fanout.Shutdown();
+  auto watch = fanout.Subscribe(nullptr, {MakeItem("x", 1)}, true);
+  WatchEvent<Item> event;
+  EXPECT_FALSE(watch->Next(&event));
+  EXPECT_THAT(watch->Status(), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST(WatchFanoutTest, CancelEndsABlockedNextWithOk) {
+  WatchFanout<Item> fanout(ByKey());
+  auto watch = fanout.Subscribe(nullptr, {}, false);
+  std::thread reader([&] {
+    WatchEvent<Item> event;
+    EXPECT_FALSE(watch->Next(&event));
+  });
+  watch->Cancel();
+  reader.join();
+  EXPECT_THAT(watch->Status(), IsOk());
+  EXPECT_EQ(fanout.ActiveWatches(), 0);
+}
+
+TEST(WatchFanoutTest, DroppedWatchIsForgotten) {
+  WatchFanout<Item> fanout(ByKey());
+  auto kept = fanout.Subscribe(nullptr, {}, false);
+  { auto dropped = fanout.Subscribe(nullptr, {}, false); }
+  EXPECT_EQ(fanout.ActiveWatches(), 1);
+  fanout.Publish(WatchEventKind::kAdded, MakeItem("x", 1));  // must not touch the dropped one
+  EXPECT_THAT(Drain(fanout, *kept), ElementsAre("ADDED x@1"));
+}
+
+TEST(WatchFanoutTest, WatchOutlivesTheFanout) {
+  std::unique_ptr<Watch<Item>> watch;
+  {
+    WatchFanout<Item> fanout(ByKey());
+    watch = fanout.Subscribe(nullptr, {}, false);
+  }
+  WatchEvent<Item> event;
+  EXPECT_FALSE(watch->Next(&event));
+  EXPECT_THAT(watch->Status(), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+}  // namespace
+}  // namespace inplaced
