@@ -135,7 +135,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonOptions& optio
   if (absl::Status pre_pull = StartPuller(*parts); !pre_pull.ok()) return pre_pull;
 
   parts->manager.Set(parts->engine.get());
-  parts->nodeimage_service->SetPuller(parts->puller.get());
+  parts->nodeimage_service->SetManager(parts->puller.get());
   parts->state.SetServing();
   return std::unique_ptr<Daemon>(new Daemon(std::move(parts)));
 }
@@ -197,7 +197,7 @@ void Daemon::Stop() {
   // Before the store closes (Parts' destructor).
   if (parts_->puller != nullptr) {
     parts_->puller->Stop();
-    parts_->nodeimage_service->SetPuller(nullptr);
+    parts_->nodeimage_service->SetManager(nullptr);
     parts_->puller.reset();
   }
   parts_->engine->Shutdown();

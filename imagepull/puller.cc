@@ -74,7 +74,6 @@ absl::StatusOr<std::unique_ptr<ImagePuller>> ImagePuller::Create(cri::Runtime& r
     } else {
       puller->state_.max_concurrent_pulls = puller->options_.max_concurrent_pulls;
     }
-    puller->pending_notifications_.clear();  // nobody can have subscribed yet
   }
   return puller;
 }
@@ -95,6 +94,7 @@ ImagePuller::~ImagePuller() {
     shutting_down_ = true;
     for (auto& [id, cancel] : cancels_) cancel->Cancel();
   }
+  fanout_.Shutdown();
   // Joins the workers; their OnAttemptFinished sees shutting_down_ and records nothing, so the
   // stored record keeps the unfinished tags for the next start.
   pool_.reset();
@@ -127,29 +127,22 @@ void ImagePuller::CommitLocked(nodeimage::Transition& transition, bool persisted
   if (!effects.changed) return;
   // A failed status write is logged; the next change writes the whole record again.
   if (!persisted) Persist(nodeimage::Snapshot(state_, /*redact=*/false)).IgnoreError();
-  pending_notifications_.push_back(nodeimage::Snapshot(state_, /*redact=*/true));
+  fanout_.Publish(WatchEventKind::kModified, nodeimage::Snapshot(state_, /*redact=*/true));
 }
 
 void ImagePuller::OnAttemptFinished(uint64_t operation, PullOutcome outcome) {
-  bool changed = false;
-  {
-    absl::MutexLock lock(&mu_);
-    cancels_.erase(operation);
-    if (shutting_down_) return;
-    changed = StepLocked(nodeimage::AttemptFinished{operation, std::move(outcome)}).effects.changed;
-    if (changed) wake_ = true;
+  absl::MutexLock lock(&mu_);
+  cancels_.erase(operation);
+  if (shutting_down_) return;
+  if (StepLocked(nodeimage::AttemptFinished{operation, std::move(outcome)}).effects.changed) {
+    wake_ = true;
   }
-  if (changed) Notify();
 }
 
 void ImagePuller::Tick() {
-  bool changed = false;
-  {
-    absl::MutexLock lock(&mu_);
-    if (shutting_down_) return;
-    changed = StepLocked(nodeimage::Tick{}).effects.changed;
-  }
-  if (changed) Notify();
+  absl::MutexLock lock(&mu_);
+  if (shutting_down_) return;
+  StepLocked(nodeimage::Tick{});
 }
 
 absl::Time ImagePuller::NextWakeTime() const {
@@ -165,23 +158,18 @@ absl::StatusOr<api::NodeImage> ImagePuller::SetNodeImage(const api::SetNodeImage
   const absl::Time now = clock_.Now();
   ApplyNodeImageDefaults(&spec, now);
 
-  api::NodeImage snapshot;
-  {
-    absl::MutexLock lock(&mu_);
-    if (shutting_down_) return absl::UnavailableError("the image puller is shutting down");
-    // Stepped on a copy: the spec is durable before anything acts on it, and a failed write
-    // changes nothing.
-    nodeimage::Transition transition = nodeimage::Step(
-        state_, nodeimage::SpecSet{std::move(spec), request.expected_generation(), request.force()},
-        now);
-    RETURN_IF_ERROR(transition.status);
-    RETURN_IF_ERROR(Persist(nodeimage::Snapshot(transition.state, /*redact=*/false)));
-    CommitLocked(transition, /*persisted=*/true);
-    snapshot = pending_notifications_.back();
-    wake_ = true;
-  }
-  Notify();
-  return snapshot;
+  absl::MutexLock lock(&mu_);
+  if (shutting_down_) return absl::UnavailableError("the image puller is shutting down");
+  // Stepped on a copy: the spec is durable before anything acts on it, and a failed write changes
+  // nothing.
+  nodeimage::Transition transition = nodeimage::Step(
+      state_, nodeimage::SpecSet{std::move(spec), request.expected_generation(), request.force()},
+      now);
+  RETURN_IF_ERROR(transition.status);
+  RETURN_IF_ERROR(Persist(nodeimage::Snapshot(transition.state, /*redact=*/false)));
+  CommitLocked(transition, /*persisted=*/true);
+  wake_ = true;
+  return nodeimage::Snapshot(state_, /*redact=*/true);
 }
 
 api::NodeImage ImagePuller::GetNodeImage() const {
@@ -195,19 +183,13 @@ absl::StatusOr<api::AdHocPullStatus> ImagePuller::PullImage(const api::PullImage
   ApplyPullImageDefaults(&effective);
   ASSIGN_OR_RETURN(ImageReference ref, ImageReference::Parse(effective.image()));
 
-  api::AdHocPullStatus result;
-  {
-    absl::MutexLock lock(&mu_);
-    if (shutting_down_) return absl::UnavailableError("the image puller is shutting down");
-    nodeimage::Transition transition =
-        StepLocked(nodeimage::AdHocPullRequested{std::move(effective), std::move(ref)});
-    RETURN_IF_ERROR(transition.status);
-    result = *std::move(transition.ad_hoc);
-    if (!transition.effects.changed) return result;  // the unfinished pull of that reference
-    wake_ = true;
-  }
-  Notify();
-  return result;
+  absl::MutexLock lock(&mu_);
+  if (shutting_down_) return absl::UnavailableError("the image puller is shutting down");
+  nodeimage::Transition transition =
+      StepLocked(nodeimage::AdHocPullRequested{std::move(effective), std::move(ref)});
+  RETURN_IF_ERROR(transition.status);
+  if (transition.effects.changed) wake_ = true;
+  return *std::move(transition.ad_hoc);
 }
 
 absl::StatusOr<api::AdHocPullStatus> ImagePuller::GetAdHocPull(const std::string& image) const {
@@ -254,7 +236,18 @@ absl::StatusOr<api::AdHocPullStatus> ImagePuller::WaitAdHocPull(const std::strin
   return result;
 }
 
-// ---- persistence, subscribers ----
+absl::StatusOr<std::unique_ptr<Watch<api::NodeImage>>> ImagePuller::Watch(
+    const api::WatchNodeImageRequest& request) {
+  // The initial state is read and the watch opened under mu_, under which every change is
+  // published: no change is lost or sent twice between the two.
+  absl::MutexLock lock(&mu_);
+  std::vector<api::NodeImage> initial;
+  if (!request.skip_initial_state())
+    initial.push_back(nodeimage::Snapshot(state_, /*redact=*/true));
+  return fanout_.Subscribe(nullptr, initial, /*synced=*/false);
+}
+
+// ---- persistence ----
 
 absl::Status ImagePuller::Persist(const api::NodeImage& record) {
   std::string value;
@@ -271,35 +264,6 @@ absl::Status ImagePuller::Persist(const api::NodeImage& record) {
     return written.status();
   }
   return absl::OkStatus();
-}
-
-int ImagePuller::Subscribe(Subscriber subscriber) {
-  absl::MutexLock lock(&subscribers_mu_);
-  const int id = next_subscriber_id_++;
-  subscribers_.emplace(id, std::move(subscriber));
-  return id;
-}
-
-void ImagePuller::Unsubscribe(int id) {
-  absl::MutexLock lock(&subscribers_mu_);
-  subscribers_.erase(id);
-}
-
-void ImagePuller::Notify() {
-  // Snapshots are queued under mu_ in resource_version order and delivered by whoever holds
-  // subscribers_mu_, one at a time from the front: callbacks see them in order even when several
-  // threads change the state at once. (Lock order: subscribers_mu_, then mu_.)
-  absl::MutexLock subscribers_lock(&subscribers_mu_);
-  while (true) {
-    api::NodeImage next;
-    {
-      absl::MutexLock lock(&mu_);
-      if (pending_notifications_.empty()) return;
-      next = std::move(pending_notifications_.front());
-      pending_notifications_.pop_front();
-    }
-    for (auto& [id, subscriber] : subscribers_) subscriber(next);
-  }
 }
 
 // ---- background loop and test hooks ----

@@ -20,21 +20,16 @@
 // calls Start() to run Tick() on a background thread at NextWakeTime() (that loop waits in real
 // time: use it with a real clock); tests call Tick() themselves after advancing a FakeClock.
 //
-// Threading: one mutex guards all state; store writes happen under it (so the stored record always
-// follows the in-memory order). Pulls run on an internal WorkerPool of max_concurrent_pulls
-// threads, which report back under the mutex. Subscriber callbacks run outside that mutex, one at a
-// time, on whichever thread made a change (an RPC thread, a worker, the tick thread), and see every
-// snapshot in increasing metadata.resource_version. A callback may call the puller's getters but
-// must be short (it delays the thread that made the change) and must not call
-// Subscribe/Unsubscribe. All public methods are thread-safe. The runtime, clock, store and precheck
-// must outlive the puller.
+// Threading: one mutex guards all state; store writes and publications to the watches happen under
+// it (so the stored record and every watch follow the in-memory order). Pulls run on an internal
+// WorkerPool of max_concurrent_pulls threads, which report back under the mutex. All public methods
+// are thread-safe. The runtime, clock, store and precheck must outlive the puller.
 //
 // Secrets: pull secrets live only in the task's credentials, the stored record and the CRI
-// requests. Everything returned (GetNodeImage, callbacks) is redacted; messages are scrubbed
+// requests. Everything returned (GetNodeImage, watches) is redacted; messages are scrubbed
 // (pull_attempt.h).
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -51,7 +46,9 @@
 #include "api/inplaced/v1/nodeimage.pb.h"
 #include "common/cancellation.h"
 #include "common/clock.h"
+#include "common/watch_fanout.h"
 #include "cri/runtime.h"
+#include "imagepull/nodeimage_manager.h"
 #include "imagepull/nodeimage_state_machine.h"
 #include "imagepull/nodeimage_validation.h"
 #include "imagepull/pull_attempt.h"
@@ -76,11 +73,8 @@ struct PullerOptions {
   absl::Duration max_tick_interval = absl::Seconds(1);
 };
 
-class ImagePuller {
+class ImagePuller final : public NodeImageManager {
  public:
-  // Called with a redacted snapshot after every change.
-  using Subscriber = std::function<void(const ::inplaced::v1::NodeImage&)>;
-
   // Loads the NodeImage record from `store` (none: an empty spec at generation 0) and schedules the
   // unfinished pulls, which start right away. `precheck` may be null. INVALID_ARGUMENT for bad
   // options; the store's error when it cannot be read; DATA_LOSS when the record does not parse.
@@ -92,21 +86,21 @@ class ImagePuller {
   ImagePuller& operator=(const ImagePuller&) = delete;
   // Stops the loop, cancels every in-flight pull and waits for the workers. The stored state keeps
   // the unfinished tags, which resume on the next Create().
-  ~ImagePuller();
+  ~ImagePuller() override;
 
   // SetNodeImage: validates, applies defaults, checks the generation (ABORTED when stale unless
   // request.force), stores the spec and reconciles the tasks. Returns the new redacted NodeImage.
   // Errors: INVALID_ARGUMENT, ABORTED, the store's error (nothing changed then).
   absl::StatusOr<::inplaced::v1::NodeImage> SetNodeImage(
-      const ::inplaced::v1::SetNodeImageRequest& request);
+      const ::inplaced::v1::SetNodeImageRequest& request) override;
 
   // The current NodeImage, redacted.
-  ::inplaced::v1::NodeImage GetNodeImage() const;
+  ::inplaced::v1::NodeImage GetNodeImage() const override;
 
   // Starts an ad hoc pull (or returns the unfinished one for the same reference). Returns its
   // status at acceptance. Errors: INVALID_ARGUMENT.
   absl::StatusOr<::inplaced::v1::AdHocPullStatus> PullImage(
-      const ::inplaced::v1::PullImageRequest& request);
+      const ::inplaced::v1::PullImageRequest& request) override;
 
   // The status of the ad hoc pull of `image` (as given to PullImage); NOT_FOUND when there is none.
   absl::StatusOr<::inplaced::v1::AdHocPullStatus> GetAdHocPull(const std::string& image) const;
@@ -117,12 +111,13 @@ class ImagePuller {
   // first; UNAVAILABLE when the puller shuts down. `cancel` must not be one the puller itself
   // cancels.
   absl::StatusOr<::inplaced::v1::AdHocPullStatus> WaitAdHocPull(const std::string& image,
-                                                                Cancellation* cancel);
+                                                                Cancellation* cancel) override;
 
-  // Registers `subscriber`; returns an id for Unsubscribe. Unsubscribe() returning guarantees the
-  // callback is not running and will not run again. A callback must not call Subscribe/Unsubscribe.
-  int Subscribe(Subscriber subscriber);
-  void Unsubscribe(int id);
+  // The redacted NodeImage (unless request.skip_initial_state), then the one after each change,
+  // in increasing metadata.resource_version (coalesced for a slow reader). Ends with UNAVAILABLE
+  // when the puller is destroyed.
+  absl::StatusOr<std::unique_ptr<::inplaced::Watch<::inplaced::v1::NodeImage>>> Watch(
+      const ::inplaced::v1::WatchNodeImageRequest& request) override;
 
   // Runs the time-driven steps at clock.Now(): attempt timeouts (cancelling CRI calls), deadlines,
   // backoff expiry (starting retries), TTL expiry. Cheap when nothing is due.
@@ -149,7 +144,7 @@ class ImagePuller {
   // effects. Refused inputs (Transition::status) change nothing.
   nodeimage::Transition StepLocked(nodeimage::Input input) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Commits `transition.state` and carries out its effects: logs, cancels, starts attempts on the
-  // pool, and when changed persists (unless `persisted`) and queues the redacted snapshot.
+  // pool, and when changed persists (unless `persisted`) and publishes the redacted snapshot.
   void CommitLocked(nodeimage::Transition& transition, bool persisted = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Worker side: the operation's RunPull returned.
@@ -157,9 +152,6 @@ class ImagePuller {
 
   // Writes `record` (unredacted); logs a failure.
   absl::Status Persist(const ::inplaced::v1::NodeImage& record);
-  // Delivers the queued snapshots to the subscribers, in order. Call without mu_ held.
-  void Notify() ABSL_LOCKS_EXCLUDED(mu_);
-
   void Loop();
 
   cri::Runtime& runtime_;
@@ -177,12 +169,9 @@ class ImagePuller {
   bool loop_stop_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
 
-  // Snapshots not yet delivered to the subscribers, oldest first.
-  std::deque<::inplaced::v1::NodeImage> pending_notifications_ ABSL_GUARDED_BY(mu_);
-
-  absl::Mutex subscribers_mu_ ABSL_ACQUIRED_BEFORE(mu_);
-  std::map<int, Subscriber> subscribers_ ABSL_GUARDED_BY(subscribers_mu_);
-  int next_subscriber_id_ ABSL_GUARDED_BY(subscribers_mu_) = 0;
+  // Publishes every change under mu_ (so watches see them in order); one object, one key.
+  WatchFanout<::inplaced::v1::NodeImage> fanout_{
+      [](const ::inplaced::v1::NodeImage&) { return std::string("node"); }};
 
   std::unique_ptr<WorkerPool> pool_;
   std::thread loop_thread_;
