@@ -176,7 +176,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonOptions& optio
   if (absl::Status pre_pull = StartPuller(*parts); !pre_pull.ok()) return pre_pull;
 
   parts->recreate_service->SetManager(parts->engine.get());
-  parts->nodeimage_service->SetPuller(parts->puller.get());
+  parts->nodeimage_service->SetManager(parts->puller.get());
   parts->state.SetServing();
   StartHeartbeat(*parts, connect.request_timeout);
   return std::unique_ptr<Daemon>(new Daemon(std::move(parts)));
@@ -265,7 +265,7 @@ void Daemon::Stop() {
   // start. Before the store closes (Parts' destructor).
   if (parts_->puller != nullptr) {
     parts_->puller->Stop();
-    parts_->nodeimage_service->SetPuller(nullptr);
+    parts_->nodeimage_service->SetManager(nullptr);
     parts_->puller.reset();
   }
   parts_->engine->Shutdown();

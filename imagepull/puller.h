@@ -4,58 +4,37 @@
 // tag (and per ad hoc PullImage), and runs the pulls on a cri::Runtime under a node-wide
 // concurrency limit.
 //
-// Semantics (see api/inplaced/v1/nodeimage.proto for the API side):
-//   * Concurrency: at most `max_concurrent_pulls` pull operations run at once (default 3; a CRI
-//     call that was cancelled still holds its slot until the call returns. Over gRPC a cancelled
-//     call returns at once while the runtime stops its pull asynchronously, so the runtime may
-//     briefly see one more pull per cancellation). Slots go round-robin over the images (spec
-//     order, ad hoc pulls last as one more "image"), so one image with many tags cannot starve the
-//     others; within an image, tags go in spec order.
-//   * Dedupe: tasks with the same pulled reference, pull policy and credentials share one operation
-//     (a task that becomes ready while such an operation runs joins it without taking a slot). The
-//     operation is cancelled only when no task waits on it any more.
-//   * Attempts: each attempt (presence check under IF_NOT_PRESENT, precheck hook, PullImage per
-//     credential then anonymous) is bounded by timeout_seconds (and by what remains of
-//     active_deadline_seconds): at that point the task leaves the operation, which is cancelled
-//     through its Cancellation when nobody else waits. A failed attempt is retried after 1 s, 2 s,
-//     ... 30 s, up to backoff_limit retries. active_deadline_seconds counts from the first
-//     attempt's start.
-//   * Spec changes: a removed tag or image cancels its task; a changed version restarts it
-//     (WAITING); a changed pull policy or secret applies from the next attempt. Finished tags
-//     whose ttl_seconds_after_finished passed are removed from spec and status (generation + 1).
+// The rules (round-robin slots, dedupe, attempts and backoff, deadlines, spec changes, TTL, the
+// reload after a restart) are the pure state machine's, nodeimage_state_machine.h; the puller is
+// its effectful shell: it feeds it the API calls, the finished attempts and the ticks, and carries
+// out what it returns (RunPull on a worker under the operation's Cancellation, cancellations,
+// persistence, notifications, logs). See api/inplaced/v1/nodeimage.proto for the API side.
+//   * Concurrency: a CRI call that was cancelled still holds its slot until the call returns. Over
+//     gRPC a cancelled call returns at once while the runtime stops its pull asynchronously, so the
+//     runtime may briefly see one more pull per cancellation.
 //   * Persistence: the NodeImage (spec with secrets, status) is one store record (kind
-//     "nodeimage", key options.store_key), written on every change. Create() reloads it: finished tags of the same
-//     version stay finished; unfinished ones start again (WAITING, attempts and deadline restart,
-//     as in Kruise); unfinished ad hoc pulls become FAILED (their secrets are not kept for them).
+//     "nodeimage", key options.store_key), written on every change. Create() reloads it.
 //
 // Time: everything reads `clock`. Time-driven steps (attempt timeouts, backoff expiry, deadlines,
 // TTL) happen in Tick(); spec changes and pull completions take effect immediately. Production
 // calls Start() to run Tick() on a background thread at NextWakeTime() (that loop waits in real
 // time: use it with a real clock); tests call Tick() themselves after advancing a FakeClock.
 //
-// Threading: one mutex guards all state; store writes happen under it (so the stored record always
-// follows the in-memory order). Pulls run on an internal WorkerPool of max_concurrent_pulls
-// threads, which report back under the mutex. Subscriber callbacks run outside that mutex, one at a
-// time, on whichever thread made a change (an RPC thread, a worker, the tick thread), and see every
-// snapshot in increasing metadata.resource_version. A callback may call the puller's getters but
-// must be short (it delays the thread that made the change) and must not call
-// Subscribe/Unsubscribe. All public methods are thread-safe. The runtime, clock, store and precheck
-// must outlive the puller.
+// Threading: one mutex guards all state; store writes and publications to the watches happen under
+// it (so the stored record and every watch follow the in-memory order). Pulls run on an internal
+// WorkerPool of max_concurrent_pulls threads, which report back under the mutex. All public methods
+// are thread-safe. The runtime, clock, store and precheck must outlive the puller.
 //
 // Secrets: pull secrets live only in the task's credentials, the stored record and the CRI
-// requests. Everything returned (GetNodeImage, callbacks) is redacted; messages are scrubbed
+// requests. Everything returned (GetNodeImage, watches) is redacted; messages are scrubbed
 // (pull_attempt.h).
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <optional>
-#include <set>
 #include <string>
 #include <thread>
-#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -67,12 +46,15 @@
 #include "api/inplaced/v1/nodeimage.pb.h"
 #include "common/cancellation.h"
 #include "common/clock.h"
+#include "common/watch_fanout.h"
 #include "cri/runtime.h"
-#include "store/store.h"
+#include "imagepull/nodeimage_manager.h"
+#include "imagepull/nodeimage_state_machine.h"
 #include "imagepull/nodeimage_validation.h"
 #include "imagepull/pull_attempt.h"
 #include "imagepull/pull_precheck.h"
 #include "imagepull/worker_pool.h"
+#include "store/store.h"
 
 namespace inplaced::imagepull {
 
@@ -91,11 +73,8 @@ struct PullerOptions {
   absl::Duration max_tick_interval = absl::Seconds(1);
 };
 
-class ImagePuller {
+class ImagePuller final : public NodeImageManager {
  public:
-  // Called with a redacted snapshot after every change.
-  using Subscriber = std::function<void(const ::inplaced::v1::NodeImage&)>;
-
   // Loads the NodeImage record from `store` (none: an empty spec at generation 0) and schedules the
   // unfinished pulls, which start right away. `precheck` may be null. INVALID_ARGUMENT for bad
   // options; the store's error when it cannot be read; DATA_LOSS when the record does not parse.
@@ -107,21 +86,21 @@ class ImagePuller {
   ImagePuller& operator=(const ImagePuller&) = delete;
   // Stops the loop, cancels every in-flight pull and waits for the workers. The stored state keeps
   // the unfinished tags, which resume on the next Create().
-  ~ImagePuller();
+  ~ImagePuller() override;
 
   // SetNodeImage: validates, applies defaults, checks the generation (ABORTED when stale unless
   // request.force), stores the spec and reconciles the tasks. Returns the new redacted NodeImage.
   // Errors: INVALID_ARGUMENT, ABORTED, the store's error (nothing changed then).
   absl::StatusOr<::inplaced::v1::NodeImage> SetNodeImage(
-      const ::inplaced::v1::SetNodeImageRequest& request);
+      const ::inplaced::v1::SetNodeImageRequest& request) override;
 
   // The current NodeImage, redacted.
-  ::inplaced::v1::NodeImage GetNodeImage() const;
+  ::inplaced::v1::NodeImage GetNodeImage() const override;
 
   // Starts an ad hoc pull (or returns the unfinished one for the same reference). Returns its
   // status at acceptance. Errors: INVALID_ARGUMENT.
   absl::StatusOr<::inplaced::v1::AdHocPullStatus> PullImage(
-      const ::inplaced::v1::PullImageRequest& request);
+      const ::inplaced::v1::PullImageRequest& request) override;
 
   // The status of the ad hoc pull of `image` (as given to PullImage); NOT_FOUND when there is none.
   absl::StatusOr<::inplaced::v1::AdHocPullStatus> GetAdHocPull(const std::string& image) const;
@@ -132,12 +111,13 @@ class ImagePuller {
   // first; UNAVAILABLE when the puller shuts down. `cancel` must not be one the puller itself
   // cancels.
   absl::StatusOr<::inplaced::v1::AdHocPullStatus> WaitAdHocPull(const std::string& image,
-                                                                Cancellation* cancel);
+                                                                Cancellation* cancel) override;
 
-  // Registers `subscriber`; returns an id for Unsubscribe. Unsubscribe() returning guarantees the
-  // callback is not running and will not run again. A callback must not call Subscribe/Unsubscribe.
-  int Subscribe(Subscriber subscriber);
-  void Unsubscribe(int id);
+  // The redacted NodeImage (unless request.skip_initial_state), then the one after each change,
+  // in increasing metadata.resource_version (coalesced for a slow reader). Ends with UNAVAILABLE
+  // when the puller is destroyed.
+  absl::StatusOr<std::unique_ptr<::inplaced::Watch<::inplaced::v1::NodeImage>>> Watch(
+      const ::inplaced::v1::WatchNodeImageRequest& request) override;
 
   // Runs the time-driven steps at clock.Now(): attempt timeouts (cancelling CRI calls), deadlines,
   // backoff expiry (starting retries), TTL expiry. Cheap when nothing is due.
@@ -157,108 +137,21 @@ class ImagePuller {
       const std::function<bool(const ::inplaced::v1::NodeImage&, int running_pulls)>& done) const;
 
  private:
-  struct TaskKey {
-    bool ad_hoc = false;
-    std::string image;  // ImageSpec.name, or the ad hoc reference as given
-    std::string tag;    // ImageTagSpec.tag ("" for ad hoc)
-    friend bool operator<(const TaskKey& a, const TaskKey& b) {
-      return std::tie(a.ad_hoc, a.image, a.tag) < std::tie(b.ad_hoc, b.image, b.tag);
-    }
-    friend bool operator==(const TaskKey& a, const TaskKey& b) {
-      return a.ad_hoc == b.ad_hoc && a.image == b.image && a.tag == b.tag;
-    }
-  };
-  // One running pull operation (a RunPull on a worker), shared by the tasks waiting on it.
-  struct Operation {
-    Operation(std::string key_in, PullJob job_in)
-        : key(std::move(key_in)), job(std::move(job_in)) {}
-
-    std::string key;  // dedupe key: reference, policy and a hash of the credentials
-    PullJob job;
-    Cancellation cancel;
-    std::set<TaskKey> waiters;
-  };
-
-  // One spec tag or ad hoc pull.
-  struct Task {
-    enum class State { kQueued, kPulling, kFinished };
-
-    Task(TaskKey key_in, PullJob job_in) : key(std::move(key_in)), job(std::move(job_in)) {}
-
-    TaskKey key;
-    PullJob job;
-    std::string dedupe_key;
-    absl::Duration timeout = absl::Seconds(kDefaultPullTimeoutSeconds);
-    int backoff_limit = kDefaultBackoffLimit;
-    std::optional<absl::Duration> active_deadline;
-    std::optional<absl::Duration> ttl;
-
-    ::inplaced::v1::ImageTagStatus status;
-    State state = State::kQueued;
-    // kQueued: not before this time (backoff).
-    absl::Time ready_at = absl::InfinitePast();
-    int failed_attempts = 0;
-    // The first attempt's start (active_deadline counts from it).
-    std::optional<absl::Time> first_start;
-    // kPulling: when the current attempt times out.
-    absl::Time attempt_deadline = absl::InfiniteFuture();
-    std::shared_ptr<Operation> op;  // kPulling only
-  };
-
   ImagePuller(cri::Runtime& runtime, Clock& clock, store::Store& store, PullPrecheck* precheck,
               PullerOptions options);
 
-  absl::Status LoadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs `input` through the state machine at clock.Now(), commits its state and carries out its
+  // effects. Refused inputs (Transition::status) change nothing.
+  nodeimage::Transition StepLocked(nodeimage::Input input) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Commits `transition.state` and carries out its effects: logs, cancels, starts attempts on the
+  // pool, and when changed persists (unless `persisted`) and publishes the redacted snapshot.
+  void CommitLocked(nodeimage::Transition& transition, bool persisted = false)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Worker side: the operation's RunPull returned.
+  void OnAttemptFinished(uint64_t operation, PullOutcome outcome) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Builds the tasks of the spec, keeping those that continue (same version).
-  void ReconcileLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // A fresh WAITING task for one spec tag (or an ad hoc pull).
-  Task NewTaskLocked(const TaskKey& key, const ImageReference& ref, int64_t version)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Sets the pull inputs of `task` (credentials matched from `secrets`, policy, sandbox, dedupe
-  // key).
-  static void ApplyInputs(Task& task,
-                          const google::protobuf::RepeatedPtrField<std::string>& secrets,
-                          const ::inplaced::v1::PullPolicy& policy,
-                          ::inplaced::v1::ImagePullPolicy image_pull_policy,
-                          const ::inplaced::v1::SandboxConfig& sandbox);
-  // Takes `task` off its operation; cancels the operation when nobody else waits on it.
-  void DetachLocked(Task& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Starts or joins operations for ready tasks within the limit. True when any task started.
-  bool ScheduleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The first ready (queued, backoff over) task among `image_tasks`, or null.
-  Task* NextReadyTaskLocked(const std::vector<TaskKey>& image_tasks, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Tasks grouped per image in round-robin order (spec images, then ad hoc pulls).
-  std::vector<std::vector<TaskKey>> ImageOrderLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void StartAttemptLocked(Task& task, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // A failed attempt: retry later, or FAILED.
-  void AttemptFailedLocked(Task& task, const std::string& message, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // An attempt the runtime never answered (PullOutcome::runtime_unreachable): retried after
-  // kRuntimeUnreachableRetry without counting against backoff_limit; the active deadline still
-  // applies.
-  void RuntimeUnreachableLocked(Task& task, const std::string& message, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // FAILED when the task's active deadline has passed (true), `message` being the last error.
-  bool FinishIfPastDeadlineLocked(Task& task, const std::string& message, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void FinishLocked(Task& task, bool succeeded, const std::string& message, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Worker side: an operation returned.
-  void OnOperationDone(const std::shared_ptr<Operation>& op, PullOutcome outcome);
-  // Removes finished tasks whose TTL expired (spec tags also leave the spec). True when any did.
-  bool ExpireLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-
-  ::inplaced::v1::NodeImage SnapshotLocked(bool redact) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Writes the record (unredacted); logs a failure (the in-memory state stays authoritative and the
-  // next change writes again).
-  absl::Status PersistLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Bumps resource_version, persists, queues the redacted snapshot for Notify() and returns it.
-  ::inplaced::v1::NodeImage ChangedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Delivers the queued snapshots to the subscribers, in order. Call without mu_ held.
-  void Notify() ABSL_LOCKS_EXCLUDED(mu_);
-
+  // Writes `record` (unredacted); logs a failure.
+  absl::Status Persist(const ::inplaced::v1::NodeImage& record);
   void Loop();
 
   cri::Runtime& runtime_;
@@ -268,26 +161,17 @@ class ImagePuller {
   const PullerOptions options_;
 
   mutable absl::Mutex mu_;
-  ::inplaced::v1::NodeImageSpec spec_ ABSL_GUARDED_BY(mu_);  // with secrets
-  ::inplaced::v1::NodeImageMetadata metadata_ ABSL_GUARDED_BY(mu_);
-  std::map<TaskKey, Task> tasks_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::string> ad_hoc_order_ ABSL_GUARDED_BY(mu_);  // ad hoc images, oldest first
-  // Joinable operations by dedupe key (a cancelled one is removed here but still holds a slot).
-  std::map<std::string, std::shared_ptr<Operation>> operations_ ABSL_GUARDED_BY(mu_);
-  int running_ ABSL_GUARDED_BY(mu_) = 0;
-  // Round-robin cursor: the index (in ImageOrderLocked()) of the image served last.
-  int cursor_ ABSL_GUARDED_BY(mu_) = -1;
+  nodeimage::State state_ ABSL_GUARDED_BY(mu_);
+  // The cancellation of each running operation (by id), fired by a cancel effect or at shutdown.
+  std::map<uint64_t, std::shared_ptr<Cancellation>> cancels_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   bool loop_running_ ABSL_GUARDED_BY(mu_) = false;
   bool loop_stop_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
 
-  // Snapshots not yet delivered to the subscribers, oldest first.
-  std::deque<::inplaced::v1::NodeImage> pending_notifications_ ABSL_GUARDED_BY(mu_);
-
-  absl::Mutex subscribers_mu_ ABSL_ACQUIRED_BEFORE(mu_);
-  std::map<int, Subscriber> subscribers_ ABSL_GUARDED_BY(subscribers_mu_);
-  int next_subscriber_id_ ABSL_GUARDED_BY(subscribers_mu_) = 0;
+  // Publishes every change under mu_ (so watches see them in order); one object, one key.
+  WatchFanout<::inplaced::v1::NodeImage> fanout_{
+      [](const ::inplaced::v1::NodeImage&) { return std::string("node"); }};
 
   std::unique_ptr<WorkerPool> pool_;
   std::thread loop_thread_;

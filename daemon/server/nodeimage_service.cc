@@ -1,10 +1,9 @@
 #include "daemon/server/nodeimage_service.h"
 
 #include <chrono>
-#include <optional>
+#include <memory>
 #include <utility>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/cancellation.h"
 #include "daemon/server/rpc_scope.h"
@@ -13,15 +12,6 @@ namespace inplaced::daemon {
 namespace {
 
 namespace api = ::inplaced::v1;
-
-// What a WatchNodeImage handler waits on: the newest snapshot not yet sent (older ones are
-// replaced, so a slow client never holds the puller's notifying thread) and whether the stream must
-// end.
-struct WatchMailbox {
-  absl::Mutex mu;
-  std::optional<api::NodeImage> latest ABSL_GUARDED_BY(mu);
-  bool cancelled ABSL_GUARDED_BY(mu) = false;
-};
 
 bool DeadlinePassed(const grpc::ServerContext& context) {
   return std::chrono::system_clock::now() >= context.deadline();
@@ -32,15 +22,11 @@ bool DeadlinePassed(const grpc::ServerContext& context) {
 NodeImageServiceImpl::NodeImageServiceImpl(ServingState& state, absl::Duration stream_poll_period)
     : state_(state), canceller_(stream_poll_period) {}
 
-void NodeImageServiceImpl::SetPuller(imagepull::ImagePuller* puller) {
-  puller_.store(puller, std::memory_order_release);
-}
-
 void NodeImageServiceImpl::StopStreams() { canceller_.CancelAll(); }
 
-absl::Status NodeImageServiceImpl::CheckServing() const {
-  if (!state_.serving() || puller() == nullptr) return NotServingError();
-  return absl::OkStatus();
+absl::StatusOr<imagepull::NodeImageManager*> NodeImageServiceImpl::Serving() const {
+  if (!state_.serving()) return NotServingError();
+  return manager_.GetOrNotReady();
 }
 
 grpc::Status NodeImageServiceImpl::SetNodeImage(grpc::ServerContext* /*context*/,
@@ -48,8 +34,9 @@ grpc::Status NodeImageServiceImpl::SetNodeImage(grpc::ServerContext* /*context*/
                                                 api::SetNodeImageResponse* response) {
   ServingState::ActiveCall active(state_);
   RpcScope scope("SetNodeImage");
-  if (absl::Status serving = CheckServing(); !serving.ok()) return scope.Finish(serving);
-  absl::StatusOr<api::NodeImage> result = puller()->SetNodeImage(*request);
+  absl::StatusOr<imagepull::NodeImageManager*> manager = Serving();
+  if (!manager.ok()) return scope.Finish(manager.status());
+  absl::StatusOr<api::NodeImage> result = (*manager)->SetNodeImage(*request);
   if (result.ok()) *response->mutable_node_image() = *std::move(result);
   return scope.Finish(result.status());
 }
@@ -59,8 +46,9 @@ grpc::Status NodeImageServiceImpl::GetNodeImage(grpc::ServerContext* /*context*/
                                                 api::GetNodeImageResponse* response) {
   ServingState::ActiveCall active(state_);
   RpcScope scope("GetNodeImage");
-  if (absl::Status serving = CheckServing(); !serving.ok()) return scope.Finish(serving);
-  *response->mutable_node_image() = puller()->GetNodeImage();
+  absl::StatusOr<imagepull::NodeImageManager*> manager = Serving();
+  if (!manager.ok()) return scope.Finish(manager.status());
+  *response->mutable_node_image() = (*manager)->GetNodeImage();
   return scope.Finish(absl::OkStatus());
 }
 
@@ -69,59 +57,27 @@ grpc::Status NodeImageServiceImpl::WatchNodeImage(
     grpc::ServerWriter<api::WatchNodeImageResponse>* writer) {
   ServingState::ActiveCall active(state_);
   RpcScope scope("WatchNodeImage");
-  if (absl::Status serving = CheckServing(); !serving.ok()) return scope.Finish(serving);
-  imagepull::ImagePuller& puller = *this->puller();
+  absl::StatusOr<imagepull::NodeImageManager*> manager = Serving();
+  if (!manager.ok()) return scope.Finish(manager.status());
+  absl::StatusOr<std::unique_ptr<Watch<api::NodeImage>>> watch = (*manager)->Watch(*request);
+  if (!watch.ok()) return scope.Finish(watch.status());
+  Watch<api::NodeImage>* raw = watch->get();
+  // The canceller unblocks Next() when the client goes away or the server stops streams.
+  const int registration = canceller_.Register(context, [raw] { raw->Cancel(); });
 
-  WatchMailbox box;
-  // Subscribe before reading the initial state, so no change between the two is lost; snapshots not
-  // newer than what was sent are skipped below.
-  const int subscription = puller.Subscribe([&box](const api::NodeImage& node) {
-    absl::MutexLock lock(&box.mu);
-    if (!box.latest.has_value() ||
-        box.latest->metadata().resource_version() < node.metadata().resource_version()) {
-      box.latest = node;
-    }
-  });
-  const int registration = canceller_.Register(context, [&box] {
-    absl::MutexLock lock(&box.mu);
-    box.cancelled = true;
-  });
-
-  uint64_t last_sent = 0;
-  bool client_gone = false;
-  if (!request->skip_initial_state()) {
+  WatchEvent<api::NodeImage> event;
+  while (raw->Next(&event)) {
+    if (event.object == nullptr) continue;  // kSynced: not part of this API
     api::WatchNodeImageResponse message;
-    *message.mutable_node_image() = puller.GetNodeImage();
-    last_sent = message.node_image().metadata().resource_version();
-    client_gone = !writer->Write(message);
-  } else {
-    last_sent = puller.GetNodeImage().metadata().resource_version();
-  }
-  while (!client_gone) {
-    api::WatchNodeImageResponse message;
-    {
-      absl::MutexLock lock(&box.mu);
-      auto ready = [&box]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(box.mu) {
-        return box.cancelled || box.latest.has_value();
-      };
-      box.mu.Await(absl::Condition(&ready));
-      if (box.cancelled) break;
-      *message.mutable_node_image() = *std::move(box.latest);
-      box.latest.reset();
+    *message.mutable_node_image() = *event.object;
+    if (!writer->Write(message)) {
+      raw->Cancel();  // the client is gone
+      break;
     }
-    const uint64_t version = message.node_image().metadata().resource_version();
-    if (version <= last_sent) continue;
-    last_sent = version;
-    client_gone = !writer->Write(message);
   }
   canceller_.Unregister(registration);
-  puller.Unsubscribe(subscription);
 
-  if (canceller_.cancelled_all()) {
-    return scope.Finish(
-        absl::UnavailableError("inplaced is shutting down: watch again after restart"));
-  }
-  return scope.Finish(absl::CancelledError("watch cancelled by the client"));
+  return scope.Finish(canceller_.WatchEndStatus(raw->Status()));
 }
 
 grpc::Status NodeImageServiceImpl::PullImage(grpc::ServerContext* context,
@@ -129,10 +85,10 @@ grpc::Status NodeImageServiceImpl::PullImage(grpc::ServerContext* context,
                                              api::PullImageResponse* response) {
   ServingState::ActiveCall active(state_);
   RpcScope scope("PullImage");
-  if (absl::Status serving = CheckServing(); !serving.ok()) return scope.Finish(serving);
-  imagepull::ImagePuller& puller = *this->puller();
+  absl::StatusOr<imagepull::NodeImageManager*> manager = Serving();
+  if (!manager.ok()) return scope.Finish(manager.status());
 
-  absl::StatusOr<api::AdHocPullStatus> accepted = puller.PullImage(*request);
+  absl::StatusOr<api::AdHocPullStatus> accepted = (*manager)->PullImage(*request);
   if (!accepted.ok()) return scope.Finish(accepted.status());
   const api::ImagePullPhase phase = accepted->status().phase();
   if (!request->wait() || phase == api::IMAGE_PULL_PHASE_SUCCEEDED ||
@@ -145,7 +101,8 @@ grpc::Status NodeImageServiceImpl::PullImage(grpc::ServerContext* context,
   // which the canceller polls) or the daemon stops streams.
   Cancellation cancel;
   const int registration = canceller_.Register(context, [&cancel] { cancel.Cancel(); });
-  absl::StatusOr<api::AdHocPullStatus> finished = puller.WaitAdHocPull(request->image(), &cancel);
+  absl::StatusOr<api::AdHocPullStatus> finished =
+      (*manager)->WaitAdHocPull(request->image(), &cancel);
   canceller_.Unregister(registration);
   if (finished.ok()) {
     *response->mutable_pull() = *std::move(finished);

@@ -1,46 +1,46 @@
 #pragma once
 
-// inplaced.v1.NodeImageService over gRPC (sync API): each RPC is mapped to the ImagePuller, with
-// the puller's absl::Status returned as the call's gRPC status (RpcScope), and every call logged.
-// While the daemon is not SERVING (ServingState), or before the puller is set, every call answers
-// UNAVAILABLE without reaching the puller.
+// inplaced.v1.NodeImageService over gRPC (sync API): each RPC is mapped to the NodeImageManager
+// seam (imagepull/nodeimage_manager.h; the puller in production), with the manager's absl::Status
+// returned as the call's gRPC status (RpcScope), and every call logged. While the daemon is not
+// SERVING (ServingState), or before the manager is set, every call answers UNAVAILABLE without
+// reaching the manager.
 //
-//   SetNodeImage / GetNodeImage: ImagePuller::SetNodeImage / GetNodeImage (redacted snapshots).
-//   WatchNodeImage: subscribes to the puller, sends the current NodeImage (unless
-//     skip_initial_state), then the latest snapshot after each change (coalesced: a slow client
-//     gets the newest, never an older one after a newer). Ends with CANCELLED when the client
-//     cancels or disconnects (noticed within the StreamCanceller's period), UNAVAILABLE after
-//     StopStreams().
-//   PullImage: ImagePuller::PullImage; with `wait`, then ImagePuller::WaitAdHocPull until the pull
+//   SetNodeImage / GetNodeImage: NodeImageManager::SetNodeImage / GetNodeImage.
+//   WatchNodeImage: NodeImageManager::Watch: the current NodeImage (unless skip_initial_state),
+//     then the latest snapshot after each change (coalesced: a slow client gets the newest, never
+//     an older one after a newer). Ends with CANCELLED when the client cancels or disconnects
+//     (noticed within the StreamCanceller's period), UNAVAILABLE after StopStreams() or when the
+//     manager shuts down.
+//   PullImage: NodeImageManager::PullImage; with `wait`, then WaitAdHocPull until the pull
 //     finishes. The wait ends early with DEADLINE_EXCEEDED (the RPC's deadline passed) or CANCELLED
 //     (the client cancelled), UNAVAILABLE after StopStreams(); the pull itself goes on.
 
 #include <grpcpp/grpcpp.h>
 
-#include <atomic>
-
 #include "absl/time/time.h"
 #include "api/inplaced/v1/nodeimage.grpc.pb.h"
+#include "common/readiness_slot.h"
 #include "daemon/server/serving_state.h"
 #include "daemon/server/stream_canceller.h"
-#include "imagepull/puller.h"
+#include "imagepull/nodeimage_manager.h"
 
 namespace inplaced::daemon {
 
-// Thread-safe. `state` and the puller given to SetPuller must outlive the service.
+// Thread-safe. `state` and the manager given to SetManager must outlive the service.
 class NodeImageServiceImpl final : public ::inplaced::v1::NodeImageService::Service {
  public:
   // `stream_poll_period`: how often open streams and waits check whether their client went away.
   explicit NodeImageServiceImpl(ServingState& state,
                                 absl::Duration stream_poll_period = absl::Milliseconds(100));
 
-  // The puller the RPCs use. The control server starts before the puller exists (calls are
+  // The manager the RPCs use. The control server starts before the puller exists (calls are
   // UNAVAILABLE until it is set). Set once, before the daemon turns SERVING; not owned.
-  void SetPuller(imagepull::ImagePuller* puller);
+  void SetManager(imagepull::NodeImageManager* manager) { manager_.Set(manager); }
 
   // Ends every open WatchNodeImage stream and every PullImage wait with UNAVAILABLE, and every
   // later one at once. Call before grpc::Server::Shutdown (which waits for running handlers) and
-  // before the puller is destroyed.
+  // before the manager is destroyed.
   void StopStreams();
 
   grpc::Status SetNodeImage(grpc::ServerContext* context,
@@ -57,13 +57,12 @@ class NodeImageServiceImpl final : public ::inplaced::v1::NodeImageService::Serv
                          ::inplaced::v1::PullImageResponse* response) override;
 
  private:
-  imagepull::ImagePuller* puller() const { return puller_.load(std::memory_order_acquire); }
-  // UNAVAILABLE unless serving with a puller set.
-  absl::Status CheckServing() const;
+  // The manager; UNAVAILABLE unless serving with a manager set.
+  absl::StatusOr<imagepull::NodeImageManager*> Serving() const;
 
   ServingState& state_;
   StreamCanceller canceller_;
-  std::atomic<imagepull::ImagePuller*> puller_{nullptr};
+  ReadinessSlot<imagepull::NodeImageManager> manager_;
 };
 
 }  // namespace inplaced::daemon

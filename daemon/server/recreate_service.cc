@@ -118,16 +118,7 @@ grpc::Status RecreateServiceImpl::WatchRecreateRequests(
   }
   canceller_.Unregister(registration);
 
-  absl::Status status = raw->Status();
-  if (status.ok()) {
-    // Ended by us, not by the manager: tell which way.
-    if (canceller_.cancelled_all()) {
-      status = absl::UnavailableError("inplaced is shutting down: watch again after restart");
-    } else {
-      status = absl::CancelledError("watch cancelled by the client");
-    }
-  }
-  return scope.Finish(status);
+  return scope.Finish(canceller_.WatchEndStatus(raw->Status()));
 }
 
 }  // namespace inplaced::daemon

@@ -9,14 +9,14 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
-#include "tests/fakes/memory_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "imagepull/pull_backoff.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_runtime.h"
+#include "tests/fakes/memory_store.h"
 #include "tests/support/status_matchers.h"
+#include "tests/unit/imagepull/nodeimage_specs.h"
 
 namespace inplaced::imagepull {
 namespace {
@@ -24,40 +24,12 @@ namespace {
 namespace api = ::inplaced::v1;
 using ::inplaced::testing::IsOk;
 using ::inplaced::testing::StatusIs;
+using specs::AddImage;
+using specs::TagOptions;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
-
-// Per-tag options of the specs the tests build.
-struct TagOptions {
-  int64_t version = 0;
-  int64_t timeout_seconds = 600;
-  int32_t backoff_limit = 3;
-  std::optional<int64_t> ttl_seconds;
-  std::optional<int64_t> deadline_seconds;
-  bool always = false;
-};
-
-api::ImageSpec* AddImage(api::NodeImageSpec& spec, const std::string& name,
-                         const std::vector<std::string>& tags, const TagOptions& options = {}) {
-  api::ImageSpec* image = spec.add_images();
-  image->set_name(name);
-  for (const std::string& tag : tags) {
-    api::ImageTagSpec* t = image->add_tags();
-    t->set_tag(tag);
-    t->set_version(options.version);
-    t->mutable_pull_policy()->set_timeout_seconds(options.timeout_seconds);
-    t->mutable_pull_policy()->set_backoff_limit(options.backoff_limit);
-    if (options.ttl_seconds)
-      t->mutable_pull_policy()->set_ttl_seconds_after_finished(*options.ttl_seconds);
-    if (options.deadline_seconds)
-      t->mutable_pull_policy()->set_active_deadline_seconds(*options.deadline_seconds);
-    t->set_image_pull_policy(options.always ? api::IMAGE_PULL_POLICY_ALWAYS
-                                            : api::IMAGE_PULL_POLICY_IF_NOT_PRESENT);
-  }
-  return image;
-}
 
 const api::ImageTagStatus* FindTag(const api::NodeImage& node, const std::string& image,
                                    const std::string& tag) {
@@ -297,7 +269,8 @@ TEST_F(PullerTest, ARuntimeThatDoesNotAnswerDoesNotUseUpTheRetries) {
 TEST_F(PullerTest, UnavailableFromTheRegistryCountsAsAFailedAttempt) {
   MakePuller();
   // The runtime answers Version: the UNAVAILABLE came from behind it.
-  runtime_.InjectError("PullImage", absl::UnavailableError("failed to resolve reference: 503 Service Unavailable"));
+  runtime_.InjectError(
+      "PullImage", absl::UnavailableError("failed to resolve reference: 503 Service Unavailable"));
   api::NodeImageSpec spec;
   TagOptions once;
   once.backoff_limit = 0;
@@ -578,12 +551,8 @@ TEST_F(PullerTest, SecretsNeverAppearInStatusMessagesOrNotifications) {
   runtime_.InjectError(
       "PullImage", absl::PermissionDeniedError(absl::StrCat("denied for ", auth, " / ", password)));
 
-  absl::Mutex mu;
-  std::vector<std::string> notified;
-  const int id = puller_->Subscribe([&](const api::NodeImage& node) {
-    absl::MutexLock lock(&mu);
-    notified.push_back(node.DebugString());
-  });
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Watch<api::NodeImage>> watch,
+                       puller_->Watch(api::WatchNodeImageRequest()));
   api::NodeImageSpec spec;
   TagOptions once;
   once.backoff_limit = 0;
@@ -591,7 +560,13 @@ TEST_F(PullerTest, SecretsNeverAppearInStatusMessagesOrNotifications) {
   image->add_pull_secrets(absl::StrCat(R"({"auths":{"reg.io":{"auth":")", auth, R"("}}})"));
   const api::NodeImage set = Set(spec);
   AwaitAllFinished();
-  puller_->Unsubscribe(id);
+  // What the watch got, up to the final state.
+  std::vector<std::string> notified;
+  WatchEvent<api::NodeImage> event;
+  while (watch->Next(&event)) {
+    notified.push_back(event.object->DebugString());
+    if (event.object->status().failed() == 1) break;
+  }
 
   const api::NodeImage node = puller_->GetNodeImage();
   const api::ImageTagStatus status = Tag("reg.io/private", "1");
@@ -604,7 +579,6 @@ TEST_F(PullerTest, SecretsNeverAppearInStatusMessagesOrNotifications) {
     EXPECT_THAT(text, Not(HasSubstr(password)));
     EXPECT_THAT(text, Not(HasSubstr(auth)));
   }
-  absl::MutexLock lock(&mu);
   ASSERT_FALSE(notified.empty());
   for (const std::string& text : notified) {
     EXPECT_THAT(text, Not(HasSubstr(password)));
@@ -738,28 +712,28 @@ TEST_F(PullerTest, AdHocPullIsReportedOutsideTheCounts) {
   EXPECT_THAT(puller_->GetAdHocPull("busybox:1.36"), StatusIs(absl::StatusCode::kNotFound));
 }
 
-TEST_F(PullerTest, SubscribersSeeIncreasingResourceVersions) {
+TEST_F(PullerTest, WatchersSeeIncreasingResourceVersionsUntilThePullerGoes) {
   MakePuller();
-  absl::Mutex mu;
-  std::vector<uint64_t> versions;
-  bool saw_success = false;
-  const int id = puller_->Subscribe([&](const api::NodeImage& node) {
-    absl::MutexLock lock(&mu);
-    versions.push_back(node.metadata().resource_version());
-    saw_success |= node.status().succeeded() == 1;
-  });
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Watch<api::NodeImage>> watch,
+                       puller_->Watch(api::WatchNodeImageRequest()));
+  WatchEvent<api::NodeImage> event;
+  ASSERT_TRUE(watch->Next(&event));  // the initial state
+  std::vector<uint64_t> versions = {event.object->metadata().resource_version()};
   api::NodeImageSpec spec;
   AddImage(spec, "reg.io/a", {"1"});
   Set(spec);
-  {
-    // Callbacks run after the state changed: wait for the one that reports the success.
-    absl::MutexLock lock(&mu);
-    mu.Await(absl::Condition(&saw_success));
+  // The changes after it (coalesced for a slow reader), up to the one that reports the success.
+  bool saw_success = false;
+  while (!saw_success && watch->Next(&event)) {
+    versions.push_back(event.object->metadata().resource_version());
+    saw_success = event.object->status().succeeded() == 1;
   }
-  puller_->Unsubscribe(id);
-  absl::MutexLock lock(&mu);
-  ASSERT_GE(versions.size(), 2u);  // the spec change, then the success
-  EXPECT_LT(versions.front(), versions.back());
+  ASSERT_GE(versions.size(), 2u);  // the initial state, then the success
+  for (size_t i = 1; i < versions.size(); ++i) EXPECT_LT(versions[i - 1], versions[i]);
+
+  puller_.reset();
+  EXPECT_FALSE(watch->Next(&event));
+  EXPECT_THAT(watch->Status(), StatusIs(absl::StatusCode::kUnavailable));
 }
 
 TEST_F(PullerTest, BackgroundLoopRunsTheTimeDrivenSteps) {

@@ -11,20 +11,25 @@
 #include "absl/time/clock.h"
 #include "api/inplaced/v1/nodeimage.grpc.pb.h"
 #include "daemon/server/serving_state.h"
-#include "tests/fakes/memory_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "imagepull/puller.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_runtime.h"
+#include "tests/fakes/memory_store.h"
 #include "tests/support/status_matchers.h"
+#include "tests/unit/daemon/server/mock_nodeimage_manager.h"
 
 namespace inplaced::daemon {
 namespace {
 
 namespace api = ::inplaced::v1;
+using ::testing::_;
+using ::testing::ByMove;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::testing::Return;
+using ::testing::StrictMock;
 
 constexpr char kSecret[] = R"({"auths":{"reg.example.com":{"auth":"dXNlcjpodW50ZXIy"}}})";
 
@@ -40,26 +45,38 @@ bool AllSucceeded(const api::NodeImage& node) {
   return node.status().desired() > 0 && node.status().succeeded() == node.status().desired();
 }
 
-// The service on an in-process gRPC server over a real ImagePuller on the fake runtime and clock.
-class NodeImageServiceTest : public ::testing::Test {
+// The service on an in-process gRPC server.
+class ServedService {
  protected:
-  NodeImageServiceTest() : service_(state_, absl::Milliseconds(10)) {
+  ServedService() : service_(state_, absl::Milliseconds(10)) {
     grpc::ServerBuilder builder;
     builder.RegisterService(&service_);
     server_ = builder.BuildAndStart();
     stub_ = api::NodeImageService::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
   }
-  ~NodeImageServiceTest() override {
+  // Before whatever the handlers use goes.
+  void StopServing() {
     service_.StopStreams();
     server_->Shutdown();
   }
+
+  ServingState state_;
+  NodeImageServiceImpl service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<api::NodeImageService::Stub> stub_;
+};
+
+// The service over a real ImagePuller on the fake runtime and clock.
+class NodeImageServiceTest : public ::testing::Test, public ServedService {
+ protected:
+  ~NodeImageServiceTest() override { StopServing(); }
 
   void Serve() {
     absl::StatusOr<std::unique_ptr<imagepull::ImagePuller>> puller =
         imagepull::ImagePuller::Create(runtime_, clock_, store_, nullptr);
     ASSERT_TRUE(puller.ok()) << puller.status();
     puller_ = *std::move(puller);
-    service_.SetPuller(puller_.get());
+    service_.SetManager(puller_.get());
     state_.SetServing();
   }
 
@@ -84,10 +101,6 @@ class NodeImageServiceTest : public ::testing::Test {
   fakes::FakeRuntime runtime_{clock_};
   fakes::MemoryStore store_;
   std::unique_ptr<imagepull::ImagePuller> puller_;  // destroyed after the server shut down
-  ServingState state_;
-  NodeImageServiceImpl service_;
-  std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<api::NodeImageService::Stub> stub_;
 };
 
 TEST_F(NodeImageServiceTest, CallsBeforeThePullerIsSetAreUnavailable) {
@@ -315,6 +328,75 @@ TEST_F(NodeImageServiceTest, PullImageWaitEndsUnavailableOnStopStreams) {
   service_.StopStreams();
   caller.join();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+// The service over a mock manager: what it passes, what it maps back.
+class NodeImageServiceMockTest : public ::testing::Test, public ServedService {
+ protected:
+  NodeImageServiceMockTest() {
+    service_.SetManager(&manager_);
+    state_.SetServing();
+  }
+  ~NodeImageServiceMockTest() override { StopServing(); }
+
+  StrictMock<imagepull::MockNodeImageManager> manager_;
+};
+
+api::NodeImage NodeAt(uint64_t resource_version) {
+  api::NodeImage node;
+  node.mutable_metadata()->set_resource_version(resource_version);
+  return node;
+}
+
+TEST_F(NodeImageServiceMockTest, ManagerErrorsKeepTheirCodeAndMessage) {
+  EXPECT_CALL(manager_, SetNodeImage(_))
+      .WillOnce(Return(absl::AbortedError("expected_generation: stale")));
+  EXPECT_CALL(manager_, PullImage(_))
+      .WillOnce(Return(absl::ResourceExhaustedError("at most 256 ad hoc pulls")));
+  grpc::ClientContext set_context;
+  api::SetNodeImageResponse set;
+  const grpc::Status stale = stub_->SetNodeImage(&set_context, api::SetNodeImageRequest(), &set);
+  EXPECT_EQ(stale.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_EQ(stale.error_message(), "expected_generation: stale");
+  grpc::ClientContext pull_context;
+  api::PullImageResponse pull;
+  const grpc::Status full = stub_->PullImage(&pull_context, api::PullImageRequest(), &pull);
+  EXPECT_EQ(full.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(full.error_message(), "at most 256 ad hoc pulls");
+}
+
+TEST_F(NodeImageServiceMockTest, PullImageWithWaitReturnsWhatTheManagerWaitedFor) {
+  api::AdHocPullStatus pulling;
+  pulling.set_image("busybox:1.36");
+  pulling.mutable_status()->set_phase(api::IMAGE_PULL_PHASE_PULLING);
+  api::AdHocPullStatus succeeded = pulling;
+  succeeded.mutable_status()->set_phase(api::IMAGE_PULL_PHASE_SUCCEEDED);
+  EXPECT_CALL(manager_, PullImage(_)).WillOnce(Return(pulling));
+  EXPECT_CALL(manager_, WaitAdHocPull("busybox:1.36", Not(nullptr))).WillOnce(Return(succeeded));
+  grpc::ClientContext context;
+  api::PullImageRequest request;
+  request.set_image("busybox:1.36");
+  request.set_wait(true);
+  api::PullImageResponse response;
+  ASSERT_TRUE(stub_->PullImage(&context, request, &response).ok());
+  EXPECT_EQ(response.pull().status().phase(), api::IMAGE_PULL_PHASE_SUCCEEDED);
+}
+
+TEST_F(NodeImageServiceMockTest, WatchStreamsThePublishedStatesAndEndsUnavailableOnShutdown) {
+  WatchFanout<api::NodeImage> fanout([](const api::NodeImage&) { return std::string("node"); });
+  EXPECT_CALL(manager_, Watch(_))
+      .WillOnce(Return(ByMove(fanout.Subscribe(nullptr, {NodeAt(1)}, /*synced=*/false))));
+  grpc::ClientContext context;
+  auto reader = stub_->WatchNodeImage(&context, api::WatchNodeImageRequest());
+  api::WatchNodeImageResponse message;
+  ASSERT_TRUE(reader->Read(&message));
+  EXPECT_EQ(message.node_image().metadata().resource_version(), 1u);
+  fanout.Publish(WatchEventKind::kModified, NodeAt(2));
+  ASSERT_TRUE(reader->Read(&message));
+  EXPECT_EQ(message.node_image().metadata().resource_version(), 2u);
+  fanout.Shutdown();  // the manager shuts down
+  EXPECT_FALSE(reader->Read(&message));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
 }  // namespace
