@@ -24,7 +24,7 @@ std::shared_ptr<grpc::Channel> MakeDaemonChannel(const DaemonFlags& flags) {
   return grpc::CreateChannel("unix:" + flags.socket, grpc::InsecureChannelCredentials());
 }
 
-absl::Status FromGrpcStatus(const grpc::Status& status, const std::string& target) {
+absl::Status DaemonCallStatus(const grpc::Status& status, const std::string& target) {
   if (status.ok()) return absl::OkStatus();
   // gRPC and absl share the canonical codes, number for number.
   const auto code = static_cast<absl::StatusCode>(status.error_code());
@@ -141,7 +141,7 @@ absl::Status ReadStream(OpenFn open, absl::Time deadline, const OnMessage& on_me
   const grpc::Status status = reader->Finish();
   if (stopped) return absl::OkStatus();
   if (status.ok()) return absl::UnavailableError("inplaced at " + target + " ended the stream");
-  return FromGrpcStatus(status, target);
+  return DaemonCallStatus(status, target);
 }
 
 }  // namespace

@@ -43,7 +43,7 @@ std::shared_ptr<grpc::Channel> MakeDaemonChannel(const DaemonFlags& flags);
 
 // `status` as an absl::Status with the same code and the daemon's message. UNAVAILABLE (the daemon
 // is not listening, or shutting down) also names `target`.
-absl::Status FromGrpcStatus(const grpc::Status& status, const std::string& target);
+absl::Status DaemonCallStatus(const grpc::Status& status, const std::string& target);
 
 // The control API, call by call. Unary calls have a deadline of flags.rpc_timeout_seconds and fail
 // fast when the daemon is not there (no wait-for-ready). Not thread-safe; one per command.
@@ -87,7 +87,9 @@ class DaemonClient {
  private:
   // A context with the unary deadline.
   std::unique_ptr<grpc::ClientContext> UnaryContext() const;
-  absl::Status Convert(const grpc::Status& status) const { return FromGrpcStatus(status, target_); }
+  absl::Status Convert(const grpc::Status& status) const {
+    return DaemonCallStatus(status, target_);
+  }
 
   absl::Duration rpc_timeout_;
   std::string target_;

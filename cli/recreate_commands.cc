@@ -49,7 +49,7 @@ absl::StatusOr<int> RunRecreate(const DaemonFlags& daemon, const RuntimeFlags& r
   return FollowRecreates(client, follow, std::cout);
 }
 
-// Prints `requests` in `format`; `list` is the message the JSON/YAML forms show.
+// Prints `requests` in `format`: a table, or JSON/YAML of a ListRecreateRequestsResponse.
 int PrintRequests(const std::vector<v1::RecreateRequest>& requests, OutputFormat format,
                   bool show_namespace) {
   if (format == OutputFormat::kJson || format == OutputFormat::kYaml) {

@@ -1,6 +1,7 @@
 #include "cli/table.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace inplaced::cli {
 
@@ -30,10 +31,6 @@ std::string Table::Render() const {
   for (const auto& row : rows_) append_line(row);
   return out;
 }
-
-}  // namespace inplaced::cli
-
-namespace inplaced::cli {
 
 std::string FormatAge(absl::Duration age) {
   const int64_t s = std::max<int64_t>(0, absl::ToInt64Seconds(age));

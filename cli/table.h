@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
+
 namespace inplaced::cli {
 
 class Table {
@@ -24,12 +26,6 @@ class Table {
   std::vector<std::string> headers_;
   std::vector<std::vector<std::string>> rows_;
 };
-
-}  // namespace inplaced::cli
-
-#include "absl/time/time.h"
-
-namespace inplaced::cli {
 
 // A kubectl-like age: "45s", "3m12s", "17m", "5h4m", "12d". Negative durations (clock skew) are
 // "0s".
