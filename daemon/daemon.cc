@@ -264,7 +264,7 @@ void Daemon::Stop() {
   // In-flight pulls are cancelled; the stored NodeImage keeps the unfinished tags for the next
   // start. Before the store closes (Parts' destructor).
   if (parts_->puller != nullptr) {
-    parts_->puller->Stop();
+    parts_->puller->Shutdown();
     parts_->nodeimage_service->SetManager(nullptr);
     parts_->puller.reset();
   }

@@ -406,7 +406,10 @@ class Stepper {
     task.operation = 0;
     const std::string waiting = absl::StrCat("waiting for the container runtime: ", message);
     task.status.set_message(waiting);
-    if (PastActiveDeadline(task)) return FinishPastDeadline(task, waiting);
+    if (PastActiveDeadline(task)) {
+      FinishPastDeadline(task, waiting);
+      return;
+    }
     task.state = TaskState::kQueued;
     task.ready_at = now_ + kRuntimeUnreachableRetry;
     Log(LogLine::Level::kWarning,
@@ -421,10 +424,14 @@ class Stepper {
     ++task.failed_attempts;
     task.operation = 0;
     task.status.set_message(message);
-    if (PastActiveDeadline(task)) return FinishPastDeadline(task, message);
+    if (PastActiveDeadline(task)) {
+      FinishPastDeadline(task, message);
+      return;
+    }
     if (task.failed_attempts > task.backoff_limit) {
-      return Finish(task, false,
-                    absl::StrCat("failed after ", task.failed_attempts, " attempts: ", message));
+      Finish(task, false,
+             absl::StrCat("failed after ", task.failed_attempts, " attempts: ", message));
+      return;
     }
     task.state = TaskState::kQueued;
     task.ready_at = now_ + PullBackoff(task.failed_attempts);

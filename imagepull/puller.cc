@@ -13,6 +13,8 @@ namespace {
 namespace api = ::inplaced::v1;
 
 constexpr int kMaxConcurrentPullsLimit = 64;
+// Why the loop ticks at once: the state changed (a new spec, an ad hoc pull, a finished attempt).
+constexpr uint32_t kWakeStateChanged = 1;
 
 void Log(const nodeimage::LogLine& line) {
   switch (line.level) {
@@ -85,19 +87,24 @@ ImagePuller::ImagePuller(cri::Runtime& runtime, Clock& clock, store::Store& stor
       store_(store),
       precheck_(precheck),
       options_(std::move(options)),
-      pool_(std::make_unique<WorkerPool>(options_.max_concurrent_pulls)) {}
+      executor_(std::make_unique<ThreadPoolExecutor>(options_.max_concurrent_pulls)),
+      loop_(clock, [this](uint32_t /*wake_reasons*/) { return TickAndWait(); }) {}
 
-ImagePuller::~ImagePuller() {
-  Stop();
+ImagePuller::~ImagePuller() { Shutdown(); }
+
+void ImagePuller::Start() { loop_.Start(); }
+
+void ImagePuller::Shutdown() {
+  loop_.Shutdown();
   {
     absl::MutexLock lock(&mu_);
     shutting_down_ = true;
     for (auto& [id, cancel] : cancels_) cancel->Cancel();
   }
   fanout_.Shutdown();
-  // Joins the workers; their OnAttemptFinished sees shutting_down_ and records nothing, so the
+  // Waits for the workers; their OnAttemptFinished sees shutting_down_ and records nothing, so the
   // stored record keeps the unfinished tags for the next start.
-  pool_.reset();
+  executor_->Shutdown();
 }
 
 // ---- the state machine's shell ----
@@ -120,7 +127,8 @@ void ImagePuller::CommitLocked(nodeimage::Transition& transition, bool persisted
   for (nodeimage::StartPull& start : effects.start) {
     auto cancel = std::make_shared<Cancellation>();
     cancels_[start.operation] = cancel;
-    pool_->Submit([this, id = start.operation, job = std::move(start.job), cancel] {
+    // Refused only after Shutdown(), when no step runs any more.
+    executor_->Submit([this, id = start.operation, job = std::move(start.job), cancel] {
       OnAttemptFinished(id, RunPull(runtime_, job, precheck_, cancel.get()));
     });
   }
@@ -135,7 +143,7 @@ void ImagePuller::OnAttemptFinished(uint64_t operation, PullOutcome outcome) {
   cancels_.erase(operation);
   if (shutting_down_) return;
   if (StepLocked(nodeimage::AttemptFinished{operation, std::move(outcome)}).effects.changed) {
-    wake_ = true;
+    loop_.Wake(kWakeStateChanged);
   }
 }
 
@@ -168,7 +176,7 @@ absl::StatusOr<api::NodeImage> ImagePuller::SetNodeImage(const api::SetNodeImage
   RETURN_IF_ERROR(transition.status);
   RETURN_IF_ERROR(Persist(nodeimage::Snapshot(transition.state, /*redact=*/false)));
   CommitLocked(transition, /*persisted=*/true);
-  wake_ = true;
+  loop_.Wake(kWakeStateChanged);
   return nodeimage::Snapshot(state_, /*redact=*/true);
 }
 
@@ -188,7 +196,7 @@ absl::StatusOr<api::AdHocPullStatus> ImagePuller::PullImage(const api::PullImage
   nodeimage::Transition transition =
       StepLocked(nodeimage::AdHocPullRequested{std::move(effective), std::move(ref)});
   RETURN_IF_ERROR(transition.status);
-  if (transition.effects.changed) wake_ = true;
+  if (transition.effects.changed) loop_.Wake(kWakeStateChanged);
   return *std::move(transition.ad_hoc);
 }
 
@@ -266,41 +274,13 @@ absl::Status ImagePuller::Persist(const api::NodeImage& record) {
   return absl::OkStatus();
 }
 
-// ---- background loop and test hooks ----
+// ---- loop and test hooks ----
 
-void ImagePuller::Start() {
-  absl::MutexLock lock(&mu_);
-  if (loop_running_ || shutting_down_) return;
-  loop_running_ = true;
-  loop_stop_ = false;
-  loop_thread_ = std::thread([this] { Loop(); });
-}
-
-void ImagePuller::Stop() {
-  {
-    absl::MutexLock lock(&mu_);
-    if (!loop_running_) return;
-    loop_stop_ = true;
-  }
-  loop_thread_.join();
-  absl::MutexLock lock(&mu_);
-  loop_running_ = false;
-}
-
-void ImagePuller::Loop() {
-  while (true) {
-    Tick();
-    const absl::Time next = NextWakeTime();
-    absl::MutexLock lock(&mu_);
-    if (loop_stop_) return;
-    // The wait is in real time (see the header): fine with RealClock, whose time is real time.
-    const absl::Duration wait =
-        std::max(absl::ZeroDuration(), std::min(next - clock_.Now(), options_.max_tick_interval));
-    auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return wake_ || loop_stop_; };
-    mu_.AwaitWithTimeout(absl::Condition(&woken), wait);
-    wake_ = false;
-    if (loop_stop_) return;
-  }
+absl::Duration ImagePuller::TickAndWait() {
+  Tick();
+  // The wait is in real time (see the header): fine with RealClock, whose time is real time.
+  return std::max(absl::ZeroDuration(),
+                  std::min(NextWakeTime() - clock_.Now(), options_.max_tick_interval));
 }
 
 int ImagePuller::RunningPulls() const {

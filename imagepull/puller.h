@@ -8,7 +8,7 @@
 // reload after a restart) are the pure state machine's, nodeimage_state_machine.h; the puller is
 // its effectful shell: it feeds it the API calls, the finished attempts and the ticks, and carries
 // out what it returns (RunPull on a worker under the operation's Cancellation, cancellations,
-// persistence, notifications, logs). See api/inplaced/v1/nodeimage.proto for the API side.
+// persistence, the watches, logs). See api/inplaced/v1/nodeimage.proto for the API side.
 //   * Concurrency: a CRI call that was cancelled still holds its slot until the call returns. Over
 //     gRPC a cancelled call returns at once while the runtime stops its pull asynchronously, so the
 //     runtime may briefly see one more pull per cancellation.
@@ -17,13 +17,13 @@
 //
 // Time: everything reads `clock`. Time-driven steps (attempt timeouts, backoff expiry, deadlines,
 // TTL) happen in Tick(); spec changes and pull completions take effect immediately. Production
-// calls Start() to run Tick() on a background thread at NextWakeTime() (that loop waits in real
-// time: use it with a real clock); tests call Tick() themselves after advancing a FakeClock.
+// calls Start() to run Tick() on a TickLoop at NextWakeTime() (that loop waits in real time: use
+// it with a real clock); tests call Tick() themselves after advancing a FakeClock.
 //
 // Threading: one mutex guards all state; store writes and publications to the watches happen under
-// it (so the stored record and every watch follow the in-memory order). Pulls run on an internal
-// WorkerPool of max_concurrent_pulls threads, which report back under the mutex. All public methods
-// are thread-safe. The runtime, clock, store and precheck must outlive the puller.
+// it (so the stored record and every watch follow the in-memory order). Pulls run on an Executor of
+// max_concurrent_pulls workers, which report back under the mutex. All public methods are
+// thread-safe. The runtime, clock, store and precheck must outlive the puller.
 //
 // Secrets: pull secrets live only in the task's credentials, the stored record and the CRI
 // requests. Everything returned (GetNodeImage, watches) is redacted; messages are scrubbed
@@ -34,7 +34,6 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -46,6 +45,8 @@
 #include "api/inplaced/v1/nodeimage.pb.h"
 #include "common/cancellation.h"
 #include "common/clock.h"
+#include "common/executor.h"
+#include "common/tick_loop.h"
 #include "common/watch_fanout.h"
 #include "cri/runtime.h"
 #include "imagepull/nodeimage_manager.h"
@@ -53,7 +54,6 @@
 #include "imagepull/nodeimage_validation.h"
 #include "imagepull/pull_attempt.h"
 #include "imagepull/pull_precheck.h"
-#include "imagepull/worker_pool.h"
 #include "store/store.h"
 
 namespace inplaced::imagepull {
@@ -84,8 +84,7 @@ class ImagePuller final : public NodeImageManager {
                                                              PullerOptions options = {});
   ImagePuller(const ImagePuller&) = delete;
   ImagePuller& operator=(const ImagePuller&) = delete;
-  // Stops the loop, cancels every in-flight pull and waits for the workers. The stored state keeps
-  // the unfinished tags, which resume on the next Create().
+  // Shutdown().
   ~ImagePuller() override;
 
   // SetNodeImage: validates, applies defaults, checks the generation (ABORTED when stale unless
@@ -115,7 +114,7 @@ class ImagePuller final : public NodeImageManager {
 
   // The redacted NodeImage (unless request.skip_initial_state), then the one after each change,
   // in increasing metadata.resource_version (coalesced for a slow reader). Ends with UNAVAILABLE
-  // when the puller is destroyed.
+  // when the puller shuts down.
   absl::StatusOr<std::unique_ptr<::inplaced::Watch<::inplaced::v1::NodeImage>>> Watch(
       const ::inplaced::v1::WatchNodeImageRequest& request) override;
 
@@ -125,9 +124,13 @@ class ImagePuller final : public NodeImageManager {
   // When the next time-driven step is due (InfiniteFuture when none).
   absl::Time NextWakeTime() const;
 
-  // Runs Tick() on a background thread until Stop() or destruction. Idempotent.
+  // Runs Tick() on a background TickLoop, at NextWakeTime() (at least every
+  // options.max_tick_interval) and at once after a change. Idempotent; nothing after Shutdown().
   void Start();
-  void Stop();
+  // Stops the loop, cancels every in-flight pull and waits for the workers; waits and watches end
+  // with UNAVAILABLE, later calls answer UNAVAILABLE. The stored state keeps the unfinished tags,
+  // which resume on the next Create(). Idempotent.
+  void Shutdown();
 
   // Test hooks. The number of pull operations holding a slot (running on a worker).
   int RunningPulls() const;
@@ -152,7 +155,8 @@ class ImagePuller final : public NodeImageManager {
 
   // Writes `record` (unredacted); logs a failure.
   absl::Status Persist(const ::inplaced::v1::NodeImage& record);
-  void Loop();
+  // The loop's tick: Tick(), then how long to wait for the next one.
+  absl::Duration TickAndWait();
 
   cri::Runtime& runtime_;
   Clock& clock_;
@@ -165,16 +169,14 @@ class ImagePuller final : public NodeImageManager {
   // The cancellation of each running operation (by id), fired by a cancel effect or at shutdown.
   std::map<uint64_t, std::shared_ptr<Cancellation>> cancels_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
-  bool loop_running_ ABSL_GUARDED_BY(mu_) = false;
-  bool loop_stop_ ABSL_GUARDED_BY(mu_) = false;
-  bool wake_ ABSL_GUARDED_BY(mu_) = false;
 
   // Publishes every change under mu_ (so watches see them in order); one object, one key.
   WatchFanout<::inplaced::v1::NodeImage> fanout_{
       [](const ::inplaced::v1::NodeImage&) { return std::string("node"); }};
 
-  std::unique_ptr<WorkerPool> pool_;
-  std::thread loop_thread_;
+  // Where the attempts run: max_concurrent_pulls workers.
+  std::unique_ptr<Executor> executor_;
+  TickLoop loop_;
 };
 
 }  // namespace inplaced::imagepull

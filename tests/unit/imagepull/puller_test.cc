@@ -754,8 +754,34 @@ TEST_F(PullerTest, BackgroundLoopRunsTheTimeDrivenSteps) {
   clock_.Advance(absl::Seconds(1));  // no Tick() here: the loop starts the retry
   AwaitAllFinished();
   EXPECT_EQ(Tag("reg.io/flaky", "1").attempts(), 2);
-  puller_->Stop();
-  puller_->Stop();
+  puller_->Shutdown();
+  puller_->Shutdown();  // idempotent
+}
+
+TEST_F(PullerTest, ShutdownCancelsPullsEndsWaitsAndWatchesAndRefusesLaterCalls) {
+  MakePuller();
+  fakes::PullScript hang;
+  hang.hang = true;
+  runtime_.SetPullScript("reg.io/a:1", hang);
+  api::PullImageRequest request;
+  request.set_image("reg.io/a:1");
+  ASSERT_THAT(puller_->PullImage(request), IsOk());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Watch<api::NodeImage>> watch,
+                       puller_->Watch(api::WatchNodeImageRequest()));
+  absl::StatusOr<api::AdHocPullStatus> waited;
+  std::thread waiter([&] { waited = puller_->WaitAdHocPull("reg.io/a:1", nullptr); });
+
+  puller_->Shutdown();
+  waiter.join();
+  EXPECT_THAT(waited, StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(runtime_.InFlightPulls(), 0) << "the hanging pull was cancelled and waited for";
+  WatchEvent<api::NodeImage> event;
+  while (watch->Next(&event)) {
+  }
+  EXPECT_THAT(watch->Status(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(puller_->PullImage(request), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(puller_->SetNodeImage(api::SetNodeImageRequest()),
+              StatusIs(absl::StatusCode::kUnavailable));
 }
 
 TEST(PullerStoreTest, AFailedSpecWriteChangesNothing) {
