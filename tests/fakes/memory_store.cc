@@ -47,7 +47,7 @@ absl::StatusOr<int64_t> MemoryStore::Update(absl::string_view kind, absl::string
   auto it = records_.find({std::string(kind), std::string(key)});
   if (it == records_.end()) return NotFound(kind, key);
   store::Record& record = it->second;
-  if (expected_revision != kAnyRevision && record.revision != expected_revision) {
+  if (expected_revision != store::kAnyRevision && record.revision != expected_revision) {
     return Stale(kind, key, expected_revision, record.revision);
   }
   record.value = std::string(value);
@@ -62,7 +62,7 @@ absl::StatusOr<int64_t> MemoryStore::Delete(absl::string_view kind, absl::string
   absl::MutexLock lock(&mu_);
   auto it = records_.find({std::string(kind), std::string(key)});
   if (it == records_.end()) return NotFound(kind, key);
-  if (expected_revision != kAnyRevision && it->second.revision != expected_revision) {
+  if (expected_revision != store::kAnyRevision && it->second.revision != expected_revision) {
     return Stale(kind, key, expected_revision, it->second.revision);
   }
   records_.erase(it);
