@@ -16,8 +16,8 @@
 namespace inplaced::cri {
 namespace {
 
-// Reconnect backoff like kubelet's cri-client (base 100 ms, max 3 s), so a restarted runtime is used
-// again within ~3 s instead of gRPC's default of up to 120 s.
+// Reconnect backoff like kubelet's cri-client (base 100 ms, max 3 s), so a restarted runtime is
+// used again within ~3 s instead of gRPC's default of up to 120 s.
 constexpr int kInitialReconnectBackoffMs = 100;
 constexpr int kMinReconnectBackoffMs = 100;
 constexpr int kMaxReconnectBackoffMs = 3000;
@@ -26,8 +26,8 @@ constexpr int kMaxReconnectBackoffMs = 3000;
 // timeouts, and converting them to a time point could overflow.
 constexpr absl::Duration kLongestDeadline = absl::Hours(24 * 365);
 
-// How long GetContainerEvents waits for the channel to connect (short: callers retry with backoff and
-// must stay responsive to shutdown).
+// How long GetContainerEvents waits for the channel to connect (short: callers retry with backoff
+// and must stay responsive to shutdown).
 constexpr absl::Duration kEventsConnectWait = absl::Seconds(1);
 
 absl::Duration SecondsOrZero(int64_t seconds) {
@@ -40,11 +40,11 @@ absl::Status CheckVersionResponse(const criv1::VersionResponse& response) {
       !response.runtime_version().empty() && !response.runtime_api_version().empty()) {
     return absl::OkStatus();
   }
-  return absl::InternalError(absl::StrCat(
-      "Version: runtime answered an incomplete VersionResponse (version=\"", response.version(),
-      "\" runtime_name=\"", response.runtime_name(), "\" runtime_version=\"",
-      response.runtime_version(), "\" runtime_api_version=\"", response.runtime_api_version(),
-      "\")"));
+  return absl::InternalError(
+      absl::StrCat("Version: runtime answered an incomplete VersionResponse (version=\"",
+                   response.version(), "\" runtime_name=\"", response.runtime_name(),
+                   "\" runtime_version=\"", response.runtime_version(), "\" runtime_api_version=\"",
+                   response.runtime_api_version(), "\")"));
 }
 
 class GrpcContainerEventStream final : public ContainerEventStream {
@@ -93,8 +93,8 @@ class GrpcContainerEventStream final : public ContainerEventStream {
 std::shared_ptr<grpc::Channel> CreateCriChannel(const std::string& endpoint,
                                                 int max_receive_message_bytes) {
   grpc::ChannelArguments args;
-  // The socket path is no host name; say "localhost" like kubelet so runtimes that look at :authority
-  // see what they expect.
+  // The socket path is no host name; say "localhost" like kubelet so runtimes that look at
+  // :authority see what they expect.
   args.SetString(GRPC_ARG_DEFAULT_AUTHORITY, "localhost");
   args.SetMaxReceiveMessageSize(max_receive_message_bytes);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, kInitialReconnectBackoffMs);
@@ -118,8 +118,9 @@ grpc::Status GrpcRuntime::Invoke(const CallOptions& call_options, InvokeFn invok
   if (call_options.wait_for_ready) context.set_wait_for_ready(true);
   int registration = -1;
   if (call_options.cancel != nullptr) {
-    // If the token is already cancelled the callback runs now; ClientContext then cancels the call as
-    // soon as it starts. Unregister() below returns only once no callback runs, before `context` dies.
+    // If the token is already cancelled the callback runs now; ClientContext then cancels the call
+    // as soon as it starts. Unregister() below returns only once no callback runs, before `context`
+    // dies.
     registration = call_options.cancel->Register([&context] { context.TryCancel(); });
   }
   grpc::Status status = invoke(&context);
@@ -131,9 +132,8 @@ absl::StatusOr<criv1::VersionResponse> GrpcRuntime::VersionWaitForReady(
     const criv1::VersionRequest& request, absl::Duration timeout) {
   criv1::VersionResponse response;
   const grpc::Status status =
-      Invoke(CallOptions{timeout, nullptr, /*wait_for_ready=*/true}, [&](grpc::ClientContext* c) {
-        return runtime_stub_->Version(c, request, &response);
-      });
+      Invoke(CallOptions{timeout, nullptr, /*wait_for_ready=*/true},
+             [&](grpc::ClientContext* c) { return runtime_stub_->Version(c, request, &response); });
   if (!status.ok()) return FromGrpcStatus(status, "Version");
   RETURN_IF_ERROR(CheckVersionResponse(response));
   return response;
@@ -141,68 +141,43 @@ absl::StatusOr<criv1::VersionResponse> GrpcRuntime::VersionWaitForReady(
 
 absl::StatusOr<criv1::VersionResponse> GrpcRuntime::Version(const criv1::VersionRequest& request) {
   criv1::VersionResponse response;
-  const grpc::Status status = Invoke(CallOptions{options_.request_timeout},
-                                     [&](grpc::ClientContext* c) {
-                                       return runtime_stub_->Version(c, request, &response);
-                                     });
+  const grpc::Status status =
+      Invoke(CallOptions{options_.request_timeout},
+             [&](grpc::ClientContext* c) { return runtime_stub_->Version(c, request, &response); });
   if (!status.ok()) return FromGrpcStatus(status, "Version");
   RETURN_IF_ERROR(CheckVersionResponse(response));
   return response;
 }
 
 // The plain unary calls: request_timeout, no cancellation, response returned as is.
-#define INPLACED_CRI_UNARY(Stub, Method, Timeout)                                           \
-  absl::StatusOr<criv1::Method##Response> GrpcRuntime::Method(                                 \
-      const criv1::Method##Request& request) {                                                 \
-    criv1::Method##Response response;                                                          \
-    const grpc::Status status =                                                             \
-        Invoke(CallOptions{Timeout}, [&](grpc::ClientContext* c) {                          \
-          return Stub->Method(c, request, &response);                                       \
-        });                                                                                 \
-    if (!status.ok()) return FromGrpcStatus(status, #Method);                               \
-    return response;                                                                        \
-  }
-
-// Calls with an empty response that the CRI declares idempotent for absent objects.
-#define INPLACED_CRI_IDEMPOTENT(Stub, Method, Timeout)                                     \
-  absl::Status GrpcRuntime::Method(const criv1::Method##Request& request) {                   \
-    criv1::Method##Response response;                                                         \
-    const grpc::Status status =                                                            \
-        Invoke(CallOptions{Timeout}, [&](grpc::ClientContext* c) {                         \
-          return Stub->Method(c, request, &response);                                      \
-        });                                                                                \
-    return FromGrpcStatusIdempotent(status, #Method);                                      \
+#define INPLACED_CRI_UNARY(Stub, Method, Timeout)                                          \
+  absl::StatusOr<criv1::Method##Response> GrpcRuntime::Method(                             \
+      const criv1::Method##Request& request) {                                             \
+    criv1::Method##Response response;                                                      \
+    const grpc::Status status = Invoke(CallOptions{Timeout}, [&](grpc::ClientContext* c) { \
+      return Stub->Method(c, request, &response);                                          \
+    });                                                                                    \
+    if (!status.ok()) return FromGrpcStatus(status, #Method);                              \
+    return response;                                                                       \
   }
 
 INPLACED_CRI_UNARY(runtime_stub_, Status, options_.request_timeout)
-// kubelet gives RunPodSandbox twice the request timeout: network setup is slow.
-INPLACED_CRI_UNARY(runtime_stub_, RunPodSandbox, 2 * options_.request_timeout)
 INPLACED_CRI_UNARY(runtime_stub_, ListPodSandbox, options_.request_timeout)
-INPLACED_CRI_UNARY(runtime_stub_, CreateContainer, options_.request_timeout)
 INPLACED_CRI_UNARY(runtime_stub_, ListContainers, options_.request_timeout)
-INPLACED_CRI_UNARY(image_stub_, ListImages, options_.request_timeout)
 INPLACED_CRI_UNARY(image_stub_, ImageStatus, options_.request_timeout)
 INPLACED_CRI_UNARY(image_stub_, ImageFsInfo, options_.request_timeout)
-INPLACED_CRI_IDEMPOTENT(runtime_stub_, StopPodSandbox, options_.request_timeout)
-INPLACED_CRI_IDEMPOTENT(runtime_stub_, RemovePodSandbox, options_.request_timeout)
-INPLACED_CRI_IDEMPOTENT(runtime_stub_, RemoveContainer, options_.request_timeout)
-INPLACED_CRI_IDEMPOTENT(image_stub_, RemoveImage, options_.request_timeout)
-// containerd answers NOT_FOUND for unknown ids before 1.6.35/1.7.21 (cri/errors.h).
-// The deadline covers the grace period plus the request timeout: a deadline shorter than the grace
-// makes containerd return the context error without ever sending SIGKILL (cri-reference §3.3).
-INPLACED_CRI_IDEMPOTENT(runtime_stub_, StopContainer,
-                        options_.request_timeout + SecondsOrZero(request.timeout()))
-
 #undef INPLACED_CRI_UNARY
-#undef INPLACED_CRI_IDEMPOTENT
 
-absl::Status GrpcRuntime::StartContainer(const criv1::StartContainerRequest& request) {
-  criv1::StartContainerResponse response;
-  const grpc::Status status =
-      Invoke(CallOptions{options_.request_timeout}, [&](grpc::ClientContext* c) {
-        return runtime_stub_->StartContainer(c, request, &response);
-      });
-  return FromGrpcStatus(status, "StartContainer");
+absl::Status GrpcRuntime::StopContainer(const criv1::StopContainerRequest& request) {
+  // The deadline covers the grace period plus the request timeout: a deadline shorter than the
+  // grace makes containerd return the context error without ever sending SIGKILL (cri-reference
+  // §3.3).
+  criv1::StopContainerResponse response;
+  const grpc::Status status = Invoke(
+      CallOptions{options_.request_timeout + SecondsOrZero(request.timeout())},
+      [&](grpc::ClientContext* c) { return runtime_stub_->StopContainer(c, request, &response); });
+  // containerd answers NOT_FOUND for unknown ids before 1.6.35/1.7.21 (cri/errors.h).
+  return FromGrpcStatusIdempotent(status, "StopContainer");
 }
 
 absl::StatusOr<criv1::PodSandboxStatusResponse> GrpcRuntime::PodSandboxStatus(
@@ -229,14 +204,14 @@ absl::StatusOr<criv1::ContainerStatusResponse> GrpcRuntime::ContainerStatus(
       });
   if (!status.ok()) return FromGrpcStatus(status, "ContainerStatus");
   if (!response.has_status()) {
-    return absl::InternalError(absl::StrCat("ContainerStatus: runtime answered no status for ",
-                                            request.container_id()));
+    return absl::InternalError(
+        absl::StrCat("ContainerStatus: runtime answered no status for ", request.container_id()));
   }
   return response;
 }
 
 absl::StatusOr<criv1::ExecSyncResponse> GrpcRuntime::ExecSync(const criv1::ExecSyncRequest& request,
-                                                           Cancellation* cancel) {
+                                                              Cancellation* cancel) {
   // Like cri-client: timeout 0 means "run until it ends", so no deadline, only cancellation.
   CallOptions call_options;
   call_options.cancel = cancel;
@@ -251,10 +226,10 @@ absl::StatusOr<criv1::ExecSyncResponse> GrpcRuntime::ExecSync(const criv1::ExecS
   return response;
 }
 
-absl::StatusOr<criv1::PullImageResponse> GrpcRuntime::PullImage(const criv1::PullImageRequest& request,
-                                                             Cancellation* cancel) {
-  // No deadline: --runtime-request-timeout does not bound pulls in kubelet either; the caller bounds
-  // them through `cancel`, and containerd aborts the pull when the RPC is cancelled.
+absl::StatusOr<criv1::PullImageResponse> GrpcRuntime::PullImage(
+    const criv1::PullImageRequest& request, Cancellation* cancel) {
+  // No deadline: --runtime-request-timeout does not bound pulls in kubelet either; the caller
+  // bounds them through `cancel`, and containerd aborts the pull when the RPC is cancelled.
   CallOptions call_options;
   call_options.cancel = cancel;
   criv1::PullImageResponse response;
@@ -271,9 +246,9 @@ absl::StatusOr<criv1::PullImageResponse> GrpcRuntime::PullImage(const criv1::Pul
 
 absl::StatusOr<std::unique_ptr<ContainerEventStream>> GrpcRuntime::GetContainerEvents() {
   if (!channel_->WaitForConnected(absl::ToChronoTime(absl::Now() + kEventsConnectWait))) {
-    return absl::UnavailableError(absl::StrCat(
-        "GetContainerEvents: runtime not reachable (not connected within ",
-        absl::FormatDuration(kEventsConnectWait), ")"));
+    return absl::UnavailableError(
+        absl::StrCat("GetContainerEvents: runtime not reachable (not connected within ",
+                     absl::FormatDuration(kEventsConnectWait), ")"));
   }
   auto context = std::make_unique<grpc::ClientContext>();
   grpc::ClientContext* raw_context = context.get();

@@ -14,25 +14,26 @@ namespace inplaced::cri {
 
 struct GrpcRuntimeOptions {
   // Deadline of ordinary unary calls (kubelet's --runtime-request-timeout, default 2 min). Derived
-  // deadlines: RunPodSandbox 2x; StopContainer this + request.timeout() s; ExecSync none when
-  // request.timeout() == 0, else this + request.timeout() s; PullImage none.
+  // deadlines: StopContainer this + request.timeout() s; ExecSync none when request.timeout() == 0,
+  // else this + request.timeout() s; PullImage none.
   absl::Duration request_timeout = absl::Minutes(2);
   // Largest response accepted (kubelet uses 16 MiB; large ListContainers answers need it).
   int max_receive_message_bytes = 16 * 1024 * 1024;
 };
 
-// Creates the channel GrpcRuntime uses for `endpoint` ("unix:///path", see ParseEndpoint): plaintext,
-// authority "localhost", `max_receive_message_bytes`, and reconnect backoff 100 ms growing to at most
-// 3 s (gRPC's default maximum of 120 s would delay noticing a restarted runtime). Does not connect.
+// Creates the channel GrpcRuntime uses for `endpoint` ("unix:///path", see ParseEndpoint):
+// plaintext, authority "localhost", `max_receive_message_bytes`, and reconnect backoff 100 ms
+// growing to at most 3 s (gRPC's default maximum of 120 s would delay noticing a restarted
+// runtime). Does not connect.
 std::shared_ptr<grpc::Channel> CreateCriChannel(const std::string& endpoint,
                                                 int max_receive_message_bytes);
 
 // cri::Runtime over a gRPC channel to a CRI v1 runtime (containerd, CRI-O, or the fake CRI server).
 //
-// Errors carry the runtime's gRPC code and "<Call>: <message>" (cri/errors.h); StopContainer,
-// RemoveContainer, StopPodSandbox, RemovePodSandbox and RemoveImage treat NOT_FOUND as success. A few
-// response facts are checked like kubelet's cri-client (INTERNAL when violated): Version has all four
-// fields, ContainerStatus/PodSandboxStatus carry a status, PullImage returns an image_ref.
+// Errors carry the runtime's gRPC code and "<Call>: <message>" (cri/errors.h); StopContainer treats
+// NOT_FOUND as success (FromGrpcStatusIdempotent: containerd 1.6 answers it for an unknown id). A
+// few response facts are checked like kubelet's cri-client (INTERNAL when violated): Version has
+// all four fields, ContainerStatus/PodSandboxStatus carry a status, PullImage returns an image_ref.
 // Calls do not wait for the channel to become ready: an unreachable runtime fails fast with
 // UNAVAILABLE (Connect is the place that waits).
 //
@@ -44,40 +45,30 @@ class GrpcRuntime final : public Runtime {
   // Version with an explicit deadline and gRPC wait-for-ready (used by Connect to wait for a socket
   // that is not there yet).
   absl::StatusOr<criv1::VersionResponse> VersionWaitForReady(const criv1::VersionRequest& request,
-                                                          absl::Duration timeout);
+                                                             absl::Duration timeout);
 
   absl::StatusOr<criv1::VersionResponse> Version(const criv1::VersionRequest& request) override;
   absl::StatusOr<criv1::StatusResponse> Status(const criv1::StatusRequest& request) override;
-  absl::StatusOr<criv1::RunPodSandboxResponse> RunPodSandbox(
-      const criv1::RunPodSandboxRequest& request) override;
-  absl::Status StopPodSandbox(const criv1::StopPodSandboxRequest& request) override;
-  absl::Status RemovePodSandbox(const criv1::RemovePodSandboxRequest& request) override;
   absl::StatusOr<criv1::PodSandboxStatusResponse> PodSandboxStatus(
       const criv1::PodSandboxStatusRequest& request) override;
   absl::StatusOr<criv1::ListPodSandboxResponse> ListPodSandbox(
       const criv1::ListPodSandboxRequest& request) override;
-  absl::StatusOr<criv1::CreateContainerResponse> CreateContainer(
-      const criv1::CreateContainerRequest& request) override;
-  absl::Status StartContainer(const criv1::StartContainerRequest& request) override;
   absl::Status StopContainer(const criv1::StopContainerRequest& request) override;
-  absl::Status RemoveContainer(const criv1::RemoveContainerRequest& request) override;
   absl::StatusOr<criv1::ListContainersResponse> ListContainers(
       const criv1::ListContainersRequest& request) override;
   absl::StatusOr<criv1::ContainerStatusResponse> ContainerStatus(
       const criv1::ContainerStatusRequest& request) override;
   absl::StatusOr<criv1::ExecSyncResponse> ExecSync(const criv1::ExecSyncRequest& request,
-                                                Cancellation* cancel) override;
-  // The stream has no deadline; stop it with ContainerEventStream::Cancel() or by destroying it. Waits
-  // up to 1 s for the channel to connect, else UNAVAILABLE: a stream started on an unconnected channel
-  // would fail only at its first Read, so OK could not mean "subscribed".
+                                                   Cancellation* cancel) override;
+  // The stream has no deadline; stop it with ContainerEventStream::Cancel() or by destroying it.
+  // Waits up to 1 s for the channel to connect, else UNAVAILABLE: a stream started on an
+  // unconnected channel would fail only at its first Read, so OK could not mean "subscribed".
   absl::StatusOr<std::unique_ptr<ContainerEventStream>> GetContainerEvents() override;
 
-  absl::StatusOr<criv1::ListImagesResponse> ListImages(const criv1::ListImagesRequest& request) override;
   absl::StatusOr<criv1::ImageStatusResponse> ImageStatus(
       const criv1::ImageStatusRequest& request) override;
   absl::StatusOr<criv1::PullImageResponse> PullImage(const criv1::PullImageRequest& request,
-                                                  Cancellation* cancel) override;
-  absl::Status RemoveImage(const criv1::RemoveImageRequest& request) override;
+                                                     Cancellation* cancel) override;
   absl::StatusOr<criv1::ImageFsInfoResponse> ImageFsInfo(
       const criv1::ImageFsInfoRequest& request) override;
 

@@ -26,13 +26,17 @@ class ContainerEventStream {
 };
 
 // The container runtime as inplaced sees it: the subset of CRI runtime.v1 (RuntimeService and
-// ImageService) that the daemon, its fake runtime and its e2e kubelet stand-in use.
+// ImageService) that production code calls: listing and inspecting pods and containers, stopping
+// and exec'ing into containers, container events, and pulling and inspecting images. What only
+// kubelet does (creating and removing sandboxes and containers, listing and removing images) is not
+// here: the tests reach it through their own seam (tests/fakes/pod_lifecycle.h).
 //
 // Requests and responses are the CRI messages themselves, so an implementation is a thin adapter
-// (GrpcRuntime over the runtime's unix socket; FakeRuntime in memory). Errors are absl::Status with the
-// gRPC code the runtime answered (the numbering is the same) and the runtime's message, prefixed with the
-// call name. Semantics follow the CRI: Stop*/Remove* are idempotent for absent objects,
-// ContainerStatus/PodSandboxStatus answer NOT_FOUND for them, ImageStatus leaves `image` unset.
+// (GrpcRuntime over the runtime's unix socket; FakeRuntime in memory). Errors are absl::Status with
+// the gRPC code the runtime answered (the numbering is the same) and the runtime's message,
+// prefixed with the call name. Semantics follow the CRI: StopContainer is idempotent for an absent
+// container, ContainerStatus/PodSandboxStatus answer NOT_FOUND for absent objects, ImageStatus
+// leaves `image` unset.
 //
 // Implementations are thread-safe.
 class Runtime {
@@ -42,41 +46,32 @@ class Runtime {
   // RuntimeService.
   virtual absl::StatusOr<criv1::VersionResponse> Version(const criv1::VersionRequest& request) = 0;
   virtual absl::StatusOr<criv1::StatusResponse> Status(const criv1::StatusRequest& request) = 0;
-  virtual absl::StatusOr<criv1::RunPodSandboxResponse> RunPodSandbox(
-      const criv1::RunPodSandboxRequest& request) = 0;
-  virtual absl::Status StopPodSandbox(const criv1::StopPodSandboxRequest& request) = 0;
-  virtual absl::Status RemovePodSandbox(const criv1::RemovePodSandboxRequest& request) = 0;
   virtual absl::StatusOr<criv1::PodSandboxStatusResponse> PodSandboxStatus(
       const criv1::PodSandboxStatusRequest& request) = 0;
   virtual absl::StatusOr<criv1::ListPodSandboxResponse> ListPodSandbox(
       const criv1::ListPodSandboxRequest& request) = 0;
-  virtual absl::StatusOr<criv1::CreateContainerResponse> CreateContainer(
-      const criv1::CreateContainerRequest& request) = 0;
-  virtual absl::Status StartContainer(const criv1::StartContainerRequest& request) = 0;
-  // Returns once the container stopped; request.timeout() is the grace in seconds (0 = kill at once).
+  // Returns once the container stopped; request.timeout() is the grace in seconds (0: kill now).
   virtual absl::Status StopContainer(const criv1::StopContainerRequest& request) = 0;
-  virtual absl::Status RemoveContainer(const criv1::RemoveContainerRequest& request) = 0;
   virtual absl::StatusOr<criv1::ListContainersResponse> ListContainers(
       const criv1::ListContainersRequest& request) = 0;
   virtual absl::StatusOr<criv1::ContainerStatusResponse> ContainerStatus(
       const criv1::ContainerStatusRequest& request) = 0;
-  // A non-zero exit of the command is an OK status with exit_code set. `cancel` (may be null) aborts
-  // the call with CANCELLED.
+  // A non-zero exit of the command is an OK status with exit_code set. `cancel` (may be null)
+  // aborts the call with CANCELLED.
   virtual absl::StatusOr<criv1::ExecSyncResponse> ExecSync(const criv1::ExecSyncRequest& request,
-                                                        Cancellation* cancel) = 0;
+                                                           Cancellation* cancel) = 0;
   // Subscribes to container events. OK means the subscription was sent to a reachable runtime (a
-  // runtime without the stream, e.g. containerd 1.6, answers UNIMPLEMENTED on the first Read/Finish);
-  // UNAVAILABLE when the runtime cannot be reached now.
+  // runtime without the stream, e.g. containerd 1.6, answers UNIMPLEMENTED on the first
+  // Read/Finish); UNAVAILABLE when the runtime cannot be reached now.
   virtual absl::StatusOr<std::unique_ptr<ContainerEventStream>> GetContainerEvents() = 0;
 
   // ImageService.
-  virtual absl::StatusOr<criv1::ListImagesResponse> ListImages(const criv1::ListImagesRequest& request) = 0;
   virtual absl::StatusOr<criv1::ImageStatusResponse> ImageStatus(
       const criv1::ImageStatusRequest& request) = 0;
-  // Has no deadline (pulls take as long as they take); `cancel` (may be null) aborts it with CANCELLED.
+  // Has no deadline (pulls take as long as they take); `cancel` (may be null) aborts it with
+  // CANCELLED.
   virtual absl::StatusOr<criv1::PullImageResponse> PullImage(const criv1::PullImageRequest& request,
-                                                          Cancellation* cancel) = 0;
-  virtual absl::Status RemoveImage(const criv1::RemoveImageRequest& request) = 0;
+                                                             Cancellation* cancel) = 0;
   virtual absl::StatusOr<criv1::ImageFsInfoResponse> ImageFsInfo(
       const criv1::ImageFsInfoRequest& request) = 0;
 };

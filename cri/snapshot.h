@@ -1,9 +1,9 @@
 #pragma once
 
 // The node snapshot: everything inplaced reads about the node's pods and containers, taken with a
-// constant number of CRI calls (one ListPodSandbox + one ListContainers) whatever the number of pods or
-// open requests, and indexed for O(1)/O(log n) lookups. Built every poll tick (≈100 ms) on nodes with
-// thousands of containers.
+// constant number of CRI calls (one ListPodSandbox + one ListContainers) whatever the number of
+// pods or open requests, and indexed for O(1)/O(log n) lookups. Built every poll tick (≈100 ms) on
+// nodes with thousands of containers.
 
 #include <cstddef>
 #include <cstdint>
@@ -46,7 +46,9 @@ struct ContainerInfo {
   std::string image_ref;  // Container.image_ref
   std::string image_id;   // Container.image_id (empty before cri-api v0.30)
 
-  // Parsed kubelet annotations (empty / nullopt when absent).
+  // kubelet's annotations, read here once per listing (empty / nullopt when absent). The two JSON
+  // ones stay raw: only a container being killed needs them, and its kill planner parses them then
+  // (daemon/prestop/kubelet_handler.h), instead of every tick parsing every container's.
   std::string hash;                   // io.kubernetes.container.hash (hex)
   std::string type;                   // io.kubernetes.container.type: init|container|ephemeral
   std::string pre_stop_handler_json;  // io.kubernetes.container.preStopHandler, raw JSON
@@ -67,9 +69,10 @@ struct ContainerInfo {
 
 // One pod: all sandboxes and container instances kubelet made for one pod UID.
 struct PodInfo {
-  std::string pod_namespace;  // PodSandboxMetadata.namespace, else label io.kubernetes.pod.namespace
-  std::string name;           // PodSandboxMetadata.name, else label io.kubernetes.pod.name
-  std::string uid;            // PodSandboxMetadata.uid, else label io.kubernetes.pod.uid (may be empty)
+  std::string
+      pod_namespace;  // PodSandboxMetadata.namespace, else label io.kubernetes.pod.namespace
+  std::string name;   // PodSandboxMetadata.name, else label io.kubernetes.pod.name
+  std::string uid;    // PodSandboxMetadata.uid, else label io.kubernetes.pod.uid (may be empty)
   // The current sandbox: READY preferred, then the newest created_at.
   SandboxInfo sandbox;
   // All sandboxes of the pod, current first (same order as above).
@@ -80,7 +83,8 @@ struct PodInfo {
 
   // The current instance of container `name` (the newest created_at), or null. O(log n).
   const ContainerInfo* CurrentContainer(absl::string_view container_name) const;
-  // All instances of container `name`, newest first (kubelet keeps the previous exited one). O(log n).
+  // All instances of container `name`, newest first (kubelet keeps the previous exited one). O(log
+  // n).
   absl::Span<const ContainerInfo> Instances(absl::string_view container_name) const;
   // The current instance of each container name, ordered by name.
   std::vector<const ContainerInfo*> CurrentContainers() const;
@@ -93,8 +97,8 @@ class NodeSnapshot {
   NodeSnapshot() = default;
 
   // Builds the snapshot from the two list answers (a pure function; no CRI call).
-  // Sandboxes are grouped into pods by UID (metadata, else label); a sandbox with neither a UID nor a
-  // name is ignored. Containers go to the pod of their sandbox, else (a sandbox created after the
+  // Sandboxes are grouped into pods by UID (metadata, else label); a sandbox with neither a UID nor
+  // a name is ignored. Containers go to the pod of their sandbox, else (a sandbox created after the
   // sandbox list was taken) to the pod named by their io.kubernetes.pod.uid label; containers of
   // unknown pods are ignored and counted in ignored_containers().
   static NodeSnapshot FromLists(const criv1::ListPodSandboxResponse& sandboxes,
@@ -129,15 +133,16 @@ class NodeSnapshot {
   size_t ignored_containers_ = 0;
 };
 
-// Takes a snapshot with exactly one ListPodSandbox and one ListContainers call (no filters: the cost
-// per tick does not grow with the number of requests). Errors are the runtime's (cri/errors.h).
+// Takes a snapshot with exactly one ListPodSandbox and one ListContainers call (no filters: the
+// cost per tick does not grow with the number of requests). Errors are the runtime's
+// (cri/errors.h).
 absl::StatusOr<NodeSnapshot> TakeSnapshot(Runtime& runtime);
 
-// Calls ContainerStatus for each of `container_ids` present in `snapshot` (ids not in it are skipped),
-// so the caller bounds the cost to the containers it tracks, and fills their ContainerStatus fields
-// (and refreshes `state`). A NOT_FOUND answer marks the container `gone` instead of failing. Other
-// errors do not stop the loop; the first one is returned (the containers it concerns keep
-// has_status == false).
+// Calls ContainerStatus for each of `container_ids` present in `snapshot` (ids not in it are
+// skipped), so the caller bounds the cost to the containers it tracks, and fills their
+// ContainerStatus fields (and refreshes `state`). A NOT_FOUND answer marks the container `gone`
+// instead of failing. Other errors do not stop the loop; the first one is returned (the containers
+// it concerns keep has_status == false).
 absl::Status FillStatus(Runtime& runtime, const std::vector<std::string>& container_ids,
                         NodeSnapshot* snapshot);
 

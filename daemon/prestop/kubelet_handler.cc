@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "cri/kubelet_labels.h"
 #include "nlohmann/json.hpp"
 
 namespace inplaced::daemon {
@@ -32,7 +33,8 @@ const Json* Member(const Json& object, const char* name) {
   return &*it;
 }
 
-absl::Status ReadString(const Json& object, const char* name, absl::string_view path, std::string* out) {
+absl::Status ReadString(const Json& object, const char* name, absl::string_view path,
+                        std::string* out) {
   const Json* value = Member(object, name);
   if (value == nullptr) return absl::OkStatus();
   if (!value->is_string()) return FieldError(absl::StrCat(path, ".", name), "must be a string");
@@ -40,7 +42,8 @@ absl::Status ReadString(const Json& object, const char* name, absl::string_view 
   return absl::OkStatus();
 }
 
-// An integer member as int64 (nlohmann keeps unsigned and signed integers apart; floats are refused).
+// An integer member as int64 (nlohmann keeps unsigned and signed integers apart; floats are
+// refused).
 absl::StatusOr<int64_t> ReadInteger(const Json& value, absl::string_view field) {
   if (value.is_number_unsigned()) {
     const uint64_t u = value.get<uint64_t>();
@@ -101,14 +104,16 @@ absl::Status ParseHttpGet(const Json& json, api::HttpGetAction* http) {
   if (absl::Status s = ReadString(json, "path", "httpGet", http->mutable_path()); !s.ok()) return s;
   if (absl::Status s = ReadPort(json, "httpGet", http); !s.ok()) return s;
   if (absl::Status s = ReadString(json, "host", "httpGet", http->mutable_host()); !s.ok()) return s;
-  if (absl::Status s = ReadString(json, "scheme", "httpGet", http->mutable_scheme()); !s.ok()) return s;
+  if (absl::Status s = ReadString(json, "scheme", "httpGet", http->mutable_scheme()); !s.ok())
+    return s;
   const Json* headers = Member(json, "httpHeaders");
   if (headers == nullptr) return absl::OkStatus();
   if (!headers->is_array()) return FieldError("httpGet.httpHeaders", "must be an array");
   for (const Json& header : *headers) {
     if (!header.is_object()) return FieldError("httpGet.httpHeaders", "entries must be objects");
     api::HttpHeader* out = http->add_http_headers();
-    if (absl::Status s = ReadString(header, "name", "httpGet.httpHeaders[]", out->mutable_name()); !s.ok()) {
+    if (absl::Status s = ReadString(header, "name", "httpGet.httpHeaders[]", out->mutable_name());
+        !s.ok()) {
       return s;
     }
     if (out->name().empty()) return FieldError("httpGet.httpHeaders[].name", "required");
@@ -139,7 +144,8 @@ absl::StatusOr<api::Protocol> ParseProtocol(const std::string& text) {
   if (text.empty() || text == "TCP") return api::PROTOCOL_TCP;
   if (text == "UDP") return api::PROTOCOL_UDP;
   if (text == "SCTP") return api::PROTOCOL_SCTP;
-  return absl::InvalidArgumentError(absl::StrCat("protocol \"", text, "\" is not TCP, UDP or SCTP"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("protocol \"", text, "\" is not TCP, UDP or SCTP"));
 }
 
 absl::StatusOr<std::optional<api::LifecycleHandler>> ParseHandler(absl::string_view json) {
@@ -210,15 +216,16 @@ absl::StatusOr<std::vector<api::ContainerPort>> ParsePorts(absl::string_view jso
 
 }  // namespace
 
-absl::StatusOr<std::optional<api::LifecycleHandler>> ParseKubeletPreStopHandler(absl::string_view json) {
+absl::StatusOr<std::optional<api::LifecycleHandler>> ParseKubeletPreStopHandler(
+    absl::string_view json) {
   absl::StatusOr<std::optional<api::LifecycleHandler>> handler = ParseHandler(json);
-  if (!handler.ok()) return InAnnotation(kPreStopHandlerAnnotation, handler.status());
+  if (!handler.ok()) return InAnnotation(cri::kubelet::kContainerPreStopHandler, handler.status());
   return handler;
 }
 
 absl::StatusOr<std::vector<api::ContainerPort>> ParseKubeletPorts(absl::string_view json) {
   absl::StatusOr<std::vector<api::ContainerPort>> ports = ParsePorts(json);
-  if (!ports.ok()) return InAnnotation(kPortsAnnotation, ports.status());
+  if (!ports.ok()) return InAnnotation(cri::kubelet::kContainerPorts, ports.status());
   return ports;
 }
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "cri/kubelet_labels.h"
+#include "daemon/prestop/kubelet_handler.h"
 #include "google/protobuf/util/message_differencer.h"
 
 namespace inplaced::daemon {
@@ -29,8 +30,8 @@ void SetState(api::ContainerRecreateState* state, api::ContainerRecreatePhase ph
   state->set_message(std::string(message));
 }
 
-// The record always has one container state and one kill per spec container (the engine creates it so;
-// this only guards against a hand-edited store).
+// The record always has one container state and one kill per spec container (the engine creates it
+// so; this only guards against a hand-edited store).
 void EnsureShape(internal::RecreateRecord* record) {
   api::RecreateRequest& request = *record->mutable_request();
   const int n = request.spec().containers_size();
@@ -84,9 +85,10 @@ class Stepper {
 
     if (!input_.blocked_by.empty()) {
       status_.set_phase(api::RECREATE_PHASE_PENDING);
-      status_.set_message(absl::StrCat("waiting for request ", input_.blocked_by,
-                                       " of the same pod to complete (one request per pod runs at a "
-                                       "time, in creation order)"));
+      status_.set_message(
+          absl::StrCat("waiting for request ", input_.blocked_by,
+                       " of the same pod to complete (one request per pod runs at a "
+                       "time, in creation order)"));
       return;
     }
     if (!UnreadyWindowPassed()) return;
@@ -124,13 +126,15 @@ class Stepper {
     return false;
   }
 
-  // The unready gate applies before the first kill only (a restarted daemon resumes kills already made).
+  // The unready gate applies before the first kill only (a restarted daemon resumes kills already
+  // made).
   bool UnreadyWindowPassed() {
     if (!strategy_.has_unready_grace_period_seconds() || AnyKillStarted()) return true;
     if (!status_.has_unready_acknowledged_at()) {
       status_.set_phase(api::RECREATE_PHASE_PENDING);
       status_.set_message(
-          "waiting for AcknowledgeUnready (strategy.unready_grace_period_seconds is set: nothing is "
+          "waiting for AcknowledgeUnready (strategy.unready_grace_period_seconds is set: nothing "
+          "is "
           "killed before the pod was made unready)");
       return false;
     }
@@ -139,7 +143,8 @@ class Stepper {
     if (input_.now < end) {
       WakeAt(end);
       status_.set_phase(api::RECREATE_PHASE_PENDING);
-      status_.set_message(absl::StrCat("waiting for the unready grace period to end at ", FormatRfc3339(end)));
+      status_.set_message(
+          absl::StrCat("waiting for the unready grace period to end at ", FormatRfc3339(end)));
       return false;
     }
     return true;
@@ -198,8 +203,9 @@ class Stepper {
       return;
     }
     state.set_restart_count(static_cast<int32_t>(current->restart_count));
-    const bool recreated = (!state.old_container_id().empty() && current->id != state.old_container_id()) ||
-                           current->restart_count > state.old_restart_count();
+    const bool recreated =
+        (!state.old_container_id().empty() && current->id != state.old_container_id()) ||
+        current->restart_count > state.old_restart_count();
     const bool running = current->state == cri::criv1::CONTAINER_RUNNING;
 
     if (kill.step() == internal::KILL_STEP_STOP_DONE) {
@@ -225,16 +231,17 @@ class Stepper {
         SetState(&state, api::CONTAINER_RECREATE_PHASE_RECREATING,
                  "the container exited; waiting for kubelet to restart it");
       } else {
-        SetState(&state, api::CONTAINER_RECREATE_PHASE_PENDING,
-                 "waiting for the container to run (force_recreate kills its running instance once)");
+        SetState(
+            &state, api::CONTAINER_RECREATE_PHASE_PENDING,
+            "waiting for the container to run (force_recreate kills its running instance once)");
       }
       return;
     }
     StartKill(i, *current);
   }
 
-  // A kill step left by a daemon that stopped mid-kill (no kill in flight for it). Returns true when it
-  // started a kill again (nothing more to evaluate this step).
+  // A kill step left by a daemon that stopped mid-kill (no kill in flight for it). Returns true
+  // when it started a kill again (nothing more to evaluate this step).
   bool ResumeInterruptedKill(int i) {
     api::ContainerRecreateState& state = *status_.mutable_container_states(i);
     internal::ContainerKill& kill = *out_->record.mutable_kills(i);
@@ -246,15 +253,18 @@ class Stepper {
       *pre_stop.mutable_finished_at() = ToProtoTime(input_.now);
       kill.set_step(internal::KILL_STEP_PRESTOP_DONE);
     }
-    if (kill.step() != internal::KILL_STEP_PRESTOP_DONE && kill.step() != internal::KILL_STEP_STOP_SENT) {
+    if (kill.step() != internal::KILL_STEP_PRESTOP_DONE &&
+        kill.step() != internal::KILL_STEP_STOP_SENT) {
       return false;
     }
     const cri::ContainerInfo* target = nullptr;
-    for (const cri::ContainerInfo& instance : pod_->Instances(request_.spec().containers(i).name())) {
+    for (const cri::ContainerInfo& instance :
+         pod_->Instances(request_.spec().containers(i).name())) {
       if (instance.id == kill.target_container_id()) target = &instance;
     }
     if (target != nullptr && target->state == cri::criv1::CONTAINER_RUNNING) {
-      // The same instance still runs: stopping it (again) is safe and needed; a new instance never is.
+      // The same instance still runs: stopping it (again) is safe and needed; a new instance never
+      // is.
       kill.set_step(internal::KILL_STEP_STOP_SENT);
       if (!state.has_killed_at()) *state.mutable_killed_at() = ToProtoTime(input_.now);
       state.set_is_killed(true);
@@ -275,11 +285,16 @@ class Stepper {
     action.container_index = i;
     action.container_name = spec.name();
     action.container_id = kill.target_container_id();
-    action.pod_sandbox_id = kill.pod_sandbox_id().empty() ? target.pod_sandbox_id : kill.pod_sandbox_id();
+    action.pod_sandbox_id =
+        kill.pod_sandbox_id().empty() ? target.pod_sandbox_id : kill.pod_sandbox_id();
     action.grace_period_seconds = kill.grace_period_seconds();
     action.started_at = FromProtoTime(kill.started_at());
     action.ports.assign(spec.ports().begin(), spec.ports().end());
-    if (action.ports.empty()) action.ports_json = target.ports_json;
+    if (action.ports.empty()) {
+      // kubelet's ports annotation, parsed once here for the hook; unparsable means no named ports.
+      absl::StatusOr<std::vector<api::ContainerPort>> ports = ParseKubeletPorts(target.ports_json);
+      if (ports.ok()) action.ports = *std::move(ports);
+    }
     return action;
   }
 
@@ -314,7 +329,8 @@ class Stepper {
       if (!parsed.ok()) {
         // Not fatal, like a failed hook: the kill goes on.
         pre_stop.set_outcome(api::PRE_STOP_OUTCOME_FAILED);
-        pre_stop.set_message(absl::StrCat("invalid preStopHandler annotation: ", parsed.status().message()));
+        pre_stop.set_message(
+            absl::StrCat("invalid preStopHandler annotation: ", parsed.status().message()));
       } else {
         hook = *std::move(parsed);
       }
@@ -358,15 +374,18 @@ class Stepper {
     const absl::Time stable_at = started + absl::Seconds(strategy_.min_started_seconds());
     if (input_.now < stable_at) {
       WakeAt(stable_at);
-      SetState(&state, api::CONTAINER_RECREATE_PHASE_RECREATING,
-               absl::StrCat("waiting for min_started_seconds: stable at ", FormatRfc3339(stable_at)));
+      SetState(
+          &state, api::CONTAINER_RECREATE_PHASE_RECREATING,
+          absl::StrCat("waiting for min_started_seconds: stable at ", FormatRfc3339(stable_at)));
       return;
     }
     if (request_.spec().readiness_source() == api::READINESS_SOURCE_CONTROLLER) {
       const api::ContainerReadinessReport& report = state.last_readiness_report();
-      if (!state.has_last_readiness_report() || report.container_id() != current.id || !report.ready()) {
+      if (!state.has_last_readiness_report() || report.container_id() != current.id ||
+          !report.ready()) {
         SetState(&state, api::CONTAINER_RECREATE_PHASE_RECREATING,
-                 absl::StrCat("waiting for a ready report (ReportReadiness) for container ", current.id));
+                 absl::StrCat("waiting for a ready report (ReportReadiness) for container ",
+                              current.id));
         return;
       }
     }
@@ -388,7 +407,8 @@ const cri::PodInfo* FindRequestPod(const ::inplaced::v1::RecreateRequest& reques
                                    const cri::NodeSnapshot& snapshot) {
   const std::string& uid =
       request.status().pod_uid().empty() ? request.spec().pod_uid() : request.status().pod_uid();
-  if (uid.empty()) return snapshot.FindPod(request.metadata().namespace_(), request.spec().pod_name());
+  if (uid.empty())
+    return snapshot.FindPod(request.metadata().namespace_(), request.spec().pod_name());
   const cri::PodInfo* pod = snapshot.FindPodByUid(uid);
   if (pod == nullptr || pod->pod_namespace != request.metadata().namespace_() ||
       pod->name != request.spec().pod_name()) {
@@ -421,8 +441,9 @@ void FillMissingContexts(::inplaced::internal::RecreateRecord* record, const cri
   }
 }
 
-::inplaced::internal::RecreateRecord NewRecord(const ::inplaced::v1::CreateRecreateRequestRequest& request,
-                                               const std::string& uid, absl::Time now, uint64_t sequence) {
+::inplaced::internal::RecreateRecord NewRecord(
+    const ::inplaced::v1::CreateRecreateRequestRequest& request, const std::string& uid,
+    absl::Time now, uint64_t sequence) {
   internal::RecreateRecord record;
   record.set_sequence(sequence);
   api::RecreateRequest& out = *record.mutable_request();
@@ -448,8 +469,8 @@ void FillMissingContexts(::inplaced::internal::RecreateRecord* record, const cri
   return record;
 }
 
-StepResult Advance(const ::inplaced::internal::RecreateRecord& record, const cri::NodeSnapshot& snapshot,
-                   const StepInput& input) {
+StepResult Advance(const ::inplaced::internal::RecreateRecord& record,
+                   const cri::NodeSnapshot& snapshot, const StepInput& input) {
   StepResult out;
   out.record = record;
   EnsureShape(&out.record);
@@ -465,7 +486,8 @@ std::vector<std::string> ContainersToInspect(const ::inplaced::internal::Recreat
   const cri::PodInfo* pod = FindRequestPod(record.request(), snapshot);
   if (pod == nullptr) return ids;
   const api::RecreateRequest& request = record.request();
-  for (int i = 0; i < request.spec().containers_size() && i < request.status().container_states_size(); ++i) {
+  for (int i = 0;
+       i < request.spec().containers_size() && i < request.status().container_states_size(); ++i) {
     const api::ContainerRecreateState& state = request.status().container_states(i);
     if (IsTerminal(state)) continue;
     const cri::ContainerInfo* current = pod->CurrentContainer(state.name());
@@ -484,11 +506,13 @@ int64_t StopTimeoutSeconds(int64_t grace_period_seconds, absl::Time started_at, 
 }
 
 void ApplyPreStopResult(::inplaced::internal::RecreateRecord* record, int index,
-                        ::inplaced::v1::PreStopOutcome outcome, absl::string_view message, absl::Time now) {
+                        ::inplaced::v1::PreStopOutcome outcome, absl::string_view message,
+                        absl::Time now) {
   if (index < 0 || index >= record->kills_size()) return;
   internal::ContainerKill& kill = *record->mutable_kills(index);
   if (kill.step() != internal::KILL_STEP_PRESTOP_STARTED) return;
-  api::ContainerRecreateState& state = *record->mutable_request()->mutable_status()->mutable_container_states(index);
+  api::ContainerRecreateState& state =
+      *record->mutable_request()->mutable_status()->mutable_container_states(index);
   api::PreStopStatus& pre_stop = *state.mutable_pre_stop();
   pre_stop.set_outcome(outcome);
   pre_stop.set_message(std::string(message));
@@ -498,16 +522,18 @@ void ApplyPreStopResult(::inplaced::internal::RecreateRecord* record, int index,
   state.set_is_killed(true);
 }
 
-void ApplyStopResult(::inplaced::internal::RecreateRecord* record, int index, const absl::Status& status,
-                     absl::Time now) {
+void ApplyStopResult(::inplaced::internal::RecreateRecord* record, int index,
+                     const absl::Status& status, absl::Time now) {
   if (index < 0 || index >= record->kills_size()) return;
   internal::ContainerKill& kill = *record->mutable_kills(index);
   kill.set_step(internal::KILL_STEP_STOP_DONE);
-  api::ContainerRecreateState& state = *record->mutable_request()->mutable_status()->mutable_container_states(index);
+  api::ContainerRecreateState& state =
+      *record->mutable_request()->mutable_status()->mutable_container_states(index);
   state.set_is_killed(true);
   if (!state.has_killed_at()) *state.mutable_killed_at() = ToProtoTime(now);
   if (!status.ok() && !IsTerminal(state)) {
-    SetState(&state, api::CONTAINER_RECREATE_PHASE_FAILED, absl::StrCat(kKillErrorPrefix, status.message()));
+    SetState(&state, api::CONTAINER_RECREATE_PHASE_FAILED,
+             absl::StrCat(kKillErrorPrefix, status.message()));
   }
 }
 

@@ -1,31 +1,36 @@
 #pragma once
 
-// The recreate state machine: how one request advances, as pure functions of (the persisted record, the
-// node snapshot, the time, what the engine is doing). No I/O, no clock, no locks: the engine
+// The recreate state machine: how one request advances, as pure functions of (the persisted record,
+// the node snapshot, the time, what the engine is doing). No I/O, no clock, no locks: the engine
 // (recreate_engine.h) feeds it and carries out its decisions, so every rule is table-testable.
 //
 // One step (Advance) does, in this order:
 //   1. a completed request: nothing, except deletion once ttl_seconds_after_finished has passed;
 //   2. active_deadline_seconds from creation passed: COMPLETED "recreating has exceeded the
 //      activeDeadlineSeconds", every non-terminal container FAILED with the same message;
-//   3. the pod: found by status.pod_uid (else spec.pod_uid, else namespace/name, recording its UID);
+//   3. the pod: found by status.pod_uid (else spec.pod_uid, else namespace/name, recording its
+//   UID);
 //      not on the node: COMPLETED "pod has gone";
 //   4. missing status contexts (old container ID / restart count) are filled from the pod;
 //   5. an older request of the same pod has not completed (input.blocked_by): PENDING, says which;
 //   6. strategy.unready_grace_period_seconds set: PENDING until AcknowledgeUnready, then until
 //      unready_at + grace;
-//   7. RECREATING; each container in spec order (ordered_recreate: the next one only once the previous
+//   7. RECREATING; each container in spec order (ordered_recreate: the next one only once the
+//   previous
 //      Succeeded; FAIL policy: the request completes at the first Failed container):
 //        - not in the pod: FAILED "not found container on Node";
 //        - not recreated yet (same ID and restart count), or force_recreate and not killed by the
-//          daemon: a kill of the current running instance (KillAction), its kill step persisted first;
-//        - recreated (by the daemon's kill, or on its own): SUCCEEDED once the new instance has run for
-//          min_started_seconds (runtime StartedAt) and, with readiness source CONTROLLER, was reported
-//          ready under its new ID;
+//          daemon: a kill of the current running instance (KillAction), its kill step persisted
+//          first;
+//        - recreated (by the daemon's kill, or on its own): SUCCEEDED once the new instance has run
+//        for
+//          min_started_seconds (runtime StartedAt) and, with readiness source CONTROLLER, was
+//          reported ready under its new ID;
 //   8. every container terminal: COMPLETED.
-// Kills interrupted by a daemon restart (a kill step other than NONE/STOP_DONE with no kill in flight)
-// are resumed: a preStop that started is never run again (SKIPPED "daemon restarted while the hook
-// ran"); StopContainer is sent again only to the same instance, and only while it still runs.
+// Kills interrupted by a daemon restart (a kill step other than NONE/STOP_DONE with no kill in
+// flight) are resumed: a preStop that started is never run again (SKIPPED "daemon restarted while
+// the hook ran"); StopContainer is sent again only to the same instance, and only while it still
+// runs.
 
 #include <cstdint>
 #include <functional>
@@ -50,14 +55,15 @@ inline constexpr absl::string_view kDeadlineExceededMessage =
     "recreating has exceeded the activeDeadlineSeconds";
 inline constexpr absl::string_view kContainerNotFoundMessage = "not found container on Node";
 inline constexpr absl::string_view kKillErrorPrefix = "kill container error: ";
-inline constexpr absl::string_view kRestartedDuringHookMessage = "daemon restarted while the hook ran";
+inline constexpr absl::string_view kRestartedDuringHookMessage =
+    "daemon restarted while the hook ran";
 // Kubelet's default terminationGracePeriodSeconds and minimum StopContainer timeout.
 inline constexpr int64_t kDefaultGracePeriodSeconds = 30;
 inline constexpr int64_t kMinStopTimeoutSeconds = 2;
 
 // Parses kubelet's preStopHandler annotation (ParseKubeletPreStopHandler in production).
-using PreStopParser =
-    std::function<absl::StatusOr<std::optional<::inplaced::v1::LifecycleHandler>>(absl::string_view)>;
+using PreStopParser = std::function<absl::StatusOr<std::optional<::inplaced::v1::LifecycleHandler>>(
+    absl::string_view)>;
 
 struct StepInput {
   absl::Time now;
@@ -80,8 +86,10 @@ struct KillAction {
   int64_t grace_period_seconds = kDefaultGracePeriodSeconds;
   absl::Time started_at;  // the grace period counts from here
   std::optional<::inplaced::v1::LifecycleHandler> pre_stop;
-  // For named ports: the request's ports, else kubelet's ports annotation (raw JSON) to parse.
+  // For named ports: the request's ports, else kubelet's ports annotation, parsed
+  // (ParseKubeletPorts; none when it does not parse).
   std::vector<::inplaced::v1::ContainerPort> ports;
+  // Always empty now that `ports` comes parsed; goes once the engine drops its fallback parse.
   std::string ports_json;
 };
 
@@ -98,24 +106,26 @@ struct StepResult {
   std::optional<absl::Time> wake_at;
 };
 
-// The record of a request accepted at `now`: metadata (namespace, name, `uid`, creation_time), the spec
-// (the caller applied the defaults), status PENDING with one PENDING state per container (old container
-// ID and restart count from its status context, if any), one kill at NONE per container.
-::inplaced::internal::RecreateRecord NewRecord(const ::inplaced::v1::CreateRecreateRequestRequest& request,
-                                               const std::string& uid, absl::Time now, uint64_t sequence);
+// The record of a request accepted at `now`: metadata (namespace, name, `uid`, creation_time), the
+// spec (the caller applied the defaults), status PENDING with one PENDING state per container (old
+// container ID and restart count from its status context, if any), one kill at NONE per container.
+::inplaced::internal::RecreateRecord NewRecord(
+    const ::inplaced::v1::CreateRecreateRequestRequest& request, const std::string& uid,
+    absl::Time now, uint64_t sequence);
 
 // One step of `record` against `snapshot` (see the file comment).
-StepResult Advance(const ::inplaced::internal::RecreateRecord& record, const cri::NodeSnapshot& snapshot,
-                   const StepInput& input);
+StepResult Advance(const ::inplaced::internal::RecreateRecord& record,
+                   const cri::NodeSnapshot& snapshot, const StepInput& input);
 
 // The IDs of the container instances whose ContainerStatus (StartedAt) the next Advance needs: the
-// current instance of each non-terminal container of a request that is not completed, when that instance
-// replaced the old one or the kill target. The engine passes them to cri::FillStatus.
+// current instance of each non-terminal container of a request that is not completed, when that
+// instance replaced the old one or the kill target. The engine passes them to cri::FillStatus.
 std::vector<std::string> ContainersToInspect(const ::inplaced::internal::RecreateRecord& record,
                                              const cri::NodeSnapshot& snapshot);
 
-// The request's pod in the snapshot: by status.pod_uid, else spec.pod_uid (and then its namespace/name
-// must match), else by namespace/spec.pod_name. Null when the pod is not on the node.
+// The request's pod in the snapshot: by status.pod_uid, else spec.pod_uid (and then its
+// namespace/name must match), else by namespace/spec.pod_name. Null when the pod is not on the
+// node.
 const cri::PodInfo* FindRequestPod(const ::inplaced::v1::RecreateRequest& request,
                                    const cri::NodeSnapshot& snapshot);
 
@@ -125,12 +135,13 @@ const cri::PodInfo* FindRequestPod(const ::inplaced::v1::RecreateRequest& reques
 // a kill of either would leave the request waiting for its deadline.
 std::string NotRecreatableReason(const cri::ContainerInfo& container);
 
-// Fills the old container ID and restart count of every container whose spec has no status context and
-// whose old ID is still unknown, from the pod's current instance (the status context "at acceptance").
+// Fills the old container ID and restart count of every container whose spec has no status context
+// and whose old ID is still unknown, from the pod's current instance (the status context "at
+// acceptance").
 void FillMissingContexts(::inplaced::internal::RecreateRecord* record, const cri::PodInfo& pod);
 
-// The StopContainer timeout after a kill that began at `started_at` with `grace_period_seconds`: what
-// remains of the grace at `now` in whole seconds (elapsed time rounded down), at least 2.
+// The StopContainer timeout after a kill that began at `started_at` with `grace_period_seconds`:
+// what remains of the grace at `now` in whole seconds (elapsed time rounded down), at least 2.
 int64_t StopTimeoutSeconds(int64_t grace_period_seconds, absl::Time started_at, absl::Time now);
 
 // The preStop hook of container `index` finished with `outcome` (SUCCEEDED, FAILED, TIMED_OUT) and
@@ -138,12 +149,13 @@ int64_t StopTimeoutSeconds(int64_t grace_period_seconds, absl::Time started_at, 
 // STOP_SENT (killed_at = now), to be persisted before StopContainer. No-op unless the kill is at
 // PRESTOP_STARTED.
 void ApplyPreStopResult(::inplaced::internal::RecreateRecord* record, int index,
-                        ::inplaced::v1::PreStopOutcome outcome, absl::string_view message, absl::Time now);
+                        ::inplaced::v1::PreStopOutcome outcome, absl::string_view message,
+                        absl::Time now);
 
-// StopContainer of container `index` returned `status`: STOP_DONE; an error makes the container FAILED
-// "kill container error: <error>" unless it is already terminal.
-void ApplyStopResult(::inplaced::internal::RecreateRecord* record, int index, const absl::Status& status,
-                     absl::Time now);
+// StopContainer of container `index` returned `status`: STOP_DONE; an error makes the container
+// FAILED "kill container error: <error>" unless it is already terminal.
+void ApplyStopResult(::inplaced::internal::RecreateRecord* record, int index,
+                     const absl::Status& status, absl::Time now);
 
 // The bare CRI ID of a status context ID ("containerd://abc" -> "abc").
 std::string BareContainerId(absl::string_view id);

@@ -1,7 +1,8 @@
 // E2e tests of the CRI client (cri/) against the real containerd of the e2e environment
-// (tests/e2e/env/e2e-env.sh), run once per containerd version of the matrix: connection and version,
-// image service calls against the local registries, and the version differences the client absorbs or
-// passes on (E2eEnv::differences). Pod and container tests are in cri_client_pods_e2e_test.cc.
+// (tests/e2e/env/e2e-env.sh), run once per containerd version of the matrix: connection and
+// version, image service calls against the local registries, and the version differences the client
+// absorbs or passes on (E2eEnv::differences). Pod and container tests are in
+// cri_client_pods_e2e_test.cc.
 
 #include <grpcpp/grpcpp.h>
 
@@ -43,6 +44,7 @@ class CriClientE2eTest : public ::testing::Test {
   }
 
   cri::Runtime& runtime() { return *connection_.runtime; }
+  fakes::PodLifecycle& lifecycle() { return *connection_.lifecycle; }
 
   absl::StatusOr<criv1::ImageStatusResponse> ImageStatus(const std::string& image) {
     criv1::ImageStatusRequest request;
@@ -53,11 +55,12 @@ class CriClientE2eTest : public ::testing::Test {
   absl::Status RemoveImage(const std::string& image) {
     criv1::RemoveImageRequest request;
     request.mutable_image()->set_image(image);
-    return runtime().RemoveImage(request);
+    return lifecycle().RemoveImage(request);
   }
 
-  absl::StatusOr<criv1::PullImageResponse> Pull(const std::string& image, const std::string& user = "",
-                                             const std::string& password = "") {
+  absl::StatusOr<criv1::PullImageResponse> Pull(const std::string& image,
+                                                const std::string& user = "",
+                                                const std::string& password = "") {
     criv1::PullImageRequest request;
     request.mutable_image()->set_image(image);
     if (!user.empty()) {
@@ -68,7 +71,7 @@ class CriClientE2eTest : public ::testing::Test {
   }
 
   E2eEnv env_;
-  cri::Connection connection_;
+  E2eConnection connection_;
 };
 
 TEST_F(CriClientE2eTest, ConnectReportsContainerdSpeakingCriV1) {
@@ -86,7 +89,8 @@ TEST_F(CriClientE2eTest, ConnectReportsContainerdSpeakingCriV1) {
   EXPECT_EQ(version.runtime_name(), "containerd");
   EXPECT_EQ(version.runtime_api_version(), "v1");
   std::cout << "runtime: " << version.runtime_name() << " " << version.runtime_version() << " (CRI "
-            << version.runtime_api_version() << ", version " << version.version() << ")" << std::endl;
+            << version.runtime_api_version() << ", version " << version.version() << ")"
+            << std::endl;
   RecordProperty("runtime_version", version.runtime_version());
 }
 
@@ -108,7 +112,8 @@ TEST_F(CriClientE2eTest, ImageStatusOfLocalImageIsPresent) {
 }
 
 TEST_F(CriClientE2eTest, ImageStatusOfMissingImageLeavesImageUnset) {
-  ASSERT_OK_AND_ASSIGN(criv1::ImageStatusResponse status, ImageStatus(env_.registry + "/never-pushed:1"));
+  ASSERT_OK_AND_ASSIGN(criv1::ImageStatusResponse status,
+                       ImageStatus(env_.registry + "/never-pushed:1"));
   EXPECT_FALSE(status.has_image()) << status.DebugString();
 }
 
@@ -140,7 +145,8 @@ TEST_F(CriClientE2eTest, PullFromLocalRegistryMakesImagePresent) {
 TEST_F(CriClientE2eTest, PullFromAuthRegistryWithCredentialsSucceeds) {
   const std::string image = env_.auth_busybox_image;
   ASSERT_OK(RemoveImage(image));
-  ASSERT_OK_AND_ASSIGN(criv1::PullImageResponse pulled, Pull(image, env_.auth_user, env_.auth_password));
+  ASSERT_OK_AND_ASSIGN(criv1::PullImageResponse pulled,
+                       Pull(image, env_.auth_user, env_.auth_password));
   EXPECT_THAT(pulled.image_ref(), StartsWith("sha256:"));
   ASSERT_OK_AND_ASSIGN(criv1::ImageStatusResponse after, ImageStatus(image));
   ASSERT_TRUE(after.has_image());
@@ -151,10 +157,10 @@ TEST_F(CriClientE2eTest, PullFromAuthRegistryWithCredentialsSucceeds) {
 TEST_F(CriClientE2eTest, PullFromAuthRegistryWithoutCredentialsIsUnauthorized) {
   // UNKNOWN in every version; the text differs: 1.6 quotes the registry's 401, 1.7/2.x say that no
   // credentials were sent.
-  EXPECT_THAT(
-      Pull(env_.auth_busybox_image),
-      StatusIs(absl::StatusCode::kUnknown,
-               AllOf(HasSubstr("PullImage"), HasSubstr(env_.differences.pull_without_credentials_message))));
+  EXPECT_THAT(Pull(env_.auth_busybox_image),
+              StatusIs(absl::StatusCode::kUnknown,
+                       AllOf(HasSubstr("PullImage"),
+                             HasSubstr(env_.differences.pull_without_credentials_message))));
 }
 
 TEST_F(CriClientE2eTest, PullFromAuthRegistryWithWrongPasswordIsUnauthorized) {
@@ -173,7 +179,8 @@ TEST_F(CriClientE2eTest, PullOfMissingRepositoryIsNotFound) {
 }
 
 TEST_F(CriClientE2eTest, ImageFsInfoReportsTheImageFilesystem) {
-  ASSERT_OK_AND_ASSIGN(criv1::ImageFsInfoResponse info, runtime().ImageFsInfo(criv1::ImageFsInfoRequest()));
+  ASSERT_OK_AND_ASSIGN(criv1::ImageFsInfoResponse info,
+                       runtime().ImageFsInfo(criv1::ImageFsInfoRequest()));
   ASSERT_THAT(info.image_filesystems(), Not(IsEmpty()));
   const criv1::FilesystemUsage& fs = info.image_filesystems(0);
   // The private containerd keeps its snapshots under the environment directory.
@@ -182,7 +189,8 @@ TEST_F(CriClientE2eTest, ImageFsInfoReportsTheImageFilesystem) {
 }
 
 TEST_F(CriClientE2eTest, ListImagesShowsTheSandboxImage) {
-  ASSERT_OK_AND_ASSIGN(criv1::ListImagesResponse images, runtime().ListImages(criv1::ListImagesRequest()));
+  ASSERT_OK_AND_ASSIGN(criv1::ListImagesResponse images,
+                       lifecycle().ListImages(criv1::ListImagesRequest()));
   const criv1::Image* pause = nullptr;
   for (const auto& image : images.images()) {
     for (const auto& tag : image.repo_tags()) {
@@ -194,7 +202,8 @@ TEST_F(CriClientE2eTest, ListImagesShowsTheSandboxImage) {
 }
 
 TEST_F(CriClientE2eTest, SandboxImageIsPinnedWhereTheRuntimePinsIt) {
-  // 1.7+ pin the configured sandbox image by themselves (kubelet's image GC skips it); 1.6 does not.
+  // 1.7+ pin the configured sandbox image by themselves (kubelet's image GC skips it); 1.6 does
+  // not.
   ASSERT_OK_AND_ASSIGN(criv1::ImageStatusResponse pause, ImageStatus(env_.pause_image));
   ASSERT_TRUE(pause.has_image());
   EXPECT_EQ(pause.image().pinned(), env_.differences.pins_sandbox_image)

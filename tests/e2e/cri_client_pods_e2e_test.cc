@@ -1,10 +1,10 @@
-// E2e tests of the CRI client (cri/) with real pods on the e2e environment's containerd: host-network
-// sandboxes and containers run by the kubelet stand-in, found again through the node snapshot, exec'd
-// into, stopped (TERM honoured / ignored) and restarted with the next attempt.
+// E2e tests of the CRI client (cri/) with real pods on the e2e environment's containerd:
+// host-network sandboxes and containers run by the kubelet stand-in, found again through the node
+// snapshot, exec'd into, stopped (TERM honoured / ignored) and restarted with the next attempt.
 //
-// Every test runs its own uniquely named pod (safe under ctest -j) and removes it in TearDown. The suite
-// runs once per containerd version of the matrix; where versions differ (the event stream) the test asks
-// E2eEnv::differences.
+// Every test runs its own uniquely named pod (safe under ctest -j) and removes it in TearDown. The
+// suite runs once per containerd version of the matrix; where versions differ (the event stream)
+// the test asks E2eEnv::differences.
 
 #include <unistd.h>
 
@@ -54,7 +54,8 @@ class CriClientPodsE2eTest : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(connection_, ConnectToE2eRuntime(env_));
     fakes::KubeletStandInOptions standin_options;
     standin_options.restart_backoff = absl::Milliseconds(300);
-    standin_ = std::make_unique<fakes::KubeletStandIn>(*connection_.runtime, clock_, standin_options);
+    standin_ = std::make_unique<fakes::KubeletStandIn>(*connection_.runtime, *connection_.lifecycle,
+                                                       clock_, standin_options);
   }
 
   void TearDown() override {
@@ -64,7 +65,8 @@ class CriClientPodsE2eTest : public ::testing::Test {
     // The pod is gone from the runtime, not only from the stand-in.
     auto snapshot = cri::TakeSnapshot(runtime());
     ASSERT_OK(snapshot.status());
-    EXPECT_EQ(snapshot->FindPod(kNamespace, pod_name_), nullptr) << "pod " << pod_name_ << " left over";
+    EXPECT_EQ(snapshot->FindPod(kNamespace, pod_name_), nullptr)
+        << "pod " << pod_name_ << " left over";
   }
 
   cri::Runtime& runtime() { return *connection_.runtime; }
@@ -108,7 +110,8 @@ class CriClientPodsE2eTest : public ::testing::Test {
   }
 
   // Runs stand-in syncs until the current instance of `container` is RUNNING with `attempt`.
-  std::optional<cri::ContainerInfo> SyncUntilRunning(const std::string& container, uint32_t attempt) {
+  std::optional<cri::ContainerInfo> SyncUntilRunning(const std::string& container,
+                                                     uint32_t attempt) {
     const absl::Time deadline = absl::Now() + kWaitLimit;
     while (absl::Now() < deadline) {
       absl::Status synced = standin_->SyncOnce();
@@ -135,7 +138,8 @@ class CriClientPodsE2eTest : public ::testing::Test {
     return runtime().StopContainer(request);
   }
 
-  // Runs `cmd` in the container every kPollInterval until it exits 0; false when `limit` passes first.
+  // Runs `cmd` in the container every kPollInterval until it exits 0; false when `limit` passes
+  // first.
   bool ExecSucceedsWithin(const std::string& container_id, const std::vector<std::string>& cmd,
                           absl::Duration limit) {
     const absl::Time deadline = absl::Now() + limit;
@@ -147,7 +151,8 @@ class CriClientPodsE2eTest : public ::testing::Test {
     return false;
   }
 
-  absl::StatusOr<criv1::ExecSyncResponse> Exec(const std::string& container_id, std::vector<std::string> cmd) {
+  absl::StatusOr<criv1::ExecSyncResponse> Exec(const std::string& container_id,
+                                               std::vector<std::string> cmd) {
     criv1::ExecSyncRequest request;
     request.set_container_id(container_id);
     for (std::string& part : cmd) request.add_cmd(std::move(part));
@@ -156,7 +161,7 @@ class CriClientPodsE2eTest : public ::testing::Test {
   }
 
   E2eEnv env_;
-  cri::Connection connection_;
+  E2eConnection connection_;
   RealClock clock_;
   std::unique_ptr<fakes::KubeletStandIn> standin_;
   std::string pod_name_;
@@ -191,14 +196,16 @@ TEST_F(CriClientPodsE2eTest, SnapshotFindsStandInPodByKubeletLabels) {
 
   // The same pod through a kubelet-style label query.
   criv1::ListContainersRequest request;
-  (*request.mutable_filter()->mutable_label_selector())[std::string(cri::kubelet::kPodUid)] = spec.uid;
+  (*request.mutable_filter()->mutable_label_selector())[std::string(cri::kubelet::kPodUid)] =
+      spec.uid;
   ASSERT_OK_AND_ASSIGN(criv1::ListContainersResponse listed, runtime().ListContainers(request));
   EXPECT_THAT(listed.containers(), SizeIs(2));
 
   // The sandbox status of a host-network pod.
   criv1::PodSandboxStatusRequest status_request;
   status_request.set_pod_sandbox_id(sandbox_id);
-  ASSERT_OK_AND_ASSIGN(criv1::PodSandboxStatusResponse status, runtime().PodSandboxStatus(status_request));
+  ASSERT_OK_AND_ASSIGN(criv1::PodSandboxStatusResponse status,
+                       runtime().PodSandboxStatus(status_request));
   EXPECT_EQ(status.status().metadata().name(), spec.name);
   EXPECT_EQ(status.status().metadata().namespace_(), kNamespace);
   EXPECT_EQ(status.status().linux().namespaces().options().network(), criv1::NODE);
@@ -219,21 +226,23 @@ TEST_F(CriClientPodsE2eTest, ExecSyncReturnsOutputAndExitCode) {
   EXPECT_EQ(version.stderr(), "");
 
   // A failing command is a successful call with the exit code set.
-  ASSERT_OK_AND_ASSIGN(criv1::ExecSyncResponse failed, Exec(app->id, Shell("echo out; echo err >&2; exit 3")));
+  ASSERT_OK_AND_ASSIGN(criv1::ExecSyncResponse failed,
+                       Exec(app->id, Shell("echo out; echo err >&2; exit 3")));
   EXPECT_EQ(failed.exit_code(), 3);
   EXPECT_EQ(failed.stdout(), "out\n");
   EXPECT_EQ(failed.stderr(), "err\n");
 }
 
 TEST_F(CriClientPodsE2eTest, StopOfTermHonouringContainerExitsWith143) {
-  ASSERT_OK(standin_
-                ->RunPod(MakePod({Container("polite", Shell("trap 'exit 143' TERM; touch /tmp/trapped; "
-                                                            "while true; do sleep 1 & wait $!; done"))}))
-                .status());
+  ASSERT_OK(
+      standin_
+          ->RunPod(MakePod({Container("polite", Shell("trap 'exit 143' TERM; touch /tmp/trapped; "
+                                                      "while true; do sleep 1 & wait $!; done"))}))
+          .status());
   std::optional<cri::ContainerInfo> polite = Current("polite");
   ASSERT_TRUE(polite.has_value());
-  // A TERM before the shell set its trap would be ignored (PID 1) and end in SIGKILL after the grace
-  // period (seen under load): stop only once the trap is in place.
+  // A TERM before the shell set its trap would be ignored (PID 1) and end in SIGKILL after the
+  // grace period (seen under load): stop only once the trap is in place.
   ASSERT_TRUE(ExecSucceedsWithin(polite->id, {"test", "-f", "/tmp/trapped"}, kWaitLimit))
       << "the container never set its TERM trap";
 
@@ -245,9 +254,10 @@ TEST_F(CriClientPodsE2eTest, StopOfTermHonouringContainerExitsWith143) {
 }
 
 TEST_F(CriClientPodsE2eTest, StopOfTermIgnoringContainerKillsAfterTimeoutAndStandInRestartsIt) {
-  ASSERT_OK(
-      standin_->RunPod(MakePod({Container("stubborn", Shell("trap '' TERM; while true; do sleep 1; done"))}))
-          .status());
+  ASSERT_OK(standin_
+                ->RunPod(MakePod(
+                    {Container("stubborn", Shell("trap '' TERM; while true; do sleep 1; done"))}))
+                .status());
   std::optional<cri::ContainerInfo> first = Current("stubborn");
   ASSERT_TRUE(first.has_value());
   ASSERT_EQ(first->state, criv1::CONTAINER_RUNNING);
@@ -286,14 +296,16 @@ TEST_F(CriClientPodsE2eTest, StopOfTermIgnoringContainerKillsAfterTimeoutAndStan
 }
 
 TEST_F(CriClientPodsE2eTest, StopContainerIsStreamedAsStoppedEventWhereTheRuntimeHasEvents) {
-  // Opened through cri::Connect's runtime before the pod exists, so every event of the pod is after it.
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<cri::ContainerEventStream> stream, runtime().GetContainerEvents());
+  // Opened through cri::Connect's runtime before the pod exists, so every event of the pod is after
+  // it.
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<cri::ContainerEventStream> stream,
+                       runtime().GetContainerEvents());
   if (!env_.differences.streams_container_events) {
     // containerd 1.6: the stream ends at once; Finish says why. The daemon polls instead.
     criv1::ContainerEventResponse event;
     EXPECT_FALSE(stream->Read(&event));
-    EXPECT_THAT(stream->Finish(),
-                StatusIs(absl::StatusCode::kUnimplemented, ::testing::HasSubstr("GetContainerEvents")));
+    EXPECT_THAT(stream->Finish(), StatusIs(absl::StatusCode::kUnimplemented,
+                                           ::testing::HasSubstr("GetContainerEvents")));
     pod_name_ = "none";
     return;
   }
@@ -311,8 +323,8 @@ TEST_F(CriClientPodsE2eTest, StopContainerIsStreamedAsStoppedEventWhereTheRuntim
   ASSERT_TRUE(stopped.has_value()) << "no CONTAINER_STOPPED_EVENT for " << app->id;
   // Reported, not asserted (the machine is noisy).
   std::cout << "stop_event_delay_ms="
-            << absl::ToDoubleMilliseconds(recorder.ArrivalOf(app->id, criv1::CONTAINER_STOPPED_EVENT) -
-                                          stop_called)
+            << absl::ToDoubleMilliseconds(
+                   recorder.ArrivalOf(app->id, criv1::CONTAINER_STOPPED_EVENT) - stop_called)
             << std::endl;
 
   // The event carries the sandbox and its containers' statuses, the stopped one EXITED.
@@ -328,7 +340,8 @@ TEST_F(CriClientPodsE2eTest, StopContainerIsStreamedAsStoppedEventWhereTheRuntim
 TEST_F(CriClientPodsE2eTest, UnknownContainerIsNotFoundForStatusAndIgnoredByStop) {
   const std::string unknown(64, 'f');
   EXPECT_THAT(Status(unknown), StatusIs(absl::StatusCode::kNotFound));
-  // containerd 1.6.20 answers NOT_FOUND here; the client makes StopContainer idempotent like kubelet.
+  // containerd 1.6.20 answers NOT_FOUND here; the client makes StopContainer idempotent like
+  // kubelet.
   EXPECT_OK(Stop(unknown, /*timeout_seconds=*/2));
   pod_name_ = "none";
 }

@@ -1,7 +1,8 @@
-// E2e tests of the CRI client across a restart of the real containerd (e2e-env.sh restart-containerd):
-// containers survive, the client's calls work again without a new Connect, and an event stream ends with
-// the old process and a new one carries the events of the new process. Runs once per containerd
-// version; registered RESTARTS_RUNTIME, so each test runs alone (no other test sees the restart).
+// E2e tests of the CRI client across a restart of the real containerd (e2e-env.sh
+// restart-containerd): containers survive, the client's calls work again without a new Connect, and
+// an event stream ends with the old process and a new one carries the events of the new process.
+// Runs once per containerd version; registered RESTARTS_RUNTIME, so each test runs alone (no other
+// test sees the restart).
 
 #include <unistd.h>
 
@@ -47,8 +48,8 @@ class CriClientRestartE2eTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_OK_AND_ASSIGN(env_, LoadE2eEnv());
     ASSERT_OK_AND_ASSIGN(connection_, ConnectToE2eRuntime(env_));
-    standin_ =
-        std::make_unique<fakes::KubeletStandIn>(*connection_.runtime, clock_, fakes::KubeletStandInOptions());
+    standin_ = std::make_unique<fakes::KubeletStandIn>(*connection_.runtime, *connection_.lifecycle,
+                                                       clock_, fakes::KubeletStandInOptions());
   }
 
   void TearDown() override {
@@ -123,7 +124,7 @@ class CriClientRestartE2eTest : public ::testing::Test {
   }
 
   E2eEnv env_;
-  cri::Connection connection_;
+  E2eConnection connection_;
   RealClock clock_;
   std::unique_ptr<fakes::KubeletStandIn> standin_;
 };
@@ -149,14 +150,17 @@ TEST_F(CriClientRestartE2eTest, CrashRestartKeepsTheContainerAndTheClientReconne
 }
 
 TEST_F(CriClientRestartE2eTest, EventStreamEndsWithTheRuntimeAndANewOneCarriesLaterEvents) {
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<cri::ContainerEventStream> before, runtime().GetContainerEvents());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<cri::ContainerEventStream> before,
+                       runtime().GetContainerEvents());
   auto recorder_before = std::make_unique<EventRecorder>(before.get());
   if (!env_.differences.streams_container_events) {
     // containerd 1.6: no stream before the restart, nor after.
-    EXPECT_THAT(recorder_before->WaitForEnd(kWaitLimit), StatusIs(absl::StatusCode::kUnimplemented));
+    EXPECT_THAT(recorder_before->WaitForEnd(kWaitLimit),
+                StatusIs(absl::StatusCode::kUnimplemented));
     ASSERT_OK(RestartContainerd(env_, RestartMode::kGraceful));
     ASSERT_OK(WaitUntilAnswering());
-    ASSERT_OK_AND_ASSIGN(std::unique_ptr<cri::ContainerEventStream> after, runtime().GetContainerEvents());
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<cri::ContainerEventStream> after,
+                         runtime().GetContainerEvents());
     EventRecorder recorder_after(after.get());
     EXPECT_THAT(recorder_after.WaitForEnd(kWaitLimit),
                 StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("GetContainerEvents")));
@@ -178,7 +182,8 @@ TEST_F(CriClientRestartE2eTest, EventStreamEndsWithTheRuntimeAndANewOneCarriesLa
   // A stream opened after the restart (once the runtime answers) carries the new process's events.
   ASSERT_OK_AND_ASSIGN(criv1::ContainerStatus running, StatusOnceAnswering(id));
   EXPECT_EQ(running.state(), criv1::CONTAINER_RUNNING);
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<cri::ContainerEventStream> after, runtime().GetContainerEvents());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<cri::ContainerEventStream> after,
+                       runtime().GetContainerEvents());
   EventRecorder recorder_after(after.get());
   ASSERT_OK(Stop(id, /*timeout_seconds=*/0));
   EXPECT_TRUE(recorder_after.WaitFor(id, criv1::CONTAINER_STOPPED_EVENT, kWaitLimit).has_value())

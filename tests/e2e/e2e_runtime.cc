@@ -7,19 +7,23 @@
 #include "absl/time/time.h"
 #include "common/status_macros.h"
 #include "gtest/gtest.h"
+#include "tests/fakes/grpc_pod_lifecycle.h"
 
 namespace inplaced::e2e {
 
-absl::StatusOr<cri::Connection> ConnectToE2eRuntime(const E2eEnv& env) {
+absl::StatusOr<E2eConnection> ConnectToE2eRuntime(const E2eEnv& env) {
   cri::ConnectOptions options;
   options.endpoint = env.containerd_endpoint;
   options.connect_timeout = absl::Seconds(30);
-  ASSIGN_OR_RETURN(cri::Connection connection, cri::Connect(options));
+  ASSIGN_OR_RETURN(cri::Connection connected, cri::Connect(options));
+  E2eConnection connection{std::move(connected), /*lifecycle=*/nullptr};
+  connection.lifecycle = std::make_unique<fakes::GrpcPodLifecycle>(connection.endpoint);
   const auto& version = connection.version;
-  std::cout << RuntimeBanner(version.runtime_name(), version.runtime_version(), version.runtime_api_version(),
-                             connection.endpoint)
+  std::cout << RuntimeBanner(version.runtime_name(), version.runtime_version(),
+                             version.runtime_api_version(), connection.endpoint)
             << std::endl;
-  ::testing::Test::RecordProperty("runtime", absl::StrCat(version.runtime_name(), " ", version.runtime_version()));
+  ::testing::Test::RecordProperty(
+      "runtime", absl::StrCat(version.runtime_name(), " ", version.runtime_version()));
   return connection;
 }
 

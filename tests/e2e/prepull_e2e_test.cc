@@ -120,10 +120,10 @@ class PrepullE2eTest : public ::testing::Test {
     // Only the distinct registry images; never busybox:1 (= localhost/busybox:1) or the pause
     // image.
     for (const std::string& image : {env_.registry_busybox2_image, env_.auth_busybox_image}) {
-      if (pulled_.count(image) == 0 || connection_.runtime == nullptr) continue;
+      if (pulled_.count(image) == 0 || connection_.lifecycle == nullptr) continue;
       cri_v1::RemoveImageRequest request;
       request.mutable_image()->set_image(image);
-      EXPECT_THAT(connection_.runtime->RemoveImage(request), IsOk()) << image;
+      EXPECT_THAT(connection_.lifecycle->RemoveImage(request), IsOk()) << image;
     }
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
@@ -193,7 +193,7 @@ class PrepullE2eTest : public ::testing::Test {
   }
 
   E2eEnv env_;
-  cri::Connection connection_;
+  E2eConnection connection_;
   std::string dir_;
   std::string socket_;
   std::unique_ptr<ChildProcess> daemon_;
@@ -262,7 +262,7 @@ TEST_F(PrepullE2eTest, AuthRegistryRightSecretSucceedsWrongSecretFailsWith401Wit
   // containerd really asks the registry.
   cri_v1::RemoveImageRequest remove;
   remove.mutable_image()->set_image(env_.auth_busybox_image);
-  ASSERT_THAT(connection_.runtime->RemoveImage(remove), IsOk());
+  ASSERT_THAT(connection_.lifecycle->RemoveImage(remove), IsOk());
   const std::string wrong_password = env_.auth_password + "-wrong";
   api::NodeImageSpec wrong;
   AddImage(wrong, repository, {tag}, Options(0, {AuthSecret(wrong_password)}));

@@ -42,10 +42,12 @@ void ExpectRecreatedOnce(const api::ContainerRecreateState& state, const std::st
   EXPECT_GT(FromProtoTime(state.restarted_at()), FromProtoTime(state.killed_at()));
 }
 
-void ExpectAllRecreatedOnce(const api::RecreateRequest& done, const std::vector<std::string>& old_ids) {
+void ExpectAllRecreatedOnce(const api::RecreateRequest& done,
+                            const std::vector<std::string>& old_ids) {
   EXPECT_EQ(done.status().phase(), api::RECREATE_PHASE_COMPLETED);
   EXPECT_EQ(done.status().message(), "");
-  ASSERT_EQ(done.status().container_states_size(), static_cast<int>(old_ids.size())) << done.DebugString();
+  ASSERT_EQ(done.status().container_states_size(), static_cast<int>(old_ids.size()))
+      << done.DebugString();
   for (size_t i = 0; i < old_ids.size(); ++i) {
     ExpectRecreatedOnce(done.status().container_states(static_cast<int>(i)), old_ids[i]);
   }
@@ -64,7 +66,8 @@ void RecreateE2eTest::SetUp() {
   ASSERT_OK_AND_ASSIGN(connection_, ConnectToE2eRuntime(env_));
   fakes::KubeletStandInOptions standin_options;
   standin_options.restart_backoff = absl::Milliseconds(300);
-  standin_ = std::make_unique<fakes::KubeletStandIn>(*connection_.runtime, clock_, standin_options);
+  standin_ = std::make_unique<fakes::KubeletStandIn>(*connection_.runtime, *connection_.lifecycle,
+                                                     clock_, standin_options);
 
   char dir[] = "/tmp/ipe-XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);
@@ -75,14 +78,16 @@ void RecreateE2eTest::SetUp() {
 }
 
 void RecreateE2eTest::StartDaemon() {
-  std::vector<std::string> argv = {INPLACED_PATH, "--runtime-endpoint", env_.containerd_endpoint, "--socket",
-                                   socket_, "--state-dir", dir_ + "/state"};
+  std::vector<std::string> argv = {
+      INPLACED_PATH, "--runtime-endpoint", env_.containerd_endpoint, "--socket",
+      socket_,       "--state-dir",        dir_ + "/state"};
   for (std::string& flag : DaemonPollFlags()) argv.push_back(std::move(flag));
   ASSERT_OK_AND_ASSIGN(ChildProcess child, ChildProcess::Start(argv, daemon_log_));
   daemon_ = std::make_unique<ChildProcess>(std::move(child));
   ASSERT_OK(daemon_->WaitForLine("inplaced ready", absl::Seconds(60)).status());
   // A new channel per daemon process: no reconnect backoff left from the previous one.
-  stub_ = api::RecreateService::NewStub(grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials()));
+  stub_ = api::RecreateService::NewStub(
+      grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials()));
 }
 
 void RecreateE2eTest::KillAndRestartDaemon() {
@@ -103,9 +108,11 @@ void RecreateE2eTest::TearDown() {
   }
   // INPLACED_E2E_DAEMON_LOG=1 prints it for passing tests too.
   const char* show_log = getenv("INPLACED_E2E_DAEMON_LOG");
-  if ((HasFailure() || (show_log != nullptr && std::string(show_log) == "1")) && !daemon_log_.empty()) {
+  if ((HasFailure() || (show_log != nullptr && std::string(show_log) == "1")) &&
+      !daemon_log_.empty()) {
     std::ifstream log(daemon_log_);
-    std::cerr << "---- inplaced log ----\n" << log.rdbuf() << "---- end of inplaced log ----" << std::endl;
+    std::cerr << "---- inplaced log ----\n"
+              << log.rdbuf() << "---- end of inplaced log ----" << std::endl;
   }
   if (standin_ != nullptr) {
     standin_->Stop();
@@ -113,13 +120,15 @@ void RecreateE2eTest::TearDown() {
     if (!pod_name_.empty()) {
       auto snapshot = cri::TakeSnapshot(runtime());
       ASSERT_OK(snapshot.status());
-      EXPECT_EQ(snapshot->FindPod(kRecreateNamespace, pod_name_), nullptr) << "pod " << pod_name_ << " left over";
+      EXPECT_EQ(snapshot->FindPod(kRecreateNamespace, pod_name_), nullptr)
+          << "pod " << pod_name_ << " left over";
     }
   }
   if (!dir_.empty()) std::filesystem::remove_all(dir_);
 }
 
-fakes::ContainerSpec RecreateE2eTest::Container(const std::string& name, std::vector<std::string> command) const {
+fakes::ContainerSpec RecreateE2eTest::Container(const std::string& name,
+                                                std::vector<std::string> command) const {
   fakes::ContainerSpec container;
   container.name = name;
   container.image = env_.busybox_image;
@@ -138,7 +147,8 @@ void RecreateE2eTest::RunPod(std::vector<fakes::ContainerSpec> containers,
   pod.uid = absl::StrCat("uid-", pod_name_);
   pod.labels["app"] = "inplaced-e2e";
   pod.termination_grace_period_seconds = termination_grace_period_seconds;
-  pod.log_directory = absl::StrCat(env_.log_dir, "/", kRecreateNamespace, "_", pod_name_, "_", pod.uid);
+  pod.log_directory =
+      absl::StrCat(env_.log_dir, "/", kRecreateNamespace, "_", pod_name_, "_", pod.uid);
   pod_log_directory_ = pod.log_directory;
   pod.host_network = true;
   pod.containers = std::move(containers);
@@ -175,7 +185,8 @@ absl::StatusOr<cri_v1::ExecSyncResponse> RecreateE2eTest::Exec(const std::string
   return runtime().ExecSync(request, /*cancel=*/nullptr);
 }
 
-bool RecreateE2eTest::ExecSucceedsWithin(const std::string& container_id, const std::vector<std::string>& cmd,
+bool RecreateE2eTest::ExecSucceedsWithin(const std::string& container_id,
+                                         const std::vector<std::string>& cmd,
                                          absl::Duration limit) {
   const absl::Time deadline = absl::Now() + limit;
   while (absl::Now() < deadline) {
@@ -186,13 +197,14 @@ bool RecreateE2eTest::ExecSucceedsWithin(const std::string& container_id, const 
   return false;
 }
 
-api::CreateRecreateRequestRequest RecreateE2eTest::Request(const std::string& name,
-                                                           std::vector<std::string> containers) const {
+api::CreateRecreateRequestRequest RecreateE2eTest::Request(
+    const std::string& name, std::vector<std::string> containers) const {
   api::CreateRecreateRequestRequest request;
   request.set_namespace_(kRecreateNamespace);
   request.set_name(name);
   request.mutable_spec()->set_pod_name(pod_name_);
-  for (const std::string& container : containers) request.mutable_spec()->add_containers()->set_name(container);
+  for (const std::string& container : containers)
+    request.mutable_spec()->add_containers()->set_name(container);
   return request;
 }
 
@@ -238,9 +250,13 @@ api::RecreateRequest RecreateE2eTest::PollUntil(
 }
 
 api::RecreateRequest RecreateE2eTest::WaitCompleted(
-    const std::string& name, const std::function<void(const api::RecreateRequest&, absl::Time)>& on_poll) {
+    const std::string& name,
+    const std::function<void(const api::RecreateRequest&, absl::Time)>& on_poll) {
   return PollUntil(
-      name, [](const api::RecreateRequest& r) { return r.status().phase() == api::RECREATE_PHASE_COMPLETED; },
+      name,
+      [](const api::RecreateRequest& r) {
+        return r.status().phase() == api::RECREATE_PHASE_COMPLETED;
+      },
       on_poll);
 }
 

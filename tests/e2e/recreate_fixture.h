@@ -1,14 +1,14 @@
 #pragma once
 
 // The fixture of the recreate e2e suites: the real `inplaced` binary against the e2e environment's
-// containerd, driven through its control API (generated inplaced.v1 stub over its unix socket), while a
-// KubeletStandIn in the test process plays kubelet on the same containerd (restarts exited containers
-// after 300 ms).
+// containerd, driven through its control API (generated inplaced.v1 stub over its unix socket),
+// while a KubeletStandIn in the test process plays kubelet on the same containerd (restarts exited
+// containers after 300 ms).
 //
-// Every test runs its own daemon (own temp socket, state dir and log file) and its own uniquely named
-// pod, both removed in TearDown; a failed test prints the daemon's log (INPLACED_E2E_DAEMON_LOG=1: every
-// test). Waits poll for a condition and
-// fail after kWaitLimit: timing is never asserted beyond semantic bounds.
+// Every test runs its own daemon (own temp socket, state dir and log file) and its own uniquely
+// named pod, both removed in TearDown; a failed test prints the daemon's log
+// (INPLACED_E2E_DAEMON_LOG=1: every test). Waits poll for a condition and fail after kWaitLimit:
+// timing is never asserted beyond semantic bounds.
 
 #include <functional>
 #include <memory>
@@ -27,6 +27,7 @@
 #include "cri/snapshot.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/e2e_env.h"
+#include "tests/e2e/e2e_runtime.h"
 #include "tests/fakes/kubelet_standin.h"
 #include "tests/support/child_process.h"
 
@@ -40,16 +41,19 @@ inline constexpr absl::Duration kWaitLimit = absl::Seconds(90);
 // A sleeper that exits on TERM (once its trap is set; before that the grace period ends it).
 std::vector<std::string> PoliteSleeper();
 
-// A container the daemon killed and kubelet restarted once: a new ID, restart count 1, timestamps set.
-void ExpectRecreatedOnce(const ::inplaced::v1::ContainerRecreateState& state, const std::string& old_id);
+// A container the daemon killed and kubelet restarted once: a new ID, restart count 1, timestamps
+// set.
+void ExpectRecreatedOnce(const ::inplaced::v1::ContainerRecreateState& state,
+                         const std::string& old_id);
 
 // The value of `key` in one of the daemon's key=value log lines ("" when absent), e.g.
 // LogField("... container=app via=event delay_ms=12", "via") == "event".
 std::string LogField(const std::string& line, const std::string& key);
 
-// A completed request without a message whose containers were each recreated once (ExpectRecreatedOnce),
-// `old_ids` in the request's container order.
-void ExpectAllRecreatedOnce(const ::inplaced::v1::RecreateRequest& done, const std::vector<std::string>& old_ids);
+// A completed request without a message whose containers were each recreated once
+// (ExpectRecreatedOnce), `old_ids` in the request's container order.
+void ExpectAllRecreatedOnce(const ::inplaced::v1::RecreateRequest& done,
+                            const std::vector<std::string>& old_ids);
 
 class RecreateE2eTest : public ::testing::Test {
  protected:
@@ -68,8 +72,8 @@ class RecreateE2eTest : public ::testing::Test {
   const std::string& runtime_version() const { return connection_.version.runtime_version(); }
 
   fakes::ContainerSpec Container(const std::string& name, std::vector<std::string> command) const;
-  // Runs a pod named after the running test and this process (parallel ctest runs never collide), with
-  // the kubelet stand-in restarting its exited containers in the background.
+  // Runs a pod named after the running test and this process (parallel ctest runs never collide),
+  // with the kubelet stand-in restarting its exited containers in the background.
   void RunPod(std::vector<fakes::ContainerSpec> containers,
               int64_t termination_grace_period_seconds = 2);
 
@@ -79,7 +83,8 @@ class RecreateE2eTest : public ::testing::Test {
   std::optional<cri::ContainerInfo> Instance(const std::string& container_id);
   absl::StatusOr<::runtime::v1::ExecSyncResponse> Exec(const std::string& container_id,
                                                        std::vector<std::string> cmd);
-  // Runs `cmd` in the container every kPollInterval until it exits 0; false when `limit` passes first.
+  // Runs `cmd` in the container every kPollInterval until it exits 0; false when `limit` passes
+  // first.
   bool ExecSucceedsWithin(const std::string& container_id, const std::vector<std::string>& cmd,
                           absl::Duration limit);
 
@@ -87,17 +92,21 @@ class RecreateE2eTest : public ::testing::Test {
                                                        std::vector<std::string> containers) const;
   void Create(const ::inplaced::v1::CreateRecreateRequestRequest& request);
   std::optional<::inplaced::v1::RecreateRequest> Get(const std::string& name);
-  // Polls the request until `done` holds for it; `on_poll` sees every state read (with the time it was
-  // read). Fails the test and returns the last state read when kWaitLimit passes first.
+  // Polls the request until `done` holds for it; `on_poll` sees every state read (with the time it
+  // was read). Fails the test and returns the last state read when kWaitLimit passes first.
   ::inplaced::v1::RecreateRequest PollUntil(
-      const std::string& name, const std::function<bool(const ::inplaced::v1::RecreateRequest&)>& done,
-      const std::function<void(const ::inplaced::v1::RecreateRequest&, absl::Time)>& on_poll = nullptr);
+      const std::string& name,
+      const std::function<bool(const ::inplaced::v1::RecreateRequest&)>& done,
+      const std::function<void(const ::inplaced::v1::RecreateRequest&, absl::Time)>& on_poll =
+          nullptr);
   ::inplaced::v1::RecreateRequest WaitCompleted(
       const std::string& name,
-      const std::function<void(const ::inplaced::v1::RecreateRequest&, absl::Time)>& on_poll = nullptr);
+      const std::function<void(const ::inplaced::v1::RecreateRequest&, absl::Time)>& on_poll =
+          nullptr);
 
-  // What instance `attempt` of `container` wrote to stdout/stderr, from the log file the runtime keeps
-  // under the pod's log directory (CRI log format: one "<time> <stream> <tag> <text>" line per line).
+  // What instance `attempt` of `container` wrote to stdout/stderr, from the log file the runtime
+  // keeps under the pod's log directory (CRI log format: one "<time> <stream> <tag> <text>" line
+  // per line).
   std::string ContainerLog(const std::string& container, int attempt) const;
 
   // The daemon's log lines (its stderr) so far that contain `needle`.
@@ -107,7 +116,7 @@ class RecreateE2eTest : public ::testing::Test {
   void StartDaemon();
 
   E2eEnv env_;
-  cri::Connection connection_;
+  E2eConnection connection_;
   RealClock clock_;
   std::unique_ptr<fakes::KubeletStandIn> standin_;
   std::string pod_name_;

@@ -104,7 +104,7 @@ TEST_F(RegistryClientE2eTest, ResolvesTagOfOpenRegistry) {
 TEST_F(RegistryClientE2eTest, DigestMatchesWhatContainerdRecordsAfterACriPull) {
   ASSERT_OK_AND_ASSIGN(ResolvedImage image, Resolve(env_.registry_busybox_image));
 
-  ASSERT_OK_AND_ASSIGN(cri::Connection connection, ConnectToE2eRuntime(env_));
+  ASSERT_OK_AND_ASSIGN(E2eConnection connection, ConnectToE2eRuntime(env_));
   // Never removed by any suite (the same image as busybox_image, which pods use): pulling it only
   // adds a tag and a repo digest.
   criv1::PullImageRequest pull;

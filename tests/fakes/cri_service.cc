@@ -16,8 +16,8 @@ namespace {
 
 namespace criv1 = ::runtime::v1;
 
-// The sync gRPC API has no cancellation callback: poll ServerContext::IsCancelled() on a helper thread
-// for the life of the call and fire `cancel` (and `on_cancel`) once the client has gone.
+// The sync gRPC API has no cancellation callback: poll ServerContext::IsCancelled() on a helper
+// thread for the life of the call and fire `cancel` (and `on_cancel`) once the client has gone.
 class CancelWatcher {
  public:
   CancelWatcher(grpc::ServerContext* context, Cancellation* cancel)
@@ -71,19 +71,19 @@ grpc::Status CriRuntimeService::Status(grpc::ServerContext*, const criv1::Status
 grpc::Status CriRuntimeService::RunPodSandbox(grpc::ServerContext*,
                                               const criv1::RunPodSandboxRequest* request,
                                               criv1::RunPodSandboxResponse* response) {
-  return Reply(runtime_.RunPodSandbox(*request), response);
+  return Reply(lifecycle_.RunPodSandbox(*request), response);
 }
 
 grpc::Status CriRuntimeService::StopPodSandbox(grpc::ServerContext*,
                                                const criv1::StopPodSandboxRequest* request,
                                                criv1::StopPodSandboxResponse*) {
-  return ToGrpcStatus(runtime_.StopPodSandbox(*request));
+  return ToGrpcStatus(lifecycle_.StopPodSandbox(*request));
 }
 
 grpc::Status CriRuntimeService::RemovePodSandbox(grpc::ServerContext*,
                                                  const criv1::RemovePodSandboxRequest* request,
                                                  criv1::RemovePodSandboxResponse*) {
-  return ToGrpcStatus(runtime_.RemovePodSandbox(*request));
+  return ToGrpcStatus(lifecycle_.RemovePodSandbox(*request));
 }
 
 grpc::Status CriRuntimeService::PodSandboxStatus(grpc::ServerContext*,
@@ -101,13 +101,13 @@ grpc::Status CriRuntimeService::ListPodSandbox(grpc::ServerContext*,
 grpc::Status CriRuntimeService::CreateContainer(grpc::ServerContext*,
                                                 const criv1::CreateContainerRequest* request,
                                                 criv1::CreateContainerResponse* response) {
-  return Reply(runtime_.CreateContainer(*request), response);
+  return Reply(lifecycle_.CreateContainer(*request), response);
 }
 
 grpc::Status CriRuntimeService::StartContainer(grpc::ServerContext*,
                                                const criv1::StartContainerRequest* request,
                                                criv1::StartContainerResponse*) {
-  return ToGrpcStatus(runtime_.StartContainer(*request));
+  return ToGrpcStatus(lifecycle_.StartContainer(*request));
 }
 
 grpc::Status CriRuntimeService::StopContainer(grpc::ServerContext*,
@@ -119,7 +119,7 @@ grpc::Status CriRuntimeService::StopContainer(grpc::ServerContext*,
 grpc::Status CriRuntimeService::RemoveContainer(grpc::ServerContext*,
                                                 const criv1::RemoveContainerRequest* request,
                                                 criv1::RemoveContainerResponse*) {
-  return ToGrpcStatus(runtime_.RemoveContainer(*request));
+  return ToGrpcStatus(lifecycle_.RemoveContainer(*request));
 }
 
 grpc::Status CriRuntimeService::ListContainers(grpc::ServerContext*,
@@ -166,12 +166,14 @@ grpc::Status CriRuntimeService::GetContainerEvents(
 
 // ---- ImageService ----
 
-grpc::Status CriImageService::ListImages(grpc::ServerContext*, const criv1::ListImagesRequest* request,
+grpc::Status CriImageService::ListImages(grpc::ServerContext*,
+                                         const criv1::ListImagesRequest* request,
                                          criv1::ListImagesResponse* response) {
-  return Reply(runtime_.ListImages(*request), response);
+  return Reply(lifecycle_.ListImages(*request), response);
 }
 
-grpc::Status CriImageService::ImageStatus(grpc::ServerContext*, const criv1::ImageStatusRequest* request,
+grpc::Status CriImageService::ImageStatus(grpc::ServerContext*,
+                                          const criv1::ImageStatusRequest* request,
                                           criv1::ImageStatusResponse* response) {
   return Reply(runtime_.ImageStatus(*request), response);
 }
@@ -184,31 +186,36 @@ grpc::Status CriImageService::PullImage(grpc::ServerContext* context,
   return Reply(runtime_.PullImage(*request, &cancel), response);
 }
 
-grpc::Status CriImageService::RemoveImage(grpc::ServerContext*, const criv1::RemoveImageRequest* request,
+grpc::Status CriImageService::RemoveImage(grpc::ServerContext*,
+                                          const criv1::RemoveImageRequest* request,
                                           criv1::RemoveImageResponse*) {
-  return ToGrpcStatus(runtime_.RemoveImage(*request));
+  return ToGrpcStatus(lifecycle_.RemoveImage(*request));
 }
 
-grpc::Status CriImageService::ImageFsInfo(grpc::ServerContext*, const criv1::ImageFsInfoRequest* request,
+grpc::Status CriImageService::ImageFsInfo(grpc::ServerContext*,
+                                          const criv1::ImageFsInfoRequest* request,
                                           criv1::ImageFsInfoResponse* response) {
   return Reply(runtime_.ImageFsInfo(*request), response);
 }
 
 // ---- CriServer ----
 
-CriServer::CriServer(cri::Runtime& runtime, std::string socket_path)
-    : socket_path_(std::move(socket_path)), runtime_service_(runtime), image_service_(runtime) {}
+CriServer::CriServer(cri::Runtime& runtime, PodLifecycle& lifecycle, std::string socket_path)
+    : socket_path_(std::move(socket_path)),
+      runtime_service_(runtime, lifecycle),
+      image_service_(runtime, lifecycle) {}
 
 absl::StatusOr<std::unique_ptr<CriServer>> CriServer::Start(cri::Runtime& runtime,
-                                                           const std::string& socket_path,
-                                                           const CriServerOptions& options) {
+                                                            PodLifecycle& lifecycle,
+                                                            const std::string& socket_path,
+                                                            const CriServerOptions& options) {
   if (socket_path.empty() || socket_path.size() >= sizeof(sockaddr_un::sun_path)) {
     return absl::InvalidArgumentError(
         absl::StrCat("socket path \"", socket_path, "\" is empty or too long for a unix socket"));
   }
   // A stale socket file from a killed server would make the bind fail.
   ::unlink(socket_path.c_str());
-  std::unique_ptr<CriServer> server(new CriServer(runtime, socket_path));
+  std::unique_ptr<CriServer> server(new CriServer(runtime, lifecycle, socket_path));
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::StrCat("unix://", socket_path), grpc::InsecureServerCredentials());
   builder.SetMaxSendMessageSize(options.max_send_message_bytes);
@@ -229,7 +236,8 @@ void CriServer::Shutdown() {
   absl::MutexLock lock(&mu_);
   if (shut_down_) return;
   shut_down_ = true;
-  // A deadline makes gRPC cancel calls still running (event streams, long stops) instead of waiting.
+  // A deadline makes gRPC cancel calls still running (event streams, long stops) instead of
+  // waiting.
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   server_->Wait();
   ::unlink(socket_path_.c_str());

@@ -9,23 +9,29 @@
 #include "api/cri/runtime_v1.grpc.pb.h"
 #include "cri/runtime.h"
 #include "grpcpp/grpcpp.h"
+#include "tests/fakes/pod_lifecycle.h"
 
 namespace inplaced::fakes {
 
-// Serves any cri::Runtime as runtime.v1 RuntimeService (sync gRPC API). Errors keep the runtime's code
-// and message. ExecSync passes a Cancellation that fires when the client cancels or its deadline ends;
-// GetContainerEvents streams until the client cancels (or the runtime ends the stream), and answers
-// the runtime's error (e.g. UNIMPLEMENTED) otherwise. RPCs not overridden answer UNIMPLEMENTED.
-// The runtime must outlive the service. Thread-safe as the runtime is.
+// Serves a cri::Runtime plus a PodLifecycle (usually one FakeRuntime, both halves of the node) as
+// runtime.v1 RuntimeService (sync gRPC API): the calls PodLifecycle has (running, stopping and
+// removing sandboxes, creating, starting and removing containers) go to `lifecycle`, the rest to
+// `runtime`. Errors keep the runtime's code and message. ExecSync passes a Cancellation that fires
+// when the client cancels or its deadline ends; GetContainerEvents streams until the client cancels
+// (or the runtime ends the stream), and answers the runtime's error (e.g. UNIMPLEMENTED) otherwise.
+// RPCs not overridden answer UNIMPLEMENTED. Both must outlive the service. Thread-safe as they are.
 class CriRuntimeService final : public ::runtime::v1::RuntimeService::Service {
  public:
-  explicit CriRuntimeService(cri::Runtime& runtime) : runtime_(runtime) {}
+  CriRuntimeService(cri::Runtime& runtime, PodLifecycle& lifecycle)
+      : runtime_(runtime), lifecycle_(lifecycle) {}
 
   grpc::Status Version(grpc::ServerContext*, const ::runtime::v1::VersionRequest* request,
                        ::runtime::v1::VersionResponse* response) override;
-  grpc::Status RunPodSandbox(grpc::ServerContext*, const ::runtime::v1::RunPodSandboxRequest* request,
+  grpc::Status RunPodSandbox(grpc::ServerContext*,
+                             const ::runtime::v1::RunPodSandboxRequest* request,
                              ::runtime::v1::RunPodSandboxResponse* response) override;
-  grpc::Status StopPodSandbox(grpc::ServerContext*, const ::runtime::v1::StopPodSandboxRequest* request,
+  grpc::Status StopPodSandbox(grpc::ServerContext*,
+                              const ::runtime::v1::StopPodSandboxRequest* request,
                               ::runtime::v1::StopPodSandboxResponse* response) override;
   grpc::Status RemovePodSandbox(grpc::ServerContext*,
                                 const ::runtime::v1::RemovePodSandboxRequest* request,
@@ -33,19 +39,26 @@ class CriRuntimeService final : public ::runtime::v1::RuntimeService::Service {
   grpc::Status PodSandboxStatus(grpc::ServerContext*,
                                 const ::runtime::v1::PodSandboxStatusRequest* request,
                                 ::runtime::v1::PodSandboxStatusResponse* response) override;
-  grpc::Status ListPodSandbox(grpc::ServerContext*, const ::runtime::v1::ListPodSandboxRequest* request,
+  grpc::Status ListPodSandbox(grpc::ServerContext*,
+                              const ::runtime::v1::ListPodSandboxRequest* request,
                               ::runtime::v1::ListPodSandboxResponse* response) override;
-  grpc::Status CreateContainer(grpc::ServerContext*, const ::runtime::v1::CreateContainerRequest* request,
+  grpc::Status CreateContainer(grpc::ServerContext*,
+                               const ::runtime::v1::CreateContainerRequest* request,
                                ::runtime::v1::CreateContainerResponse* response) override;
-  grpc::Status StartContainer(grpc::ServerContext*, const ::runtime::v1::StartContainerRequest* request,
+  grpc::Status StartContainer(grpc::ServerContext*,
+                              const ::runtime::v1::StartContainerRequest* request,
                               ::runtime::v1::StartContainerResponse* response) override;
-  grpc::Status StopContainer(grpc::ServerContext*, const ::runtime::v1::StopContainerRequest* request,
+  grpc::Status StopContainer(grpc::ServerContext*,
+                             const ::runtime::v1::StopContainerRequest* request,
                              ::runtime::v1::StopContainerResponse* response) override;
-  grpc::Status RemoveContainer(grpc::ServerContext*, const ::runtime::v1::RemoveContainerRequest* request,
+  grpc::Status RemoveContainer(grpc::ServerContext*,
+                               const ::runtime::v1::RemoveContainerRequest* request,
                                ::runtime::v1::RemoveContainerResponse* response) override;
-  grpc::Status ListContainers(grpc::ServerContext*, const ::runtime::v1::ListContainersRequest* request,
+  grpc::Status ListContainers(grpc::ServerContext*,
+                              const ::runtime::v1::ListContainersRequest* request,
                               ::runtime::v1::ListContainersResponse* response) override;
-  grpc::Status ContainerStatus(grpc::ServerContext*, const ::runtime::v1::ContainerStatusRequest* request,
+  grpc::Status ContainerStatus(grpc::ServerContext*,
+                               const ::runtime::v1::ContainerStatusRequest* request,
                                ::runtime::v1::ContainerStatusResponse* response) override;
   grpc::Status ExecSync(grpc::ServerContext* context, const ::runtime::v1::ExecSyncRequest* request,
                         ::runtime::v1::ExecSyncResponse* response) override;
@@ -57,19 +70,23 @@ class CriRuntimeService final : public ::runtime::v1::RuntimeService::Service {
 
  private:
   cri::Runtime& runtime_;
+  PodLifecycle& lifecycle_;
 };
 
-// Serves any cri::Runtime as runtime.v1 ImageService. PullImage passes a Cancellation that fires when
-// the client cancels. The runtime must outlive the service.
+// Serves a cri::Runtime plus a PodLifecycle as runtime.v1 ImageService: ListImages and RemoveImage
+// go to `lifecycle`, the rest to `runtime`. PullImage passes a Cancellation that fires when the
+// client cancels. Both must outlive the service.
 class CriImageService final : public ::runtime::v1::ImageService::Service {
  public:
-  explicit CriImageService(cri::Runtime& runtime) : runtime_(runtime) {}
+  CriImageService(cri::Runtime& runtime, PodLifecycle& lifecycle)
+      : runtime_(runtime), lifecycle_(lifecycle) {}
 
   grpc::Status ListImages(grpc::ServerContext*, const ::runtime::v1::ListImagesRequest* request,
                           ::runtime::v1::ListImagesResponse* response) override;
   grpc::Status ImageStatus(grpc::ServerContext*, const ::runtime::v1::ImageStatusRequest* request,
                            ::runtime::v1::ImageStatusResponse* response) override;
-  grpc::Status PullImage(grpc::ServerContext* context, const ::runtime::v1::PullImageRequest* request,
+  grpc::Status PullImage(grpc::ServerContext* context,
+                         const ::runtime::v1::PullImageRequest* request,
                          ::runtime::v1::PullImageResponse* response) override;
   grpc::Status RemoveImage(grpc::ServerContext*, const ::runtime::v1::RemoveImageRequest* request,
                            ::runtime::v1::RemoveImageResponse* response) override;
@@ -78,6 +95,7 @@ class CriImageService final : public ::runtime::v1::ImageService::Service {
 
  private:
   cri::Runtime& runtime_;
+  PodLifecycle& lifecycle_;
 };
 
 struct CriServerOptions {
@@ -87,12 +105,14 @@ struct CriServerOptions {
 };
 
 // Both services on one unix socket. Start() unlinks a stale socket file first; Shutdown() (or the
-// destructor) cancels in-flight calls (open event streams included), stops the server and removes the
-// socket file. Not copyable; Shutdown() is idempotent and thread-safe.
+// destructor) cancels in-flight calls (open event streams included), stops the server and removes
+// the socket file. Not copyable; Shutdown() is idempotent and thread-safe.
 class CriServer {
  public:
-  // INVALID_ARGUMENT for a path too long for a unix socket, UNAVAILABLE when the server cannot listen.
+  // INVALID_ARGUMENT for a path too long for a unix socket, UNAVAILABLE when the server cannot
+  // listen. `runtime` and `lifecycle` (usually the same FakeRuntime) must outlive the server.
   static absl::StatusOr<std::unique_ptr<CriServer>> Start(cri::Runtime& runtime,
+                                                          PodLifecycle& lifecycle,
                                                           const std::string& socket_path,
                                                           const CriServerOptions& options = {});
   ~CriServer();
@@ -105,7 +125,7 @@ class CriServer {
   const std::string& socket_path() const { return socket_path_; }
 
  private:
-  CriServer(cri::Runtime& runtime, std::string socket_path);
+  CriServer(cri::Runtime& runtime, PodLifecycle& lifecycle, std::string socket_path);
 
   std::string socket_path_;
   CriRuntimeService runtime_service_;

@@ -1,6 +1,6 @@
 // fake_cri_server: a FakeRuntime on the real clock, with the kubelet-like restarter, served as CRI
-// runtime.v1 on a unix socket. Integration tests and benchmarks run it as a separate process and wait
-// for "ready" on stdout. Exits cleanly on SIGTERM/SIGINT.
+// runtime.v1 on a unix socket. Integration tests and benchmarks run it as a separate process and
+// wait for "ready" on stdout. Exits cleanly on SIGTERM/SIGINT.
 #include <signal.h>
 #include <unistd.h>
 
@@ -27,12 +27,15 @@ int main(int argc, char** argv) {
   bool ignore_term = false;
   int term_exit_delay_ms = 0;
   app.add_option("--socket", socket_path, "Unix socket path to serve on")->required();
-  app.add_option("--profile", profile_name, "containerd-1.6 | containerd-1.7 | containerd-2.0 | cri-o");
-  app.add_option("--restart-backoff-ms", restart_backoff_ms, "Delay before an exited container restarts");
+  app.add_option("--profile", profile_name,
+                 "containerd-1.6 | containerd-1.7 | containerd-2.0 | cri-o");
+  app.add_option("--restart-backoff-ms", restart_backoff_ms,
+                 "Delay before an exited container restarts");
   app.add_option("--poll-interval-ms", poll_interval_ms, "How often the restarter looks for exits");
   app.add_option("--pods", pods, "Pre-create this many kubelet-labelled pods");
   app.add_option("--containers-per-pod", containers_per_pod, "Containers of each pre-created pod");
-  app.add_flag("--ignore-term", ignore_term, "Containers ignore SIGTERM (die of SIGKILL at the timeout)");
+  app.add_flag("--ignore-term", ignore_term,
+               "Containers ignore SIGTERM (die of SIGKILL at the timeout)");
   app.add_option("--term-exit-delay-ms", term_exit_delay_ms, "Delay between SIGTERM and exit");
   CLI11_PARSE(app, argc, argv);
 
@@ -62,17 +65,17 @@ int main(int argc, char** argv) {
   inplaced::fakes::KubeletStandInOptions options;
   options.restart_backoff = absl::Milliseconds(restart_backoff_ms);
   options.adopt_all_pods = true;  // Pods created by clients over the socket are restarted too.
-  inplaced::fakes::KubeletStandIn kubelet(runtime, clock, options);
+  inplaced::fakes::KubeletStandIn kubelet(runtime, runtime, clock, options);
 
   absl::StatusOr<std::unique_ptr<inplaced::fakes::CriServer>> server =
-      inplaced::fakes::CriServer::Start(runtime, socket_path);
+      inplaced::fakes::CriServer::Start(runtime, runtime, socket_path);
   if (!server.ok()) {
     spdlog::error("fake_cri_server start_failed error={}", server.status().ToString());
     return 1;
   }
   kubelet.Start(absl::Milliseconds(poll_interval_ms));
-  spdlog::info("fake_cri_server ready socket={} profile={} pods={} containers_per_pod={}", socket_path,
-               profile_name, pods, containers_per_pod);
+  spdlog::info("fake_cri_server ready socket={} profile={} pods={} containers_per_pod={}",
+               socket_path, profile_name, pods, containers_per_pod);
   std::cout << "ready" << std::endl;
 
   int signal_number = 0;

@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "cri/runtime.h"
 #include "tests/fakes/event_queue.h"
+#include "tests/fakes/pod_lifecycle.h"
 #include "tests/fakes/runtime_profile.h"
 
 namespace inplaced::fakes {
@@ -53,8 +54,8 @@ struct PullScript {
   bool hang = false;
   // Non-OK: the pull fails with this status after `duration`.
   absl::Status failure;
-  // Set: the registry wants these credentials (username+password, or auth, or identity/registry token
-  // must match); anything else fails like containerd's 401.
+  // Set: the registry wants these credentials (username+password, or auth, or identity/registry
+  // token must match); anything else fails like containerd's 401.
   std::optional<criv1::AuthConfig> required_auth;
   uint64_t size_bytes = 8 * 1024 * 1024;
 };
@@ -85,17 +86,18 @@ struct BulkPodOptions {
   bool host_network = false;
 };
 
-// An in-memory CRI runtime that behaves like containerd or CRI-O (RuntimeProfile) as seen over the CRI,
-// including stop-signal semantics on an injected clock, ExecSync handlers, image pulls with scripted
-// durations and failures, and container events.
+// An in-memory CRI runtime that behaves like containerd or CRI-O (RuntimeProfile) as seen over the
+// CRI: inplaced's cri::Runtime and kubelet's PodLifecycle on one node state, stop-signal semantics
+// on an injected clock, ExecSync handlers, image pulls with scripted durations and failures, and
+// container events.
 //
-// Blocking calls (StopContainer waiting for an exit, ExecSync, PullImage, injected latency) wait on the
-// injected Clock, so with a FakeClock a test advances the time (FakeClock::WaitForSleepers() first) to make
-// them progress. Every call is logged (Calls()), may carry an injected latency, and fails with the next
-// injected error for its method name if any (consumed once, FIFO).
+// Blocking calls (StopContainer waiting for an exit, ExecSync, PullImage, injected latency) wait on
+// the injected Clock, so with a FakeClock a test advances the time (FakeClock::WaitForSleepers()
+// first) to make them progress. Every call is logged (Calls()), may carry an injected latency, and
+// fails with the next injected error for its method name if any (consumed once, FIFO).
 //
 // Thread-safe: one mutex guards the state; no lock is held while a call waits on the clock.
-class FakeRuntime final : public cri::Runtime {
+class FakeRuntime final : public cri::Runtime, public PodLifecycle {
  public:
   // `clock` must outlive the runtime. `seed` makes the generated ids reproducible.
   explicit FakeRuntime(Clock& clock, RuntimeProfile profile = RuntimeProfile::Containerd16(),
@@ -108,32 +110,17 @@ class FakeRuntime final : public cri::Runtime {
   // ---- cri::Runtime ----
   absl::StatusOr<criv1::VersionResponse> Version(const criv1::VersionRequest& request) override;
   absl::StatusOr<criv1::StatusResponse> Status(const criv1::StatusRequest& request) override;
-  // READY sandbox with a 64-hex id; host-network pods get no IP, others 10.88.x.y.
-  absl::StatusOr<criv1::RunPodSandboxResponse> RunPodSandbox(
-      const criv1::RunPodSandboxRequest& request) override;
-  // NOTREADY; its running containers are killed at once (137). Idempotent.
-  absl::Status StopPodSandbox(const criv1::StopPodSandboxRequest& request) override;
-  // Removes the sandbox and its containers. Idempotent.
-  absl::Status RemovePodSandbox(const criv1::RemovePodSandboxRequest& request) override;
   // NOT_FOUND for unknown ids.
   absl::StatusOr<criv1::PodSandboxStatusResponse> PodSandboxStatus(
       const criv1::PodSandboxStatusRequest& request) override;
   // Filters: id (or unique prefix), state, label_selector (exact, ANDed).
   absl::StatusOr<criv1::ListPodSandboxResponse> ListPodSandbox(
       const criv1::ListPodSandboxRequest& request) override;
-  // NOT_FOUND for an unknown sandbox, FAILED_PRECONDITION for a NOTREADY one, UNKNOWN "failed to reserve
-  // container name ..." when (name, attempt) already exists in the sandbox.
-  absl::StatusOr<criv1::CreateContainerResponse> CreateContainer(
-      const criv1::CreateContainerRequest& request) override;
-  // NOT_FOUND unknown; FAILED_PRECONDITION unless CREATED.
-  absl::Status StartContainer(const criv1::StartContainerRequest& request) override;
-  // Signal semantics (cri-reference.md §4.3): timeout 0 kills at once (137; CRI-O signals first); else
-  // the stop signal is sent once per container, the call returns when the process exits (143 after the
-  // container's term_exit_delay if it honours TERM) or is killed at its own timeout (137). Not running →
-  // OK. Unknown id → per profile NOT_FOUND or OK.
+  // Signal semantics (cri-reference.md §4.3): timeout 0 kills at once (137; CRI-O signals first);
+  // else the stop signal is sent once per container, the call returns when the process exits (143
+  // after the container's term_exit_delay if it honours TERM) or is killed at its own timeout
+  // (137). Not running → OK. Unknown id → per profile NOT_FOUND or OK.
   absl::Status StopContainer(const criv1::StopContainerRequest& request) override;
-  // Kills a running container first. Idempotent.
-  absl::Status RemoveContainer(const criv1::RemoveContainerRequest& request) override;
   // Filters: id / pod_sandbox_id (or unique prefixes), state, label_selector.
   absl::StatusOr<criv1::ListContainersResponse> ListContainers(
       const criv1::ListContainersRequest& request) override;
@@ -143,25 +130,46 @@ class FakeRuntime final : public cri::Runtime {
   // Answers from SetExecHandler() (default: exit 0, no output). Timeout per profile; CANCELLED when
   // `cancel` fires first.
   absl::StatusOr<criv1::ExecSyncResponse> ExecSync(const criv1::ExecSyncRequest& request,
-                                                Cancellation* cancel) override;
+                                                   Cancellation* cancel) override;
   // Per profile: UNIMPLEMENTED, a stream that ends at once, a shared channel or a broadcast stream.
   absl::StatusOr<std::unique_ptr<cri::ContainerEventStream>> GetContainerEvents() override;
 
   // ImageService. Image references are normalised like containerd ("busybox" →
   // "docker.io/library/busybox:latest").
-  absl::StatusOr<criv1::ListImagesResponse> ListImages(const criv1::ListImagesRequest& request) override;
   absl::StatusOr<criv1::ImageStatusResponse> ImageStatus(
       const criv1::ImageStatusRequest& request) override;
   // Follows SetPullScript() (default: succeeds at once). CANCELLED when `cancel` fires first.
   absl::StatusOr<criv1::PullImageResponse> PullImage(const criv1::PullImageRequest& request,
-                                                  Cancellation* cancel) override;
+                                                     Cancellation* cancel) override;
+  absl::StatusOr<criv1::ImageFsInfoResponse> ImageFsInfo(
+      const criv1::ImageFsInfoRequest& request) override;
+
+  // ---- PodLifecycle (what kubelet does) ----
+  // READY sandbox with a 64-hex id; host-network pods get no IP, others 10.88.x.y.
+  absl::StatusOr<criv1::RunPodSandboxResponse> RunPodSandbox(
+      const criv1::RunPodSandboxRequest& request) override;
+  // NOTREADY; its running containers are killed at once (137). Idempotent.
+  absl::Status StopPodSandbox(const criv1::StopPodSandboxRequest& request) override;
+  // Removes the sandbox and its containers. Idempotent.
+  absl::Status RemovePodSandbox(const criv1::RemovePodSandboxRequest& request) override;
+  // NOT_FOUND for an unknown sandbox, FAILED_PRECONDITION for a NOTREADY one, UNKNOWN "failed to
+  // reserve container name ..." when (name, attempt) already exists in the sandbox.
+  absl::StatusOr<criv1::CreateContainerResponse> CreateContainer(
+      const criv1::CreateContainerRequest& request) override;
+  // NOT_FOUND unknown; FAILED_PRECONDITION unless CREATED.
+  absl::Status StartContainer(const criv1::StartContainerRequest& request) override;
+  // Kills a running container first. Idempotent.
+  absl::Status RemoveContainer(const criv1::RemoveContainerRequest& request) override;
+  // Image references are normalised as in ImageService above.
+  absl::StatusOr<criv1::ListImagesResponse> ListImages(
+      const criv1::ListImagesRequest& request) override;
   absl::Status RemoveImage(const criv1::RemoveImageRequest& request) override;
-  absl::StatusOr<criv1::ImageFsInfoResponse> ImageFsInfo(const criv1::ImageFsInfoRequest& request) override;
 
   // ---- Test hooks ----
   const RuntimeProfile& profile() const { return profile_; }
 
-  // The next call of `method` (e.g. "StopContainer") fails with `error`; queued FIFO, consumed once.
+  // The next call of `method` (e.g. "StopContainer") fails with `error`; queued FIFO, consumed
+  // once.
   void InjectError(absl::string_view method, absl::Status error);
   // Every call of `method` first waits `latency` on the clock.
   void SetLatency(absl::string_view method, absl::Duration latency);
@@ -176,12 +184,12 @@ class FakeRuntime final : public cri::Runtime {
   std::vector<SignalRecord> Signals() const;
   // The signals sent to one container, in order ("SIGTERM", "SIGKILL").
   std::vector<std::string> SignalsOf(absl::string_view container_id) const;
-  // The container's process exits by itself with `exit_code` (NOT_FOUND unknown, FAILED_PRECONDITION
-  // when not running).
+  // The container's process exits by itself with `exit_code` (NOT_FOUND unknown,
+  // FAILED_PRECONDITION when not running).
   absl::Status ExitContainer(absl::string_view container_id, int exit_code);
 
-  // ExecSync of exactly `cmd` in the container with this id or name answers `result`; an empty `cmd`
-  // matches any command. Id matches win over name matches.
+  // ExecSync of exactly `cmd` in the container with this id or name answers `result`; an empty
+  // `cmd` matches any command. Id matches win over name matches.
   void SetExecHandler(absl::string_view container_id_or_name, std::vector<std::string> cmd,
                       ExecResult result);
   std::vector<ExecRecord> Execs() const;
@@ -195,15 +203,17 @@ class FakeRuntime final : public cri::Runtime {
   // ImageFsInfo used bytes; unset: the sum of the image sizes.
   void SetImageFsUsedBytes(uint64_t used_bytes);
 
-  // Creates `pods` READY sandboxes with `containers_per_pod` RUNNING containers each ("c0", "c1", ...),
-  // labelled and annotated like kubelet does, without going through the CRI calls (no call log, no
-  // injected errors or latency; open event streams still see the events). Returns the sandbox ids.
-  std::vector<std::string> AddPods(int pods, int containers_per_pod, const BulkPodOptions& options = {});
+  // Creates `pods` READY sandboxes with `containers_per_pod` RUNNING containers each ("c0", "c1",
+  // ...), labelled and annotated like kubelet does, without going through the CRI calls (no call
+  // log, no injected errors or latency; open event streams still see the events). Returns the
+  // sandbox ids.
+  std::vector<std::string> AddPods(int pods, int containers_per_pod,
+                                   const BulkPodOptions& options = {});
 
   // Open event streams (broadcast) or readers of the shared channel.
   int EventSubscribers() const;
-  // Ends every open event stream with `status` (Finish() answers it), as a runtime restart does (use
-  // UNAVAILABLE); later subscriptions work again. Events pushed in between reach no stream.
+  // Ends every open event stream with `status` (Finish() answers it), as a runtime restart does
+  // (use UNAVAILABLE); later subscriptions work again. Events pushed in between reach no stream.
   void BreakEventStreams(absl::Status status);
 
  private:
@@ -244,7 +254,8 @@ class FakeRuntime final : public cri::Runtime {
   void RecordSignalLocked(const std::string& id, const std::string& signal)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemoveContainerLocked(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::shared_ptr<Container> FindContainerLocked(absl::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::shared_ptr<Container> FindContainerLocked(absl::string_view id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   criv1::Container ToContainerLocked(const std::string& id, const Container& container) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -21,7 +21,8 @@ std::string Key(absl::string_view namespace_, absl::string_view name) {
   return absl::StrCat(namespace_, "/", name);
 }
 
-// kubelet hashes the container spec and writes it in hex; any stable hash serves the same purpose here.
+// kubelet hashes the container spec and writes it in hex; any stable hash serves the same purpose
+// here.
 std::string HashContainer(const ContainerSpec& spec) {
   uint64_t hash = 1469598103934665603ULL;  // FNV-1a
   auto mix = [&hash](absl::string_view text) {
@@ -43,7 +44,8 @@ std::string LogPath(absl::string_view name, uint32_t attempt) {
 criv1::ContainerConfig ConfigForAttempt(const criv1::ContainerConfig& base, uint32_t attempt) {
   criv1::ContainerConfig config = base;
   config.mutable_metadata()->set_attempt(attempt);
-  (*config.mutable_annotations())[std::string(kubelet::kContainerRestartCount)] = absl::StrCat(attempt);
+  (*config.mutable_annotations())[std::string(kubelet::kContainerRestartCount)] =
+      absl::StrCat(attempt);
   config.set_log_path(LogPath(config.metadata().name(), attempt));
   return config;
 }
@@ -55,8 +57,9 @@ std::string ContainerNameOf(const criv1::Container& container) {
 
 }  // namespace
 
-KubeletStandIn::KubeletStandIn(cri::Runtime& runtime, Clock& clock, KubeletStandInOptions options)
-    : runtime_(runtime), clock_(clock), options_(options) {}
+KubeletStandIn::KubeletStandIn(cri::Runtime& runtime, PodLifecycle& lifecycle, Clock& clock,
+                               KubeletStandInOptions options)
+    : runtime_(runtime), lifecycle_(lifecycle), clock_(clock), options_(options) {}
 
 KubeletStandIn::~KubeletStandIn() { Stop(); }
 
@@ -64,7 +67,8 @@ absl::StatusOr<std::string> KubeletStandIn::RunPod(const PodSpec& spec) {
   const std::string key = Key(spec.namespace_, spec.name);
   {
     absl::MutexLock lock(&mu_);
-    if (pods_.count(key) != 0) return absl::AlreadyExistsError(absl::StrCat("pod ", key, " already runs"));
+    if (pods_.count(key) != 0)
+      return absl::AlreadyExistsError(absl::StrCat("pod ", key, " already runs"));
   }
   Pod pod;
   criv1::PodSandboxConfig& sandbox = pod.sandbox_config;
@@ -72,10 +76,10 @@ absl::StatusOr<std::string> KubeletStandIn::RunPod(const PodSpec& spec) {
   sandbox.mutable_metadata()->set_uid(spec.uid);
   sandbox.mutable_metadata()->set_namespace_(spec.namespace_);
   sandbox.mutable_metadata()->set_attempt(0);
-  sandbox.set_log_directory(spec.log_directory.empty()
-                                ? absl::StrCat("/var/log/pods/", spec.namespace_, "_", spec.name, "_",
-                                               spec.uid)
-                                : spec.log_directory);
+  sandbox.set_log_directory(
+      spec.log_directory.empty()
+          ? absl::StrCat("/var/log/pods/", spec.namespace_, "_", spec.name, "_", spec.uid)
+          : spec.log_directory);
   for (const auto& [key_, value] : spec.labels) (*sandbox.mutable_labels())[key_] = value;
   (*sandbox.mutable_labels())[std::string(kubelet::kPodName)] = spec.name;
   (*sandbox.mutable_labels())[std::string(kubelet::kPodNamespace)] = spec.namespace_;
@@ -116,7 +120,8 @@ absl::StatusOr<std::string> KubeletStandIn::RunPod(const PodSpec& spec) {
           absl::StrCat(*spec.termination_grace_period_seconds);
     }
     if (container.pre_stop_handler_json.has_value()) {
-      annotations[std::string(kubelet::kContainerPreStopHandler)] = *container.pre_stop_handler_json;
+      annotations[std::string(kubelet::kContainerPreStopHandler)] =
+          *container.pre_stop_handler_json;
     }
     if (container.ports_json.has_value()) {
       annotations[std::string(kubelet::kContainerPorts)] = *container.ports_json;
@@ -134,7 +139,7 @@ absl::StatusOr<std::string> KubeletStandIn::RunPod(const PodSpec& spec) {
 
   criv1::RunPodSandboxRequest run;
   *run.mutable_config() = sandbox;
-  absl::StatusOr<criv1::RunPodSandboxResponse> ran = runtime_.RunPodSandbox(run);
+  absl::StatusOr<criv1::RunPodSandboxResponse> ran = lifecycle_.RunPodSandbox(run);
   if (!ran.ok()) return ran.status();
   pod.sandbox_id = ran->pod_sandbox_id();
 
@@ -144,24 +149,24 @@ absl::StatusOr<std::string> KubeletStandIn::RunPod(const PodSpec& spec) {
     create.set_pod_sandbox_id(pod.sandbox_id);
     *create.mutable_config() = pod.templates[container.name];
     *create.mutable_sandbox_config() = sandbox;
-    absl::StatusOr<criv1::CreateContainerResponse> created = runtime_.CreateContainer(create);
+    absl::StatusOr<criv1::CreateContainerResponse> created = lifecycle_.CreateContainer(create);
     if (!created.ok()) {
       failed = created.status();
       break;
     }
     criv1::StartContainerRequest start;
     start.set_container_id(created->container_id());
-    failed = runtime_.StartContainer(start);
+    failed = lifecycle_.StartContainer(start);
     if (!failed.ok()) break;
   }
   if (!failed.ok()) {
     spdlog::warn("kubelet_standin run_pod_failed pod={} error={}", key, failed.ToString());
     criv1::StopPodSandboxRequest stop;
     stop.set_pod_sandbox_id(pod.sandbox_id);
-    (void)runtime_.StopPodSandbox(stop);
+    (void)lifecycle_.StopPodSandbox(stop);
     criv1::RemovePodSandboxRequest remove;
     remove.set_pod_sandbox_id(pod.sandbox_id);
-    (void)runtime_.RemovePodSandbox(remove);
+    (void)lifecycle_.RemovePodSandbox(remove);
     return failed;
   }
   spdlog::info("kubelet_standin pod_started pod={} sandbox={}", key, pod.sandbox_id);
@@ -178,7 +183,8 @@ absl::StatusOr<bool> KubeletStandIn::Adopt(const std::string& sandbox_id) {
   if (absl::IsNotFound(status.status())) return false;
   if (!status.ok()) return status.status();
   const criv1::PodSandboxStatus& sandbox = status->status();
-  if (sandbox.state() != criv1::SANDBOX_READY || !sandbox.labels().contains(std::string(kubelet::kPodUid))) {
+  if (sandbox.state() != criv1::SANDBOX_READY ||
+      !sandbox.labels().contains(std::string(kubelet::kPodUid))) {
     return false;
   }
   Pod pod;
@@ -244,37 +250,44 @@ absl::Status KubeletStandIn::SyncOnce() {
       first_error.Update(listed.status());
       continue;
     }
-    std::vector<criv1::Container> containers(listed->containers().begin(), listed->containers().end());
+    std::vector<criv1::Container> containers(listed->containers().begin(),
+                                             listed->containers().end());
     first_error.Update(SyncPod(*pod, containers));
   }
   return first_error;
 }
 
-absl::Status KubeletStandIn::SyncPod(const Pod& pod, const std::vector<criv1::Container>& containers) {
+absl::Status KubeletStandIn::SyncPod(const Pod& pod,
+                                     const std::vector<criv1::Container>& containers) {
   std::map<std::string, std::vector<const criv1::Container*>> by_name;
-  for (const criv1::Container& container : containers) by_name[ContainerNameOf(container)].push_back(&container);
+  for (const criv1::Container& container : containers)
+    by_name[ContainerNameOf(container)].push_back(&container);
 
   absl::Status first_error;
   for (auto& [name, instances] : by_name) {
     // Newest first: kubelet orders by creation; attempts grow with it.
-    std::sort(instances.begin(), instances.end(), [](const criv1::Container* a, const criv1::Container* b) {
-      return a->metadata().attempt() > b->metadata().attempt();
-    });
+    std::sort(instances.begin(), instances.end(),
+              [](const criv1::Container* a, const criv1::Container* b) {
+                return a->metadata().attempt() > b->metadata().attempt();
+              });
     const criv1::Container& newest = *instances.front();
     // Instances older than the newest are replaced already.
     for (size_t i = 1; i < instances.size(); ++i) {
       if (instances[i]->state() != criv1::CONTAINER_RUNNING) superseded_.insert(instances[i]->id());
     }
-    size_t keep = 2;  // The current instance and one dead one (maximum-dead-containers-per-container 1).
+    size_t keep =
+        2;  // The current instance and one dead one (maximum-dead-containers-per-container 1).
 
     if (newest.state() == criv1::CONTAINER_CREATED) {
       criv1::StartContainerRequest start;
       start.set_container_id(newest.id());
-      first_error.Update(runtime_.StartContainer(start));
-    } else if (newest.state() == criv1::CONTAINER_EXITED || newest.state() == criv1::CONTAINER_UNKNOWN) {
+      first_error.Update(lifecycle_.StartContainer(start));
+    } else if (newest.state() == criv1::CONTAINER_EXITED ||
+               newest.state() == criv1::CONTAINER_UNKNOWN) {
       criv1::ContainerStatusRequest status_request;
       status_request.set_container_id(newest.id());
-      absl::StatusOr<criv1::ContainerStatusResponse> status = runtime_.ContainerStatus(status_request);
+      absl::StatusOr<criv1::ContainerStatusResponse> status =
+          runtime_.ContainerStatus(status_request);
       if (!status.ok()) {
         if (!absl::IsNotFound(status.status())) first_error.Update(status.status());
         continue;
@@ -298,14 +311,14 @@ absl::Status KubeletStandIn::SyncPod(const Pod& pod, const std::vector<criv1::Co
       create.set_pod_sandbox_id(pod.sandbox_id);
       *create.mutable_config() = ConfigForAttempt(base, attempt);
       *create.mutable_sandbox_config() = pod.sandbox_config;
-      absl::StatusOr<criv1::CreateContainerResponse> created = runtime_.CreateContainer(create);
+      absl::StatusOr<criv1::CreateContainerResponse> created = lifecycle_.CreateContainer(create);
       if (!created.ok()) {
         first_error.Update(created.status());
         continue;
       }
       criv1::StartContainerRequest start;
       start.set_container_id(created->container_id());
-      absl::Status started = runtime_.StartContainer(start);
+      absl::Status started = lifecycle_.StartContainer(start);
       first_error.Update(started);
       {
         absl::MutexLock lock(&mu_);
@@ -320,7 +333,7 @@ absl::Status KubeletStandIn::SyncPod(const Pod& pod, const std::vector<criv1::Co
       if (instances[i]->state() == criv1::CONTAINER_RUNNING) continue;
       criv1::RemoveContainerRequest remove;
       remove.set_container_id(instances[i]->id());
-      first_error.Update(runtime_.RemoveContainer(remove));
+      first_error.Update(lifecycle_.RemoveContainer(remove));
     }
   }
   return first_error;
@@ -362,16 +375,17 @@ absl::Status KubeletStandIn::RemovePod(absl::string_view namespace_, absl::strin
   {
     absl::MutexLock lock(&mu_);
     auto it = pods_.find(key);
-    if (it == pods_.end()) return absl::NotFoundError(absl::StrCat("pod ", key, " is not run here"));
+    if (it == pods_.end())
+      return absl::NotFoundError(absl::StrCat("pod ", key, " is not run here"));
     sandbox_id = it->second.sandbox_id;
   }
   criv1::StopPodSandboxRequest stop;
   stop.set_pod_sandbox_id(sandbox_id);
-  absl::Status status = runtime_.StopPodSandbox(stop);
+  absl::Status status = lifecycle_.StopPodSandbox(stop);
   if (!status.ok()) return status;
   criv1::RemovePodSandboxRequest remove;
   remove.set_pod_sandbox_id(sandbox_id);
-  status = runtime_.RemovePodSandbox(remove);
+  status = lifecycle_.RemovePodSandbox(remove);
   if (!status.ok()) return status;
   absl::MutexLock lock(&mu_);
   pods_.erase(key);
@@ -383,7 +397,8 @@ absl::Status KubeletStandIn::RemoveAll() {
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [key, pod] : pods_) {
-      names.emplace_back(pod.sandbox_config.metadata().namespace_(), pod.sandbox_config.metadata().name());
+      names.emplace_back(pod.sandbox_config.metadata().namespace_(),
+                         pod.sandbox_config.metadata().name());
     }
   }
   absl::Status first_error;
@@ -397,10 +412,11 @@ int KubeletStandIn::Restarts() const {
 }
 
 absl::StatusOr<std::string> KubeletStandIn::SandboxId(absl::string_view namespace_,
-                                                     absl::string_view name) const {
+                                                      absl::string_view name) const {
   absl::MutexLock lock(&mu_);
   auto it = pods_.find(Key(namespace_, name));
-  if (it == pods_.end()) return absl::NotFoundError(absl::StrCat("pod ", Key(namespace_, name), " is not run here"));
+  if (it == pods_.end())
+    return absl::NotFoundError(absl::StrCat("pod ", Key(namespace_, name), " is not run here"));
   return it->second.sandbox_id;
 }
 

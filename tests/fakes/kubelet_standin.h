@@ -19,6 +19,7 @@
 #include "common/cancellation.h"
 #include "common/clock.h"
 #include "cri/runtime.h"
+#include "tests/fakes/pod_lifecycle.h"
 
 namespace inplaced::fakes {
 
@@ -53,38 +54,41 @@ struct PodSpec {
 };
 
 struct KubeletStandInOptions {
-  // How long after an instance finished its replacement starts (kubelet: 10 s doubling; shortened for
-  // e2e speed, and constant: no CrashLoopBackOff growth).
+  // How long after an instance finished its replacement starts (kubelet: 10 s doubling; shortened
+  // for e2e speed, and constant: no CrashLoopBackOff growth).
   absl::Duration restart_backoff = absl::Milliseconds(300);
-  // Also restart containers of kubelet-labelled sandboxes this stand-in did not create (e.g. pods made
-  // with FakeRuntime::AddPods); their config is rebuilt from the runtime's listing.
+  // Also restart containers of kubelet-labelled sandboxes this stand-in did not create (e.g. pods
+  // made with FakeRuntime::AddPods); their config is rebuilt from the runtime's listing.
   bool adopt_all_pods = false;
 };
 
-// Plays kubelet against any cri::Runtime (FakeRuntime in-process, or real containerd over GrpcRuntime):
-// runs pods with kubelet's labels, annotations and log paths, and restarts exited containers like
-// restartPolicy Always (attempt + 1, restartCount annotation, new log path), keeping one dead instance
-// per container name.
+// Plays kubelet against any runtime: reads it through cri::Runtime like inplaced, and creates,
+// starts and removes sandboxes and containers through PodLifecycle (FakeRuntime in-process for
+// both, or real containerd over cri::GrpcRuntime and GrpcPodLifecycle): runs pods with kubelet's
+// labels, annotations and log paths, and restarts exited containers like restartPolicy Always
+// (attempt + 1, restartCount annotation, new log path), keeping one dead instance per container
+// name.
 //
-// Thread-safe. Start() runs SyncOnce() on a background thread until Stop() or destruction (the thread
-// is joined). The runtime and clock must outlive the stand-in.
+// Thread-safe. Start() runs SyncOnce() on a background thread until Stop() or destruction (the
+// thread is joined). The runtime, lifecycle and clock must outlive the stand-in.
 class KubeletStandIn {
  public:
-  KubeletStandIn(cri::Runtime& runtime, Clock& clock, KubeletStandInOptions options = {});
+  KubeletStandIn(cri::Runtime& runtime, PodLifecycle& lifecycle, Clock& clock,
+                 KubeletStandInOptions options = {});
   ~KubeletStandIn();
   KubeletStandIn(const KubeletStandIn&) = delete;
   KubeletStandIn& operator=(const KubeletStandIn&) = delete;
 
   // RunPodSandbox, then CreateContainer + StartContainer (attempt 0) for each container, in order.
-  // Returns the sandbox id. ALREADY_EXISTS if this stand-in already runs namespace/name; on a failed
-  // container the sandbox is stopped and removed again and the runtime's error is returned.
+  // Returns the sandbox id. ALREADY_EXISTS if this stand-in already runs namespace/name; on a
+  // failed container the sandbox is stopped and removed again and the runtime's error is returned.
   absl::StatusOr<std::string> RunPod(const PodSpec& spec);
 
-  // One kubelet sync (one ListContainers of exited containers when nothing exited, plus one listing per
-  // pod with a fresh exit): for every container of the stand-in's pods whose newest instance exited at least
-  // restart_backoff ago (ContainerStatus.finished_at), creates and starts attempt + 1; starts instances
-  // left CREATED; removes dead instances older than the previous one. Returns the first error met (the
-  // other pods are still synced).
+  // One kubelet sync (one ListContainers of exited containers when nothing exited, plus one listing
+  // per pod with a fresh exit): for every container of the stand-in's pods whose newest instance
+  // exited at least restart_backoff ago (ContainerStatus.finished_at), creates and starts attempt +
+  // 1; starts instances left CREATED; removes dead instances older than the previous one. Returns
+  // the first error met (the other pods are still synced).
   absl::Status SyncOnce();
 
   // Runs SyncOnce() every `poll_interval` (on the clock) on a background thread. No-op if running.
@@ -92,8 +96,8 @@ class KubeletStandIn {
   // Stops and joins the background thread. Idempotent.
   void Stop();
 
-  // Stops and removes the pod's sandbox (and so its containers) and forgets the pod. NOT_FOUND if the
-  // stand-in does not run namespace/name.
+  // Stops and removes the pod's sandbox (and so its containers) and forgets the pod. NOT_FOUND if
+  // the stand-in does not run namespace/name.
   absl::Status RemovePod(absl::string_view namespace_, absl::string_view name);
   // RemovePod() for every pod; returns the first error.
   absl::Status RemoveAll();
@@ -118,6 +122,7 @@ class KubeletStandIn {
   void Loop(absl::Duration poll_interval, Cancellation* stop);
 
   cri::Runtime& runtime_;
+  PodLifecycle& lifecycle_;
   Clock& clock_;
   const KubeletStandInOptions options_;
 

@@ -1,5 +1,5 @@
-// The CRI client (GrpcRuntime, Connect, snapshot), the kubelet stand-in and inplacectl against the fake CRI
-// server binary over a real unix socket.
+// The CRI client (GrpcRuntime, Connect, snapshot), the kubelet stand-in (over GrpcPodLifecycle) and
+// inplacectl against the fake CRI server binary over a real unix socket.
 
 #include <signal.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 #include "cri/snapshot.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/fakes/grpc_pod_lifecycle.h"
 #include "tests/fakes/kubelet_standin.h"
 #include "tests/support/child_process.h"
 #include "tests/support/eventually.h"
@@ -99,7 +100,8 @@ TEST_F(FakeCriServerTest, ConnectReportsEachProfilesRuntime) {
 TEST_F(FakeCriServerTest, StandInPodIsFoundByKubeletLabelsInSnapshot) {
   StartServer();
   ASSERT_OK_AND_ASSIGN(cri::Connection conn, ConnectToServer());
-  fakes::KubeletStandIn standin(*conn.runtime, clock_);
+  fakes::GrpcPodLifecycle lifecycle(conn.endpoint);
+  fakes::KubeletStandIn standin(*conn.runtime, lifecycle, clock_);
   ASSERT_OK_AND_ASSIGN(std::string sandbox_id, standin.RunPod(WebPod("web")));
 
   ASSERT_OK_AND_ASSIGN(cri::NodeSnapshot snapshot, cri::TakeSnapshot(*conn.runtime));
@@ -120,7 +122,8 @@ TEST_F(FakeCriServerTest, StoppedContainerComesBackAsAttemptOneWithNewId) {
   ASSERT_OK_AND_ASSIGN(cri::Connection conn, ConnectToServer());
   fakes::KubeletStandInOptions options;
   options.restart_backoff = absl::Milliseconds(100);
-  fakes::KubeletStandIn standin(*conn.runtime, clock_, options);
+  fakes::GrpcPodLifecycle lifecycle(conn.endpoint);
+  fakes::KubeletStandIn standin(*conn.runtime, lifecycle, clock_, options);
   ASSERT_THAT(standin.RunPod(WebPod("restart")), IsOk());
   ASSERT_OK_AND_ASSIGN(cri::NodeSnapshot before, cri::TakeSnapshot(*conn.runtime));
   const std::string old_id = before.FindPod("it", "restart")->CurrentContainer("app")->id;
@@ -133,15 +136,18 @@ TEST_F(FakeCriServerTest, StoppedContainerComesBackAsAttemptOneWithNewId) {
 
   std::string new_id;
   int64_t restart_count = -1;
-  ASSERT_TRUE(Eventually([&] {
-    absl::StatusOr<cri::NodeSnapshot> now = cri::TakeSnapshot(*conn.runtime);
-    if (!now.ok()) return false;
-    const cri::ContainerInfo* app = now->FindPod("it", "restart")->CurrentContainer("app");
-    if (app == nullptr || app->state != criv1::CONTAINER_RUNNING || app->id == old_id) return false;
-    new_id = app->id;
-    restart_count = app->restart_count;
-    return true;
-  }, kWaitLimit));
+  ASSERT_TRUE(Eventually(
+      [&] {
+        absl::StatusOr<cri::NodeSnapshot> now = cri::TakeSnapshot(*conn.runtime);
+        if (!now.ok()) return false;
+        const cri::ContainerInfo* app = now->FindPod("it", "restart")->CurrentContainer("app");
+        if (app == nullptr || app->state != criv1::CONTAINER_RUNNING || app->id == old_id)
+          return false;
+        new_id = app->id;
+        restart_count = app->restart_count;
+        return true;
+      },
+      kWaitLimit));
   EXPECT_NE(new_id, old_id);
   EXPECT_EQ(restart_count, 1);
   standin.Stop();
@@ -158,7 +164,8 @@ TEST_F(FakeCriServerTest, ClientReconnectsAfterRuntimeRestart) {
   StartServer();
 
   // The same client, no new Connect: gRPC's reconnect backoff (≤ 3 s) brings it back.
-  EXPECT_TRUE(Eventually([&] { return conn.runtime->Version(criv1::VersionRequest()).ok(); }, kWaitLimit));
+  EXPECT_TRUE(
+      Eventually([&] { return conn.runtime->Version(criv1::VersionRequest()).ok(); }, kWaitLimit));
 }
 
 TEST_F(FakeCriServerTest, SnapshotOfAThousandPodsOverTheSocket) {
@@ -189,11 +196,13 @@ TEST_F(FakeCriServerTest, StopOfUnknownContainerIsOkOnEveryProfile) {
 TEST_F(FakeCriServerTest, InplacectlRuntimePsShowsThePods) {
   StartServer();
   ASSERT_OK_AND_ASSIGN(cri::Connection conn, ConnectToServer());
-  fakes::KubeletStandIn standin(*conn.runtime, clock_);
+  fakes::GrpcPodLifecycle lifecycle(conn.endpoint);
+  fakes::KubeletStandIn standin(*conn.runtime, lifecycle, clock_);
   ASSERT_THAT(standin.RunPod(WebPod("shown")), IsOk());
 
-  ASSERT_OK_AND_ASSIGN(ChildProcess ps, ChildProcess::Start({INPLACECTL_PATH, "runtime", "ps", "-n", "it",
-                                                             "--runtime-endpoint", "unix://" + socket_}));
+  ASSERT_OK_AND_ASSIGN(ChildProcess ps,
+                       ChildProcess::Start({INPLACECTL_PATH, "runtime", "ps", "-n", "it",
+                                            "--runtime-endpoint", "unix://" + socket_}));
   const std::string out = ps.ReadAll(absl::Seconds(20));
   ASSERT_OK_AND_ASSIGN(int status, ps.Stop(SIGTERM, absl::Seconds(5)));
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
@@ -202,9 +211,10 @@ TEST_F(FakeCriServerTest, InplacectlRuntimePsShowsThePods) {
   EXPECT_THAT(out, HasSubstr("running"));
 
   ASSERT_OK_AND_ASSIGN(ChildProcess version,
-                       ChildProcess::Start({INPLACECTL_PATH, "runtime", "version", "--runtime-endpoint",
-                                            "unix://" + socket_}));
-  EXPECT_THAT(version.ReadAll(absl::Seconds(20)), HasSubstr("runtime=containerd version=1.6.20~ds1 api=v1"));
+                       ChildProcess::Start({INPLACECTL_PATH, "runtime", "version",
+                                            "--runtime-endpoint", "unix://" + socket_}));
+  EXPECT_THAT(version.ReadAll(absl::Seconds(20)),
+              HasSubstr("runtime=containerd version=1.6.20~ds1 api=v1"));
   EXPECT_OK(standin.RemoveAll());
 }
 

@@ -1,6 +1,6 @@
-// kubelet_standin: plays kubelet against a CRI runtime for the demo and for manual e2e checks. Runs one pod
-// (host network, kubelet's labels and annotations) and restarts its containers when they exit, until
-// SIGTERM/SIGINT, then removes the pod.
+// kubelet_standin: plays kubelet against a CRI runtime for the demo and for manual e2e checks. Runs
+// one pod (host network, kubelet's labels and annotations) and restarts its containers when they
+// exit, until SIGTERM/SIGINT, then removes the pod.
 //
 //   kubelet_standin --runtime-endpoint unix:///tmp/x/containerd.sock --pod demo/web
 //       --container 'app=localhost/busybox:1=sleep 3600' [--container ...] [--grace-period 30]
@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "common/real_clock.h"
 #include "cri/connect.h"
+#include "tests/fakes/grpc_pod_lifecycle.h"
 #include "tests/fakes/kubelet_standin.h"
 
 namespace {
@@ -48,7 +49,8 @@ int main(int argc, char** argv) {
   app.add_option("--uid", uid, "Pod UID (default: derived from the name)");
   app.add_option("--container", containers, "NAME=IMAGE[=SHELL COMMAND], repeatable")->required();
   app.add_option("--grace-period", grace_period, "terminationGracePeriodSeconds annotation");
-  app.add_option("--restart-backoff-ms", restart_backoff_ms, "Delay before an exited container restarts");
+  app.add_option("--restart-backoff-ms", restart_backoff_ms,
+                 "Delay before an exited container restarts");
   app.add_option("--poll-ms", poll_ms, "Sync interval");
   try {
     app.parse(argc, argv);
@@ -69,7 +71,8 @@ int main(int argc, char** argv) {
   for (const std::string& flag : containers) {
     ContainerSpec c;
     if (!ParseContainer(flag, &c)) {
-      std::cerr << "kubelet_standin: --container must be NAME=IMAGE[=COMMAND], got " << flag << "\n";
+      std::cerr << "kubelet_standin: --container must be NAME=IMAGE[=COMMAND], got " << flag
+                << "\n";
       return 2;
     }
     spec.containers.push_back(std::move(c));
@@ -92,7 +95,8 @@ int main(int argc, char** argv) {
   inplaced::RealClock clock;
   inplaced::fakes::KubeletStandInOptions standin_options;
   standin_options.restart_backoff = absl::Milliseconds(restart_backoff_ms);
-  inplaced::fakes::KubeletStandIn standin(*conn->runtime, clock, standin_options);
+  inplaced::fakes::GrpcPodLifecycle lifecycle(conn->endpoint);
+  inplaced::fakes::KubeletStandIn standin(*conn->runtime, lifecycle, clock, standin_options);
   absl::StatusOr<std::string> sandbox = standin.RunPod(spec);
   if (!sandbox.ok()) {
     std::cerr << "kubelet_standin: run pod " << pod << ": " << sandbox.status() << "\n";

@@ -12,20 +12,13 @@ class MockRuntime : public Runtime {
  public:
   MOCK_METHOD(absl::StatusOr<criv1::VersionResponse>, Version, (const criv1::VersionRequest&),
               (override));
-  MOCK_METHOD(absl::StatusOr<criv1::StatusResponse>, Status, (const criv1::StatusRequest&), (override));
-  MOCK_METHOD(absl::StatusOr<criv1::RunPodSandboxResponse>, RunPodSandbox,
-              (const criv1::RunPodSandboxRequest&), (override));
-  MOCK_METHOD(absl::Status, StopPodSandbox, (const criv1::StopPodSandboxRequest&), (override));
-  MOCK_METHOD(absl::Status, RemovePodSandbox, (const criv1::RemovePodSandboxRequest&), (override));
+  MOCK_METHOD(absl::StatusOr<criv1::StatusResponse>, Status, (const criv1::StatusRequest&),
+              (override));
   MOCK_METHOD(absl::StatusOr<criv1::PodSandboxStatusResponse>, PodSandboxStatus,
               (const criv1::PodSandboxStatusRequest&), (override));
   MOCK_METHOD(absl::StatusOr<criv1::ListPodSandboxResponse>, ListPodSandbox,
               (const criv1::ListPodSandboxRequest&), (override));
-  MOCK_METHOD(absl::StatusOr<criv1::CreateContainerResponse>, CreateContainer,
-              (const criv1::CreateContainerRequest&), (override));
-  MOCK_METHOD(absl::Status, StartContainer, (const criv1::StartContainerRequest&), (override));
   MOCK_METHOD(absl::Status, StopContainer, (const criv1::StopContainerRequest&), (override));
-  MOCK_METHOD(absl::Status, RemoveContainer, (const criv1::RemoveContainerRequest&), (override));
   MOCK_METHOD(absl::StatusOr<criv1::ListContainersResponse>, ListContainers,
               (const criv1::ListContainersRequest&), (override));
   MOCK_METHOD(absl::StatusOr<criv1::ContainerStatusResponse>, ContainerStatus,
@@ -34,13 +27,10 @@ class MockRuntime : public Runtime {
               (const criv1::ExecSyncRequest&, Cancellation*), (override));
   MOCK_METHOD(absl::StatusOr<std::unique_ptr<ContainerEventStream>>, GetContainerEvents, (),
               (override));
-  MOCK_METHOD(absl::StatusOr<criv1::ListImagesResponse>, ListImages, (const criv1::ListImagesRequest&),
-              (override));
   MOCK_METHOD(absl::StatusOr<criv1::ImageStatusResponse>, ImageStatus,
               (const criv1::ImageStatusRequest&), (override));
   MOCK_METHOD(absl::StatusOr<criv1::PullImageResponse>, PullImage,
               (const criv1::PullImageRequest&, Cancellation*), (override));
-  MOCK_METHOD(absl::Status, RemoveImage, (const criv1::RemoveImageRequest&), (override));
   MOCK_METHOD(absl::StatusOr<criv1::ImageFsInfoResponse>, ImageFsInfo,
               (const criv1::ImageFsInfoRequest&), (override));
 };

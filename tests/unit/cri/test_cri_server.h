@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "api/cri/runtime_v1.grpc.pb.h"
+#include "gtest/gtest.h"
 
 namespace inplaced::cri::testing {
 
@@ -55,6 +56,21 @@ class ServerLog {
   std::map<std::string, TimePoint> deadlines_ ABSL_GUARDED_BY(mu_);
 };
 
+// Slack for converting between the client's absolute deadline, the grpc-timeout header and the
+// server's clock; far below the differences the tests tell apart (30 s and more).
+inline constexpr std::chrono::seconds kDeadlineSlack(2);
+
+// Checks that the deadline `log` recorded for `method` lies in [before + expected, after +
+// expected] (with slack), `before` and `after` bracketing the call.
+inline void ExpectDeadline(ServerLog& log, const std::string& method, TimePoint before,
+                           TimePoint after, std::chrono::seconds expected) {
+  ASSERT_TRUE(log.Called(method)) << method;
+  const TimePoint deadline = log.Deadline(method);
+  ASSERT_NE(deadline, TimePoint::max()) << method << " has no deadline";
+  EXPECT_GE(deadline, before + expected - kDeadlineSlack) << method;
+  EXPECT_LE(deadline, after + expected + kDeadlineSlack) << method;
+}
+
 class TestRuntimeService final : public criv1::RuntimeService::Service {
  public:
   enum class EventsMode { kTwoEventsThenOk, kHang, kUnimplemented };
@@ -90,6 +106,11 @@ class TestRuntimeService final : public criv1::RuntimeService::Service {
     log_->Record("StopContainer", c);
     return Lookup(request->container_id());
   }
+  grpc::Status StartContainer(grpc::ServerContext* c, const criv1::StartContainerRequest* request,
+                              criv1::StartContainerResponse*) override {
+    log_->Record("StartContainer", c);
+    return Lookup(request->container_id());
+  }
   grpc::Status RemoveContainer(grpc::ServerContext* c, const criv1::RemoveContainerRequest* request,
                                criv1::RemoveContainerResponse*) override {
     log_->Record("RemoveContainer", c);
@@ -110,8 +131,9 @@ class TestRuntimeService final : public criv1::RuntimeService::Service {
     response->set_exit_code(3);
     return grpc::Status::OK;
   }
-  grpc::Status GetContainerEvents(grpc::ServerContext* c, const criv1::GetEventsRequest*,
-                                  grpc::ServerWriter<criv1::ContainerEventResponse>* writer) override {
+  grpc::Status GetContainerEvents(
+      grpc::ServerContext* c, const criv1::GetEventsRequest*,
+      grpc::ServerWriter<criv1::ContainerEventResponse>* writer) override {
     log_->Record("GetContainerEvents", c);
     switch (events_mode_) {
       case EventsMode::kUnimplemented:

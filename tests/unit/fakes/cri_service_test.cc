@@ -24,8 +24,9 @@ class CriServiceTest : public ::testing::Test {
     char dir[] = "/tmp/h3criXXXXXX";
     ASSERT_NE(::mkdtemp(dir), nullptr);
     dir_ = dir;
-    ASSERT_OK_AND_ASSIGN(server_, CriServer::Start(runtime_, dir_ + "/cri.sock"));
-    auto channel = grpc::CreateChannel("unix://" + dir_ + "/cri.sock", grpc::InsecureChannelCredentials());
+    ASSERT_OK_AND_ASSIGN(server_, CriServer::Start(runtime_, runtime_, dir_ + "/cri.sock"));
+    auto channel =
+        grpc::CreateChannel("unix://" + dir_ + "/cri.sock", grpc::InsecureChannelCredentials());
     runtime_stub_ = criv1::RuntimeService::NewStub(channel);
     image_stub_ = criv1::ImageService::NewStub(channel);
   }
@@ -65,8 +66,9 @@ TEST_F(CriServiceTest, ErrorsKeepTheirCodeAndMessage) {
   runtime_.InjectError("ImageFsInfo", absl::UnavailableError("server is not initialized yet"));
   grpc::ClientContext image_context;
   criv1::ImageFsInfoResponse info;
-  EXPECT_EQ(image_stub_->ImageFsInfo(&image_context, criv1::ImageFsInfoRequest(), &info).error_code(),
-            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(
+      image_stub_->ImageFsInfo(&image_context, criv1::ImageFsInfoRequest(), &info).error_code(),
+      grpc::StatusCode::UNAVAILABLE);
 }
 
 TEST_F(CriServiceTest, EventsUnimplementedOnContainerd16) {

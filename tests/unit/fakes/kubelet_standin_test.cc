@@ -42,11 +42,12 @@ PodSpec WebPod() {
 
 class KubeletStandInTest : public ::testing::Test {
  protected:
-  KubeletStandInTest() : runtime_(clock_), kubelet_(runtime_, clock_) {}
+  KubeletStandInTest() : runtime_(clock_), kubelet_(runtime_, runtime_, clock_) {}
 
   std::vector<criv1::Container> ContainersNamed(const std::string& name) {
     criv1::ListContainersRequest request;
-    (*request.mutable_filter()->mutable_label_selector())[std::string(kubelet::kContainerName)] = name;
+    (*request.mutable_filter()->mutable_label_selector())[std::string(kubelet::kContainerName)] =
+        name;
     auto listed = runtime_.ListContainers(request);
     EXPECT_OK(listed);
     std::vector<criv1::Container> out(listed->containers().begin(), listed->containers().end());
@@ -178,7 +179,7 @@ TEST(KubeletStandInAdoptTest, RestartsContainersOfBulkPods) {
   FakeRuntime runtime(clock, RuntimeProfile::Containerd20());
   KubeletStandInOptions options;
   options.adopt_all_pods = true;
-  KubeletStandIn kubelet(runtime, clock, options);
+  KubeletStandIn kubelet(runtime, runtime, clock, options);
   runtime.AddPods(3, 1);
   criv1::ListContainersRequest list;
   ASSERT_OK_AND_ASSIGN(auto before, runtime.ListContainers(list));

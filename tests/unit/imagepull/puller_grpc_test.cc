@@ -13,13 +13,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "cri/connect.h"
-#include "tests/fakes/memory_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "imagepull/puller.h"
 #include "tests/fakes/cri_service.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_runtime.h"
+#include "tests/fakes/memory_store.h"
 #include "tests/support/status_matchers.h"
 
 namespace inplaced::imagepull {
@@ -58,16 +58,6 @@ class PullTrackingRuntime final : public cri::Runtime {
   absl::StatusOr<criv1::StatusResponse> Status(const criv1::StatusRequest& r) override {
     return inner_.Status(r);
   }
-  absl::StatusOr<criv1::RunPodSandboxResponse> RunPodSandbox(
-      const criv1::RunPodSandboxRequest& r) override {
-    return inner_.RunPodSandbox(r);
-  }
-  absl::Status StopPodSandbox(const criv1::StopPodSandboxRequest& r) override {
-    return inner_.StopPodSandbox(r);
-  }
-  absl::Status RemovePodSandbox(const criv1::RemovePodSandboxRequest& r) override {
-    return inner_.RemovePodSandbox(r);
-  }
   absl::StatusOr<criv1::PodSandboxStatusResponse> PodSandboxStatus(
       const criv1::PodSandboxStatusRequest& r) override {
     return inner_.PodSandboxStatus(r);
@@ -76,18 +66,8 @@ class PullTrackingRuntime final : public cri::Runtime {
       const criv1::ListPodSandboxRequest& r) override {
     return inner_.ListPodSandbox(r);
   }
-  absl::StatusOr<criv1::CreateContainerResponse> CreateContainer(
-      const criv1::CreateContainerRequest& r) override {
-    return inner_.CreateContainer(r);
-  }
-  absl::Status StartContainer(const criv1::StartContainerRequest& r) override {
-    return inner_.StartContainer(r);
-  }
   absl::Status StopContainer(const criv1::StopContainerRequest& r) override {
     return inner_.StopContainer(r);
-  }
-  absl::Status RemoveContainer(const criv1::RemoveContainerRequest& r) override {
-    return inner_.RemoveContainer(r);
   }
   absl::StatusOr<criv1::ListContainersResponse> ListContainers(
       const criv1::ListContainersRequest& r) override {
@@ -104,15 +84,9 @@ class PullTrackingRuntime final : public cri::Runtime {
   absl::StatusOr<std::unique_ptr<cri::ContainerEventStream>> GetContainerEvents() override {
     return inner_.GetContainerEvents();
   }
-  absl::StatusOr<criv1::ListImagesResponse> ListImages(const criv1::ListImagesRequest& r) override {
-    return inner_.ListImages(r);
-  }
   absl::StatusOr<criv1::ImageStatusResponse> ImageStatus(
       const criv1::ImageStatusRequest& r) override {
     return inner_.ImageStatus(r);
-  }
-  absl::Status RemoveImage(const criv1::RemoveImageRequest& r) override {
-    return inner_.RemoveImage(r);
   }
   absl::StatusOr<criv1::ImageFsInfoResponse> ImageFsInfo(
       const criv1::ImageFsInfoRequest& r) override {
@@ -137,7 +111,7 @@ class PullerGrpcTest : public ::testing::Test {
     char dir[] = "/tmp/pullgrpcXXXXXX";
     ASSERT_NE(mkdtemp(dir), nullptr);
     dir_ = dir;
-    ASSERT_OK_AND_ASSIGN(server_, fakes::CriServer::Start(served_, dir_ + "/cri.sock"));
+    ASSERT_OK_AND_ASSIGN(server_, fakes::CriServer::Start(served_, fake_, dir_ + "/cri.sock"));
     cri::ConnectOptions options;
     options.endpoint = dir_ + "/cri.sock";
     ASSERT_OK_AND_ASSIGN(cri::Connection connection, cri::Connect(options));

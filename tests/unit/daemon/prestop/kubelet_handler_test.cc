@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "cri/kubelet_labels.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -39,7 +40,8 @@ TEST(ParseKubeletPreStopHandlerTest, ParsesEveryActionLikeKubeletWritesIt) {
            http_headers { name: "X-Token" value: "abc" } http_headers { name: "X-Empty" } })"},
       {"httpGet named port", R"({"httpGet":{"path":"/x","port":"http-admin"}})",
        R"(http_get { path: "/x" port_name: "http-admin" })"},
-      {"httpGet numeric string port", R"({"httpGet":{"port":"9090"}})", R"(http_get { port_number: 9090 })"},
+      {"httpGet numeric string port", R"({"httpGet":{"port":"9090"}})",
+       R"(http_get { port_number: 9090 })"},
       {"httpGet nulls are absent", R"({"httpGet":{"port":80,"host":null,"httpHeaders":null}})",
        R"(http_get { port_number: 80 })"},
       {"tcpSocket int", R"({"tcpSocket":{"port":5432}})", R"(tcp_socket { port_number: 5432 })"},
@@ -53,7 +55,8 @@ TEST(ParseKubeletPreStopHandlerTest, ParsesEveryActionLikeKubeletWritesIt) {
   };
   for (const HandlerCase& c : cases) {
     SCOPED_TRACE(c.description);
-    ASSERT_OK_AND_ASSIGN(std::optional<api::LifecycleHandler> handler, ParseKubeletPreStopHandler(c.json));
+    ASSERT_OK_AND_ASSIGN(std::optional<api::LifecycleHandler> handler,
+                         ParseKubeletPreStopHandler(c.json));
     ASSERT_TRUE(handler.has_value());
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*handler, FromText(c.expected)))
         << handler->ShortDebugString();
@@ -63,7 +66,8 @@ TEST(ParseKubeletPreStopHandlerTest, ParsesEveryActionLikeKubeletWritesIt) {
 TEST(ParseKubeletPreStopHandlerTest, EmptyOrNullMeansNoHook) {
   for (const char* json : {"", "   \n", "null"}) {
     SCOPED_TRACE(json);
-    ASSERT_OK_AND_ASSIGN(std::optional<api::LifecycleHandler> handler, ParseKubeletPreStopHandler(json));
+    ASSERT_OK_AND_ASSIGN(std::optional<api::LifecycleHandler> handler,
+                         ParseKubeletPreStopHandler(json));
     EXPECT_FALSE(handler.has_value());
   }
 }
@@ -79,19 +83,26 @@ TEST(ParseKubeletPreStopHandlerTest, RejectsBadInputWithTheReason) {
       {"malformed", R"({"exec":{"command":["a"])", "malformed JSON"},
       {"not an object", R"(["exec"])", "must be a JSON object"},
       {"no action", R"({})", "no action"},
-      {"two actions", R"({"exec":{"command":["a"]},"sleep":{"seconds":1}})", "more than one action"},
+      {"two actions", R"({"exec":{"command":["a"]},"sleep":{"seconds":1}})",
+       "more than one action"},
       {"action not an object", R"({"exec":"ls"})", "exec: must be an object"},
       {"exec without command", R"({"exec":{}})", "exec.command: required"},
-      {"exec empty command", R"({"exec":{"command":[]}})", "exec.command: must have a non-empty first"},
-      {"exec empty first arg", R"({"exec":{"command":[""]}})", "exec.command: must have a non-empty first"},
-      {"exec non-string arg", R"({"exec":{"command":["a",1]}})", "exec.command: must be an array of strings"},
+      {"exec empty command", R"({"exec":{"command":[]}})",
+       "exec.command: must have a non-empty first"},
+      {"exec empty first arg", R"({"exec":{"command":[""]}})",
+       "exec.command: must have a non-empty first"},
+      {"exec non-string arg", R"({"exec":{"command":["a",1]}})",
+       "exec.command: must be an array of strings"},
       {"httpGet without port", R"({"httpGet":{"path":"/"}})", "httpGet.port: required"},
       {"httpGet empty port", R"({"httpGet":{"port":""}})", "httpGet.port: required"},
       {"httpGet port zero", R"({"httpGet":{"port":0}})", "httpGet.port: port 0 out of range"},
       {"httpGet port too big", R"({"httpGet":{"port":70000}})", "port 70000 out of range"},
-      {"httpGet numeric string too big", R"({"httpGet":{"port":"70000"}})", "port 70000 out of range"},
-      {"httpGet port float", R"({"httpGet":{"port":80.5}})", "httpGet.port: must be an integer or a string"},
-      {"httpGet host not string", R"({"httpGet":{"port":80,"host":1}})", "httpGet.host: must be a string"},
+      {"httpGet numeric string too big", R"({"httpGet":{"port":"70000"}})",
+       "port 70000 out of range"},
+      {"httpGet port float", R"({"httpGet":{"port":80.5}})",
+       "httpGet.port: must be an integer or a string"},
+      {"httpGet host not string", R"({"httpGet":{"port":80,"host":1}})",
+       "httpGet.host: must be a string"},
       {"httpGet headers not array", R"({"httpGet":{"port":80,"httpHeaders":{}}})",
        "httpGet.httpHeaders: must be"},
       {"httpGet header without name", R"({"httpGet":{"port":80,"httpHeaders":[{"value":"v"}]}})",
@@ -103,10 +114,11 @@ TEST(ParseKubeletPreStopHandlerTest, RejectsBadInputWithTheReason) {
   };
   for (const BadCase& c : cases) {
     SCOPED_TRACE(c.description);
-    absl::StatusOr<std::optional<api::LifecycleHandler>> handler = ParseKubeletPreStopHandler(c.json);
+    absl::StatusOr<std::optional<api::LifecycleHandler>> handler =
+        ParseKubeletPreStopHandler(c.json);
     EXPECT_THAT(handler, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.reason)));
     if (!handler.ok()) {
-      EXPECT_THAT(handler.status().message(), HasSubstr(kPreStopHandlerAnnotation));
+      EXPECT_THAT(handler.status().message(), HasSubstr(cri::kubelet::kContainerPreStopHandler));
     }
   }
 }
@@ -160,7 +172,8 @@ TEST(ParseKubeletPortsTest, RejectsBadInputWithTheReason) {
       {"no containerPort", R"([{"name":"a"}])", "ports[].containerPort: required"},
       {"port string", R"([{"name":"a","containerPort":"80"}])", "must be an integer"},
       {"port zero", R"([{"name":"a","containerPort":0}])", "out of range"},
-      {"bad protocol", R"([{"name":"a","containerPort":80,"protocol":"QUIC"}])", "protocol \"QUIC\""},
+      {"bad protocol", R"([{"name":"a","containerPort":80,"protocol":"QUIC"}])",
+       "protocol \"QUIC\""},
       {"name not string", R"([{"name":5,"containerPort":80}])", "ports[].name: must be a string"},
   };
   for (const BadCase& c : cases) {
@@ -168,7 +181,7 @@ TEST(ParseKubeletPortsTest, RejectsBadInputWithTheReason) {
     absl::StatusOr<std::vector<api::ContainerPort>> ports = ParseKubeletPorts(c.json);
     EXPECT_THAT(ports, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.reason)));
     if (!ports.ok()) {
-      EXPECT_THAT(ports.status().message(), HasSubstr(kPortsAnnotation));
+      EXPECT_THAT(ports.status().message(), HasSubstr(cri::kubelet::kContainerPorts));
     }
   }
 }

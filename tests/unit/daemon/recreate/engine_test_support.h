@@ -16,11 +16,11 @@
 #include "daemon/prestop/prestop_runner.h"
 #include "daemon/recreate/recreate_engine.h"
 #include "daemon/recreate/watch_hub.h"
-#include "tests/fakes/memory_store.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_runtime.h"
 #include "tests/fakes/kubelet_standin.h"
+#include "tests/fakes/memory_store.h"
 #include "tests/support/status_matchers.h"
 
 namespace inplaced::daemon::testing {
@@ -82,7 +82,8 @@ class FakePreStopRunner final : public PreStopRunner {
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   int running_ ABSL_GUARDED_BY(mu_) = 0;
   int wait_target_ ABSL_GUARDED_BY(mu_) = 0;
-  PreStopResult result_ ABSL_GUARDED_BY(mu_){::inplaced::v1::PRE_STOP_OUTCOME_SUCCEEDED, "exit code 0"};
+  PreStopResult result_ ABSL_GUARDED_BY(mu_){::inplaced::v1::PRE_STOP_OUTCOME_SUCCEEDED,
+                                             "exit code 0"};
   std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -103,7 +104,9 @@ class EngineEnv {
  public:
   explicit EngineEnv(fakes::RuntimeProfile profile = fakes::RuntimeProfile::Containerd16(),
                      RecreateEngineOptions options = DefaultOptions())
-      : runtime_(clock_, std::move(profile)), kubelet_(runtime_, clock_), options_(options) {
+      : runtime_(clock_, std::move(profile)),
+        kubelet_(runtime_, runtime_, clock_),
+        options_(options) {
     store_ = std::make_unique<fakes::MemoryStore>();
   }
   ~EngineEnv() {
@@ -150,7 +153,8 @@ class EngineEnv {
   }
 
   // The current (newest) instance id of a container, "" if none.
-  std::string CurrentId(const std::string& pod_namespace, const std::string& pod, const std::string& name) {
+  std::string CurrentId(const std::string& pod_namespace, const std::string& pod,
+                        const std::string& name) {
     absl::StatusOr<cri::NodeSnapshot> snapshot = cri::TakeSnapshot(runtime_);
     if (!snapshot.ok()) return "";
     const cri::PodInfo* info = snapshot->FindPod(pod_namespace, pod);
@@ -181,7 +185,8 @@ class EngineEnv {
   std::unique_ptr<RecreateEngine> engine_;
 };
 
-// The request namespace/name as the engine answers Get (an empty request, and a test failure, if none).
+// The request namespace/name as the engine answers Get (an empty request, and a test failure, if
+// none).
 inline ::inplaced::v1::RecreateRequest Get(RecreateEngine& engine, const std::string& name,
                                            const std::string& pod_namespace = "default") {
   ::inplaced::v1::GetRecreateRequestRequest request;
@@ -192,15 +197,15 @@ inline ::inplaced::v1::RecreateRequest Get(RecreateEngine& engine, const std::st
   return got.ok() ? *got : ::inplaced::v1::RecreateRequest();
 }
 
-inline ::inplaced::v1::CreateRecreateRequestRequest NewCreate(const std::string& name,
-                                                              std::vector<std::string> containers,
-                                                              const std::string& pod = "web-0",
-                                                              const std::string& pod_namespace = "default") {
+inline ::inplaced::v1::CreateRecreateRequestRequest NewCreate(
+    const std::string& name, std::vector<std::string> containers, const std::string& pod = "web-0",
+    const std::string& pod_namespace = "default") {
   ::inplaced::v1::CreateRecreateRequestRequest request;
   request.set_namespace_(pod_namespace);
   request.set_name(name);
   request.mutable_spec()->set_pod_name(pod);
-  for (const std::string& container : containers) request.mutable_spec()->add_containers()->set_name(container);
+  for (const std::string& container : containers)
+    request.mutable_spec()->add_containers()->set_name(container);
   return request;
 }
 

@@ -25,8 +25,8 @@ using testing::NodeBuilder;
 
 const absl::Time kStart = absl::FromUnixSeconds(1700000000);
 
-// A small node: one pod "default/web-0" (uid-1) whose container instances the test moves around like
-// kubelet and the runtime would.
+// A small node: one pod "default/web-0" (uid-1) whose container instances the test moves around
+// like kubelet and the runtime would.
 class World {
  public:
   World() { AddContainer("a"); }
@@ -87,11 +87,13 @@ api::CreateRecreateRequestRequest NewRequest(std::vector<std::string> containers
   request.set_namespace_("default");
   request.set_name("r1");
   request.mutable_spec()->set_pod_name("web-0");
-  for (const std::string& name : containers) request.mutable_spec()->add_containers()->set_name(name);
+  for (const std::string& name : containers)
+    request.mutable_spec()->add_containers()->set_name(name);
   return request;
 }
 
-internal::RecreateRecord Record(api::CreateRecreateRequestRequest request, absl::Time now = kStart) {
+internal::RecreateRecord Record(api::CreateRecreateRequestRequest request,
+                                absl::Time now = kStart) {
   ApplySpecDefaults(request.mutable_spec());
   return NewRecord(request, "req-uid", now, 1);
 }
@@ -150,7 +152,8 @@ TEST(RecreateStateMachineTest, FollowsTheRestartToSucceededAndCompletes) {
   EXPECT_EQ(FromProtoTime(state.restarted_at()), kStart + absl::Seconds(2));
   EXPECT_EQ(result.record.request().status().phase(), api::RECREATE_PHASE_COMPLETED);
   EXPECT_EQ(result.record.request().status().message(), "");
-  EXPECT_EQ(FromProtoTime(result.record.request().status().completion_time()), kStart + absl::Seconds(2));
+  EXPECT_EQ(FromProtoTime(result.record.request().status().completion_time()),
+            kStart + absl::Seconds(2));
 }
 
 TEST(RecreateStateMachineTest, AStepWithNothingNewChangesNothing) {
@@ -167,7 +170,8 @@ TEST(RecreateStateMachineTest, StatusContextFromTheCallerDecidesWhatIsRecreated)
   World world;
   world.Restart("a", kStart - absl::Minutes(5));  // a-1 runs since before the request
   api::CreateRecreateRequestRequest request = NewRequest({"a"});
-  request.mutable_spec()->mutable_containers(0)->mutable_status_context()->set_container_id("containerd://a-0");
+  request.mutable_spec()->mutable_containers(0)->mutable_status_context()->set_container_id(
+      "containerd://a-0");
   const StepResult result = Advance(Record(request), world.Snapshot(), At(kStart));
   EXPECT_TRUE(result.kills.empty()) << "already recreated since the status context: no kill";
   const api::ContainerRecreateState& state = StateOf(result.record, 0);
@@ -262,7 +266,8 @@ TEST(RecreateStateMachineTest, BlockedRequestStaysPendingAndSaysWhy) {
   EXPECT_TRUE(result.kills.empty());
   EXPECT_EQ(result.record.request().status().phase(), api::RECREATE_PHASE_PENDING);
   EXPECT_THAT(result.record.request().status().message(), HasSubstr("waiting for request older"));
-  EXPECT_EQ(StateOf(result.record, 0).old_container_id(), "a-0") << "status context filled while waiting";
+  EXPECT_EQ(StateOf(result.record, 0).old_container_id(), "a-0")
+      << "status context filled while waiting";
 }
 
 TEST(RecreateStateMachineTest, PodGoneCompletesTheRequest) {
@@ -329,17 +334,28 @@ TEST_P(MissingContainerTest, FailOrIgnore) {
   EXPECT_EQ(StateOf(result.record, 0).message(), kContainerNotFoundMessage);
   if (c.policy == api::FAILURE_POLICY_FAIL) {
     EXPECT_EQ(StateOf(result.record, 1).phase(), api::CONTAINER_RECREATE_PHASE_PENDING);
-    EXPECT_THAT(StateOf(result.record, 1).message(), HasSubstr("not attempted: container ghost failed"));
+    EXPECT_THAT(StateOf(result.record, 1).message(),
+                HasSubstr("not attempted: container ghost failed"));
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Policies, MissingContainerTest,
     ::testing::Values(
-        PolicyCase{"FailParallel", api::FAILURE_POLICY_FAIL, false, {}, api::RECREATE_PHASE_COMPLETED},
-        PolicyCase{"FailOrdered", api::FAILURE_POLICY_FAIL, true, {}, api::RECREATE_PHASE_COMPLETED},
-        PolicyCase{"IgnoreParallel", api::FAILURE_POLICY_IGNORE, false, {"a-0"}, api::RECREATE_PHASE_RECREATING},
-        PolicyCase{"IgnoreOrdered", api::FAILURE_POLICY_IGNORE, true, {"a-0"}, api::RECREATE_PHASE_RECREATING}),
+        PolicyCase{
+            "FailParallel", api::FAILURE_POLICY_FAIL, false, {}, api::RECREATE_PHASE_COMPLETED},
+        PolicyCase{
+            "FailOrdered", api::FAILURE_POLICY_FAIL, true, {}, api::RECREATE_PHASE_COMPLETED},
+        PolicyCase{"IgnoreParallel",
+                   api::FAILURE_POLICY_IGNORE,
+                   false,
+                   {"a-0"},
+                   api::RECREATE_PHASE_RECREATING},
+        PolicyCase{"IgnoreOrdered",
+                   api::FAILURE_POLICY_IGNORE,
+                   true,
+                   {"a-0"},
+                   api::RECREATE_PHASE_RECREATING}),
     [](const ::testing::TestParamInfo<PolicyCase>& info) { return info.param.name; });
 
 TEST(RecreateStateMachineTest, InitAndEphemeralContainersFailAtOnceInsteadOfWaitingForTheDeadline) {
@@ -376,7 +392,8 @@ TEST(RecreateStateMachineTest, StopErrorFailsTheContainerAndFailPolicyCompletes)
   internal::RecreateRecord record = result.record;
   ApplyStopResult(&record, 0, absl::UnavailableError("StopContainer: connection refused"), kStart);
   EXPECT_EQ(StateOf(record, 0).phase(), api::CONTAINER_RECREATE_PHASE_FAILED);
-  EXPECT_EQ(StateOf(record, 0).message(), "kill container error: StopContainer: connection refused");
+  EXPECT_EQ(StateOf(record, 0).message(),
+            "kill container error: StopContainer: connection refused");
   StepInput input = At(kStart + absl::Seconds(1));
   input.kills_in_flight.insert("b");
   result = Advance(record, world.Snapshot(), input);
@@ -400,7 +417,8 @@ TEST(RecreateStateMachineTest, GraceComesFromStrategyElseAnnotationElseDefault) 
 TEST(RecreateStateMachineTest, PreStopFromTheRequestRunsFirst) {
   World world;
   api::CreateRecreateRequestRequest request = NewRequest({"a"});
-  request.mutable_spec()->mutable_containers(0)->mutable_pre_stop()->mutable_exec()->add_command("drain");
+  request.mutable_spec()->mutable_containers(0)->mutable_pre_stop()->mutable_exec()->add_command(
+      "drain");
   StepResult result = Advance(Record(request), world.Snapshot(), At(kStart));
   ASSERT_EQ(result.kills.size(), 1u);
   ASSERT_TRUE(result.kills[0].pre_stop.has_value());
@@ -412,7 +430,8 @@ TEST(RecreateStateMachineTest, PreStopFromTheRequestRunsFirst) {
   EXPECT_FALSE(state.has_killed_at()) << "killed_at is the StopContainer time, after the hook";
 
   internal::RecreateRecord record = result.record;
-  ApplyPreStopResult(&record, 0, api::PRE_STOP_OUTCOME_FAILED, "exit code 1", kStart + absl::Seconds(3));
+  ApplyPreStopResult(&record, 0, api::PRE_STOP_OUTCOME_FAILED, "exit code 1",
+                     kStart + absl::Seconds(3));
   EXPECT_EQ(record.kills(0).step(), internal::KILL_STEP_STOP_SENT);
   EXPECT_EQ(StateOf(record, 0).pre_stop().outcome(), api::PRE_STOP_OUTCOME_FAILED);
   EXPECT_EQ(StateOf(record, 0).pre_stop().message(), "exit code 1");
@@ -425,7 +444,8 @@ TEST(RecreateStateMachineTest, AnnotationHookGraceZeroIsSkippedAndBadAnnotationI
   world.AddContainer("b", {{std::string(cri::kubelet::kContainerPreStopHandler), "{\"exec\":{}}"}});
   world.AddContainer("c", {{std::string(cri::kubelet::kContainerPreStopHandler), "broken"}});
   StepInput input = At(kStart);
-  input.parse_pre_stop = [](absl::string_view json) -> absl::StatusOr<std::optional<api::LifecycleHandler>> {
+  input.parse_pre_stop =
+      [](absl::string_view json) -> absl::StatusOr<std::optional<api::LifecycleHandler>> {
     if (json == "broken") return absl::InvalidArgumentError("not JSON");
     api::LifecycleHandler handler;
     handler.mutable_exec()->add_command("hook");
@@ -451,6 +471,29 @@ TEST(RecreateStateMachineTest, AnnotationHookGraceZeroIsSkippedAndBadAnnotationI
   EXPECT_EQ(result.record.kills(1).step(), internal::KILL_STEP_STOP_SENT);
 }
 
+TEST(RecreateStateMachineTest, KillCarriesKubeletPortsParsedAndRequestPortsFirst) {
+  World world;
+  world.AddContainer("b", {{std::string(cri::kubelet::kContainerPorts),
+                            R"([{"name":"http","containerPort":8080}])"}});
+  world.AddContainer("c", {{std::string(cri::kubelet::kContainerPorts), "broken"}});
+  world.AddContainer("d", {{std::string(cri::kubelet::kContainerPorts),
+                            R"([{"name":"http","containerPort":8080}])"}});
+  api::CreateRecreateRequestRequest request = NewRequest({"a", "b", "c", "d"});
+  api::ContainerPort* own = request.mutable_spec()->mutable_containers(3)->add_ports();
+  own->set_name("admin");
+  own->set_container_port(9090);
+  const StepResult result = Advance(Record(request), world.Snapshot(), At(kStart));
+  ASSERT_EQ(result.kills.size(), 4u);
+  EXPECT_TRUE(result.kills[0].ports.empty());
+  ASSERT_EQ(result.kills[1].ports.size(), 1u);
+  EXPECT_EQ(result.kills[1].ports[0].name(), "http");
+  EXPECT_EQ(result.kills[1].ports[0].container_port(), 8080);
+  EXPECT_TRUE(result.kills[2].ports.empty()) << "an unparsable annotation gives no named ports";
+  ASSERT_EQ(result.kills[3].ports.size(), 1u);
+  EXPECT_EQ(result.kills[3].ports[0].name(), "admin");
+  for (const KillAction& kill : result.kills) EXPECT_EQ(kill.ports_json, "");
+}
+
 TEST(RecreateStateMachineTest, StopTimeoutIsTheRemainingGraceAtLeastTwo) {
   EXPECT_EQ(StopTimeoutSeconds(30, kStart, kStart), 30);
   EXPECT_EQ(StopTimeoutSeconds(30, kStart, kStart + absl::Milliseconds(29999)), 2);
@@ -465,7 +508,8 @@ struct ResumeCase {
   std::string name;
   internal::KillStep step;
   bool target_running;  // the old instance still runs in the runtime
-  // Expected: a StopContainer-only kill of the old instance (never a preStop), and the hook outcome.
+  // Expected: a StopContainer-only kill of the old instance (never a preStop), and the hook
+  // outcome.
   bool stop_again;
   api::PreStopOutcome pre_stop;
 };
@@ -478,7 +522,8 @@ TEST_P(ResumeTest, NeverRerunsAHookNeverKillsANewInstance) {
   const ResumeCase& c = GetParam();
   World world;
   api::CreateRecreateRequestRequest request = NewRequest({"a"});
-  request.mutable_spec()->mutable_containers(0)->mutable_pre_stop()->mutable_exec()->add_command("drain");
+  request.mutable_spec()->mutable_containers(0)->mutable_pre_stop()->mutable_exec()->add_command(
+      "drain");
   StepResult first = Advance(Record(request), world.Snapshot(), At(kStart));
   internal::RecreateRecord record = first.record;
   ASSERT_EQ(record.kills(0).step(), internal::KILL_STEP_PRESTOP_STARTED);
@@ -495,7 +540,8 @@ TEST_P(ResumeTest, NeverRerunsAHookNeverKillsANewInstance) {
     ASSERT_EQ(result.kills.size(), 1u);
     EXPECT_EQ(result.kills[0].container_id, "a-0");
     EXPECT_FALSE(result.kills[0].pre_stop.has_value());
-    EXPECT_EQ(result.kills[0].started_at, kStart) << "the grace keeps counting from the first start";
+    EXPECT_EQ(result.kills[0].started_at, kStart)
+        << "the grace keeps counting from the first start";
     EXPECT_EQ(result.record.kills(0).step(), internal::KILL_STEP_STOP_SENT);
   } else {
     EXPECT_TRUE(result.kills.empty());
@@ -510,22 +556,23 @@ TEST_P(ResumeTest, NeverRerunsAHookNeverKillsANewInstance) {
 
 INSTANTIATE_TEST_SUITE_P(
     Steps, ResumeTest,
-    ::testing::Values(
-        ResumeCase{"PreStopStartedRunning", internal::KILL_STEP_PRESTOP_STARTED, true, true,
-                   api::PRE_STOP_OUTCOME_SKIPPED},
-        ResumeCase{"PreStopStartedGone", internal::KILL_STEP_PRESTOP_STARTED, false, false,
-                   api::PRE_STOP_OUTCOME_SKIPPED},
-        ResumeCase{"PreStopDoneRunning", internal::KILL_STEP_PRESTOP_DONE, true, true,
-                   api::PRE_STOP_OUTCOME_SUCCEEDED},
-        ResumeCase{"StopSentRunning", internal::KILL_STEP_STOP_SENT, true, true, api::PRE_STOP_OUTCOME_SUCCEEDED},
-        ResumeCase{"StopSentRestarted", internal::KILL_STEP_STOP_SENT, false, false,
-                   api::PRE_STOP_OUTCOME_SUCCEEDED}),
+    ::testing::Values(ResumeCase{"PreStopStartedRunning", internal::KILL_STEP_PRESTOP_STARTED, true,
+                                 true, api::PRE_STOP_OUTCOME_SKIPPED},
+                      ResumeCase{"PreStopStartedGone", internal::KILL_STEP_PRESTOP_STARTED, false,
+                                 false, api::PRE_STOP_OUTCOME_SKIPPED},
+                      ResumeCase{"PreStopDoneRunning", internal::KILL_STEP_PRESTOP_DONE, true, true,
+                                 api::PRE_STOP_OUTCOME_SUCCEEDED},
+                      ResumeCase{"StopSentRunning", internal::KILL_STEP_STOP_SENT, true, true,
+                                 api::PRE_STOP_OUTCOME_SUCCEEDED},
+                      ResumeCase{"StopSentRestarted", internal::KILL_STEP_STOP_SENT, false, false,
+                                 api::PRE_STOP_OUTCOME_SUCCEEDED}),
     [](const ::testing::TestParamInfo<ResumeCase>& info) { return info.param.name; });
 
 TEST(RecreateStateMachineTest, KillInFlightIsNotResumed) {
   World world;
   api::CreateRecreateRequestRequest request = NewRequest({"a"});
-  request.mutable_spec()->mutable_containers(0)->mutable_pre_stop()->mutable_exec()->add_command("drain");
+  request.mutable_spec()->mutable_containers(0)->mutable_pre_stop()->mutable_exec()->add_command(
+      "drain");
   StepResult result = Advance(Record(request), world.Snapshot(), At(kStart));
   StepInput input = At(kStart + absl::Seconds(1));
   input.kills_in_flight.insert("a");
@@ -536,14 +583,14 @@ TEST(RecreateStateMachineTest, KillInFlightIsNotResumed) {
 
 // ---- Every strategy combination, driven to completion ----
 
-using Combination = std::tuple<bool /*ordered*/, bool /*force*/, api::FailurePolicy, api::ReadinessSource,
-                               bool /*unready*/, int /*min_started_seconds*/>;
+using Combination = std::tuple<bool /*ordered*/, bool /*force*/, api::FailurePolicy,
+                               api::ReadinessSource, bool /*unready*/, int /*min_started_seconds*/>;
 
 class StrategyCombinationTest : public ::testing::TestWithParam<Combination> {};
 
 // Two running containers a, b; kubelet restarts a killed container one second after its kill; the
-// controller acknowledges unready at t=2 s (window 4 s) and reports a new instance ready one step after
-// it appears. Checks the invariants of every strategy on the way and the final state.
+// controller acknowledges unready at t=2 s (window 4 s) and reports a new instance ready one step
+// after it appears. Checks the invariants of every strategy on the way and the final state.
 TEST_P(StrategyCombinationTest, RecreatesEveryContainerOnceRespectingTheStrategy) {
   const auto [ordered, force, policy, readiness, unready, min_started] = GetParam();
   World world;
@@ -559,10 +606,10 @@ TEST_P(StrategyCombinationTest, RecreatesEveryContainerOnceRespectingTheStrategy
   internal::RecreateRecord record = Record(request);
 
   const absl::Time ack_at = kStart + absl::Seconds(2);
-  std::map<std::string, absl::Time> killed_at;        // container name -> kill time
-  std::map<std::string, absl::Time> succeeded_at;     // container name -> first Succeeded
-  std::map<std::string, absl::Time> new_started_at;   // container name -> new instance start
-  std::map<std::string, absl::Time> reported_at;      // container name -> ready report time
+  std::map<std::string, absl::Time> killed_at;       // container name -> kill time
+  std::map<std::string, absl::Time> succeeded_at;    // container name -> first Succeeded
+  std::map<std::string, absl::Time> new_started_at;  // container name -> new instance start
+  std::map<std::string, absl::Time> reported_at;     // container name -> ready report time
   std::vector<std::pair<std::string, absl::Time>> pending_restarts;
   absl::Time now = kStart;
   for (int step = 0; step < 60 && !IsCompleted(record); ++step, now += absl::Seconds(1)) {
@@ -576,12 +623,14 @@ TEST_P(StrategyCombinationTest, RecreatesEveryContainerOnceRespectingTheStrategy
       }
     }
     if (unready && now == ack_at) {
-      *record.mutable_request()->mutable_status()->mutable_unready_acknowledged_at() = ToProtoTime(ack_at);
+      *record.mutable_request()->mutable_status()->mutable_unready_acknowledged_at() =
+          ToProtoTime(ack_at);
     }
     const StepResult result = Advance(record, world.Snapshot(), At(now));
     record = result.record;
     for (const KillAction& kill : result.kills) {
-      ASSERT_EQ(killed_at.count(kill.container_name), 0u) << "killed twice: " << kill.container_name;
+      ASSERT_EQ(killed_at.count(kill.container_name), 0u)
+          << "killed twice: " << kill.container_name;
       killed_at[kill.container_name] = now;
       if (unready) {
         EXPECT_GE(now, ack_at + absl::Seconds(4)) << "killed inside the unready window";
@@ -596,7 +645,8 @@ TEST_P(StrategyCombinationTest, RecreatesEveryContainerOnceRespectingTheStrategy
     }
     for (int i = 0; i < 2; ++i) {
       const api::ContainerRecreateState& state = StateOf(record, i);
-      if (state.phase() == api::CONTAINER_RECREATE_PHASE_SUCCEEDED && !succeeded_at.count(state.name())) {
+      if (state.phase() == api::CONTAINER_RECREATE_PHASE_SUCCEEDED &&
+          !succeeded_at.count(state.name())) {
         succeeded_at[state.name()] = now;
         EXPECT_GE(now, new_started_at[state.name()] + absl::Seconds(min_started));
         if (readiness == api::READINESS_SOURCE_CONTROLLER) {
@@ -607,16 +657,17 @@ TEST_P(StrategyCombinationTest, RecreatesEveryContainerOnceRespectingTheStrategy
           !reported_at.count(state.name()) && new_started_at.count(state.name()) &&
           now > new_started_at[state.name()]) {
         api::ContainerReadinessReport& report = *record.mutable_request()
-                                                    ->mutable_status()
-                                                    ->mutable_container_states(i)
-                                                    ->mutable_last_readiness_report();
+                                                     ->mutable_status()
+                                                     ->mutable_container_states(i)
+                                                     ->mutable_last_readiness_report();
         report.set_container_id(state.new_container_id());
         report.set_ready(true);
         reported_at[state.name()] = now;
       }
     }
     if (!unready || now >= ack_at + absl::Seconds(4)) {
-      EXPECT_NE(record.request().status().phase(), api::RECREATE_PHASE_PENDING) << "pending with a free queue";
+      EXPECT_NE(record.request().status().phase(), api::RECREATE_PHASE_PENDING)
+          << "pending with a free queue";
     }
   }
   ASSERT_TRUE(IsCompleted(record)) << record.DebugString();
@@ -645,7 +696,8 @@ std::string CombinationName(const ::testing::TestParamInfo<Combination>& info) {
 
 INSTANTIATE_TEST_SUITE_P(AllStrategies, StrategyCombinationTest,
                          ::testing::Combine(::testing::Bool(), ::testing::Bool(),
-                                            ::testing::Values(api::FAILURE_POLICY_FAIL, api::FAILURE_POLICY_IGNORE),
+                                            ::testing::Values(api::FAILURE_POLICY_FAIL,
+                                                              api::FAILURE_POLICY_IGNORE),
                                             ::testing::Values(api::READINESS_SOURCE_RUNTIME,
                                                               api::READINESS_SOURCE_CONTROLLER),
                                             ::testing::Bool(), ::testing::Values(0, 5)),
@@ -664,7 +716,8 @@ TEST(RecreateStateMachineTest, UnreadyWaitsForTheAcknowledgementThenTheWindow) {
       ToProtoTime(kStart + absl::Hours(1));
   result = Advance(record, world.Snapshot(), At(kStart + absl::Hours(1) + absl::Seconds(9)));
   EXPECT_TRUE(result.kills.empty());
-  EXPECT_THAT(result.record.request().status().message(), HasSubstr("unready grace period to end at"));
+  EXPECT_THAT(result.record.request().status().message(),
+              HasSubstr("unready grace period to end at"));
   result = Advance(record, world.Snapshot(), At(kStart + absl::Hours(1) + absl::Seconds(10)));
   EXPECT_EQ(result.kills.size(), 1u);
 }
@@ -677,8 +730,10 @@ TEST(RecreateStateMachineTest, WakeAtIsTheEarliestEndOfATimedWait) {
   request.mutable_spec()->mutable_strategy()->set_min_started_seconds(30);
   internal::RecreateRecord record = Record(request);
   StepResult result = Advance(record, world.Snapshot(), At(kStart));
-  EXPECT_EQ(result.wake_at, kStart + absl::Seconds(100)) << "only the deadline before the acknowledgement";
-  *record.mutable_request()->mutable_status()->mutable_unready_acknowledged_at() = ToProtoTime(kStart);
+  EXPECT_EQ(result.wake_at, kStart + absl::Seconds(100))
+      << "only the deadline before the acknowledgement";
+  *record.mutable_request()->mutable_status()->mutable_unready_acknowledged_at() =
+      ToProtoTime(kStart);
   result = Advance(record, world.Snapshot(), At(kStart + absl::Seconds(1)));
   EXPECT_EQ(result.wake_at, kStart + absl::Seconds(10)) << "the unready window ends first";
   result = Advance(record, world.Snapshot(), At(kStart + absl::Seconds(10)));
@@ -687,7 +742,8 @@ TEST(RecreateStateMachineTest, WakeAtIsTheEarliestEndOfATimedWait) {
   ApplyStopResult(&record, 0, absl::OkStatus(), kStart + absl::Seconds(10));
   world.Restart("a", kStart + absl::Seconds(11));
   result = Advance(record, world.Snapshot(), At(kStart + absl::Seconds(12)));
-  EXPECT_EQ(result.wake_at, kStart + absl::Seconds(41)) << "min_started_seconds after the new start";
+  EXPECT_EQ(result.wake_at, kStart + absl::Seconds(41))
+      << "min_started_seconds after the new start";
 
   api::CreateRecreateRequestRequest finished = NewRequest({"a"});
   finished.mutable_spec()->set_ttl_seconds_after_finished(60);
