@@ -42,13 +42,15 @@ absl::Status RunImage(const RuntimeFlags& flags, const std::string& image) {
   criv1::ImageStatusRequest request;
   request.mutable_image()->set_image(image);
   ASSIGN_OR_RETURN(criv1::ImageStatusResponse response, conn.runtime->ImageStatus(request));
-  if (!response.has_image()) return absl::NotFoundError("image " + image + " is not present on the node");
+  if (!response.has_image())
+    return absl::NotFoundError("image " + image + " is not present on the node");
   std::cout << FormatImage(response.image());
   return absl::OkStatus();
 }
 
 // The password comes from the environment, never from argv (visible in ps) or the logs.
-absl::Status RunPull(const RuntimeFlags& flags, const std::string& image, const std::string& username) {
+absl::Status RunPull(const RuntimeFlags& flags, const std::string& image,
+                     const std::string& username) {
   ASSIGN_OR_RETURN(cri::Connection conn, ConnectTo(flags));
   criv1::PullImageRequest request;
   request.mutable_image()->set_image(image);
@@ -62,9 +64,10 @@ absl::Status RunPull(const RuntimeFlags& flags, const std::string& image, const 
     request.mutable_auth()->set_password(password);
   }
   const absl::Time start = absl::Now();
-  ASSIGN_OR_RETURN(criv1::PullImageResponse pulled, conn.runtime->PullImage(request, /*cancel=*/nullptr));
-  std::cout << "pulled " << image << " image_ref=" << pulled.image_ref()
-            << " in " << absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Milliseconds(1)))
+  ASSIGN_OR_RETURN(criv1::PullImageResponse pulled,
+                   conn.runtime->PullImage(request, /*cancel=*/nullptr));
+  std::cout << "pulled " << image << " image_ref=" << pulled.image_ref() << " in "
+            << absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Milliseconds(1)))
             << "\n";
   return absl::OkStatus();
 }
@@ -103,7 +106,8 @@ void AddRuntimeCommands(CLI::App& app, RuntimeFlags* flags, int* exit_code) {
   runtime->require_subcommand(1);
   runtime->fallthrough();  // flags may follow the subcommand: `runtime ps --runtime-endpoint ...`
   AddRuntimeOptions(*runtime, flags);
-  runtime->add_option("--timeout", flags->timeout_seconds, "Seconds to wait for the runtime to answer")
+  runtime
+      ->add_option("--timeout", flags->timeout_seconds, "Seconds to wait for the runtime to answer")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
 
@@ -121,12 +125,14 @@ void AddRuntimeCommands(CLI::App& app, RuntimeFlags* flags, int* exit_code) {
       "pull", "Pull an image through the CRI (password in $INPLACECTL_REGISTRY_PASSWORD)");
   pull->add_option("image", *image, "Image reference")->required();
   pull->add_option("--username", *username, "Registry user name");
-  pull->callback(Report(exit_code, [flags, image, username] { return RunPull(*flags, *image, *username); }));
+  pull->callback(
+      Report(exit_code, [flags, image, username] { return RunPull(*flags, *image, *username); }));
 
   auto status_image = std::make_shared<std::string>();
   CLI::App* image_cmd = runtime->add_subcommand("image", "Show an image's status on the node");
   image_cmd->add_option("image", *status_image, "Image reference")->required();
-  image_cmd->callback(Report(exit_code, [flags, status_image] { return RunImage(*flags, *status_image); }));
+  image_cmd->callback(
+      Report(exit_code, [flags, status_image] { return RunImage(*flags, *status_image); }));
 }
 
 }  // namespace inplaced::cli

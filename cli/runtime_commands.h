@@ -24,9 +24,9 @@ void AddRuntimeOptions(CLI::App& command, RuntimeFlags* flags);
 // Connects to the runtime `flags` name (or discovers it), as the daemon would.
 absl::StatusOr<cri::Connection> ConnectRuntime(const RuntimeFlags& flags);
 
-// Adds `runtime version|ps|pull|image` under `app`. A callback writes its result to stdout, an error
-// to stderr, and stores the process exit code in *exit_code (0 ok, 1 runtime error).
-// `flags` and `exit_code` must outlive app.parse().
+// Adds `runtime version|ps|pull|image` under `app`. A callback writes its result to stdout, an
+// error to stderr, and stores the process exit code in *exit_code (0 ok, 1 runtime error). `flags`
+// and `exit_code` must outlive app.parse().
 void AddRuntimeCommands(CLI::App& app, RuntimeFlags* flags, int* exit_code);
 
 }  // namespace inplaced::cli

@@ -37,7 +37,8 @@ std::string FormatPods(const cri::NodeSnapshot& snapshot, absl::string_view pod_
     for (const cri::ContainerInfo* c : pod.CurrentContainers()) {
       // containerd ids are 64 hex characters; 13 are enough to tell them apart (like crictl).
       rows.push_back({pod.pod_namespace, pod.name, c->name, absl::StrCat(c->attempt),
-                      absl::StrCat(c->restart_count), ContainerStateName(c->state), c->id.substr(0, 13)});
+                      absl::StrCat(c->restart_count), ContainerStateName(c->state),
+                      c->id.substr(0, 13)});
     }
   }
   std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
@@ -55,9 +56,9 @@ std::string FormatPods(const cri::NodeSnapshot& snapshot, absl::string_view pod_
 
   std::string out;
   auto emit = [&](const Row& r) {
-    absl::StrAppendFormat(&out, "%-*s  %-*s  %-*s  %*s  %*s  %-*s  %s\n", width[0], r.ns, width[1], r.pod,
-                          width[2], r.container, width[3], r.attempt, width[4], r.restarts, width[5],
-                          r.state, r.id);
+    absl::StrAppendFormat(&out, "%-*s  %-*s  %-*s  %*s  %*s  %-*s  %s\n", width[0], r.ns, width[1],
+                          r.pod, width[2], r.container, width[3], r.attempt, width[4], r.restarts,
+                          width[5], r.state, r.id);
   };
   emit(header);
   for (const Row& r : rows) emit(r);
@@ -66,8 +67,9 @@ std::string FormatPods(const cri::NodeSnapshot& snapshot, absl::string_view pod_
 
 std::string FormatImage(const criv1::Image& image) {
   return absl::StrCat("id=", image.id(), "\ntags=", absl::StrJoin(image.repo_tags(), ","),
-                      "\ndigests=", absl::StrJoin(image.repo_digests(), ","), "\nsize=", image.size(),
-                      "\npinned=", image.pinned() ? "true" : "false", "\n");
+                      "\ndigests=", absl::StrJoin(image.repo_digests(), ","),
+                      "\nsize=", image.size(), "\npinned=", image.pinned() ? "true" : "false",
+                      "\n");
 }
 
 }  // namespace inplaced::cli

@@ -9,13 +9,13 @@
 namespace inplaced {
 
 // A one-shot, thread-safe cancellation signal for long calls (PullImage, ExecSync, event streams).
-// The owner calls Cancel(); the callee polls IsCancelled() or registers a callback (for example one that
-// calls grpc::ClientContext::TryCancel()).
+// The owner calls Cancel(); the callee polls IsCancelled() or registers a callback (for example one
+// that calls grpc::ClientContext::TryCancel()).
 //
 // Callbacks run once, under the token's lock, on the thread that calls Cancel() (or at once on the
-// registering thread if the token is already cancelled). They must be short and must not call back into
-// the token. Because they run under the lock, Unregister() returning guarantees the callback is neither
-// running nor will run, so the callee may then destroy what the callback touches.
+// registering thread if the token is already cancelled). They must be short and must not call back
+// into the token. Because they run under the lock, Unregister() returning guarantees the callback
+// is neither running nor will run, so the callee may then destroy what the callback touches.
 class Cancellation {
  public:
   using Callback = std::function<void()>;

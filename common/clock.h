@@ -4,8 +4,8 @@
 
 namespace inplaced {
 
-// The time seam: everything that reads the time or waits goes through a Clock, so tests drive time with
-// a FakeClock (tests/fakes/fake_clock.h) and never sleep.
+// The time seam: everything that reads the time or waits goes through a Clock, so tests drive time
+// with a FakeClock (tests/fakes/fake_clock.h) and never sleep.
 //
 // Implementations are thread-safe.
 class Clock {

@@ -1,7 +1,7 @@
 #pragma once
 
-// RAII owners of libcurl handles (easy handles and header lists), and libcurl's process-wide init, for
-// every libcurl user (preStop httpGet hooks, the registry client).
+// RAII owners of libcurl handles (easy handles and header lists), and libcurl's process-wide init,
+// for every libcurl user (preStop httpGet hooks, the registry client).
 
 #include <curl/curl.h>
 
@@ -19,8 +19,8 @@ struct CurlSlistDeleter {
 };
 using CurlSlist = std::unique_ptr<curl_slist, CurlSlistDeleter>;
 
-// Runs curl_global_init(CURL_GLOBAL_DEFAULT) once per process (thread-safe). Call it before the first
-// curl_easy_init(): libcurl's implicit init is not thread-safe in older releases.
+// Runs curl_global_init(CURL_GLOBAL_DEFAULT) once per process (thread-safe). Call it before the
+// first curl_easy_init(): libcurl's implicit init is not thread-safe in older releases.
 void EnsureCurlGlobalInit();
 
 // A new easy handle (after EnsureCurlGlobalInit()); null when libcurl is out of memory.

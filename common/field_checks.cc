@@ -16,10 +16,11 @@ absl::Status CheckNonNegative(absl::string_view path, int64_t value) {
 
 absl::Status CheckSecondsInRange(absl::string_view path, int64_t value, int64_t min, int64_t max) {
   if (min == 0) RETURN_IF_ERROR(CheckNonNegative(path, value));
-  if (value < min) return InvalidField(path, absl::StrCat("must be at least ", min, ", got ", value));
+  if (value < min)
+    return InvalidField(path, absl::StrCat("must be at least ", min, ", got ", value));
   if (value > max) {
-    return InvalidField(path,
-                        absl::StrCat("must be at most ", max, " (", max / 86400, " days), got ", value));
+    return InvalidField(
+        path, absl::StrCat("must be at most ", max, " (", max / 86400, " days), got ", value));
   }
   return absl::OkStatus();
 }

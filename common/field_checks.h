@@ -3,8 +3,8 @@
 // Field checks shared by the request validators (daemon/recreate_validation.h,
 // imagepull/nodeimage_validation.h), so both APIs word the same problem the same way.
 //
-// A failed check is INVALID_ARGUMENT "<path>: <problem>", where path is the offending field in proto
-// field names with list indexes (e.g. "spec.containers[1].name").
+// A failed check is INVALID_ARGUMENT "<path>: <problem>", where path is the offending field in
+// proto field names with list indexes (e.g. "spec.containers[1].name").
 
 #include <cstdint>
 

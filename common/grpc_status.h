@@ -1,8 +1,9 @@
 #pragma once
 
 // The one conversion between gRPC and absl statuses, for both directions and every gRPC peer of the
-// project: the CRI client (cri/errors), the control API server (daemon/server/rpc_scope) and the fake
-// CRI server. gRPC and absl both number their codes after google.rpc.Code, so a code keeps its number.
+// project: the CRI client (cri/errors), the control API server (daemon/server/rpc_scope) and the
+// fake CRI server. gRPC and absl both number their codes after google.rpc.Code, so a code keeps its
+// number.
 
 #include <grpcpp/support/status.h>
 

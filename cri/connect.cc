@@ -45,21 +45,20 @@ absl::StatusOr<Connection> Connect(const ConnectOptions& options) {
           status.message()));
     }
     if (absl::IsDeadlineExceeded(status) || absl::IsUnavailable(status)) {
-      return absl::UnavailableError(absl::StrCat("no CRI runtime answered at ", endpoint, " within ",
-                                                 absl::FormatDuration(options.connect_timeout),
-                                                 ": ", status.message()));
+      return absl::UnavailableError(
+          absl::StrCat("no CRI runtime answered at ", endpoint, " within ",
+                       absl::FormatDuration(options.connect_timeout), ": ", status.message()));
     }
     return absl::Status(status.code(), absl::StrCat(endpoint, ": ", status.message()));
   }
   if (version->runtime_api_version() != kRequiredApiVersion) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "the runtime at ", endpoint, " (", version->runtime_name(), " ",
-        version->runtime_version(), ") answered runtime_api_version \"",
-        version->runtime_api_version(), "\"; inplaced needs \"", kRequiredApiVersion, "\""));
+        "the runtime at ", endpoint, " (", version->runtime_name(), " ", version->runtime_version(),
+        ") answered runtime_api_version \"", version->runtime_api_version(),
+        "\"; inplaced needs \"", kRequiredApiVersion, "\""));
   }
   spdlog::info("cri_connected endpoint={} runtime={} runtime_version={} api_version={}", endpoint,
-               version->runtime_name(), version->runtime_version(),
-               version->runtime_api_version());
+               version->runtime_name(), version->runtime_version(), version->runtime_api_version());
 
   Connection connection;
   connection.runtime = std::move(runtime);

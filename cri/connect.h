@@ -13,23 +13,24 @@
 namespace inplaced::cri {
 
 struct ConnectOptions {
-  std::string endpoint;                 // "unix:///path" or "/path"; empty = discover under discovery_root
+  std::string endpoint;  // "unix:///path" or "/path"; empty = discover under discovery_root
   std::string discovery_root = "/var/run";
   absl::Duration request_timeout = absl::Minutes(2);
-  absl::Duration connect_timeout = absl::Seconds(10);   // how long Connect waits for the Version probe
+  absl::Duration connect_timeout =
+      absl::Seconds(10);  // how long Connect waits for the Version probe
   int max_receive_message_bytes = 16 * 1024 * 1024;
 };
 
 struct Connection {
   std::unique_ptr<Runtime> runtime;
-  std::string endpoint;                 // the resolved "unix:///..." endpoint
-  criv1::VersionResponse version;          // from the Version probe
+  std::string endpoint;            // the resolved "unix:///..." endpoint
+  criv1::VersionResponse version;  // from the Version probe
 };
 
-// Resolves the endpoint (ParseEndpoint, or DiscoverEndpoint under discovery_root when empty), creates a
-// GrpcRuntime on it, and probes Version, waiting up to connect_timeout for the socket to appear and
-// accept (a runtime that is still starting is waited for). The returned runtime reconnects by itself
-// if the runtime restarts later.
+// Resolves the endpoint (ParseEndpoint, or DiscoverEndpoint under discovery_root when empty),
+// creates a GrpcRuntime on it, and probes Version, waiting up to connect_timeout for the socket to
+// appear and accept (a runtime that is still starting is waited for). The returned runtime
+// reconnects by itself if the runtime restarts later.
 //
 // Errors:
 //   INVALID_ARGUMENT  the endpoint is malformed or not a unix socket;

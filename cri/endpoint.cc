@@ -24,7 +24,8 @@ constexpr absl::string_view kCandidates[] = {
 
 bool IsSocket(const std::string& path) {
   struct stat st;
-  // stat (not lstat): /var/run is commonly a symlink to /run, and a symlinked socket is still usable.
+  // stat (not lstat): /var/run is commonly a symlink to /run, and a symlinked socket is still
+  // usable.
   return ::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
@@ -34,17 +35,17 @@ absl::StatusOr<std::string> ParseEndpoint(absl::string_view endpoint) {
   if (endpoint.empty()) return absl::InvalidArgumentError("empty CRI endpoint");
   absl::string_view path = endpoint;
   if (absl::StartsWith(endpoint, "tcp://")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "only unix socket endpoints are supported, got \"", endpoint, "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("only unix socket endpoints are supported, got \"", endpoint, "\""));
   }
   if (!absl::ConsumePrefix(&path, kUnixScheme) && absl::StrContains(endpoint, "://")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unsupported CRI endpoint scheme in \"", endpoint,
-        "\": only unix socket endpoints are supported"));
+    return absl::InvalidArgumentError(absl::StrCat("unsupported CRI endpoint scheme in \"",
+                                                   endpoint,
+                                                   "\": only unix socket endpoints are supported"));
   }
   if (path.empty() || path.front() != '/') {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "CRI endpoint \"", endpoint, "\" must name an absolute socket path"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("CRI endpoint \"", endpoint, "\" must name an absolute socket path"));
   }
   if (path.size() >= sizeof(sockaddr_un::sun_path)) {
     return absl::InvalidArgumentError(absl::StrCat("CRI socket path \"", path, "\" is longer than ",
@@ -74,8 +75,8 @@ absl::StatusOr<std::string> DiscoverEndpoint(absl::string_view root) {
   for (const std::string& path : candidates) {
     if (IsSocket(path)) return ParseEndpoint(path);
   }
-  return absl::NotFoundError(absl::StrCat("no CRI runtime socket found; tried ",
-                                          absl::StrJoin(candidates, ", ")));
+  return absl::NotFoundError(
+      absl::StrCat("no CRI runtime socket found; tried ", absl::StrJoin(candidates, ", ")));
 }
 
 }  // namespace inplaced::cri

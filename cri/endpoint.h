@@ -1,7 +1,7 @@
 #pragma once
 
-// Where the CRI runtime listens: parsing a configured endpoint and finding the runtime's socket when
-// none is configured.
+// Where the CRI runtime listens: parsing a configured endpoint and finding the runtime's socket
+// when none is configured.
 
 #include <string>
 #include <vector>
@@ -17,8 +17,8 @@ inline constexpr absl::string_view kDefaultDiscoveryRoot = "/var/run";
 // Parses `endpoint` ("unix:///abs/path", or a bare absolute path, which means unix) and returns the
 // canonical "unix:///abs/path" form. Like kubelet's cri-client, only unix sockets are supported.
 //
-// Errors (INVALID_ARGUMENT): empty endpoint; "tcp://..." ("only unix socket endpoints are supported");
-// any other scheme; a relative path; a path too long for sockaddr_un.sun_path.
+// Errors (INVALID_ARGUMENT): empty endpoint; "tcp://..." ("only unix socket endpoints are
+// supported"); any other scheme; a relative path; a path too long for sockaddr_un.sun_path.
 absl::StatusOr<std::string> ParseEndpoint(absl::string_view endpoint);
 
 // The socket path of a canonical endpoint returned by ParseEndpoint ("unix:///p" -> "/p").

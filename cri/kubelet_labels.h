@@ -1,9 +1,9 @@
 #pragma once
 
 // The labels and annotations kubelet puts on CRI sandboxes and containers (kubelet's
-// pkg/kubelet/types/labels.go and pkg/kubelet/kuberuntime/labels.go; cri-reference.md §2). Everything
-// needed to find a pod's containers, run their preStop hook and compute their grace period is here, so
-// inplaced needs no API server.
+// pkg/kubelet/types/labels.go and pkg/kubelet/kuberuntime/labels.go; cri-reference.md §2).
+// Everything needed to find a pod's containers, run their preStop hook and compute their grace
+// period is here, so inplaced needs no API server.
 
 #include "absl/strings/string_view.h"
 
@@ -28,7 +28,8 @@ inline constexpr absl::string_view kContainerTerminationMessagePath =
 inline constexpr absl::string_view kContainerTerminationMessagePolicy =
     "io.kubernetes.container.terminationMessagePolicy";
 // Decimal seconds; only when pod.DeletionGracePeriodSeconds is set.
-inline constexpr absl::string_view kPodDeletionGracePeriod = "io.kubernetes.pod.deletionGracePeriod";
+inline constexpr absl::string_view kPodDeletionGracePeriod =
+    "io.kubernetes.pod.deletionGracePeriod";
 // Decimal seconds; only when pod.spec.terminationGracePeriodSeconds is set.
 inline constexpr absl::string_view kPodTerminationGracePeriod =
     "io.kubernetes.pod.terminationGracePeriod";
@@ -36,7 +37,8 @@ inline constexpr absl::string_view kPodTerminationGracePeriod =
 // preStop hook.
 inline constexpr absl::string_view kContainerPreStopHandler =
     "io.kubernetes.container.preStopHandler";
-// JSON array of v1.ContainerPort (to resolve named httpGet ports); only when the container has ports.
+// JSON array of v1.ContainerPort (to resolve named httpGet ports); only when the container has
+// ports.
 inline constexpr absl::string_view kContainerPorts = "io.kubernetes.container.ports";
 // "init", "container" or "ephemeral".
 inline constexpr absl::string_view kContainerType = "io.kubernetes.container.type";

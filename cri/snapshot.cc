@@ -49,8 +49,8 @@ ContainerInfo ToContainerInfo(const criv1::Container& container) {
   ContainerInfo info;
   info.id = container.id();
   info.pod_sandbox_id = container.pod_sandbox_id();
-  info.name = std::string(
-      FirstNonEmpty(Lookup(container.labels(), kubelet::kContainerName), container.metadata().name()));
+  info.name = std::string(FirstNonEmpty(Lookup(container.labels(), kubelet::kContainerName),
+                                        container.metadata().name()));
   info.attempt = container.metadata().attempt();
   info.state = container.state();
   info.created_at = container.created_at();
@@ -138,8 +138,8 @@ NodeSnapshot NodeSnapshot::FromLists(const criv1::ListPodSandboxResponse& sandbo
     std::sort(pod.sandboxes.begin(), pod.sandboxes.end(), SandboxBefore);
     pod.sandbox = pod.sandboxes.front();
     if (!pod.uid.empty()) snapshot.pod_by_uid_.emplace(pod.uid, i);
-    auto [it, inserted] =
-        snapshot.pod_by_namespaced_name_.try_emplace(absl::StrCat(pod.pod_namespace, "/", pod.name), i);
+    auto [it, inserted] = snapshot.pod_by_namespaced_name_.try_emplace(
+        absl::StrCat(pod.pod_namespace, "/", pod.name), i);
     if (!inserted && SandboxBefore(pod.sandbox, snapshot.pods_[it->second].sandbox)) it->second = i;
   }
 
@@ -148,7 +148,8 @@ NodeSnapshot NodeSnapshot::FromLists(const criv1::ListPodSandboxResponse& sandbo
     if (auto it = snapshot.pod_by_sandbox_id_.find(container.pod_sandbox_id());
         it != snapshot.pod_by_sandbox_id_.end()) {
       pod_index = it->second;
-    } else if (auto by_uid = snapshot.pod_by_uid_.find(Lookup(container.labels(), kubelet::kPodUid));
+    } else if (auto by_uid =
+                   snapshot.pod_by_uid_.find(Lookup(container.labels(), kubelet::kPodUid));
                by_uid != snapshot.pod_by_uid_.end()) {
       // The container's sandbox appeared after ListPodSandbox answered; kubelet's label still says
       // which pod it belongs to.
@@ -223,7 +224,8 @@ absl::Status FillStatus(Runtime& runtime, const std::vector<std::string>& contai
     request.set_container_id(id);
     absl::StatusOr<criv1::ContainerStatusResponse> response = runtime.ContainerStatus(request);
     if (!response.ok()) {
-      // Removed between the list and this call (kubelet's container GC): like kubelet, not an error.
+      // Removed between the list and this call (kubelet's container GC): like kubelet, not an
+      // error.
       if (cri::IsNotFound(response.status())) {
         container->gone = true;
       } else if (first_error.ok()) {

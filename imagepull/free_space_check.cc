@@ -43,7 +43,8 @@ std::unique_ptr<FreeSpaceSource> DefaultSource(const FreeSpaceCheckOptions& opti
 FreeSpaceCheck::FreeSpaceCheck(FreeSpaceCheckOptions options)
     : options_(std::move(options)), source_(DefaultSource(options_)) {}
 
-FreeSpaceCheck::FreeSpaceCheck(FreeSpaceCheckOptions options, std::unique_ptr<FreeSpaceSource> source)
+FreeSpaceCheck::FreeSpaceCheck(FreeSpaceCheckOptions options,
+                               std::unique_ptr<FreeSpaceSource> source)
     : options_(std::move(options)), source_(std::move(source)) {}
 
 uint64_t FreeSpaceCheck::ReserveFor(uint64_t total_bytes) const {

@@ -1,9 +1,9 @@
 #pragma once
 
-// The free-space arithmetic of the disk-space precheck (DiskSpacePrecheck): does an image of a given
-// size fit on the image filesystem, keeping a reserve free? The size the precheck passes is the
-// compressed (download) size from the registry manifest, a lower bound of what the unpacked image
-// takes: a refusal is certain, a pass is not a promise that the unpacked image fits.
+// The free-space arithmetic of the disk-space precheck (DiskSpacePrecheck): does an image of a
+// given size fit on the image filesystem, keeping a reserve free? The size the precheck passes is
+// the compressed (download) size from the registry manifest, a lower bound of what the unpacked
+// image takes: a refusal is certain, a pass is not a promise that the unpacked image fits.
 
 #include <cstdint>
 #include <memory>

@@ -43,10 +43,10 @@ criv1::AuthConfig ToAuthConfig(const RegistryCredential& credential) {
   auth.set_auth(credential.auth);
   auth.set_identity_token(credential.identity_token);
   auth.set_registry_token(credential.registry_token);
-  // server_address stays empty, as Kruise sends it: containerd compares it, parsed as a URL, with the
-  // registry host it connects to and silently drops the credential on a mismatch, and a docker config
-  // key is rarely in URL form ("127.0.0.1:5001" does not even parse). The keyring has already matched
-  // the credential to this image's registry.
+  // server_address stays empty, as Kruise sends it: containerd compares it, parsed as a URL, with
+  // the registry host it connects to and silently drops the credential on a mismatch, and a docker
+  // config key is rarely in URL form ("127.0.0.1:5001" does not even parse). The keyring has
+  // already matched the credential to this image's registry.
   return auth;
 }
 

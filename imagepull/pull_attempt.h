@@ -17,9 +17,9 @@
 #include "api/inplaced/v1/nodeimage.pb.h"
 #include "common/cancellation.h"
 #include "cri/runtime.h"
+#include "imagepull/pull_precheck.h"
 #include "imagepull/registry/docker_config.h"
 #include "imagepull/registry/image_reference.h"
-#include "imagepull/pull_precheck.h"
 
 namespace inplaced::imagepull {
 

@@ -10,8 +10,8 @@
 namespace inplaced::store {
 
 struct DatabaseCloser {
-  // sqlite3_close_v2 defers the close until the last statement is finalized, so destruction order of
-  // a connection and its statements cannot leak the connection.
+  // sqlite3_close_v2 defers the close until the last statement is finalized, so destruction order
+  // of a connection and its statements cannot leak the connection.
   void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
 };
 using DatabaseHandle = std::unique_ptr<sqlite3, DatabaseCloser>;

@@ -43,9 +43,9 @@ absl::StatusOr<int64_t> ReadSchemaVersion(sqlite3* db, absl::string_view path) {
 }
 
 absl::Status WriteSchemaVersion(sqlite3* db, absl::string_view path, int64_t version) {
-  const std::string sql = absl::StrCat(
-      "INSERT INTO meta(name, value) VALUES ('schema_version', ", version,
-      ") ON CONFLICT(name) DO UPDATE SET value = excluded.value");
+  const std::string sql =
+      absl::StrCat("INSERT INTO meta(name, value) VALUES ('schema_version', ", version,
+                   ") ON CONFLICT(name) DO UPDATE SET value = excluded.value");
   return Exec(db, path, sql.c_str(), "write schema version");
 }
 
@@ -57,17 +57,18 @@ absl::Status MigrateInTransaction(sqlite3* db, absl::string_view path) {
   ASSIGN_OR_RETURN(const int64_t version, ReadSchemaVersion(db, path));
   const int64_t current = CurrentSchemaVersion();
   if (version > current) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "state store ", path, ": schema version ", version, " is newer than this inplaced supports (",
-        current, "); refusing to open it (downgrade the state or upgrade inplaced)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("state store ", path, ": schema version ", version,
+                     " is newer than this inplaced supports (", current,
+                     "); refusing to open it (downgrade the state or upgrade inplaced)"));
   }
   if (version < 0) {
     return absl::DataLossError(
         absl::StrCat("state store ", path, ": invalid schema version ", version));
   }
   for (int64_t step = version; step < current; ++step) {
-    RETURN_IF_ERROR(Exec(db, path, kMigrations[step],
-                         absl::StrCat("migrate schema to version ", step + 1)));
+    RETURN_IF_ERROR(
+        Exec(db, path, kMigrations[step], absl::StrCat("migrate schema to version ", step + 1)));
   }
   if (version != current) RETURN_IF_ERROR(WriteSchemaVersion(db, path, current));
   return absl::OkStatus();
@@ -78,7 +79,8 @@ absl::Status MigrateInTransaction(sqlite3* db, absl::string_view path) {
 int64_t CurrentSchemaVersion() { return static_cast<int64_t>(std::size(kMigrations)); }
 
 absl::Status MigrateSchema(sqlite3* db, absl::string_view path) {
-  // IMMEDIATE takes the write lock up front: two processes opening a new file cannot both create it.
+  // IMMEDIATE takes the write lock up front: two processes opening a new file cannot both create
+  // it.
   RETURN_IF_ERROR(Exec(db, path, "BEGIN IMMEDIATE", "begin schema transaction"));
   absl::Status status = MigrateInTransaction(db, path);
   if (status.ok()) status = Exec(db, path, "COMMIT", "commit schema transaction");

@@ -8,24 +8,25 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "spdlog/spdlog.h"
 #include "store/sqlite_errors.h"
 #include "store/sqlite_schema.h"
 #include "store/state_file.h"
 #include "store/state_lock.h"
 #include "store/validation.h"
-#include "spdlog/spdlog.h"
 
 namespace inplaced::store {
 namespace {
 
 constexpr char kMemoryPath[] = ":memory:";
 
-// Upper bound of every key: 0xFF never occurs in UTF-8 (validation.h), so prefix + "\xFF" sorts after
-// every key starting with prefix and before every greater key without it.
+// Upper bound of every key: 0xFF never occurs in UTF-8 (validation.h), so prefix + "\xFF" sorts
+// after every key starting with prefix and before every greater key without it.
 constexpr char kAfterEveryKey[] = "\xFF";
 
 // SQLITE_STATIC: the bound bytes outlive the statement's use (the caller's arguments, reset by
-// StatementScope before returning). A zero-length blob needs a non-null pointer, or SQLite binds NULL.
+// StatementScope before returning). A zero-length blob needs a non-null pointer, or SQLite binds
+// NULL.
 int BindBlob(sqlite3_stmt* statement, int index, absl::string_view bytes) {
   return sqlite3_bind_blob64(statement, index, bytes.empty() ? "" : bytes.data(), bytes.size(),
                              SQLITE_STATIC);
@@ -44,8 +45,9 @@ absl::Status Exec(sqlite3* db, const std::string& path, const char* sql, absl::s
   return absl::OkStatus();
 }
 
-// Switches the connection to WAL with synchronous=FULL. journal_mode answers with the mode in effect;
-// it is also the first statement to read the file, so a file that is not a database fails here.
+// Switches the connection to WAL with synchronous=FULL. journal_mode answers with the mode in
+// effect; it is also the first statement to read the file, so a file that is not a database fails
+// here.
 absl::Status ConfigureDurability(sqlite3* db, const std::string& path) {
   sqlite3_stmt* raw = nullptr;
   int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &raw, nullptr);
@@ -71,8 +73,8 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
   std::optional<StateLock> lock;
   if (path != kMemoryPath) {
     RETURN_IF_ERROR(PrepareStateDirectory(path));
-    // Lock before touching the database file: PrepareStateFile closes a descriptor of it, which would
-    // drop the POSIX locks of a connection this process already had open on it.
+    // Lock before touching the database file: PrepareStateFile closes a descriptor of it, which
+    // would drop the POSIX locks of a connection this process already had open on it.
     ASSIGN_OR_RETURN(lock, StateLock::Acquire(path));
     RETURN_IF_ERROR(PrepareStateFile(path));
   }
@@ -85,8 +87,8 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
   DatabaseHandle db(raw);
   if (rc != SQLITE_OK) return SqliteError(db.get(), rc, path, "open");
   sqlite3_extended_result_codes(db.get(), 1);
-  const int64_t busy_millis = std::clamp<int64_t>(absl::ToInt64Milliseconds(options.busy_timeout), 0,
-                                                  std::numeric_limits<int>::max());
+  const int64_t busy_millis = std::clamp<int64_t>(absl::ToInt64Milliseconds(options.busy_timeout),
+                                                  0, std::numeric_limits<int>::max());
   sqlite3_busy_timeout(db.get(), static_cast<int>(busy_millis));
   RETURN_IF_ERROR(ConfigureDurability(db.get(), path));
   RETURN_IF_ERROR(MigrateSchema(db.get(), path));
@@ -119,7 +121,8 @@ absl::StatusOr<SqliteStore::Statements> SqliteStore::Prepare(sqlite3* db, const 
       {&statements.get,
        "SELECT value, revision, create_revision FROM records WHERE kind = ?1 AND key = ?2"},
       {&statements.insert,
-       "INSERT INTO records(kind, key, value, revision, create_revision) VALUES (?1, ?2, ?3, ?4, ?4)"},
+       "INSERT INTO records(kind, key, value, revision, create_revision) VALUES (?1, ?2, ?3, ?4, "
+       "?4)"},
       {&statements.update,
        "UPDATE records SET value = ?3, revision = ?4 WHERE kind = ?1 AND key = ?2"},
       {&statements.remove, "DELETE FROM records WHERE kind = ?1 AND key = ?2"},
@@ -185,8 +188,8 @@ absl::StatusOr<int64_t> SqliteStore::WriteLocked(absl::string_view kind, absl::s
   };
   absl::StatusOr<int64_t> result = body();
   if (!result.ok() && sqlite3_get_autocommit(db_.get()) == 0) {
-    // Still inside the transaction (a refused check or a failed statement): undo it. Its own failure
-    // changes nothing for the caller, who already gets the first error.
+    // Still inside the transaction (a refused check or a failed statement): undo it. Its own
+    // failure changes nothing for the caller, who already gets the first error.
     StepDone(statements_.rollback.get(), "rollback").IgnoreError();
   }
   return result;
@@ -232,7 +235,8 @@ absl::StatusOr<int64_t> SqliteStore::Create(absl::string_view kind, absl::string
 
 namespace {
 
-// The check of Update and Delete: the record exists and, unless kAnyRevision, has the expected revision.
+// The check of Update and Delete: the record exists and, unless kAnyRevision, has the expected
+// revision.
 absl::Status CheckExpected(absl::string_view kind, absl::string_view key, int64_t expected,
                            int64_t current) {
   if (current == 0) return absl::NotFoundError(absl::StrCat(kind, " ", key, ": not found"));
@@ -287,8 +291,8 @@ absl::StatusOr<int64_t> SqliteStore::Delete(absl::string_view kind, absl::string
 absl::StatusOr<ListPage> SqliteStore::List(absl::string_view kind, const ListOptions& options) {
   RETURN_IF_ERROR(ValidateKind(kind));
   RETURN_IF_ERROR(ValidateListOptions(options));
-  // key > after_key is key >= after_key + "\0" (the smallest longer key), which folds both lower bounds
-  // into one range the (kind, key) index serves.
+  // key > after_key is key >= after_key + "\0" (the smallest longer key), which folds both lower
+  // bounds into one range the (kind, key) index serves.
   std::string lower = options.prefix;
   if (!options.after_key.empty()) {
     std::string after = options.after_key + '\0';

@@ -2,16 +2,17 @@
 
 // SqliteStore: the durable Store (store.h) in one SQLite database file.
 //
-// Durability contract: when Create, Update or Delete returns OK, the write is on stable storage as far
-// as the filesystem honours fsync: it survives kill -9 of the daemon at any point and a power loss.
-// Callers rely on this to persist their intent before each side effect (write "killing container X",
-// then kill). A write that returns an error was not applied (the transaction is rolled back), except
-// that an I/O error while committing can leave the outcome unknown: re-read the record before retrying.
-// How: WAL journal with synchronous=FULL (every commit fsyncs the log), one transaction per write; the
-// revision sequence lives in the same transaction, so it never goes back.
+// Durability contract: when Create, Update or Delete returns OK, the write is on stable storage as
+// far as the filesystem honours fsync: it survives kill -9 of the daemon at any point and a power
+// loss. Callers rely on this to persist their intent before each side effect (write "killing
+// container X", then kill). A write that returns an error was not applied (the transaction is
+// rolled back), except that an I/O error while committing can leave the outcome unknown: re-read
+// the record before retrying. How: WAL journal with synchronous=FULL (every commit fsyncs the log),
+// one transaction per write; the revision sequence lives in the same transaction, so it never goes
+// back.
 //
-// Files: the database at `path` and SQLite's `path`-wal and `path`-shm beside it, all mode 0600 (the
-// state can hold image pull secrets); missing parent directories are created with mode 0700.
+// Files: the database at `path` and SQLite's `path`-wal and `path`-shm beside it, all mode 0600
+// (the state can hold image pull secrets); missing parent directories are created with mode 0700.
 // ":memory:" opens a private in-memory database (tests; nothing is durable then).
 //
 // Exclusive: one SqliteStore per database file at a time, across processes (StateLock, the file
@@ -73,8 +74,8 @@ class SqliteStore final : public Store {
   absl::StatusOr<int64_t> Count(absl::string_view kind) override;
   absl::StatusOr<int64_t> CurrentRevision() override;
 
-  // Runs SQLite's full integrity check (reads the whole file: for diagnostics, not the startup path).
-  // DATA_LOSS with SQLite's findings when the database is damaged.
+  // Runs SQLite's full integrity check (reads the whole file: for diagnostics, not the startup
+  // path). DATA_LOSS with SQLite's findings when the database is damaged.
   absl::Status CheckIntegrity();
 
   const std::string& path() const { return path_; }
@@ -102,9 +103,9 @@ class SqliteStore final : public Store {
 
   static absl::StatusOr<Statements> Prepare(sqlite3* db, const std::string& path);
 
-  // One write transaction: reads the record's current revision (0 when absent), lets `check` refuse the
-  // write, takes the next store revision and runs `apply` with it; commits or rolls back. Returns the
-  // new revision.
+  // One write transaction: reads the record's current revision (0 when absent), lets `check` refuse
+  // the write, takes the next store revision and runs `apply` with it; commits or rolls back.
+  // Returns the new revision.
   template <typename Check, typename Apply>
   absl::StatusOr<int64_t> WriteLocked(absl::string_view kind, absl::string_view key, Check check,
                                       Apply apply) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

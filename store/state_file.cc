@@ -25,7 +25,8 @@ absl::Status PrepareStateDirectory(const std::string& path) {
       return ErrnoStatus(errno, path, "create directory");
     }
   }
-  // Refused here, before the caller creates "<path>.lock" beside it: a failed open leaves nothing behind.
+  // Refused here, before the caller creates "<path>.lock" beside it: a failed open leaves nothing
+  // behind.
   struct stat existing;
   if (::lstat(path.c_str(), &existing) == 0 && S_ISDIR(existing.st_mode)) {
     return absl::InvalidArgumentError(absl::StrCat("state store ", path, ": names a directory"));

@@ -1,13 +1,13 @@
 #pragma once
 
-// StateLock: makes one SqliteStore the only user of a state database, across processes and within one.
-// Two daemons writing the same state would each believe they own its requests (and could kill the
-// same container twice), so the second one must fail to start instead.
+// StateLock: makes one SqliteStore the only user of a state database, across processes and within
+// one. Two daemons writing the same state would each believe they own its requests (and could kill
+// the same container twice), so the second one must fail to start instead.
 //
-// The lock is an exclusive flock(2) on "<database path>.lock" (created with mode 0600), held while the
-// StateLock lives and released by the kernel when the process dies, so kill -9 never leaves a stale
-// lock. A separate file rather than the database itself: closing any descriptor of the database would
-// drop SQLite's POSIX locks on it.
+// The lock is an exclusive flock(2) on "<database path>.lock" (created with mode 0600), held while
+// the StateLock lives and released by the kernel when the process dies, so kill -9 never leaves a
+// stale lock. A separate file rather than the database itself: closing any descriptor of the
+// database would drop SQLite's POSIX locks on it.
 //
 // Move-only; not thread-safe (owned by one store).
 

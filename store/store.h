@@ -3,13 +3,15 @@
 // The state store seam: durable records the recreate engine and the image puller keep across daemon
 // restarts (serialized protobuf messages, opaque to the store).
 //
-// A record is identified by (kind, key): kind names the record type ("recreate", "nodeimage"), key the
-// object within it ("namespace/name"). Every successful write (Create, Update, Delete) takes the next
-// value of one store-wide, strictly increasing revision sequence, which survives restarts, so a caller
-// can order changes across all records and resume a watch from a revision. A record's `revision` is the
-// revision of its last write; Update and Delete can be made conditional on it (optimistic concurrency).
+// A record is identified by (kind, key): kind names the record type ("recreate", "nodeimage"), key
+// the object within it ("namespace/name"). Every successful write (Create, Update, Delete) takes
+// the next value of one store-wide, strictly increasing revision sequence, which survives restarts,
+// so a caller can order changes across all records and resume a watch from a revision. A record's
+// `revision` is the revision of its last write; Update and Delete can be made conditional on it
+// (optimistic concurrency).
 //
-// Input rules, the same for every implementation (INVALID_ARGUMENT, the message starts with the field):
+// Input rules, the same for every implementation (INVALID_ARGUMENT, the message starts with the
+// field):
 //   kind:  1..kMaxKindBytes bytes of [a-z0-9._-]                          "kind: ..."
 //   key:   1..kMaxKeyBytes bytes of valid UTF-8 without NUL              "key: ..."
 //   value: 0..kMaxValueBytes bytes, any content (empty is a valid value)  "value: ..."
@@ -18,7 +20,8 @@
 // Keys compare bytewise (memcmp order, which for UTF-8 is code point order); List pages follow it.
 //
 // Implementations are thread-safe: every method may be called concurrently; each call is atomic.
-// Implementations: SqliteStore (durable, store/sqlite_store.h) and MemoryStore (tests/fakes/memory_store.h).
+// Implementations: SqliteStore (durable, store/sqlite_store.h) and MemoryStore
+// (tests/fakes/memory_store.h).
 
 #include <cstddef>
 #include <cstdint>
@@ -80,18 +83,20 @@ class Store {
   virtual absl::StatusOr<int64_t> Create(absl::string_view kind, absl::string_view key,
                                          absl::string_view value) = 0;
 
-  // Replaces the value of (kind, key) if its revision is `expected_revision` (or unconditionally with
-  // kAnyRevision); returns the new revision. NOT_FOUND when absent; ABORTED when the revision is stale
-  // (the message gives both revisions), nothing written then.
+  // Replaces the value of (kind, key) if its revision is `expected_revision` (or unconditionally
+  // with kAnyRevision); returns the new revision. NOT_FOUND when absent; ABORTED when the revision
+  // is stale (the message gives both revisions), nothing written then.
   virtual absl::StatusOr<int64_t> Update(absl::string_view kind, absl::string_view key,
                                          absl::string_view value, int64_t expected_revision) = 0;
 
-  // Deletes (kind, key) if its revision is `expected_revision` (or unconditionally with kAnyRevision);
-  // returns the revision of the deletion. NOT_FOUND when absent; ABORTED when the revision is stale.
+  // Deletes (kind, key) if its revision is `expected_revision` (or unconditionally with
+  // kAnyRevision); returns the revision of the deletion. NOT_FOUND when absent; ABORTED when the
+  // revision is stale.
   virtual absl::StatusOr<int64_t> Delete(absl::string_view kind, absl::string_view key,
                                          int64_t expected_revision) = 0;
 
-  // One page of the records of `kind` (see ListOptions). A kind without records gives an empty page.
+  // One page of the records of `kind` (see ListOptions). A kind without records gives an empty
+  // page.
   virtual absl::StatusOr<ListPage> List(absl::string_view kind, const ListOptions& options) = 0;
 
   // Every record of `kind` in key order: the startup reload.

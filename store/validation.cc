@@ -12,10 +12,11 @@ bool IsKindChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 }
 
-// Keys, prefixes and cursors follow one rule. Requiring UTF-8 matters beyond hygiene: 0xFF never occurs
-// in UTF-8, which is what lets SqliteStore bound a prefix range with prefix + "\xFF".
+// Keys, prefixes and cursors follow one rule. Requiring UTF-8 matters beyond hygiene: 0xFF never
+// occurs in UTF-8, which is what lets SqliteStore bound a prefix range with prefix + "\xFF".
 absl::Status ValidateKeyLike(absl::string_view field, absl::string_view text, bool allow_empty) {
-  if (text.empty() && !allow_empty) return absl::InvalidArgumentError(absl::StrCat(field, ": empty"));
+  if (text.empty() && !allow_empty)
+    return absl::InvalidArgumentError(absl::StrCat(field, ": empty"));
   if (text.size() > kMaxKeyBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, ": ", text.size(), " bytes, the limit is ", kMaxKeyBytes));
@@ -23,7 +24,8 @@ absl::Status ValidateKeyLike(absl::string_view field, absl::string_view text, bo
   if (text.find('\0') != absl::string_view::npos) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": contains a NUL byte"));
   }
-  if (!IsValidUtf8(text)) return absl::InvalidArgumentError(absl::StrCat(field, ": not valid UTF-8"));
+  if (!IsValidUtf8(text))
+    return absl::InvalidArgumentError(absl::StrCat(field, ": not valid UTF-8"));
   return absl::OkStatus();
 }
 
@@ -57,9 +59,9 @@ bool IsValidUtf8(absl::string_view text) {
       code_point = (code_point << 6) | (next & 0x3F);
     }
     static constexpr uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (code_point < kMinForLength[length]) return false;                  // overlong
-    if (code_point > 0x10FFFF) return false;                               // past Unicode
-    if (code_point >= 0xD800 && code_point <= 0xDFFF) return false;        // surrogate
+    if (code_point < kMinForLength[length]) return false;            // overlong
+    if (code_point > 0x10FFFF) return false;                         // past Unicode
+    if (code_point >= 0xD800 && code_point <= 0xDFFF) return false;  // surrogate
     i += length;
   }
   return true;
@@ -94,8 +96,8 @@ absl::Status ValidateValue(absl::string_view value) {
 
 absl::Status ValidateExpectedRevision(int64_t expected_revision) {
   if (expected_revision < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("expected_revision: must be positive or kAnyRevision (0), got ", expected_revision));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "expected_revision: must be positive or kAnyRevision (0), got ", expected_revision));
   }
   return absl::OkStatus();
 }

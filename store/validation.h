@@ -1,7 +1,7 @@
 #pragma once
 
-// Input checks shared by every Store implementation, so all of them enforce the rules of store.h the
-// same way. Each returns OK or INVALID_ARGUMENT whose message starts with the field name.
+// Input checks shared by every Store implementation, so all of them enforce the rules of store.h
+// the same way. Each returns OK or INVALID_ARGUMENT whose message starts with the field name.
 // Stateless and thread-safe.
 
 #include <cstdint>

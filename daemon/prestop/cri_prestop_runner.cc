@@ -29,13 +29,14 @@ PreStopResult Result(api::PreStopOutcome outcome, std::string message) {
 
 PreStopResult Cancelled() { return Result(api::PRE_STOP_OUTCOME_FAILED, "cancelled"); }
 
-PreStopResult RunExec(cri::Runtime& runtime, const api::ExecAction& action, const PreStopTarget& target,
-                      const HookBudget& budget, absl::Duration slack) {
+PreStopResult RunExec(cri::Runtime& runtime, const api::ExecAction& action,
+                      const PreStopTarget& target, const HookBudget& budget, absl::Duration slack) {
   if (action.command().empty()) return Result(api::PRE_STOP_OUTCOME_FAILED, "exec: empty command");
   cri::criv1::ExecSyncRequest request;
   request.set_container_id(target.container_id);
   request.mutable_cmd()->CopyFrom(action.command());
-  // Whole seconds, rounded down so the runtime gives up by the deadline; a 0 would mean "no timeout".
+  // Whole seconds, rounded down so the runtime gives up by the deadline; a 0 would mean "no
+  // timeout".
   request.set_timeout(std::max<int64_t>(1, absl::ToInt64Seconds(budget.Remaining())));
   absl::StatusOr<cri::criv1::ExecSyncResponse> response;
   bool abandoned = false;
@@ -46,20 +47,23 @@ PreStopResult RunExec(cri::Runtime& runtime, const api::ExecAction& action, cons
   }
   if (budget.Cancelled()) return Cancelled();
   if (abandoned) {
-    return Result(api::PRE_STOP_OUTCOME_TIMED_OUT, "exec: the runtime did not return by the deadline");
+    return Result(api::PRE_STOP_OUTCOME_TIMED_OUT,
+                  "exec: the runtime did not return by the deadline");
   }
   if (!response.ok()) {
     // containerd reports its timeout as DEADLINE_EXCEEDED; so does the CRI client's own deadline.
     const api::PreStopOutcome outcome = absl::IsDeadlineExceeded(response.status())
-                                           ? api::PRE_STOP_OUTCOME_TIMED_OUT
-                                           : api::PRE_STOP_OUTCOME_FAILED;
-    return Result(outcome,
-                  absl::StrCat("exec: ", PrintableTail(response.status().message(), kMaxOutputTail)));
+                                            ? api::PRE_STOP_OUTCOME_TIMED_OUT
+                                            : api::PRE_STOP_OUTCOME_FAILED;
+    return Result(outcome, absl::StrCat("exec: ", PrintableTail(response.status().message(),
+                                                                kMaxOutputTail)));
   }
-  const absl::string_view output = response->stderr().empty() ? response->stdout() : response->stderr();
+  const absl::string_view output =
+      response->stderr().empty() ? response->stdout() : response->stderr();
   const std::string tail = PrintableTail(output, kMaxOutputTail);
   if (response->exit_code() == -1) {
-    // CRI-O's timeout: OK with exit code -1 and conmon's message on stderr. No process exits with -1.
+    // CRI-O's timeout: OK with exit code -1 and conmon's message on stderr. No process exits with
+    // -1.
     return Result(api::PRE_STOP_OUTCOME_TIMED_OUT, absl::StrCat("exec timed out: ", tail));
   }
   if (response->exit_code() != 0) {
@@ -89,7 +93,8 @@ PreStopResult RunSleep(const api::SleepAction& action, const HookBudget& budget)
 
 // Host and port of an httpGet or tcpSocket action; FAILED when either cannot be resolved.
 template <typename Action>
-absl::StatusOr<std::pair<std::string, int>> ResolveEndpoint(cri::Runtime& runtime, const Action& action,
+absl::StatusOr<std::pair<std::string, int>> ResolveEndpoint(cri::Runtime& runtime,
+                                                            const Action& action,
                                                             absl::string_view name,
                                                             const PreStopTarget& target) {
   const int32_t number = action.port_case() == Action::kPortNumber ? action.port_number() : 0;
@@ -121,13 +126,15 @@ const char* ActionName(const api::LifecycleHandler& handler) {
 
 }  // namespace
 
-CriPreStopRunner::CriPreStopRunner(cri::Runtime& runtime, Clock& clock, CriPreStopRunnerOptions options)
+CriPreStopRunner::CriPreStopRunner(cri::Runtime& runtime, Clock& clock,
+                                   CriPreStopRunnerOptions options)
     : runtime_(runtime), clock_(clock), options_(options) {
   EnsureCurlGlobalInit();
 }
 
-PreStopResult CriPreStopRunner::Run(const api::LifecycleHandler& handler, const PreStopTarget& target,
-                                    absl::Time deadline, Cancellation* cancel) {
+PreStopResult CriPreStopRunner::Run(const api::LifecycleHandler& handler,
+                                    const PreStopTarget& target, absl::Time deadline,
+                                    Cancellation* cancel) {
   const HookBudget budget{&clock_, deadline, cancel};
   const absl::Time start = clock_.Now();
   PreStopResult result;
@@ -142,16 +149,17 @@ PreStopResult CriPreStopRunner::Run(const api::LifecycleHandler& handler, const 
         break;
       case api::LifecycleHandler::kHttpGet: {
         auto endpoint = ResolveEndpoint(runtime_, handler.http_get(), "httpGet", target);
-        result = endpoint.ok()
-                     ? RunHttpGet(handler.http_get(), endpoint->first, endpoint->second, budget)
-                     : Result(api::PRE_STOP_OUTCOME_FAILED, std::string(endpoint.status().message()));
+        result =
+            endpoint.ok()
+                ? RunHttpGet(handler.http_get(), endpoint->first, endpoint->second, budget)
+                : Result(api::PRE_STOP_OUTCOME_FAILED, std::string(endpoint.status().message()));
         break;
       }
       case api::LifecycleHandler::kTcpSocket: {
         auto endpoint = ResolveEndpoint(runtime_, handler.tcp_socket(), "tcpSocket", target);
-        result = endpoint.ok()
-                     ? RunTcpSocket(endpoint->first, endpoint->second, budget)
-                     : Result(api::PRE_STOP_OUTCOME_FAILED, std::string(endpoint.status().message()));
+        result = endpoint.ok() ? RunTcpSocket(endpoint->first, endpoint->second, budget)
+                               : Result(api::PRE_STOP_OUTCOME_FAILED,
+                                        std::string(endpoint.status().message()));
         break;
       }
       case api::LifecycleHandler::kSleep:
@@ -164,8 +172,8 @@ PreStopResult CriPreStopRunner::Run(const api::LifecycleHandler& handler, const 
   }
   // Debug: the engine logs the outcome with the request's context.
   spdlog::debug("prestop_done container={} action={} outcome={} elapsed={}", target.container_id,
-               ActionName(handler), api::PreStopOutcome_Name(result.outcome),
-               absl::FormatDuration(clock_.Now() - start));
+                ActionName(handler), api::PreStopOutcome_Name(result.outcome),
+                absl::FormatDuration(clock_.Now() - start));
   return result;
 }
 

@@ -10,8 +10,8 @@
 namespace inplaced::daemon {
 
 struct CriPreStopRunnerOptions {
-  // How long past the deadline (in real time) an ExecSync may run before it is abandoned because the
-  // runtime did not honour its own timeout (exec_watchdog.h).
+  // How long past the deadline (in real time) an ExecSync may run before it is abandoned because
+  // the runtime did not honour its own timeout (exec_watchdog.h).
   absl::Duration exec_slack = absl::Seconds(5);
 };
 
@@ -33,9 +33,9 @@ struct CriPreStopRunnerOptions {
 //  - A cancelled `cancel` -> FAILED "cancelled"; a deadline already passed -> TIMED_OUT without running
 //    anything; a handler with no action -> FAILED.
 //
-// Every action returns by the deadline, up to a small slack: exec on the runtime's timeout, backed by
-// the watchdog, httpGet on libcurl's timeout and a progress callback that
-// watches the Clock, tcpSocket and sleep on polling the Clock.
+// Every action returns by the deadline, up to a small slack: exec on the runtime's timeout, backed
+// by the watchdog, httpGet on libcurl's timeout and a progress callback that watches the Clock,
+// tcpSocket and sleep on polling the Clock.
 //
 // Thread-safe; `runtime` and `clock` are not owned and must outlive the runner.
 class CriPreStopRunner final : public PreStopRunner {

@@ -9,17 +9,17 @@
 
 namespace inplaced::daemon {
 
-// A cancellation token for one ExecSync call that fires when the caller's token (may be null) fires or
-// when `limit` of real time has passed, whichever comes first.
+// A cancellation token for one ExecSync call that fires when the caller's token (may be null) fires
+// or when `limit` of real time has passed, whichever comes first.
 //
-// Why: the runtime's own exec timeout is not a hard bound. containerd waits for the exec's output pipes
-// to close after killing the process (a background child that inherited them keeps the call open unless
-// drain_exec_sync_io_timeout is set), and the CRI client's deadline is the timeout plus the runtime
-// request timeout (minutes). kubelet abandons the hook at the grace deadline; so do we.
+// Why: the runtime's own exec timeout is not a hard bound. containerd waits for the exec's output
+// pipes to close after killing the process (a background child that inherited them keeps the call
+// open unless drain_exec_sync_io_timeout is set), and the CRI client's deadline is the timeout plus
+// the runtime request timeout (minutes). kubelet abandons the hook at the grace deadline; so do we.
 //
-// The limit is measured in real time (a thread waits on a notification), not on the injected Clock: it
-// is a last-resort guard against a stuck runtime, which only real time can reveal. Destroying the
-// watchdog stops its thread at once. Not copyable; use from one thread.
+// The limit is measured in real time (a thread waits on a notification), not on the injected Clock:
+// it is a last-resort guard against a stuck runtime, which only real time can reveal. Destroying
+// the watchdog stops its thread at once. Not copyable; use from one thread.
 class ExecWatchdog {
  public:
   ExecWatchdog(Cancellation* outer, absl::Duration limit);

@@ -16,7 +16,9 @@ struct HookBudget {
   absl::Time deadline;
   Cancellation* cancel;
 
-  absl::Duration Remaining() const { return std::max(deadline - clock->Now(), absl::ZeroDuration()); }
+  absl::Duration Remaining() const {
+    return std::max(deadline - clock->Now(), absl::ZeroDuration());
+  }
   bool Expired() const { return clock->Now() >= deadline; }
   bool Cancelled() const { return cancel != nullptr && cancel->IsCancelled(); }
 };

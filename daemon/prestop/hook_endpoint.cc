@@ -16,12 +16,14 @@ absl::StatusOr<std::string> ResolveHookHost(cri::Runtime& runtime, absl::string_
   request.set_pod_sandbox_id(target.pod_sandbox_id);
   absl::StatusOr<cri::criv1::PodSandboxStatusResponse> response = runtime.PodSandboxStatus(request);
   if (!response.ok()) {
-    return absl::Status(response.status().code(), absl::StrCat("pod IP of sandbox ", target.pod_sandbox_id,
-                                                               ": ", response.status().message()));
+    return absl::Status(response.status().code(),
+                        absl::StrCat("pod IP of sandbox ", target.pod_sandbox_id, ": ",
+                                     response.status().message()));
   }
   const std::string& ip = response->status().network().ip();
   if (ip.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat("no pod IP (host-network pod): set ", action, ".host"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("no pod IP (host-network pod): set ", action, ".host"));
   }
   return ip;
 }
@@ -30,7 +32,8 @@ absl::StatusOr<int> ResolveHookPort(int32_t port_number, absl::string_view port_
                                     const std::vector<::inplaced::v1::ContainerPort>& ports) {
   if (port_number > 0) {
     if (port_number > 65535) {
-      return absl::InvalidArgumentError(absl::StrCat("port ", port_number, " out of range 1-65535"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("port ", port_number, " out of range 1-65535"));
     }
     return static_cast<int>(port_number);
   }

@@ -38,7 +38,8 @@ size_t DiscardBody(char* /*data*/, size_t size, size_t count, void* user) {
   const size_t bytes = size * count;
   transfer->body_bytes += bytes;
   if (transfer->body_bytes > kMaxBodyBytes) {
-    // Returning less than given aborts the transfer (CURLE_WRITE_ERROR); the status line is already in.
+    // Returning less than given aborts the transfer (CURLE_WRITE_ERROR); the status line is already
+    // in.
     transfer->body_cut = true;
     return 0;
   }
@@ -77,8 +78,9 @@ Attempt Perform(const std::string& url, const api::HttpGetAction& action, bool d
   for (const api::HttpHeader& header : action.http_headers()) {
     if (drop_authorization && absl::EqualsIgnoreCase(header.name(), "Authorization")) continue;
     // "Name:" would make libcurl drop the header; "Name;" sends it with an empty value.
-    const std::string line = header.value().empty() ? absl::StrCat(header.name(), ";")
-                                                    : absl::StrCat(header.name(), ": ", header.value());
+    const std::string line = header.value().empty()
+                                 ? absl::StrCat(header.name(), ";")
+                                 : absl::StrCat(header.name(), ": ", header.value());
     headers_ok = headers_ok && CurlSlistAppend(headers, line.c_str());
   }
   if (!headers_ok) {
@@ -94,7 +96,8 @@ Attempt Perform(const std::string& url, const api::HttpGetAction& action, bool d
   curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  // kubelet's hook client uses no proxy; libcurl would otherwise honour http_proxy from the environment.
+  // kubelet's hook client uses no proxy; libcurl would otherwise honour http_proxy from the
+  // environment.
   curl_easy_setopt(h, CURLOPT_PROXY, "");
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
@@ -137,24 +140,28 @@ PreStopResult Classify(const Attempt& attempt, absl::string_view where) {
 
 PreStopResult RunHttpGet(const api::HttpGetAction& action, absl::string_view host, int port,
                          const HookBudget& budget) {
-  const std::string scheme = absl::AsciiStrToLower(action.scheme().empty() ? "http" : action.scheme());
+  const std::string scheme =
+      absl::AsciiStrToLower(action.scheme().empty() ? "http" : action.scheme());
   if (scheme != "http" && scheme != "https") {
-    return Result(api::PRE_STOP_OUTCOME_FAILED,
-                  absl::StrCat("httpGet: unsupported scheme \"", PrintableTail(action.scheme(), 16), "\""));
+    return Result(
+        api::PRE_STOP_OUTCOME_FAILED,
+        absl::StrCat("httpGet: unsupported scheme \"", PrintableTail(action.scheme(), 16), "\""));
   }
   std::string path = action.path();
   if (!absl::StartsWith(path, "/")) path.insert(0, "/");
   const std::string where = HostPort(host, port);
 
-  Attempt attempt =
-      Perform(absl::StrCat(scheme, "://", where, path), action, /*drop_authorization=*/false, budget);
+  Attempt attempt = Perform(absl::StrCat(scheme, "://", where, path), action,
+                            /*drop_authorization=*/false, budget);
   if (scheme == "https" && attempt.code == CURLE_SSL_CONNECT_ERROR && !budget.Cancelled() &&
       !budget.Expired()) {
-    // kubelet falls back to HTTP when an HTTPS hook meets a plain-HTTP server, without the credentials
-    // (they were meant for TLS). libcurl reports that case as a failed handshake.
-    attempt = Perform(absl::StrCat("http://", where, path), action, /*drop_authorization=*/true, budget);
+    // kubelet falls back to HTTP when an HTTPS hook meets a plain-HTTP server, without the
+    // credentials (they were meant for TLS). libcurl reports that case as a failed handshake.
+    attempt =
+        Perform(absl::StrCat("http://", where, path), action, /*drop_authorization=*/true, budget);
     PreStopResult result = Classify(attempt, where);
-    result.message = absl::StrCat(result.message, " (after HTTPS handshake failed, fell back to HTTP)");
+    result.message =
+        absl::StrCat(result.message, " (after HTTPS handshake failed, fell back to HTTP)");
     return result;
   }
   return Classify(attempt, where);

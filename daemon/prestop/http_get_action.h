@@ -23,7 +23,7 @@ namespace inplaced::daemon {
 //  - Bounded by `budget`: TIMED_OUT once its deadline passes (libcurl's own timeout is the time left, and
 //    the progress callback also watches the budget's clock), FAILED "cancelled" once its token fires.
 // The message never contains header values. Thread-safe (one easy handle per call).
-PreStopResult RunHttpGet(const ::inplaced::v1::HttpGetAction& action, absl::string_view host, int port,
-                         const HookBudget& budget);
+PreStopResult RunHttpGet(const ::inplaced::v1::HttpGetAction& action, absl::string_view host,
+                         int port, const HookBudget& budget);
 
 }  // namespace inplaced::daemon

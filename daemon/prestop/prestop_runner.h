@@ -1,8 +1,8 @@
 #pragma once
 
-// The preStop seam: the recreate engine runs a container's preStop hook through a PreStopRunner before it
-// stops the container. CriPreStopRunner (cri_prestop_runner.h) is the implementation over the CRI;
-// kubelet_handler.h parses the hook and the container's ports from kubelet's annotations.
+// The preStop seam: the recreate engine runs a container's preStop hook through a PreStopRunner
+// before it stops the container. CriPreStopRunner (cri_prestop_runner.h) is the implementation over
+// the CRI; kubelet_handler.h parses the hook and the container's ports from kubelet's annotations.
 
 #include <string>
 #include <vector>
@@ -16,8 +16,9 @@ namespace inplaced::daemon {
 
 // Where a preStop hook runs.
 struct PreStopTarget {
-  std::string container_id;    // the container being killed
-  std::string pod_sandbox_id;  // for the pod IP (PodSandboxStatus) of httpGet/tcpSocket without host
+  std::string container_id;  // the container being killed
+  std::string
+      pod_sandbox_id;  // for the pod IP (PodSandboxStatus) of httpGet/tcpSocket without host
   // For named ports (request override, else kubelet annotation).
   std::vector<::inplaced::v1::ContainerPort> ports;
 };
@@ -28,19 +29,21 @@ struct PreStopResult {
   std::string message;  // failure / exec output tail / HTTP status; never secrets
 };
 
-// Runs one preStop hook; never throws; returns by `deadline` (TIMED_OUT then) or when `cancel` fires.
+// Runs one preStop hook; never throws; returns by `deadline` (TIMED_OUT then) or when `cancel`
+// fires.
 //
-// Outcomes: SUCCEEDED (exit code 0, HTTP 200-399, TCP connection made, sleep done), FAILED (anything
-// else, including a handler with no action and a cancellation, message "cancelled"; the caller knows
-// its own token and may treat that case apart), TIMED_OUT (the deadline came first). `message` is
-// printable ASCII, at most a few hundred bytes, and never holds header values.
+// Outcomes: SUCCEEDED (exit code 0, HTTP 200-399, TCP connection made, sleep done), FAILED
+// (anything else, including a handler with no action and a cancellation, message "cancelled"; the
+// caller knows its own token and may treat that case apart), TIMED_OUT (the deadline came first).
+// `message` is printable ASCII, at most a few hundred bytes, and never holds header values.
 //
 // `cancel` may be null. Implementations are thread-safe: several hooks may run at once.
 class PreStopRunner {
  public:
   virtual ~PreStopRunner() = default;
-  virtual PreStopResult Run(const ::inplaced::v1::LifecycleHandler& handler, const PreStopTarget& target,
-                            absl::Time deadline, Cancellation* cancel) = 0;
+  virtual PreStopResult Run(const ::inplaced::v1::LifecycleHandler& handler,
+                            const PreStopTarget& target, absl::Time deadline,
+                            Cancellation* cancel) = 0;
 };
 
 }  // namespace inplaced::daemon

@@ -44,8 +44,8 @@ enum class ConnectResult { kConnected, kFailed, kCancelled, kExpired };
 
 // Connects to one address; `error` gets errno's text on kFailed.
 ConnectResult ConnectOne(const addrinfo& address, const HookBudget& budget, std::string* error) {
-  UniqueFd fd(
-      socket(address.ai_family, address.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, address.ai_protocol));
+  UniqueFd fd(socket(address.ai_family, address.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                     address.ai_protocol));
   if (fd.get() < 0) {
     *error = std::strerror(errno);
     return ConnectResult::kFailed;
@@ -101,13 +101,15 @@ PreStopResult RunTcpSocket(absl::string_view host, int port, const HookBudget& b
       case ConnectResult::kCancelled:
         return PreStopResult{api::PRE_STOP_OUTCOME_FAILED, "cancelled"};
       case ConnectResult::kExpired:
-        return PreStopResult{api::PRE_STOP_OUTCOME_TIMED_OUT,
-                             absl::StrCat("tcpSocket ", where, ": not connected before the deadline")};
+        return PreStopResult{
+            api::PRE_STOP_OUTCOME_TIMED_OUT,
+            absl::StrCat("tcpSocket ", where, ": not connected before the deadline")};
       case ConnectResult::kFailed:
         break;
     }
   }
-  return PreStopResult{api::PRE_STOP_OUTCOME_FAILED, absl::StrCat("tcpSocket ", where, ": ", error)};
+  return PreStopResult{api::PRE_STOP_OUTCOME_FAILED,
+                       absl::StrCat("tcpSocket ", where, ": ", error)};
 }
 
 }  // namespace inplaced::daemon

@@ -10,7 +10,8 @@
 namespace inplaced::daemon {
 namespace {
 
-// Values are quoted in messages C-escaped and shortened: they come from the caller and end up in logs.
+// Values are quoted in messages C-escaped and shortened: they come from the caller and end up in
+// logs.
 std::string Quote(absl::string_view value) {
   constexpr size_t kMaxQuoted = 64;
   if (value.size() > kMaxQuoted) {
@@ -76,10 +77,11 @@ absl::Status CheckDns1123Subdomain(absl::string_view value) {
 
 absl::Status CheckIanaSvcName(absl::string_view value) {
   constexpr absl::string_view kRule =
-      "must be an IANA_SVC_NAME (at most 15 lowercase alphanumerics or '-', with at least one letter, "
+      "must be an IANA_SVC_NAME (at most 15 lowercase alphanumerics or '-', with at least one "
+      "letter, "
       "no leading, trailing or doubled '-')";
-  if (value.empty() || value.size() > kIanaSvcNameMaxLength || value.front() == '-' || value.back() == '-' ||
-      absl::StrContains(value, "--")) {
+  if (value.empty() || value.size() > kIanaSvcNameMaxLength || value.front() == '-' ||
+      value.back() == '-' || absl::StrContains(value, "--")) {
     return Invalid(kRule, value);
   }
   bool has_letter = false;
@@ -93,7 +95,8 @@ absl::Status CheckIanaSvcName(absl::string_view value) {
 
 absl::Status CheckContainerId(absl::string_view value) {
   constexpr absl::string_view kRule =
-      "must be a container ID, bare or \"<runtime>://<id>\", the ID being at most 128 characters of "
+      "must be a container ID, bare or \"<runtime>://<id>\", the ID being at most 128 characters "
+      "of "
       "[A-Za-z0-9._-]";
   size_t sep = value.find("://");
   if (sep != absl::string_view::npos) {
@@ -156,10 +159,11 @@ absl::Status CheckHttpHeaderValue(absl::string_view value) {
 
 absl::Status CheckHttpPath(absl::string_view value) {
   for (char c : value) {
-    // Bytes >= 0x80 (UTF-8 in a path) are left to the HTTP client; only what breaks a request line is
-    // refused.
+    // Bytes >= 0x80 (UTF-8 in a path) are left to the HTTP client; only what breaks a request line
+    // is refused.
     auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u == 0x7f) return Invalid("must not contain whitespace or control characters", value);
+    if (u <= 0x20 || u == 0x7f)
+      return Invalid("must not contain whitespace or control characters", value);
   }
   return absl::OkStatus();
 }

@@ -12,8 +12,9 @@
 namespace inplaced::daemon {
 namespace {
 
-// Format (before base64): "v1|<namespace filter>|<pod filter>|<phase filter>|<last ns>|<last name>".
-// '|' cannot occur in any part: filters and keys are validated DNS-1123 names, the phase is a number.
+// Format (before base64): "v1|<namespace filter>|<pod filter>|<phase filter>|<last ns>|<last
+// name>". '|' cannot occur in any part: filters and keys are validated DNS-1123 names, the phase is
+// a number.
 constexpr absl::string_view kVersion = "v1";
 constexpr char kSeparator = '|';
 constexpr size_t kParts = 6;
@@ -27,17 +28,19 @@ absl::Status BadToken(absl::string_view why) {
 
 std::string EncodeListPageToken(const ::inplaced::v1::ListRecreateRequestsRequest& request,
                                 const ListCursor& last) {
-  std::string plain =
-      absl::StrJoin({std::string(kVersion), request.namespace_(), request.pod_name(),
-                     absl::StrCat(static_cast<int>(request.phase())), last.namespace_name, last.name},
-                    std::string(1, kSeparator));
+  std::string plain = absl::StrJoin(
+      {std::string(kVersion), request.namespace_(), request.pod_name(),
+       absl::StrCat(static_cast<int>(request.phase())), last.namespace_name, last.name},
+      std::string(1, kSeparator));
   return absl::WebSafeBase64Escape(plain);
 }
 
-absl::StatusOr<ListCursor> DecodeListPageToken(const ::inplaced::v1::ListRecreateRequestsRequest& request) {
+absl::StatusOr<ListCursor> DecodeListPageToken(
+    const ::inplaced::v1::ListRecreateRequestsRequest& request) {
   if (request.page_token().empty()) return ListCursor{};
   std::string plain;
-  if (!absl::WebSafeBase64Unescape(request.page_token(), &plain)) return BadToken("not a page token");
+  if (!absl::WebSafeBase64Unescape(request.page_token(), &plain))
+    return BadToken("not a page token");
   std::vector<std::string> parts = absl::StrSplit(plain, kSeparator);
   if (parts.size() != kParts || parts[0] != kVersion) return BadToken("not a page token");
   if (parts[1] != request.namespace_() || parts[2] != request.pod_name() ||

@@ -103,7 +103,8 @@ absl::StatusOr<api::CreateRecreateRequestResponse> RecreateEngine::Create(
       snapshot.has_value() ? FindRequestPod(record.request(), *snapshot) : nullptr;
   if (pod != nullptr) {
     for (int i = 0; i < normalized.spec().containers_size(); ++i) {
-      const cri::ContainerInfo* current = pod->CurrentContainer(normalized.spec().containers(i).name());
+      const cri::ContainerInfo* current =
+          pod->CurrentContainer(normalized.spec().containers(i).name());
       if (current == nullptr) continue;
       if (std::string reason = NotRecreatableReason(*current); !reason.empty()) {
         return InvalidField(absl::StrCat("spec.containers[", i, "].name"), reason);

@@ -1,8 +1,8 @@
 #pragma once
 
-// The seam between the control API (daemon/server/) and the recreate engine (daemon/recreate/): what
-// RecreateService needs, in the API's own messages. The engine implements it; the server maps gRPC
-// to it and back, and is unit-tested against a mock.
+// The seam between the control API (daemon/server/) and the recreate engine (daemon/recreate/):
+// what RecreateService needs, in the API's own messages. The engine implements it; the server maps
+// gRPC to it and back, and is unit-tested against a mock.
 
 #include <memory>
 
@@ -13,8 +13,8 @@
 
 namespace inplaced::daemon {
 
-// A subscription to changes of recreate requests (WatchRecreateRequests). Next() and Cancel() may be
-// called from different threads; Next() from one thread at a time.
+// A subscription to changes of recreate requests (WatchRecreateRequests). Next() and Cancel() may
+// be called from different threads; Next() from one thread at a time.
 class RecreateWatch {
  public:
   virtual ~RecreateWatch() = default;
@@ -30,8 +30,8 @@ class RecreateWatch {
 // Every method validates its input (daemon/recreate_validation.h) and returns the API's errors as
 // documented on each RPC in api/inplaced/v1/recreate.proto: INVALID_ARGUMENT naming the field,
 // NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION, RESOURCE_EXHAUSTED (cap on open requests),
-// UNAVAILABLE (not ready yet, or shutting down). A method that returns OK after a change has made the
-// change durable (persisted) first. Thread-safe.
+// UNAVAILABLE (not ready yet, or shutting down). A method that returns OK after a change has made
+// the change durable (persisted) first. Thread-safe.
 class RecreateManager {
  public:
   virtual ~RecreateManager() = default;

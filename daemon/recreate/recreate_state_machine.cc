@@ -420,8 +420,9 @@ const cri::PodInfo* FindRequestPod(const ::inplaced::v1::RecreateRequest& reques
 std::string NotRecreatableReason(const cri::ContainerInfo& container) {
   if (container.type == cri::kubelet::kContainerTypeInit ||
       container.type == cri::kubelet::kContainerTypeEphemeral) {
-    return absl::StrCat("container \"", container.name, "\" is an ", container.type,
-                        " container: only regular containers (pod.spec.containers) can be recreated");
+    return absl::StrCat(
+        "container \"", container.name, "\" is an ", container.type,
+        " container: only regular containers (pod.spec.containers) can be recreated");
   }
   return "";
 }

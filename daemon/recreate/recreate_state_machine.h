@@ -129,10 +129,10 @@ std::vector<std::string> ContainersToInspect(const ::inplaced::internal::Recreat
 const cri::PodInfo* FindRequestPod(const ::inplaced::v1::RecreateRequest& request,
                                    const cri::NodeSnapshot& snapshot);
 
-// Why `container` cannot be recreated, or "" when it can. Only regular containers (pod.spec.containers,
-// kubelet's io.kubernetes.container.type "container", or no type) can, as in Kruise: init containers
-// have run to completion and are never restarted, ephemeral containers are never restarted either, so
-// a kill of either would leave the request waiting for its deadline.
+// Why `container` cannot be recreated, or "" when it can. Only regular containers
+// (pod.spec.containers, kubelet's io.kubernetes.container.type "container", or no type) can, as in
+// Kruise: init containers have run to completion and are never restarted, ephemeral containers are
+// never restarted either, so a kill of either would leave the request waiting for its deadline.
 std::string NotRecreatableReason(const cri::ContainerInfo& container);
 
 // Fills the old container ID and restart count of every container whose spec has no status context
@@ -145,9 +145,8 @@ void FillMissingContexts(::inplaced::internal::RecreateRecord* record, const cri
 int64_t StopTimeoutSeconds(int64_t grace_period_seconds, absl::Time started_at, absl::Time now);
 
 // The preStop hook of container `index` finished with `outcome` (SUCCEEDED, FAILED, TIMED_OUT) and
-// `message` (PreStopRunner's result): records it and moves the kill to
-// STOP_SENT (killed_at = now), to be persisted before StopContainer. No-op unless the kill is at
-// PRESTOP_STARTED.
+// `message` (PreStopRunner's result): records it and moves the kill to STOP_SENT (killed_at = now),
+// to be persisted before StopContainer. No-op unless the kill is at PRESTOP_STARTED.
 void ApplyPreStopResult(::inplaced::internal::RecreateRecord* record, int index,
                         ::inplaced::v1::PreStopOutcome outcome, absl::string_view message,
                         absl::Time now);

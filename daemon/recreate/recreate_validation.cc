@@ -90,8 +90,10 @@ absl::Status CheckHttpGet(const std::string& path, const api::HttpGetAction& act
 }
 
 absl::Status CheckExec(const std::string& path, const api::ExecAction& action) {
-  if (action.command_size() == 0) return InvalidField(path + ".command", "at least one element is required");
-  if (action.command(0).empty()) return InvalidField(path + ".command[0]", "the program must not be empty");
+  if (action.command_size() == 0)
+    return InvalidField(path + ".command", "at least one element is required");
+  if (action.command(0).empty())
+    return InvalidField(path + ".command[0]", "the program must not be empty");
   for (int i = 0; i < action.command_size(); ++i) {
     // execve takes NUL-terminated strings: a NUL would silently cut the argument.
     if (action.command(i).find('\0') != std::string::npos) {
@@ -131,7 +133,8 @@ absl::Status CheckPorts(const std::string& path,
     if (port.name().empty()) return InvalidField(port_path + ".name", "required");
     RETURN_IF_ERROR(AtPath(port_path + ".name", CheckIanaSvcName(port.name())));
     if (!names.insert(port.name()).second) {
-      return InvalidField(port_path + ".name", absl::StrCat("duplicate port \"", port.name(), "\""));
+      return InvalidField(port_path + ".name",
+                          absl::StrCat("duplicate port \"", port.name(), "\""));
     }
     if (port.container_port() < 1 || port.container_port() > kMaxPort) {
       return InvalidField(port_path + ".container_port",
@@ -154,8 +157,10 @@ absl::Status CheckContainer(const std::string& path, const api::RecreateContaine
   RETURN_IF_ERROR(CheckRequiredLabel(path + ".name", container.name()));
   if (container.has_status_context()) {
     const api::ContainerStatusContext& context = container.status_context();
-    RETURN_IF_ERROR(CheckContainerIdField(path + ".status_context.container_id", context.container_id()));
-    RETURN_IF_ERROR(CheckNonNegative(path + ".status_context.restart_count", context.restart_count()));
+    RETURN_IF_ERROR(
+        CheckContainerIdField(path + ".status_context.container_id", context.container_id()));
+    RETURN_IF_ERROR(
+        CheckNonNegative(path + ".status_context.restart_count", context.restart_count()));
   }
   if (container.has_pre_stop()) {
     RETURN_IF_ERROR(CheckHandler(path + ".pre_stop", container.pre_stop(), limits));
@@ -176,7 +181,8 @@ absl::Status CheckStrategy(const api::RecreateStrategy& strategy, const Validati
     RETURN_IF_ERROR(CheckSeconds("spec.strategy.unready_grace_period_seconds",
                                  strategy.unready_grace_period_seconds(), 0, limits));
   }
-  return CheckSeconds("spec.strategy.min_started_seconds", strategy.min_started_seconds(), 0, limits);
+  return CheckSeconds("spec.strategy.min_started_seconds", strategy.min_started_seconds(), 0,
+                      limits);
 }
 
 absl::Status CheckOptionalFilters(absl::string_view namespace_name, absl::string_view pod_name) {
@@ -199,8 +205,8 @@ absl::Status ValidateRecreateSpec(const api::RecreateSpec& spec, const Validatio
   }
   if (spec.containers_size() > limits.max_containers) {
     return InvalidField("spec.containers",
-                        absl::StrCat("at most ", limits.max_containers, " containers are allowed, got ",
-                                     spec.containers_size()));
+                        absl::StrCat("at most ", limits.max_containers,
+                                     " containers are allowed, got ", spec.containers_size()));
   }
   absl::flat_hash_set<absl::string_view> names;
   for (int i = 0; i < spec.containers_size(); ++i) {
@@ -219,11 +225,12 @@ absl::Status ValidateRecreateSpec(const api::RecreateSpec& spec, const Validatio
                                  kMinActiveDeadlineSeconds, limits));
   }
   if (spec.has_ttl_seconds_after_finished()) {
-    RETURN_IF_ERROR(
-        CheckSeconds("spec.ttl_seconds_after_finished", spec.ttl_seconds_after_finished(), 0, limits));
+    RETURN_IF_ERROR(CheckSeconds("spec.ttl_seconds_after_finished",
+                                 spec.ttl_seconds_after_finished(), 0, limits));
   }
   if (!api::ReadinessSource_IsValid(spec.readiness_source())) {
-    return InvalidField("spec.readiness_source", absl::StrCat("unknown value ", spec.readiness_source()));
+    return InvalidField("spec.readiness_source",
+                        absl::StrCat("unknown value ", spec.readiness_source()));
   }
   return absl::OkStatus();
 }
@@ -250,8 +257,8 @@ absl::Status ValidateListRecreateRequests(const api::ListRecreateRequestsRequest
     return InvalidField("phase", absl::StrCat("unknown value ", request.phase()));
   }
   if (request.page_size() < 0 || request.page_size() > limits.max_page_size) {
-    return InvalidField("page_size",
-                        absl::StrCat("must be in 0-", limits.max_page_size, ", got ", request.page_size()));
+    return InvalidField("page_size", absl::StrCat("must be in 0-", limits.max_page_size, ", got ",
+                                                  request.page_size()));
   }
   return DecodeListPageToken(request).status();
 }
@@ -270,9 +277,11 @@ absl::Status ValidateAcknowledgeUnready(const api::AcknowledgeUnreadyRequest& re
   RETURN_IF_ERROR(CheckKey(request.namespace_(), request.name()));
   if (!request.has_unready_at()) return InvalidField("unready_at", "required");
   const google::protobuf::Timestamp& at = request.unready_at();
-  if (at.seconds() <= 0 || at.seconds() > kMaxTimestampSeconds || at.nanos() < 0 || at.nanos() > 999999999) {
-    return InvalidField("unready_at", absl::StrCat("must be a valid time after the Unix epoch, got seconds=",
-                                                   at.seconds(), " nanos=", at.nanos()));
+  if (at.seconds() <= 0 || at.seconds() > kMaxTimestampSeconds || at.nanos() < 0 ||
+      at.nanos() > 999999999) {
+    return InvalidField("unready_at",
+                        absl::StrCat("must be a valid time after the Unix epoch, got seconds=",
+                                     at.seconds(), " nanos=", at.nanos()));
   }
   return absl::OkStatus();
 }
@@ -280,11 +289,12 @@ absl::Status ValidateAcknowledgeUnready(const api::AcknowledgeUnreadyRequest& re
 absl::Status ValidateReportReadiness(const api::ReportReadinessRequest& request,
                                      const ValidationLimits& limits) {
   RETURN_IF_ERROR(CheckKey(request.namespace_(), request.name()));
-  if (request.containers_size() == 0) return InvalidField("containers", "at least one container is required");
+  if (request.containers_size() == 0)
+    return InvalidField("containers", "at least one container is required");
   if (request.containers_size() > limits.max_containers) {
     return InvalidField("containers",
-                        absl::StrCat("at most ", limits.max_containers, " containers are allowed, got ",
-                                     request.containers_size()));
+                        absl::StrCat("at most ", limits.max_containers,
+                                     " containers are allowed, got ", request.containers_size()));
   }
   absl::flat_hash_set<absl::string_view> names;
   for (int i = 0; i < request.containers_size(); ++i) {
@@ -292,7 +302,8 @@ absl::Status ValidateReportReadiness(const api::ReportReadinessRequest& request,
     const api::ContainerReadiness& container = request.containers(i);
     RETURN_IF_ERROR(CheckRequiredLabel(path + ".name", container.name()));
     if (!names.insert(container.name()).second) {
-      return InvalidField(path + ".name", absl::StrCat("duplicate container \"", container.name(), "\""));
+      return InvalidField(path + ".name",
+                          absl::StrCat("duplicate container \"", container.name(), "\""));
     }
     RETURN_IF_ERROR(CheckContainerIdField(path + ".container_id", container.container_id()));
   }

@@ -39,28 +39,32 @@ struct ValidationLimits {
 
 // CreateRecreateRequest: namespace (DNS-1123 label), name (DNS-1123 subdomain), and the whole spec
 // (see the field comments in recreate.proto for each rule).
-absl::Status ValidateCreateRecreateRequest(const ::inplaced::v1::CreateRecreateRequestRequest& request,
-                                           const ValidationLimits& limits);
+absl::Status ValidateCreateRecreateRequest(
+    const ::inplaced::v1::CreateRecreateRequestRequest& request, const ValidationLimits& limits);
 
 // The spec alone; paths start with `spec.`.
-absl::Status ValidateRecreateSpec(const ::inplaced::v1::RecreateSpec& spec, const ValidationLimits& limits);
+absl::Status ValidateRecreateSpec(const ::inplaced::v1::RecreateSpec& spec,
+                                  const ValidationLimits& limits);
 
 // GetRecreateRequest / DeleteRecreateRequest: namespace and name.
 absl::Status ValidateGetRecreateRequest(const ::inplaced::v1::GetRecreateRequestRequest& request);
-absl::Status ValidateDeleteRecreateRequest(const ::inplaced::v1::DeleteRecreateRequestRequest& request);
+absl::Status ValidateDeleteRecreateRequest(
+    const ::inplaced::v1::DeleteRecreateRequestRequest& request);
 
 // ListRecreateRequests: filters (each optional, syntactically valid when set), page_size in
 // [0, limits.max_page_size], page_token empty or issued for the same filters (daemon/page_token.h).
-absl::Status ValidateListRecreateRequests(const ::inplaced::v1::ListRecreateRequestsRequest& request,
-                                          const ValidationLimits& limits);
+absl::Status ValidateListRecreateRequests(
+    const ::inplaced::v1::ListRecreateRequestsRequest& request, const ValidationLimits& limits);
 
 // The page size to use for a validated request: page_size, or kDefaultListPageSize for 0.
 int EffectivePageSize(const ::inplaced::v1::ListRecreateRequestsRequest& request);
 
 // WatchRecreateRequests: the optional filters.
-absl::Status ValidateWatchRecreateRequests(const ::inplaced::v1::WatchRecreateRequestsRequest& request);
+absl::Status ValidateWatchRecreateRequests(
+    const ::inplaced::v1::WatchRecreateRequestsRequest& request);
 
-// AcknowledgeUnready: namespace, name, and unready_at present and a valid time after the Unix epoch.
+// AcknowledgeUnready: namespace, name, and unready_at present and a valid time after the Unix
+// epoch.
 absl::Status ValidateAcknowledgeUnready(const ::inplaced::v1::AcknowledgeUnreadyRequest& request);
 
 // ReportReadiness: namespace, name, 1..limits.max_containers entries with unique valid container
@@ -70,12 +74,13 @@ absl::Status ValidateReportReadiness(const ::inplaced::v1::ReportReadinessReques
 
 // Fills the documented defaults into a spec, so that stored specs are explicit: an absent strategy
 // becomes an empty one, UNSPECIFIED failure_policy becomes FAIL, readiness_source RUNTIME, port
-// protocol TCP. Nothing else changes (optional fields stay unset: their fallbacks depend on the pod).
+// protocol TCP. Nothing else changes (optional fields stay unset: their fallbacks depend on the
+// pod).
 void ApplySpecDefaults(::inplaced::v1::RecreateSpec* spec);
 
-// Whether two specs ask for the same thing: equal after ApplySpecDefaults on both (so UNSPECIFIED and
-// its default compare equal). Presence matters for optional fields (an unset grace period differs
-// from 0) and container order matters (ordered recreate). Used by the idempotent Create.
+// Whether two specs ask for the same thing: equal after ApplySpecDefaults on both (so UNSPECIFIED
+// and its default compare equal). Presence matters for optional fields (an unset grace period
+// differs from 0) and container order matters (ordered recreate). Used by the idempotent Create.
 bool SameSpec(const ::inplaced::v1::RecreateSpec& a, const ::inplaced::v1::RecreateSpec& b);
 
 }  // namespace inplaced::daemon

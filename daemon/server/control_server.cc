@@ -19,7 +19,8 @@ absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::Start(
   for (grpc::Service* service : services) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", address, " (see gRPC's log above)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", address, " (see gRPC's log above)"));
   }
   // Before this chmod the socket carries the umask's mode; nothing is served before the daemon
   // reports ready anyway (ServingState), so the short window exposes nothing.

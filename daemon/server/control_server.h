@@ -22,11 +22,11 @@ inline constexpr char kDefaultSocketPath[] = "/run/inplaced/inplaced.sock";
 class ControlServer {
  public:
   // Prepares `socket_path` (PrepareUnixSocketPath: directory 0750, stale socket removed), starts a
-  // server listening on it with `services` (not owned: they must outlive the server) and reflection,
-  // and sets the socket's mode to 0660.
-  // Errors: those of PrepareUnixSocketPath; UNAVAILABLE when the socket cannot be bound.
-  static absl::StatusOr<std::unique_ptr<ControlServer>> Start(const std::string& socket_path,
-                                                              const std::vector<grpc::Service*>& services);
+  // server listening on it with `services` (not owned: they must outlive the server) and
+  // reflection, and sets the socket's mode to 0660. Errors: those of PrepareUnixSocketPath;
+  // UNAVAILABLE when the socket cannot be bound.
+  static absl::StatusOr<std::unique_ptr<ControlServer>> Start(
+      const std::string& socket_path, const std::vector<grpc::Service*>& services);
 
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;

@@ -12,7 +12,8 @@ namespace {
 using ::grpc::health::v1::HealthCheckResponse;
 
 HealthCheckResponse::ServingStatus StatusOf(ServingPhase phase) {
-  return phase == ServingPhase::kServing ? HealthCheckResponse::SERVING : HealthCheckResponse::NOT_SERVING;
+  return phase == ServingPhase::kServing ? HealthCheckResponse::SERVING
+                                         : HealthCheckResponse::NOT_SERVING;
 }
 
 }  // namespace
@@ -22,7 +23,8 @@ HealthServiceImpl::HealthServiceImpl(ServingState& state, std::vector<std::strin
     : state_(state), services_(std::move(services)), poll_period_(poll_period) {}
 
 bool HealthServiceImpl::Known(const std::string& service) const {
-  return service.empty() || std::find(services_.begin(), services_.end(), service) != services_.end();
+  return service.empty() ||
+         std::find(services_.begin(), services_.end(), service) != services_.end();
 }
 
 grpc::Status HealthServiceImpl::Check(grpc::ServerContext* context,
@@ -31,7 +33,8 @@ grpc::Status HealthServiceImpl::Check(grpc::ServerContext* context,
   ServingState::ActiveCall active(state_);
   RpcScope scope("Health/Check");
   if (!Known(request->service())) {
-    return scope.Finish(absl::NotFoundError(absl::StrCat("unknown service \"", request->service(), "\"")));
+    return scope.Finish(
+        absl::NotFoundError(absl::StrCat("unknown service \"", request->service(), "\"")));
   }
   response->set_status(StatusOf(state_.phase()));
   return scope.Finish(absl::OkStatus());

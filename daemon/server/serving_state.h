@@ -2,9 +2,10 @@
 
 // Whether the daemon serves its API: STARTING until the engine has loaded its state, SERVING, then
 // STOPPING once shutdown began (terminal). Shared by the health service (reports it) and the API
-// services (answer UNAVAILABLE unless SERVING). Also counts the calls being handled, so that shutdown
-// waits for those and not for idle client connections (gRPC's Server::Shutdown waits for every
-// connection to close until its deadline, and an idle client does not read the GOAWAY). Thread-safe.
+// services (answer UNAVAILABLE unless SERVING). Also counts the calls being handled, so that
+// shutdown waits for those and not for idle client connections (gRPC's Server::Shutdown waits for
+// every connection to close until its deadline, and an idle client does not read the GOAWAY).
+// Thread-safe.
 
 #include <cstdint>
 

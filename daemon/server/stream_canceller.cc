@@ -48,7 +48,8 @@ void StreamCanceller::PollLoop() {
   absl::MutexLock lock(&mu_);
   while (true) {
     // Idle (no streams): sleep until one registers or the canceller stops.
-    auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || !entries_.empty(); };
+    auto has_work = [this]()
+                        ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || !entries_.empty(); };
     mu_.Await(absl::Condition(&has_work));
     if (stop_) return;
     auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; };

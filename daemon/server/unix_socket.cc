@@ -16,7 +16,8 @@ namespace {
 
 absl::Status ErrnoError(int error, const std::string& what) {
   const std::string message = absl::StrCat(what, ": ", std::strerror(error));
-  if (error == EACCES || error == EPERM || error == EROFS) return absl::PermissionDeniedError(message);
+  if (error == EACCES || error == EPERM || error == EROFS)
+    return absl::PermissionDeniedError(message);
   return absl::UnavailableError(message);
 }
 
@@ -25,7 +26,8 @@ absl::Status MakeDirectories(const std::string& dir) {
   struct stat st;
   if (::stat(dir.c_str(), &st) == 0) {
     if (!S_ISDIR(st.st_mode)) {
-      return absl::FailedPreconditionError(absl::StrCat("socket directory ", dir, " is not a directory"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("socket directory ", dir, " is not a directory"));
     }
     return absl::OkStatus();
   }
@@ -57,11 +59,13 @@ bool SomeoneListens(const std::string& path) {
 
 absl::Status PrepareUnixSocketPath(const std::string& path) {
   if (path.empty() || path[0] != '/') {
-    return absl::InvalidArgumentError(absl::StrCat("socket path must be absolute, got \"", path, "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("socket path must be absolute, got \"", path, "\""));
   }
   if (path.size() > kMaxUnixSocketPathLength) {
-    return absl::InvalidArgumentError(absl::StrCat("socket path is ", path.size(), " bytes, at most ",
-                                                   kMaxUnixSocketPathLength, " fit a unix socket: ", path));
+    return absl::InvalidArgumentError(absl::StrCat("socket path is ", path.size(),
+                                                   " bytes, at most ", kMaxUnixSocketPathLength,
+                                                   " fit a unix socket: ", path));
   }
   if (path.back() == '/') {
     return absl::InvalidArgumentError(absl::StrCat("socket path is a directory: ", path));
@@ -76,7 +80,8 @@ absl::Status PrepareUnixSocketPath(const std::string& path) {
     return ErrnoError(errno, absl::StrCat("cannot stat ", path));
   }
   if (!S_ISSOCK(st.st_mode)) {
-    return absl::FailedPreconditionError(absl::StrCat(path, " exists and is not a socket; not replacing it"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " exists and is not a socket; not replacing it"));
   }
   if (SomeoneListens(path)) {
     return absl::FailedPreconditionError(
@@ -90,7 +95,8 @@ absl::Status PrepareUnixSocketPath(const std::string& path) {
 }
 
 absl::Status RestrictUnixSocket(const std::string& path) {
-  if (::chmod(path.c_str(), 0660) != 0) return ErrnoError(errno, absl::StrCat("cannot chmod 0660 ", path));
+  if (::chmod(path.c_str(), 0660) != 0)
+    return ErrnoError(errno, absl::StrCat("cannot chmod 0660 ", path));
   return absl::OkStatus();
 }
 

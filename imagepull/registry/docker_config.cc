@@ -129,8 +129,8 @@ bool RegistryKey::Matches(const ImageReference& image) const {
       if (!GlobMatch(want[i], got[i])) return false;
     }
   }
-  // Unlike kubelet's plain string prefix, the path must end at a component boundary, so "reg.io/team"
-  // does not hand team's credentials to "reg.io/teammate/app".
+  // Unlike kubelet's plain string prefix, the path must end at a component boundary, so
+  // "reg.io/team" does not hand team's credentials to "reg.io/teammate/app".
   if (path.empty()) return true;
   const std::string& image_path = image.path();
   return image_path == path ||
@@ -166,7 +166,8 @@ absl::StatusOr<RegistryKey> ParseRegistryKey(absl::string_view key) {
   if (absl::StartsWith(host_port, "[")) {
     const size_t close = host_port.find(']');
     if (close == absl::string_view::npos) {
-      return absl::InvalidArgumentError(absl::StrCat("registry key \"", key, "\": unterminated '['"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("registry key \"", key, "\": unterminated '['"));
     }
     host = host_port.substr(0, close + 1);
     absl::string_view after = host_port.substr(close + 1);
@@ -202,7 +203,8 @@ absl::StatusOr<RegistryKey> ParseRegistryKey(absl::string_view key) {
 
 absl::StatusOr<std::vector<RegistryCredential>> ParseDockerConfig(absl::string_view json) {
   // Non-throwing parse: a malformed document comes back "discarded" instead of throwing.
-  const Json doc = Json::parse(json.begin(), json.end(), /*cb=*/nullptr, /*allow_exceptions=*/false);
+  const Json doc =
+      Json::parse(json.begin(), json.end(), /*cb=*/nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return absl::InvalidArgumentError("not valid JSON");
   if (!doc.is_object()) return absl::InvalidArgumentError("top-level value must be a JSON object");
   const Json* auths = &doc;  // legacy .dockercfg: the registry map is the top level
@@ -239,7 +241,8 @@ absl::StatusOr<CredentialKeyring> CredentialKeyring::FromDockerConfigs(
     for (RegistryCredential& credential : *credentials) {
       absl::StatusOr<RegistryKey> key = ParseRegistryKey(credential.server_address);
       if (!key.ok()) {  // already validated by ParseDockerConfig
-        return absl::InvalidArgumentError(absl::StrCat("pull secret ", i, ": ", key.status().message()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("pull secret ", i, ": ", key.status().message()));
       }
       keyring.entries_.push_back(Entry{*std::move(key), std::move(credential)});
     }
@@ -256,7 +259,8 @@ std::vector<RegistryCredential> CredentialKeyring::Lookup(const ImageReference& 
   std::vector<Match> matches;
   for (const Entry& entry : entries_) {
     if (!entry.key.Matches(image)) continue;
-    matches.push_back(Match{entry.key.ToString().size(), HasWildcard(entry.key.host), &entry.credential});
+    matches.push_back(
+        Match{entry.key.ToString().size(), HasWildcard(entry.key.host), &entry.credential});
   }
   // Stable: equal keys keep secret order, then key order.
   std::stable_sort(matches.begin(), matches.end(), [](const Match& a, const Match& b) {

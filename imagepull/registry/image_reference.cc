@@ -26,7 +26,8 @@ bool HasUpper(absl::string_view s) {
 }
 
 absl::Status Invalid(absl::string_view text, absl::string_view reason) {
-  return absl::InvalidArgumentError(absl::StrCat("invalid image reference \"", text, "\": ", reason));
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid image reference \"", text, "\": ", reason));
 }
 
 // path-component := [a-z0-9]+ (separator [a-z0-9]+)*, separator := "." | "_" | "__" | "-"+.
@@ -140,7 +141,8 @@ bool IsImageId(absl::string_view s) {
 }  // namespace
 
 bool IsDockerHubAlias(absl::string_view host) {
-  return absl::EqualsIgnoreCase(host, "docker.io") || absl::EqualsIgnoreCase(host, "index.docker.io") ||
+  return absl::EqualsIgnoreCase(host, "docker.io") ||
+         absl::EqualsIgnoreCase(host, "index.docker.io") ||
          absl::EqualsIgnoreCase(host, "registry-1.docker.io");
 }
 
@@ -159,8 +161,8 @@ absl::Status ValidateDigest(absl::string_view digest) {
   } else if (algorithm == "sha512") {
     want = 128;
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid digest: unsupported algorithm \"", algorithm, "\" (sha256, sha384 or sha512)"));
+    return absl::InvalidArgumentError(absl::StrCat("invalid digest: unsupported algorithm \"",
+                                                   algorithm, "\" (sha256, sha384 or sha512)"));
   }
   if (hex.size() != want) {
     return absl::InvalidArgumentError(absl::StrCat("invalid digest: ", algorithm, " needs ", want,
@@ -204,7 +206,8 @@ absl::StatusOr<ImageReference> ImageReference::Parse(absl::string_view text) {
   }
   if (rest.empty()) return Invalid(text, "empty repository name");
   if (rest.size() > kMaxNameLength) {
-    return Invalid(text, absl::StrCat("repository name longer than ", kMaxNameLength, " characters"));
+    return Invalid(text,
+                   absl::StrCat("repository name longer than ", kMaxNameLength, " characters"));
   }
 
   // splitDockerDomain's rule: the first component is a host when it looks like one (a '.' or ':',

@@ -1,8 +1,8 @@
 #pragma once
 
-// Image references ("busybox", "reg.example.com:5000/team/app:1.2@sha256:...") parsed and normalised
-// the way the Docker/containerd reference grammar does, so that the puller, the keyring and the
-// registry client all agree on one name for an image.
+// Image references ("busybox", "reg.example.com:5000/team/app:1.2@sha256:...") parsed and
+// normalised the way the Docker/containerd reference grammar does, so that the puller, the keyring
+// and the registry client all agree on one name for an image.
 
 #include <ostream>
 #include <string>
@@ -41,8 +41,8 @@ bool IsDockerHubAlias(absl::string_view host);
 //   "localhost:5000/a/b@sha256:<h>" -> domain localhost:5000, path a/b, no tag, digest sha256:<h>
 class ImageReference {
  public:
-  // Parses `text`. Errors are INVALID_ARGUMENT with the reason and the offending reference:
-  // empty reference; empty path component ("a//b", trailing '/'); repository name must be lowercase;
+  // Parses `text`. Errors are INVALID_ARGUMENT with the reason and the offending reference: empty
+  // reference; empty path component ("a//b", trailing '/'); repository name must be lowercase;
   // invalid path component (characters or separators); invalid registry host or port; tag too long
   // or with invalid characters; invalid digest (unknown algorithm, wrong length, non-hex or
   // uppercase hex); name longer than 255 characters; a bare 64-hex string (an image ID, not a
@@ -81,11 +81,13 @@ class ImageReference {
   // What to ask a runtime or registry for: Name()@digest when there is a digest (a tag next to a
   // digest is informational only, as in containerd's ParseDockerRef), else Name():tag.
   std::string PullReference() const;
-  // The digest when there is one, else the tag: the manifest reference in /v2/<path>/manifests/<ref>.
+  // The digest when there is one, else the tag: the manifest reference in
+  // /v2/<path>/manifests/<ref>.
   const std::string& ManifestReference() const;
 
   friend bool operator==(const ImageReference& a, const ImageReference& b) {
-    return a.domain_ == b.domain_ && a.path_ == b.path_ && a.tag_ == b.tag_ && a.digest_ == b.digest_;
+    return a.domain_ == b.domain_ && a.path_ == b.path_ && a.tag_ == b.tag_ &&
+           a.digest_ == b.digest_;
   }
   friend bool operator!=(const ImageReference& a, const ImageReference& b) { return !(a == b); }
   friend std::ostream& operator<<(std::ostream& os, const ImageReference& ref) {

@@ -72,7 +72,8 @@ absl::StatusOr<Descriptor> ParseDescriptor(const Json& json, const std::string& 
       Platform p;
       const std::string at = where + "platform.";
       if (absl::Status s = OptionalString(*platform, "os", at, &p.os); !s.ok()) return s;
-      if (absl::Status s = OptionalString(*platform, "architecture", at, &p.architecture); !s.ok()) {
+      if (absl::Status s = OptionalString(*platform, "architecture", at, &p.architecture);
+          !s.ok()) {
         return s;
       }
       if (absl::Status s = OptionalString(*platform, "variant", at, &p.variant); !s.ok()) return s;
@@ -91,8 +92,8 @@ absl::StatusOr<ManifestIndex> ParseIndex(const Json& doc, std::string media_type
   ManifestIndex out;
   out.media_type = std::move(media_type);
   for (size_t i = 0; i < manifests->size(); ++i) {
-    absl::StatusOr<Descriptor> d =
-        ParseDescriptor((*manifests)[i], absl::StrCat("manifests[", i, "]."), /*with_platform=*/true);
+    absl::StatusOr<Descriptor> d = ParseDescriptor(
+        (*manifests)[i], absl::StrCat("manifests[", i, "]."), /*with_platform=*/true);
     if (!d.ok()) return d.status();
     out.manifests.push_back(*std::move(d));
   }
@@ -109,7 +110,8 @@ absl::StatusOr<ImageManifest> ParseImage(const Json& doc, std::string media_type
   out.config = *std::move(c);
 
   const auto layers = doc.find("layers");
-  if (layers == doc.end() || !layers->is_array()) return Malformed("layers", "missing or not an array");
+  if (layers == doc.end() || !layers->is_array())
+    return Malformed("layers", "missing or not an array");
   int64_t total = out.config.size;
   for (size_t i = 0; i < layers->size(); ++i) {
     absl::StatusOr<Descriptor> d =
@@ -233,7 +235,8 @@ Platform NodePlatform() {
 }
 
 absl::StatusOr<Manifest> ParseManifest(absl::string_view body, absl::string_view content_type) {
-  const Json doc = Json::parse(body.begin(), body.end(), /*cb=*/nullptr, /*allow_exceptions=*/false);
+  const Json doc =
+      Json::parse(body.begin(), body.end(), /*cb=*/nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return absl::InvalidArgumentError("invalid manifest: not valid JSON");
   if (!doc.is_object()) return absl::InvalidArgumentError("invalid manifest: not a JSON object");
 
@@ -304,10 +307,9 @@ absl::StatusOr<Descriptor> SelectPlatform(const ManifestIndex& index, const Plat
     }
   }
   if (best == nullptr) {
-    return absl::NotFoundError(absl::StrCat("no manifest for platform ", want.ToString(),
-                                            " in the index (available: ",
-                                            available.empty() ? "none" : absl::StrJoin(available, ", "),
-                                            ")"));
+    return absl::NotFoundError(
+        absl::StrCat("no manifest for platform ", want.ToString(), " in the index (available: ",
+                     available.empty() ? "none" : absl::StrJoin(available, ", "), ")"));
   }
   return *best;
 }

@@ -97,8 +97,8 @@ void AddParam(AuthChallenge& challenge, std::string name, std::string value) {
   challenge.params.emplace_back(std::move(name), std::move(value));
 }
 
-// Parses the auth-params (or token68) of one challenge, up to the start of the next challenge or the
-// end. Returns OK with the parser positioned at the next challenge's scheme (or the end).
+// Parses the auth-params (or token68) of one challenge, up to the start of the next challenge or
+// the end. Returns OK with the parser positioned at the next challenge's scheme (or the end).
 absl::Status ParseChallengeBody(Parser& p, AuthChallenge& challenge) {
   bool first = true;
   while (true) {

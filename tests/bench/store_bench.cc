@@ -1,7 +1,7 @@
 // State store benchmarks against the design targets for 10,000 stored requests:
 //   List <= 10 ms p99; restart + state reload <= 300 ms.
-// Each List iteration is timed on its own and the per-call p50/p99 are reported as counters, since the
-// target is a percentile of single calls.
+// Each List iteration is timed on its own and the per-call p50/p99 are reported as counters, since
+// the target is a percentile of single calls.
 //
 // The 10,000 records are loaded with one raw SQLite transaction in the store's schema: through the
 // store API every write is its own fsync'd transaction (by design), which would make setup take
@@ -82,7 +82,8 @@ class Fixture {
   }
 
   static void Exec(sqlite3* db, const std::string& sql) {
-    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) Die(sqlite3_errmsg(db));
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK)
+      Die(sqlite3_errmsg(db));
   }
 
   std::string dir_;
@@ -103,12 +104,14 @@ void TimeEachCall(benchmark::State& state, Call call) {
     const auto start = std::chrono::steady_clock::now();
     call();
     millis.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+            .count());
   }
   std::sort(millis.begin(), millis.end());
   auto percentile = [&](double p) {
-    return millis.empty() ? 0.0 : millis[std::min(millis.size() - 1,
-                                                  static_cast<size_t>(p * millis.size()))];
+    return millis.empty()
+               ? 0.0
+               : millis[std::min(millis.size() - 1, static_cast<size_t>(p * millis.size()))];
   };
   state.counters["p50_ms"] = percentile(0.50);
   state.counters["p99_ms"] = percentile(0.99);

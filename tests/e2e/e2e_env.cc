@@ -42,7 +42,9 @@ bool ContainerdVersion::AtLeast(int want_major, int want_minor, int want_patch) 
   return patch >= want_patch;
 }
 
-std::string ContainerdVersion::ToString() const { return absl::StrCat(major, ".", minor, ".", patch); }
+std::string ContainerdVersion::ToString() const {
+  return absl::StrCat(major, ".", minor, ".", patch);
+}
 
 absl::StatusOr<ContainerdVersion> ParseContainerdVersion(absl::string_view text) {
   absl::string_view rest = text;
@@ -77,7 +79,8 @@ ContainerdDifferences DifferencesOf(const ContainerdVersion& version) {
   differences.streams_container_events = version.AtLeast(1, 7);
   differences.pins_sandbox_image = version.AtLeast(1, 7);
   differences.pull_without_credentials_message =
-      version.AtLeast(1, 7) ? "authorization failed: no basic auth credentials" : "401 Unauthorized";
+      version.AtLeast(1, 7) ? "authorization failed: no basic auth credentials"
+                            : "401 Unauthorized";
   return differences;
 }
 
@@ -140,9 +143,9 @@ absl::StatusOr<E2eEnv> LoadE2eEnv() {
   }
   std::ifstream in(path);
   if (!in) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("e2e environment file ", path,
-                     " is missing: the e2e.env.start fixture did not run or failed (see its output)"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "e2e environment file ", path,
+        " is missing: the e2e.env.start fixture did not run or failed (see its output)"));
   }
   std::stringstream text;
   text << in.rdbuf();
@@ -157,7 +160,8 @@ absl::Status RestartContainerd(const E2eEnv& env, RestartMode mode) {
   auto script = env.values.find("INPLACED_E2E_ENV_SCRIPT");
   if (script == env.values.end() || script->second.empty()) {
     return absl::FailedPreconditionError(
-        "the e2e env file names no INPLACED_E2E_ENV_SCRIPT: restart the environment (e2e-env.sh start)");
+        "the e2e env file names no INPLACED_E2E_ENV_SCRIPT: restart the environment (e2e-env.sh "
+        "start)");
   }
   std::vector<std::string> args = {"bash", script->second, "--dir", env.dir, "restart-containerd"};
   if (mode == RestartMode::kCrash) args.push_back("--kill");
@@ -168,23 +172,25 @@ absl::Status RestartContainerd(const E2eEnv& env, RestartMode mode) {
   pid_t pid = -1;
   const int spawned = posix_spawnp(&pid, "bash", nullptr, nullptr, argv.data(), environ);
   if (spawned != 0) {
-    return absl::InternalError(absl::StrCat("cannot run ", script->second, ": ", std::strerror(spawned)));
+    return absl::InternalError(
+        absl::StrCat("cannot run ", script->second, ": ", std::strerror(spawned)));
   }
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) return absl::InternalError(absl::StrCat("waitpid: ", std::strerror(errno)));
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return absl::InternalError(absl::StrCat(script->second, " restart-containerd failed (wait status ",
-                                            status, "): see its output above"));
+    return absl::InternalError(absl::StrCat(script->second,
+                                            " restart-containerd failed (wait status ", status,
+                                            "): see its output above"));
   }
   return absl::OkStatus();
 }
 
 std::string RuntimeBanner(absl::string_view runtime_name, absl::string_view runtime_version,
                           absl::string_view api_version, absl::string_view endpoint) {
-  return absl::StrCat("[ runtime  ] ", runtime_name, " ", runtime_version, " (CRI ", api_version, ") at ",
-                      endpoint);
+  return absl::StrCat("[ runtime  ] ", runtime_name, " ", runtime_version, " (CRI ", api_version,
+                      ") at ", endpoint);
 }
 
 }  // namespace inplaced::e2e

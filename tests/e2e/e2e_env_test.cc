@@ -52,8 +52,8 @@ TEST(E2eEnvTest, UnparsableContainerdVersionIsInvalidArgument) {
   std::string text = kCompleteEnv;
   const std::string line = "INPLACED_E2E_CONTAINERD_VERSION=1.6.20~ds1";
   text.replace(text.find(line), line.size(), "INPLACED_E2E_CONTAINERD_VERSION=unknown");
-  EXPECT_THAT(ParseE2eEnv(text),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("INPLACED_E2E_CONTAINERD_VERSION")));
+  EXPECT_THAT(ParseE2eEnv(text), StatusIs(absl::StatusCode::kInvalidArgument,
+                                          HasSubstr("INPLACED_E2E_CONTAINERD_VERSION")));
 }
 
 TEST(ContainerdVersionTest, ParsesDebianAndUpstreamForms) {
@@ -104,10 +104,12 @@ TEST(ContainerdDifferencesTest, FollowTheReleasesThatChangedThem) {
   for (const auto& c : kCases) {
     ASSERT_OK_AND_ASSIGN(ContainerdVersion version, ParseContainerdVersion(c.version));
     const ContainerdDifferences differences = DifferencesOf(version);
-    EXPECT_EQ(differences.stop_unknown_container_is_not_found, c.stop_unknown_not_found) << c.version;
+    EXPECT_EQ(differences.stop_unknown_container_is_not_found, c.stop_unknown_not_found)
+        << c.version;
     EXPECT_EQ(differences.streams_container_events, c.events) << c.version;
     EXPECT_EQ(differences.pins_sandbox_image, c.pinned) << c.version;
-    EXPECT_THAT(differences.pull_without_credentials_message, HasSubstr(c.unauthorized)) << c.version;
+    EXPECT_THAT(differences.pull_without_credentials_message, HasSubstr(c.unauthorized))
+        << c.version;
   }
 }
 

@@ -29,8 +29,8 @@ void EventRecorder::ReadAll() {
 }
 
 std::optional<criv1::ContainerEventResponse> EventRecorder::WaitFor(const std::string& container_id,
-                                                                 criv1::ContainerEventType type,
-                                                                 absl::Duration limit) {
+                                                                    criv1::ContainerEventType type,
+                                                                    absl::Duration limit) {
   absl::MutexLock lock(&mu_);
   std::optional<criv1::ContainerEventResponse> found;
   auto seen = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -46,7 +46,8 @@ std::optional<criv1::ContainerEventResponse> EventRecorder::WaitFor(const std::s
   return found;
 }
 
-absl::Time EventRecorder::ArrivalOf(const std::string& container_id, criv1::ContainerEventType type) {
+absl::Time EventRecorder::ArrivalOf(const std::string& container_id,
+                                    criv1::ContainerEventType type) {
   absl::MutexLock lock(&mu_);
   for (size_t i = 0; i < events_.size(); ++i) {
     if (events_[i].container_id() == container_id && events_[i].container_event_type() == type) {

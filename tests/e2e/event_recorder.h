@@ -1,16 +1,17 @@
 #pragma once
 
 // Reads a CRI container event stream (cri::Runtime::GetContainerEvents) on its own thread and keeps
-// every event with its arrival time, so an e2e test can wait for one event without blocking on Read().
+// every event with its arrival time, so an e2e test can wait for one event without blocking on
+// Read().
 //
 //   ASSERT_OK_AND_ASSIGN(auto stream, runtime.GetContainerEvents());
 //   EventRecorder recorder(stream.get());
 //   ... act ...
 //   auto stopped = recorder.WaitFor(id, criv1::CONTAINER_STOPPED_EVENT, absl::Seconds(60));
 //
-// Thread safety: all methods may be called from any thread. Ownership: the stream is borrowed and must
-// outlive the recorder; the destructor cancels it and joins the reader thread, then the owner may
-// destroy the stream.
+// Thread safety: all methods may be called from any thread. Ownership: the stream is borrowed and
+// must outlive the recorder; the destructor cancels it and joins the reader thread, then the owner
+// may destroy the stream.
 
 #include <optional>
 #include <string>
@@ -36,9 +37,9 @@ class EventRecorder {
 
   // Waits up to `limit` for an event of `type` about `container_id` (already received ones count);
   // nullopt when the stream ended first or the time was up.
-  std::optional<::runtime::v1::ContainerEventResponse> WaitFor(const std::string& container_id,
-                                                               ::runtime::v1::ContainerEventType type,
-                                                               absl::Duration limit);
+  std::optional<::runtime::v1::ContainerEventResponse> WaitFor(
+      const std::string& container_id, ::runtime::v1::ContainerEventType type,
+      absl::Duration limit);
 
   // When the first such event arrived; InfiniteFuture() if none did.
   absl::Time ArrivalOf(const std::string& container_id, ::runtime::v1::ContainerEventType type);

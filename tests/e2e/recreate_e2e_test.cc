@@ -1,12 +1,13 @@
-// E2e tests of container recreate (fixture: tests/e2e/recreate_fixture.h). Covers ordered and parallel
-// recreates, a SIGTERM-ignoring container killed after its grace period, exec and httpGet preStop hooks
-// that leave a mark in the container checked before the kill, a tcpSocket hook the container's listener
-// sees before the kill, a refused tcpSocket hook that still kills, the daemon SIGKILLed during a hook (not
-// run again after the restart, container killed once), FAIL vs IGNORE with a missing container,
-// min_started_seconds, and a crash-looping container failed at the active deadline.
+// E2e tests of container recreate (fixture: tests/e2e/recreate_fixture.h). Covers ordered and
+// parallel recreates, a SIGTERM-ignoring container killed after its grace period, exec and httpGet
+// preStop hooks that leave a mark in the container checked before the kill, a tcpSocket hook the
+// container's listener sees before the kill, a refused tcpSocket hook that still kills, the daemon
+// SIGKILLed during a hook (not run again after the restart, container killed once), FAIL vs IGNORE
+// with a missing container, min_started_seconds, and a crash-looping container failed at the active
+// deadline.
 //
-// Timing is never asserted except as semantic lower bounds derived from the runtime's and the daemon's
-// own timestamps (and one generous upper bound on the deadline).
+// Timing is never asserted except as semantic lower bounds derived from the runtime's and the
+// daemon's own timestamps (and one generous upper bound on the deadline).
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -56,21 +57,23 @@ TEST_F(RecreateE2eTest, OrderedRecreateKillsTheSecondAfterTheFirstSucceeded) {
   ASSERT_NO_FATAL_FAILURE(Create(request));
 
   int polls_with_second_killed = 0;
-  const api::RecreateRequest done = WaitCompleted("ordered", [&](const api::RecreateRequest& r, absl::Time) {
-    // Whenever the second container shows as killed, the first one has already succeeded.
-    if (r.status().container_states(1).is_killed()) {
-      ++polls_with_second_killed;
-      EXPECT_EQ(r.status().container_states(0).phase(), api::CONTAINER_RECREATE_PHASE_SUCCEEDED)
-          << r.DebugString();
-    }
-  });
+  const api::RecreateRequest done =
+      WaitCompleted("ordered", [&](const api::RecreateRequest& r, absl::Time) {
+        // Whenever the second container shows as killed, the first one has already succeeded.
+        if (r.status().container_states(1).is_killed()) {
+          ++polls_with_second_killed;
+          EXPECT_EQ(r.status().container_states(0).phase(), api::CONTAINER_RECREATE_PHASE_SUCCEEDED)
+              << r.DebugString();
+        }
+      });
   ASSERT_NO_FATAL_FAILURE(ExpectAllRecreatedOnce(done, {first->id, second->id}));
   const api::ContainerRecreateState& one = done.status().container_states(0);
   const api::ContainerRecreateState& two = done.status().container_states(1);
   EXPECT_NE(one.new_container_id(), two.new_container_id());
   EXPECT_GT(polls_with_second_killed, 0);
   // The second kill came after the first container's new instance was running (its Succeeded).
-  EXPECT_GE(FromProtoTime(two.killed_at()), FromProtoTime(one.restarted_at())) << done.DebugString();
+  EXPECT_GE(FromProtoTime(two.killed_at()), FromProtoTime(one.restarted_at()))
+      << done.DebugString();
 }
 
 TEST_F(RecreateE2eTest, ParallelRecreateKillsBothWithoutWaiting) {
@@ -96,8 +99,8 @@ TEST_F(RecreateE2eTest, ParallelRecreateKillsBothWithoutWaiting) {
 }
 
 TEST_F(RecreateE2eTest, TermIgnoringContainerIsKilledAfterItsGracePeriod) {
-  ASSERT_NO_FATAL_FAILURE(
-      RunPod({Container("stubborn", {"sh", "-c", "trap \"\" TERM; while true; do sleep 1; done"})}));
+  ASSERT_NO_FATAL_FAILURE(RunPod(
+      {Container("stubborn", {"sh", "-c", "trap \"\" TERM; while true; do sleep 1; done"})}));
   std::optional<cri::ContainerInfo> old = Current("stubborn");
   ASSERT_TRUE(old.has_value());
 
@@ -122,16 +125,18 @@ TEST_F(RecreateE2eTest, TermIgnoringContainerIsKilledAfterItsGracePeriod) {
             FromProtoTime(state.killed_at()) + absl::Milliseconds(1500));
 }
 
-// The hook writes the mark, then blocks until the test releases it: the test reads the mark in the old,
-// still running container while the daemon reports the hook RUNNING and the container not yet killed.
+// The hook writes the mark, then blocks until the test releases it: the test reads the mark in the
+// old, still running container while the daemon reports the hook RUNNING and the container not yet
+// killed.
 constexpr char kMarkingHookScript[] =
     "echo done > /tmp/prestop-mark; while [ ! -f /tmp/prestop-release ]; do sleep 1; done";
 
 class RecreatePreStopE2eTest : public RecreateE2eTest {
  protected:
-  // Waits for the hook to run, checks the mark in the old container, releases the hook, and checks the
-  // outcome. `source` is where the daemon must have found the hook.
-  void ExpectMarkBeforeKill(const std::string& name, const std::string& old_id, api::PreStopSource source) {
+  // Waits for the hook to run, checks the mark in the old container, releases the hook, and checks
+  // the outcome. `source` is where the daemon must have found the hook.
+  void ExpectMarkBeforeKill(const std::string& name, const std::string& old_id,
+                            api::PreStopSource source) {
     const api::RecreateRequest running = PollUntil(name, [](const api::RecreateRequest& r) {
       return r.status().container_states(0).pre_stop().outcome() == api::PRE_STOP_OUTCOME_RUNNING ||
              r.status().phase() == api::RECREATE_PHASE_COMPLETED;
@@ -145,13 +150,15 @@ class RecreatePreStopE2eTest : public RecreateE2eTest {
     std::optional<cri::ContainerInfo> before_kill = Instance(old_id);
     ASSERT_TRUE(before_kill.has_value());
     EXPECT_EQ(before_kill->state, cri_v1::CONTAINER_RUNNING);
-    // RUNNING is persisted before the hook's exec starts: wait for the hook to have written the mark.
+    // RUNNING is persisted before the hook's exec starts: wait for the hook to have written the
+    // mark.
     ASSERT_TRUE(ExecSucceedsWithin(old_id, {"test", "-f", "/tmp/prestop-mark"}, kWaitLimit))
         << "the hook never wrote its mark";
     ASSERT_OK_AND_ASSIGN(cri_v1::ExecSyncResponse mark, Exec(old_id, {"cat", "/tmp/prestop-mark"}));
     EXPECT_EQ(mark.exit_code(), 0) << mark.stderr();
     EXPECT_EQ(mark.stdout(), "done\n");
-    ASSERT_OK_AND_ASSIGN(cri_v1::ExecSyncResponse release, Exec(old_id, {"touch", "/tmp/prestop-release"}));
+    ASSERT_OK_AND_ASSIGN(cri_v1::ExecSyncResponse release,
+                         Exec(old_id, {"touch", "/tmp/prestop-release"}));
     ASSERT_EQ(release.exit_code(), 0) << release.stderr();
 
     const api::RecreateRequest done = WaitCompleted(name);
@@ -193,7 +200,8 @@ TEST_F(RecreatePreStopE2eTest, RequestOverrideExecHookLeavesAMarkBeforeTheKill) 
 
   api::CreateRecreateRequestRequest request = Request("override", {"app"});
   request.mutable_spec()->mutable_strategy()->set_termination_grace_period_seconds(60);
-  api::ExecAction* exec = request.mutable_spec()->mutable_containers(0)->mutable_pre_stop()->mutable_exec();
+  api::ExecAction* exec =
+      request.mutable_spec()->mutable_containers(0)->mutable_pre_stop()->mutable_exec();
   exec->add_command("sh");
   exec->add_command("-c");
   exec->add_command(kMarkingHookScript);
@@ -208,16 +216,20 @@ TEST_F(RecreatePreStopE2eTest, DaemonKilledDuringTheHookNeverRunsItAgainAndStill
 
   api::CreateRecreateRequestRequest request = Request("crash", {"app"});
   request.mutable_spec()->mutable_strategy()->set_termination_grace_period_seconds(60);
-  // Every run of the hook says so on the container's stdout (its log file), then outlasts the daemon.
-  api::ExecAction* exec = request.mutable_spec()->mutable_containers(0)->mutable_pre_stop()->mutable_exec();
-  for (const char* part : {"sh", "-c", "echo prestop-hook-ran > /proc/1/fd/1; sleep 60"}) exec->add_command(part);
+  // Every run of the hook says so on the container's stdout (its log file), then outlasts the
+  // daemon.
+  api::ExecAction* exec =
+      request.mutable_spec()->mutable_containers(0)->mutable_pre_stop()->mutable_exec();
+  for (const char* part : {"sh", "-c", "echo prestop-hook-ran > /proc/1/fd/1; sleep 60"})
+    exec->add_command(part);
   ASSERT_NO_FATAL_FAILURE(Create(request));
   PollUntil("crash", [](const api::RecreateRequest& r) {
     return r.status().container_states(0).pre_stop().outcome() == api::PRE_STOP_OUTCOME_RUNNING;
   });
   // The hook's exec has started in the container (RUNNING is persisted just before it).
   const absl::Time deadline = absl::Now() + kWaitLimit;
-  while (ContainerLog("app", 0).find("prestop-hook-ran") == std::string::npos && absl::Now() < deadline) {
+  while (ContainerLog("app", 0).find("prestop-hook-ran") == std::string::npos &&
+         absl::Now() < deadline) {
     absl::SleepFor(kPollInterval);
   }
   ASSERT_THAT(ContainerLog("app", 0), HasSubstr("prestop-hook-ran"));
@@ -229,7 +241,8 @@ TEST_F(RecreatePreStopE2eTest, DaemonKilledDuringTheHookNeverRunsItAgainAndStill
   const api::PreStopStatus& hook = done.status().container_states(0).pre_stop();
   EXPECT_EQ(hook.outcome(), api::PRE_STOP_OUTCOME_SKIPPED) << hook.DebugString();
   EXPECT_THAT(hook.message(), HasSubstr("restarted while the hook ran"));
-  // The hook ran once, in the old instance only: the restarted daemon stopped the container instead.
+  // The hook ran once, in the old instance only: the restarted daemon stopped the container
+  // instead.
   const std::string log = ContainerLog("app", 0);
   EXPECT_EQ(log.find("prestop-hook-ran"), log.rfind("prestop-hook-ran")) << log;
   EXPECT_THAT(ContainerLog("app", 1), Not(HasSubstr("prestop-hook-ran")));
@@ -261,8 +274,9 @@ std::string ListeningOn(int port) { return absl::StrCat("netstat -ltn | grep -q 
 // the hook blocks until the test releases it), then answers 200.
 fakes::ContainerSpec HttpdWithMarkingCgi(fakes::ContainerSpec container, int port) {
   container.envs.emplace_back("PORT", std::to_string(port));
-  container.envs.emplace_back(
-      "CGI", absl::StrCat("#!/bin/sh\n", kMarkingHookScript, "\nprintf 'Content-Type: text/plain\\r\\n\\r\\nok'\n"));
+  container.envs.emplace_back("CGI",
+                              absl::StrCat("#!/bin/sh\n", kMarkingHookScript,
+                                           "\nprintf 'Content-Type: text/plain\\r\\n\\r\\nok'\n"));
   container.command = {"sh", "-c",
                        "mkdir -p /www/cgi-bin && printf '%s' \"$CGI\" > /www/cgi-bin/prestop && "
                        "chmod +x /www/cgi-bin/prestop && httpd -p 127.0.0.1:$PORT -h /www && "
@@ -277,12 +291,14 @@ TEST_F(RecreatePreStopE2eTest, HttpGetHookReachesTheContainersServerBeforeTheKil
   std::optional<cri::ContainerInfo> old = Current("web");
   ASSERT_TRUE(old.has_value());
   // httpd serves before the hook is asked for (it daemonizes once listening).
-  ASSERT_TRUE(ExecSucceedsWithin(old->id, {"sh", "-c", ListeningOn(port)}, kWaitLimit)) << "httpd never listened";
+  ASSERT_TRUE(ExecSucceedsWithin(old->id, {"sh", "-c", ListeningOn(port)}, kWaitLimit))
+      << "httpd never listened";
 
   api::CreateRecreateRequestRequest request = Request("http-hook", {"web"});
   request.mutable_spec()->mutable_strategy()->set_termination_grace_period_seconds(60);
   // Host network: no pod IP to default to, so the hook names the host, as it must for such pods.
-  api::HttpGetAction* http = request.mutable_spec()->mutable_containers(0)->mutable_pre_stop()->mutable_http_get();
+  api::HttpGetAction* http =
+      request.mutable_spec()->mutable_containers(0)->mutable_pre_stop()->mutable_http_get();
   http->set_host("127.0.0.1");
   http->set_port_number(port);
   http->set_path("/cgi-bin/prestop");
@@ -293,22 +309,28 @@ TEST_F(RecreatePreStopE2eTest, HttpGetHookReachesTheContainersServerBeforeTheKil
 TEST_F(RecreatePreStopE2eTest, TcpSocketHookConnectsToTheContainerBeforeTheKill) {
   const int port = FreeLoopbackPort();
   ASSERT_GT(port, 0);
-  // nc accepts one connection and leaves a file; on TERM (the kill, after the hook) the container says on
-  // stdout (its log file) whether the connection came first (nc may need a moment to notice it ended).
+  // nc accepts one connection and leaves a file; on TERM (the kill, after the hook) the container
+  // says on stdout (its log file) whether the connection came first (nc may need a moment to notice
+  // it ended).
   fakes::ContainerSpec app = Container(
-      "app", {"sh", "-c",
-              absl::StrCat("(nc -l -p ", port, " </dev/null >/dev/null && touch /tmp/accepted) & "
-                           "trap 'for i in 1 2 3 4 5 6 7 8 9 10; do [ -f /tmp/accepted ] && break; sleep 0.1; done; "
-                           "[ -f /tmp/accepted ] && echo prestop-connection-accepted; exit 0' TERM; "
-                           "while true; do sleep 1 & wait $!; done")});
+      "app",
+      {"sh", "-c",
+       absl::StrCat("(nc -l -p ", port,
+                    " </dev/null >/dev/null && touch /tmp/accepted) & "
+                    "trap 'for i in 1 2 3 4 5 6 7 8 9 10; do [ -f /tmp/accepted ] && break; sleep "
+                    "0.1; done; "
+                    "[ -f /tmp/accepted ] && echo prestop-connection-accepted; exit 0' TERM; "
+                    "while true; do sleep 1 & wait $!; done")});
   ASSERT_NO_FATAL_FAILURE(RunPod({app}));
   std::optional<cri::ContainerInfo> old = Current("app");
   ASSERT_TRUE(old.has_value());
-  ASSERT_TRUE(ExecSucceedsWithin(old->id, {"sh", "-c", ListeningOn(port)}, kWaitLimit)) << "nc never listened";
+  ASSERT_TRUE(ExecSucceedsWithin(old->id, {"sh", "-c", ListeningOn(port)}, kWaitLimit))
+      << "nc never listened";
 
   api::CreateRecreateRequestRequest request = Request("tcp-hook", {"app"});
   request.mutable_spec()->mutable_strategy()->set_termination_grace_period_seconds(30);
-  api::TcpSocketAction* tcp = request.mutable_spec()->mutable_containers(0)->mutable_pre_stop()->mutable_tcp_socket();
+  api::TcpSocketAction* tcp =
+      request.mutable_spec()->mutable_containers(0)->mutable_pre_stop()->mutable_tcp_socket();
   tcp->set_host("127.0.0.1");
   tcp->set_port_number(port);
   ASSERT_NO_FATAL_FAILURE(Create(request));
@@ -317,7 +339,8 @@ TEST_F(RecreatePreStopE2eTest, TcpSocketHookConnectsToTheContainerBeforeTheKill)
   ExpectRecreatedOnce(state, old->id);
   EXPECT_EQ(state.pre_stop().outcome(), api::PRE_STOP_OUTCOME_SUCCEEDED) << state.DebugString();
   EXPECT_GE(FromProtoTime(state.killed_at()), FromProtoTime(state.pre_stop().finished_at()));
-  // The old instance (attempt 0) saw the hook's connection; the new one (attempt 1) is listening again.
+  // The old instance (attempt 0) saw the hook's connection; the new one (attempt 1) is listening
+  // again.
   EXPECT_THAT(ContainerLog("app", 0), HasSubstr("prestop-connection-accepted"));
   EXPECT_THAT(ContainerLog("app", 1), Not(HasSubstr("prestop-connection-accepted")));
 }
@@ -331,7 +354,8 @@ TEST_F(RecreatePreStopE2eTest, FailedTcpSocketHookStillKills) {
 
   api::CreateRecreateRequestRequest request = Request("refused-hook", {"app"});
   request.mutable_spec()->mutable_strategy()->set_termination_grace_period_seconds(30);
-  api::TcpSocketAction* tcp = request.mutable_spec()->mutable_containers(0)->mutable_pre_stop()->mutable_tcp_socket();
+  api::TcpSocketAction* tcp =
+      request.mutable_spec()->mutable_containers(0)->mutable_pre_stop()->mutable_tcp_socket();
   tcp->set_host("127.0.0.1");
   tcp->set_port_number(port);
   ASSERT_NO_FATAL_FAILURE(Create(request));
@@ -387,7 +411,8 @@ TEST_F(RecreateE2eTest, MinStartedSecondsKeepsTheContainerRecreatingUntilItRanLo
   request.mutable_spec()->mutable_strategy()->set_min_started_seconds(3);
   ASSERT_NO_FATAL_FAILURE(Create(request));
 
-  // Seen by polling: the new instance running but not yet stable, and when SUCCEEDED was first seen.
+  // Seen by polling: the new instance running but not yet stable, and when SUCCEEDED was first
+  // seen.
   bool saw_waiting_for_stability = false;
   std::optional<absl::Time> first_seen_succeeded;
   const api::RecreateRequest done =
@@ -411,8 +436,10 @@ TEST_F(RecreateE2eTest, MinStartedSecondsKeepsTheContainerRecreatingUntilItRanLo
   ASSERT_TRUE(fresh.has_value());
   const absl::Time started = absl::FromUnixNanos(fresh->started_at);
   EXPECT_EQ(FromProtoTime(state.restarted_at()), started);
-  // Succeeded only once it had run for min_started_seconds (lower bounds: semantic, not performance).
-  EXPECT_GE(FromProtoTime(done.status().completion_time()), started + absl::Seconds(3) - kClockSlack);
+  // Succeeded only once it had run for min_started_seconds (lower bounds: semantic, not
+  // performance).
+  EXPECT_GE(FromProtoTime(done.status().completion_time()),
+            started + absl::Seconds(3) - kClockSlack);
   EXPECT_GE(*first_seen_succeeded, started + absl::Seconds(3) - kClockSlack);
   // And it is still the same, running instance.
   std::optional<cri::ContainerInfo> now = Current("app");

@@ -1,10 +1,10 @@
-// How the daemon notices kubelet's restart of a container it killed, on each containerd version: from the
-// runtime's GetContainerEvents stream where there is one (1.7, 2.1), by polling where there is none (1.6
-// answers UNIMPLEMENTED). Where the runtime streams events, the daemon polls only every 20 s here, so the
-// restart (about half a second after the kill) is seen through an event or not within the poll; the
-// daemon's log says which (`container_restart_observed ... via=`). The test prints the delay from the new
-// container's started_at (the runtime's clock) to the moment the request's status showed it to a
-// watching client: reported, not asserted.
+// How the daemon notices kubelet's restart of a container it killed, on each containerd version:
+// from the runtime's GetContainerEvents stream where there is one (1.7, 2.1), by polling where
+// there is none (1.6 answers UNIMPLEMENTED). Where the runtime streams events, the daemon polls
+// only every 20 s here, so the restart (about half a second after the kill) is seen through an
+// event or not within the poll; the daemon's log says which (`container_restart_observed ...
+// via=`). The test prints the delay from the new container's started_at (the runtime's clock) to
+// the moment the request's status showed it to a watching client: reported, not asserted.
 
 #include <grpcpp/grpcpp.h>
 
@@ -42,7 +42,8 @@ class RecreateEventPickupE2eTest : public RecreateE2eTest {
     return version.ok() && DifferencesOf(*version).streams_container_events;
   }
 
-  // With a stream, polls far apart (an event is the only quick way); without one, a usual fast poll.
+  // With a stream, polls far apart (an event is the only quick way); without one, a usual fast
+  // poll.
   int PollMs() const { return StreamsEvents() ? 20000 : 1000; }
 
   std::vector<std::string> DaemonPollFlags() const override {
@@ -50,8 +51,8 @@ class RecreateEventPickupE2eTest : public RecreateE2eTest {
     return {"--fast-poll-ms", poll_ms, "--slow-poll-ms", poll_ms};
   }
 
-  // Watches the request until its first container shows restarted_at; returns that state and when it
-  // reached this client.
+  // Watches the request until its first container shows restarted_at; returns that state and when
+  // it reached this client.
   std::optional<std::pair<api::RecreateRequest, absl::Time>> WatchUntilRestartShows(
       const std::string& name, const std::function<void()>& after_watch_opened) {
     grpc::ClientContext context;
@@ -77,14 +78,16 @@ class RecreateEventPickupE2eTest : public RecreateE2eTest {
   }
 };
 
-TEST_F(RecreateEventPickupE2eTest, RestartIsSeenFromAnEventWhereTheRuntimeStreamsThemElseByPolling) {
+TEST_F(RecreateEventPickupE2eTest,
+       RestartIsSeenFromAnEventWhereTheRuntimeStreamsThemElseByPolling) {
   ASSERT_NO_FATAL_FAILURE(RunPod({Container("app", PoliteSleeper())}));
   std::optional<cri::ContainerInfo> old = Current("app");
   ASSERT_TRUE(old.has_value());
 
   api::CreateRecreateRequestRequest request = Request("pickup", {"app"});
   request.mutable_spec()->mutable_strategy()->set_termination_grace_period_seconds(2);
-  const auto seen = WatchUntilRestartShows("pickup", [&] { ASSERT_NO_FATAL_FAILURE(Create(request)); });
+  const auto seen =
+      WatchUntilRestartShows("pickup", [&] { ASSERT_NO_FATAL_FAILURE(Create(request)); });
   ASSERT_TRUE(seen.has_value()) << "the watch never showed the restart";
   const api::RecreateRequest done = WaitCompleted("pickup");
   ASSERT_EQ(done.status().container_states_size(), 1);
@@ -110,9 +113,9 @@ TEST_F(RecreateEventPickupE2eTest, RestartIsSeenFromAnEventWhereTheRuntimeStream
   }
   std::cout << "[ pickup   ] " << connection_.version.runtime_name() << " " << runtime_version()
             << ": restart seen via " << via << "; started_at -> status at a watching client "
-            << absl::FormatDuration(seen->second - started) << " (daemon: "
-            << LogField(observed[0], "delay_ms") << " ms; daemon polls every " << PollMs() << " ms)"
-            << std::endl;
+            << absl::FormatDuration(seen->second - started)
+            << " (daemon: " << LogField(observed[0], "delay_ms") << " ms; daemon polls every "
+            << PollMs() << " ms)" << std::endl;
 }
 
 }  // namespace

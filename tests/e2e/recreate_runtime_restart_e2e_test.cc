@@ -1,8 +1,9 @@
-// containerd killed (SIGKILL) and restarted in the middle of a recreate, on the versions with an event
-// stream (1.7, 2.1). The first of two containers (ordered) is in its preStop hook when containerd dies:
-// the hook's exec breaks, the StopContainer that follows finds no runtime and is deferred, the daemon's
-// event stream breaks. Once containerd is back the daemon resubscribes, looks at once (events were missed
-// meanwhile), stops the same instance, and goes on with the second container.
+// containerd killed (SIGKILL) and restarted in the middle of a recreate, on the versions with an
+// event stream (1.7, 2.1). The first of two containers (ordered) is in its preStop hook when
+// containerd dies: the hook's exec breaks, the StopContainer that follows finds no runtime and is
+// deferred, the daemon's event stream breaks. Once containerd is back the daemon resubscribes,
+// looks at once (events were missed meanwhile), stops the same instance, and goes on with the
+// second container.
 //
 // The daemon polls only every 20 s here: progress after the restart comes from the resubscription's
 // wake-up and the new stream's events, not from polls.
@@ -38,8 +39,9 @@ class RecreateRuntimeRestartE2eTest : public RecreateE2eTest {
 };
 
 TEST_F(RecreateRuntimeRestartE2eTest, ContainerdKilledMidRecreateCompletesWithoutKillingTwice) {
-  ASSERT_NO_FATAL_FAILURE(RunPod({Container("first", PoliteSleeper()), Container("second", PoliteSleeper())},
-                                 /*termination_grace_period_seconds=*/30));
+  ASSERT_NO_FATAL_FAILURE(
+      RunPod({Container("first", PoliteSleeper()), Container("second", PoliteSleeper())},
+             /*termination_grace_period_seconds=*/30));
   std::optional<cri::ContainerInfo> first = Current("first");
   std::optional<cri::ContainerInfo> second = Current("second");
   ASSERT_TRUE(first.has_value() && second.has_value());
@@ -47,7 +49,8 @@ TEST_F(RecreateRuntimeRestartE2eTest, ContainerdKilledMidRecreateCompletesWithou
   api::CreateRecreateRequestRequest request = Request("outage", {"first", "second"});
   request.mutable_spec()->mutable_strategy()->set_ordered_recreate(true);
   // A hook long enough for containerd to die while it runs.
-  api::ExecAction* hook = request.mutable_spec()->mutable_containers(0)->mutable_pre_stop()->mutable_exec();
+  api::ExecAction* hook =
+      request.mutable_spec()->mutable_containers(0)->mutable_pre_stop()->mutable_exec();
   for (const char* part : {"sh", "-c", "sleep 5"}) hook->add_command(part);
   ASSERT_NO_FATAL_FAILURE(Create(request));
   const api::RecreateRequest hooked = PollUntil("outage", [](const api::RecreateRequest& r) {
@@ -63,11 +66,12 @@ TEST_F(RecreateRuntimeRestartE2eTest, ContainerdKilledMidRecreateCompletesWithou
   ASSERT_NO_FATAL_FAILURE(ExpectAllRecreatedOnce(done, {first->id, second->id}));
   const api::ContainerRecreateState& one = done.status().container_states(0);
   const api::ContainerRecreateState& two = done.status().container_states(1);
-  // The hook's exec went down with containerd; the kill went on (as kubelet does after a failed hook).
+  // The hook's exec went down with containerd; the kill went on (as kubelet does after a failed
+  // hook).
   EXPECT_EQ(one.pre_stop().outcome(), api::PRE_STOP_OUTCOME_FAILED) << one.DebugString();
 
-  // Nothing killed twice: only the old instances were ever stopped, and the new ones still run, each
-  // the first restart of its container.
+  // Nothing killed twice: only the old instances were ever stopped, and the new ones still run,
+  // each the first restart of its container.
   std::map<std::string, std::set<std::string>> stopped;  // container -> instance ids
   for (const std::string& line : DaemonLogLines("container_killed")) {
     stopped[LogField(line, "container")].insert(LogField(line, "id"));
@@ -82,9 +86,9 @@ TEST_F(RecreateRuntimeRestartE2eTest, ContainerdKilledMidRecreateCompletesWithou
     EXPECT_EQ(now->restart_count, 1) << state->name();
   }
 
-  // The first stop found no runtime and waited for it; the event stream broke and came back, and the
-  // second container (killed after the restart) was seen restarted through the new stream.
-  // (A runtime still starting may end a fresh stream again: one outage can log more than one break.)
+  // The first stop found no runtime and waited for it; the event stream broke and came back, and
+  // the second container (killed after the restart) was seen restarted through the new stream. (A
+  // runtime still starting may end a fresh stream again: one outage can log more than one break.)
   EXPECT_THAT(DaemonLogLines("container_kill_deferred"), Not(IsEmpty()));
   EXPECT_THAT(DaemonLogLines("container_events_stream_broken"), Not(IsEmpty()));
   const std::vector<std::string> resubscribed = DaemonLogLines("container_events_resubscribed");
@@ -95,8 +99,8 @@ TEST_F(RecreateRuntimeRestartE2eTest, ContainerdKilledMidRecreateCompletesWithou
   }
   EXPECT_THAT(second_via, HasSubstr("event"));
   std::cout << "[ outage   ] " << connection_.version.runtime_name() << " " << runtime_version()
-            << ": event stream down " << LogField(resubscribed.back(), "down_ms") << " ms; second restart seen via "
-            << second_via << std::endl;
+            << ": event stream down " << LogField(resubscribed.back(), "down_ms")
+            << " ms; second restart seen via " << second_via << std::endl;
 }
 
 }  // namespace

@@ -12,21 +12,22 @@
 
 namespace inplaced::fakes {
 
-// A bounded queue of container events between FakeRuntime (producer) and its event streams (readers).
-// Events pushed while the queue is full are dropped (like containerd 1.7's channel). Thread-safe.
+// A bounded queue of container events between FakeRuntime (producer) and its event streams
+// (readers). Events pushed while the queue is full are dropped (like containerd 1.7's channel).
+// Thread-safe.
 class EventQueue {
  public:
   explicit EventQueue(size_t capacity) : capacity_(capacity) {}
 
   // Returns false when the event was dropped (queue full or closed).
   bool Push(const ::runtime::v1::ContainerEventResponse& event);
-  // Blocks until an event is available (true), or the queue is closed or `*cancelled` is true (false).
-  // `cancelled` is read and written only under the queue's lock (see CancelReader).
+  // Blocks until an event is available (true), or the queue is closed or `*cancelled` is true
+  // (false). `cancelled` is read and written only under the queue's lock (see CancelReader).
   bool Pop(::runtime::v1::ContainerEventResponse* event, const bool* cancelled);
   void CancelReader(bool* cancelled);
   bool IsReaderCancelled(const bool* cancelled) const;
-  // Ends every reader once the buffered events are read; their Finish() answers `end` (a runtime that
-  // went away ends its streams with UNAVAILABLE).
+  // Ends every reader once the buffered events are read; their Finish() answers `end` (a runtime
+  // that went away ends its streams with UNAVAILABLE).
   void Close(absl::Status end = absl::OkStatus());
   absl::Status EndStatus() const;
   size_t Size() const;

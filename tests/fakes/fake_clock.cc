@@ -14,9 +14,9 @@ absl::Time FakeClock::Now() {
 void FakeClock::SleepUntil(absl::Time deadline) { SleepUntilOrWoken(deadline, nullptr); }
 
 bool FakeClock::SleepUntilOrWoken(absl::Time deadline, Cancellation* wake) {
-  // `woken` lives on this stack frame and is written by the wake callback under mu_. The callback is
-  // registered without holding mu_ because Register() may run it at once (already cancelled), and
-  // Unregister() returning guarantees it no longer runs, so the frame may then go away.
+  // `woken` lives on this stack frame and is written by the wake callback under mu_. The callback
+  // is registered without holding mu_ because Register() may run it at once (already cancelled),
+  // and Unregister() returning guarantees it no longer runs, so the frame may then go away.
   bool woken = false;
   int callback_id = -1;
   if (wake != nullptr) {
@@ -29,9 +29,8 @@ bool FakeClock::SleepUntilOrWoken(absl::Time deadline, Cancellation* wake) {
   {
     absl::MutexLock lock(&mu_);
     auto slot = deadlines_.insert(deadline);
-    auto done = [this, &woken, deadline]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return woken || now_ >= deadline;
-    };
+    auto done = [this, &woken, deadline]()
+                    ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return woken || now_ >= deadline; };
     mu_.Await(absl::Condition(&done));
     deadlines_.erase(slot);
     reached = now_ >= deadline;
@@ -62,7 +61,8 @@ int FakeClock::Sleepers() const {
 
 void FakeClock::WaitForSleepers(int count) const {
   absl::MutexLock lock(&mu_);
-  auto enough = [this, count]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return SleepersLocked() >= count; };
+  auto enough = [this, count]()
+                    ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return SleepersLocked() >= count; };
   mu_.Await(absl::Condition(&enough));
 }
 

@@ -135,8 +135,10 @@ std::string FakeRuntime::CreateSandboxLocked(const criv1::PodSandboxConfig& conf
   const criv1::NamespaceOption& namespaces = config.linux().security_context().namespace_options();
   *status.mutable_linux()->mutable_namespaces()->mutable_options() = namespaces;
   // The runtime is not responsible for the IP of host-network pods: it reports none.
-  if (namespaces.network() != criv1::NODE) status.mutable_network()->set_ip(NewSandboxIpLocked());
-  else status.mutable_network();
+  if (namespaces.network() != criv1::NODE)
+    status.mutable_network()->set_ip(NewSandboxIpLocked());
+  else
+    status.mutable_network();
   return id;
 }
 
@@ -145,7 +147,8 @@ absl::StatusOr<criv1::RunPodSandboxResponse> FakeRuntime::RunPodSandbox(
   if (absl::Status s = BeginCall("RunPodSandbox"); !s.ok()) return s;
   const criv1::PodSandboxMetadata& metadata = request.config().metadata();
   if (metadata.name().empty() || metadata.namespace_().empty() || metadata.uid().empty()) {
-    return absl::InvalidArgumentError("sandbox config must include metadata name, namespace and uid");
+    return absl::InvalidArgumentError(
+        "sandbox config must include metadata name, namespace and uid");
   }
   absl::MutexLock lock(&mu_);
   std::string id = CreateSandboxLocked(request.config(), request.runtime_handler());
@@ -243,8 +246,9 @@ bool FakeRuntime::HasSubscribersLocked() const {
 
 void FakeRuntime::EmitLocked(const std::string& container_id, const std::string& sandbox_id,
                              criv1::ContainerEventType type) {
-  if (profile_.events == EventsMode::kUnimplemented || profile_.events == EventsMode::kEndsImmediately ||
-      profile_.events == EventsMode::kSilent || !HasSubscribersLocked()) {
+  if (profile_.events == EventsMode::kUnimplemented ||
+      profile_.events == EventsMode::kEndsImmediately || profile_.events == EventsMode::kSilent ||
+      !HasSubscribersLocked()) {
     return;
   }
   criv1::ContainerEventResponse event;

@@ -16,13 +16,14 @@ std::vector<std::string> FakeRuntime::AddPods(int pods, int containers_per_pod,
     const std::string name = absl::StrFormat("%s%05d", options.name_prefix, p);
     const std::string r = NewIdLocked();
     // A UUID-shaped uid.
-    const std::string uid = absl::StrCat(r.substr(0, 8), "-", r.substr(8, 4), "-", r.substr(12, 4), "-",
-                                         r.substr(16, 4), "-", r.substr(20, 12));
+    const std::string uid = absl::StrCat(r.substr(0, 8), "-", r.substr(8, 4), "-", r.substr(12, 4),
+                                         "-", r.substr(16, 4), "-", r.substr(20, 12));
     criv1::PodSandboxConfig config;
     config.mutable_metadata()->set_name(name);
     config.mutable_metadata()->set_namespace_(options.namespace_);
     config.mutable_metadata()->set_uid(uid);
-    config.set_log_directory(absl::StrCat("/var/log/pods/", options.namespace_, "_", name, "_", uid));
+    config.set_log_directory(
+        absl::StrCat("/var/log/pods/", options.namespace_, "_", name, "_", uid));
     auto& labels = *config.mutable_labels();
     labels[std::string(kubelet::kPodName)] = name;
     labels[std::string(kubelet::kPodNamespace)] = options.namespace_;
@@ -49,7 +50,8 @@ std::vector<std::string> FakeRuntime::AddPods(int pods, int containers_per_pod,
       annotations[std::string(kubelet::kContainerRestartCount)] = "0";
       annotations[std::string(kubelet::kPodTerminationGracePeriod)] =
           absl::StrCat(options.termination_grace_period_seconds);
-      annotations[std::string(kubelet::kContainerType)] = std::string(kubelet::kContainerTypeRegular);
+      annotations[std::string(kubelet::kContainerType)] =
+          std::string(kubelet::kContainerTypeRegular);
       annotations[std::string(kubelet::kContainerTerminationMessagePath)] = "/dev/termination-log";
       annotations[std::string(kubelet::kContainerTerminationMessagePolicy)] = "File";
       container.set_log_path(absl::StrCat(container_name, "/0.log"));

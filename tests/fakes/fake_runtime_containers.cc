@@ -39,11 +39,12 @@ void FakeRuntime::ExitLocked(Container& container, int exit_code) {
   EmitLocked(container.status.id(), container.sandbox_id, criv1::CONTAINER_STOPPED_EVENT);
 }
 
-absl::StatusOr<std::string> FakeRuntime::CreateContainerLocked(const std::string& sandbox_id,
-                                                               const criv1::ContainerConfig& config) {
+absl::StatusOr<std::string> FakeRuntime::CreateContainerLocked(
+    const std::string& sandbox_id, const criv1::ContainerConfig& config) {
   auto sandbox = sandboxes_.find(sandbox_id);
   if (sandbox == sandboxes_.end()) {
-    return absl::NotFoundError(absl::StrCat("failed to find sandbox id \"", sandbox_id, "\": not found"));
+    return absl::NotFoundError(
+        absl::StrCat("failed to find sandbox id \"", sandbox_id, "\": not found"));
   }
   if (sandbox->second.status.state() != criv1::SANDBOX_READY) {
     return absl::FailedPreconditionError(absl::StrCat("sandbox \"", sandbox_id, "\" is not ready"));
@@ -54,8 +55,8 @@ absl::StatusOr<std::string> FakeRuntime::CreateContainerLocked(const std::string
   const criv1::PodSandboxMetadata& pod = sandbox->second.status.metadata();
   // containerd reserves "<name>_<pod>_<namespace>_<uid>_<attempt>" while the container exists.
   const std::string reserved_name =
-      absl::StrCat(config.metadata().name(), "_", pod.name(), "_", pod.namespace_(), "_", pod.uid(), "_",
-                   config.metadata().attempt());
+      absl::StrCat(config.metadata().name(), "_", pod.name(), "_", pod.namespace_(), "_", pod.uid(),
+                   "_", config.metadata().attempt());
   for (const auto& [id, existing] : containers_) {
     if (existing->sandbox_id == sandbox_id &&
         existing->status.metadata().name() == config.metadata().name() &&
@@ -101,7 +102,8 @@ absl::StatusOr<criv1::CreateContainerResponse> FakeRuntime::CreateContainer(
     const criv1::CreateContainerRequest& request) {
   if (absl::Status s = BeginCall("CreateContainer"); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
-  absl::StatusOr<std::string> id = CreateContainerLocked(request.pod_sandbox_id(), request.config());
+  absl::StatusOr<std::string> id =
+      CreateContainerLocked(request.pod_sandbox_id(), request.config());
   if (!id.ok()) return id.status();
   // containerd reports the log path joined with the sandbox's log directory.
   if (!request.sandbox_config().log_directory().empty() && !request.config().log_path().empty()) {
@@ -201,7 +203,8 @@ absl::Status FakeRuntime::RemoveContainer(const criv1::RemoveContainerRequest& r
   return absl::OkStatus();
 }
 
-criv1::Container FakeRuntime::ToContainerLocked(const std::string& id, const Container& container) const {
+criv1::Container FakeRuntime::ToContainerLocked(const std::string& id,
+                                                const Container& container) const {
   const criv1::ContainerStatus& status = container.status;
   criv1::Container item;
   item.set_id(id);
@@ -283,7 +286,8 @@ absl::Status FakeRuntime::ExitContainer(absl::string_view container_id, int exit
   std::shared_ptr<Container> container = FindContainerLocked(container_id);
   if (container == nullptr) return ContainerNotFound(container_id);
   if (container->status.state() != criv1::CONTAINER_RUNNING) {
-    return absl::FailedPreconditionError(absl::StrCat("container \"", container_id, "\" is not running"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("container \"", container_id, "\" is not running"));
   }
   ExitLocked(*container, exit_code);
   return absl::OkStatus();
@@ -291,10 +295,11 @@ absl::Status FakeRuntime::ExitContainer(absl::string_view container_id, int exit
 
 // ---- ExecSync ----
 
-void FakeRuntime::SetExecHandler(absl::string_view container_id_or_name, std::vector<std::string> cmd,
-                                 ExecResult result) {
+void FakeRuntime::SetExecHandler(absl::string_view container_id_or_name,
+                                 std::vector<std::string> cmd, ExecResult result) {
   absl::MutexLock lock(&mu_);
-  exec_handlers_.push_back(ExecHandler{std::string(container_id_or_name), std::move(cmd), std::move(result)});
+  exec_handlers_.push_back(
+      ExecHandler{std::string(container_id_or_name), std::move(cmd), std::move(result)});
 }
 
 std::vector<ExecRecord> FakeRuntime::Execs() const {
@@ -303,7 +308,7 @@ std::vector<ExecRecord> FakeRuntime::Execs() const {
 }
 
 absl::StatusOr<criv1::ExecSyncResponse> FakeRuntime::ExecSync(const criv1::ExecSyncRequest& request,
-                                                           Cancellation* cancel) {
+                                                              Cancellation* cancel) {
   if (absl::Status s = BeginCall("ExecSync"); !s.ok()) return s;
   const std::string& id = request.container_id();
   std::vector<std::string> cmd(request.cmd().begin(), request.cmd().end());
@@ -337,8 +342,7 @@ absl::StatusOr<criv1::ExecSyncResponse> FakeRuntime::ExecSync(const criv1::ExecS
   const absl::Time start = clock_.Now();
   const bool has_timeout = request.timeout() > 0;
   const absl::Time timeout_at = start + absl::Seconds(request.timeout());
-  const bool times_out =
-      has_timeout && (result.hang || start + result.duration > timeout_at);
+  const bool times_out = has_timeout && (result.hang || start + result.duration > timeout_at);
   absl::Time end = times_out ? timeout_at : start + result.duration;
   if (result.hang && !has_timeout) end = absl::InfiniteFuture();
   if (end > start && !SleepUntilOrWoken(clock_, end, cancel)) {

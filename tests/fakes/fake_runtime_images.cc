@@ -108,7 +108,8 @@ FakeRuntime::StoredImage& FakeRuntime::StoreImageLocked(const std::string& refer
   return stored;
 }
 
-absl::StatusOr<criv1::ListImagesResponse> FakeRuntime::ListImages(const criv1::ListImagesRequest& request) {
+absl::StatusOr<criv1::ListImagesResponse> FakeRuntime::ListImages(
+    const criv1::ListImagesRequest& request) {
   if (absl::Status s = BeginCall("ListImages"); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   criv1::ListImagesResponse response;
@@ -122,7 +123,8 @@ absl::StatusOr<criv1::ListImagesResponse> FakeRuntime::ListImages(const criv1::L
   return response;
 }
 
-absl::StatusOr<criv1::ImageStatusResponse> FakeRuntime::ImageStatus(const criv1::ImageStatusRequest& request) {
+absl::StatusOr<criv1::ImageStatusResponse> FakeRuntime::ImageStatus(
+    const criv1::ImageStatusRequest& request) {
   if (absl::Status s = BeginCall("ImageStatus"); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   criv1::ImageStatusResponse response;
@@ -132,8 +134,8 @@ absl::StatusOr<criv1::ImageStatusResponse> FakeRuntime::ImageStatus(const criv1:
   return response;
 }
 
-absl::StatusOr<criv1::PullImageResponse> FakeRuntime::PullImage(const criv1::PullImageRequest& request,
-                                                             Cancellation* cancel) {
+absl::StatusOr<criv1::PullImageResponse> FakeRuntime::PullImage(
+    const criv1::PullImageRequest& request, Cancellation* cancel) {
   if (absl::Status s = BeginCall("PullImage"); !s.ok()) return s;
   const std::string& reference = request.image().image();
   if (reference.empty()) return absl::InvalidArgumentError("image reference is empty");
@@ -148,24 +150,23 @@ absl::StatusOr<criv1::PullImageResponse> FakeRuntime::PullImage(const criv1::Pul
     max_in_flight_pulls_ = std::max(max_in_flight_pulls_, in_flight_pulls_);
   }
   const absl::Time end = script.hang ? absl::InfiniteFuture() : clock_.Now() + script.duration;
-  const bool finished =
-      clock_.Now() >= end || SleepUntilOrWoken(clock_, end, cancel);
+  const bool finished = clock_.Now() >= end || SleepUntilOrWoken(clock_, end, cancel);
   absl::MutexLock lock(&mu_);
   --in_flight_pulls_;
   // containerd derives the pull context from the RPC: a client cancel stops the pull.
   if (!finished || (cancel != nullptr && cancel->IsCancelled())) {
-    return absl::CancelledError(absl::StrCat("failed to pull and unpack image \"", normalized,
-                                             "\": context canceled"));
+    return absl::CancelledError(
+        absl::StrCat("failed to pull and unpack image \"", normalized, "\": context canceled"));
   }
   if (script.required_auth.has_value() && !AuthMatches(*script.required_auth, request.auth())) {
     const size_t slash = normalized.find('/');
     const std::string host = normalized.substr(0, slash);
     const size_t colon = normalized.rfind(':');
     const std::string tag = colon == std::string::npos ? "latest" : normalized.substr(colon + 1);
-    return absl::UnknownError(absl::StrCat(
-        "failed to pull and unpack image \"", normalized, "\": failed to resolve reference \"",
-        normalized, "\": pulling from host ", host, " failed with status code [manifests ", tag,
-        "]: 401 Unauthorized"));
+    return absl::UnknownError(
+        absl::StrCat("failed to pull and unpack image \"", normalized,
+                     "\": failed to resolve reference \"", normalized, "\": pulling from host ",
+                     host, " failed with status code [manifests ", tag, "]: 401 Unauthorized"));
   }
   if (!script.failure.ok()) return script.failure;
   const StoredImage& stored = StoreImageLocked(reference, script.size_bytes);
@@ -186,7 +187,8 @@ absl::Status FakeRuntime::RemoveImage(const criv1::RemoveImageRequest& request) 
   return absl::OkStatus();
 }
 
-absl::StatusOr<criv1::ImageFsInfoResponse> FakeRuntime::ImageFsInfo(const criv1::ImageFsInfoRequest& request) {
+absl::StatusOr<criv1::ImageFsInfoResponse> FakeRuntime::ImageFsInfo(
+    const criv1::ImageFsInfoRequest& request) {
   if (absl::Status s = BeginCall("ImageFsInfo"); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   uint64_t used = 0;
@@ -198,9 +200,9 @@ absl::StatusOr<criv1::ImageFsInfoResponse> FakeRuntime::ImageFsInfo(const criv1:
   criv1::ImageFsInfoResponse response;
   criv1::FilesystemUsage* usage = response.add_image_filesystems();
   usage->set_timestamp(NowNanos());
-  usage->mutable_fs_id()->set_mountpoint(
-      absl::StrCat("/var/lib/", profile_.runtime_name == "cri-o" ? "containers/storage" : "containerd",
-                   profile_.runtime_name == "cri-o" ? "" : "/io.containerd.snapshotter.v1.overlayfs"));
+  usage->mutable_fs_id()->set_mountpoint(absl::StrCat(
+      "/var/lib/", profile_.runtime_name == "cri-o" ? "containers/storage" : "containerd",
+      profile_.runtime_name == "cri-o" ? "" : "/io.containerd.snapshotter.v1.overlayfs"));
   usage->mutable_used_bytes()->set_value(used);
   usage->mutable_inodes_used()->set_value(images_.size() * 100);
   return response;

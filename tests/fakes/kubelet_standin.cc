@@ -114,7 +114,8 @@ absl::StatusOr<std::string> KubeletStandIn::RunPod(const PodSpec& spec) {
     annotations[std::string(kubelet::kContainerTerminationMessagePath)] = "/dev/termination-log";
     annotations[std::string(kubelet::kContainerTerminationMessagePolicy)] = "File";
     // A regular container unless the spec says otherwise (an init container in a test).
-    annotations.insert({std::string(kubelet::kContainerType), std::string(kubelet::kContainerTypeRegular)});
+    annotations.insert(
+        {std::string(kubelet::kContainerType), std::string(kubelet::kContainerTypeRegular)});
     if (spec.termination_grace_period_seconds.has_value()) {
       annotations[std::string(kubelet::kPodTerminationGracePeriod)] =
           absl::StrCat(*spec.termination_grace_period_seconds);

@@ -6,8 +6,9 @@
 
 namespace inplaced::fakes {
 
-// CRI label selectors (ContainerFilter / PodSandboxFilter.label_selector): every selector entry must be
-// present in `labels` with the same value (exact match, ANDed), as containerd and CRI-O filter.
+// CRI label selectors (ContainerFilter / PodSandboxFilter.label_selector): every selector entry
+// must be present in `labels` with the same value (exact match, ANDed), as containerd and CRI-O
+// filter.
 inline bool LabelsMatch(const google::protobuf::Map<std::string, std::string>& labels,
                         const google::protobuf::Map<std::string, std::string>& selector) {
   for (const auto& [key, value] : selector) {

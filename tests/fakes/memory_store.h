@@ -1,7 +1,7 @@
 #pragma once
 
-// An in-memory Store with exactly the contract of store.h (the same contract tests run against it and
-// SqliteStore), for unit tests of the modules built on the store. Nothing survives the object.
+// An in-memory Store with exactly the contract of store.h (the same contract tests run against it
+// and SqliteStore), for unit tests of the modules built on the store. Nothing survives the object.
 //
 // Thread-safe.
 
@@ -30,7 +30,8 @@ class MemoryStore final : public store::Store {
                                  absl::string_view value, int64_t expected_revision) override;
   absl::StatusOr<int64_t> Delete(absl::string_view kind, absl::string_view key,
                                  int64_t expected_revision) override;
-  absl::StatusOr<store::ListPage> List(absl::string_view kind, const store::ListOptions& options) override;
+  absl::StatusOr<store::ListPage> List(absl::string_view kind,
+                                       const store::ListOptions& options) override;
   absl::StatusOr<std::vector<store::Record>> ListAll(absl::string_view kind) override;
   absl::StatusOr<int64_t> Count(absl::string_view kind) override;
   absl::StatusOr<int64_t> CurrentRevision() override;

@@ -65,8 +65,9 @@ absl::StatusOr<RuntimeProfile> RuntimeProfile::ByName(absl::string_view name) {
   if (name == "containerd-1.7") return Containerd17();
   if (name == "containerd-2.0") return Containerd20();
   if (name == "cri-o") return CriO();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown runtime profile \"", name, "\" (want containerd-1.6, containerd-1.7, containerd-2.0 or cri-o)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown runtime profile \"", name,
+                   "\" (want containerd-1.6, containerd-1.7, containerd-2.0 or cri-o)"));
 }
 
 }  // namespace inplaced::fakes

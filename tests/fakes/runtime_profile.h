@@ -11,10 +11,10 @@ namespace inplaced::fakes {
 enum class EventsMode {
   kUnimplemented,    // containerd 1.6: UNIMPLEMENTED.
   kEndsImmediately,  // CRI-O without enable_pod_events: the stream ends at once with OK.
-  kSharedChannel,    // containerd 1.7: one buffered channel (1000) that all subscribers compete for.
-  kBroadcast,        // containerd 2.x, CRI-O with pod events: every subscriber sees every event.
-  kSilent,           // a stream that stays open and delivers nothing: containerd 1.7 when another
-                     // subscriber (kubelet's evented PLEG) drains the shared channel first.
+  kSharedChannel,  // containerd 1.7: one buffered channel (1000) that all subscribers compete for.
+  kBroadcast,      // containerd 2.x, CRI-O with pod events: every subscriber sees every event.
+  kSilent,         // a stream that stays open and delivers nothing: containerd 1.7 when another
+                   // subscriber (kubelet's evented PLEG) drains the shared channel first.
 };
 
 // What ExecSync answers when the command outlives its timeout (cri-reference.md §4.5).
@@ -29,8 +29,9 @@ enum class PullImageRefStyle {
   kRepoDigest,  // CRI-O before 1.36: "repo@sha256:...".
 };
 
-// The observable behaviour of one runtime version, in one place. FakeRuntime reads only this struct to
-// decide between runtime-specific answers; tests may start from a factory and change single fields.
+// The observable behaviour of one runtime version, in one place. FakeRuntime reads only this struct
+// to decide between runtime-specific answers; tests may start from a factory and change single
+// fields.
 struct RuntimeProfile {
   std::string runtime_name;
   std::string runtime_version;
@@ -42,8 +43,9 @@ struct RuntimeProfile {
   // StopContainer with timeout 0 still sends the stop signal before SIGKILL (CRI-O).
   bool stop_signal_on_zero_timeout = false;
   ExecTimeoutStyle exec_timeout = ExecTimeoutStyle::kDeadlineExceeded;
-  // ExecSync in a container that is not running: NOT_FOUND "container is not created or running" (CRI-O)
-  // or UNKNOWN "failed to exec in container: container is in CONTAINER_EXITED state" (containerd).
+  // ExecSync in a container that is not running: NOT_FOUND "container is not created or running"
+  // (CRI-O) or UNKNOWN "failed to exec in container: container is in CONTAINER_EXITED state"
+  // (containerd).
   bool exec_not_running_is_not_found = false;
   // ListImages returns every image whatever the filter (containerd).
   bool list_images_ignores_filter = true;

@@ -46,8 +46,9 @@ void DaemonHarness::StartDaemon(std::vector<std::string> extra_flags) {
 }
 
 void DaemonHarness::LaunchDaemon(std::vector<std::string> extra_flags) {
-  std::vector<std::string> argv = {INPLACED_PATH, "--runtime-endpoint", "unix://" + cri_socket_,
-                                   "--socket", socket_, "--state-dir", dir_.Join("state")};
+  std::vector<std::string> argv = {
+      INPLACED_PATH, "--runtime-endpoint", "unix://" + cri_socket_, "--socket",
+      socket_,       "--state-dir",        dir_.Join("state")};
   const std::vector<std::string> suite_flags = DaemonFlags();
   argv.insert(argv.end(), suite_flags.begin(), suite_flags.end());
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
@@ -63,7 +64,8 @@ void DaemonHarness::LaunchDaemon(std::vector<std::string> extra_flags) {
 }
 
 void DaemonHarness::WaitDaemonReady() {
-  ASSERT_OK_AND_ASSIGN(std::string ready, daemon_->WaitForLine("inplaced ready", absl::Seconds(60)));
+  ASSERT_OK_AND_ASSIGN(std::string ready,
+                       daemon_->WaitForLine("inplaced ready", absl::Seconds(60)));
   EXPECT_THAT(ready, HasSubstr("socket=" + socket_));
 }
 

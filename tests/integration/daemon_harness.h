@@ -1,9 +1,10 @@
 #pragma once
 
-// The harness of the integration suites that run the inplaced binary against the fake_cri_server binary
-// over real unix sockets: a temp directory, both processes (owned by PID, stopped in TearDown at the
-// latest) and a channel to the daemon. Each suite adds its own flags and makes the stubs of its own
-// service; the binaries' paths come from the compile definitions FAKE_CRI_SERVER_PATH and INPLACED_PATH.
+// The harness of the integration suites that run the inplaced binary against the fake_cri_server
+// binary over real unix sockets: a temp directory, both processes (owned by PID, stopped in
+// TearDown at the latest) and a channel to the daemon. Each suite adds its own flags and makes the
+// stubs of its own service; the binaries' paths come from the compile definitions
+// FAKE_CRI_SERVER_PATH and INPLACED_PATH.
 
 #include <grpcpp/grpcpp.h>
 
@@ -34,13 +35,14 @@ class DaemonHarness : public ::testing::Test {
   // Makes the suite's stubs on channel_; called for every daemon launched.
   virtual void MakeStubs() = 0;
 
-  // Starts fake_cri_server on cri_socket_ (the suite's flags, then `extra_flags`) and waits until ready.
+  // Starts fake_cri_server on cri_socket_ (the suite's flags, then `extra_flags`) and waits until
+  // ready.
   void StartFakeRuntime(std::vector<std::string> extra_flags = {});
 
   // LaunchDaemon, then WaitDaemonReady.
   void StartDaemon(std::vector<std::string> extra_flags = {});
-  // Starts the daemon (the suite's flags, then `extra_flags`) without waiting for it to be ready; the
-  // stubs are usable once the socket exists.
+  // Starts the daemon (the suite's flags, then `extra_flags`) without waiting for it to be ready;
+  // the stubs are usable once the socket exists.
   void LaunchDaemon(std::vector<std::string> extra_flags = {});
   // Waits for the daemon's "inplaced ready" line, which must name socket_.
   void WaitDaemonReady();

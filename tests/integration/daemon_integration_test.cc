@@ -1,6 +1,6 @@
 // The inplaced binary against the fake_cri_server binary over real unix sockets, driven through the
-// control API (generated gRPC stub), plus one manual recreate with `buf curl` and server reflection,
-// exactly as the README shows it.
+// control API (generated gRPC stub), plus one manual recreate with `buf curl` and server
+// reflection, exactly as the README shows it.
 
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
@@ -44,7 +44,7 @@ constexpr char kNamespace[] = "bulk";
 std::string Pod(int i) { return absl::StrCat("pod-0000", i); }
 
 api::CreateRecreateRequestRequest RecreateOf(const std::string& name, const std::string& pod,
-                                            std::vector<std::string> containers) {
+                                             std::vector<std::string> containers) {
   api::CreateRecreateRequestRequest request;
   request.set_namespace_(kNamespace);
   request.set_name(name);
@@ -56,7 +56,8 @@ api::CreateRecreateRequestRequest RecreateOf(const std::string& name, const std:
 
 class DaemonIntegrationTest : public DaemonHarness {
  protected:
-  // 4 pods of 2 containers; an exited container comes back after 200 ms, as kubelet would restart it.
+  // 4 pods of 2 containers; an exited container comes back after 200 ms, as kubelet would restart
+  // it.
   std::vector<std::string> FakeRuntimeFlags() const override {
     return {"--pods", "4", "--containers-per-pod", "2", "--restart-backoff-ms", "200"};
   }
@@ -71,7 +72,8 @@ class DaemonIntegrationTest : public DaemonHarness {
     SetDeadline(&context);
     context.set_wait_for_ready(true);  // the socket may not exist yet
     grpc::health::v1::HealthCheckResponse response;
-    const grpc::Status status = health->Check(&context, grpc::health::v1::HealthCheckRequest(), &response);
+    const grpc::Status status =
+        health->Check(&context, grpc::health::v1::HealthCheckRequest(), &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
     return response.status();
   }
@@ -115,13 +117,15 @@ class DaemonIntegrationTest : public DaemonHarness {
   // Waits until the request's phase is COMPLETED and returns it.
   api::RecreateRequest WaitCompleted(const std::string& name) {
     api::RecreateRequest request;
-    const bool completed = Eventually(
-        [&] { return Get(name, &request).ok() && request.status().phase() == api::RECREATE_PHASE_COMPLETED; });
+    const bool completed = Eventually([&] {
+      return Get(name, &request).ok() && request.status().phase() == api::RECREATE_PHASE_COMPLETED;
+    });
     EXPECT_TRUE(completed) << "not completed: " << request.DebugString();
     return request;
   }
 
-  // The attempts (CRI metadata.attempt) of every instance of `container` of `pod` the fake runtime holds.
+  // The attempts (CRI metadata.attempt) of every instance of `container` of `pod` the fake runtime
+  // holds.
   std::vector<uint32_t> Attempts(const std::string& pod, const std::string& container) {
     cri::ConnectOptions options;
     options.endpoint = "unix://" + cri_socket_;
@@ -338,10 +342,12 @@ TEST_F(DaemonIntegrationTest, ShutdownEndsOpenWatchesWithUnavailable) {
 TEST_F(DaemonIntegrationTest, SecondDaemonOnTheSameSocketFailsToStart) {
   StartFakeRuntime();
   StartDaemon();
-  ASSERT_OK_AND_ASSIGN(ChildProcess second,
-                       ChildProcess::Start({INPLACED_PATH, "--runtime-endpoint", "unix://" + cri_socket_,
-                                            "--socket", socket_, "--state-dir", dir_.Join("state2")}));
-  ASSERT_OK_AND_ASSIGN(int status, second.Stop(0, absl::Seconds(30)));  // signal 0: wait for its exit
+  ASSERT_OK_AND_ASSIGN(
+      ChildProcess second,
+      ChildProcess::Start({INPLACED_PATH, "--runtime-endpoint", "unix://" + cri_socket_, "--socket",
+                           socket_, "--state-dir", dir_.Join("state2")}));
+  ASSERT_OK_AND_ASSIGN(int status,
+                       second.Stop(0, absl::Seconds(30)));  // signal 0: wait for its exit
   ASSERT_TRUE(WIFEXITED(status)) << status;
   EXPECT_EQ(WEXITSTATUS(status), 1);
   // The first one still serves.
@@ -391,7 +397,8 @@ TEST_F(DaemonIntegrationTest, SocketIsGroupOnlyAndRemovedOnSigterm) {
 }
 
 TEST_F(DaemonIntegrationTest, InvalidFlagExitsWithUsageError) {
-  ASSERT_OK_AND_ASSIGN(ChildProcess child, ChildProcess::Start({INPLACED_PATH, "--fast-poll-ms", "0"}));
+  ASSERT_OK_AND_ASSIGN(ChildProcess child,
+                       ChildProcess::Start({INPLACED_PATH, "--fast-poll-ms", "0"}));
   ASSERT_OK_AND_ASSIGN(int status, child.Stop(0, absl::Seconds(20)));  // signal 0: just wait
   ASSERT_TRUE(WIFEXITED(status)) << status;
   EXPECT_EQ(WEXITSTATUS(status), 2);
@@ -430,18 +437,22 @@ TEST_F(DaemonIntegrationTest, KillNineMidRecreateLosesNothingAndKillsOnce) {
     const api::RecreateRequest done = WaitCompleted(name);
     ASSERT_EQ(done.status().container_states_size(), 1);
     ExpectRecreatedOnce(done.status().container_states(0));
-    // One dead instance (attempt 0) and its replacement (attempt 1): a second kill would show attempt 2.
+    // One dead instance (attempt 0) and its replacement (attempt 1): a second kill would show
+    // attempt 2.
     EXPECT_THAT(Attempts(pod, "c0"), ::testing::ElementsAre(0u, 1u));
   }
 }
 
-// The manual recreate of the README, with `buf curl` (grpcurl's stand-in here) and server reflection.
+// The manual recreate of the README, with `buf curl` (grpcurl's stand-in here) and server
+// reflection.
 class BufCurlTest : public DaemonIntegrationTest {
  protected:
   void SetUp() override {
     DaemonIntegrationTest::SetUp();
-    // The manual-recreate walkthrough must run for real: a missing buf is a failed set-up, not a skip.
-    ASSERT_EQ(::access(BUF_PATH, X_OK), 0) << "buf not installed at " << BUF_PATH << " (scripts/install-deps.sh)";
+    // The manual-recreate walkthrough must run for real: a missing buf is a failed set-up, not a
+    // skip.
+    ASSERT_EQ(::access(BUF_PATH, X_OK), 0)
+        << "buf not installed at " << BUF_PATH << " (scripts/install-deps.sh)";
   }
 
   std::string BufCurl(const std::vector<std::string>& args) {
@@ -469,13 +480,15 @@ TEST_F(BufCurlTest, ManualRecreateWithReflection) {
 
   const api::RecreateRequest done = WaitCompleted("manual-1");
   ExpectRecreatedOnce(done.status().container_states(0));
-  const std::string got = BufCurl({"http://localhost/inplaced.v1.RecreateService/GetRecreateRequest", "-d",
-                                   R"({"namespace":"bulk","name":"manual-1"})"});
+  const std::string got =
+      BufCurl({"http://localhost/inplaced.v1.RecreateService/GetRecreateRequest", "-d",
+               R"({"namespace":"bulk","name":"manual-1"})"});
   EXPECT_THAT(got, HasSubstr("RECREATE_PHASE_COMPLETED"));
   EXPECT_THAT(got, HasSubstr("CONTAINER_RECREATE_PHASE_SUCCEEDED"));
 
-  const std::string listed = BufCurl(
-      {"http://localhost/inplaced.v1.RecreateService/ListRecreateRequests", "-d", R"({"namespace":"bulk"})"});
+  const std::string listed =
+      BufCurl({"http://localhost/inplaced.v1.RecreateService/ListRecreateRequests", "-d",
+               R"({"namespace":"bulk"})"});
   EXPECT_THAT(listed, HasSubstr("manual-1"));
   BufCurl({"http://localhost/inplaced.v1.RecreateService/DeleteRecreateRequest", "-d",
            R"({"namespace":"bulk","name":"manual-1"})"});

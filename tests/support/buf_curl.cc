@@ -10,8 +10,10 @@
 
 namespace inplaced::testing {
 
-std::string RunBufCurl(const std::string& buf, const std::string& socket, const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {buf, "curl", "--protocol", "grpc", "--http2-prior-knowledge", "--unix-socket", socket};
+std::string RunBufCurl(const std::string& buf, const std::string& socket,
+                       const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {
+      buf, "curl", "--protocol", "grpc", "--http2-prior-knowledge", "--unix-socket", socket};
   argv.insert(argv.end(), args.begin(), args.end());
   absl::StatusOr<ChildProcess> child = ChildProcess::Start(argv);
   EXPECT_THAT(child.status(), IsOk());

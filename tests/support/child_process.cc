@@ -20,7 +20,8 @@ absl::StatusOr<ChildProcess> ChildProcess::Start(const std::vector<std::string>&
   int stderr_fd = -1;
   if (!stderr_path.empty()) {
     stderr_fd = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (stderr_fd < 0) return absl::InternalError(absl::StrCat("open ", stderr_path, ": ", strerror(errno)));
+    if (stderr_fd < 0)
+      return absl::InternalError(absl::StrCat("open ", stderr_path, ": ", strerror(errno)));
   }
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
@@ -49,7 +50,9 @@ absl::StatusOr<ChildProcess> ChildProcess::Start(const std::vector<std::string>&
 }
 
 ChildProcess::ChildProcess(ChildProcess&& other) noexcept
-    : pid_(other.pid_), stdout_fd_(other.stdout_fd_), buffer_(std::move(other.buffer_)),
+    : pid_(other.pid_),
+      stdout_fd_(other.stdout_fd_),
+      buffer_(std::move(other.buffer_)),
       consumed_(other.consumed_) {
   other.pid_ = -1;
   other.stdout_fd_ = -1;
@@ -77,7 +80,8 @@ bool ChildProcess::ReadSome(absl::Time deadline) {
   return true;
 }
 
-absl::StatusOr<std::string> ChildProcess::WaitForLine(const std::string& needle, absl::Duration timeout) {
+absl::StatusOr<std::string> ChildProcess::WaitForLine(const std::string& needle,
+                                                      absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   while (true) {
     size_t eol;
@@ -87,10 +91,11 @@ absl::StatusOr<std::string> ChildProcess::WaitForLine(const std::string& needle,
       if (line.find(needle) != std::string::npos) return line;
     }
     if (!ReadSome(deadline)) {
-      if (stdout_fd_ < 0) return absl::NotFoundError(absl::StrCat("stdout closed before \"", needle, "\""));
+      if (stdout_fd_ < 0)
+        return absl::NotFoundError(absl::StrCat("stdout closed before \"", needle, "\""));
       if (absl::Now() >= deadline) {
-        return absl::DeadlineExceededError(absl::StrCat("no line with \"", needle, "\" within ",
-                                                        absl::FormatDuration(timeout)));
+        return absl::DeadlineExceededError(
+            absl::StrCat("no line with \"", needle, "\" within ", absl::FormatDuration(timeout)));
       }
     }
   }

@@ -15,8 +15,8 @@ namespace inplaced::testing {
 
 // Starts `argv` with stdout on a pipe, and stderr inherited (its logs land in the test's output) or
 // appended to `stderr_path` (created if missing, for tests that read the child's log; a restarted
-// child adds to the same file).
-// The destructor sends SIGTERM, waits up to 5 s, then SIGKILLs and reaps: no process outlives its test.
+// child adds to the same file). The destructor sends SIGTERM, waits up to 5 s, then SIGKILLs and
+// reaps: no process outlives its test.
 class ChildProcess {
  public:
   static absl::StatusOr<ChildProcess> Start(const std::vector<std::string>& argv,

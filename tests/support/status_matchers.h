@@ -42,7 +42,7 @@ MATCHER_P2(StatusIs, code, message_matcher,
 }  // namespace inplaced::testing
 
 // Asserts that a StatusOr is OK and moves its value into `lhs`.
-#define ASSERT_OK_AND_ASSIGN(lhs, expr)                                              \
+#define ASSERT_OK_AND_ASSIGN(lhs, expr) \
   ASSERT_OK_AND_ASSIGN_IMPL(INPLACED_TEST_CONCAT(statusor_, __LINE__), lhs, expr)
 #define INPLACED_TEST_CONCAT_INNER(a, b) a##b
 #define INPLACED_TEST_CONCAT(a, b) INPLACED_TEST_CONCAT_INNER(a, b)

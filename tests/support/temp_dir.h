@@ -1,7 +1,7 @@
 #pragma once
 
-// A directory under /tmp, removed with its contents at scope exit. Names are short so that unix socket
-// paths inside stay far below sun_path's 108 bytes.
+// A directory under /tmp, removed with its contents at scope exit. Names are short so that unix
+// socket paths inside stay far below sun_path's 108 bytes.
 
 #include <stdlib.h>
 

@@ -20,8 +20,9 @@ criv1::PodSandbox Sandbox(const std::string& id, const std::string& ns, const st
   return sandbox;
 }
 
-criv1::Container Container(const std::string& id, const std::string& sandbox_id, const std::string& name,
-                        uint32_t attempt, criv1::ContainerState state, int64_t created_at) {
+criv1::Container Container(const std::string& id, const std::string& sandbox_id,
+                           const std::string& name, uint32_t attempt, criv1::ContainerState state,
+                           int64_t created_at) {
   criv1::Container c;
   c.set_id(id);
   c.set_pod_sandbox_id(sandbox_id);
@@ -39,10 +40,14 @@ TEST(RuntimeViewTest, FormatPodsShowsCurrentInstanceOfEachContainerSorted) {
   *sandboxes.add_items() = Sandbox("sb-api", "demo", "api");
   *sandboxes.add_items() = Sandbox("sb-other", "kube-system", "dns");
   criv1::ListContainersResponse containers;
-  *containers.add_containers() = Container("old-app-id", "sb-web", "app", 0, criv1::CONTAINER_EXITED, 10);
-  *containers.add_containers() = Container("new-app-id", "sb-web", "app", 1, criv1::CONTAINER_RUNNING, 20);
-  *containers.add_containers() = Container("api-id", "sb-api", "server", 0, criv1::CONTAINER_RUNNING, 5);
-  *containers.add_containers() = Container("dns-id", "sb-other", "dns", 0, criv1::CONTAINER_RUNNING, 5);
+  *containers.add_containers() =
+      Container("old-app-id", "sb-web", "app", 0, criv1::CONTAINER_EXITED, 10);
+  *containers.add_containers() =
+      Container("new-app-id", "sb-web", "app", 1, criv1::CONTAINER_RUNNING, 20);
+  *containers.add_containers() =
+      Container("api-id", "sb-api", "server", 0, criv1::CONTAINER_RUNNING, 5);
+  *containers.add_containers() =
+      Container("dns-id", "sb-other", "dns", 0, criv1::CONTAINER_RUNNING, 5);
   const cri::NodeSnapshot snapshot = cri::NodeSnapshot::FromLists(sandboxes, containers);
 
   const std::string table = FormatPods(snapshot, "demo");

@@ -20,8 +20,8 @@ class BoundSocket {
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
     std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
-    ok_ = fd_ >= 0 &&
-          ::bind(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0;
+    ok_ =
+        fd_ >= 0 && ::bind(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0;
   }
   ~BoundSocket() {
     if (fd_ >= 0) ::close(fd_);

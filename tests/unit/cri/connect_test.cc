@@ -13,10 +13,10 @@
 namespace inplaced::cri {
 namespace {
 
-using ::inplaced::testing::TempDir;
 using ::inplaced::cri::testing::TestCriServer;
 using ::inplaced::cri::testing::TestServerOptions;
 using ::inplaced::testing::StatusIs;
+using ::inplaced::testing::TempDir;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 

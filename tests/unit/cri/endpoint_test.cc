@@ -17,8 +17,8 @@ namespace inplaced::cri {
 namespace {
 
 using ::inplaced::cri::testing::BoundSocket;
-using ::inplaced::testing::TempDir;
 using ::inplaced::testing::StatusIs;
+using ::inplaced::testing::TempDir;
 using ::testing::HasSubstr;
 
 TEST(EndpointTest, ParseTable) {
@@ -38,8 +38,7 @@ TEST(EndpointTest, ParseTable) {
       {"other scheme rejected", "http://localhost/x", absl::StatusCode::kInvalidArgument,
        "only unix socket endpoints are supported"},
       {"empty", "", absl::StatusCode::kInvalidArgument, "empty"},
-      {"relative bare path", "run/containerd.sock", absl::StatusCode::kInvalidArgument,
-       "absolute"},
+      {"relative bare path", "run/containerd.sock", absl::StatusCode::kInvalidArgument, "absolute"},
       {"relative unix path", "unix://run/containerd.sock", absl::StatusCode::kInvalidArgument,
        "absolute"},
       {"unix without path", "unix://", absl::StatusCode::kInvalidArgument, "absolute"},
@@ -60,11 +59,11 @@ TEST(EndpointTest, ParseTable) {
 }
 
 TEST(EndpointTest, CandidatesFollowKruiseOrder) {
-  EXPECT_THAT(DiscoveryCandidates("/var/run/"),
-              ::testing::ElementsAre("/var/run/containerd.sock",
-                                     "/var/run/containerd/containerd.sock", "/var/run/crio.sock",
-                                     "/var/run/crio/crio.sock", "/var/run/cri-dockerd.sock",
-                                     "/var/run/cri-dockerd/cri-dockerd.sock"));
+  EXPECT_THAT(
+      DiscoveryCandidates("/var/run/"),
+      ::testing::ElementsAre("/var/run/containerd.sock", "/var/run/containerd/containerd.sock",
+                             "/var/run/crio.sock", "/var/run/crio/crio.sock",
+                             "/var/run/cri-dockerd.sock", "/var/run/cri-dockerd/cri-dockerd.sock"));
 }
 
 TEST(EndpointTest, DiscoveryTable) {
@@ -78,12 +77,21 @@ TEST(EndpointTest, DiscoveryTable) {
   const std::vector<Case> cases = {
       {"containerd flat", {"containerd.sock", "crio.sock"}, {}, {}, "containerd.sock"},
       {"containerd subdir before crio",
-       {"containerd/containerd.sock", "crio.sock"}, {}, {}, "containerd/containerd.sock"},
+       {"containerd/containerd.sock", "crio.sock"},
+       {},
+       {},
+       "containerd/containerd.sock"},
       {"crio subdir", {"crio/crio.sock"}, {}, {}, "crio/crio.sock"},
       {"regular file is not a socket", {"crio.sock"}, {"containerd.sock"}, {}, "crio.sock"},
-      {"directory is not a socket", {"cri-dockerd.sock"}, {}, {"containerd.sock"},
+      {"directory is not a socket",
+       {"cri-dockerd.sock"},
+       {},
+       {"containerd.sock"},
        "cri-dockerd.sock"},
-      {"cri-dockerd subdir last", {"cri-dockerd/cri-dockerd.sock"}, {"crio/crio.sock"}, {},
+      {"cri-dockerd subdir last",
+       {"cri-dockerd/cri-dockerd.sock"},
+       {"crio/crio.sock"},
+       {},
        "cri-dockerd/cri-dockerd.sock"},
       {"nothing", {}, {"containerd.sock"}, {}, ""},
   };

@@ -38,24 +38,21 @@ TEST(ErrorsTest, EveryCanonicalCodeKeepsItsNumberAndGetsTheCallPrefix) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(static_cast<int>(c.grpc_code));
-    const absl::Status status =
-        FromGrpcStatus(grpc::Status(c.grpc_code, "boom"), "StopContainer");
+    const absl::Status status = FromGrpcStatus(grpc::Status(c.grpc_code, "boom"), "StopContainer");
     EXPECT_EQ(status.code(), c.absl_code);
     EXPECT_EQ(status.message(), "StopContainer: boom");
   }
 }
 
-TEST(ErrorsTest, OkStaysOk) {
-  EXPECT_THAT(FromGrpcStatus(grpc::Status::OK, "Version"), IsOk());
-}
+TEST(ErrorsTest, OkStaysOk) { EXPECT_THAT(FromGrpcStatus(grpc::Status::OK, "Version"), IsOk()); }
 
 TEST(ErrorsTest, IdempotentCallsTreatNotFoundAsSuccess) {
   // containerd 1.6.20 answers NOT_FOUND to StopContainer of an unknown id.
-  EXPECT_THAT(FromGrpcStatusIdempotent(
-                  grpc::Status(grpc::StatusCode::NOT_FOUND,
-                               "an error occurred when try to find container \"abc\""),
-                  "StopContainer"),
-              IsOk());
+  EXPECT_THAT(
+      FromGrpcStatusIdempotent(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                            "an error occurred when try to find container \"abc\""),
+                               "StopContainer"),
+      IsOk());
   EXPECT_THAT(FromGrpcStatusIdempotent(grpc::Status(grpc::StatusCode::UNAVAILABLE, "down"),
                                        "StopContainer"),
               StatusIs(absl::StatusCode::kUnavailable, "StopContainer: down"));

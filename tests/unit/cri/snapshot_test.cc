@@ -27,8 +27,13 @@ struct SandboxSpec {
   SandboxSpec(std::string id, std::string ns, std::string name, std::string uid,
               uint32_t attempt = 0, criv1::PodSandboxState state = criv1::SANDBOX_READY,
               int64_t created_at = 0)
-      : id(std::move(id)), ns(std::move(ns)), name(std::move(name)), uid(std::move(uid)),
-        attempt(attempt), state(state), created_at(created_at) {}
+      : id(std::move(id)),
+        ns(std::move(ns)),
+        name(std::move(name)),
+        uid(std::move(uid)),
+        attempt(attempt),
+        state(state),
+        created_at(created_at) {}
   std::string id;
   std::string ns, name, uid;
   uint32_t attempt = 0;
@@ -40,8 +45,12 @@ struct SandboxSpec {
 struct ContainerSpec {
   ContainerSpec(std::string id, std::string sandbox, std::string name, uint32_t attempt = 0,
                 int64_t created_at = 0, criv1::ContainerState state = criv1::CONTAINER_RUNNING)
-      : id(std::move(id)), sandbox(std::move(sandbox)), name(std::move(name)), attempt(attempt),
-        created_at(created_at), state(state) {}
+      : id(std::move(id)),
+        sandbox(std::move(sandbox)),
+        name(std::move(name)),
+        attempt(attempt),
+        created_at(created_at),
+        state(state) {}
   std::string id;
   std::string sandbox;
   std::string name;
@@ -264,8 +273,8 @@ TEST(NodeSnapshotTest, PodIdentityComesFromTheCurrentSandboxWhateverTheListOrder
   SandboxSpec worst{"worst", "ns", "stale-1", "u", 0, criv1::SANDBOX_NOTREADY, 1 * kSecond};
   SandboxSpec best{"best", "ns", "p", "u", 2, criv1::SANDBOX_READY, 3 * kSecond};
   SandboxSpec middle{"middle", "ns", "stale-2", "u", 1, criv1::SANDBOX_NOTREADY, 2 * kSecond};
-  const NodeSnapshot snapshot = NodeSnapshot::FromLists(Sandboxes({worst, best, middle}),
-                                                        criv1::ListContainersResponse());
+  const NodeSnapshot snapshot =
+      NodeSnapshot::FromLists(Sandboxes({worst, best, middle}), criv1::ListContainersResponse());
   ASSERT_EQ(snapshot.pods().size(), 1u);
   EXPECT_EQ(snapshot.pods()[0].name, "p");
   EXPECT_EQ(snapshot.pods()[0].sandbox.id, "best");
@@ -343,16 +352,14 @@ TEST(NodeSnapshotTest, SnapshotCopiesStayValid) {
 
 TEST(TakeSnapshotTest, ExactlyOneListOfEachKindWithoutFilters) {
   StrictMock<MockRuntime> runtime;
-  EXPECT_CALL(runtime, ListPodSandbox(_))
-      .WillOnce([](const criv1::ListPodSandboxRequest& request) {
-        EXPECT_FALSE(request.has_filter());
-        return Sandboxes({{"sb", "ns", "p", "u"}});
-      });
-  EXPECT_CALL(runtime, ListContainers(_))
-      .WillOnce([](const criv1::ListContainersRequest& request) {
-        EXPECT_FALSE(request.has_filter());
-        return Containers({{"c", "sb", "app"}});
-      });
+  EXPECT_CALL(runtime, ListPodSandbox(_)).WillOnce([](const criv1::ListPodSandboxRequest& request) {
+    EXPECT_FALSE(request.has_filter());
+    return Sandboxes({{"sb", "ns", "p", "u"}});
+  });
+  EXPECT_CALL(runtime, ListContainers(_)).WillOnce([](const criv1::ListContainersRequest& request) {
+    EXPECT_FALSE(request.has_filter());
+    return Containers({{"c", "sb", "app"}});
+  });
   ASSERT_OK_AND_ASSIGN(NodeSnapshot snapshot, TakeSnapshot(runtime));
   EXPECT_NE(snapshot.FindContainer("c"), nullptr);
 }
@@ -365,15 +372,15 @@ TEST(TakeSnapshotTest, ListErrorIsReturned) {
 }
 
 TEST(FillStatusTest, FillsTrackedContainersMarksGoneAndReportsOtherErrors) {
-  NodeSnapshot snapshot = NodeSnapshot::FromLists(
-      Sandboxes({{"sb", "ns", "p", "u"}}),
-      Containers({{"ok", "sb", "a", 0, kSecond, criv1::CONTAINER_RUNNING},
-                  {"gone", "sb", "b", 0, kSecond},
-                  {"flaky", "sb", "c", 0, kSecond},
-                  {"untracked", "sb", "d", 0, kSecond}}));
+  NodeSnapshot snapshot =
+      NodeSnapshot::FromLists(Sandboxes({{"sb", "ns", "p", "u"}}),
+                              Containers({{"ok", "sb", "a", 0, kSecond, criv1::CONTAINER_RUNNING},
+                                          {"gone", "sb", "b", 0, kSecond},
+                                          {"flaky", "sb", "c", 0, kSecond},
+                                          {"untracked", "sb", "d", 0, kSecond}}));
   StrictMock<MockRuntime> runtime;
-  EXPECT_CALL(runtime, ContainerStatus(::testing::Property(
-                           &criv1::ContainerStatusRequest::container_id, "ok")))
+  EXPECT_CALL(runtime, ContainerStatus(
+                           ::testing::Property(&criv1::ContainerStatusRequest::container_id, "ok")))
       .WillOnce([](const criv1::ContainerStatusRequest&) {
         criv1::ContainerStatusResponse response;
         criv1::ContainerStatus* status = response.mutable_status();
@@ -414,8 +421,8 @@ TEST(FillStatusTest, FillsTrackedContainersMarksGoneAndReportsOtherErrors) {
 }
 
 TEST(FillStatusTest, AllNotFoundIsOk) {
-  NodeSnapshot snapshot = NodeSnapshot::FromLists(Sandboxes({{"sb", "ns", "p", "u"}}),
-                                                  Containers({{"c", "sb", "a"}}));
+  NodeSnapshot snapshot =
+      NodeSnapshot::FromLists(Sandboxes({{"sb", "ns", "p", "u"}}), Containers({{"c", "sb", "a"}}));
   StrictMock<MockRuntime> runtime;
   EXPECT_CALL(runtime, ContainerStatus(_)).WillOnce(Return(absl::NotFoundError("gone")));
   EXPECT_THAT(FillStatus(runtime, {"c"}, &snapshot), IsOk());

@@ -27,7 +27,8 @@ using WireFormatLite = google::protobuf::internal::WireFormatLite;
 constexpr int kVarint = WireFormatLite::WIRETYPE_VARINT;
 constexpr int kLen = WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
 
-// One decoded (or expected) top-level field: varints carry `varint`, length-delimited fields `bytes`.
+// One decoded (or expected) top-level field: varints carry `varint`, length-delimited fields
+// `bytes`.
 struct Field {
   int number = 0;
   int wire_type = 0;
@@ -386,10 +387,14 @@ TEST(WireFormatTest, ImageAndImageCalls) {
   image.set_username("root");
   *image.mutable_spec() = Spec();
   image.set_pinned(true);
-  const std::vector<Field> kImage = {S(1, "sha256:id"),     S(2, "busybox:1"),
-                                     S(3, "busybox@sha256:d"), V(4, 4096),
-                                     M(5, {V(1, 0x7fffffffffffffff)}), S(6, "root"),
-                                     M(7, kImageSpec),      V(8, 1)};
+  const std::vector<Field> kImage = {S(1, "sha256:id"),
+                                     S(2, "busybox:1"),
+                                     S(3, "busybox@sha256:d"),
+                                     V(4, 4096),
+                                     M(5, {V(1, 0x7fffffffffffffff)}),
+                                     S(6, "root"),
+                                     M(7, kImageSpec),
+                                     V(8, 1)};
   ExpectWire(image, kImage);
 
   criv1::ImageStatusRequest status_request;
@@ -423,9 +428,8 @@ TEST(WireFormatTest, PullImageWithAuth) {
   auth.set_server_address("registry:5000");
   auth.set_identity_token("id-token");
   auth.set_registry_token("reg-token");
-  const std::vector<Field> kAuth = {S(1, "user"),          S(2, "pass"),
-                                    S(3, "dXNlcjpwYXNz"),  S(4, "registry:5000"),
-                                    S(5, "id-token"),      S(6, "reg-token")};
+  const std::vector<Field> kAuth = {S(1, "user"),          S(2, "pass"),     S(3, "dXNlcjpwYXNz"),
+                                    S(4, "registry:5000"), S(5, "id-token"), S(6, "reg-token")};
   ExpectWire(auth, kAuth);
 
   criv1::PullImageRequest request;
@@ -465,8 +469,7 @@ TEST(WireFormatTest, VersionAndStatus) {
   response.set_runtime_name("containerd");
   response.set_runtime_version("1.6.20~ds1");
   response.set_runtime_api_version("v1");
-  ExpectWire(response,
-             {S(1, "0.1.0"), S(2, "containerd"), S(3, "1.6.20~ds1"), S(4, "v1")});
+  ExpectWire(response, {S(1, "0.1.0"), S(2, "containerd"), S(3, "1.6.20~ds1"), S(4, "v1")});
 
   criv1::StatusRequest status_request;
   status_request.set_verbose(true);

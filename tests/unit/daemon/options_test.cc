@@ -48,10 +48,11 @@ TEST(OptionsTest, DefaultsWithoutFlags) {
 }
 
 TEST(OptionsTest, EveryFlagIsParsed) {
-  const CommandLine parsed = Parse(
-      {"--runtime-endpoint", "unix:///run/containerd/containerd.sock", "--discovery-root", "/x", "--socket",
-       "/tmp/i/i.sock", "--state-dir", "/tmp/state", "--max-open-requests", "5", "--max-containers", "3",
-       "--fast-poll-ms", "50", "--slow-poll-ms", "500", "--log-level", "debug", "--no-event-stream"});
+  const CommandLine parsed =
+      Parse({"--runtime-endpoint", "unix:///run/containerd/containerd.sock", "--discovery-root",
+             "/x", "--socket", "/tmp/i/i.sock", "--state-dir", "/tmp/state", "--max-open-requests",
+             "5", "--max-containers", "3", "--fast-poll-ms", "50", "--slow-poll-ms", "500",
+             "--log-level", "debug", "--no-event-stream"});
   ASSERT_TRUE(parsed.run) << parsed.output;
   const DaemonOptions& o = parsed.options;
   EXPECT_EQ(o.runtime_endpoint, "unix:///run/containerd/containerd.sock");

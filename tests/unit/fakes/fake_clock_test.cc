@@ -47,7 +47,8 @@ TEST(FakeClockTest, SleepUntilOrWokenReturnsFalseWhenCancelled) {
   FakeClock clock;
   Cancellation wake;
   bool reached = true;
-  std::thread sleeper([&] { reached = SleepUntilOrWoken(clock, clock.Now() + absl::Hours(1), &wake); });
+  std::thread sleeper(
+      [&] { reached = SleepUntilOrWoken(clock, clock.Now() + absl::Hours(1), &wake); });
   clock.WaitForSleepers(1);
   wake.Cancel();
   sleeper.join();
@@ -65,7 +66,8 @@ TEST(FakeClockTest, SleepUntilOrWokenReachesDeadline) {
   FakeClock clock;
   Cancellation wake;
   bool reached = false;
-  std::thread sleeper([&] { reached = SleepUntilOrWoken(clock, clock.Now() + absl::Seconds(2), &wake); });
+  std::thread sleeper(
+      [&] { reached = SleepUntilOrWoken(clock, clock.Now() + absl::Seconds(2), &wake); });
   clock.WaitForSleepers(1);
   clock.Advance(absl::Seconds(2));
   sleeper.join();

@@ -86,7 +86,10 @@ class FakeRuntimeTest : public ::testing::Test {
     request.mutable_config()->mutable_metadata()->set_uid("uid-" + name);
     (*request.mutable_config()->mutable_labels())["app"] = name;
     if (host_network) {
-      request.mutable_config()->mutable_linux()->mutable_security_context()->mutable_namespace_options()
+      request.mutable_config()
+          ->mutable_linux()
+          ->mutable_security_context()
+          ->mutable_namespace_options()
           ->set_network(criv1::NODE);
     }
     auto response = runtime_.RunPodSandbox(request);
@@ -495,7 +498,8 @@ TEST(FakeRuntimeEventsTest, BroadcastDeliversEveryEventToEverySubscriber) {
   for (auto* stream : {first.get(), second.get()}) {
     std::vector<criv1::ContainerEventType> types;
     criv1::ContainerEventResponse event;
-    for (int i = 0; i < 4 && stream->Read(&event); ++i) types.push_back(event.container_event_type());
+    for (int i = 0; i < 4 && stream->Read(&event); ++i)
+      types.push_back(event.container_event_type());
     // Sandbox created + started, then the container created + started.
     EXPECT_THAT(types, ElementsAre(criv1::CONTAINER_CREATED_EVENT, criv1::CONTAINER_STARTED_EVENT,
                                    criv1::CONTAINER_CREATED_EVENT, criv1::CONTAINER_STARTED_EVENT));
@@ -544,7 +548,8 @@ TEST(FakeRuntimeEventsTest, BreakEndsOpenStreamsWithTheStatusAndLaterOnesWork) {
     runtime.BreakEventStreams(absl::UnavailableError("GetContainerEvents: connection reset"));
     criv1::ContainerEventResponse event;
     EXPECT_FALSE(before->Read(&event));
-    EXPECT_THAT(before->Finish(), StatusIs(absl::StatusCode::kUnavailable, HasSubstr("connection reset")));
+    EXPECT_THAT(before->Finish(),
+                StatusIs(absl::StatusCode::kUnavailable, HasSubstr("connection reset")));
 
     ASSERT_OK_AND_ASSIGN(auto after, runtime.GetContainerEvents());
     const criv1::RunPodSandboxRequest run = SandboxRequest();
@@ -616,8 +621,7 @@ TEST_F(FakeRuntimeTest, PullCountsMaxConcurrency) {
 }
 
 TEST_F(FakeRuntimeTest, PullFailsWithScriptedError) {
-  runtime_.SetPullScript("registry.local/missing:1",
-                         PullFailing(absl::NotFoundError("not found")));
+  runtime_.SetPullScript("registry.local/missing:1", PullFailing(absl::NotFoundError("not found")));
   criv1::PullImageRequest request;
   request.mutable_image()->set_image("registry.local/missing:1");
   EXPECT_THAT(runtime_.PullImage(request, nullptr), StatusIs(absl::StatusCode::kNotFound));

@@ -101,7 +101,7 @@ TEST(FreeSpaceCheckTest, UsesTheMountpointElseTheDefaultPath) {
   options.default_path = "/srv/images";
   std::vector<std::string> paths;
   FreeSpaceCheck precheck(options,
-                        std::make_unique<RecordingSource>(FilesystemSpace{kGiB, kGiB}, &paths));
+                          std::make_unique<RecordingSource>(FilesystemSpace{kGiB, kGiB}, &paths));
   ASSERT_OK(precheck.Check(1, "/mnt/imagefs"));
   ASSERT_OK(precheck.Check(1));
   EXPECT_THAT(paths, ::testing::ElementsAre("/mnt/imagefs", "/srv/images"));
@@ -118,7 +118,7 @@ TEST(FreeSpaceCheckTest, SourceErrorsKeepTheirCodeAndNameThePath) {
 
 TEST(FreeSpaceCheckTest, NegativeImageSizeIsInvalid) {
   FreeSpaceCheck precheck(FreeSpaceCheckOptions{},
-                        std::make_unique<FixedFreeSpace>(FilesystemSpace{kGiB, kGiB}));
+                          std::make_unique<FixedFreeSpace>(FilesystemSpace{kGiB, kGiB}));
   EXPECT_THAT(precheck.Check(-1), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 

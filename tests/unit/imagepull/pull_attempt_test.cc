@@ -173,8 +173,10 @@ TEST_F(PullAttemptTest, AllFailingReportsEveryAttemptWithoutSecrets) {
 TEST_F(PullAttemptTest, UnavailableRuntimeIsReportedAndStopsTheCredentialLoop) {
   runtime_.InjectError("PullImage", absl::UnavailableError("PullImage: connection refused"));
   runtime_.InjectError("Version", absl::UnavailableError("Version: connection refused"));
-  PullJob job{Ref("reg.io/app:1"), {Credential("reg.io", "a", "1"), Credential("reg.io", "b", "2")},
-              /*always=*/true, {}};
+  PullJob job{Ref("reg.io/app:1"),
+              {Credential("reg.io", "a", "1"), Credential("reg.io", "b", "2")},
+              /*always=*/true,
+              {}};
   const PullOutcome outcome = RunPull(runtime_, job, nullptr, nullptr);
   EXPECT_THAT(outcome.status, StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_TRUE(outcome.runtime_unreachable);

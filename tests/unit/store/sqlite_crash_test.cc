@@ -1,6 +1,6 @@
-// Crash safety of SqliteStore: a writer process is killed with SIGKILL at a seeded moment; every write
-// it acknowledged (Create/Update returned OK, then the revision went down a pipe) must be in the
-// reopened database, which must pass SQLite's integrity check and accept new writes.
+// Crash safety of SqliteStore: a writer process is killed with SIGKILL at a seeded moment; every
+// write it acknowledged (Create/Update returned OK, then the revision went down a pipe) must be in
+// the reopened database, which must pass SQLite's integrity check and accept new writes.
 
 #include <fcntl.h>
 #include <signal.h>
@@ -17,9 +17,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "store/sqlite_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "store/sqlite_store.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
@@ -40,8 +40,8 @@ struct Ack {
 
 std::string KeyOf(int index) { return absl::StrCat("ns/pod-", index); }
 
-// "<iteration>;" then padding of a size that varies with the iteration, so writes span one or several
-// pages of the WAL.
+// "<iteration>;" then padding of a size that varies with the iteration, so writes span one or
+// several pages of the WAL.
 std::string ValueOf(int iteration) {
   return absl::StrCat(iteration, ";", std::string(64 + (iteration * 7919) % 12000, 'p'));
 }
@@ -90,14 +90,15 @@ bool ReadAck(int fd, Ack* ack) {
   while (got < sizeof(*ack)) {
     const ssize_t n = ::read(fd, bytes + got, sizeof(*ack) - got);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;  // EOF: the writer is gone (a torn ack cannot happen: 16 bytes < PIPE_BUF)
+    if (n <= 0)
+      return false;  // EOF: the writer is gone (a torn ack cannot happen: 16 bytes < PIPE_BUF)
     got += static_cast<size_t>(n);
   }
   return true;
 }
 
-// One round: start the writer, kill it after `acks_before_kill` acknowledgements (0: while it is still
-// opening the store), then check the database against everything acknowledged.
+// One round: start the writer, kill it after `acks_before_kill` acknowledgements (0: while it is
+// still opening the store), then check the database against everything acknowledged.
 void CrashRound(int acks_before_kill) {
   testing::TempDir dir;
   const std::string path = dir.Join("state.db");

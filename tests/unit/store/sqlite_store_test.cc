@@ -1,4 +1,5 @@
-// SqliteStore beyond the shared contract: durability across reopen, files and modes, bad files, schema.
+// SqliteStore beyond the shared contract: durability across reopen, files and modes, bad files,
+// schema.
 
 #include <fcntl.h>
 #include <signal.h>
@@ -7,16 +8,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <memory>
-#include <filesystem>
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "store/sqlite_schema.h"
-#include "store/sqlite_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "store/sqlite_schema.h"
+#include "store/sqlite_store.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
@@ -83,7 +84,8 @@ TEST_F(SqliteStoreTest, RecordsAndRevisionsSurviveCloseAndReopen) {
   EXPECT_EQ(all[0].value, "b2");
   EXPECT_THAT(store->Count("nodeimage"), IsOk());
   ASSERT_OK_AND_ASSIGN(const int64_t current, store->CurrentRevision());
-  EXPECT_EQ(current, last) << "the deletion's revision is remembered, not recomputed from the records";
+  EXPECT_EQ(current, last)
+      << "the deletion's revision is remembered, not recomputed from the records";
   ASSERT_OK_AND_ASSIGN(const int64_t next, store->Create("recreate", "ns/a", "a2"));
   EXPECT_EQ(next, last + 1);
 }
@@ -130,7 +132,8 @@ TEST_F(SqliteStoreTest, DamagedPagesAreReportedAsDataLossNotACrash) {
     auto store = OpenOrDie(DbPath());
     ASSERT_NE(store, nullptr);
     for (int i = 0; i < 40; ++i) {
-      ASSERT_OK(store->Create("recreate", absl::StrCat("ns/pod-", i), std::string(1000, 'v')).status());
+      ASSERT_OK(
+          store->Create("recreate", absl::StrCat("ns/pod-", i), std::string(1000, 'v')).status());
     }
   }  // closing checkpoints the WAL into the database file
   {
@@ -138,7 +141,8 @@ TEST_F(SqliteStoreTest, DamagedPagesAreReportedAsDataLossNotACrash) {
     const int fd = ::open(DbPath().c_str(), O_WRONLY);
     ASSERT_GE(fd, 0);
     const std::string garbage(16384, '\x5a');
-    ASSERT_EQ(::pwrite(fd, garbage.data(), garbage.size(), 4096), static_cast<ssize_t>(garbage.size()));
+    ASSERT_EQ(::pwrite(fd, garbage.data(), garbage.size(), 4096),
+              static_cast<ssize_t>(garbage.size()));
     ::close(fd);
   }
   auto store = SqliteStore::Open(DbPath());
@@ -166,10 +170,11 @@ TEST_F(SqliteStoreTest, NewerSchemaIsRefusedWithFailedPrecondition) {
   { ASSERT_NE(OpenOrDie(DbPath()), nullptr); }
   RawExec(DbPath(), absl::StrCat("UPDATE meta SET value = ", CurrentSchemaVersion() + 1,
                                  " WHERE name = 'schema_version'"));
-  EXPECT_THAT(SqliteStore::Open(DbPath()),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       AllOf(HasSubstr(DbPath()),
-                             HasSubstr(absl::StrCat("schema version ", CurrentSchemaVersion() + 1)))));
+  EXPECT_THAT(
+      SqliteStore::Open(DbPath()),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               AllOf(HasSubstr(DbPath()),
+                     HasSubstr(absl::StrCat("schema version ", CurrentSchemaVersion() + 1)))));
 }
 
 TEST_F(SqliteStoreTest, NewStoreIsAtTheCurrentSchemaVersion) {
@@ -208,7 +213,8 @@ TEST_F(SqliteStoreTest, PathThroughAFileOrNamingADirectoryIsAClearError) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(dir_.path())));
   // Refused before its lock file is made: nothing is left beside the directory.
   EXPECT_FALSE(std::filesystem::exists(dir_.path() + ".lock"));
-  EXPECT_THAT(SqliteStore::Open(""), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("path")));
+  EXPECT_THAT(SqliteStore::Open(""),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("path")));
 }
 
 TEST_F(SqliteStoreTest, SecondOpenOfTheSameFileIsRefusedUntilTheFirstIsClosed) {
@@ -248,8 +254,8 @@ TEST_F(SqliteStoreTest, StoreHeldByAnotherProcessIsRefusedUntilThatProcessDies) 
   char status = 0;
   ASSERT_EQ(::read(ready[0], &status, 1), 1);
   ASSERT_EQ(status, 'y');
-  EXPECT_THAT(SqliteStore::Open(DbPath()), StatusIs(absl::StatusCode::kFailedPrecondition,
-                                                    HasSubstr(DbPath() + ".lock")));
+  EXPECT_THAT(SqliteStore::Open(DbPath()),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr(DbPath() + ".lock")));
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
   int wait_status = 0;
   ASSERT_EQ(::waitpid(pid, &wait_status, 0), pid);

@@ -9,11 +9,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "tests/fakes/memory_store.h"
-#include "store/sqlite_store.h"
-#include "store/store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "store/sqlite_store.h"
+#include "store/store.h"
+#include "tests/fakes/memory_store.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
@@ -39,7 +39,9 @@ MATCHER_P(IsOkAndHolds, value_matcher, "is OK and holds a matching value") {
 }
 
 struct MemoryStoreFactory {
-  static std::unique_ptr<Store> Make(const testing::TempDir&) { return std::make_unique<MemoryStore>(); }
+  static std::unique_ptr<Store> Make(const testing::TempDir&) {
+    return std::make_unique<MemoryStore>();
+  }
 };
 
 struct SqliteInMemoryFactory {
@@ -147,13 +149,15 @@ TYPED_TEST(StoreContractTest, RevisionsIncreaseAcrossKindsAndKeys) {
     EXPECT_GT(revision, previous);
     previous = revision;
   }
-  ASSERT_OK_AND_ASSIGN(const int64_t updated, this->store_->Update("recreate", "ns/b", "w", kAnyRevision));
+  ASSERT_OK_AND_ASSIGN(const int64_t updated,
+                       this->store_->Update("recreate", "ns/b", "w", kAnyRevision));
   EXPECT_GT(updated, previous);
 }
 
 TYPED_TEST(StoreContractTest, UpdateWithCurrentRevisionReplacesValueAndKeepsCreateRevision) {
   ASSERT_OK_AND_ASSIGN(const int64_t created, this->store_->Create("recreate", "ns/a", "v1"));
-  ASSERT_OK_AND_ASSIGN(const int64_t updated, this->store_->Update("recreate", "ns/a", "v2", created));
+  ASSERT_OK_AND_ASSIGN(const int64_t updated,
+                       this->store_->Update("recreate", "ns/a", "v2", created));
   EXPECT_GT(updated, created);
   ASSERT_OK_AND_ASSIGN(const Record record, this->store_->Get("recreate", "ns/a"));
   EXPECT_EQ(record, (Record{"recreate", "ns/a", "v2", updated, created}));
@@ -161,7 +165,8 @@ TYPED_TEST(StoreContractTest, UpdateWithCurrentRevisionReplacesValueAndKeepsCrea
 
 TYPED_TEST(StoreContractTest, UpdateWithStaleRevisionIsAbortedAndWritesNothing) {
   ASSERT_OK_AND_ASSIGN(const int64_t created, this->store_->Create("recreate", "ns/a", "v1"));
-  ASSERT_OK_AND_ASSIGN(const int64_t updated, this->store_->Update("recreate", "ns/a", "v2", created));
+  ASSERT_OK_AND_ASSIGN(const int64_t updated,
+                       this->store_->Update("recreate", "ns/a", "v2", created));
   EXPECT_THAT(this->store_->Update("recreate", "ns/a", "v3", created),
               StatusIs(absl::StatusCode::kAborted,
                        HasSubstr(absl::StrCat("revision is ", updated, ", expected ", created))));
@@ -182,7 +187,8 @@ TYPED_TEST(StoreContractTest, UpdateWithAnyRevisionIsUnconditional) {
 TYPED_TEST(StoreContractTest, UpdateOfMissingRecordIsNotFound) {
   EXPECT_THAT(this->store_->Update("recreate", "ns/a", "v", kAnyRevision),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("ns/a")));
-  EXPECT_THAT(this->store_->Update("recreate", "ns/a", "v", 7), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(this->store_->Update("recreate", "ns/a", "v", 7),
+              StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(this->store_->Get("recreate", "ns/a"), StatusIs(absl::StatusCode::kNotFound));
 }
 
@@ -199,7 +205,8 @@ TYPED_TEST(StoreContractTest, DeleteRemovesRecordAndTakesARevision) {
 TYPED_TEST(StoreContractTest, DeleteWithStaleRevisionIsAbortedAndKeepsRecord) {
   ASSERT_OK_AND_ASSIGN(const int64_t created, this->store_->Create("recreate", "ns/a", "v1"));
   ASSERT_OK(this->store_->Update("recreate", "ns/a", "v2", created).status());
-  EXPECT_THAT(this->store_->Delete("recreate", "ns/a", created), StatusIs(absl::StatusCode::kAborted));
+  EXPECT_THAT(this->store_->Delete("recreate", "ns/a", created),
+              StatusIs(absl::StatusCode::kAborted));
   EXPECT_THAT(this->store_->Get("recreate", "ns/a"), IsOk());
   EXPECT_THAT(this->store_->Delete("recreate", "ns/a", kAnyRevision), IsOk());
 }
@@ -279,7 +286,8 @@ TYPED_TEST(StoreContractTest, BadKindOrKeyIsInvalidArgumentNamingTheFieldInEvery
   };
   for (const BadInput& bad : cases) {
     SCOPED_TRACE(bad.description);
-    const auto matcher = StatusIs(absl::StatusCode::kInvalidArgument, StartsWith(bad.message_prefix));
+    const auto matcher =
+        StatusIs(absl::StatusCode::kInvalidArgument, StartsWith(bad.message_prefix));
     EXPECT_THAT(this->store_->Get(bad.kind, bad.key), matcher);
     EXPECT_THAT(this->store_->Create(bad.kind, bad.key, "v"), matcher);
     EXPECT_THAT(this->store_->Update(bad.kind, bad.key, "v", kAnyRevision), matcher);
@@ -294,8 +302,8 @@ TYPED_TEST(StoreContractTest, BadKindOrKeyIsInvalidArgumentNamingTheFieldInEvery
 }
 
 TYPED_TEST(StoreContractTest, ValidNonAsciiKeysAndLongestKeyAreAccepted) {
-  for (const std::string& key :
-       std::vector<std::string>{"ns/caf\xc3\xa9", "\xf0\x9f\x9a\x80", std::string(kMaxKeyBytes, 'k')}) {
+  for (const std::string& key : std::vector<std::string>{"ns/caf\xc3\xa9", "\xf0\x9f\x9a\x80",
+                                                         std::string(kMaxKeyBytes, 'k')}) {
     EXPECT_THAT(this->store_->Create("recreate", key, "v"), IsOk());
   }
   EXPECT_THAT(this->store_->Create(std::string(kMaxKindBytes, 'k'), "a", "v"), IsOk());
@@ -330,7 +338,8 @@ TYPED_TEST(StoreContractTest, ListPagesThroughEveryRecordInKeyOrder) {
   for (int i = 0; i < 25; ++i) keys.push_back(absl::StrCat("ns/pod-", 100 + i));
   std::vector<std::string> shuffled = keys;
   std::shuffle(shuffled.begin(), shuffled.end(), std::mt19937(42));
-  for (const std::string& key : shuffled) ASSERT_OK(this->store_->Create("recreate", key, key).status());
+  for (const std::string& key : shuffled)
+    ASSERT_OK(this->store_->Create("recreate", key, key).status());
   ASSERT_OK(this->store_->Create("other", "ns/pod-0", "x").status());
 
   int pages = 0;
@@ -359,7 +368,8 @@ TYPED_TEST(StoreContractTest, ListWithPrefixReturnsOnlyMatchingKeys) {
 }
 
 TYPED_TEST(StoreContractTest, ListStartsStrictlyAfterAfterKeyEvenWhenItIsGone) {
-  for (const std::string key : {"a", "b", "c", "d"}) ASSERT_OK(this->store_->Create("recreate", key, "v").status());
+  for (const std::string key : {"a", "b", "c", "d"})
+    ASSERT_OK(this->store_->Create("recreate", key, "v").status());
   ASSERT_OK_AND_ASSIGN(auto page, this->store_->List("recreate", {"", "b", 10}));
   EXPECT_THAT(this->Keys(page.records), ElementsAre("c", "d"));
   ASSERT_OK(this->store_->Delete("recreate", "c", kAnyRevision).status());
@@ -380,7 +390,8 @@ TYPED_TEST(StoreContractTest, KeysSortBytewiseSoNonAsciiComesAfterAscii) {
   ASSERT_OK_AND_ASSIGN(const auto all, this->store_->ListAll("recreate"));
   EXPECT_THAT(this->Keys(all), ElementsAre("Z", "a", "z", "\xc3\xa9t\xc3\xa9"));
   int pages = 0;
-  EXPECT_THAT(this->PagedKeys("recreate", "", 1, &pages), ElementsAre("Z", "a", "z", "\xc3\xa9t\xc3\xa9"));
+  EXPECT_THAT(this->PagedKeys("recreate", "", 1, &pages),
+              ElementsAre("Z", "a", "z", "\xc3\xa9t\xc3\xa9"));
 }
 
 TYPED_TEST(StoreContractTest, ListOfKindWithoutRecordsIsEmpty) {
@@ -411,9 +422,9 @@ TYPED_TEST(StoreContractTest, ConcurrentReadModifyWriteWithRevisionsLosesNoIncre
     });
   }
   for (std::thread& thread : threads) thread.join();
-  EXPECT_THAT(this->store_->Get("counter", "c"),
-              IsOkAndHolds(::testing::Field(
-                  &Record::value, std::to_string(kThreads * kIncrements))));
+  EXPECT_THAT(
+      this->store_->Get("counter", "c"),
+      IsOkAndHolds(::testing::Field(&Record::value, std::to_string(kThreads * kIncrements))));
 }
 
 }  // namespace

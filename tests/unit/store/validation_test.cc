@@ -3,8 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "store/validation.h"
 #include "gtest/gtest.h"
+#include "store/validation.h"
 
 namespace inplaced::store {
 namespace {
@@ -27,7 +27,10 @@ TEST(IsValidUtf8Test, AcceptsWellFormedAndRejectsMalformedSequences) {
       {"0xFF never occurs", "a\xff", false},
       {"truncated two-byte sequence", "\xc3", false},
       {"truncated four-byte sequence", "\xf0\x9f\x9a", false},
-      {"continuation replaced by ascii", "\xc3" "a", false},
+      {"continuation replaced by ascii",
+       "\xc3"
+       "a",
+       false},
       {"overlong slash", "\xc0\xaf", false},
       {"overlong three-byte NUL", "\xe0\x80\x80", false},
       {"overlong four-byte", "\xf0\x80\x80\x80", false},

@@ -39,7 +39,8 @@ class ExecHookTest : public ::testing::TestWithParam<const char*> {
 INSTANTIATE_TEST_SUITE_P(Runtimes, ExecHookTest, ::testing::Values("containerd-1.6", "cri-o"));
 
 TEST_P(ExecHookTest, ExitZeroSucceedsAndRunsTheCommandInTheContainer) {
-  env_.runtime.SetExecHandler(env_.target.container_id, {"sh", "-c", "touch /mark"}, fakes::ExecResult{});
+  env_.runtime.SetExecHandler(env_.target.container_id, {"sh", "-c", "touch /mark"},
+                              fakes::ExecResult{});
   const PreStopResult result = env_.runner.Run(Exec({"sh", "-c", "touch /mark"}), env_.target,
                                                env_.DeadlineIn(absl::Seconds(30)), nullptr);
   EXPECT_EQ(result.outcome, api::PRE_STOP_OUTCOME_SUCCEEDED) << result.message;
@@ -88,7 +89,8 @@ TEST_P(ExecHookTest, RuntimeTimeoutIsTimedOut) {
   hanging.hang = true;
   env_.runtime.SetExecHandler(env_.target.container_id, {}, hanging);
   BackgroundRun run([&] {
-    return env_.runner.Run(Exec({"sleep", "inf"}), env_.target, env_.DeadlineIn(absl::Seconds(10)), nullptr);
+    return env_.runner.Run(Exec({"sleep", "inf"}), env_.target, env_.DeadlineIn(absl::Seconds(10)),
+                           nullptr);
   });
   env_.clock.WaitForSleepers(1);
   env_.clock.Advance(absl::Seconds(10));
@@ -102,7 +104,8 @@ TEST_P(ExecHookTest, CancellationEndsTheExec) {
   env_.runtime.SetExecHandler(env_.target.container_id, {}, hanging);
   Cancellation cancel;
   BackgroundRun run([&] {
-    return env_.runner.Run(Exec({"sleep", "inf"}), env_.target, env_.DeadlineIn(absl::Seconds(10)), &cancel);
+    return env_.runner.Run(Exec({"sleep", "inf"}), env_.target, env_.DeadlineIn(absl::Seconds(10)),
+                           &cancel);
   });
   env_.clock.WaitForSleepers(1);
   cancel.Cancel();
@@ -131,7 +134,8 @@ TEST_P(ExecHookTest, UnknownContainerFails) {
 }
 
 TEST_P(ExecHookTest, PassedDeadlineOrEarlyCancelRunsNothing) {
-  const PreStopResult late = env_.runner.Run(Exec({"true"}), env_.target, env_.clock.Now(), nullptr);
+  const PreStopResult late =
+      env_.runner.Run(Exec({"true"}), env_.target, env_.clock.Now(), nullptr);
   EXPECT_EQ(late.outcome, api::PRE_STOP_OUTCOME_TIMED_OUT);
   Cancellation cancel;
   cancel.Cancel();
@@ -147,19 +151,19 @@ TEST(CriPreStopRunnerTest, ExecIsAbandonedWhenTheRuntimeIgnoresItsTimeout) {
   fakes::ExecResult hanging;
   hanging.hang = true;
   env.runtime.SetExecHandler(env.target.container_id, {}, hanging);
-  // The fake clock never moves, so the runtime's 1 s timeout never comes: only the watchdog (50 ms of
-  // real time, no slack) can end the call.
+  // The fake clock never moves, so the runtime's 1 s timeout never comes: only the watchdog (50 ms
+  // of real time, no slack) can end the call.
   CriPreStopRunner runner(env.runtime, env.clock, CriPreStopRunnerOptions{absl::ZeroDuration()});
-  const PreStopResult result =
-      runner.Run(Exec({"sleep", "inf"}), env.target, env.DeadlineIn(absl::Milliseconds(50)), nullptr);
+  const PreStopResult result = runner.Run(Exec({"sleep", "inf"}), env.target,
+                                          env.DeadlineIn(absl::Milliseconds(50)), nullptr);
   EXPECT_EQ(result.outcome, api::PRE_STOP_OUTCOME_TIMED_OUT);
   EXPECT_EQ(result.message, "exec: the runtime did not return by the deadline");
 }
 
 TEST(CriPreStopRunnerTest, HandlerWithoutActionFails) {
   PreStopTestEnv env;
-  const PreStopResult result =
-      env.runner.Run(api::LifecycleHandler(), env.target, env.DeadlineIn(absl::Seconds(30)), nullptr);
+  const PreStopResult result = env.runner.Run(api::LifecycleHandler(), env.target,
+                                              env.DeadlineIn(absl::Seconds(30)), nullptr);
   EXPECT_EQ(result.outcome, api::PRE_STOP_OUTCOME_FAILED);
   EXPECT_THAT(result.message, HasSubstr("no action"));
 }
@@ -167,8 +171,9 @@ TEST(CriPreStopRunnerTest, HandlerWithoutActionFails) {
 TEST(SleepHookTest, SleepsOnTheClockAndSucceeds) {
   PreStopTestEnv env;
   const absl::Time start = env.clock.Now();
-  BackgroundRun run(
-      [&] { return env.runner.Run(Sleep(5), env.target, env.DeadlineIn(absl::Seconds(30)), nullptr); });
+  BackgroundRun run([&] {
+    return env.runner.Run(Sleep(5), env.target, env.DeadlineIn(absl::Seconds(30)), nullptr);
+  });
   env.clock.WaitForSleepers(1);
   env.clock.Advance(absl::Seconds(5));
   const PreStopResult result = run.Join();
@@ -180,7 +185,8 @@ TEST(SleepHookTest, DoesNotEndBeforeItsTime) {
   PreStopTestEnv env;
   std::atomic<bool> done{false};
   BackgroundRun run([&] {
-    PreStopResult result = env.runner.Run(Sleep(5), env.target, env.DeadlineIn(absl::Seconds(30)), nullptr);
+    PreStopResult result =
+        env.runner.Run(Sleep(5), env.target, env.DeadlineIn(absl::Seconds(30)), nullptr);
     done = true;
     return result;
   });
@@ -196,8 +202,9 @@ TEST(SleepHookTest, DoesNotEndBeforeItsTime) {
 
 TEST(SleepHookTest, CutByTheDeadlineIsTimedOut) {
   PreStopTestEnv env;
-  BackgroundRun run(
-      [&] { return env.runner.Run(Sleep(60), env.target, env.DeadlineIn(absl::Seconds(10)), nullptr); });
+  BackgroundRun run([&] {
+    return env.runner.Run(Sleep(60), env.target, env.DeadlineIn(absl::Seconds(10)), nullptr);
+  });
   env.clock.WaitForSleepers(1);
   env.clock.Advance(absl::Seconds(10));
   const PreStopResult result = run.Join();
@@ -215,8 +222,9 @@ TEST(SleepHookTest, ZeroSecondsSucceedsAtOnce) {
 TEST(SleepHookTest, CancellationEndsTheSleep) {
   PreStopTestEnv env;
   Cancellation cancel;
-  BackgroundRun run(
-      [&] { return env.runner.Run(Sleep(60), env.target, env.DeadlineIn(absl::Seconds(90)), &cancel); });
+  BackgroundRun run([&] {
+    return env.runner.Run(Sleep(60), env.target, env.DeadlineIn(absl::Seconds(90)), &cancel);
+  });
   env.clock.WaitForSleepers(1);
   cancel.Cancel();
   // The sleep notices at its next slice; one second is far less than the 60 s asked for.

@@ -59,8 +59,8 @@ void LoopbackHttpServer::WaitForRequests(int count) const {
 
 std::string LoopbackHttpServer::Response(int status, const std::string& body,
                                          const std::string& extra_headers) {
-  return absl::StrCat("HTTP/1.1 ", status, " X\r\nContent-Length: ", body.size(), "\r\nConnection: close\r\n",
-                      extra_headers, "\r\n", body);
+  return absl::StrCat("HTTP/1.1 ", status, " X\r\nContent-Length: ", body.size(),
+                      "\r\nConnection: close\r\n", extra_headers, "\r\n", body);
 }
 
 bool LoopbackHttpServer::ReadHead(int fd, std::string* head) {

@@ -9,11 +9,11 @@
 
 namespace inplaced::testing {
 
-// A tiny HTTP server on 127.0.0.1 (port 0) for preStop httpGet tests. For every connection it reads the
-// request head (up to the blank line) and records it, then either answers `response` verbatim and
-// closes, or, when `respond` is false, keeps the connection open without answering until destroyed.
-// A connection whose first byte is a TLS handshake record (0x16) is recorded as "<TLS>" and answered
-// at once with `response`, like a plain-HTTP server meeting an HTTPS client.
+// A tiny HTTP server on 127.0.0.1 (port 0) for preStop httpGet tests. For every connection it reads
+// the request head (up to the blank line) and records it, then either answers `response` verbatim
+// and closes, or, when `respond` is false, keeps the connection open without answering until
+// destroyed. A connection whose first byte is a TLS handshake record (0x16) is recorded as "<TLS>"
+// and answered at once with `response`, like a plain-HTTP server meeting an HTTPS client.
 class LoopbackHttpServer {
  public:
   explicit LoopbackHttpServer(std::string response, bool respond = true);

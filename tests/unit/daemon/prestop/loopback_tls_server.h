@@ -10,8 +10,8 @@
 namespace inplaced::testing {
 
 // An HTTPS server on 127.0.0.1 (port 0) with a freshly generated self-signed certificate (EC P-256,
-// CN=localhost), for preStop httpGet tests over TLS. Each connection: TLS handshake, read the request
-// head, record it, answer `response` verbatim, close. port() is 0 when setting up failed.
+// CN=localhost), for preStop httpGet tests over TLS. Each connection: TLS handshake, read the
+// request head, record it, answer `response` verbatim, close. port() is 0 when setting up failed.
 class LoopbackTlsServer {
  public:
   explicit LoopbackTlsServer(std::string response);

@@ -117,8 +117,9 @@ TEST_F(NetworkHookTest, HttpGetStatusDecidesTheOutcome) {
     int status;
     api::PreStopOutcome outcome;
   };
-  for (const Case& c : {Case{200, api::PRE_STOP_OUTCOME_SUCCEEDED}, Case{399, api::PRE_STOP_OUTCOME_SUCCEEDED},
-                        Case{404, api::PRE_STOP_OUTCOME_FAILED}, Case{500, api::PRE_STOP_OUTCOME_FAILED}}) {
+  for (const Case& c :
+       {Case{200, api::PRE_STOP_OUTCOME_SUCCEEDED}, Case{399, api::PRE_STOP_OUTCOME_SUCCEEDED},
+        Case{404, api::PRE_STOP_OUTCOME_FAILED}, Case{500, api::PRE_STOP_OUTCOME_FAILED}}) {
     SCOPED_TRACE(c.status);
     LoopbackHttpServer server(LoopbackHttpServer::Response(c.status));
     const PreStopResult result = Run(HttpGet(server.port()));
@@ -152,14 +153,15 @@ TEST_F(NetworkHookTest, HttpGetNamedPortIsResolvedThroughTheTargetPorts) {
 
 TEST_F(NetworkHookTest, KubeletAnnotationsDriveANamedPortHttpGet) {
   LoopbackHttpServer server(LoopbackHttpServer::Response(200));
-  ASSERT_OK_AND_ASSIGN(std::optional<api::LifecycleHandler> handler,
-                       ParseKubeletPreStopHandler(
-                           R"({"httpGet":{"path":"/quit","port":"admin","host":"127.0.0.1","scheme":"HTTP",)"
-                           R"("httpHeaders":[{"name":"X-Reason","value":"recreate"}]}})"));
+  ASSERT_OK_AND_ASSIGN(
+      std::optional<api::LifecycleHandler> handler,
+      ParseKubeletPreStopHandler(
+          R"({"httpGet":{"path":"/quit","port":"admin","host":"127.0.0.1","scheme":"HTTP",)"
+          R"("httpHeaders":[{"name":"X-Reason","value":"recreate"}]}})"));
   ASSERT_TRUE(handler.has_value());
   ASSERT_OK_AND_ASSIGN(env_.target.ports,
-                       ParseKubeletPorts(absl::StrCat(R"([{"name":"admin","containerPort":)", server.port(),
-                                                      R"(,"protocol":"TCP"}])")));
+                       ParseKubeletPorts(absl::StrCat(R"([{"name":"admin","containerPort":)",
+                                                      server.port(), R"(,"protocol":"TCP"}])")));
   const PreStopResult result = Run(*handler);
   EXPECT_EQ(result.outcome, api::PRE_STOP_OUTCOME_SUCCEEDED) << result.message;
   ASSERT_THAT(server.Requests(), SizeIs(1));
@@ -180,8 +182,8 @@ TEST_F(NetworkHookTest, HttpGetWithoutHostOnHostNetworkPodFails) {
   PreStopTestEnv host_network(fakes::RuntimeProfile::Containerd16(), /*host_network=*/true);
   api::LifecycleHandler handler = HttpGet(8080);
   handler.mutable_http_get()->clear_host();
-  const PreStopResult result = host_network.runner.Run(handler, host_network.target,
-                                                       host_network.DeadlineIn(absl::Seconds(30)), nullptr);
+  const PreStopResult result = host_network.runner.Run(
+      handler, host_network.target, host_network.DeadlineIn(absl::Seconds(30)), nullptr);
   EXPECT_EQ(result.outcome, api::PRE_STOP_OUTCOME_FAILED);
   EXPECT_EQ(result.message, "httpGet: no pod IP (host-network pod): set httpGet.host");
 }
@@ -310,9 +312,9 @@ TEST(HookEndpointTest, HostErrors) {
   EXPECT_THAT(ResolveHookHost(env.runtime, "", "tcpSocket", no_sandbox),
               StatusIs(absl::StatusCode::kInvalidArgument));
   PreStopTestEnv host_network(fakes::RuntimeProfile::CriO(), /*host_network=*/true);
-  EXPECT_THAT(
-      ResolveHookHost(host_network.runtime, "", "tcpSocket", host_network.target),
-      StatusIs(absl::StatusCode::kFailedPrecondition, "no pod IP (host-network pod): set tcpSocket.host"));
+  EXPECT_THAT(ResolveHookHost(host_network.runtime, "", "tcpSocket", host_network.target),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "no pod IP (host-network pod): set tcpSocket.host"));
 }
 
 TEST(HookEndpointTest, PortResolution) {
@@ -321,7 +323,8 @@ TEST(HookEndpointTest, PortResolution) {
   EXPECT_EQ(port, 443);
   ASSERT_OK_AND_ASSIGN(port, ResolveHookPort(0, "admin", ports));
   EXPECT_EQ(port, 9000);
-  EXPECT_THAT(ResolveHookPort(0, "web", ports), StatusIs(absl::StatusCode::kNotFound, HasSubstr("\"web\"")));
+  EXPECT_THAT(ResolveHookPort(0, "web", ports),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("\"web\"")));
   EXPECT_THAT(ResolveHookPort(0, "", ports), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(ResolveHookPort(70000, "", ports), StatusIs(absl::StatusCode::kInvalidArgument));
 }

@@ -1,7 +1,7 @@
 #pragma once
 
-// A FakeRuntime with one running pod (container "c0") on a FakeClock, and a CriPreStopRunner over them,
-// for the preStop runner tests.
+// A FakeRuntime with one running pod (container "c0") on a FakeClock, and a CriPreStopRunner over
+// them, for the preStop runner tests.
 
 #include <memory>
 #include <string>
@@ -37,7 +37,8 @@ struct PreStopTestEnv {
 class BackgroundRun {
  public:
   template <typename Fn>
-  explicit BackgroundRun(Fn fn) : thread_([this, fn = std::move(fn)]() mutable { result_ = fn(); }) {}
+  explicit BackgroundRun(Fn fn)
+      : thread_([this, fn = std::move(fn)]() mutable { result_ = fn(); }) {}
   ~BackgroundRun() {
     if (thread_.joinable()) thread_.join();
   }

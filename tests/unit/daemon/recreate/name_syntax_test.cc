@@ -153,9 +153,9 @@ TEST(NameSyntaxTest, HttpPathRefusesWhitespaceAndControls) {
 TEST(NameSyntaxTest, MessagesQuoteAndShortenTheValue) {
   EXPECT_THAT(CheckDns1123Label("Bad"),
               StatusIs(absl::StatusCode::kInvalidArgument, ::testing::EndsWith(": \"Bad\"")));
-  EXPECT_THAT(
-      CheckDns1123Label(std::string(300, 'x')),
-      StatusIs(absl::StatusCode::kInvalidArgument, ::testing::EndsWith(std::string(64, 'x') + "...\"")));
+  EXPECT_THAT(CheckDns1123Label(std::string(300, 'x')),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::EndsWith(std::string(64, 'x') + "...\"")));
   EXPECT_THAT(CheckDns1123Label("a\x01"),
               StatusIs(absl::StatusCode::kInvalidArgument, ::testing::EndsWith("\"a\\x01\"")));
 }

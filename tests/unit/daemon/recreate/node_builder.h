@@ -73,7 +73,8 @@ class NodeBuilder {
       (*container->mutable_labels())[std::string(kubelet::kPodUid)] = instance.pod_uid;
       (*container->mutable_annotations())[std::string(kubelet::kContainerRestartCount)] =
           absl::StrCat(instance.restart_count);
-      for (const auto& [key, value] : instance.annotations) (*container->mutable_annotations())[key] = value;
+      for (const auto& [key, value] : instance.annotations)
+        (*container->mutable_annotations())[key] = value;
     }
     cri::NodeSnapshot snapshot = cri::NodeSnapshot::FromLists(sandboxes, containers);
     for (const InstanceSpec& instance : instances_) {

@@ -53,7 +53,8 @@ TEST(PageTokenTest, RejectsATokenIssuedForOtherFilters) {
       {"other namespace", [](api::ListRecreateRequestsRequest* r) { r->set_namespace_("other"); }},
       {"no namespace", [](api::ListRecreateRequestsRequest* r) { r->clear_namespace_(); }},
       {"other pod", [](api::ListRecreateRequestsRequest* r) { r->set_pod_name("web-1"); }},
-      {"other phase", [](api::ListRecreateRequestsRequest* r) { r->set_phase(api::RECREATE_PHASE_COMPLETED); }},
+      {"other phase",
+       [](api::ListRecreateRequestsRequest* r) { r->set_phase(api::RECREATE_PHASE_COMPLETED); }},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.description);
@@ -61,8 +62,9 @@ TEST(PageTokenTest, RejectsATokenIssuedForOtherFilters) {
     c.mutate(&request);
     request.set_page_token(token);
     EXPECT_THAT(DecodeListPageToken(request),
-                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_token: the token was issued for "
-                                                                       "other filters")));
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("page_token: the token was issued for "
+                                   "other filters")));
   }
 }
 
@@ -79,8 +81,8 @@ TEST(PageTokenTest, RejectsMalformedTokens) {
     SCOPED_TRACE(token);
     api::ListRecreateRequestsRequest request = Filters();
     request.set_page_token(token);
-    EXPECT_THAT(DecodeListPageToken(request),
-                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_token: not a page token")));
+    EXPECT_THAT(DecodeListPageToken(request), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                       HasSubstr("page_token: not a page token")));
   }
 }
 

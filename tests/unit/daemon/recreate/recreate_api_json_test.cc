@@ -55,13 +55,14 @@ TEST(RecreateApiJsonTest, ManualRecreateBodyParsesAndValidates) {
 }
 
 TEST(RecreateApiJsonTest, TwoPreStopActionsDoNotParse) {
-  // The "several handlers" case of the API is refused by the JSON parser (a oneof set twice); on the
-  // binary wire the last action wins, so validation only has to refuse an empty handler.
+  // The "several handlers" case of the API is refused by the JSON parser (a oneof set twice); on
+  // the binary wire the last action wins, so validation only has to refuse an empty handler.
   api::CreateRecreateRequestRequest request;
   EXPECT_THAT(ParseCreate(R"({"spec": {"containers": [{"name": "app", "preStop":
                  {"exec": {"command": ["true"]}, "sleep": {"seconds": "1"}}}]}})",
                           &request),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("oneof field 'action' is already set")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("oneof field 'action' is already set")));
 }
 
 TEST(RecreateApiJsonTest, UnknownEnumNameDoesNotParse) {
@@ -77,9 +78,9 @@ TEST(RecreateApiJsonTest, UnknownEnumNumberParsesAndValidationRejectsIt) {
   ASSERT_OK(ParseCreate(R"({"namespace": "default", "name": "r1", "spec": {"podName": "web-0",
                             "containers": [{"name": "app"}], "readinessSource": 7}})",
                         &request));
-  EXPECT_THAT(
-      ValidateCreateRecreateRequest(request, ValidationLimits{}),
-      StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("spec.readiness_source: unknown value 7")));
+  EXPECT_THAT(ValidateCreateRecreateRequest(request, ValidationLimits{}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       StartsWith("spec.readiness_source: unknown value 7")));
 }
 
 }  // namespace

@@ -145,7 +145,8 @@ TEST(RecreateEngineTest, AnInitContainerIsRefusedNamingTheField) {
   get.set_namespace_("default");
   get.set_name("r1");
   EXPECT_THAT(env.engine_->Get(get), StatusIs(absl::StatusCode::kNotFound)) << "nothing stored";
-  ASSERT_OK_AND_ASSIGN(api::CreateRecreateRequestResponse created, env.engine_->Create(NewCreate("r1", {"app"})));
+  ASSERT_OK_AND_ASSIGN(api::CreateRecreateRequestResponse created,
+                       env.engine_->Create(NewCreate("r1", {"app"})));
   EXPECT_TRUE(created.created());
 }
 

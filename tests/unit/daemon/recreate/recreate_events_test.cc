@@ -1,6 +1,6 @@
-// RecreateEngine and the runtime's container event stream: events only wake the loop early; a stream
-// that ends or breaks is resubscribed (and the loop woken, since events were missed meanwhile); a
-// runtime without the stream leaves the engine polling.
+// RecreateEngine and the runtime's container event stream: events only wake the loop early; a
+// stream that ends or breaks is resubscribed (and the loop woken, since events were missed
+// meanwhile); a runtime without the stream leaves the engine polling.
 
 #include <memory>
 #include <string>
@@ -28,8 +28,8 @@ RecreateEngineOptions WithEvents(absl::Duration poll) {
   return options;
 }
 
-// Creates request r1 for container "a" and waits until its kill has run (StopContainer counted: the kill
-// job was queued; no kill in flight: it ended).
+// Creates request r1 for container "a" and waits until its kill has run (StopContainer counted: the
+// kill job was queued; no kill in flight: it ended).
 void CreateAndWaitForTheKill(EngineEnv& env) {
   ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
   while (env.runtime_.CallCount("StopContainer") == 0 || env.engine_->KillsInFlight() > 0) {
@@ -46,7 +46,8 @@ void StartWithAPodAndSubscribed(EngineEnv& env) {
 }
 
 void WaitForR1ToSucceed(EngineEnv& env) {
-  while (Get(*env.engine_, "r1").status().phase() != api::RECREATE_PHASE_COMPLETED) std::this_thread::yield();
+  while (Get(*env.engine_, "r1").status().phase() != api::RECREATE_PHASE_COMPLETED)
+    std::this_thread::yield();
   EXPECT_EQ(Get(*env.engine_, "r1").status().container_states(0).phase(),
             api::CONTAINER_RECREATE_PHASE_SUCCEEDED);
 }
@@ -101,7 +102,8 @@ TEST(RecreateEventsTest, ResubscribingAfterARuntimeRestartWakesTheLoop) {
   const std::string old_id = env.CurrentId("default", "web-0", "a");
 
   // The runtime restarts: the stream breaks, and the engine's next subscription hangs (on the fake
-  // clock) until the test lets it through. No stream is open meanwhile: no event reaches the engine.
+  // clock) until the test lets it through. No stream is open meanwhile: no event reaches the
+  // engine.
   env.runtime_.SetLatency("GetContainerEvents", absl::Seconds(10));
   env.runtime_.BreakEventStreams(absl::UnavailableError("GetContainerEvents: connection reset"));
   while (env.runtime_.CallCount("GetContainerEvents") < 2) std::this_thread::yield();

@@ -1,6 +1,7 @@
-// Crash safety of RecreateEngine: a daemon stopped at any persisted kill step restarts (a new engine
-// over the same store and runtime), never runs a preStop hook again, stops a container instance at
-// most once per decision (and never a new instance), and resumes its waits from the persisted times.
+// Crash safety of RecreateEngine: a daemon stopped at any persisted kill step restarts (a new
+// engine over the same store and runtime), never runs a preStop hook again, stops a container
+// instance at most once per decision (and never a new instance), and resumes its waits from the
+// persisted times.
 
 #include <memory>
 #include <string>
@@ -9,11 +10,11 @@
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "daemon/recreate/recreate_engine.h"
-#include "store/sqlite_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/unit/daemon/recreate/engine_test_support.h"
+#include "store/sqlite_store.h"
 #include "tests/support/temp_dir.h"
+#include "tests/unit/daemon/recreate/engine_test_support.h"
 
 namespace inplaced::daemon {
 namespace {
@@ -21,9 +22,9 @@ namespace {
 namespace api = ::inplaced::v1;
 namespace internal = ::inplaced::internal;
 using ::testing::ElementsAre;
-using ::testing::IsEmpty;
 using testing::EngineEnv;
 using testing::Get;
+using ::testing::IsEmpty;
 using testing::NewCreate;
 using testing::PodOptions;
 
@@ -31,9 +32,9 @@ enum class StoreKind { kMemory, kSqlite };
 
 // Where the runtime stands when the daemon restarts.
 enum class RuntimeState {
-  kOldRunning,     // the StopContainer never reached the runtime
-  kOldExited,      // it did; kubelet has not restarted the container yet
-  kNewRunning,     // it did and kubelet restarted the container
+  kOldRunning,  // the StopContainer never reached the runtime
+  kOldExited,   // it did; kubelet has not restarted the container yet
+  kNewRunning,  // it did and kubelet restarted the container
 };
 
 struct StepCase {
@@ -47,7 +48,9 @@ struct StepCase {
 };
 
 void PrintTo(const StepCase& c, std::ostream* os) { *os << c.name; }
-void PrintTo(StoreKind kind, std::ostream* os) { *os << (kind == StoreKind::kMemory ? "memory" : "sqlite"); }
+void PrintTo(StoreKind kind, std::ostream* os) {
+  *os << (kind == StoreKind::kMemory ? "memory" : "sqlite");
+}
 
 class RecoveryTest : public ::testing::TestWithParam<std::tuple<StepCase, StoreKind>> {};
 
@@ -56,7 +59,8 @@ TEST_P(RecoveryTest, ResumesFromThePersistedStep) {
   EngineEnv env;
   ::inplaced::testing::TempDir dir;
   if (store_kind == StoreKind::kSqlite) {
-    absl::StatusOr<std::unique_ptr<store::SqliteStore>> opened = store::SqliteStore::Open(dir.Join("state.db"));
+    absl::StatusOr<std::unique_ptr<store::SqliteStore>> opened =
+        store::SqliteStore::Open(dir.Join("state.db"));
     ASSERT_TRUE(opened.ok()) << opened.status();
     env.store_ = *std::move(opened);
   }
@@ -83,7 +87,8 @@ TEST_P(RecoveryTest, ResumesFromThePersistedStep) {
     kill.set_grace_period_seconds(30);
     *kill.mutable_started_at() = ToProtoTime(start);
     kill.set_pod_sandbox_id(info->sandbox.id);
-    api::ContainerRecreateState& state = *record.mutable_request()->mutable_status()->mutable_container_states(0);
+    api::ContainerRecreateState& state =
+        *record.mutable_request()->mutable_status()->mutable_container_states(0);
     state.set_phase(api::CONTAINER_RECREATE_PHASE_RECREATING);
     state.mutable_pre_stop()->set_source(api::PRE_STOP_SOURCE_KUBELET_ANNOTATION);
     state.mutable_pre_stop()->set_outcome(c.step == internal::KILL_STEP_PRESTOP_STARTED
@@ -94,7 +99,8 @@ TEST_P(RecoveryTest, ResumesFromThePersistedStep) {
       *state.mutable_killed_at() = ToProtoTime(start);
     }
   }
-  ASSERT_OK(env.store_->Create(kRecreateStoreKind, "default/r1", record.SerializeAsString()).status());
+  ASSERT_OK(
+      env.store_->Create(kRecreateStoreKind, "default/r1", record.SerializeAsString()).status());
   if (c.runtime != RuntimeState::kOldRunning) {
     ::runtime::v1::StopContainerRequest stop;
     stop.set_container_id(old_id);
@@ -108,7 +114,8 @@ TEST_P(RecoveryTest, ResumesFromThePersistedStep) {
   env.StartEngine();  // the restarted daemon
   env.Tick();
   EXPECT_EQ(env.runtime_.CallCount("StopContainer"), c.stops);
-  EXPECT_EQ(static_cast<int>(env.prestop_.Calls().size()), c.hooks) << "a started hook is never re-run";
+  EXPECT_EQ(static_cast<int>(env.prestop_.Calls().size()), c.hooks)
+      << "a started hook is never re-run";
   for (const fakes::SignalRecord& signal : env.runtime_.Signals()) {
     EXPECT_EQ(signal.container_id, old_id) << "only the old instance is ever stopped";
   }
@@ -139,18 +146,18 @@ INSTANTIATE_TEST_SUITE_P(
             // Nothing started yet: the whole kill runs (the hook had never started).
             StepCase{"None", internal::KILL_STEP_NONE, RuntimeState::kOldRunning, 1, 1,
                      api::PRE_STOP_OUTCOME_SUCCEEDED},
-            StepCase{"PreStopStarted", internal::KILL_STEP_PRESTOP_STARTED, RuntimeState::kOldRunning, 1, 0,
-                     api::PRE_STOP_OUTCOME_SKIPPED},
-            StepCase{"PreStopDone", internal::KILL_STEP_PRESTOP_DONE, RuntimeState::kOldRunning, 1, 0,
-                     api::PRE_STOP_OUTCOME_SUCCEEDED},
-            StepCase{"StopSentNotReceived", internal::KILL_STEP_STOP_SENT, RuntimeState::kOldRunning, 1, 0,
-                     api::PRE_STOP_OUTCOME_SUCCEEDED},
-            StepCase{"StopSentExited", internal::KILL_STEP_STOP_SENT, RuntimeState::kOldExited, 0, 0,
-                     api::PRE_STOP_OUTCOME_SUCCEEDED},
-            StepCase{"StopSentRestarted", internal::KILL_STEP_STOP_SENT, RuntimeState::kNewRunning, 0, 0,
-                     api::PRE_STOP_OUTCOME_SUCCEEDED},
-            StepCase{"StopDoneRestarted", internal::KILL_STEP_STOP_DONE, RuntimeState::kNewRunning, 0, 0,
-                     api::PRE_STOP_OUTCOME_SUCCEEDED}),
+            StepCase{"PreStopStarted", internal::KILL_STEP_PRESTOP_STARTED,
+                     RuntimeState::kOldRunning, 1, 0, api::PRE_STOP_OUTCOME_SKIPPED},
+            StepCase{"PreStopDone", internal::KILL_STEP_PRESTOP_DONE, RuntimeState::kOldRunning, 1,
+                     0, api::PRE_STOP_OUTCOME_SUCCEEDED},
+            StepCase{"StopSentNotReceived", internal::KILL_STEP_STOP_SENT,
+                     RuntimeState::kOldRunning, 1, 0, api::PRE_STOP_OUTCOME_SUCCEEDED},
+            StepCase{"StopSentExited", internal::KILL_STEP_STOP_SENT, RuntimeState::kOldExited, 0,
+                     0, api::PRE_STOP_OUTCOME_SUCCEEDED},
+            StepCase{"StopSentRestarted", internal::KILL_STEP_STOP_SENT, RuntimeState::kNewRunning,
+                     0, 0, api::PRE_STOP_OUTCOME_SUCCEEDED},
+            StepCase{"StopDoneRestarted", internal::KILL_STEP_STOP_DONE, RuntimeState::kNewRunning,
+                     0, 0, api::PRE_STOP_OUTCOME_SUCCEEDED}),
         ::testing::Values(StoreKind::kMemory, StoreKind::kSqlite)),
     RecoveryName);
 
@@ -232,7 +239,8 @@ TEST(RecreateRecoveryTest, UnavailableStopIsResentToTheSameInstanceOnceTheRuntim
   const std::string old_id = env.CurrentId("default", "web-0", "a");
   env.StartEngine();
   ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
-  env.runtime_.InjectError("StopContainer", absl::UnavailableError("StopContainer: connection refused"));
+  env.runtime_.InjectError("StopContainer",
+                           absl::UnavailableError("StopContainer: connection refused"));
   env.Tick();
   // Deferred, not failed: the instance still runs untouched.
   const api::ContainerRecreateState deferred = Get(*env.engine_, "r1").status().container_states(0);
@@ -258,7 +266,8 @@ TEST(RecreateRecoveryTest, UnavailableStopThatReachedTheRuntimeIsNotSentAgain) {
   const std::string old_id = env.CurrentId("default", "web-0", "a");
   env.StartEngine();
   ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
-  env.runtime_.InjectError("StopContainer", absl::UnavailableError("StopContainer: connection reset"));
+  env.runtime_.InjectError("StopContainer",
+                           absl::UnavailableError("StopContainer: connection reset"));
   env.Tick();
   // The stop got through before the connection broke: the instance is gone by the next tick.
   ASSERT_OK(env.runtime_.ExitContainer(old_id, 0));

@@ -377,9 +377,10 @@ TEST(RecreateStateMachineTest, InitAndEphemeralContainersFailAtOnceInsteadOfWait
     const StepResult result = Advance(Record(NewRequest({"setup"})), node, At(kStart));
     EXPECT_TRUE(result.kills.empty());
     EXPECT_EQ(StateOf(result.record, 0).phase(), api::CONTAINER_RECREATE_PHASE_FAILED);
-    EXPECT_EQ(StateOf(result.record, 0).message(),
-              absl::StrCat("container \"setup\" is an ", c.type,
-                           " container: only regular containers (pod.spec.containers) can be recreated"));
+    EXPECT_EQ(
+        StateOf(result.record, 0).message(),
+        absl::StrCat("container \"setup\" is an ", c.type,
+                     " container: only regular containers (pod.spec.containers) can be recreated"));
     EXPECT_EQ(result.record.request().status().phase(), api::RECREATE_PHASE_COMPLETED);
   }
 }

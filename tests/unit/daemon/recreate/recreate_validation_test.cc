@@ -54,7 +54,8 @@ api::HttpGetAction* HttpGet(api::CreateRecreateRequestRequest* request) {
 
 void AddContainers(api::CreateRecreateRequestRequest* request, int total) {
   request->mutable_spec()->clear_containers();
-  for (int i = 0; i < total; ++i) request->mutable_spec()->add_containers()->set_name(absl::StrCat("c", i));
+  for (int i = 0; i < total; ++i)
+    request->mutable_spec()->add_containers()->set_name(absl::StrCat("c", i));
 }
 
 struct RejectCase {
@@ -74,46 +75,56 @@ TEST(ValidateCreateRecreateRequestTest, RejectsEveryInvalidFieldNamingItsPath) {
   const std::vector<RejectCase> cases = {
       // Request key.
       {"empty namespace", [](auto* r) { r->set_namespace_(""); }, "namespace", "required"},
-      {"uppercase namespace", [](auto* r) { r->set_namespace_("Default"); }, "namespace", "DNS-1123 label"},
-      {"namespace of 64 characters", [](auto* r) { r->set_namespace_(std::string(64, 'a')); }, "namespace",
+      {"uppercase namespace", [](auto* r) { r->set_namespace_("Default"); }, "namespace",
        "DNS-1123 label"},
-      {"namespace with a dot", [](auto* r) { r->set_namespace_("a.b"); }, "namespace", "DNS-1123 label"},
-      {"namespace ending with '-'", [](auto* r) { r->set_namespace_("ns-"); }, "namespace", "DNS-1123 label"},
+      {"namespace of 64 characters", [](auto* r) { r->set_namespace_(std::string(64, 'a')); },
+       "namespace", "DNS-1123 label"},
+      {"namespace with a dot", [](auto* r) { r->set_namespace_("a.b"); }, "namespace",
+       "DNS-1123 label"},
+      {"namespace ending with '-'", [](auto* r) { r->set_namespace_("ns-"); }, "namespace",
+       "DNS-1123 label"},
       {"empty name", [](auto* r) { r->set_name(""); }, "name", "required"},
       {"name starting with '-'", [](auto* r) { r->set_name("-x"); }, "name", "DNS-1123 subdomain"},
-      {"name with an empty part", [](auto* r) { r->set_name("a..b"); }, "name", "DNS-1123 subdomain"},
+      {"name with an empty part", [](auto* r) { r->set_name("a..b"); }, "name",
+       "DNS-1123 subdomain"},
       {"name with '_'", [](auto* r) { r->set_name("a_b"); }, "name", "DNS-1123 subdomain"},
-      {"name of 254 characters", [&](auto* r) { r->set_name(kLong254); }, "name", "DNS-1123 subdomain"},
+      {"name of 254 characters", [&](auto* r) { r->set_name(kLong254); }, "name",
+       "DNS-1123 subdomain"},
       {"missing spec", [](auto* r) { r->clear_spec(); }, "spec", "required"},
       // Pod.
-      {"empty pod name", [](auto* r) { r->mutable_spec()->set_pod_name(""); }, "spec.pod_name", "required"},
-      {"pod name with uppercase", [](auto* r) { r->mutable_spec()->set_pod_name("Web-0"); }, "spec.pod_name",
-       "DNS-1123 subdomain"},
-      {"pod uid with a space", [](auto* r) { r->mutable_spec()->set_pod_uid("a b"); }, "spec.pod_uid",
-       "pod UID"},
-      {"pod uid of 129 characters", [](auto* r) { r->mutable_spec()->set_pod_uid(std::string(129, 'f')); },
+      {"empty pod name", [](auto* r) { r->mutable_spec()->set_pod_name(""); }, "spec.pod_name",
+       "required"},
+      {"pod name with uppercase", [](auto* r) { r->mutable_spec()->set_pod_name("Web-0"); },
+       "spec.pod_name", "DNS-1123 subdomain"},
+      {"pod uid with a space", [](auto* r) { r->mutable_spec()->set_pod_uid("a b"); },
        "spec.pod_uid", "pod UID"},
+      {"pod uid of 129 characters",
+       [](auto* r) { r->mutable_spec()->set_pod_uid(std::string(129, 'f')); }, "spec.pod_uid",
+       "pod UID"},
       // Containers.
       {"no containers", [](auto* r) { r->mutable_spec()->clear_containers(); }, "spec.containers",
        "at least one container"},
-      {"65 containers, one over the default limit", [](auto* r) { AddContainers(r, 65); }, "spec.containers",
-       "at most 64 containers are allowed, got 65"},
-      {"empty container name", [](auto* r) { Container(r, 0)->set_name(""); }, "spec.containers[0].name",
-       "required"},
+      {"65 containers, one over the default limit", [](auto* r) { AddContainers(r, 65); },
+       "spec.containers", "at most 64 containers are allowed, got 65"},
+      {"empty container name", [](auto* r) { Container(r, 0)->set_name(""); },
+       "spec.containers[0].name", "required"},
       {"container name with uppercase", [](auto* r) { Container(r, 1)->set_name("Sidecar"); },
        "spec.containers[1].name", "DNS-1123 label"},
       {"container name with a dot", [](auto* r) { Container(r, 1)->set_name("side.car"); },
        "spec.containers[1].name", "DNS-1123 label"},
-      {"container name of 64 characters", [](auto* r) { Container(r, 0)->set_name(std::string(64, 'c')); },
-       "spec.containers[0].name", "DNS-1123 label"},
-      {"duplicate container", [](auto* r) { Container(r, 1)->set_name("app"); }, "spec.containers[1].name",
-       "duplicate container \"app\""},
+      {"container name of 64 characters",
+       [](auto* r) { Container(r, 0)->set_name(std::string(64, 'c')); }, "spec.containers[0].name",
+       "DNS-1123 label"},
+      {"duplicate container", [](auto* r) { Container(r, 1)->set_name("app"); },
+       "spec.containers[1].name", "duplicate container \"app\""},
       // Status context.
       {"status context without container id",
        [](auto* r) { Container(r, 1)->mutable_status_context()->clear_container_id(); },
        "spec.containers[1].status_context.container_id", "required"},
       {"container id with only a scheme",
-       [](auto* r) { Container(r, 1)->mutable_status_context()->set_container_id("containerd://"); },
+       [](auto* r) {
+         Container(r, 1)->mutable_status_context()->set_container_id("containerd://");
+       },
        "spec.containers[1].status_context.container_id", "container ID"},
       {"container id with an empty scheme",
        [](auto* r) { Container(r, 1)->mutable_status_context()->set_container_id("://abc"); },
@@ -122,7 +133,9 @@ TEST(ValidateCreateRecreateRequestTest, RejectsEveryInvalidFieldNamingItsPath) {
        [](auto* r) { Container(r, 1)->mutable_status_context()->set_container_id("abc/def"); },
        "spec.containers[1].status_context.container_id", "container ID"},
       {"container id of 129 characters",
-       [](auto* r) { Container(r, 1)->mutable_status_context()->set_container_id(std::string(129, 'a')); },
+       [](auto* r) {
+         Container(r, 1)->mutable_status_context()->set_container_id(std::string(129, 'a'));
+       },
        "spec.containers[1].status_context.container_id", "container ID"},
       {"negative restart count",
        [](auto* r) { Container(r, 1)->mutable_status_context()->set_restart_count(-1); },
@@ -131,7 +144,8 @@ TEST(ValidateCreateRecreateRequestTest, RejectsEveryInvalidFieldNamingItsPath) {
       {"preStop without an action", [](auto* r) { Container(r, 0)->mutable_pre_stop(); },
        "spec.containers[0].pre_stop", "exactly one of exec, http_get, tcp_socket, sleep"},
       // preStop exec.
-      {"exec without a command", [](auto* r) { Container(r, 0)->mutable_pre_stop()->mutable_exec(); },
+      {"exec without a command",
+       [](auto* r) { Container(r, 0)->mutable_pre_stop()->mutable_exec(); },
        "spec.containers[0].pre_stop.exec.command", "at least one element"},
       {"exec with an empty program",
        [](auto* r) {
@@ -160,7 +174,8 @@ TEST(ValidateCreateRecreateRequestTest, RejectsEveryInvalidFieldNamingItsPath) {
        "spec.containers[1].pre_stop.http_get.port_name", "IANA_SVC_NAME"},
       {"httpGet all-digit port name", [](auto* r) { HttpGet(r)->set_port_name("8080"); },
        "spec.containers[1].pre_stop.http_get.port_name", "IANA_SVC_NAME"},
-      {"httpGet port name of 16 characters", [](auto* r) { HttpGet(r)->set_port_name(std::string(16, 'p')); },
+      {"httpGet port name of 16 characters",
+       [](auto* r) { HttpGet(r)->set_port_name(std::string(16, 'p')); },
        "spec.containers[1].pre_stop.http_get.port_name", "IANA_SVC_NAME"},
       {"httpGet port name with '--'", [](auto* r) { HttpGet(r)->set_port_name("a--b"); },
        "spec.containers[1].pre_stop.http_get.port_name", "IANA_SVC_NAME"},
@@ -181,19 +196,25 @@ TEST(ValidateCreateRecreateRequestTest, RejectsEveryInvalidFieldNamingItsPath) {
       {"httpGet header name with a space",
        [](auto* r) { HttpGet(r)->mutable_http_headers(0)->set_name("X Y"); },
        "spec.containers[1].pre_stop.http_get.http_headers[0].name", "HTTP token"},
-      {"httpGet empty header name", [](auto* r) { HttpGet(r)->mutable_http_headers(0)->set_name(""); },
+      {"httpGet empty header name",
+       [](auto* r) { HttpGet(r)->mutable_http_headers(0)->set_name(""); },
        "spec.containers[1].pre_stop.http_get.http_headers[0].name", "HTTP token"},
       {"httpGet header value with CRLF",
        [](auto* r) { HttpGet(r)->mutable_http_headers(0)->set_value("a\r\nX-Injected: 1"); },
        "spec.containers[1].pre_stop.http_get.http_headers[0].value", "CR, LF or NUL"},
       // preStop tcpSocket and sleep.
-      {"tcpSocket without a port", [](auto* r) { Container(r, 0)->mutable_pre_stop()->mutable_tcp_socket(); },
+      {"tcpSocket without a port",
+       [](auto* r) { Container(r, 0)->mutable_pre_stop()->mutable_tcp_socket(); },
        "spec.containers[0].pre_stop.tcp_socket.port", "required"},
       {"tcpSocket port 70000",
-       [](auto* r) { Container(r, 0)->mutable_pre_stop()->mutable_tcp_socket()->set_port_number(70000); },
+       [](auto* r) {
+         Container(r, 0)->mutable_pre_stop()->mutable_tcp_socket()->set_port_number(70000);
+       },
        "spec.containers[0].pre_stop.tcp_socket.port_number", "1-65535"},
       {"tcpSocket bad port name",
-       [](auto* r) { Container(r, 0)->mutable_pre_stop()->mutable_tcp_socket()->set_port_name("a_b"); },
+       [](auto* r) {
+         Container(r, 0)->mutable_pre_stop()->mutable_tcp_socket()->set_port_name("a_b");
+       },
        "spec.containers[0].pre_stop.tcp_socket.port_name", "IANA_SVC_NAME"},
       {"tcpSocket host with a space",
        [](auto* r) {
@@ -213,7 +234,8 @@ TEST(ValidateCreateRecreateRequestTest, RejectsEveryInvalidFieldNamingItsPath) {
       // Ports override.
       {"port without a name", [](auto* r) { Container(r, 1)->mutable_ports(0)->clear_name(); },
        "spec.containers[1].ports[0].name", "required"},
-      {"port with a bad name", [](auto* r) { Container(r, 1)->mutable_ports(0)->set_name("ADMIN"); },
+      {"port with a bad name",
+       [](auto* r) { Container(r, 1)->mutable_ports(0)->set_name("ADMIN"); },
        "spec.containers[1].ports[0].name", "IANA_SVC_NAME"},
       {"duplicate port name",
        [](auto* r) {
@@ -222,30 +244,41 @@ TEST(ValidateCreateRecreateRequestTest, RejectsEveryInvalidFieldNamingItsPath) {
          port->set_container_port(9001);
        },
        "spec.containers[1].ports[1].name", "duplicate port \"admin\""},
-      {"container port 0", [](auto* r) { Container(r, 1)->mutable_ports(0)->set_container_port(0); },
+      {"container port 0",
+       [](auto* r) { Container(r, 1)->mutable_ports(0)->set_container_port(0); },
        "spec.containers[1].ports[0].container_port", "1-65535, got 0"},
       {"unknown protocol",
-       [](auto* r) { Container(r, 1)->mutable_ports(0)->set_protocol(static_cast<api::Protocol>(99)); },
+       [](auto* r) {
+         Container(r, 1)->mutable_ports(0)->set_protocol(static_cast<api::Protocol>(99));
+       },
        "spec.containers[1].ports[0].protocol", "unknown value 99"},
       // Strategy.
       {"unknown failure policy",
        [](auto* r) {
-         r->mutable_spec()->mutable_strategy()->set_failure_policy(static_cast<api::FailurePolicy>(7));
+         r->mutable_spec()->mutable_strategy()->set_failure_policy(
+             static_cast<api::FailurePolicy>(7));
        },
        "spec.strategy.failure_policy", "unknown value 7"},
       {"negative termination grace",
-       [](auto* r) { r->mutable_spec()->mutable_strategy()->set_termination_grace_period_seconds(-1); },
+       [](auto* r) {
+         r->mutable_spec()->mutable_strategy()->set_termination_grace_period_seconds(-1);
+       },
        "spec.strategy.termination_grace_period_seconds", "must not be negative, got -1"},
       {"termination grace over a year",
        [](auto* r) {
-         r->mutable_spec()->mutable_strategy()->set_termination_grace_period_seconds(kMaxDurationSeconds + 1);
+         r->mutable_spec()->mutable_strategy()->set_termination_grace_period_seconds(
+             kMaxDurationSeconds + 1);
        },
        "spec.strategy.termination_grace_period_seconds", "must be at most 31536000 (365 days)"},
       {"negative unready grace",
-       [](auto* r) { r->mutable_spec()->mutable_strategy()->set_unready_grace_period_seconds(-30); },
+       [](auto* r) {
+         r->mutable_spec()->mutable_strategy()->set_unready_grace_period_seconds(-30);
+       },
        "spec.strategy.unready_grace_period_seconds", "must not be negative, got -30"},
       {"unready grace near INT64_MAX",
-       [](auto* r) { r->mutable_spec()->mutable_strategy()->set_unready_grace_period_seconds(INT64_MAX); },
+       [](auto* r) {
+         r->mutable_spec()->mutable_strategy()->set_unready_grace_period_seconds(INT64_MAX);
+       },
        "spec.strategy.unready_grace_period_seconds", "must be at most 31536000"},
       {"negative min started",
        [](auto* r) { r->mutable_spec()->mutable_strategy()->set_min_started_seconds(-1); },
@@ -257,11 +290,12 @@ TEST(ValidateCreateRecreateRequestTest, RejectsEveryInvalidFieldNamingItsPath) {
        "spec.strategy.min_started_seconds", "must be at most 31536000"},
       // Deadlines and TTL.
       {"active deadline 2, below Kruise's minimum",
-       [](auto* r) { r->mutable_spec()->set_active_deadline_seconds(2); }, "spec.active_deadline_seconds",
-       "must be at least 3, got 2"},
+       [](auto* r) { r->mutable_spec()->set_active_deadline_seconds(2); },
+       "spec.active_deadline_seconds", "must be at least 3, got 2"},
       {"active deadline 0", [](auto* r) { r->mutable_spec()->set_active_deadline_seconds(0); },
        "spec.active_deadline_seconds", "must be at least 3, got 0"},
-      {"negative active deadline", [](auto* r) { r->mutable_spec()->set_active_deadline_seconds(-10); },
+      {"negative active deadline",
+       [](auto* r) { r->mutable_spec()->set_active_deadline_seconds(-10); },
        "spec.active_deadline_seconds", "must be at least 3, got -10"},
       {"active deadline over a year",
        [](auto* r) { r->mutable_spec()->set_active_deadline_seconds(kMaxDurationSeconds + 1); },
@@ -272,7 +306,9 @@ TEST(ValidateCreateRecreateRequestTest, RejectsEveryInvalidFieldNamingItsPath) {
        [](auto* r) { r->mutable_spec()->set_ttl_seconds_after_finished(kMaxDurationSeconds + 1); },
        "spec.ttl_seconds_after_finished", "must be at most 31536000"},
       {"unknown readiness source",
-       [](auto* r) { r->mutable_spec()->set_readiness_source(static_cast<api::ReadinessSource>(9)); },
+       [](auto* r) {
+         r->mutable_spec()->set_readiness_source(static_cast<api::ReadinessSource>(9));
+       },
        "spec.readiness_source", "unknown value 9"},
   };
   for (const RejectCase& c : cases) {
@@ -292,14 +328,17 @@ struct AcceptCase {
 
 TEST(ValidateCreateRecreateRequestTest, AcceptsEdgeCases) {
   const std::vector<AcceptCase> cases = {
-      {"active deadline exactly 3", [](auto* r) { r->mutable_spec()->set_active_deadline_seconds(3); }},
+      {"active deadline exactly 3",
+       [](auto* r) { r->mutable_spec()->set_active_deadline_seconds(3); }},
       {"active deadline exactly the cap",
        [](auto* r) { r->mutable_spec()->set_active_deadline_seconds(kMaxDurationSeconds); }},
       {"exactly 64 containers", [](auto* r) { AddContainers(r, 64); }},
       {"numeric port 1", [](auto* r) { HttpGet(r)->set_port_number(1); }},
       {"numeric port 65535", [](auto* r) { HttpGet(r)->set_port_number(65535); }},
-      {"named port of 15 characters", [](auto* r) { HttpGet(r)->set_port_name("abcdefghij-1234"); }},
-      {"named port with digits and one letter", [](auto* r) { HttpGet(r)->set_port_name("8080a"); }},
+      {"named port of 15 characters",
+       [](auto* r) { HttpGet(r)->set_port_name("abcdefghij-1234"); }},
+      {"named port with digits and one letter",
+       [](auto* r) { HttpGet(r)->set_port_name("8080a"); }},
       {"namespace of 63 characters", [](auto* r) { r->set_namespace_(std::string(63, 'n')); }},
       {"name of 253 characters with dots",
        [](auto* r) { r->set_name(std::string(126, 'a') + "." + std::string(126, 'b')); }},
@@ -337,16 +376,20 @@ TEST(ValidateCreateRecreateRequestTest, AcceptsEdgeCases) {
       {"static pod uid (32 hex digits)",
        [](auto* r) { r->mutable_spec()->set_pod_uid("6f0a1c4ee8b5b4e2c1f0d9a8b7c6d5e4"); }},
       {"bare 64-hex container id",
-       [](auto* r) { Container(r, 1)->mutable_status_context()->set_container_id(std::string(64, 'e')); }},
+       [](auto* r) {
+         Container(r, 1)->mutable_status_context()->set_container_id(std::string(64, 'e'));
+       }},
       {"cri-o container id",
        [](auto* r) { Container(r, 1)->mutable_status_context()->set_container_id("cri-o://abc"); }},
-      {"restart count 0", [](auto* r) { Container(r, 1)->mutable_status_context()->set_restart_count(0); }},
+      {"restart count 0",
+       [](auto* r) { Container(r, 1)->mutable_status_context()->set_restart_count(0); }},
       {"lowercase https scheme", [](auto* r) { HttpGet(r)->set_scheme("https"); }},
       {"uppercase HTTP scheme", [](auto* r) { HttpGet(r)->set_scheme("HTTP"); }},
       {"IPv6 host", [](auto* r) { HttpGet(r)->set_host("fe80::1%eth0"); }},
       {"bracketed IPv6 host", [](auto* r) { HttpGet(r)->set_host("[::1]"); }},
       {"empty path", [](auto* r) { HttpGet(r)->set_path(""); }},
-      {"header with an empty value", [](auto* r) { HttpGet(r)->mutable_http_headers(0)->set_value(""); }},
+      {"header with an empty value",
+       [](auto* r) { HttpGet(r)->mutable_http_headers(0)->set_value(""); }},
       {"exec preStop",
        [](auto* r) {
          auto* exec = Container(r, 0)->mutable_pre_stop()->mutable_exec();
@@ -355,8 +398,11 @@ TEST(ValidateCreateRecreateRequestTest, AcceptsEdgeCases) {
          exec->add_command("touch /tmp/prestop && sleep 1");
        }},
       {"tcpSocket with a named port",
-       [](auto* r) { Container(r, 0)->mutable_pre_stop()->mutable_tcp_socket()->set_port_name("grpc"); }},
-      {"sleep 0", [](auto* r) { Container(r, 0)->mutable_pre_stop()->mutable_sleep()->set_seconds(0); }},
+       [](auto* r) {
+         Container(r, 0)->mutable_pre_stop()->mutable_tcp_socket()->set_port_name("grpc");
+       }},
+      {"sleep 0",
+       [](auto* r) { Container(r, 0)->mutable_pre_stop()->mutable_sleep()->set_seconds(0); }},
   };
   for (const AcceptCase& c : cases) {
     SCOPED_TRACE(c.description);
@@ -383,8 +429,9 @@ TEST(ValidateCreateRecreateRequestTest, HonoursConfiguredLimits) {
   EXPECT_OK(ValidateCreateRecreateRequest(request, limits));
   request.mutable_spec()->set_active_deadline_seconds(61);
   EXPECT_THAT(ValidateCreateRecreateRequest(request, limits),
-              StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("spec.active_deadline_seconds: must be "
-                                                                      "at most 60")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       StartsWith("spec.active_deadline_seconds: must be "
+                                  "at most 60")));
 }
 
 TEST(ValidateCreateRecreateRequestTest, ReportsTheFirstInvalidFieldOnly) {
@@ -468,12 +515,16 @@ TEST(ValidateListRecreateRequestsTest, ChecksFiltersPageSizeAndToken) {
        ""},
       {"bad namespace filter", [](auto* r) { r->set_namespace_("Default"); },
        "namespace: must be a DNS-1123"},
-      {"bad pod filter", [](auto* r) { r->set_pod_name("web_0"); }, "pod_name: must be a DNS-1123 subdomain"},
+      {"bad pod filter", [](auto* r) { r->set_pod_name("web_0"); },
+       "pod_name: must be a DNS-1123 subdomain"},
       {"unknown phase", [](auto* r) { r->set_phase(static_cast<api::RecreatePhase>(42)); },
        "phase: unknown value 42"},
-      {"negative page size", [](auto* r) { r->set_page_size(-1); }, "page_size: must be in 0-1000, got -1"},
-      {"page size 1001", [](auto* r) { r->set_page_size(1001); }, "page_size: must be in 0-1000, got 1001"},
-      {"garbage token", [](auto* r) { r->set_page_token("not a token!"); }, "page_token: not a page token"},
+      {"negative page size", [](auto* r) { r->set_page_size(-1); },
+       "page_size: must be in 0-1000, got -1"},
+      {"page size 1001", [](auto* r) { r->set_page_size(1001); },
+       "page_size: must be in 0-1000, got 1001"},
+      {"garbage token", [](auto* r) { r->set_page_token("not a token!"); },
+       "page_token: not a page token"},
       {"token for other filters",
        [&](auto* r) {
          r->set_namespace_("kube-system");
@@ -559,7 +610,8 @@ TEST(ValidateAcknowledgeUnreadyTest, RequiresAValidTime) {
       {"nanos of a whole second", [](auto* r) { r->mutable_unready_at()->set_nanos(1000000000); },
        "unready_at: must be a valid time"},
       {"missing name", [](auto* r) { r->clear_name(); }, "name: required"},
-      {"bad namespace", [](auto* r) { r->set_namespace_("NS"); }, "namespace: must be a DNS-1123 label"},
+      {"bad namespace", [](auto* r) { r->set_namespace_("NS"); },
+       "namespace: must be a DNS-1123 label"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.description);
@@ -607,7 +659,8 @@ TEST(ValidateReportReadinessTest, ChecksEveryReport) {
          for (int i = 0; i < 65; ++i) add(r, absl::StrCat("c", i), "abc");
        },
        "containers: at most 64 containers are allowed, got 65"},
-      {"empty name", [](auto* r) { r->mutable_containers(0)->clear_name(); }, "containers[0].name: required"},
+      {"empty name", [](auto* r) { r->mutable_containers(0)->clear_name(); },
+       "containers[0].name: required"},
       {"bad name", [](auto* r) { r->mutable_containers(0)->set_name("App"); },
        "containers[0].name: must be a DNS-1123 label"},
       {"duplicate name", [&](auto* r) { add(r, "app", "def"); },
@@ -675,25 +728,32 @@ TEST(SameSpecTest, ComparesAfterDefaults) {
        [](auto* s) { s->set_readiness_source(api::READINESS_SOURCE_RUNTIME); }, true},
       {"empty strategy vs absent", [](auto* s) { s->mutable_strategy(); }, true},
       {"explicit TCP vs unspecified",
-       [](auto* s) { s->mutable_containers(1)->mutable_ports(0)->set_protocol(api::PROTOCOL_TCP); }, true},
+       [](auto* s) { s->mutable_containers(1)->mutable_ports(0)->set_protocol(api::PROTOCOL_TCP); },
+       true},
       {"IGNORE vs FAIL",
-       [](auto* s) { s->mutable_strategy()->set_failure_policy(api::FAILURE_POLICY_IGNORE); }, false},
-      {"grace 0 vs unset", [](auto* s) { s->mutable_strategy()->set_termination_grace_period_seconds(0); },
+       [](auto* s) { s->mutable_strategy()->set_failure_policy(api::FAILURE_POLICY_IGNORE); },
        false},
+      {"grace 0 vs unset",
+       [](auto* s) { s->mutable_strategy()->set_termination_grace_period_seconds(0); }, false},
       {"deadline set", [](auto* s) { s->set_active_deadline_seconds(30); }, false},
       {"other pod", [](auto* s) { s->set_pod_name("web-1"); }, false},
       {"pod uid added", [](auto* s) { s->set_pod_uid("u1"); }, false},
       {"containers reordered", [](auto* s) { s->mutable_containers()->SwapElements(0, 1); }, false},
       {"container added", [](auto* s) { s->add_containers()->set_name("extra"); }, false},
       {"status context changed",
-       [](auto* s) { s->mutable_containers(1)->mutable_status_context()->set_restart_count(3); }, false},
+       [](auto* s) { s->mutable_containers(1)->mutable_status_context()->set_restart_count(3); },
+       false},
       {"preStop header changed",
        [](auto* s) {
-         s->mutable_containers(1)->mutable_pre_stop()->mutable_http_get()->mutable_http_headers(0)->set_value(
-             "x");
+         s->mutable_containers(1)
+             ->mutable_pre_stop()
+             ->mutable_http_get()
+             ->mutable_http_headers(0)
+             ->set_value("x");
        },
        false},
-      {"ordered recreate", [](auto* s) { s->mutable_strategy()->set_ordered_recreate(true); }, false},
+      {"ordered recreate", [](auto* s) { s->mutable_strategy()->set_ordered_recreate(true); },
+       false},
   };
   const api::RecreateSpec base = ValidCreate().spec();
   for (const Case& c : cases) {

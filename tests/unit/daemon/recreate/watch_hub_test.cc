@@ -17,7 +17,7 @@ using ::inplaced::testing::StatusIs;
 using ::testing::ElementsAre;
 
 api::RecreateRequest Request(const std::string& ns, const std::string& name, const std::string& pod,
-                            uint64_t resource_version, const std::string& uid = "uid-1") {
+                             uint64_t resource_version, const std::string& uid = "uid-1") {
   api::RecreateRequest request;
   request.mutable_metadata()->set_namespace_(ns);
   request.mutable_metadata()->set_name(name);
@@ -67,8 +67,8 @@ TEST(WatchHubTest, InitialStateIsAddedPerMatchingRequestThenSynced) {
   WatchHub hub;
   api::WatchRecreateRequestsRequest filter;
   filter.set_namespace_("ns");
-  auto watch = hub.Subscribe(
-      filter, {Request("ns", "a", "p", 1), Request("other", "b", "p", 2), Request("ns", "c", "q", 3)});
+  auto watch = hub.Subscribe(filter, {Request("ns", "a", "p", 1), Request("other", "b", "p", 2),
+                                      Request("ns", "c", "q", 3)});
   EXPECT_THAT(Take(*watch, 3), ElementsAre("ADDED ns/a@1", "ADDED ns/c@3", "SYNCED"));
 }
 
@@ -127,7 +127,8 @@ TEST(WatchHubTest, FiltersByNamespacePodAndName) {
     filter.set_name(c.name);
     EXPECT_EQ(MatchesWatchFilter(filter, request), c.matches);
 
-    // The same filter applied to the initial state: the first event is the request's ADDED or SYNCED.
+    // The same filter applied to the initial state: the first event is the request's ADDED or
+    // SYNCED.
     WatchHub hub;
     auto watch = hub.Subscribe(filter, {request});
     EXPECT_THAT(Take(*watch, 1), ElementsAre(c.matches ? "ADDED ns/req@1" : "SYNCED"));

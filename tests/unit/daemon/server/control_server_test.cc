@@ -18,8 +18,8 @@ namespace {
 using ::grpc::health::v1::Health;
 using ::grpc::health::v1::HealthCheckRequest;
 using ::grpc::health::v1::HealthCheckResponse;
-using ::inplaced::testing::TempDir;
 using ::inplaced::testing::StatusIs;
+using ::inplaced::testing::TempDir;
 
 class ControlServerTest : public ::testing::Test {
  protected:
@@ -32,13 +32,15 @@ class ControlServerTest : public ::testing::Test {
 
 TEST_F(ControlServerTest, ServesOnTheSocketWithMode0660AndRemovesItOnShutdown) {
   const std::string path = dir_.Join("run/inplaced.sock");
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ControlServer> server, ControlServer::Start(path, {&health_}));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ControlServer> server,
+                       ControlServer::Start(path, {&health_}));
   struct stat st;
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
   EXPECT_EQ(st.st_mode & 0777, 0660u);
 
-  auto stub = Health::NewStub(grpc::CreateChannel("unix:" + path, grpc::InsecureChannelCredentials()));
+  auto stub =
+      Health::NewStub(grpc::CreateChannel("unix:" + path, grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
   HealthCheckResponse response;
@@ -51,8 +53,10 @@ TEST_F(ControlServerTest, ServesOnTheSocketWithMode0660AndRemovesItOnShutdown) {
 
 TEST_F(ControlServerTest, ASecondServerOnALiveSocketFails) {
   const std::string path = dir_.Join("inplaced.sock");
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ControlServer> first, ControlServer::Start(path, {&health_}));
-  EXPECT_THAT(ControlServer::Start(path, {&health_}), StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ControlServer> first,
+                       ControlServer::Start(path, {&health_}));
+  EXPECT_THAT(ControlServer::Start(path, {&health_}),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
   // The first one still owns and serves its socket.
   struct stat st;
   EXPECT_EQ(::stat(path.c_str(), &st), 0);

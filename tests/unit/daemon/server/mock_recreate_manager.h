@@ -15,7 +15,8 @@ class MockRecreateManager : public RecreateManager {
               (const ::inplaced::v1::GetRecreateRequestRequest&), (override));
   MOCK_METHOD(absl::StatusOr<::inplaced::v1::ListRecreateRequestsResponse>, List,
               (const ::inplaced::v1::ListRecreateRequestsRequest&), (override));
-  MOCK_METHOD(absl::Status, Delete, (const ::inplaced::v1::DeleteRecreateRequestRequest&), (override));
+  MOCK_METHOD(absl::Status, Delete, (const ::inplaced::v1::DeleteRecreateRequestRequest&),
+              (override));
   MOCK_METHOD(absl::StatusOr<::inplaced::v1::RecreateRequest>, AcknowledgeUnready,
               (const ::inplaced::v1::AcknowledgeUnreadyRequest&), (override));
   MOCK_METHOD(absl::StatusOr<::inplaced::v1::RecreateRequest>, ReportReadiness,

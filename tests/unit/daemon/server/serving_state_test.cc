@@ -22,7 +22,8 @@ TEST(ServingStateTest, WaitForChangeReturnsTheNewPhaseAtOnce) {
   state.SetServing();
   // Would block for an hour if it waited for a change that already happened.
   EXPECT_EQ(state.WaitForChange(ServingPhase::kStarting, absl::Hours(1)), ServingPhase::kServing);
-  EXPECT_EQ(state.WaitForChange(ServingPhase::kServing, absl::ZeroDuration()), ServingPhase::kServing);
+  EXPECT_EQ(state.WaitForChange(ServingPhase::kServing, absl::ZeroDuration()),
+            ServingPhase::kServing);
 }
 
 TEST(ServingStateTest, ActiveCallsAreCountedUntilTheirScopeEnds) {

@@ -16,9 +16,9 @@
 namespace inplaced::daemon {
 namespace {
 
-using ::inplaced::testing::TempDir;
 using ::inplaced::testing::IsOk;
 using ::inplaced::testing::StatusIs;
+using ::inplaced::testing::TempDir;
 
 // A bound unix socket at `path`, listening or not; closed at scope exit (the file stays, as after a
 // crash).
@@ -29,7 +29,8 @@ class BoundSocket {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0) << std::strerror(errno);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0)
+        << std::strerror(errno);
     if (listen) {
       EXPECT_EQ(::listen(fd_, 1), 0);
     }
@@ -93,8 +94,8 @@ TEST(UnixSocketTest, RefusesToReplaceANonSocketFile) {
 }
 
 TEST(UnixSocketTest, RejectsBadPaths) {
-  for (const std::string& path : {std::string(), std::string("relative.sock"), std::string("/tmp/dir/"),
-                                  "/tmp/" + std::string(120, 'a')}) {
+  for (const std::string& path : {std::string(), std::string("relative.sock"),
+                                  std::string("/tmp/dir/"), "/tmp/" + std::string(120, 'a')}) {
     SCOPED_TRACE(path);
     EXPECT_THAT(PrepareUnixSocketPath(path), StatusIs(absl::StatusCode::kInvalidArgument));
   }

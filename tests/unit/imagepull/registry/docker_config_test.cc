@@ -48,7 +48,8 @@ std::vector<std::string> Servers(const std::vector<RegistryCredential>& credenti
 
 TEST(DockerConfigTest, ParsesAuthsFormWithEveryField) {
   const std::string json = absl::StrCat(R"({"auths":{
-      "reg.io": {"auth": ")", B64("alice:pa:ss"), R"(", "email": "a@example.com"},
+      "reg.io": {"auth": ")",
+                                        B64("alice:pa:ss"), R"(", "email": "a@example.com"},
       "https://tok.io/v2/": {"identitytoken": "id-tok", "registrytoken": "reg-tok"},
       "plain.io": {"username": "bob", "password": "hunter2"},
       "email-only.io": {"email": "x@example.com"}},
@@ -98,11 +99,12 @@ TEST(DockerConfigTest, RejectsBadConfigsWithoutEchoingSecrets) {
       {"not json", "{\"auths\": {\"reg.io\": {\"password\": \"" + kSecret + "\"", "not valid JSON"},
       {"empty text", "", "not valid JSON"},
       {"array", "[\"" + kSecret + "\"]", "top-level value must be a JSON object"},
-      {"auths not an object", "{\"auths\": [\"" + kSecret + "\"]}", "\"auths\" must be a JSON object"},
+      {"auths not an object", "{\"auths\": [\"" + kSecret + "\"]}",
+       "\"auths\" must be a JSON object"},
       {"entry not an object", "{\"auths\": {\"reg.io\": \"" + kSecret + "\"}}",
        "registry \"reg.io\": entry must be a JSON object"},
-      {"password not a string", "{\"auths\": {\"reg.io\": {\"username\": \"" + kSecret +
-                                    "\", \"password\": 12345}}}",
+      {"password not a string",
+       "{\"auths\": {\"reg.io\": {\"username\": \"" + kSecret + "\", \"password\": 12345}}}",
        "registry \"reg.io\": field \"password\" must be a string"},
       {"auth not base64", "{\"auths\": {\"reg.io\": {\"auth\": \"" + kSecret + "!!\"}}}",
        "field \"auth\" is not valid base64"},
@@ -143,8 +145,7 @@ TEST(DockerConfigTest, DebugStringNeverPrintsSecrets) {
     SCOPED_TRACE(printed);
     EXPECT_THAT(printed, Not(HasSubstr("SECRET")));
     EXPECT_THAT(printed, HasSubstr("server=\"reg.io\""));
-    EXPECT_THAT(printed,
-                HasSubstr("set=[username,password,auth,identity_token,registry_token]"));
+    EXPECT_THAT(printed, HasSubstr("set=[username,password,auth,identity_token,registry_token]"));
   }
   RegistryCredential token_only;
   token_only.server_address = "tok.io";
@@ -181,9 +182,12 @@ TEST(DockerConfigTest, ParsesRegistryKeys) {
     EXPECT_EQ(key.port, c.port);
     EXPECT_EQ(key.path, c.path);
   }
-  EXPECT_THAT(ParseRegistryKey(""), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("empty host")));
-  EXPECT_THAT(ParseRegistryKey("reg.io:"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("empty port")));
-  EXPECT_THAT(ParseRegistryKey("[::1"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'['")));
+  EXPECT_THAT(ParseRegistryKey(""),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("empty host")));
+  EXPECT_THAT(ParseRegistryKey("reg.io:"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("empty port")));
+  EXPECT_THAT(ParseRegistryKey("[::1"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'['")));
 }
 
 TEST(DockerConfigTest, KeyMatchingTable) {
@@ -248,7 +252,8 @@ TEST(DockerConfigTest, LookupOrdersMostSpecificFirstAcrossSecrets) {
       ConfigJson({"reg.io/team/app", "other.io"}),
       ConfigJson({"https://reg.io/team/"}),
   };
-  ASSERT_OK_AND_ASSIGN(const CredentialKeyring keyring, CredentialKeyring::FromDockerConfigs(secrets));
+  ASSERT_OK_AND_ASSIGN(const CredentialKeyring keyring,
+                       CredentialKeyring::FromDockerConfigs(secrets));
   EXPECT_EQ(keyring.size(), 5u);
   EXPECT_THAT(Servers(keyring.Lookup(Ref("reg.io/team/app:1"))),
               ElementsAre("reg.io/team/app", "https://reg.io/team/", "reg.io", "*.io"));
@@ -267,7 +272,8 @@ TEST(DockerConfigTest, LookupKeepsSecretOrderForEqualKeysAndPrefersExactHosts) {
       ConfigJson({"a.reg.io"}, "two"),
       ConfigJson({"a.reg.io"}, "three"),
   };
-  ASSERT_OK_AND_ASSIGN(const CredentialKeyring keyring, CredentialKeyring::FromDockerConfigs(secrets));
+  ASSERT_OK_AND_ASSIGN(const CredentialKeyring keyring,
+                       CredentialKeyring::FromDockerConfigs(secrets));
   const std::vector<RegistryCredential> got = keyring.Lookup(Ref("a.reg.io/app"));
   EXPECT_THAT(got, ElementsAre(Field(&RegistryCredential::password, "two"),
                                Field(&RegistryCredential::password, "three"),
@@ -288,9 +294,10 @@ TEST(DockerConfigTest, DockerHubAliasesAllServeDockerHubImages) {
   const std::vector<std::string> secrets = {
       ConfigJson({"https://index.docker.io/v1/"}, "a"), ConfigJson({"index.docker.io"}, "b"),
       ConfigJson({"registry-1.docker.io"}, "c"), ConfigJson({"docker.io"}, "d")};
-  ASSERT_OK_AND_ASSIGN(const CredentialKeyring keyring, CredentialKeyring::FromDockerConfigs(secrets));
-  for (const std::string image : {"busybox", "library/busybox:1", "docker.io/user/app",
-                                  "index.docker.io/user/app"}) {
+  ASSERT_OK_AND_ASSIGN(const CredentialKeyring keyring,
+                       CredentialKeyring::FromDockerConfigs(secrets));
+  for (const std::string image :
+       {"busybox", "library/busybox:1", "docker.io/user/app", "index.docker.io/user/app"}) {
     SCOPED_TRACE(image);
     EXPECT_EQ(keyring.Lookup(Ref(image)).size(), 4u);
   }

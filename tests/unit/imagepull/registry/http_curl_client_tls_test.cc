@@ -63,8 +63,9 @@ bool MakeSelfSigned(std::unique_ptr<EVP_PKEY, PkeyDeleter>* key,
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, x, x, nullptr, nullptr, 0);
-  for (const auto& [nid, value] : {std::pair<int, const char*>{NID_subject_alt_name, "IP:127.0.0.1"},
-                                   {NID_basic_constraints, "critical,CA:TRUE"}}) {
+  for (const auto& [nid, value] :
+       {std::pair<int, const char*>{NID_subject_alt_name, "IP:127.0.0.1"},
+        {NID_basic_constraints, "critical,CA:TRUE"}}) {
     X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
     if (ext == nullptr) return false;
     X509_add_ext(x, ext, -1);
@@ -159,8 +160,8 @@ TEST_F(CurlHttpClientTlsTest, UnknownCertificateAuthorityFailsVerification) {
   CurlHttpClient client;  // the system's CA store: the test's CA is not in it
   HttpRequest request;
   request.url = absl::StrCat("https://127.0.0.1:", server.port(), "/v2/");
-  EXPECT_THAT(client.Send(request), StatusIs(absl::StatusCode::kUnavailable,
-                                             HasSubstr("certificate")));
+  EXPECT_THAT(client.Send(request),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("certificate")));
   EXPECT_EQ(server.handshakes(), 0);
 }
 

@@ -15,7 +15,8 @@ using ::testing::HasSubstr;
 
 const std::string kHex(64, 'a');
 const std::string kDigest = "sha256:" + std::string(64, 'a');
-const std::string kOtherDigest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+const std::string kOtherDigest =
+    "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 TEST(ImageReferenceTest, ParsesValidReferences) {
   struct Case {
@@ -61,8 +62,8 @@ TEST(ImageReferenceTest, ParsesValidReferences) {
        "[::1]:5000/app:latest"},
       {"uppercase first component is a host", "Reg/app", "Reg", "app", "latest", "",
        "Reg/app:latest", "Reg/app:latest"},
-      {"digest only: no tag added", "busybox@" + kDigest, "docker.io", "library/busybox", "", kDigest,
-       "docker.io/library/busybox@" + kDigest, "busybox@" + kDigest},
+      {"digest only: no tag added", "busybox@" + kDigest, "docker.io", "library/busybox", "",
+       kDigest, "docker.io/library/busybox@" + kDigest, "busybox@" + kDigest},
       {"tag and digest", "reg.io/a:1.0@" + kOtherDigest, "reg.io", "a", "1.0", kOtherDigest,
        "reg.io/a:1.0@" + kOtherDigest, "reg.io/a:1.0@" + kOtherDigest},
       {"port and digest", "localhost:5000/a@" + kDigest, "localhost:5000", "a", "", kDigest,

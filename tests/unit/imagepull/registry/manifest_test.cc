@@ -42,7 +42,8 @@ std::string ManifestList() {
       R"(","size":100})", "]}");
 }
 
-std::string OciManifest(const std::string& media_type_member = R"("mediaType":"application/vnd.oci.image.manifest.v1+json",)") {
+std::string OciManifest(const std::string& media_type_member =
+                            R"("mediaType":"application/vnd.oci.image.manifest.v1+json",)") {
   return absl::StrCat(
       R"({"schemaVersion":2,)", media_type_member,
       R"("config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")", D('c'),
@@ -105,10 +106,10 @@ TEST(ManifestTest, SelectsTheNodePlatformFromAnIndex) {
 }
 
 TEST(ManifestTest, SelectPrefersExactVariantWhateverTheOrder) {
-  const std::string body = absl::StrCat(R"({"schemaVersion":2,"manifests":[)", IndexEntry("arm", "v5", '1'),
-                                        ",", IndexEntry("arm", "v6", '2'), ",",
-                                        IndexEntry("arm", "v7", '3'), ",", IndexEntry("arm", "v7", '4'),
-                                        "]}");
+  const std::string body =
+      absl::StrCat(R"({"schemaVersion":2,"manifests":[)", IndexEntry("arm", "v5", '1'), ",",
+                   IndexEntry("arm", "v6", '2'), ",", IndexEntry("arm", "v7", '3'), ",",
+                   IndexEntry("arm", "v7", '4'), "]}");
   ASSERT_OK_AND_ASSIGN(const Manifest m, ParseManifest(body));
   ASSERT_TRUE(m.is_index());
   EXPECT_EQ(m.media_type, kMediaTypeOciIndex);  // inferred from "manifests"
@@ -135,14 +136,15 @@ TEST(ManifestTest, ParsesImageManifestsAndTotalSize) {
   const std::vector<Case> cases = {
       {"oci with mediaType", OciManifest(), "", std::string(kMediaTypeOciManifest)},
       {"oci without mediaType, from content type", OciManifest(""),
-       "application/vnd.oci.image.manifest.v1+json; charset=utf-8", std::string(kMediaTypeOciManifest)},
+       "application/vnd.oci.image.manifest.v1+json; charset=utf-8",
+       std::string(kMediaTypeOciManifest)},
       {"oci without mediaType or content type", OciManifest(""), "application/json",
        std::string(kMediaTypeOciManifest)},
       {"docker v2 schema 2",
        OciManifest(R"("mediaType":"application/vnd.docker.distribution.manifest.v2+json",)"), "",
        std::string(kMediaTypeDockerManifest)},
-      {"body mediaType wins over content type", OciManifest(), std::string(kMediaTypeDockerManifest),
-       std::string(kMediaTypeOciManifest)},
+      {"body mediaType wins over content type", OciManifest(),
+       std::string(kMediaTypeDockerManifest), std::string(kMediaTypeOciManifest)},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.description);
@@ -208,18 +210,22 @@ TEST(ManifestTest, RejectsMalformedManifests) {
       {"empty body", "", "not valid JSON"},
       {"array", "[]", "not a JSON object"},
       {"schema version 3", R"({"schemaVersion":3,"manifests":[]})", "unsupported version 3"},
-      {"schema version string", R"({"schemaVersion":"2","manifests":[]})", "schemaVersion: not an integer"},
-      {"mediaType not a string", R"({"mediaType":5,"manifests":[]})", "mediaType: must be a string"},
+      {"schema version string", R"({"schemaVersion":"2","manifests":[]})",
+       "schemaVersion: not an integer"},
+      {"mediaType not a string", R"({"mediaType":5,"manifests":[]})",
+       "mediaType: must be a string"},
       {"manifests not an array", R"({"manifests":{}})", "manifests: missing or not an array"},
       {"index entry not an object", R"({"manifests":[1]})", "manifests[0]: must be an object"},
-      {"index entry bad platform", absl::StrCat(R"({"manifests":[{"digest":")", D('1'),
-                                                R"(","size":1,"platform":"linux"}]})"),
+      {"index entry bad platform",
+       absl::StrCat(R"({"manifests":[{"digest":")", D('1'), R"(","size":1,"platform":"linux"}]})"),
        "manifests[0].platform: must be an object"},
       {"index entry platform without architecture",
-       absl::StrCat(R"({"manifests":[{"digest":")", D('1'), R"(","size":1,"platform":{"os":"linux"}}]})"),
+       absl::StrCat(R"({"manifests":[{"digest":")", D('1'),
+                    R"(","size":1,"platform":{"os":"linux"}}]})"),
        "manifests[0].platform.architecture: missing"},
       {"missing config", absl::StrCat("{", oci, R"(,"layers":[]})"), "config: missing"},
-      {"missing layers", absl::StrCat("{", oci, ",", config, "}"), "layers: missing or not an array"},
+      {"missing layers", absl::StrCat("{", oci, ",", config, "}"),
+       "layers: missing or not an array"},
       {"layer without digest", image(R"({"size":1})"), "layers[0].digest: missing"},
       {"short layer digest", image(layer("sha256:abcd", "1")), "layers[0].digest: invalid digest"},
       {"second layer bad digest", image(layer(D('a'), "1") + "," + layer("md5:00", "1")),
@@ -227,17 +233,19 @@ TEST(ManifestTest, RejectsMalformedManifests) {
       {"negative size", image(layer(D('a'), "-1")), "layers[0].size: negative"},
       {"float size", image(layer(D('a'), "1.5")), "layers[0].size: missing or not an integer"},
       {"string size", image(layer(D('a'), "\"1\"")), "layers[0].size: missing or not an integer"},
-      {"size above int64", image(layer(D('a'), "9223372036854775808")), "layers[0].size: too large"},
+      {"size above int64", image(layer(D('a'), "9223372036854775808")),
+       "layers[0].size: too large"},
       {"total overflows",
        image(layer(D('a'), "9223372036854775000") + "," + layer(D('b'), "9223372036854775000")),
        "total size overflows"},
-      {"config bad size", absl::StrCat("{", oci, R"(,"config":{"digest":")", D('c'),
-                                       R"(","size":null},"layers":[]})"),
+      {"config bad size",
+       absl::StrCat("{", oci, R"(,"config":{"digest":")", D('c'), R"(","size":null},"layers":[]})"),
        "config.size: missing or not an integer"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.description);
-    EXPECT_THAT(ParseManifest(c.body), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.reason)));
+    EXPECT_THAT(ParseManifest(c.body),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.reason)));
   }
 }
 
@@ -247,10 +255,10 @@ TEST(ManifestTest, PlatformFromMachineTable) {
     std::string platform;
   };
   const std::vector<Case> cases = {
-      {"x86_64", "linux/amd64"},   {"aarch64", "linux/arm64/v8"}, {"arm64", "linux/arm64/v8"},
-      {"armv7l", "linux/arm/v7"},  {"armv6l", "linux/arm/v6"},    {"armv5tel", "linux/arm/v5"},
-      {"i686", "linux/386"},       {"i386", "linux/386"},         {"ppc64le", "linux/ppc64le"},
-      {"s390x", "linux/s390x"},    {"riscv64", "linux/riscv64"},
+      {"x86_64", "linux/amd64"},  {"aarch64", "linux/arm64/v8"}, {"arm64", "linux/arm64/v8"},
+      {"armv7l", "linux/arm/v7"}, {"armv6l", "linux/arm/v6"},    {"armv5tel", "linux/arm/v5"},
+      {"i686", "linux/386"},      {"i386", "linux/386"},         {"ppc64le", "linux/ppc64le"},
+      {"s390x", "linux/s390x"},   {"riscv64", "linux/riscv64"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.machine);
@@ -264,11 +272,11 @@ TEST(ManifestTest, NormalizePlatformTable) {
     std::string out;
   };
   const std::vector<Case> cases = {
-      {{"Linux", "X86_64", ""}, "linux/amd64"}, {{"linux", "amd64", "v1"}, "linux/amd64"},
+      {{"Linux", "X86_64", ""}, "linux/amd64"},     {{"linux", "amd64", "v1"}, "linux/amd64"},
       {{"linux", "amd64", "v3"}, "linux/amd64/v3"}, {{"linux", "arm64", "8"}, "linux/arm64/v8"},
-      {{"linux", "arm", ""}, "linux/arm/v7"},   {{"linux", "arm", "6"}, "linux/arm/v6"},
-      {{"linux", "armhf", ""}, "linux/arm/v7"}, {{"linux", "armel", ""}, "linux/arm/v6"},
-      {{"", "riscv64", ""}, "linux/riscv64"},   {{"windows", "amd64", ""}, "windows/amd64"},
+      {{"linux", "arm", ""}, "linux/arm/v7"},       {{"linux", "arm", "6"}, "linux/arm/v6"},
+      {{"linux", "armhf", ""}, "linux/arm/v7"},     {{"linux", "armel", ""}, "linux/arm/v6"},
+      {{"", "riscv64", ""}, "linux/riscv64"},       {{"windows", "amd64", ""}, "windows/amd64"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.in.ToString());
@@ -287,8 +295,8 @@ TEST(ManifestTest, NodePlatformFollowsUname) {
 
 TEST(ManifestTest, AcceptHeaderListsSupportedTypesOnly) {
   const std::string accept = ManifestAcceptHeader();
-  for (absl::string_view t : {kMediaTypeOciIndex, kMediaTypeDockerManifestList, kMediaTypeOciManifest,
-                              kMediaTypeDockerManifest}) {
+  for (absl::string_view t : {kMediaTypeOciIndex, kMediaTypeDockerManifestList,
+                              kMediaTypeOciManifest, kMediaTypeDockerManifest}) {
     EXPECT_THAT(accept, HasSubstr(std::string(t)));
   }
   EXPECT_THAT(accept, Not(HasSubstr(std::string(kMediaTypeDockerSchema1))));

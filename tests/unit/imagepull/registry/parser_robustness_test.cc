@@ -1,6 +1,6 @@
 // Every parser in imagepull/ takes text from outside (specs, secrets, registries): feed each one
-// deterministic mutations of valid inputs and check that it never crashes (run under the sanitizers)
-// and that whatever it accepts keeps its invariants.
+// deterministic mutations of valid inputs and check that it never crashes (run under the
+// sanitizers) and that whatever it accepts keeps its invariants.
 
 #include <cstdint>
 #include <random>
@@ -87,8 +87,7 @@ TEST(ParserRobustnessTest, DockerConfigNeverCrashesOrLeaks) {
                 return;
               }
               for (const char* image : {"reg.io:5000/team/app", "a.reg.io/x", "busybox"}) {
-                for (const RegistryCredential& c :
-                     keyring->Lookup(*ImageReference::Parse(image))) {
+                for (const RegistryCredential& c : keyring->Lookup(*ImageReference::Parse(image))) {
                   EXPECT_FALSE(c.empty());
                   EXPECT_EQ(c.DebugString().find("SECRETPW"), std::string::npos);
                 }
@@ -98,28 +97,29 @@ TEST(ParserRobustnessTest, DockerConfigNeverCrashesOrLeaks) {
 
 TEST(ParserRobustnessTest, ManifestAcceptsOnlyConsistentManifests) {
   const std::string layer = R"({"mediaType":"x","digest":")" + kDigest + R"(","size":12345})";
-  FuzzSeeds({R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":)" +
-                 layer + R"(,"layers":[)" + layer + "," + layer + "]}",
-             R"({"schemaVersion":2,"manifests":[{"digest":")" + kDigest +
-                 R"(","size":1,"platform":{"os":"linux","architecture":"arm","variant":"v7"}}]})"},
-            3, [](const std::string& input) {
-              const absl::StatusOr<Manifest> m = ParseManifest(input);
-              if (!m.ok()) {
-                EXPECT_TRUE(m.status().code() == absl::StatusCode::kInvalidArgument ||
-                            m.status().code() == absl::StatusCode::kUnimplemented)
-                    << m.status();
-                return;
-              }
-              ASSERT_NE(m->index.has_value(), m->image.has_value());
-              if (m->image.has_value()) {
-                int64_t total = m->image->config.size;
-                for (const Descriptor& d : m->image->layers) total += d.size;
-                EXPECT_EQ(m->image->total_size, total);
-                EXPECT_GE(m->image->total_size, 0);
-              } else {
-                (void)SelectPlatform(*m->index, NodePlatform());
-              }
-            });
+  FuzzSeeds(
+      {R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":)" +
+           layer + R"(,"layers":[)" + layer + "," + layer + "]}",
+       R"({"schemaVersion":2,"manifests":[{"digest":")" + kDigest +
+           R"(","size":1,"platform":{"os":"linux","architecture":"arm","variant":"v7"}}]})"},
+      3, [](const std::string& input) {
+        const absl::StatusOr<Manifest> m = ParseManifest(input);
+        if (!m.ok()) {
+          EXPECT_TRUE(m.status().code() == absl::StatusCode::kInvalidArgument ||
+                      m.status().code() == absl::StatusCode::kUnimplemented)
+              << m.status();
+          return;
+        }
+        ASSERT_NE(m->index.has_value(), m->image.has_value());
+        if (m->image.has_value()) {
+          int64_t total = m->image->config.size;
+          for (const Descriptor& d : m->image->layers) total += d.size;
+          EXPECT_EQ(m->image->total_size, total);
+          EXPECT_GE(m->image->total_size, 0);
+        } else {
+          (void)SelectPlatform(*m->index, NodePlatform());
+        }
+      });
 }
 
 TEST(ParserRobustnessTest, WwwAuthenticateNeverCrashes) {
