@@ -11,9 +11,10 @@ absl::Status NotFound(absl::string_view kind, absl::string_view key) {
   return absl::NotFoundError(absl::StrCat(kind, " ", key, ": not found"));
 }
 
-absl::Status Stale(absl::string_view kind, absl::string_view key, int64_t expected, int64_t actual) {
-  return absl::AbortedError(absl::StrCat(kind, " ", key, ": revision is ", actual, ", expected ",
-                                         expected));
+absl::Status Stale(absl::string_view kind, absl::string_view key, int64_t expected,
+                   int64_t actual) {
+  return absl::AbortedError(
+      absl::StrCat(kind, " ", key, ": revision is ", actual, ", expected ", expected));
 }
 
 }  // namespace
@@ -34,7 +35,8 @@ absl::StatusOr<int64_t> MemoryStore::Create(absl::string_view kind, absl::string
   auto [it, inserted] = records_.try_emplace({std::string(kind), std::string(key)});
   if (!inserted) return absl::AlreadyExistsError(absl::StrCat(kind, " ", key, ": already exists"));
   const int64_t revision = ++last_revision_;
-  it->second = store::Record{std::string(kind), std::string(key), std::string(value), revision, revision};
+  it->second =
+      store::Record{std::string(kind), std::string(key), std::string(value), revision, revision};
   return revision;
 }
 
@@ -69,7 +71,8 @@ absl::StatusOr<int64_t> MemoryStore::Delete(absl::string_view kind, absl::string
   return ++last_revision_;
 }
 
-absl::StatusOr<store::ListPage> MemoryStore::List(absl::string_view kind, const store::ListOptions& options) {
+absl::StatusOr<store::ListPage> MemoryStore::List(absl::string_view kind,
+                                                  const store::ListOptions& options) {
   RETURN_IF_ERROR(store::ValidateKind(kind));
   RETURN_IF_ERROR(store::ValidateListOptions(options));
   store::ListPage page;
