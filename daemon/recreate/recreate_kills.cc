@@ -3,7 +3,6 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "daemon/prestop/kubelet_handler.h"
 #include "daemon/recreate/recreate_engine.h"
 #include "spdlog/spdlog.h"
 
@@ -51,10 +50,6 @@ void RecreateEngine::RunKill(const KillJob& job) {
     target.container_id = action.container_id;
     target.pod_sandbox_id = action.pod_sandbox_id;
     target.ports = action.ports;
-    if (target.ports.empty() && !action.ports_json.empty()) {
-      absl::StatusOr<std::vector<api::ContainerPort>> ports = ParseKubeletPorts(action.ports_json);
-      if (ports.ok()) target.ports = *std::move(ports);
-    }
     const absl::Time deadline = action.started_at + absl::Seconds(action.grace_period_seconds);
     spdlog::info("prestop_started ns={} name={} container={} id={} deadline={}", job.key.first,
                  job.key.second, action.container_name, action.container_id,

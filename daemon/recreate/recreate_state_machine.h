@@ -89,8 +89,6 @@ struct KillAction {
   // For named ports: the request's ports, else kubelet's ports annotation, parsed
   // (ParseKubeletPorts; none when it does not parse).
   std::vector<::inplaced::v1::ContainerPort> ports;
-  // Always empty now that `ports` comes parsed; goes once the engine drops its fallback parse.
-  std::string ports_json;
 };
 
 struct StepResult {

@@ -492,7 +492,6 @@ TEST(RecreateStateMachineTest, KillCarriesKubeletPortsParsedAndRequestPortsFirst
   EXPECT_TRUE(result.kills[2].ports.empty()) << "an unparsable annotation gives no named ports";
   ASSERT_EQ(result.kills[3].ports.size(), 1u);
   EXPECT_EQ(result.kills[3].ports[0].name(), "admin");
-  for (const KillAction& kill : result.kills) EXPECT_EQ(kill.ports_json, "");
 }
 
 TEST(RecreateStateMachineTest, StopTimeoutIsTheRemainingGraceAtLeastTwo) {
