@@ -1,14 +1,13 @@
 // The daemon's image pre-pull flags (daemon/options): defaults, flags, INPLACED_* environment,
 // ranges.
 
-#include <stdlib.h>
-
 #include <string>
 #include <vector>
 
 #include "daemon/options.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/daemon/command_line_test_util.h"
 
 namespace inplaced::daemon {
 namespace {
@@ -17,24 +16,8 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-CommandLine Parse(std::vector<std::string> args) {
-  args.insert(args.begin(), "inplaced");
-  std::vector<const char*> argv;
-  for (const std::string& arg : args) argv.push_back(arg.c_str());
-  return ParseCommandLine(static_cast<int>(argv.size()), argv.data());
-}
-
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) { ::setenv(name, value, 1); }
-  ~ScopedEnv() { ::unsetenv(name_); }
-
- private:
-  const char* name_;
-};
-
 TEST(OptionsNodeImageTest, DefaultsWithoutFlags) {
-  const CommandLine parsed = Parse({});
+  const CommandLine parsed = ParseArgs({});
   ASSERT_TRUE(parsed.run) << parsed.output;
   const DaemonOptions& o = parsed.options;
   EXPECT_EQ(o.max_concurrent_pulls, 3);
@@ -46,9 +29,9 @@ TEST(OptionsNodeImageTest, DefaultsWithoutFlags) {
 
 TEST(OptionsNodeImageTest, FlagsSetEveryField) {
   const CommandLine parsed =
-      Parse({"--max-concurrent-pulls", "7", "--insecure-registry", "reg.local:5000",
-             "--insecure-registry", "mirror.lan", "--image-fs-path", "/data/images",
-             "--image-fs-reserve-percent", "0", "--image-fs-assume-free-bytes", "1024"});
+      ParseArgs({"--max-concurrent-pulls", "7", "--insecure-registry", "reg.local:5000",
+                 "--insecure-registry", "mirror.lan", "--image-fs-path", "/data/images",
+                 "--image-fs-reserve-percent", "0", "--image-fs-assume-free-bytes", "1024"});
   ASSERT_TRUE(parsed.run) << parsed.output;
   const DaemonOptions& o = parsed.options;
   EXPECT_EQ(o.max_concurrent_pulls, 7);
@@ -60,7 +43,7 @@ TEST(OptionsNodeImageTest, FlagsSetEveryField) {
 }
 
 TEST(OptionsNodeImageTest, AssumeFreeBytesZeroIsSetNotUnset) {
-  const CommandLine parsed = Parse({"--image-fs-assume-free-bytes", "0"});
+  const CommandLine parsed = ParseArgs({"--image-fs-assume-free-bytes", "0"});
   ASSERT_TRUE(parsed.run) << parsed.output;
   ASSERT_TRUE(parsed.options.image_fs_assume_free_bytes.has_value());
   EXPECT_EQ(*parsed.options.image_fs_assume_free_bytes, 0u);
@@ -72,7 +55,7 @@ TEST(OptionsNodeImageTest, EnvironmentSetsFields) {
   ScopedEnv path("INPLACED_IMAGE_FS_PATH", "/srv/images");
   ScopedEnv reserve("INPLACED_IMAGE_FS_RESERVE_PERCENT", "25.5");
   ScopedEnv assume("INPLACED_IMAGE_FS_ASSUME_FREE_BYTES", "4096");
-  const CommandLine parsed = Parse({});
+  const CommandLine parsed = ParseArgs({});
   ASSERT_TRUE(parsed.run) << parsed.output;
   const DaemonOptions& o = parsed.options;
   EXPECT_EQ(o.max_concurrent_pulls, 5);
@@ -85,7 +68,7 @@ TEST(OptionsNodeImageTest, EnvironmentSetsFields) {
 
 TEST(OptionsNodeImageTest, FlagWinsOverEnvironment) {
   ScopedEnv pulls("INPLACED_MAX_CONCURRENT_PULLS", "5");
-  const CommandLine parsed = Parse({"--max-concurrent-pulls", "2"});
+  const CommandLine parsed = ParseArgs({"--max-concurrent-pulls", "2"});
   ASSERT_TRUE(parsed.run) << parsed.output;
   EXPECT_EQ(parsed.options.max_concurrent_pulls, 2);
 }
@@ -98,7 +81,7 @@ struct BadValueCase {
 class OptionsNodeImageBadValueTest : public ::testing::TestWithParam<BadValueCase> {};
 
 TEST_P(OptionsNodeImageBadValueTest, ExitsWithUsageErrorNamingTheFlag) {
-  const CommandLine parsed = Parse(GetParam().args);
+  const CommandLine parsed = ParseArgs(GetParam().args);
   EXPECT_FALSE(parsed.run);
   EXPECT_EQ(parsed.exit_code, kUsageExitCode);
   EXPECT_THAT(parsed.output, HasSubstr(GetParam().names));

@@ -1,37 +1,19 @@
 #include "daemon/options.h"
 
-#include <stdlib.h>
-
 #include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/daemon/command_line_test_util.h"
 
 namespace inplaced::daemon {
 namespace {
 
 using ::testing::HasSubstr;
 
-CommandLine Parse(std::vector<std::string> args) {
-  args.insert(args.begin(), "inplaced");
-  std::vector<const char*> argv;
-  for (const std::string& arg : args) argv.push_back(arg.c_str());
-  return ParseCommandLine(static_cast<int>(argv.size()), argv.data());
-}
-
-// Sets an environment variable for the scope of a test.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) { ::setenv(name, value, 1); }
-  ~ScopedEnv() { ::unsetenv(name_); }
-
- private:
-  const char* name_;
-};
-
 TEST(OptionsTest, DefaultsWithoutFlags) {
-  const CommandLine parsed = Parse({});
+  const CommandLine parsed = ParseArgs({});
   ASSERT_TRUE(parsed.run) << parsed.output;
   const DaemonOptions& o = parsed.options;
   EXPECT_EQ(o.runtime_endpoint, "");
@@ -49,10 +31,10 @@ TEST(OptionsTest, DefaultsWithoutFlags) {
 
 TEST(OptionsTest, EveryFlagIsParsed) {
   const CommandLine parsed =
-      Parse({"--runtime-endpoint", "unix:///run/containerd/containerd.sock", "--discovery-root",
-             "/x", "--socket", "/tmp/i/i.sock", "--state-dir", "/tmp/state", "--max-open-requests",
-             "5", "--max-containers", "3", "--fast-poll-ms", "50", "--slow-poll-ms", "500",
-             "--log-level", "debug", "--no-event-stream"});
+      ParseArgs({"--runtime-endpoint", "unix:///run/containerd/containerd.sock", "--discovery-root",
+                 "/x", "--socket", "/tmp/i/i.sock", "--state-dir", "/tmp/state",
+                 "--max-open-requests", "5", "--max-containers", "3", "--fast-poll-ms", "50",
+                 "--slow-poll-ms", "500", "--log-level", "debug", "--no-event-stream"});
   ASSERT_TRUE(parsed.run) << parsed.output;
   const DaemonOptions& o = parsed.options;
   EXPECT_EQ(o.runtime_endpoint, "unix:///run/containerd/containerd.sock");
@@ -71,13 +53,13 @@ TEST(OptionsTest, EnvironmentVariablesSetOptionsAndFlagsWin) {
   ScopedEnv socket("INPLACED_SOCKET", "/tmp/env/i.sock");
   ScopedEnv cap("INPLACED_MAX_OPEN_REQUESTS", "7");
   ScopedEnv events("INPLACED_NO_EVENT_STREAM", "1");
-  const CommandLine from_env = Parse({});
+  const CommandLine from_env = ParseArgs({});
   ASSERT_TRUE(from_env.run) << from_env.output;
   EXPECT_EQ(from_env.options.socket_path, "/tmp/env/i.sock");
   EXPECT_EQ(from_env.options.max_open_requests, 7);
   EXPECT_FALSE(from_env.options.use_event_stream);
 
-  const CommandLine flag_wins = Parse({"--max-open-requests", "9"});
+  const CommandLine flag_wins = ParseArgs({"--max-open-requests", "9"});
   ASSERT_TRUE(flag_wins.run) << flag_wins.output;
   EXPECT_EQ(flag_wins.options.max_open_requests, 9);
 }
@@ -101,7 +83,7 @@ TEST(OptionsTest, InvalidValuesExitWithUsageErrorNamingTheFlag) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.flag);
-    const CommandLine parsed = Parse(c.args);
+    const CommandLine parsed = ParseArgs(c.args);
     EXPECT_FALSE(parsed.run);
     EXPECT_EQ(parsed.exit_code, kUsageExitCode);
     EXPECT_THAT(parsed.output, HasSubstr(c.flag));
@@ -109,7 +91,7 @@ TEST(OptionsTest, InvalidValuesExitWithUsageErrorNamingTheFlag) {
 }
 
 TEST(OptionsTest, HelpExitsZeroWithTheFlags) {
-  const CommandLine parsed = Parse({"--help"});
+  const CommandLine parsed = ParseArgs({"--help"});
   EXPECT_FALSE(parsed.run);
   EXPECT_EQ(parsed.exit_code, 0);
   EXPECT_THAT(parsed.output, HasSubstr("--runtime-endpoint"));
