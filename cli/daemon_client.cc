@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/grpc_status.h"
 #include "common/proto_time.h"
 
 namespace inplaced::cli {
@@ -25,14 +26,11 @@ std::shared_ptr<grpc::Channel> MakeDaemonChannel(const DaemonFlags& flags) {
 }
 
 absl::Status DaemonCallStatus(const grpc::Status& status, const std::string& target) {
-  if (status.ok()) return absl::OkStatus();
-  // gRPC and absl share the canonical codes, number for number.
-  const auto code = static_cast<absl::StatusCode>(status.error_code());
-  if (code == absl::StatusCode::kUnavailable) {
-    return absl::UnavailableError(
-        absl::StrCat("inplaced at ", target, ": ", status.error_message()));
+  absl::Status converted = FromGrpcStatus(status);
+  if (absl::IsUnavailable(converted)) {
+    return absl::UnavailableError(absl::StrCat("inplaced at ", target, ": ", converted.message()));
   }
-  return absl::Status(code, status.error_message());
+  return converted;
 }
 
 DaemonClient::DaemonClient(const DaemonFlags& flags)
