@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/real_clock.h"
 #include "cri/connect.h"
+#include "cri/instrumented_runtime.h"
 #include "daemon/prestop/cri_prestop_runner.h"
 #include "daemon/recreate/recreate_engine.h"
 #include "daemon/recreate/watch_hub.h"
@@ -26,6 +28,8 @@
 #include "imagepull/puller.h"
 #include "imagepull/registry/http_curl_client.h"
 #include "imagepull/registry/registry_client.h"
+#include "metrics/probe_server.h"
+#include "metrics/prometheus_metrics.h"
 #include "store/sqlite_store.h"
 #include "systemd/heartbeat.h"
 
@@ -64,9 +68,110 @@ std::string ServiceStatus(RecreateEngine& engine, imagepull::ImagePuller& puller
 
 }  // namespace
 
+// What the probe port reads while Start and Stop change it from the main thread: set step by step
+// as Start brings the parts up, cleared by Stop before it takes them down.
+struct Observed {
+  absl::Mutex mu;
+  bool runtime_answered ABSL_GUARDED_BY(mu) = false;
+  std::string runtime_version ABSL_GUARDED_BY(mu);
+  bool store_open ABSL_GUARDED_BY(mu) = false;
+  RecreateEngine* engine ABSL_GUARDED_BY(mu) = nullptr;
+  WatchHub* hub ABSL_GUARDED_BY(mu) = nullptr;
+  imagepull::ImagePuller* puller ABSL_GUARDED_BY(mu) = nullptr;
+  bool stopping ABSL_GUARDED_BY(mu) = false;
+};
+
+namespace {
+
+// /readyz: ready once the runtime answered Version, the store is open, the daemon serves its API and
+// the engine's loop ticked within `max_tick_age`; the body names every check.
+metrics::ProbeResult Readiness(Observed& observed, const ServingState& state, Clock& clock,
+                               absl::Duration max_tick_age) {
+  absl::MutexLock lock(&observed.mu);
+  const bool runtime = observed.runtime_answered;
+  const bool store = observed.store_open;
+  const ServingPhase phase = observed.stopping ? ServingPhase::kStopping : state.phase();
+  std::string engine = "not started";
+  bool engine_ok = false;
+  if (observed.engine != nullptr) {
+    const absl::Time last_tick = observed.engine->LastPulse().last_tick;
+    if (last_tick == absl::InfinitePast()) {
+      engine = "no tick yet";
+    } else {
+      const absl::Duration age = clock.Now() - last_tick;
+      engine_ok = age <= max_tick_age;
+      engine = absl::StrCat("last tick ",
+                            absl::FormatDuration(absl::Trunc(age, absl::Milliseconds(1))), " ago");
+      if (!engine_ok) absl::StrAppend(&engine, ", more than ", absl::FormatDuration(max_tick_age));
+    }
+  }
+  metrics::ProbeResult result;
+  result.ok = runtime && store && phase == ServingPhase::kServing && engine_ok;
+  const char* api = phase == ServingPhase::kServing    ? "serving"
+                    : phase == ServingPhase::kStopping ? "stopping"
+                                                       : "starting";
+  result.body = absl::StrCat(
+      result.ok ? "ready" : "not ready", "\nruntime: ",
+      runtime ? absl::StrCat("ok (", observed.runtime_version, ")") : "not answered yet",
+      "\nstore: ", store ? "ok" : "not open", "\napi: ", api, "\nengine: ", engine, "\n");
+  return result;
+}
+
+const char* PullPhaseName(::inplaced::v1::ImagePullPhase phase) {
+  switch (phase) {
+    case ::inplaced::v1::IMAGE_PULL_PHASE_WAITING:
+      return "waiting";
+    case ::inplaced::v1::IMAGE_PULL_PHASE_PULLING:
+      return "pulling";
+    case ::inplaced::v1::IMAGE_PULL_PHASE_SUCCEEDED:
+      return "succeeded";
+    case ::inplaced::v1::IMAGE_PULL_PHASE_FAILED:
+      return "failed";
+    default:
+      return nullptr;
+  }
+}
+
+// The state gauges of /metrics, read from the engines while they run.
+metrics::EngineState ObservedState(Observed& observed, Clock& clock) {
+  metrics::EngineState state;
+  absl::MutexLock lock(&observed.mu);
+  if (observed.engine == nullptr || observed.stopping) return state;
+  state.available = true;
+  const RecreateEngine::Stats stats = observed.engine->GetStats();
+  state.requests_pending = stats.pending;
+  state.requests_recreating = stats.recreating;
+  state.requests_completed = stats.completed;
+  if (stats.oldest_pending_created != absl::InfiniteFuture()) {
+    state.oldest_pending_age =
+        std::max(absl::ZeroDuration(), clock.Now() - stats.oldest_pending_created);
+  }
+  if (observed.hub != nullptr) state.recreate_watches = observed.hub->ActiveWatches();
+  if (observed.puller != nullptr) {
+    state.nodeimage_watches = observed.puller->ActiveWatches();
+    const ::inplaced::v1::NodeImage node = observed.puller->GetNodeImage();
+    for (const auto& image : node.status().images()) {
+      for (const auto& tag : image.tags()) {
+        if (const char* phase = PullPhaseName(tag.phase())) ++state.pulls[{"nodeimage", phase}];
+      }
+    }
+    for (const auto& pull : node.status().ad_hoc_pulls()) {
+      if (const char* phase = PullPhaseName(pull.status().phase())) ++state.pulls[{"adhoc", phase}];
+    }
+  }
+  return state;
+}
+
+}  // namespace
+
 // Declared in dependency order: destroyed in reverse, so nothing outlives what it points to.
 struct Daemon::Parts {
   DaemonOptions options;
+  // Everything that reports metrics holds a reference to it: declared first, destroyed last.
+  std::unique_ptr<metrics::PrometheusMetrics> metrics;
+  Observed observed;
+  // The engine's longest legitimate gap between two ticks (systemd watchdog and /readyz).
+  absl::Duration max_tick_age = absl::Minutes(1);
   ServingState state;
   std::unique_ptr<RecreateServiceImpl> recreate_service;
   std::unique_ptr<NodeImageServiceImpl> nodeimage_service;
@@ -74,6 +179,8 @@ struct Daemon::Parts {
   std::unique_ptr<ControlServer> server;  // stopped in Stop(), before the engine
   RealClock clock;
   cri::Connection runtime;
+  // The runtime every part uses: `runtime` with each call's latency and code reported.
+  std::unique_ptr<cri::InstrumentedRuntime> instrumented;
   std::unique_ptr<store::SqliteStore> store;
   std::unique_ptr<CriPreStopRunner> prestop;
   WatchHub hub;
@@ -86,8 +193,10 @@ struct Daemon::Parts {
   std::unique_ptr<imagepull::ImagePuller> puller;  // destroyed before the store and the runtime
   systemd::Notifier* notifier = nullptr;
   std::unique_ptr<systemd::Heartbeat> heartbeat;  // reads the engine and the puller
+  std::unique_ptr<metrics::ProbeServer> probe;    // reads `observed`: stopped first
 
   ~Parts() {
+    probe.reset();
     heartbeat.reset();
     // The server's handlers reference the engine and the puller: stop it first.
     if (nodeimage_service != nullptr) nodeimage_service->StopStreams();
@@ -98,11 +207,20 @@ struct Daemon::Parts {
   }
 };
 
-absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonOptions& options,
-                                                      systemd::Notifier& notifier) {
+absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
+    const DaemonOptions& options, systemd::Notifier& notifier,
+    const std::function<void(int probe_port)>& on_probe_listening) {
   auto parts = std::make_unique<Parts>();
   parts->options = options;
   parts->notifier = &notifier;
+  cri::ConnectOptions connect;
+  connect.endpoint = options.runtime_endpoint;
+  connect.discovery_root = options.discovery_root;
+  // A live engine ticks at least every slow poll, and a tick may wait on the runtime for up to one
+  // call's deadline: only a loop silent for longer is wedged.
+  parts->max_tick_age = absl::Milliseconds(options.slow_poll_ms) + connect.request_timeout;
+  parts->metrics = std::make_unique<metrics::PrometheusMetrics>(INPLACED_VERSION);
+  if (absl::Status probe = StartProbe(*parts, on_probe_listening); !probe.ok()) return probe;
   std::optional<gid_t> socket_gid;
   if (!options.socket_group.empty()) {
     absl::StatusOr<gid_t> gid = ResolveGroup(options.socket_group);
@@ -135,15 +253,20 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonOptions& optio
     spdlog::info("control_socket_group group={} gid={}", options.socket_group, *socket_gid);
   }
 
-  cri::ConnectOptions connect;
-  connect.endpoint = options.runtime_endpoint;
-  connect.discovery_root = options.discovery_root;
   absl::StatusOr<cri::Connection> runtime = cri::Connect(connect);
   if (!runtime.ok()) {
     return absl::Status(runtime.status().code(),
                         absl::StrCat("container runtime: ", runtime.status().message()));
   }
   parts->runtime = *std::move(runtime);
+  parts->instrumented = std::make_unique<cri::InstrumentedRuntime>(*parts->runtime.runtime,
+                                                                   *parts->metrics, parts->clock);
+  {
+    absl::MutexLock lock(&parts->observed.mu);
+    parts->observed.runtime_answered = true;
+    parts->observed.runtime_version = absl::StrCat(parts->runtime.version.runtime_name(), " ",
+                                                   parts->runtime.version.runtime_version());
+  }
   spdlog::info("runtime_connected endpoint={} runtime={} version={}", parts->runtime.endpoint,
                parts->runtime.version.runtime_name(), parts->runtime.version.runtime_version());
 
@@ -155,16 +278,21 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonOptions& optio
                         absl::StrCat("state store: ", store.status().message()));
   }
   parts->store = *std::move(store);
+  {
+    absl::MutexLock lock(&parts->observed.mu);
+    parts->observed.store_open = true;
+  }
 
-  parts->prestop = std::make_unique<CriPreStopRunner>(*parts->runtime.runtime, parts->clock);
+  parts->prestop = std::make_unique<CriPreStopRunner>(*parts->instrumented, parts->clock);
   RecreateEngineOptions engine_options;
   engine_options.limits.max_containers = options.max_containers;
   engine_options.max_open_requests = options.max_open_requests;
   engine_options.fast_poll = absl::Milliseconds(options.fast_poll_ms);
   engine_options.slow_poll = absl::Milliseconds(options.slow_poll_ms);
   engine_options.use_event_stream = options.use_event_stream;
+  engine_options.metrics = parts->metrics.get();
   absl::StatusOr<std::unique_ptr<RecreateEngine>> engine =
-      RecreateEngine::Create(*parts->runtime.runtime, parts->clock, *parts->store, *parts->prestop,
+      RecreateEngine::Create(*parts->instrumented, parts->clock, *parts->store, *parts->prestop,
                              parts->hub, engine_options);
   if (!engine.ok()) {
     return absl::Status(engine.status().code(),
@@ -178,19 +306,23 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const DaemonOptions& optio
   parts->recreate_service->SetManager(parts->engine.get());
   parts->nodeimage_service->SetManager(parts->puller.get());
   parts->state.SetServing();
-  StartHeartbeat(*parts, connect.request_timeout);
+  {
+    absl::MutexLock lock(&parts->observed.mu);
+    parts->observed.engine = parts->engine.get();
+    parts->observed.hub = &parts->hub;
+    parts->observed.puller = parts->puller.get();
+  }
+  StartHeartbeat(*parts);
   return std::unique_ptr<Daemon>(new Daemon(std::move(parts)));
 }
 
 // systemd: READY=1 now that the socket serves and the runtime answered Version, then the heartbeat
 // (STATUS lines, and WATCHDOG=1 while the engine ticks).
-void Daemon::StartHeartbeat(Parts& parts, absl::Duration runtime_call_timeout) {
+void Daemon::StartHeartbeat(Parts& parts) {
   Send(*parts.notifier, "READY=1");
   systemd::HeartbeatOptions heartbeat;
   heartbeat.watchdog_timeout = systemd::WatchdogTimeoutFromEnvironment();
-  // A live engine ticks at least every slow poll, and a tick may wait on the runtime for up to one
-  // call's deadline: only a loop silent for longer is wedged.
-  heartbeat.max_tick_age = absl::Milliseconds(parts.options.slow_poll_ms) + runtime_call_timeout;
+  heartbeat.max_tick_age = parts.max_tick_age;
   RecreateEngine* engine = parts.engine.get();
   imagepull::ImagePuller* puller = parts.puller.get();
   parts.heartbeat = std::make_unique<systemd::Heartbeat>(
@@ -224,11 +356,12 @@ absl::Status Daemon::StartPuller(Parts& parts) {
   }
   parts.disk = std::make_unique<imagepull::FreeSpaceCheck>(disk_options);
   parts.precheck = std::make_unique<imagepull::DiskSpacePrecheck>(
-      *parts.registry, *parts.runtime.runtime, *parts.disk);
+      *parts.registry, *parts.instrumented, *parts.disk);
   imagepull::PullerOptions puller_options;
   puller_options.max_concurrent_pulls = options.max_concurrent_pulls;
+  puller_options.metrics = parts.metrics.get();
   absl::StatusOr<std::unique_ptr<imagepull::ImagePuller>> puller = imagepull::ImagePuller::Create(
-      *parts.runtime.runtime, parts.clock, *parts.store, parts.precheck.get(), puller_options);
+      *parts.instrumented, parts.clock, *parts.store, parts.precheck.get(), puller_options);
   if (!puller.ok()) {
     return absl::Status(puller.status().code(),
                         absl::StrCat("image puller: ", puller.status().message()));
@@ -241,6 +374,32 @@ absl::Status Daemon::StartPuller(Parts& parts) {
   return absl::OkStatus();
 }
 
+// Step 0: the probe/metrics port, before anything else, so that a probe sees a live process that is
+// not ready yet while the runtime is waited for.
+absl::Status Daemon::StartProbe(Parts& parts,
+                                const std::function<void(int probe_port)>& on_listening) {
+  Parts* p = &parts;
+  parts.metrics->SetStateSource([p] { return ObservedState(p->observed, p->clock); });
+  if (parts.options.probe_address.empty()) {
+    spdlog::info("probe_port disabled");
+    return absl::OkStatus();
+  }
+  metrics::ProbeHandlers handlers;
+  handlers.readyz = [p] { return Readiness(p->observed, p->state, p->clock, p->max_tick_age); };
+  handlers.metrics = [p] { return p->metrics->Scrape(); };
+  absl::StatusOr<std::unique_ptr<metrics::ProbeServer>> probe =
+      metrics::ProbeServer::Start(parts.options.probe_address, std::move(handlers));
+  if (!probe.ok()) {
+    return absl::Status(probe.status().code(),
+                        absl::StrCat("probe_address (--probe-address): ", probe.status().message()));
+  }
+  parts.probe = *std::move(probe);
+  spdlog::info("probe_port_listening address={} port={}", parts.options.probe_address,
+               parts.probe->port());
+  if (on_listening) on_listening(parts.probe->port());
+  return absl::OkStatus();
+}
+
 Daemon::Daemon(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 
 Daemon::~Daemon() { Stop(); }
@@ -249,6 +408,14 @@ void Daemon::Stop() {
   if (stopped_) return;
   stopped_ = true;
   spdlog::info("inplaced stopping");
+  {
+    // /readyz answers 503 from now on, and /metrics stops reading the engines before they go.
+    absl::MutexLock lock(&parts_->observed.mu);
+    parts_->observed.stopping = true;
+    parts_->observed.engine = nullptr;
+    parts_->observed.hub = nullptr;
+    parts_->observed.puller = nullptr;
+  }
   // The heartbeat ends first: nothing follows STOPPING=1.
   parts_->heartbeat.reset();
   Send(*parts_->notifier, "STOPPING=1\nSTATUS=stopping");

@@ -3,6 +3,7 @@
 // The assembled daemon: runtime connection, state store, preStop runner, watch hub, recreate engine
 // and the control API server, started and stopped in order. main.cc is a thin shell around it.
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -29,8 +30,12 @@ class Daemon {
   //      engine's loop ticks.
   // Errors: any step's error, with what failed; everything started so far is stopped again.
   // `notifier` must outlive the daemon.
-  static absl::StatusOr<std::unique_ptr<Daemon>> Start(const DaemonOptions& options,
-                                                       systemd::Notifier& notifier);
+  // Before step 1, the probe/metrics port on options.probe_address (unless empty): /healthz answers
+  // at once, /readyz 503 until step 4 and again from Stop(); `on_probe_listening` (may be empty) is
+  // told its port, for a caller that asked for port 0.
+  static absl::StatusOr<std::unique_ptr<Daemon>> Start(
+      const DaemonOptions& options, systemd::Notifier& notifier,
+      const std::function<void(int probe_port)>& on_probe_listening = nullptr);
 
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
@@ -54,7 +59,10 @@ class Daemon {
   // Step 3b of Start: the image puller (NodeImageService) over the runtime and the store.
   static absl::Status StartPuller(Parts& parts);
   // Step 4b: READY=1 and the systemd heartbeat.
-  static void StartHeartbeat(Parts& parts, absl::Duration runtime_call_timeout);
+  static void StartHeartbeat(Parts& parts);
+  // Step 0: the metrics registry's state source and the probe/metrics port.
+  static absl::Status StartProbe(Parts& parts,
+                                 const std::function<void(int probe_port)>& on_listening);
 
   std::unique_ptr<Parts> parts_;
   bool stopped_ = false;

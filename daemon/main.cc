@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
   }
   const inplaced::daemon::DaemonOptions& options = command_line.options;
 
-  // Logs go to stderr; stdout carries only the ready line (supervisors and tests wait for it).
+  // Logs go to stderr; stdout carries only the probe port's line and the ready line (supervisors and
+  // tests wait for them).
   spdlog::set_default_logger(spdlog::stderr_color_mt("inplaced"));
   spdlog::set_level(spdlog::level::from_str(options.log_level));
 
@@ -36,7 +37,12 @@ int main(int argc, char** argv) {
   // systemd's notifications (READY, WATCHDOG, STATUS, STOPPING) when run by a Type=notify unit.
   const std::unique_ptr<inplaced::systemd::Notifier> notifier =
       inplaced::systemd::NotifierFromEnvironment();
-  auto daemon = inplaced::daemon::Daemon::Start(options, *notifier);
+  // The probe port's line comes first (tests asking for port 0 read the port from it).
+  auto daemon = inplaced::daemon::Daemon::Start(options, *notifier, [&options](int probe_port) {
+    std::printf("inplaced probe listening address=%s port=%d\n", options.probe_address.c_str(),
+                probe_port);
+    std::fflush(stdout);
+  });
   if (!daemon.ok()) {
     spdlog::critical("inplaced failed to start: {}", daemon.status().ToString());
     return 1;

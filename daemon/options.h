@@ -27,6 +27,8 @@ struct DaemonOptions {
   int slow_poll_ms = 1000;
   std::string log_level = "info";
   bool use_event_stream = true;
+  // The plain-HTTP probe and metrics port (/healthz, /readyz, /metrics); empty: none.
+  std::string probe_address = "127.0.0.1:9478";
 
   // Image pre-pull (NodeImageService).
   int max_concurrent_pulls = 3;

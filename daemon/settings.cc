@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "daemon/server/unix_socket.h"
+#include "metrics/probe_server.h"
 
 namespace inplaced::daemon {
 namespace {
@@ -35,6 +36,11 @@ std::string LogLevel(const std::string& value) {
     if (value == level) return "";
   }
   return "must be one of trace, debug, info, warn, error, critical, off";
+}
+
+// "" disables the probe port.
+std::string ProbeAddress(const std::string& value) {
+  return value.empty() ? "" : metrics::CheckProbeAddress(value);
 }
 
 // Group names as useradd/groupadd accept them, or a numeric gid; whether the group exists is
@@ -104,6 +110,10 @@ const std::vector<Setting>& Table() {
                       &O::use_event_stream};
     no_events.negated = true;
     t->push_back(no_events);
+    t->push_back(Text("probe_address", "--probe-address", "INPLACED_PROBE_ADDRESS",
+                      "Plain-HTTP port of /healthz, /readyz and /metrics (host:port, [ipv6]:port; "
+                      "port 0: any free port); empty: no probe port",
+                      &O::probe_address, ProbeAddress));
     t->push_back(Number("max_concurrent_pulls", "--max-concurrent-pulls",
                         "INPLACED_MAX_CONCURRENT_PULLS",
                         "Most image pulls running at once on the node (NodeImage and PullImage)",

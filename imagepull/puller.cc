@@ -30,6 +30,14 @@ void Log(const nodeimage::LogLine& line) {
   }
 }
 
+// The metrics label of an attempt's outcome.
+const char* PullResultLabel(const PullOutcome& outcome) {
+  if (outcome.status.ok()) return outcome.already_present ? "present" : "pulled";
+  if (outcome.status.code() == absl::StatusCode::kCancelled) return "cancelled";
+  if (outcome.runtime_unreachable) return "runtime_unavailable";
+  return "failed";
+}
+
 api::AdHocPullStatus AdHocStatus(const std::string& image, const nodeimage::Task& task) {
   api::AdHocPullStatus out;
   out.set_image(image);
@@ -87,6 +95,7 @@ ImagePuller::ImagePuller(cri::Runtime& runtime, Clock& clock, store::Store& stor
       store_(store),
       precheck_(precheck),
       options_(std::move(options)),
+      metrics_(options_.metrics != nullptr ? *options_.metrics : NoMetrics()),
       executor_(std::make_unique<ThreadPoolExecutor>(options_.max_concurrent_pulls)),
       loop_(clock, [this](uint32_t /*wake_reasons*/) { return TickAndWait(); }) {}
 
@@ -129,7 +138,10 @@ void ImagePuller::CommitLocked(nodeimage::Transition& transition, bool persisted
     cancels_[start.operation] = cancel;
     // Refused only after Shutdown(), when no step runs any more.
     executor_->Submit([this, id = start.operation, job = std::move(start.job), cancel] {
-      OnAttemptFinished(id, RunPull(runtime_, job, precheck_, cancel.get()));
+      const absl::Time started = clock_.Now();
+      PullOutcome outcome = RunPull(runtime_, job, precheck_, cancel.get());
+      metrics_.PullFinished(PullResultLabel(outcome), clock_.Now() - started);
+      OnAttemptFinished(id, std::move(outcome));
     });
   }
   if (!effects.changed) return;

@@ -46,6 +46,7 @@
 #include "common/cancellation.h"
 #include "common/clock.h"
 #include "common/executor.h"
+#include "common/metrics.h"
 #include "common/tick_loop.h"
 #include "common/watch_fanout.h"
 #include "cri/runtime.h"
@@ -71,6 +72,8 @@ struct PullerOptions {
   // Longest wait of the background loop between two ticks (a safety net; ticks also happen when
   // the state changes).
   absl::Duration max_tick_interval = absl::Seconds(1);
+  // Where finished pull attempts are reported (result, duration); null: NoMetrics().
+  Metrics* metrics = nullptr;
 };
 
 class ImagePuller final : public NodeImageManager {
@@ -132,8 +135,10 @@ class ImagePuller final : public NodeImageManager {
   // which resume on the next Create(). Idempotent.
   void Shutdown();
 
-  // Test hooks. The number of pull operations holding a slot (running on a worker).
+  // The number of pull operations holding a slot (running on a worker).
   int RunningPulls() const;
+  // Open WatchNodeImage streams (for metrics).
+  int ActiveWatches() { return fanout_.ActiveWatches(); }
   // Blocks (without a timeout) until `done(snapshot, RunningPulls())` is true. The snapshot is
   // redacted.
   void AwaitState(
@@ -163,6 +168,7 @@ class ImagePuller final : public NodeImageManager {
   store::Store& store_;
   PullPrecheck* const precheck_;
   const PullerOptions options_;
+  Metrics& metrics_;
 
   mutable absl::Mutex mu_;
   nodeimage::State state_ ABSL_GUARDED_BY(mu_);

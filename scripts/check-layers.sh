@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The include graph against the allowed layer edges (ARCHITECTURE.md): every #include "..." of a
-# production file (api/ cli/ common/ cri/ daemon/ imagepull/ store/ systemd/) must name a folder its own
-# folder may reach. Layers, lowest first: common <- api <- cri <- store <- imagepull/registry <-
-# imagepull <- daemon/prestop <- daemon/recreate <- daemon/server <- daemon; cli reaches api, cri and
-# common (never daemon/). tests/ may include anything.
+# production file (api/ cli/ common/ cri/ daemon/ imagepull/ metrics/ store/ systemd/) must name a
+# folder its own folder may reach. Layers, lowest first: common <- api <- cri <- store <-
+# imagepull/registry <- imagepull <- daemon/prestop <- daemon/recreate <- daemon/server <- daemon;
+# metrics and systemd reach only common, the daemon reaches them; cli reaches api, cri and common
+# (never daemon/). tests/ may include anything.
 #   scripts/check-layers.sh [ROOT]    exit 0: no violation; 1: violations listed; 2: a folder has no rule
 set -uo pipefail
 root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -16,13 +17,14 @@ declare -A allowed=(
   [imagepull/registry]="common imagepull/registry"
   [imagepull]="common api/cri api/inplaced/v1 api/inplaced/internal cri store imagepull/registry imagepull"
   [systemd]="common systemd"
+  [metrics]="common metrics"
   [daemon/prestop]="common api/inplaced/v1 cri daemon/prestop"
   [daemon/recreate]="common api/inplaced/v1 api/inplaced/internal cri store daemon/prestop daemon/recreate"
   [daemon/server]="common api/grpc/health/v1 api/inplaced/v1 cri store imagepull imagepull/registry daemon/recreate daemon/server"
-  [daemon]="common api/grpc/health/v1 api/inplaced/v1 api/inplaced/internal cri store imagepull imagepull/registry systemd daemon/prestop daemon/recreate daemon/server daemon"
+  [daemon]="common api/grpc/health/v1 api/inplaced/v1 api/inplaced/internal cri store imagepull imagepull/registry systemd metrics daemon/prestop daemon/recreate daemon/server daemon"
   [cli]="common api/cri api/inplaced/v1 api/grpc/health/v1 cri imagepull/registry cli"
 )
-project_dirs="api cli common cri daemon imagepull store systemd tests"
+project_dirs="api cli common cri daemon imagepull metrics store systemd tests"
 
 files=0 includes=0 violations=0
 while IFS= read -r file; do
@@ -43,7 +45,7 @@ while IFS= read -r file; do
          violations=$((violations + 1)) ;;
     esac
   done < <(grep -n '^#include "' "$file" | sed 's/^\([0-9]*\):#include "\([^"]*\)".*/\1:\2/')
-done < <(find api cli common cri daemon imagepull store systemd -type f \( -name '*.h' -o -name '*.cc' \) 2>/dev/null | sort)
+done < <(find api cli common cri daemon imagepull metrics store systemd -type f \( -name '*.h' -o -name '*.cc' \) 2>/dev/null | sort)
 
 echo "check-layers: $files files, $includes project includes, $violations violations"
 [ "$violations" -eq 0 ]

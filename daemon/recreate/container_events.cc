@@ -70,6 +70,7 @@ void ContainerEvents::Run() {
         if (stopping_) return;
         stream_ = stream->get();
       }
+      ReportState("subscribed");
       if (broken_since.has_value()) {
         spdlog::info("container_events_resubscribed down_ms={} failed_attempts={}",
                      absl::ToInt64Milliseconds(clock_.Now() - *broken_since), failed_attempts);
@@ -98,6 +99,7 @@ void ContainerEvents::Run() {
     }
     if (end.code() == absl::StatusCode::kUnimplemented) {
       spdlog::info("container_events_unsupported fallback=polling");
+      ReportState("unsupported");
       return;
     }
     if (!end.ok() && !broken_since.has_value()) {
@@ -106,6 +108,7 @@ void ContainerEvents::Run() {
           "container_events_stream_broken error=\"{}\" (polling; resubscribing with backoff)",
           end.ToString());
       broken_since = clock_.Now();
+      ReportState("broken");
     } else {
       if (broken_since.has_value()) ++failed_attempts;
       spdlog::debug("container_events_resubscribe status=\"{}\" backoff_ms={}", end.ToString(),

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "cri/runtime.h"
@@ -29,6 +30,9 @@ class ContainerEvents {
     std::function<void()> on_event;         // a runtime container event arrived
     std::function<void()> on_resubscribed;  // a stream is open again after a previous one ended:
                                             // events were missed meanwhile
+    // The subscription's state for metrics: "subscribed" (a stream is open), "broken" (it ended
+    // with an error; resubscribing), "unsupported" (the runtime has no event stream). May be null.
+    std::function<void(absl::string_view state)> on_state;
   };
 
   ContainerEvents(cri::Runtime& runtime, Clock& clock, Callbacks callbacks);
@@ -46,6 +50,9 @@ class ContainerEvents {
   void Run();
   // Waits up to `backoff` (real time) unless stopping; returns whether to go on.
   bool WaitBackoff(absl::Duration backoff);
+  void ReportState(absl::string_view state) {
+    if (callbacks_.on_state) callbacks_.on_state(state);
+  }
 
   cri::Runtime& runtime_;
   Clock& clock_;

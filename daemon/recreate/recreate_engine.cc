@@ -35,17 +35,27 @@ std::vector<int> NewlyRestarted(const internal::RecreateRecord& before,
 }
 
 // Logs those containers with what woke the tick and how long after the instance's start it was
-// seen.
+// seen, and reports the delay to `metrics` by source ("event" when a runtime event woke the tick).
 void LogObservedRestarts(const std::pair<std::string, std::string>& key,
                          const internal::RecreateRecord& record, const std::vector<int>& indexes,
-                         const std::string& via, absl::Time now) {
+                         const std::string& via, bool by_event, absl::Time now, Metrics& metrics) {
   for (const int i : indexes) {
     const api::ContainerRecreateState& state = record.request().status().container_states(i);
+    const absl::Duration delay = now - FromProtoTime(state.restarted_at());
     spdlog::info(
         "container_restart_observed ns={} name={} container={} new_id={} via={} delay_ms={}",
         key.first, key.second, state.name(), state.new_container_id(), via,
-        absl::ToInt64Milliseconds(now - FromProtoTime(state.restarted_at())));
+        absl::ToInt64Milliseconds(delay));
+    metrics.RestartObserved(by_event ? "event" : "poll", delay);
   }
+}
+
+// "succeeded" when every container's recreate succeeded, else "failed".
+const char* CompletionResult(const api::RecreateStatus& status) {
+  for (const api::ContainerRecreateState& state : status.container_states()) {
+    if (state.phase() != api::CONTAINER_RECREATE_PHASE_SUCCEEDED) return "failed";
+  }
+  return "succeeded";
 }
 
 std::string PodKey(const api::RecreateRequest& request) {
@@ -88,6 +98,7 @@ RecreateEngine::RecreateEngine(cri::Runtime& runtime, Clock& clock, store::Store
       prestop_(prestop),
       hub_(hub),
       options_(options),
+      metrics_(options.metrics != nullptr ? *options.metrics : NoMetrics()),
       parse_pre_stop_([](absl::string_view json) { return ParseKubeletPreStopHandler(json); }),
       kills_(options.kill_workers),
       loop_(clock, [this](uint32_t wake_reasons) { return LoopTick(wake_reasons); }) {
@@ -95,7 +106,11 @@ RecreateEngine::RecreateEngine(cri::Runtime& runtime, Clock& clock, store::Store
     ContainerEvents::Callbacks callbacks;
     callbacks.on_event = [this] { Wake(kWakeEvent); };
     callbacks.on_resubscribed = [this] { Wake(kWakeResubscribed); };
+    callbacks.on_state = [this](absl::string_view state) { metrics_.EventStreamState(state); };
     events_ = std::make_unique<ContainerEvents>(runtime, clock, std::move(callbacks));
+    metrics_.EventStreamState("connecting");
+  } else {
+    metrics_.EventStreamState("disabled");
   }
 }
 
@@ -220,6 +235,28 @@ RecreateEngine::Pulse RecreateEngine::LastPulse() const {
   return pulse;
 }
 
+RecreateEngine::Stats RecreateEngine::GetStats() {
+  absl::MutexLock lock(&mu_);
+  Stats stats;
+  for (const auto& [key, entry] : requests_) {
+    const api::RecreateRequest& request = entry.record.request();
+    switch (request.status().phase()) {
+      case api::RECREATE_PHASE_RECREATING:
+        ++stats.recreating;
+        break;
+      case api::RECREATE_PHASE_COMPLETED:
+        ++stats.completed;
+        break;
+      default:  // PENDING (and a record not advanced yet)
+        ++stats.pending;
+        stats.oldest_pending_created = std::min(stats.oldest_pending_created,
+                                                FromProtoTime(request.metadata().creation_time()));
+        break;
+    }
+  }
+  return stats;
+}
+
 absl::Status RecreateEngine::CheckAcceptingLocked() {
   if (stopping_) return absl::UnavailableError("inplaced is shutting down");
   return absl::OkStatus();
@@ -267,6 +304,9 @@ absl::Status RecreateEngine::CommitLocked(const Key& key, Entry& entry,
   }
   if (new_phase == api::RECREATE_PHASE_COMPLETED && old_phase != api::RECREATE_PHASE_COMPLETED) {
     Dequeue(key, entry);
+    metrics_.RecreateCompleted(CompletionResult(request.status()),
+                               FromProtoTime(request.status().completion_time()) -
+                                   FromProtoTime(request.metadata().creation_time()));
   }
   entry.record = std::move(record);
   entry.revision = revision;
@@ -370,7 +410,8 @@ absl::Status RecreateEngine::Tick(uint32_t wake_reasons) {
                         committed.ToString());
           continue;
         }
-        LogObservedRestarts(key, entry->record, restarted, WakeReasonsName(wake_reasons), now);
+        LogObservedRestarts(key, entry->record, restarted, WakeReasonsName(wake_reasons),
+                            (wake_reasons & kWakeEvent) != 0, now, metrics_);
       }
       DispatchKillsLocked(key, *entry, std::move(result.kills));
       fast = fast || HasReadinessWait(entry->record) || !entry->kills_in_flight.empty();

@@ -61,6 +61,7 @@
 #include "common/cancellation.h"
 #include "common/clock.h"
 #include "common/executor.h"
+#include "common/metrics.h"
 #include "common/tick_loop.h"
 #include "cri/runtime.h"
 #include "daemon/prestop/prestop_runner.h"
@@ -83,6 +84,7 @@ struct RecreateEngineOptions {
   absl::Duration slow_poll = absl::Seconds(1);         // otherwise
   int kill_workers = 16;         // bounded executor for preStop + StopContainer
   bool use_event_stream = true;  // GetContainerEvents for early wake-ups when supported
+  Metrics* metrics = nullptr;    // completions, kills, hooks, restarts; null: NoMetrics()
 };
 
 class RecreateEngine final : public RecreateManager {
@@ -126,6 +128,17 @@ class RecreateEngine final : public RecreateManager {
     int open_requests = 0;
   };
   Pulse LastPulse() const;
+
+  // The requests' current state for the metrics exporter: how many are in each phase, and since
+  // when the oldest PENDING one (not started: queued behind its pod's running request, or waiting
+  // for its containers) has existed. Takes the engine's lock.
+  struct Stats {
+    int pending = 0;
+    int recreating = 0;
+    int completed = 0;
+    absl::Time oldest_pending_created = absl::InfiniteFuture();  // none pending
+  };
+  Stats GetStats();
 
   // RecreateManager (errors as documented there and in recreate.proto).
   absl::StatusOr<::inplaced::v1::CreateRecreateRequestResponse> Create(
@@ -221,6 +234,7 @@ class RecreateEngine final : public RecreateManager {
   PreStopRunner& prestop_;
   WatchHub& hub_;
   const RecreateEngineOptions options_;
+  Metrics& metrics_;
   const PreStopParser parse_pre_stop_;
 
   absl::Mutex mu_;

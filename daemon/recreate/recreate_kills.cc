@@ -15,6 +15,18 @@ namespace {
 namespace api = ::inplaced::v1;
 namespace internal = ::inplaced::internal;
 
+// The metrics label of a finished hook's outcome.
+const char* OutcomeLabel(api::PreStopOutcome outcome) {
+  switch (outcome) {
+    case api::PRE_STOP_OUTCOME_SUCCEEDED:
+      return "succeeded";
+    case api::PRE_STOP_OUTCOME_TIMED_OUT:
+      return "timed_out";
+    default:
+      return "failed";
+  }
+}
+
 }  // namespace
 
 void RecreateEngine::DispatchKillsLocked(const Key& key, Entry& entry,
@@ -54,7 +66,9 @@ void RecreateEngine::RunKill(const KillJob& job) {
     spdlog::info("prestop_started ns={} name={} container={} id={} deadline={}", job.key.first,
                  job.key.second, action.container_name, action.container_id,
                  absl::FormatTime(deadline));
+    const absl::Time hook_start = clock_.Now();
     const PreStopResult result = prestop_.Run(*action.pre_stop, target, deadline, &hooks_cancel_);
+    const absl::Duration hook_duration = clock_.Now() - hook_start;
     absl::MutexLock lock(&mu_);
     Entry* entry = FindJobLocked(job);
     if (entry == nullptr || stopping_) {
@@ -66,6 +80,7 @@ void RecreateEngine::RunKill(const KillJob& job) {
     spdlog::info("prestop_finished ns={} name={} container={} outcome={} message=\"{}\"",
                  job.key.first, job.key.second, action.container_name,
                  api::PreStopOutcome_Name(result.outcome), result.message);
+    metrics_.PreStopFinished(OutcomeLabel(result.outcome), hook_duration);
     internal::RecreateRecord record = entry->record;
     ApplyPreStopResult(&record, action.container_index, result.outcome, result.message,
                        clock_.Now());
@@ -99,10 +114,12 @@ void RecreateEngine::RunKill(const KillJob& job) {
         "runtime answers)",
         job.key.first, job.key.second, action.container_name, action.container_id,
         stopped.ToString());
+    metrics_.KillFinished("deferred");
     absl::MutexLock lock(&mu_);
     finish(FindJobLocked(job));
     return;
   }
+  metrics_.KillFinished(stopped.ok() ? "stopped" : "failed");
   if (!stopped.ok()) {
     spdlog::warn("container_kill_failed ns={} name={} container={} id={} error=\"{}\"",
                  job.key.first, job.key.second, action.container_name, action.container_id,
