@@ -1,0 +1,112 @@
+// What the recreate engine reports to the Metrics seam (kills, hooks, restarts, completions) and
+// its Stats for the state gauges, on a FakeClock, a FakeRuntime and a RecordingMetrics.
+
+#include <string>
+
+#include "common/proto_time.h"
+#include "daemon/recreate/recreate_engine.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/fakes/recording_metrics.h"
+#include "tests/unit/daemon/recreate/engine_test_support.h"
+
+namespace inplaced::daemon {
+namespace {
+
+namespace api = ::inplaced::v1;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using testing::EngineEnv;
+using testing::NewCreate;
+using testing::PodOptions;
+
+RecreateEngineOptions WithMetrics(Metrics* metrics) {
+  RecreateEngineOptions options = EngineEnv::DefaultOptions();
+  options.metrics = metrics;
+  return options;
+}
+
+TEST(RecreateMetricsTest, ARecreateReportsItsHookKillRestartAndCompletion) {
+  fakes::RecordingMetrics metrics;
+  EngineEnv env(fakes::RuntimeProfile::Containerd16(), WithMetrics(&metrics));
+  PodOptions pod;
+  pod.pre_stop_json = R"({"exec":{"command":["drain"]}})";
+  env.RunPod(pod);
+  env.StartEngine();
+  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
+  // The hook takes 2 s on the fake clock.
+  env.prestop_.Block();
+  ASSERT_OK(env.engine_->TickOnce());
+  env.prestop_.WaitRunning(1);
+  env.clock_.Advance(absl::Seconds(2));
+  env.prestop_.Release();
+  env.engine_->WaitForKills();
+  // kubelet starts the new instance 1 s later; the next tick (a poll) sees it 250 ms after that.
+  env.KubeletRestarts();
+  env.clock_.Advance(absl::Milliseconds(250));
+  env.Tick();
+  EXPECT_EQ(testing::Get(*env.engine_, "r1").status().phase(), api::RECREATE_PHASE_COMPLETED);
+  EXPECT_THAT(metrics.Lines(),
+              ElementsAre("events disabled", "prestop succeeded 2s", "kill stopped",
+                          "recreate succeeded 3.25s", "restart poll 250ms"));
+}
+
+TEST(RecreateMetricsTest, AFailedStopIsAFailedKillAndAFailedRecreate) {
+  fakes::RecordingMetrics metrics;
+  EngineEnv env(fakes::RuntimeProfile::Containerd16(), WithMetrics(&metrics));
+  env.RunPod({});
+  env.StartEngine();
+  env.runtime_.InjectError("StopContainer", absl::InternalError("permission denied"));
+  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
+  env.Tick();
+  env.Tick();
+  EXPECT_THAT(metrics.Lines(), ElementsAre("events disabled", "kill failed", "recreate failed 0"));
+}
+
+TEST(RecreateMetricsTest, AnUnavailableRuntimeDefersTheKill) {
+  fakes::RecordingMetrics metrics;
+  EngineEnv env(fakes::RuntimeProfile::Containerd16(), WithMetrics(&metrics));
+  env.RunPod({});
+  env.StartEngine();
+  env.runtime_.InjectError("StopContainer", absl::UnavailableError("runtime restarting"));
+  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
+  env.Tick();
+  EXPECT_THAT(metrics.Lines(), Contains("kill deferred"));
+}
+
+TEST(RecreateMetricsTest, StatsCountPhasesAndTheOldestPendingRequest) {
+  EngineEnv env;
+  env.RunPod({});
+  env.StartEngine();
+  RecreateEngine::Stats stats = env.engine_->GetStats();
+  EXPECT_EQ(stats.pending + stats.recreating + stats.completed, 0);
+  EXPECT_EQ(stats.oldest_pending_created, absl::InfiniteFuture());
+
+  const absl::Time first = env.clock_.Now();
+  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
+  env.clock_.Advance(absl::Seconds(5));
+  const absl::Time second = env.clock_.Now();
+  ASSERT_OK(env.engine_->Create(NewCreate("r2", {"a"})).status());
+  stats = env.engine_->GetStats();
+  EXPECT_EQ(stats.pending, 2);
+  EXPECT_EQ(stats.recreating, 0);
+  EXPECT_EQ(stats.oldest_pending_created, first);
+
+  env.Tick();  // r1 starts; r2 waits behind it (same pod)
+  stats = env.engine_->GetStats();
+  EXPECT_EQ(stats.pending, 1);
+  EXPECT_EQ(stats.recreating, 1);
+  EXPECT_EQ(stats.oldest_pending_created, second);
+
+  env.KubeletRestarts();
+  env.Tick();  // r1 completes, r2 starts
+  env.KubeletRestarts();
+  env.Tick();
+  stats = env.engine_->GetStats();
+  EXPECT_EQ(stats.pending, 0);
+  EXPECT_EQ(stats.recreating, 0);
+  EXPECT_EQ(stats.completed, 2);
+}
+
+}  // namespace
+}  // namespace inplaced::daemon
