@@ -56,7 +56,8 @@ show "$inplacectl" runtime ps -n demo
 step "Start inplaced against this containerd (control API on a private unix socket)"
 sock=$env_dir/run/inplaced.sock
 "$inplaced" --runtime-endpoint "$INPLACED_E2E_CONTAINERD_ENDPOINT" --socket "$sock" \
-  --state-dir "$env_dir/state" >"$env_dir/inplaced.out" 2>"$env_dir/inplaced.log" &
+  --state-dir "$env_dir/state" --probe-address 127.0.0.1:0 \
+  >"$env_dir/inplaced.out" 2>"$env_dir/inplaced.log" &
 daemon_pid=$!
 for _ in $(seq 100); do grep -q 'inplaced ready' "$env_dir/inplaced.out" 2>/dev/null && break; sleep 0.1; done
 grep 'inplaced ready' "$env_dir/inplaced.out" || { cat "$env_dir/inplaced.log"; exit 1; }

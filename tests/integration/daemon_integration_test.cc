@@ -345,7 +345,8 @@ TEST_F(DaemonIntegrationTest, SecondDaemonOnTheSameSocketFailsToStart) {
   ASSERT_OK_AND_ASSIGN(
       ChildProcess second,
       ChildProcess::Start({INPLACED_PATH, "--runtime-endpoint", "unix://" + cri_socket_, "--socket",
-                           socket_, "--state-dir", dir_.Join("state2")}));
+                           socket_, "--state-dir", dir_.Join("state2"), "--probe-address",
+                           "127.0.0.1:0"}));
   ASSERT_OK_AND_ASSIGN(int status,
                        second.Stop(0, absl::Seconds(30)));  // signal 0: wait for its exit
   ASSERT_TRUE(WIFEXITED(status)) << status;

@@ -58,6 +58,7 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
       "slow_poll_ms: 2000\n"
       "log_level: debug\n"
       "no_event_stream: true\n"
+      "probe_address: 0.0.0.0:10254\n"
       "max_concurrent_pulls: 5\n"
       "insecure_registry: [reg.lan:5000, mirror.lan]\n"
       "image_fs_path: /data/containerd\n"
@@ -76,6 +77,7 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
   EXPECT_EQ(o.slow_poll_ms, 2000);
   EXPECT_EQ(o.log_level, "debug");
   EXPECT_FALSE(o.use_event_stream);
+  EXPECT_EQ(o.probe_address, "0.0.0.0:10254");
   EXPECT_EQ(o.max_concurrent_pulls, 5);
   EXPECT_THAT(o.insecure_registries, ElementsAre("reg.lan:5000", "mirror.lan"));
   EXPECT_EQ(o.image_fs_path, "/data/containerd");
@@ -85,7 +87,7 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
 
 TEST_F(ConfigFileTest, TheTableCoversEveryKeyTheFirstTestSets) {
   // The test above names every setting: a setting added to the table must be added there too.
-  EXPECT_EQ(AllSettings().size(), 16u);
+  EXPECT_EQ(AllSettings().size(), 17u);
 }
 
 TEST_F(ConfigFileTest, EmptyFileAndCommentsOnlyChangeNothing) {

@@ -90,6 +90,44 @@ TEST(OptionsTest, InvalidValuesExitWithUsageErrorNamingTheFlag) {
   }
 }
 
+TEST(OptionsTest, ProbeAddressDefaultsToLocalhostAndEmptyDisablesIt) {
+  EXPECT_EQ(ParseArgs({}).options.probe_address, "127.0.0.1:9478");
+  EXPECT_EQ(ParseArgs({"--probe-address", "0.0.0.0:10254"}).options.probe_address,
+            "0.0.0.0:10254");
+  EXPECT_EQ(ParseArgs({"--probe-address", "[::1]:0"}).options.probe_address, "[::1]:0");
+  const CommandLine disabled = ParseArgs({"--probe-address", ""});
+  ASSERT_TRUE(disabled.run) << disabled.output;
+  EXPECT_EQ(disabled.options.probe_address, "");
+  ScopedEnv env("INPLACED_PROBE_ADDRESS", "127.0.0.1:9999");
+  EXPECT_EQ(ParseArgs({}).options.probe_address, "127.0.0.1:9999");
+}
+
+TEST(OptionsTest, BadProbeAddressesNameTheSettingAndWhatIsWrong) {
+  struct Case {
+    std::string value;
+    std::string problem;
+  };
+  const std::vector<Case> cases = {
+      {"9478", "must be host:port"},
+      {"127.0.0.1:65536", "port between 0 and 65535"},
+      {"127.0.0.1:http", "port between 0 and 65535"},
+      {"::1:9478", "IPv6"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.value);
+    const CommandLine parsed = ParseArgs({"--probe-address", c.value});
+    EXPECT_FALSE(parsed.run);
+    EXPECT_EQ(parsed.exit_code, kUsageExitCode);
+    EXPECT_THAT(parsed.output, HasSubstr("--probe-address"));
+    EXPECT_THAT(parsed.output, HasSubstr(c.problem));
+    EXPECT_THAT(parsed.output, HasSubstr(c.value));
+  }
+  ScopedEnv env("INPLACED_PROBE_ADDRESS", "localhost");
+  const CommandLine from_env = ParseArgs({});
+  EXPECT_FALSE(from_env.run);
+  EXPECT_THAT(from_env.output, HasSubstr("INPLACED_PROBE_ADDRESS"));
+}
+
 TEST(OptionsTest, HelpExitsZeroWithTheFlags) {
   const CommandLine parsed = ParseArgs({"--help"});
   EXPECT_FALSE(parsed.run);
