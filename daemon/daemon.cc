@@ -355,8 +355,8 @@ absl::Status Daemon::StartPuller(Parts& parts) {
                  *options.image_fs_assume_free_bytes);
   }
   parts.disk = std::make_unique<imagepull::FreeSpaceCheck>(disk_options);
-  parts.precheck = std::make_unique<imagepull::DiskSpacePrecheck>(
-      *parts.registry, *parts.instrumented, *parts.disk);
+  parts.precheck = std::make_unique<imagepull::DiskSpacePrecheck>(*parts.registry,
+                                                                  *parts.instrumented, *parts.disk);
   imagepull::PullerOptions puller_options;
   puller_options.max_concurrent_pulls = options.max_concurrent_pulls;
   puller_options.metrics = parts.metrics.get();
@@ -390,8 +390,8 @@ absl::Status Daemon::StartProbe(Parts& parts,
   absl::StatusOr<std::unique_ptr<metrics::ProbeServer>> probe =
       metrics::ProbeServer::Start(parts.options.probe_address, std::move(handlers));
   if (!probe.ok()) {
-    return absl::Status(probe.status().code(),
-                        absl::StrCat("probe_address (--probe-address): ", probe.status().message()));
+    return absl::Status(probe.status().code(), absl::StrCat("probe_address (--probe-address): ",
+                                                            probe.status().message()));
   }
   parts.probe = *std::move(probe);
   spdlog::info("probe_port_listening address={} port={}", parts.options.probe_address,

@@ -53,7 +53,8 @@ std::string CheckProbeAddress(const std::string& address) {
     return "must end in :port with a port between 0 and 65535";
   }
   if (host.front() == '[') {
-    if (host.size() < 3 || host.back() != ']') return "an IPv6 host must be in brackets: [::1]:port";
+    if (host.size() < 3 || host.back() != ']')
+      return "an IPv6 host must be in brackets: [::1]:port";
     return "";
   }
   for (char c : host) {
@@ -71,7 +72,7 @@ absl::StatusOr<std::unique_ptr<ProbeServer>> ProbeServer::Start(const std::strin
   }
   std::unique_ptr<ProbeServer> server(new ProbeServer(std::move(handlers)));
   // Two threads: probes and scrapes are short, and the machine's cores belong to the engines.
-  const char* options[] = {"listening_ports",  address.c_str(), "num_threads", "2",
+  const char* options[] = {"listening_ports",    address.c_str(), "num_threads", "2",
                            "request_timeout_ms", "10000",         nullptr};
   struct mg_callbacks callbacks = {};
   struct mg_init_data init = {};

@@ -27,13 +27,13 @@ const Histogram::BucketBoundaries& RecreateBuckets() {
   return *buckets;
 }
 const Histogram::BucketBoundaries& PreStopBuckets() {
-  static const auto* const buckets = new Histogram::BucketBoundaries{
-      0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600};
+  static const auto* const buckets =
+      new Histogram::BucketBoundaries{0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600};
   return *buckets;
 }
 const Histogram::BucketBoundaries& RestartDelayBuckets() {
-  static const auto* const buckets = new Histogram::BucketBoundaries{
-      0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60};
+  static const auto* const buckets =
+      new Histogram::BucketBoundaries{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60};
   return *buckets;
 }
 const Histogram::BucketBoundaries& PullBuckets() {
@@ -124,7 +124,8 @@ PrometheusMetrics::PrometheusMetrics(const std::string& version)
       .Set(1);
   // Every series of a fixed label set exists from the start (at 0), so rate() and absent() work
   // before the first event.
-  for (const char* phase : {"pending", "recreating", "completed"}) requests_.Add({{"phase", phase}});
+  for (const char* phase : {"pending", "recreating", "completed"})
+    requests_.Add({{"phase", phase}});
   for (const char* result : {"succeeded", "failed"}) {
     recreate_duration_.Add({{"result", result}}, RecreateBuckets());
   }

@@ -130,8 +130,8 @@ class PrepullE2eTest : public ::testing::Test {
 
   void StartDaemon(std::vector<std::string> extra_flags = {}) {
     std::vector<std::string> argv = {
-        INPLACED_PATH, "--runtime-endpoint", env_.containerd_endpoint, "--socket",
-        socket_,       "--state-dir",        dir_ + "/state",          "--no-event-stream",
+        INPLACED_PATH,     "--runtime-endpoint", env_.containerd_endpoint, "--socket",
+        socket_,           "--state-dir",        dir_ + "/state",          "--no-event-stream",
         "--probe-address", "127.0.0.1:0"};  // port 0: the suites run in parallel
     argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
     ASSERT_OK_AND_ASSIGN(ChildProcess child, ChildProcess::Start(argv));

@@ -79,9 +79,9 @@ void RecreateE2eTest::SetUp() {
 
 void RecreateE2eTest::StartDaemon() {
   // Probe port 0: the suites run in parallel.
-  std::vector<std::string> argv = {INPLACED_PATH,      "--runtime-endpoint", env_.containerd_endpoint,
-                                   "--socket",         socket_,              "--state-dir",
-                                   dir_ + "/state",    "--probe-address",    "127.0.0.1:0"};
+  std::vector<std::string> argv = {
+      INPLACED_PATH, "--runtime-endpoint", env_.containerd_endpoint, "--socket",   socket_,
+      "--state-dir", dir_ + "/state",      "--probe-address",        "127.0.0.1:0"};
   for (std::string& flag : DaemonPollFlags()) argv.push_back(std::move(flag));
   ASSERT_OK_AND_ASSIGN(ChildProcess child, ChildProcess::Start(argv, daemon_log_));
   daemon_ = std::make_unique<ChildProcess>(std::move(child));

@@ -30,9 +30,7 @@ class RecordingMetrics final : public Metrics {
   void RestartObserved(absl::string_view source, absl::Duration delay) override {
     Add(absl::StrCat("restart ", source, " ", absl::FormatDuration(delay)));
   }
-  void EventStreamState(absl::string_view state) override {
-    Add(absl::StrCat("events ", state));
-  }
+  void EventStreamState(absl::string_view state) override { Add(absl::StrCat("events ", state)); }
   void PullFinished(absl::string_view result, absl::Duration duration) override {
     Add(absl::StrCat("pull ", result, " ", absl::FormatDuration(duration)));
   }

@@ -47,9 +47,9 @@ void DaemonHarness::StartDaemon(std::vector<std::string> extra_flags) {
 
 void DaemonHarness::LaunchDaemon(std::vector<std::string> extra_flags) {
   // Port 0 for the probe port: suites run in parallel, each daemon on a port of its own.
-  std::vector<std::string> argv = {INPLACED_PATH,   "--runtime-endpoint", "unix://" + cri_socket_,
-                                   "--socket",      socket_,              "--state-dir",
-                                   dir_.Join("state"), "--probe-address", "127.0.0.1:0"};
+  std::vector<std::string> argv = {
+      INPLACED_PATH, "--runtime-endpoint", "unix://" + cri_socket_, "--socket",   socket_,
+      "--state-dir", dir_.Join("state"),   "--probe-address",       "127.0.0.1:0"};
   const std::vector<std::string> suite_flags = DaemonFlags();
   argv.insert(argv.end(), suite_flags.begin(), suite_flags.end());
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());

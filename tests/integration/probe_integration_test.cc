@@ -103,7 +103,8 @@ TEST_F(ProbeIntegrationTest, ReadyOnlyOnceTheRuntimeAnsweredAndMetricsFollowARec
   EXPECT_TRUE(Eventually([&] {
     ready = Get("/readyz");
     return ready.status == 200;
-  })) << ready.status << " " << ready.body;
+  })) << ready.status
+      << " " << ready.body;
   EXPECT_THAT(ready.body, HasSubstr("runtime: ok"));
   EXPECT_THAT(ready.body, HasSubstr("store: ok"));
   EXPECT_THAT(ready.body, HasSubstr("engine: last tick"));
@@ -164,10 +165,10 @@ TEST_F(ProbeIntegrationTest, ProbeAddressDisabledServesNoPort) {
 std::pair<int, std::string> RunToExit(const std::string& dir, const std::string& cri_socket,
                                       const std::string& socket, const std::string& probe_address) {
   const std::string log = dir + "/inplaced-" + std::to_string(::getpid()) + ".log";
-  absl::StatusOr<ChildProcess> child = ChildProcess::Start(
-      {INPLACED_PATH, "--runtime-endpoint", "unix://" + cri_socket, "--socket", socket,
-       "--state-dir", dir + "/state", "--probe-address", probe_address},
-      log);
+  absl::StatusOr<ChildProcess> child =
+      ChildProcess::Start({INPLACED_PATH, "--runtime-endpoint", "unix://" + cri_socket, "--socket",
+                           socket, "--state-dir", dir + "/state", "--probe-address", probe_address},
+                          log);
   EXPECT_TRUE(child.ok()) << child.status();
   if (!child.ok()) return {-1, ""};
   absl::StatusOr<int> status = child->Stop(0, absl::Seconds(30));  // signal 0: wait for exit

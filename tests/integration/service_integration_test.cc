@@ -234,11 +234,10 @@ TEST_F(SocketGroupIntegrationTest, UnknownGroupFailsTheStartNamingIt) {
   const std::string log = dir_.Join("inplaced.log");
   ASSERT_OK_AND_ASSIGN(
       ChildProcess child,
-      ChildProcess::Start(
-          {INPLACED_PATH, "--runtime-endpoint", "unix://" + cri_socket_, "--socket", socket_,
-           "--state-dir", dir_.Join("state"), "--socket-group", "no-such-group-ipd",
-           "--probe-address", "127.0.0.1:0"},
-          log));
+      ChildProcess::Start({INPLACED_PATH, "--runtime-endpoint", "unix://" + cri_socket_, "--socket",
+                           socket_, "--state-dir", dir_.Join("state"), "--socket-group",
+                           "no-such-group-ipd", "--probe-address", "127.0.0.1:0"},
+                          log));
   ASSERT_OK_AND_ASSIGN(int status, child.Stop(0, absl::Seconds(30)));  // signal 0: wait for exit
   ASSERT_TRUE(WIFEXITED(status)) << status;
   EXPECT_EQ(WEXITSTATUS(status), 1);

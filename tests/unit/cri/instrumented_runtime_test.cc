@@ -17,8 +17,8 @@ namespace {
 
 using ::inplaced::testing::StatusIs;
 using ::testing::ElementsAre;
-using ::testing::Return;
 using testing::MockRuntime;
+using ::testing::Return;
 
 // A clock the mocked calls move forward.
 class StepClock final : public Clock {

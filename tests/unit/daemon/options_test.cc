@@ -92,8 +92,7 @@ TEST(OptionsTest, InvalidValuesExitWithUsageErrorNamingTheFlag) {
 
 TEST(OptionsTest, ProbeAddressDefaultsToLocalhostAndEmptyDisablesIt) {
   EXPECT_EQ(ParseArgs({}).options.probe_address, "127.0.0.1:9478");
-  EXPECT_EQ(ParseArgs({"--probe-address", "0.0.0.0:10254"}).options.probe_address,
-            "0.0.0.0:10254");
+  EXPECT_EQ(ParseArgs({"--probe-address", "0.0.0.0:10254"}).options.probe_address, "0.0.0.0:10254");
   EXPECT_EQ(ParseArgs({"--probe-address", "[::1]:0"}).options.probe_address, "[::1]:0");
   const CommandLine disabled = ParseArgs({"--probe-address", ""});
   ASSERT_TRUE(disabled.run) << disabled.output;

@@ -33,7 +33,8 @@ TEST(PrometheusMetricsTest, FixedSeriesExistAtZeroBeforeAnyEvent) {
   EXPECT_THAT(text, HasSubstr("inplaced_kills_total{result=\"stopped\"} 0"));
   EXPECT_THAT(text, HasSubstr("inplaced_recreate_requests{phase=\"pending\"} 0"));
   EXPECT_THAT(text, HasSubstr("inplaced_recreate_duration_seconds_count{result=\"succeeded\"} 0"));
-  EXPECT_THAT(text, HasSubstr("inplaced_restart_detection_delay_seconds_count{source=\"event\"} 0"));
+  EXPECT_THAT(text,
+              HasSubstr("inplaced_restart_detection_delay_seconds_count{source=\"event\"} 0"));
   EXPECT_THAT(text, HasSubstr("inplaced_image_pulls{kind=\"adhoc\",phase=\"pulling\"} 0"));
   EXPECT_THAT(text, HasSubstr("inplaced_watch_streams{api=\"recreate\"} 0"));
   // Families keyed by an open-ended set (CRI methods and codes) appear with their first call.
@@ -58,16 +59,19 @@ TEST(PrometheusMetricsTest, ReportsMoveTheirSeries) {
   EXPECT_THAT(text, HasSubstr("inplaced_kills_total{result=\"failed\"} 1"));
   EXPECT_THAT(text, HasSubstr("inplaced_recreate_duration_seconds_count{result=\"succeeded\"} 1"));
   EXPECT_THAT(text, HasSubstr("inplaced_recreate_duration_seconds_sum{result=\"succeeded\"} 3"));
-  EXPECT_THAT(text,
-              HasSubstr("inplaced_recreate_duration_seconds_bucket{result=\"succeeded\",le=\"2\"} 0"));
-  EXPECT_THAT(text,
-              HasSubstr("inplaced_recreate_duration_seconds_bucket{result=\"succeeded\",le=\"5\"} 1"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("inplaced_recreate_duration_seconds_bucket{result=\"succeeded\",le=\"2\"} 0"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("inplaced_recreate_duration_seconds_bucket{result=\"succeeded\",le=\"5\"} 1"));
   EXPECT_THAT(text, HasSubstr("inplaced_prestop_duration_seconds_count{outcome=\"timed_out\"} 1"));
   EXPECT_THAT(text, HasSubstr("inplaced_restart_detection_delay_seconds_bucket{source=\"event\","
                               "le=\"0.05\"} 1"));
   EXPECT_THAT(text, HasSubstr("inplaced_restart_detection_delay_seconds_bucket{source=\"poll\","
                               "le=\"0.5\"} 0"));
-  EXPECT_THAT(text, HasSubstr("inplaced_cri_call_duration_seconds_count{method=\"StopContainer\"} 2"));
+  EXPECT_THAT(text,
+              HasSubstr("inplaced_cri_call_duration_seconds_count{method=\"StopContainer\"} 2"));
   EXPECT_THAT(text, HasSubstr("inplaced_cri_call_errors_total{code=\"DEADLINE_EXCEEDED\","
                               "method=\"StopContainer\"} 1"));
   EXPECT_THAT(text, Not(HasSubstr("code=\"OK\""))) << "successes are no errors";
@@ -208,8 +212,8 @@ TEST_F(ProbeServerTest, OtherPathsAndMethodsAreRefused) {
 }
 
 TEST(ProbeServerStartTest, AMalformedAddressIsInvalidArgument) {
-  EXPECT_THAT(ProbeServer::Start("nope", {}), StatusIs(absl::StatusCode::kInvalidArgument,
-                                                       HasSubstr("\"nope\"")));
+  EXPECT_THAT(ProbeServer::Start("nope", {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("\"nope\"")));
 }
 
 TEST(ProbeServerStartTest, APortInUseIsUnavailableNamingTheAddress) {
