@@ -91,7 +91,7 @@ metrics::ProbeResult Readiness(Observed& observed, const ServingState& state, Cl
   const bool runtime = observed.runtime_answered;
   const bool store = observed.store_open;
   const ServingPhase phase = observed.stopping ? ServingPhase::kStopping : state.phase();
-  std::string engine = "not started";
+  std::string engine = "not running";
   bool engine_ok = false;
   if (observed.engine != nullptr) {
     const absl::Time last_tick = observed.engine->LastPulse().last_tick;

@@ -14,6 +14,8 @@ packages=(
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libcurl4-openssl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
   libsystemd-dev libsqlite3-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libssl-dev
+  # metrics: prometheus-cpp (registry, text format) and civetweb (the probe/metrics HTTP port)
+  prometheus-cpp-dev libcivetweb-dev
   # e2e: real runtime, images, registries
   containerd runc busybox-static umoci skopeo docker-registry apache2-utils curl procps util-linux
   mount gcc libc6-dev coreutils gzip tar
