@@ -43,8 +43,9 @@ absl::Status ProbeHttp(const HttpProbe& probe) {
   curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, 1000L);  // kubelet's default timeoutSeconds: 1
   curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION,
-                   +[](char*, size_t size, size_t count, void*) { return size * count; });
+  curl_easy_setopt(
+      curl.get(), CURLOPT_WRITEFUNCTION,
+      +[](char*, size_t size, size_t count, void*) { return size * count; });
   const CURLcode code = curl_easy_perform(curl.get());
   if (code != CURLE_OK) {
     return absl::UnavailableError(absl::StrCat(url, ": ", curl_easy_strerror(code)));
@@ -56,7 +57,6 @@ absl::Status ProbeHttp(const HttpProbe& probe) {
   }
   return absl::OkStatus();
 }
-
 
 // A TCP port nobody listens on now (the kernel's pick for an ephemeral bind).
 int FreeLoopbackPort() {
@@ -101,8 +101,8 @@ class DaemonSetE2eTest : public RecreateE2eTest {
     ASSERT_OK_AND_ASSIGN(pod_, ReadDaemonSetPod(INPLACED_DAEMONSET_MANIFEST, node));
     ASSERT_TRUE(pod_.readiness.has_value()) << "the DaemonSet has no readiness probe";
     ASSERT_TRUE(pod_.liveness.has_value()) << "the DaemonSet has no liveness probe";
-    pod_.spec.log_directory = absl::StrCat(env_.log_dir, "/", pod_.spec.namespace_, "_",
-                                           pod_.spec.name, "_", getpid());
+    pod_.spec.log_directory =
+        absl::StrCat(env_.log_dir, "/", pod_.spec.namespace_, "_", pod_.spec.name, "_", getpid());
     ASSERT_OK(standin_->RunPod(pod_.spec).status());
 
     // Readiness as kubelet probes it (periodSeconds shortened): the daemon serves the control
@@ -131,10 +131,11 @@ class DaemonSetE2eTest : public RecreateE2eTest {
   void ImportImage() {
     const char* archive = std::getenv("INPLACED_E2E_IMAGE_ARCHIVE");
     ASSERT_NE(archive, nullptr) << "INPLACED_E2E_IMAGE_ARCHIVE is not set (ctest sets it)";
-    const std::string command = absl::StrCat(
-        Quote(env_.values.at("INPLACED_E2E_CTR")), " --address ", Quote(env_.containerd_sock),
-        " -n k8s.io images import --snapshotter ", Quote(env_.values.at("INPLACED_E2E_SNAPSHOTTER")),
-        " ", Quote(archive), " >", Quote(dir_ + "/import.log"), " 2>&1");
+    const std::string command =
+        absl::StrCat(Quote(env_.values.at("INPLACED_E2E_CTR")), " --address ",
+                     Quote(env_.containerd_sock), " -n k8s.io images import --snapshotter ",
+                     Quote(env_.values.at("INPLACED_E2E_SNAPSHOTTER")), " ", Quote(archive), " >",
+                     Quote(dir_ + "/import.log"), " 2>&1");
     ASSERT_EQ(std::system(command.c_str()), 0) << ReadFile(dir_ + "/import.log");
   }
 

@@ -75,8 +75,8 @@ absl::StatusOr<DaemonSetPod> ReadDaemonSetPod(const std::string& manifest_path,
 
     DaemonSetPod out;
     out.spec.namespace_ = (*daemonset)["metadata"]["namespace"].as<std::string>("default");
-    out.spec.name = absl::StrCat((*daemonset)["metadata"]["name"].as<std::string>(), "-",
-                                 node.node_name);
+    out.spec.name =
+        absl::StrCat((*daemonset)["metadata"]["name"].as<std::string>(), "-", node.node_name);
     out.spec.uid = absl::StrCat("uid-", out.spec.name);
     for (const auto& label : pod["metadata"]["labels"]) {
       out.spec.labels[label.first.as<std::string>()] = label.second.as<std::string>();
@@ -135,9 +135,10 @@ absl::StatusOr<DaemonSetPod> ReadDaemonSetPod(const std::string& manifest_path,
     for (const auto& mount : container["volumeMounts"]) {
       const std::string name = mount["name"].as<std::string>();
       const auto path = volume_paths.find(name);
-      if (path == volume_paths.end()) return Invalid("volumeMounts[" + name + "]", "no such volume");
-      c.mounts.push_back({path->second, mount["mountPath"].as<std::string>(),
-                          mount["readOnly"].as<bool>(false)});
+      if (path == volume_paths.end())
+        return Invalid("volumeMounts[" + name + "]", "no such volume");
+      c.mounts.push_back(
+          {path->second, mount["mountPath"].as<std::string>(), mount["readOnly"].as<bool>(false)});
     }
 
     absl::StatusOr<std::optional<HttpProbe>> readiness =

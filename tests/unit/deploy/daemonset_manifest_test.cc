@@ -17,9 +17,9 @@
 namespace inplaced::fakes {
 namespace {
 
+using ::inplaced::testing::StatusIs;
 using ::testing::Contains;
 using ::testing::ElementsAre;
-using ::inplaced::testing::StatusIs;
 
 class DaemonSetManifestTest : public ::testing::Test {
  protected:
@@ -92,8 +92,8 @@ TEST_F(DaemonSetManifestTest, EveryNodePathTheDaemonUsesIsMounted) {
 
 TEST_F(DaemonSetManifestTest, RunsOnTheHostNetworkWithNodeName) {
   EXPECT_TRUE(pod_.spec.host_network);
-  EXPECT_THAT(container().envs, Contains(std::make_pair(std::string("NODE_NAME"),
-                                                        std::string("node-1"))));
+  EXPECT_THAT(container().envs,
+              Contains(std::make_pair(std::string("NODE_NAME"), std::string("node-1"))));
   ASSERT_TRUE(pod_.readiness.has_value());
   ASSERT_TRUE(pod_.liveness.has_value());
   EXPECT_EQ(pod_.readiness->path, "/readyz");
