@@ -19,6 +19,8 @@ packages=(
   # e2e: real runtime, images, registries
   containerd runc busybox-static umoci skopeo docker-registry apache2-utils curl procps util-linux
   mount gcc libc6-dev coreutils gzip tar
+  # the container image (scripts/build-image.sh): buildah, an mmdebstrap base, objcopy
+  buildah mmdebstrap binutils
   # systemd: `systemd-analyze verify` of systemd/inplaced.service (needs no systemd as PID 1)
   systemd
 )

@@ -113,7 +113,7 @@ class RecreateE2eTest : public ::testing::Test {
   std::vector<std::string> DaemonLogLines(const std::string& needle) const;
 
   // Starts the daemon (stderr appended to daemon_log_) and makes stub_ once it is ready.
-  void StartDaemon();
+  virtual void StartDaemon();
 
   E2eEnv env_;
   E2eConnection connection_;

@@ -102,6 +102,12 @@ absl::StatusOr<std::string> KubeletStandIn::RunPod(const PodSpec& spec) {
       env->set_key(name);
       env->set_value(value);
     }
+    for (const ContainerSpec::Mount& mount : container.mounts) {
+      criv1::Mount* cri_mount = config.add_mounts();
+      cri_mount->set_host_path(mount.host_path);
+      cri_mount->set_container_path(mount.container_path);
+      cri_mount->set_readonly(mount.read_only);
+    }
     auto& labels = *config.mutable_labels();
     labels[std::string(kubelet::kPodName)] = spec.name;
     labels[std::string(kubelet::kPodNamespace)] = spec.namespace_;

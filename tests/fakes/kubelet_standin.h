@@ -36,6 +36,13 @@ struct ContainerSpec {
   std::optional<std::string> ports_json;
   // Extra container annotations (device-plugin style), added next to kubelet's own.
   std::map<std::string, std::string> annotations;
+  // Bind mounts, as kubelet makes them of hostPath (and ConfigMap) volumes.
+  struct Mount {
+    std::string host_path;
+    std::string container_path;
+    bool read_only = false;
+  };
+  std::vector<Mount> mounts;
 };
 
 // The part of a Kubernetes pod that kubelet passes to the CRI.
