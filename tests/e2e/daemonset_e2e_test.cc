@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "api/inplaced/v1/nodeimage.grpc.pb.h"
+#include "gmock/gmock.h"
 #include "tests/e2e/recreate_fixture.h"
 #include "tests/fakes/daemonset_pod.h"
 #include "tests/support/status_matchers.h"
@@ -33,10 +34,11 @@ using ::inplaced::fakes::DaemonSetNode;
 using ::inplaced::fakes::DaemonSetPod;
 using ::inplaced::fakes::HttpProbe;
 using ::inplaced::fakes::ReadDaemonSetPod;
+using ::testing::HasSubstr;
 
-// GET http://<host>:<port><path> as kubelet's httpGet probe: OK for a 2xx/3xx answer, UNAVAILABLE
-// otherwise (with the status code or connection error).
-absl::Status ProbeHttp(const HttpProbe& probe) {
+// GET http://<host>:<port><path> as kubelet's httpGet probe: the body of a 2xx/3xx answer,
+// UNAVAILABLE otherwise (with the status code or connection error).
+absl::StatusOr<std::string> HttpGet(const HttpProbe& probe) {
   std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
   if (curl == nullptr) return absl::InternalError("curl_easy_init failed");
   const std::string url = absl::StrCat("http://", probe.host, ":", probe.port, probe.path);
@@ -55,8 +57,10 @@ absl::Status ProbeHttp(const HttpProbe& probe) {
   if (http_code < 200 || http_code >= 400) {
     return absl::UnavailableError(absl::StrCat(url, ": HTTP ", http_code));
   }
-  return absl::OkStatus();
+  return body;
 }
+
+absl::Status ProbeHttp(const HttpProbe& probe) { return HttpGet(probe).status(); }
 
 // A TCP port nobody listens on now (the kernel's pick for an ephemeral bind).
 int FreeLoopbackPort() {
@@ -182,9 +186,16 @@ TEST_F(DaemonSetE2eTest, ManifestPodRecreatesAnotherPodsContainerAndPrePulls) {
   EXPECT_EQ(pulled.pull().status().phase(), api::IMAGE_PULL_PHASE_SUCCEEDED)
       << pulled.DebugString();
 
-  // Still ready, and alive, after the work.
+  // Still ready, and alive, after the work; the metrics on the probe port counted both.
   EXPECT_OK(ProbeHttp(*pod_.readiness));
   EXPECT_OK(ProbeHttp(*pod_.liveness));
+  HttpProbe metrics = *pod_.readiness;
+  metrics.path = "/metrics";
+  ASSERT_OK_AND_ASSIGN(const std::string text, HttpGet(metrics));
+  EXPECT_THAT(text, HasSubstr("inplaced_kills_total{result=\"stopped\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("inplaced_recreate_duration_seconds_count{result=\"succeeded\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("inplaced_image_pulls{kind=\"adhoc\",phase=\"succeeded\"} 1\n"));
 }
 
 }  // namespace

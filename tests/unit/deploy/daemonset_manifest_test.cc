@@ -100,6 +100,19 @@ TEST_F(DaemonSetManifestTest, RunsOnTheHostNetworkWithNodeName) {
   EXPECT_EQ(pod_.liveness->path, "/healthz");
 }
 
+TEST_F(DaemonSetManifestTest, ProbesReachTheConfiguredProbePort) {
+  const daemon::DaemonOptions options = EffectiveOptions();
+  const size_t colon = options.probe_address.rfind(':');
+  ASSERT_NE(colon, std::string::npos) << options.probe_address;
+  const std::string host = options.probe_address.substr(0, colon);
+  const int port = std::stoi(options.probe_address.substr(colon + 1));
+  for (const HttpProbe& probe : {*pod_.readiness, *pod_.liveness}) {
+    EXPECT_EQ(probe.port, port) << probe.path;
+    // Host network: kubelet reaches the node's loopback, where the probe port listens.
+    EXPECT_EQ(probe.host, host) << probe.path;
+  }
+}
+
 TEST_F(DaemonSetManifestTest, UnmappedHostPathIsAnErrorNamingTheVolume) {
   DaemonSetNode node = node_;
   node.host_paths.erase("/var/lib/inplaced");
