@@ -57,7 +57,8 @@ struct KeyDeleter {
 };
 
 std::unique_ptr<BIO, BioDeleter> MemoryBio(const std::string& pem) {
-  return std::unique_ptr<BIO, BioDeleter>(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  return std::unique_ptr<BIO, BioDeleter>(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
 }
 
 // The first PEM certificate of `pem`, or null.
@@ -86,10 +87,10 @@ absl::Status CheckTcpSettings(const DaemonOptions& options) {
   const bool client_ca = !options.tcp_tls_client_ca.empty();
   if (options.tcp_address.empty()) {
     if (cert || key || client_ca || options.tcp_insecure) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          Named("tcp_tls_cert"), ", ", Named("tcp_tls_key"), ", ", Named("tcp_tls_client_ca"),
-          " and ", Named("tcp_insecure"), " configure the TCP listener: they need ",
-          Named("tcp_address")));
+      return absl::InvalidArgumentError(
+          absl::StrCat(Named("tcp_tls_cert"), ", ", Named("tcp_tls_key"), ", ",
+                       Named("tcp_tls_client_ca"), " and ", Named("tcp_insecure"),
+                       " configure the TCP listener: they need ", Named("tcp_address")));
     }
     return absl::OkStatus();
   }
@@ -103,9 +104,9 @@ absl::Status CheckTcpSettings(const DaemonOptions& options) {
                                                    " exclude each other: TLS or plaintext"));
   }
   if (client_ca && !cert) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        Named("tcp_tls_client_ca"), " (mTLS) needs the server's own certificate: set ",
-        Named("tcp_tls_cert"), " and ", Named("tcp_tls_key")));
+    return absl::InvalidArgumentError(
+        absl::StrCat(Named("tcp_tls_client_ca"), " (mTLS) needs the server's own certificate: set ",
+                     Named("tcp_tls_cert"), " and ", Named("tcp_tls_key")));
   }
   if (!cert && !options.tcp_insecure) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -138,13 +139,14 @@ absl::StatusOr<std::optional<TcpListenerConfig>> LoadTcpListener(const DaemonOpt
                      " holds no PEM private key (or an encrypted one: inplaced takes none)"));
   }
   // gRPC would only fail the TLS handshakes later; a mismatch is a start-up error here.
-  const bool matches = X509_check_private_key(FirstCertificate(*cert).get(), private_key.get()) == 1;
+  const bool matches =
+      X509_check_private_key(FirstCertificate(*cert).get(), private_key.get()) == 1;
   ERR_clear_error();
   if (!matches) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        Named("tcp_tls_key"), ": the key in ", options.tcp_tls_key,
-        " does not match the certificate in ", options.tcp_tls_cert, " (", Named("tcp_tls_cert"),
-        ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(Named("tcp_tls_key"), ": the key in ", options.tcp_tls_key,
+                     " does not match the certificate in ", options.tcp_tls_cert, " (",
+                     Named("tcp_tls_cert"), ")"));
   }
   config.cert_chain_pem = *std::move(cert);
   config.private_key_pem = *std::move(key);
