@@ -64,8 +64,8 @@ class TcpListenerTest : public DaemonHarness {
   std::string Tls(const std::string& name) const { return dir_.Join("tls/" + name); }
 
   std::vector<std::string> ServerTlsFlags() const {
-    return {"--tcp-address", "127.0.0.1:0", "--tcp-tls-cert", Tls("server.crt"), "--tcp-tls-key",
-            Tls("server.key")};
+    return {"--tcp-address",   "127.0.0.1:0",   "--tcp-tls-cert",
+            Tls("server.crt"), "--tcp-tls-key", Tls("server.key")};
   }
   std::vector<std::string> ServerMutualTlsFlags() const {
     std::vector<std::string> flags = ServerTlsFlags();
@@ -119,8 +119,9 @@ class TcpListenerTest : public DaemonHarness {
 
   // Runs inplaced with `flags` (after the harness' usual ones), which must make it exit; its result.
   CliResult RunDaemonToExit(const std::vector<std::string>& flags) {
-    std::vector<std::string> args = {"--runtime-endpoint", "unix://" + cri_socket_, "--socket",
-                                     socket_, "--state-dir", dir_.Join("state")};
+    std::vector<std::string> args = {"--runtime-endpoint", "unix://" + cri_socket_,
+                                     "--socket",           socket_,
+                                     "--state-dir",        dir_.Join("state")};
     args.insert(args.end(), flags.begin(), flags.end());
     return RunCli(INPLACED_PATH, args, "", absl::Seconds(60));
   }
@@ -172,7 +173,7 @@ TEST_F(TcpListenerTest, MutualTlsAcceptsOnlyClientsWithACertificateOfTheClientCa
 TEST_F(TcpListenerTest, InplacectlReachesTheDaemonOverMutualTls) {
   const std::string address = StartWithTcp(ServerMutualTlsFlags());
   ASSERT_FALSE(address.empty());
-  const std::vector<std::string> mtls = {"--address",  address,           "--tls-ca",
+  const std::vector<std::string> mtls = {"--address",   address,          "--tls-ca",
                                          Tls("ca.crt"), "--tls-cert",     Tls("client.crt"),
                                          "--tls-key",   Tls("client.key")};
   std::vector<std::string> args = {"health"};
@@ -193,10 +194,10 @@ TEST_F(TcpListenerTest, InplacectlReachesTheDaemonOverMutualTls) {
   EXPECT_THAT(result.out, HasSubstr("pod-00000"));
 
   // The same through the environment.
-  result = RunCli("/usr/bin/env",
-                  {"INPLACED_ADDRESS=" + address, "INPLACED_TLS_CA=" + Tls("ca.crt"),
-                   "INPLACED_TLS_CERT=" + Tls("client.crt"),
-                   "INPLACED_TLS_KEY=" + Tls("client.key"), INPLACECTL_PATH, "health"});
+  result =
+      RunCli("/usr/bin/env", {"INPLACED_ADDRESS=" + address, "INPLACED_TLS_CA=" + Tls("ca.crt"),
+                              "INPLACED_TLS_CERT=" + Tls("client.crt"),
+                              "INPLACED_TLS_KEY=" + Tls("client.key"), INPLACECTL_PATH, "health"});
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, HasSubstr("SERVING"));
 
@@ -333,11 +334,27 @@ TEST_F(TcpListenerTest, BadTlsSettingsFailTheStartNamingSettingAndFile) {
 TEST_F(TcpListenerTest, PythonClientRecreatesOverMutualTls) {
   const std::string address = StartWithTcp(ServerMutualTlsFlags());
   ASSERT_FALSE(address.empty());
-  const CliResult python = RunCli(
-      PYTHON3_PATH,
-      {PYTHON_CLIENT_PATH, "--proto-root", PROTO_ROOT, "--out", dir_.Join("python"), "--address",
-       address, "--ca", Tls("ca.crt"), "--cert", Tls("client.crt"), "--key", Tls("client.key"),
-       "--namespace", "bulk", "--name", "from-python", "--pod", "pod-00001", "--container", "c0"});
+  const CliResult python = RunCli(PYTHON3_PATH, {PYTHON_CLIENT_PATH,
+                                                 "--proto-root",
+                                                 PROTO_ROOT,
+                                                 "--out",
+                                                 dir_.Join("python"),
+                                                 "--address",
+                                                 address,
+                                                 "--ca",
+                                                 Tls("ca.crt"),
+                                                 "--cert",
+                                                 Tls("client.crt"),
+                                                 "--key",
+                                                 Tls("client.key"),
+                                                 "--namespace",
+                                                 "bulk",
+                                                 "--name",
+                                                 "from-python",
+                                                 "--pod",
+                                                 "pod-00001",
+                                                 "--container",
+                                                 "c0"});
   EXPECT_EQ(python.exit_code, 0) << python.out << python.err;
   EXPECT_THAT(python.out, HasSubstr("recreate succeeded bulk/from-python containers=c0"));
 
@@ -358,12 +375,27 @@ TEST_F(TcpListenerTest, PythonClientRecreatesOverMutualTls) {
             api::CONTAINER_RECREATE_PHASE_SUCCEEDED);
 
   // Without its certificate the same agent is refused.
-  const CliResult refused = RunCli(
-      PYTHON3_PATH,
-      {PYTHON_CLIENT_PATH, "--proto-root", PROTO_ROOT, "--out", dir_.Join("python"), "--address",
-       address, "--ca", Tls("ca.crt"), "--cert", Tls("other-client.crt"), "--key",
-       Tls("other-client.key"), "--namespace", "bulk", "--name", "refused", "--pod", "pod-00000",
-       "--container", "c0"});
+  const CliResult refused = RunCli(PYTHON3_PATH, {PYTHON_CLIENT_PATH,
+                                                  "--proto-root",
+                                                  PROTO_ROOT,
+                                                  "--out",
+                                                  dir_.Join("python"),
+                                                  "--address",
+                                                  address,
+                                                  "--ca",
+                                                  Tls("ca.crt"),
+                                                  "--cert",
+                                                  Tls("other-client.crt"),
+                                                  "--key",
+                                                  Tls("other-client.key"),
+                                                  "--namespace",
+                                                  "bulk",
+                                                  "--name",
+                                                  "refused",
+                                                  "--pod",
+                                                  "pod-00000",
+                                                  "--container",
+                                                  "c0"});
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_THAT(refused.err, HasSubstr("UNAVAILABLE"));
 }
