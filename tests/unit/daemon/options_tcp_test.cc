@@ -28,10 +28,9 @@ TEST(OptionsTcpTest, NoTcpListenerByDefault) {
 }
 
 TEST(OptionsTcpTest, FlagsEnvironmentAndConfigFileSetTheListener) {
-  CommandLine parsed =
-      ParseArgs({"--tcp-address", "0.0.0.0:9443", "--tcp-tls-cert", "/etc/inplaced/tls.crt",
-                 "--tcp-tls-key", "/etc/inplaced/tls.key", "--tcp-tls-client-ca",
-                 "/etc/inplaced/clients.crt"});
+  CommandLine parsed = ParseArgs({"--tcp-address", "0.0.0.0:9443", "--tcp-tls-cert",
+                                  "/etc/inplaced/tls.crt", "--tcp-tls-key", "/etc/inplaced/tls.key",
+                                  "--tcp-tls-client-ca", "/etc/inplaced/clients.crt"});
   ASSERT_TRUE(parsed.run) << parsed.output;
   EXPECT_EQ(parsed.options.tcp_address, "0.0.0.0:9443");
   EXPECT_EQ(parsed.options.tcp_tls_cert, "/etc/inplaced/tls.crt");
@@ -49,7 +48,8 @@ TEST(OptionsTcpTest, FlagsEnvironmentAndConfigFileSetTheListener) {
 
   ::inplaced::testing::TempDir dir;
   const std::string config = dir.Join("config.yaml");
-  std::ofstream(config) << "tcp_address: 127.0.0.1:9443\ntcp_tls_cert: /c.crt\ntcp_tls_key: /c.key\n";
+  std::ofstream(config)
+      << "tcp_address: 127.0.0.1:9443\ntcp_tls_cert: /c.crt\ntcp_tls_key: /c.key\n";
   parsed = ParseArgs({"--config", config});
   ASSERT_TRUE(parsed.run) << parsed.output;
   EXPECT_EQ(parsed.options.tcp_address, "127.0.0.1:9443");
