@@ -201,6 +201,17 @@ TEST_F(TcpListenerTest, InplacectlReachesTheDaemonOverMutualTls) {
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, HasSubstr("SERVING"));
 
+  // --tls-server-name: the name checked against the daemon's certificate (127.0.0.1, localhost).
+  args = {"health", "--tls-server-name", "localhost"};
+  args.insert(args.end(), mtls.begin(), mtls.end());
+  result = RunCli(INPLACECTL_PATH, args);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  args = {"health", "--tls-server-name", "not-the-daemon"};
+  args.insert(args.end(), mtls.begin(), mtls.end());
+  result = RunCli(INPLACECTL_PATH, args);
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("UNAVAILABLE"));
+
   // Without a client certificate: unreachable (exit 2), the target named.
   result = RunCli(INPLACECTL_PATH, {"health", "--address", address, "--tls-ca", Tls("ca.crt")});
   EXPECT_EQ(result.exit_code, 2);
