@@ -5,6 +5,7 @@
 // TCP is refused at start unless tcp_insecure; bad TLS files fail the start naming setting and file.
 
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <memory>
@@ -168,6 +169,27 @@ TEST_F(TcpListenerTest, MutualTlsAcceptsOnlyClientsWithACertificateOfTheClientCa
             grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(List(TlsChannel(address, ClientCert::kFromOtherCa), &list).error_code(),
             grpc::StatusCode::UNAVAILABLE);
+}
+
+// Server reflection is served on the TCP listener too: `buf curl` (grpcurl's stand-in) lists the
+// services over mTLS, and is refused without its client certificate.
+TEST_F(TcpListenerTest, ReflectionListsTheServicesOverMutualTls) {
+  ASSERT_EQ(::access(BUF_PATH, X_OK), 0)
+      << "buf not installed at " << BUF_PATH << " (scripts/install-deps.sh)";
+  const std::string address = StartWithTcp(ServerMutualTlsFlags());
+  ASSERT_FALSE(address.empty());
+  CliResult listed = RunCli(BUF_PATH, {"curl", "--protocol", "grpc", "--cacert", Tls("ca.crt"),
+                                       "--cert", Tls("client.crt"), "--key", Tls("client.key"),
+                                       "--list-services", "https://" + address});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  for (const char* service : {"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
+                              "inplaced.v1.NodeImageService", "inplaced.v1.RecreateService"}) {
+    EXPECT_THAT(listed.out, HasSubstr(service));
+  }
+  listed = RunCli(BUF_PATH, {"curl", "--protocol", "grpc", "--cacert", Tls("ca.crt"),
+                             "--list-services", "https://" + address});
+  EXPECT_THAT(listed.out, ::testing::Not(HasSubstr("inplaced.v1.RecreateService")));
+  EXPECT_THAT(listed.err, HasSubstr("unavailable"));
 }
 
 TEST_F(TcpListenerTest, InplacectlReachesTheDaemonOverMutualTls) {
