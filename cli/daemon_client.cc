@@ -1,5 +1,7 @@
 #include "cli/daemon_client.h"
 
+#include <fstream>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +13,29 @@ namespace inplaced::cli {
 
 namespace health = ::grpc::health::v1;
 
+namespace {
+
+// A CLI11 check that reads the PEM file named by the flag into `*pem`: errors (reported by CLI11
+// after the flag's name) when the file cannot be read or holds no PEM block of `kind`.
+CLI::Validator PemFile(std::string* pem, const std::string& kind) {
+  return CLI::Validator(
+      [pem, kind](std::string& path) -> std::string {
+        std::ifstream in(path, std::ios::binary);
+        std::ostringstream contents;
+        if (in) contents << in.rdbuf();
+        if (!in || contents.str().empty()) return "cannot read " + path + " (or it is empty)";
+        if (contents.str().find("-----BEGIN ") == std::string::npos ||
+            contents.str().find(kind) == std::string::npos) {
+          return path + " holds no PEM " + kind;
+        }
+        *pem = contents.str();
+        return "";
+      },
+      "FILE");
+}
+
+}  // namespace
+
 void AddDaemonOptions(CLI::App& app, DaemonFlags* flags) {
   app.add_option("--socket", flags->socket, "The daemon's control socket")
       ->envname(kSocketEnv)
@@ -19,10 +44,61 @@ void AddDaemonOptions(CLI::App& app, DaemonFlags* flags) {
                  "Seconds one call to the daemon may take")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  CLI::Option* address =
+      app.add_option("--address", flags->address,
+                     "host:port of the daemon's TCP listener (TLS), instead of --socket")
+          ->envname(kAddressEnv);
+  CLI::Option* ca = app.add_option("--tls-ca", flags->tls_ca_file,
+                                   "PEM file of the CA that signed the daemon's certificate "
+                                   "(default: the system's roots)")
+                        ->envname(kTlsCaEnv)
+                        ->check(PemFile(&flags->tls_ca_pem, "CERTIFICATE"));
+  CLI::Option* cert =
+      app.add_option("--tls-cert", flags->tls_cert_file,
+                     "PEM file of this client's certificate, for a daemon that requires mTLS")
+          ->envname(kTlsCertEnv)
+          ->check(PemFile(&flags->tls_cert_pem, "CERTIFICATE"));
+  CLI::Option* key = app.add_option("--tls-key", flags->tls_key_file,
+                                    "PEM file of the private key of --tls-cert (unencrypted)")
+                         ->envname(kTlsKeyEnv)
+                         ->check(PemFile(&flags->tls_key_pem, "PRIVATE KEY"));
+  CLI::Option* server_name =
+      app.add_option("--tls-server-name", flags->tls_server_name,
+                     "Name to check the daemon's certificate against (default: the host of "
+                     "--address)")
+          ->envname(kTlsServerNameEnv);
+  CLI::Option* plaintext =
+      app.add_flag("--plaintext", flags->plaintext,
+                   "Reach --address without TLS (a daemon run with tcp_insecure)")
+          ->envname(kPlaintextEnv);
+  for (CLI::Option* tls : {ca, cert, key, server_name, plaintext}) {
+    tls->needs(address);
+    if (tls != plaintext) tls->excludes(plaintext);
+  }
+  cert->needs(key);
+  key->needs(cert);
 }
 
 std::shared_ptr<grpc::Channel> MakeDaemonChannel(const DaemonFlags& flags) {
-  return grpc::CreateChannel("unix:" + flags.socket, grpc::InsecureChannelCredentials());
+  if (flags.address.empty()) {
+    return grpc::CreateChannel("unix:" + flags.socket, grpc::InsecureChannelCredentials());
+  }
+  if (flags.plaintext) {
+    return grpc::CreateChannel(flags.address, grpc::InsecureChannelCredentials());
+  }
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = flags.tls_ca_pem;
+  tls.pem_cert_chain = flags.tls_cert_pem;
+  tls.pem_private_key = flags.tls_key_pem;
+  grpc::ChannelArguments arguments;
+  if (!flags.tls_server_name.empty()) arguments.SetSslTargetNameOverride(flags.tls_server_name);
+  return grpc::CreateCustomChannel(flags.address, grpc::SslCredentials(tls), arguments);
+}
+
+std::string DaemonTarget(const DaemonFlags& flags) {
+  if (flags.address.empty()) return "unix:" + flags.socket;
+  const char* mode = flags.plaintext ? "plaintext" : (flags.tls_cert_pem.empty() ? "tls" : "mtls");
+  return absl::StrCat("tcp ", flags.address, " (", mode, ")");
 }
 
 absl::Status DaemonCallStatus(const grpc::Status& status, const std::string& target) {
@@ -35,7 +111,7 @@ absl::Status DaemonCallStatus(const grpc::Status& status, const std::string& tar
 
 DaemonClient::DaemonClient(const DaemonFlags& flags)
     : rpc_timeout_(absl::Seconds(flags.rpc_timeout_seconds)),
-      target_("unix:" + flags.socket),
+      target_(DaemonTarget(flags)),
       channel_(MakeDaemonChannel(flags)),
       recreate_(v1::RecreateService::NewStub(channel_)),
       node_image_(v1::NodeImageService::NewStub(channel_)),

@@ -27,19 +27,49 @@ inline constexpr char kDefaultDaemonSocket[] = "/run/inplaced/inplaced.sock";
 // The environment variable that names the socket when --socket is not given.
 inline constexpr char kSocketEnv[] = "INPLACED_SOCKET";
 
+// The environment variables of the TCP flags (the daemon reads none of them).
+inline constexpr char kAddressEnv[] = "INPLACED_ADDRESS";
+inline constexpr char kTlsCaEnv[] = "INPLACED_TLS_CA";
+inline constexpr char kTlsCertEnv[] = "INPLACED_TLS_CERT";
+inline constexpr char kTlsKeyEnv[] = "INPLACED_TLS_KEY";
+inline constexpr char kTlsServerNameEnv[] = "INPLACED_TLS_SERVER_NAME";
+inline constexpr char kPlaintextEnv[] = "INPLACED_PLAINTEXT";
+
 // Where the daemon is and how long a unary call may take. Filled by CLI11 before a callback runs.
 struct DaemonFlags {
   std::string socket = kDefaultDaemonSocket;
   double rpc_timeout_seconds = 30;
+  // host:port of the daemon's TCP listener; set, it is used instead of the socket.
+  std::string address;
+  // The files of --tls-ca, --tls-cert and --tls-key, as given.
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // The PEM contents of --tls-ca (the CA that signed the daemon's certificate; empty: the system's
+  // roots), --tls-cert and --tls-key (the client certificate for mTLS), read when the flags are
+  // parsed (a file that cannot be read or holds no PEM is a usage error naming the flag).
+  std::string tls_ca_pem;
+  std::string tls_cert_pem;
+  std::string tls_key_pem;
+  // Overrides the name checked against the daemon's certificate (default: the host of address).
+  std::string tls_server_name;
+  // TCP without TLS (a daemon run with tcp_insecure).
+  bool plaintext = false;
 };
 
-// Adds --socket (env INPLACED_SOCKET, default kDefaultDaemonSocket) and --rpc-timeout to `app`.
-// `flags` must outlive app.parse().
+// Adds --socket (env INPLACED_SOCKET, default kDefaultDaemonSocket), --rpc-timeout and the TCP
+// flags --address, --tls-ca, --tls-cert, --tls-key, --tls-server-name, --plaintext (env
+// INPLACED_ADDRESS, INPLACED_TLS_CA, ...) to `app`. The TLS flags need --address, --tls-cert and
+// --tls-key go together, --plaintext excludes them. `flags` must outlive app.parse().
 void AddDaemonOptions(CLI::App& app, DaemonFlags* flags);
 
-// The one function that makes the channel to the daemon. Today a unix socket without TLS; the TCP
-// listener with TLS/mTLS will be chosen here from DaemonFlags, and nothing else needs to change.
+// The one function that makes the channel to the daemon: the unix socket without TLS, or with
+// --address the TCP listener over TLS (verifying the daemon's certificate against --tls-ca, and
+// presenting --tls-cert/--tls-key when given: mTLS), or plaintext with --plaintext.
 std::shared_ptr<grpc::Channel> MakeDaemonChannel(const DaemonFlags& flags);
+
+// "unix:/run/inplaced/inplaced.sock" or "tcp 10.0.0.7:9443 (mtls)": the daemon as messages name it.
+std::string DaemonTarget(const DaemonFlags& flags);
 
 // `status` as an absl::Status with the same code and the daemon's message. UNAVAILABLE (the daemon
 // is not listening, or shutting down) also names `target`.
@@ -51,7 +81,7 @@ class DaemonClient {
  public:
   explicit DaemonClient(const DaemonFlags& flags);
 
-  // "unix:/run/inplaced/inplaced.sock": for messages.
+  // DaemonTarget(flags): for messages.
   const std::string& target() const { return target_; }
 
   absl::StatusOr<v1::CreateRecreateRequestResponse> CreateRecreate(

@@ -23,6 +23,7 @@
 #include "daemon/server/recreate_service.h"
 #include "daemon/server/serving_state.h"
 #include "daemon/socket_group.h"
+#include "daemon/tcp_settings.h"
 #include "imagepull/disk_space_precheck.h"
 #include "imagepull/free_space_check.h"
 #include "imagepull/puller.h"
@@ -236,12 +237,22 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
       parts->state,
       std::vector<std::string>{std::string(::inplaced::v1::RecreateService::service_full_name()),
                                std::string(::inplaced::v1::NodeImageService::service_full_name())});
+  absl::StatusOr<std::optional<TcpListenerConfig>> tcp = LoadTcpListener(options);
+  if (!tcp.ok()) {
+    return absl::Status(tcp.status().code(),
+                        absl::StrCat("control API TCP listener: ", tcp.status().message()));
+  }
+  if (tcp->has_value() && !(*tcp)->tls()) {
+    spdlog::warn("control_tcp_insecure address={} (tcp_insecure: no TLS, no client identity)",
+                 (*tcp)->address);
+  }
   absl::StatusOr<std::unique_ptr<ControlServer>> server = ControlServer::Start(
       options.socket_path,
-      {parts->recreate_service.get(), parts->nodeimage_service.get(), parts->health_service.get()});
+      {parts->recreate_service.get(), parts->nodeimage_service.get(), parts->health_service.get()},
+      *tcp);
   if (!server.ok()) {
     return absl::Status(server.status().code(),
-                        absl::StrCat("control API socket: ", server.status().message()));
+                        absl::StrCat("control API listener: ", server.status().message()));
   }
   parts->server = *std::move(server);
   if (socket_gid.has_value()) {
@@ -443,5 +454,12 @@ void Daemon::Stop() {
 const std::string& Daemon::runtime_endpoint() const { return parts_->runtime.endpoint; }
 
 const std::string& Daemon::socket_path() const { return parts_->options.socket_path; }
+
+std::string Daemon::tcp_address() const {
+  const int port = parts_->server->tcp_port();
+  if (port == 0) return "";
+  const std::string& address = parts_->options.tcp_address;
+  return absl::StrCat(address.substr(0, address.rfind(':')), ":", port);
+}
 
 }  // namespace inplaced::daemon

@@ -19,7 +19,8 @@ class Daemon {
  public:
   // Starts everything, in this order:
   //   1. the control server on options.socket_path (health NOT_SERVING, API calls UNAVAILABLE),
-  //      the socket given to options.socket_group when set (an unknown group fails the start);
+  //      the socket given to options.socket_group when set (an unknown group fails the start), and
+  //      on options.tcp_address when set (TLS files read and checked first: LoadTcpListener);
   //   2. the runtime connection (cri::Connect: discovery, waits for a runtime that is still starting);
   //   3. the store under options.state_dir (created 0700 if missing) and the engine, which reloads every
   //      stored request (recovering interrupted kills) before it is started; then the image puller
@@ -52,6 +53,9 @@ class Daemon {
   // The runtime endpoint in use ("unix:///...").
   const std::string& runtime_endpoint() const;
   const std::string& socket_path() const;
+  // The TCP listener's host:port with the port actually bound (tcp_address' port 0 resolved); ""
+  // without a TCP listener.
+  std::string tcp_address() const;
 
  private:
   struct Parts;

@@ -47,10 +47,13 @@ int main(int argc, char** argv) {
     spdlog::critical("inplaced failed to start: {}", daemon.status().ToString());
     return 1;
   }
-  spdlog::info("inplaced ready socket={} runtime={}", (*daemon)->socket_path(),
-               (*daemon)->runtime_endpoint());
-  std::printf("inplaced ready socket=%s runtime=%s\n", (*daemon)->socket_path().c_str(),
-              (*daemon)->runtime_endpoint().c_str());
+  // tcp= only with a TCP listener: its bound port (tests listen on port 0).
+  const std::string tcp =
+      (*daemon)->tcp_address().empty() ? std::string() : " tcp=" + (*daemon)->tcp_address();
+  spdlog::info("inplaced ready socket={} runtime={}{}", (*daemon)->socket_path(),
+               (*daemon)->runtime_endpoint(), tcp);
+  std::printf("inplaced ready socket=%s runtime=%s%s\n", (*daemon)->socket_path().c_str(),
+              (*daemon)->runtime_endpoint().c_str(), tcp.c_str());
   std::fflush(stdout);
 
   int signal_number = 0;

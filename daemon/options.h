@@ -37,6 +37,14 @@ struct DaemonOptions {
   double image_fs_reserve_percent = 10.0;
   std::optional<uint64_t> image_fs_assume_free_bytes;
 
+  // The control API over TCP (optional; daemon/tcp_settings.h has the rules): TLS with the server's
+  // certificate and key, mTLS when a client CA is set; plaintext only with tcp_insecure.
+  std::string tcp_address;
+  std::string tcp_tls_cert;
+  std::string tcp_tls_key;
+  std::string tcp_tls_client_ca;
+  bool tcp_insecure = false;
+
   // The SQLite database inside state_dir.
   std::string StorePath() const { return state_dir + "/inplaced.db"; }
 };

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "daemon/server/unix_socket.h"
+#include "daemon/tcp_settings.h"
 #include "metrics/probe_server.h"
 
 namespace inplaced::daemon {
@@ -25,6 +26,20 @@ std::string UnixSocketPath(const std::string& value) {
   if (value.size() > kMaxUnixSocketPathLength) {
     return absl::StrCat("is ", value.size(), " bytes, at most ", kMaxUnixSocketPathLength,
                         " fit a unix socket path");
+  }
+  return "";
+}
+
+// "host:port" as gRPC listens on it: a port number (0: any free port) after the last colon, and a
+// host before it (IPv6 in brackets).
+std::string HostPort(const std::string& value) {
+  if (value.empty()) return "";  // no TCP listener
+  const size_t colon = value.rfind(':');
+  int port = -1;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(absl::string_view(value).substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return "must be host:port (0.0.0.0:9443, [::]:9443, 127.0.0.1:0)";
   }
   return "";
 }
@@ -138,6 +153,26 @@ const std::vector<Setting>& Table() {
                         "TESTING ONLY: take every image filesystem to have this many bytes free "
                         "instead of asking statvfs; unset: ask",
                         &O::image_fs_assume_free_bytes, 0, kNoLimit));
+    t->push_back(Text("tcp_address", "--tcp-address", "INPLACED_TCP_ADDRESS",
+                      "host:port of the control API's TCP listener (same services as the socket; "
+                      "port 0: any free port); empty: none. Needs TLS (tcp_tls_cert, tcp_tls_key) "
+                      "or tcp_insecure",
+                      &O::tcp_address, HostPort));
+    t->push_back(Text("tcp_tls_cert", "--tcp-tls-cert", "INPLACED_TCP_TLS_CERT",
+                      "PEM file of the TCP listener's certificate (chain), read at start",
+                      &O::tcp_tls_cert));
+    t->push_back(Text("tcp_tls_key", "--tcp-tls-key", "INPLACED_TCP_TLS_KEY",
+                      "PEM file of the TCP listener's private key (unencrypted), read at start",
+                      &O::tcp_tls_key));
+    t->push_back(Text("tcp_tls_client_ca", "--tcp-tls-client-ca", "INPLACED_TCP_TLS_CLIENT_CA",
+                      "PEM file of the CA(s) client certificates must chain to: set, the TCP "
+                      "listener requires and verifies a client certificate (mTLS)",
+                      &O::tcp_tls_client_ca));
+    Setting tcp_insecure{"tcp_insecure", "--tcp-insecure", "INPLACED_TCP_INSECURE",
+                         "Serve the TCP listener in plaintext, without TLS (anyone who reaches "
+                         "the port controls the node's containers): for tests only",
+                         &O::tcp_insecure};
+    t->push_back(tcp_insecure);
     return t;
   }();
   return *table;
@@ -278,7 +313,7 @@ absl::Status CheckSettingCombination(const DaemonOptions& options) {
         absl::StrCat("slow_poll_ms (--slow-poll-ms) is ", options.slow_poll_ms,
                      ", must be at least fast_poll_ms (--fast-poll-ms), ", options.fast_poll_ms));
   }
-  return absl::OkStatus();
+  return CheckTcpSettings(options);
 }
 
 std::string SettingsMarkdownTable() {

@@ -74,8 +74,8 @@ absl::Status ApplySetting(const Setting& setting, const std::vector<std::string>
 // any number for a list, none for an unset optional.
 std::vector<std::string> SettingItems(const Setting& setting, const DaemonOptions& options);
 
-// Checks that relate several settings (slow_poll_ms >= fast_poll_ms). INVALID_ARGUMENT naming the
-// settings' keys and flags.
+// Checks that relate several settings (slow_poll_ms >= fast_poll_ms; the tcp_* rules of
+// CheckTcpSettings). INVALID_ARGUMENT naming the settings' keys and flags.
 absl::Status CheckSettingCombination(const DaemonOptions& options);
 
 // The README's settings table (Markdown): flag, environment variable, config key, default, meaning.

@@ -23,6 +23,9 @@ packages=(
   buildah mmdebstrap binutils
   # systemd: `systemd-analyze verify` of systemd/inplaced.service (needs no systemd as PID 1)
   systemd
+  # the TCP listener's tests: certificates made with the openssl CLI; a Python agent (stubs from
+  # Debian's protoc + grpc_python_plugin of protobuf-compiler-grpc, run by Debian's python3)
+  openssl python3 python3-grpcio python3-protobuf
 )
 # buf (the grpcurl stand-in) comes from npm; a machine that already has node and npm (not from Debian)
 # keeps them, since Debian's npm conflicts with other nodejs builds.

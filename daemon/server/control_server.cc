@@ -9,16 +9,27 @@
 namespace inplaced::daemon {
 
 absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::Start(
-    const std::string& socket_path, const std::vector<grpc::Service*>& services) {
+    const std::string& socket_path, const std::vector<grpc::Service*>& services,
+    const std::optional<TcpListenerConfig>& tcp) {
   if (absl::Status prepared = PrepareUnixSocketPath(socket_path); !prepared.ok()) return prepared;
   // Registers the reflection service with every ServerBuilder created from now on; idempotent.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   const std::string address = absl::StrCat("unix:", socket_path);
   builder.AddListeningPort(address, grpc::InsecureServerCredentials());
+  int tcp_port = 0;
+  if (tcp.has_value()) {
+    builder.AddListeningPort(tcp->address, MakeServerCredentials(*tcp), &tcp_port);
+  }
   for (grpc::Service* service : services) builder.RegisterService(service);
+  // gRPC binds every port in BuildAndStart and returns null if any fails (then none listens).
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr) {
+    if (tcp.has_value()) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", address, " or on tcp ", tcp->address,
+                       " (in use, or not an address of this host? see gRPC's log above)"));
+    }
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", address, " (see gRPC's log above)"));
   }
@@ -30,7 +41,12 @@ absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::Start(
     return restricted;
   }
   spdlog::info("control_server_listening socket={}", socket_path);
-  return std::unique_ptr<ControlServer>(new ControlServer(socket_path, std::move(server)));
+  if (tcp.has_value()) {
+    spdlog::info("control_server_listening tcp={} port={} mode={}", tcp->address, tcp_port,
+                 tcp->mode());
+  }
+  return std::unique_ptr<ControlServer>(
+      new ControlServer(socket_path, std::move(server), tcp_port));
 }
 
 ControlServer::~ControlServer() { Shutdown(absl::ZeroDuration()); }

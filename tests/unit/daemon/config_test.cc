@@ -63,7 +63,12 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
       "insecure_registry: [reg.lan:5000, mirror.lan]\n"
       "image_fs_path: /data/containerd\n"
       "image_fs_reserve_percent: 12.5\n"
-      "image_fs_assume_free_bytes: 4096\n");
+      "image_fs_assume_free_bytes: 4096\n"
+      "tcp_address: 0.0.0.0:9443\n"
+      "tcp_tls_cert: /etc/inplaced/tls.crt\n"
+      "tcp_tls_key: /etc/inplaced/tls.key\n"
+      "tcp_tls_client_ca: /etc/inplaced/clients.crt\n"
+      "tcp_insecure: true\n");
   DaemonOptions o;
   ASSERT_THAT(ApplyConfigFile(path, o), IsOk());
   EXPECT_EQ(o.runtime_endpoint, "unix:///run/k3s/containerd/containerd.sock");
@@ -83,11 +88,16 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
   EXPECT_EQ(o.image_fs_path, "/data/containerd");
   EXPECT_DOUBLE_EQ(o.image_fs_reserve_percent, 12.5);
   EXPECT_EQ(o.image_fs_assume_free_bytes, 4096u);
+  EXPECT_EQ(o.tcp_address, "0.0.0.0:9443");
+  EXPECT_EQ(o.tcp_tls_cert, "/etc/inplaced/tls.crt");
+  EXPECT_EQ(o.tcp_tls_key, "/etc/inplaced/tls.key");
+  EXPECT_EQ(o.tcp_tls_client_ca, "/etc/inplaced/clients.crt");
+  EXPECT_TRUE(o.tcp_insecure);
 }
 
 TEST_F(ConfigFileTest, TheTableCoversEveryKeyTheFirstTestSets) {
   // The test above names every setting: a setting added to the table must be added there too.
-  EXPECT_EQ(AllSettings().size(), 17u);
+  EXPECT_EQ(AllSettings().size(), 22u);
 }
 
 TEST_F(ConfigFileTest, EmptyFileAndCommentsOnlyChangeNothing) {
