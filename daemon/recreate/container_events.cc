@@ -70,6 +70,7 @@ void ContainerEvents::Run() {
         if (stopping_) return;
         stream_ = stream->get();
       }
+      state_ = EventStreamState::kSubscribed;
       if (broken_since.has_value()) {
         spdlog::info("container_events_resubscribed down_ms={} failed_attempts={}",
                      absl::ToInt64Milliseconds(clock_.Now() - *broken_since), failed_attempts);
@@ -83,6 +84,7 @@ void ContainerEvents::Run() {
       while ((*stream)->Read(&event)) {
         if (!streamed) spdlog::info("container_events_streaming");
         streamed = true;
+        state_ = EventStreamState::kStreaming;
         backoff = kBackoffStart;
         callbacks_.on_event();
       }
@@ -97,9 +99,11 @@ void ContainerEvents::Run() {
       if (stopping_) return;  // the end was ours (Cancel): nothing to log or retry
     }
     if (end.code() == absl::StatusCode::kUnimplemented) {
+      state_ = EventStreamState::kUnsupported;
       spdlog::info("container_events_unsupported fallback=polling");
       return;
     }
+    state_ = EventStreamState::kReconnecting;
     if (!end.ok() && !broken_since.has_value()) {
       // Once per outage; a stream that ends cleanly (CRI-O without pod events) is no outage.
       spdlog::warn(

@@ -127,6 +127,12 @@ class RecreateEngine final : public RecreateManager {
   };
   Pulse LastPulse() const;
 
+  // The runtime event subscription's state (kDisabled without use_event_stream), for the node's
+  // capabilities. Lock-free.
+  EventStreamState event_stream_state() const {
+    return events_ != nullptr ? events_->state() : EventStreamState::kDisabled;
+  }
+
   // RecreateManager (errors as documented there and in recreate.proto).
   absl::StatusOr<::inplaced::v1::CreateRecreateRequestResponse> Create(
       const ::inplaced::v1::CreateRecreateRequestRequest& request) override;
