@@ -1,6 +1,6 @@
 #pragma once
 
-// How `inplacectl version` and `inplacectl health --verbose` show the daemon's NodeService answer.
+// How `inplacectl version` and `inplacectl health --node-info` show the daemon's NodeService answer.
 
 #include <string>
 

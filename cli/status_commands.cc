@@ -45,7 +45,7 @@ absl::StatusOr<int> RunVersion(const DaemonFlags& daemon, const RuntimeFlags& ru
 
 struct HealthArgs {
   std::string service;
-  bool verbose = false;
+  bool node_info = false;
 };
 
 absl::StatusOr<int> RunHealth(const DaemonFlags& daemon, const HealthArgs& args) {
@@ -53,7 +53,7 @@ absl::StatusOr<int> RunHealth(const DaemonFlags& daemon, const HealthArgs& args)
   ASSIGN_OR_RETURN(health::HealthCheckResponse::ServingStatus serving,
                    client.CheckHealth(args.service));
   std::cout << ServingName(serving) << std::endl;
-  if (args.verbose && serving == health::HealthCheckResponse::SERVING) {
+  if (args.node_info && serving == health::HealthCheckResponse::SERVING) {
     ASSIGN_OR_RETURN(v1::NodeInfo info, client.GetNodeInfo());
     std::cout << "daemon:  " << FormatDaemonVersion(info) << std::endl;
     std::cout << "runtime: " << FormatDaemonRuntime(info) << std::endl;
@@ -80,7 +80,7 @@ void AddStatusCommands(CLI::App& app, DaemonFlags* daemon, RuntimeFlags* runtime
   health_cmd->add_option(
       "--service", health_args->service,
       "A service name, e.g. inplaced.v1.RecreateService (default: the whole server)");
-  health_cmd->add_flag("-v,--verbose", health_args->verbose,
+  health_cmd->add_flag("--node-info", health_args->node_info,
                        "When SERVING, also show the node's info (inplaced.v1.NodeService)");
   health_cmd->callback(
       RunCommand(exit_code, [daemon, health_args] { return RunHealth(*daemon, *health_args); }));

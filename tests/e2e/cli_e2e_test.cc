@@ -5,6 +5,8 @@
 // 1); `images pull` pulls from the local registry (exit 0) or fails with the runtime's error on
 // stderr (exit 1); `version` reports this containerd and its event stream.
 
+#include <unistd.h>
+
 #include <fstream>
 #include <optional>
 #include <string>

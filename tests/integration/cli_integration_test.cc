@@ -371,7 +371,7 @@ TEST_F(CliIntegrationTest, VersionAndHealth) {
   EXPECT_EQ(health.out, "SERVING\n");
   EXPECT_EQ(Ctl({"health", "--service", "inplaced.v1.NodeImageService"}).exit_code, 0);
   EXPECT_EQ(Ctl({"health", "--service", "inplaced.v1.NodeService"}).exit_code, 0);
-  const CliResult verbose = Ctl({"health", "-v"});
+  const CliResult verbose = Ctl({"health", "--node-info"});
   EXPECT_EQ(verbose.exit_code, 0) << Describe(verbose);
   EXPECT_THAT(verbose.out, AllOf(::testing::StartsWith("SERVING\ndaemon:  inplaced "),
                                  HasSubstr("\nruntime: runtime=containerd"),

@@ -1,4 +1,4 @@
-// How `inplacectl version` and `health --verbose` show NodeService's answer.
+// How `inplacectl version` and `health --node-info` show NodeService's answer.
 
 #include "cli/node_view.h"
 

@@ -154,8 +154,9 @@ TEST(RecreateEventsStateTest, ARuntimeWithoutTheStreamIsUnsupported) {
 }
 
 TEST(RecreateEventsStateTest, SubscribedUntilTheFirstEventThenStreamingThenReconnecting) {
-  // Polls so rare that nothing but the events drive the engine.
-  EngineEnv env(fakes::RuntimeProfile::Containerd17(), WithEvents(absl::Hours(1)));
+  // Polls so rare that nothing but the events drive the engine. 2.x broadcasts to open streams
+  // only (1.7's shared channel also hands a new reader what was queued before it subscribed).
+  EngineEnv env(fakes::RuntimeProfile::Containerd20(), WithEvents(absl::Hours(1)));
   StartWithAPodAndSubscribed(env);
   // An open stream that has sent nothing: containerd 1.7/2.x before any container event.
   EXPECT_EQ(env.engine_->event_stream_state(), EventStreamState::kSubscribed);
