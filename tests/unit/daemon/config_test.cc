@@ -57,6 +57,7 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
       "fast_poll_ms: 20\n"
       "slow_poll_ms: 2000\n"
       "log_level: debug\n"
+      "node_name: worker-7\n"
       "no_event_stream: true\n"
       "max_concurrent_pulls: 5\n"
       "insecure_registry: [reg.lan:5000, mirror.lan]\n"
@@ -75,6 +76,7 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
   EXPECT_EQ(o.fast_poll_ms, 20);
   EXPECT_EQ(o.slow_poll_ms, 2000);
   EXPECT_EQ(o.log_level, "debug");
+  EXPECT_EQ(o.node_name, "worker-7");
   EXPECT_FALSE(o.use_event_stream);
   EXPECT_EQ(o.max_concurrent_pulls, 5);
   EXPECT_THAT(o.insecure_registries, ElementsAre("reg.lan:5000", "mirror.lan"));
@@ -85,7 +87,7 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
 
 TEST_F(ConfigFileTest, TheTableCoversEveryKeyTheFirstTestSets) {
   // The test above names every setting: a setting added to the table must be added there too.
-  EXPECT_EQ(AllSettings().size(), 16u);
+  EXPECT_EQ(AllSettings().size(), 17u);
 }
 
 TEST_F(ConfigFileTest, EmptyFileAndCommentsOnlyChangeNothing) {
