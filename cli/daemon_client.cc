@@ -115,6 +115,7 @@ DaemonClient::DaemonClient(const DaemonFlags& flags)
       channel_(MakeDaemonChannel(flags)),
       recreate_(v1::RecreateService::NewStub(channel_)),
       node_image_(v1::NodeImageService::NewStub(channel_)),
+      node_(v1::NodeService::NewStub(channel_)),
       health_(health::Health::NewStub(channel_)) {}
 
 std::unique_ptr<grpc::ClientContext> DaemonClient::UnaryContext() const {
@@ -261,6 +262,14 @@ absl::StatusOr<v1::AdHocPullStatus> DaemonClient::PullImage(const v1::PullImageR
   const grpc::Status status = node_image_->PullImage(UnaryContext().get(), request, &response);
   if (!status.ok()) return Convert(status);
   return std::move(*response.mutable_pull());
+}
+
+absl::StatusOr<v1::NodeInfo> DaemonClient::GetNodeInfo() {
+  v1::GetNodeInfoResponse response;
+  const grpc::Status status =
+      node_->GetNodeInfo(UnaryContext().get(), v1::GetNodeInfoRequest(), &response);
+  if (!status.ok()) return Convert(status);
+  return response.node_info();
 }
 
 absl::StatusOr<health::HealthCheckResponse::ServingStatus> DaemonClient::CheckHealth(

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "api/grpc/health/v1/health.grpc.pb.h"
+#include "api/inplaced/v1/node.grpc.pb.h"
 #include "api/inplaced/v1/nodeimage.grpc.pb.h"
 #include "api/inplaced/v1/recreate.grpc.pb.h"
 
@@ -110,6 +111,9 @@ class DaemonClient {
                               const std::function<bool(const v1::NodeImage&)>& on_update);
   absl::StatusOr<v1::AdHocPullStatus> PullImage(const v1::PullImageRequest& request);
 
+  // inplaced.v1.NodeService/GetNodeInfo.
+  absl::StatusOr<v1::NodeInfo> GetNodeInfo();
+
   // grpc.health.v1.Health/Check for `service` ("" = the whole server).
   absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> CheckHealth(
       const std::string& service);
@@ -126,6 +130,7 @@ class DaemonClient {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::RecreateService::Stub> recreate_;
   std::unique_ptr<v1::NodeImageService::Stub> node_image_;
+  std::unique_ptr<v1::NodeService::Stub> node_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
 };
 

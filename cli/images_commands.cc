@@ -54,6 +54,12 @@ class PullFollower {
             if (!PullFinished(pull.phase)) return true;
             failed |= pull.phase == v1::IMAGE_PULL_PHASE_FAILED;
           }
+          // Scripts read why on stderr: the runtime's gRPC code and message, as the daemon got them.
+          for (const PullProgress& pull : pulls) {
+            if (pull.phase != v1::IMAGE_PULL_PHASE_FAILED) continue;
+            std::cerr << "inplacectl: pull of " << pull.reference << " failed: " << pull.message
+                      << std::endl;
+          }
           exit_code = failed ? kExitFailed : kExitOk;
           return false;
         });
@@ -158,6 +164,7 @@ struct PullArgs {
   std::string pull_policy;
   bool detach = false;
   double timeout_seconds = 0;
+  int retries = -1;  // PullPolicy.backoff_limit; -1: the daemon's default
 };
 
 absl::StatusOr<int> RunPull(const DaemonFlags& daemon, const PullArgs& args) {
@@ -165,6 +172,7 @@ absl::StatusOr<int> RunPull(const DaemonFlags& daemon, const PullArgs& args) {
   v1::PullImageRequest request;
   request.set_image(args.reference);
   request.set_image_pull_policy(policy);
+  if (args.retries >= 0) request.mutable_pull_policy()->set_backoff_limit(args.retries);
   ASSIGN_OR_RETURN(const std::vector<std::string> secrets, ReadSecrets(args.secret_files));
   for (const std::string& secret : secrets) request.add_pull_secrets(secret);
   DaemonClient client(daemon);
@@ -231,6 +239,10 @@ void AddImagesCommands(CLI::App& app, DaemonFlags* daemon, int* exit_code) {
                    "Always or IfNotPresent (default: IfNotPresent)");
   AddSecretFileOption(*pull, &pull_args->secret_files);
   pull->add_flag("--detach", pull_args->detach, "Start the pull and return");
+  pull->add_option("--retries", pull_args->retries,
+                   "Attempts after a failed one (the pull policy's backoff_limit, 0-100; default: "
+                   "the daemon's, 3)")
+      ->check(CLI::Range(0, 100));
   pull->add_option("--timeout", pull_args->timeout_seconds,
                    "Stop following after this many seconds (0: never)")
       ->check(CLI::NonNegativeNumber);

@@ -8,9 +8,6 @@
 
 namespace inplaced::cli {
 
-// The client's version (the CMake project version).
-const char* ClientVersion();
-
 void AddStatusCommands(CLI::App& app, DaemonFlags* daemon, RuntimeFlags* runtime, int* exit_code);
 
 }  // namespace inplaced::cli

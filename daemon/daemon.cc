@@ -11,14 +11,18 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/build_info.h"
 #include "common/real_clock.h"
 #include "cri/connect.h"
 #include "cri/instrumented_runtime.h"
+#include "daemon/node_name.h"
 #include "daemon/prestop/cri_prestop_runner.h"
 #include "daemon/recreate/recreate_engine.h"
 #include "daemon/recreate/watch_hub.h"
 #include "daemon/server/control_server.h"
 #include "daemon/server/health_service.h"
+#include "daemon/server/node_info.h"
+#include "daemon/server/node_service.h"
 #include "daemon/server/nodeimage_service.h"
 #include "daemon/server/recreate_service.h"
 #include "daemon/server/serving_state.h"
@@ -176,6 +180,7 @@ struct Daemon::Parts {
   ServingState state;
   std::unique_ptr<RecreateServiceImpl> recreate_service;
   std::unique_ptr<NodeImageServiceImpl> nodeimage_service;
+  std::unique_ptr<NodeServiceImpl> node_service;
   std::unique_ptr<HealthServiceImpl> health_service;
   std::unique_ptr<ControlServer> server;  // stopped in Stop(), before the engine
   RealClock clock;
@@ -192,6 +197,7 @@ struct Daemon::Parts {
   std::unique_ptr<imagepull::FreeSpaceCheck> disk;
   std::unique_ptr<imagepull::DiskSpacePrecheck> precheck;
   std::unique_ptr<imagepull::ImagePuller> puller;  // destroyed before the store and the runtime
+  std::unique_ptr<NodeInfoReporter> node_info;     // reads the runtime and the engine
   systemd::Notifier* notifier = nullptr;
   std::unique_ptr<systemd::Heartbeat> heartbeat;  // reads the engine and the puller
   std::unique_ptr<metrics::ProbeServer> probe;    // reads `observed`: stopped first
@@ -203,6 +209,7 @@ struct Daemon::Parts {
     if (nodeimage_service != nullptr) nodeimage_service->StopStreams();
     if (server != nullptr) server->Shutdown(absl::ZeroDuration());
     puller.reset();
+    node_info.reset();
     if (engine != nullptr) engine->Shutdown();
     hub.Shutdown();
   }
@@ -233,10 +240,12 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   }
   parts->recreate_service = std::make_unique<RecreateServiceImpl>(parts->state);
   parts->nodeimage_service = std::make_unique<NodeImageServiceImpl>(parts->state);
+  parts->node_service = std::make_unique<NodeServiceImpl>(parts->state);
   parts->health_service = std::make_unique<HealthServiceImpl>(
       parts->state,
       std::vector<std::string>{std::string(::inplaced::v1::RecreateService::service_full_name()),
-                               std::string(::inplaced::v1::NodeImageService::service_full_name())});
+                               std::string(::inplaced::v1::NodeImageService::service_full_name()),
+                               std::string(::inplaced::v1::NodeService::service_full_name())});
   absl::StatusOr<std::optional<TcpListenerConfig>> tcp = LoadTcpListener(options);
   if (!tcp.ok()) {
     return absl::Status(tcp.status().code(),
@@ -246,10 +255,11 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     spdlog::warn("control_tcp_insecure address={} (tcp_insecure: no TLS, no client identity)",
                  (*tcp)->address);
   }
-  absl::StatusOr<std::unique_ptr<ControlServer>> server = ControlServer::Start(
-      options.socket_path,
-      {parts->recreate_service.get(), parts->nodeimage_service.get(), parts->health_service.get()},
-      *tcp);
+  absl::StatusOr<std::unique_ptr<ControlServer>> server =
+      ControlServer::Start(options.socket_path,
+                           {parts->recreate_service.get(), parts->nodeimage_service.get(),
+                            parts->node_service.get(), parts->health_service.get()},
+                           *tcp);
   if (!server.ok()) {
     return absl::Status(server.status().code(),
                         absl::StrCat("control API listener: ", server.status().message()));
@@ -314,7 +324,18 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
 
   if (absl::Status pre_pull = StartPuller(*parts); !pre_pull.ok()) return pre_pull;
 
+  NodeInfoOptions node_info;
+  node_info.node_name = ResolveNodeName(options.node_name);
+  spdlog::info("node_info node_name={} version=\"{}\"", node_info.node_name, BuildVersionText());
+  node_info.runtime_endpoint = parts->runtime.endpoint;
+  node_info.runtime_version = parts->runtime.version;
+  RecreateEngine* engine_ptr = parts->engine.get();
+  parts->node_info = std::make_unique<NodeInfoReporter>(
+      *parts->runtime.runtime, [engine_ptr] { return engine_ptr->event_stream_state(); },
+      std::move(node_info));
+
   parts->recreate_service->SetManager(parts->engine.get());
+  parts->node_service->SetReporter(parts->node_info.get());
   parts->nodeimage_service->SetManager(parts->puller.get());
   parts->state.SetServing();
   {

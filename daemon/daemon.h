@@ -26,7 +26,9 @@ class Daemon {
   //      stored request (recovering interrupted kills) before it is started; then the image puller
   //      on the same store (registry client + disk-space precheck; it reloads the NodeImage and
   //      resumes unfinished pulls);
-  //   4. SERVING: health reports SERVING and the API answers; then `notifier` gets READY=1, and a
+  //   4. NodeService's reporter (node name: options.node_name, else $NODE_NAME, else the host
+  //      name; the runtime's Version; the engine's event stream);
+  //   5. SERVING: health reports SERVING and the API answers; then `notifier` gets READY=1, and a
   //      heartbeat sends it STATUS lines and, when systemd set a watchdog, WATCHDOG=1 while the
   //      engine's loop ticks.
   // Errors: any step's error, with what failed; everything started so far is stopped again.

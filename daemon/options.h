@@ -26,6 +26,8 @@ struct DaemonOptions {
   int fast_poll_ms = 100;
   int slow_poll_ms = 1000;
   std::string log_level = "info";
+  // The node name NodeService reports; empty: $NODE_NAME, else the host name (daemon/node_name.h).
+  std::string node_name;
   bool use_event_stream = true;
   // The plain-HTTP probe and metrics port (/healthz, /readyz, /metrics); empty: none.
   std::string probe_address = "127.0.0.1:9478";

@@ -69,6 +69,18 @@ std::string GroupNameOrId(const std::string& value) {
   return "";
 }
 
+// A Kubernetes node name (a DNS subdomain: RFC 1123, as the API server checks it), or empty.
+std::string NodeName(const std::string& value) {
+  if (value.size() > 253) return absl::StrCat("is ", value.size(), " characters, at most 253");
+  for (char c : value) {
+    if (!absl::ascii_islower(static_cast<unsigned char>(c)) &&
+        !absl::ascii_isdigit(static_cast<unsigned char>(c)) && c != '-' && c != '.') {
+      return "must be a DNS subdomain name: lowercase letters, digits, '-' and '.'";
+    }
+  }
+  return "";
+}
+
 Setting Text(absl::string_view key, absl::string_view flag, absl::string_view env,
              absl::string_view help, std::string DaemonOptions::*field,
              Setting::StringCheck check = nullptr) {
@@ -120,6 +132,11 @@ const std::vector<Setting>& Table() {
                         &O::slow_poll_ms, 1, 600000));
     t->push_back(Text("log_level", "--log-level", "INPLACED_LOG_LEVEL",
                       "trace, debug, info, warn, error, critical or off", &O::log_level, LogLevel));
+    t->push_back(Text("node_name", "--node-name", "INPLACED_NODE_NAME",
+                      "Kubernetes node name reported by NodeService/GetNodeInfo; empty: the "
+                      "NODE_NAME environment variable (a DaemonSet sets it from spec.nodeName), "
+                      "else the host name in lowercase (as kubelet)",
+                      &O::node_name, NodeName));
     Setting no_events{"no_event_stream", "--no-event-stream", "INPLACED_NO_EVENT_STREAM",
                       "Do not use the runtime's GetContainerEvents stream (poll only)",
                       &O::use_event_stream};

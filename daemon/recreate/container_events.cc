@@ -71,6 +71,7 @@ void ContainerEvents::Run() {
         stream_ = stream->get();
       }
       ReportState("subscribed");
+      state_ = EventStreamState::kSubscribed;
       if (broken_since.has_value()) {
         spdlog::info("container_events_resubscribed down_ms={} failed_attempts={}",
                      absl::ToInt64Milliseconds(clock_.Now() - *broken_since), failed_attempts);
@@ -84,6 +85,7 @@ void ContainerEvents::Run() {
       while ((*stream)->Read(&event)) {
         if (!streamed) spdlog::info("container_events_streaming");
         streamed = true;
+        state_ = EventStreamState::kStreaming;
         backoff = kBackoffStart;
         callbacks_.on_event();
       }
@@ -98,10 +100,12 @@ void ContainerEvents::Run() {
       if (stopping_) return;  // the end was ours (Cancel): nothing to log or retry
     }
     if (end.code() == absl::StatusCode::kUnimplemented) {
+      state_ = EventStreamState::kUnsupported;
       spdlog::info("container_events_unsupported fallback=polling");
       ReportState("unsupported");
       return;
     }
+    state_ = EventStreamState::kReconnecting;
     if (!end.ok() && !broken_since.has_value()) {
       // Once per outage; a stream that ends cleanly (CRI-O without pod events) is no outage.
       spdlog::warn(

@@ -13,6 +13,7 @@
 // Thread-safe. The runtime and clock must outlive the object; the callbacks run on its thread and
 // must not block.
 
+#include <atomic>
 #include <functional>
 #include <thread>
 
@@ -23,6 +24,15 @@
 #include "cri/runtime.h"
 
 namespace inplaced::daemon {
+
+// Where the subscription stands, for the node's capabilities (NodeService).
+enum class EventStreamState {
+  kDisabled,      // no subscription (the engine runs without the event stream)
+  kSubscribed,    // subscribing or subscribed; no event and no refusal yet
+  kStreaming,     // events arrived on the open stream
+  kUnsupported,   // the runtime answered UNIMPLEMENTED: never retried
+  kReconnecting,  // the stream ended; resubscribing with backoff
+};
 
 class ContainerEvents {
  public:
@@ -46,6 +56,9 @@ class ContainerEvents {
   // Cancels the open stream, ends a backoff wait and joins the thread. Idempotent.
   void Shutdown();
 
+  // The subscription's state now (kSubscribed before Start). Lock-free.
+  EventStreamState state() const { return state_.load(std::memory_order_relaxed); }
+
  private:
   void Run();
   // Waits up to `backoff` (real time) unless stopping; returns whether to go on.
@@ -57,6 +70,7 @@ class ContainerEvents {
   cri::Runtime& runtime_;
   Clock& clock_;
   const Callbacks callbacks_;
+  std::atomic<EventStreamState> state_{EventStreamState::kSubscribed};
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

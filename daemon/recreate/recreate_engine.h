@@ -139,6 +139,11 @@ class RecreateEngine final : public RecreateManager {
     absl::Time oldest_pending_created = absl::InfiniteFuture();  // none pending
   };
   Stats GetStats();
+  // The runtime event subscription's state (kDisabled without use_event_stream), for the node's
+  // capabilities. Lock-free.
+  EventStreamState event_stream_state() const {
+    return events_ != nullptr ? events_->state() : EventStreamState::kDisabled;
+  }
 
   // RecreateManager (errors as documented there and in recreate.proto).
   absl::StatusOr<::inplaced::v1::CreateRecreateRequestResponse> Create(

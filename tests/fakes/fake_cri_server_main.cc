@@ -7,14 +7,46 @@
 #include <cstdio>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "common/real_clock.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 #include "tests/fakes/cri_service.h"
 #include "tests/fakes/fake_runtime.h"
 #include "tests/fakes/kubelet_standin.h"
+
+namespace {
+
+// "REF=CODE[:MESSAGE]" (CODE a canonical gRPC code name, e.g. NOT_FOUND) as a pull that fails with
+// that status; the default message reads like containerd's.
+absl::StatusOr<std::pair<std::string, absl::Status>> ParseFailPull(const std::string& value) {
+  const size_t eq = value.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--fail-pull \"", value, "\": want REF=CODE[:MESSAGE]"));
+  }
+  const std::string ref = value.substr(0, eq);
+  std::string code_name = value.substr(eq + 1);
+  std::string message =
+      absl::StrCat("failed to pull and unpack image \"", ref, "\": scripted failure");
+  if (const size_t colon = code_name.find(':'); colon != std::string::npos) {
+    message = code_name.substr(colon + 1);
+    code_name.resize(colon);
+  }
+  for (int code = 1; code <= 16; ++code) {
+    if (absl::StatusCodeToString(static_cast<absl::StatusCode>(code)) == code_name) {
+      return std::make_pair(ref, absl::Status(static_cast<absl::StatusCode>(code), message));
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--fail-pull \"", value, "\": unknown gRPC code \"", code_name, "\" (e.g. NOT_FOUND)"));
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Fake CRI runtime (runtime.v1) on a unix socket, with a kubelet-like restarter"};
@@ -37,6 +69,10 @@ int main(int argc, char** argv) {
   app.add_flag("--ignore-term", ignore_term,
                "Containers ignore SIGTERM (die of SIGKILL at the timeout)");
   app.add_option("--term-exit-delay-ms", term_exit_delay_ms, "Delay between SIGTERM and exit");
+  std::vector<std::string> fail_pulls;
+  app.add_option("--fail-pull", fail_pulls,
+                 "REF=CODE[:MESSAGE]: every PullImage of REF fails with this gRPC code (e.g. "
+                 "NOT_FOUND); repeatable");
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_default_logger(spdlog::stderr_color_mt("fake_cri_server"));
@@ -61,6 +97,16 @@ int main(int argc, char** argv) {
   behaviour.term_exit_delay = absl::Milliseconds(term_exit_delay_ms);
   runtime.SetDefaultStopBehaviour(behaviour);
   if (pods > 0) runtime.AddPods(pods, containers_per_pod);
+  for (const std::string& value : fail_pulls) {
+    absl::StatusOr<std::pair<std::string, absl::Status>> fail = ParseFailPull(value);
+    if (!fail.ok()) {
+      spdlog::error("fake_cri_server bad_flag error={}", fail.status().ToString());
+      return 2;
+    }
+    inplaced::fakes::PullScript script;
+    script.failure = fail->second;
+    runtime.SetPullScript(fail->first, script);
+  }
 
   inplaced::fakes::KubeletStandInOptions options;
   options.restart_backoff = absl::Milliseconds(restart_backoff_ms);

@@ -31,6 +31,8 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr char kRepo[] = "127.0.0.1:9/team/app";
+// The fake runtime fails every pull of this reference (fake_cri_server --fail-pull).
+constexpr char kBrokenRef[] = "127.0.0.1:9/team/app:broken";
 
 std::string Describe(const CliResult& r) {
   return absl::StrCat("exit=", r.exit_code, "\n--- stdout\n", r.out, "--- stderr\n", r.err);
@@ -41,7 +43,14 @@ class CliIntegrationTest : public DaemonHarness {
   // The fake's pre-created pods: namespace "bulk", pods "pod-00000"..., containers "c0", "c1"; an
   // exited container comes back after 200 ms, as kubelet would restart it.
   std::vector<std::string> FakeRuntimeFlags() const override {
-    return {"--pods", "4", "--containers-per-pod", "2", "--restart-backoff-ms", "200"};
+    return {"--pods",
+            "4",
+            "--containers-per-pod",
+            "2",
+            "--restart-backoff-ms",
+            "200",
+            "--fail-pull",
+            absl::StrCat(kBrokenRef, "=NOT_FOUND:no such manifest")};
   }
   std::vector<std::string> DaemonFlags() const override {
     return {"--fast-poll-ms",         "50", "--slow-poll-ms",  "200",
@@ -311,16 +320,62 @@ TEST_F(CliIntegrationTest, ImagesPullShowsPlainLinesOnAPipeAndABarOnATerminal) {
   EXPECT_THAT(Ctl({"images", "get"}).out, HasSubstr("ad-hoc"));
 }
 
-TEST_F(CliIntegrationTest, VersionAndHealth) {
-  const CliResult version = Ctl({"version", "--runtime-endpoint", "unix://" + cri_socket_});
+TEST_F(CliIntegrationTest, ImagesPullExitsOneOnAFailedPullWithTheCodeOnStderr) {
+  const CliResult failed = Ctl({"images", "pull", kBrokenRef, "--retries", "0"});
+  EXPECT_EQ(failed.exit_code, 1) << Describe(failed);
+  EXPECT_THAT(failed.err, AllOf(HasSubstr(absl::StrCat("pull of ", kBrokenRef, " failed: ")),
+                                HasSubstr("NOT_FOUND"), HasSubstr("no such manifest")))
+      << Describe(failed);
+  EXPECT_THAT(failed.out, HasSubstr(absl::StrCat(kBrokenRef, " failed")));
+
+  const CliResult ok = Ctl({"images", "pull", absl::StrCat(kRepo, ":fine"), "--retries", "0"});
+  EXPECT_EQ(ok.exit_code, 0) << Describe(ok);
+  EXPECT_EQ(ok.err, "") << Describe(ok);
+
+  const CliResult bad_flag = Ctl({"images", "pull", kBrokenRef, "--retries", "101"});
+  EXPECT_EQ(bad_flag.exit_code, 2) << Describe(bad_flag);
+  EXPECT_THAT(bad_flag.err, HasSubstr("--retries"));
+}
+
+TEST_F(CliIntegrationTest, VersionShowsTheClientTheDaemonAndTheRuntimeFromTheDaemon) {
+  const CliResult version = Ctl({"version"});
   EXPECT_EQ(version.exit_code, 0) << Describe(version);
-  EXPECT_THAT(version.out,
-              AllOf(HasSubstr("client:  inplacectl "), HasSubstr("SERVING (version not reported"),
-                    HasSubstr("runtime: runtime=")));
+  const std::vector<std::string> lines = absl::StrSplit(version.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 4u) << Describe(version);
+  EXPECT_THAT(lines[0], ::testing::StartsWith("client:  inplacectl 0."));
+  EXPECT_THAT(lines[1], AllOf(::testing::StartsWith("daemon:  inplaced 0."), HasSubstr(" api=v1 "),
+                              HasSubstr(" node="), HasSubstr("unix:" + socket_)));
+  EXPECT_EQ(lines[2], absl::StrCat("runtime: runtime=containerd version=1.6.20~ds1 api=v1 "
+                                   "endpoint=unix://",
+                                   cri_socket_));
+  EXPECT_THAT(lines[3], AllOf(::testing::StartsWith("node:    event-stream="),
+                              HasSubstr(" image-pinning=no byte-progress=no")));
+  // containerd 1.6 has no event stream: the daemon finds out within one round trip.
+  EXPECT_TRUE(::inplaced::testing::Eventually(
+      [&] { return absl::StrContains(Ctl({"version"}).out, "event-stream=unsupported"); }));
+}
+
+TEST_F(CliIntegrationTest, VersionAsksTheRuntimeItselfWhenTheDaemonIsUnreachable) {
+  StopDaemon();
+  const CliResult version = Ctl({"version", "--runtime-endpoint", "unix://" + cri_socket_});
+  EXPECT_EQ(version.exit_code, 2) << Describe(version);
+  EXPECT_THAT(
+      version.out,
+      AllOf(HasSubstr("client:  inplacectl "), HasSubstr("daemon:  unreachable: UNAVAILABLE"),
+            HasSubstr("runtime: runtime=containerd"), HasSubstr("(asked directly)")));
+}
+
+TEST_F(CliIntegrationTest, VersionAndHealth) {
   const CliResult health = Ctl({"health"});
   EXPECT_EQ(health.exit_code, 0) << Describe(health);
   EXPECT_EQ(health.out, "SERVING\n");
   EXPECT_EQ(Ctl({"health", "--service", "inplaced.v1.NodeImageService"}).exit_code, 0);
+  EXPECT_EQ(Ctl({"health", "--service", "inplaced.v1.NodeService"}).exit_code, 0);
+  const CliResult verbose = Ctl({"health", "--node-info"});
+  EXPECT_EQ(verbose.exit_code, 0) << Describe(verbose);
+  EXPECT_THAT(verbose.out, AllOf(::testing::StartsWith("SERVING\ndaemon:  inplaced "),
+                                 HasSubstr("\nruntime: runtime=containerd"),
+                                 HasSubstr("\nnode:    event-stream=")));
 }
 
 TEST_F(CliIntegrationTest, BashCompletionCompletesFromTheCommandTree) {

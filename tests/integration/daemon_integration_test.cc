@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "api/grpc/health/v1/health.grpc.pb.h"
@@ -495,6 +496,30 @@ TEST_F(BufCurlTest, ManualRecreateWithReflection) {
            R"({"namespace":"bulk","name":"manual-1"})"});
   api::RecreateRequest gone;
   EXPECT_EQ(Get("manual-1", &gone).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// The node-info call of the README, with reflection: what a controller asks each node.
+TEST_F(BufCurlTest, NodeInfoWithReflection) {
+  StartFakeRuntime();
+  StartDaemon({"--node-name", "worker-7"});
+  EXPECT_THAT(BufCurl({"--list-services", "http://localhost"}),
+              HasSubstr("inplaced.v1.NodeService"));
+  EXPECT_THAT(BufCurl({"http://localhost/grpc.health.v1.Health/Check", "-d",
+                       R"({"service":"inplaced.v1.NodeService"})"}),
+              HasSubstr("\"SERVING\""));
+  const std::string info = BufCurl({"http://localhost/inplaced.v1.NodeService/GetNodeInfo"});
+  EXPECT_THAT(info, HasSubstr("\"nodeName\": \"worker-7\""));
+  EXPECT_THAT(info, HasSubstr("\"daemonVersion\": \"0."));
+  EXPECT_THAT(info, HasSubstr("\"apiVersion\": \"v1\""));
+  EXPECT_THAT(info, HasSubstr("\"runtimeName\": \"containerd\""));
+  EXPECT_THAT(info, HasSubstr("\"runtimeVersion\": \"1.6."));
+  EXPECT_THAT(info, HasSubstr("\"runtimeReachable\": true"));
+  EXPECT_THAT(info, HasSubstr("unix://" + cri_socket_));
+  // The fake is containerd 1.6: no event stream, found out within one round trip.
+  EXPECT_TRUE(::inplaced::testing::Eventually([&] {
+    return absl::StrContains(BufCurl({"http://localhost/inplaced.v1.NodeService/GetNodeInfo"}),
+                             "EVENT_STREAM_UNSUPPORTED");
+  }));
 }
 
 }  // namespace

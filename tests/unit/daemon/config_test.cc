@@ -57,6 +57,7 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
       "fast_poll_ms: 20\n"
       "slow_poll_ms: 2000\n"
       "log_level: debug\n"
+      "node_name: worker-7\n"
       "no_event_stream: true\n"
       "probe_address: 0.0.0.0:10254\n"
       "max_concurrent_pulls: 5\n"
@@ -81,6 +82,7 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
   EXPECT_EQ(o.fast_poll_ms, 20);
   EXPECT_EQ(o.slow_poll_ms, 2000);
   EXPECT_EQ(o.log_level, "debug");
+  EXPECT_EQ(o.node_name, "worker-7");
   EXPECT_FALSE(o.use_event_stream);
   EXPECT_EQ(o.probe_address, "0.0.0.0:10254");
   EXPECT_EQ(o.max_concurrent_pulls, 5);
@@ -97,7 +99,7 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
 
 TEST_F(ConfigFileTest, TheTableCoversEveryKeyTheFirstTestSets) {
   // The test above names every setting: a setting added to the table must be added there too.
-  EXPECT_EQ(AllSettings().size(), 22u);
+  EXPECT_EQ(AllSettings().size(), 23u);
 }
 
 TEST_F(ConfigFileTest, EmptyFileAndCommentsOnlyChangeNothing) {

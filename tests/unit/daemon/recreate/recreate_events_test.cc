@@ -127,5 +127,58 @@ TEST(RecreateEventsTest, ResubscribingAfterARuntimeRestartWakesTheLoop) {
   env.engine_->Shutdown();
 }
 
+// The subscription's state, as NodeService reports it (eventually-style waits: the state changes on
+// the subscription's thread).
+void WaitForState(const RecreateEngine& engine, EventStreamState want) {
+  while (engine.event_stream_state() != want) std::this_thread::yield();
+}
+
+TEST(RecreateEventsStateTest, WithoutTheEventStreamTheStateIsDisabled) {
+  RecreateEngineOptions options = WithEvents(absl::Seconds(1));
+  options.use_event_stream = false;
+  EngineEnv env(fakes::RuntimeProfile::Containerd20(), options);
+  env.StartEngine();
+  env.engine_->Start();
+  EXPECT_EQ(env.engine_->event_stream_state(), EventStreamState::kDisabled);
+  env.engine_->Shutdown();
+  EXPECT_EQ(env.runtime_.CallCount("GetContainerEvents"), 0);
+}
+
+TEST(RecreateEventsStateTest, ARuntimeWithoutTheStreamIsUnsupported) {
+  EngineEnv env(fakes::RuntimeProfile::Containerd16(), WithEvents(absl::Seconds(1)));
+  env.StartEngine();
+  EXPECT_EQ(env.engine_->event_stream_state(), EventStreamState::kSubscribed);
+  env.engine_->Start();
+  WaitForState(*env.engine_, EventStreamState::kUnsupported);
+  env.engine_->Shutdown();
+}
+
+TEST(RecreateEventsStateTest, SubscribedUntilTheFirstEventThenStreamingThenReconnecting) {
+  // Polls so rare that nothing but the events drive the engine. 2.x broadcasts to open streams
+  // only (1.7's shared channel also hands a new reader what was queued before it subscribed).
+  EngineEnv env(fakes::RuntimeProfile::Containerd20(), WithEvents(absl::Hours(1)));
+  StartWithAPodAndSubscribed(env);
+  // An open stream that has sent nothing: containerd 1.7/2.x before any container event.
+  EXPECT_EQ(env.engine_->event_stream_state(), EventStreamState::kSubscribed);
+
+  ASSERT_NO_FATAL_FAILURE(CreateAndWaitForTheKill(env));
+  env.KubeletRestarts();
+  WaitForState(*env.engine_, EventStreamState::kStreaming);
+
+  // The runtime restarts; the next subscription hangs on the fake clock, so the state stays put.
+  env.runtime_.SetLatency("GetContainerEvents", absl::Seconds(10));
+  env.runtime_.BreakEventStreams(absl::UnavailableError("GetContainerEvents: connection reset"));
+  WaitForState(*env.engine_, EventStreamState::kReconnecting);
+  while (env.runtime_.CallCount("GetContainerEvents") < 2) std::this_thread::yield();
+  EXPECT_EQ(env.engine_->event_stream_state(), EventStreamState::kReconnecting);
+  // Subscribed again once the call goes through: no event on the new stream yet. (Advanced until
+  // then: the call may not be parked on the clock yet.)
+  while (env.engine_->event_stream_state() != EventStreamState::kSubscribed) {
+    env.clock_.Advance(absl::Seconds(10));
+    std::this_thread::yield();
+  }
+  env.engine_->Shutdown();
+}
+
 }  // namespace
 }  // namespace inplaced::daemon
