@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
-#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -17,6 +16,7 @@
 #include "cri/instrumented_runtime.h"
 #include "daemon/node_name.h"
 #include "daemon/prestop/cri_prestop_runner.h"
+#include "daemon/probe_state.h"
 #include "daemon/recreate/recreate_engine.h"
 #include "daemon/recreate/watch_hub.h"
 #include "daemon/server/control_server.h"
@@ -73,108 +73,12 @@ std::string ServiceStatus(RecreateEngine& engine, imagepull::ImagePuller& puller
 
 }  // namespace
 
-// What the probe port reads while Start and Stop change it from the main thread: set step by step
-// as Start brings the parts up, cleared by Stop before it takes them down.
-struct Observed {
-  absl::Mutex mu;
-  bool runtime_answered ABSL_GUARDED_BY(mu) = false;
-  std::string runtime_version ABSL_GUARDED_BY(mu);
-  bool store_open ABSL_GUARDED_BY(mu) = false;
-  RecreateEngine* engine ABSL_GUARDED_BY(mu) = nullptr;
-  WatchHub* hub ABSL_GUARDED_BY(mu) = nullptr;
-  imagepull::ImagePuller* puller ABSL_GUARDED_BY(mu) = nullptr;
-  bool stopping ABSL_GUARDED_BY(mu) = false;
-};
-
-namespace {
-
-// /readyz: ready once the runtime answered Version, the store is open, the daemon serves its API and
-// the engine's loop ticked within `max_tick_age`; the body names every check.
-metrics::ProbeResult Readiness(Observed& observed, const ServingState& state, Clock& clock,
-                               absl::Duration max_tick_age) {
-  absl::MutexLock lock(&observed.mu);
-  const bool runtime = observed.runtime_answered;
-  const bool store = observed.store_open;
-  const ServingPhase phase = observed.stopping ? ServingPhase::kStopping : state.phase();
-  std::string engine = "not running";
-  bool engine_ok = false;
-  if (observed.engine != nullptr) {
-    const absl::Time last_tick = observed.engine->LastPulse().last_tick;
-    if (last_tick == absl::InfinitePast()) {
-      engine = "no tick yet";
-    } else {
-      const absl::Duration age = clock.Now() - last_tick;
-      engine_ok = age <= max_tick_age;
-      engine = absl::StrCat("last tick ",
-                            absl::FormatDuration(absl::Trunc(age, absl::Milliseconds(1))), " ago");
-      if (!engine_ok) absl::StrAppend(&engine, ", more than ", absl::FormatDuration(max_tick_age));
-    }
-  }
-  metrics::ProbeResult result;
-  result.ok = runtime && store && phase == ServingPhase::kServing && engine_ok;
-  const char* api = phase == ServingPhase::kServing    ? "serving"
-                    : phase == ServingPhase::kStopping ? "stopping"
-                                                       : "starting";
-  result.body = absl::StrCat(
-      result.ok ? "ready" : "not ready", "\nruntime: ",
-      runtime ? absl::StrCat("ok (", observed.runtime_version, ")") : "not answered yet",
-      "\nstore: ", store ? "ok" : "not open", "\napi: ", api, "\nengine: ", engine, "\n");
-  return result;
-}
-
-const char* PullPhaseName(::inplaced::v1::ImagePullPhase phase) {
-  switch (phase) {
-    case ::inplaced::v1::IMAGE_PULL_PHASE_WAITING:
-      return "waiting";
-    case ::inplaced::v1::IMAGE_PULL_PHASE_PULLING:
-      return "pulling";
-    case ::inplaced::v1::IMAGE_PULL_PHASE_SUCCEEDED:
-      return "succeeded";
-    case ::inplaced::v1::IMAGE_PULL_PHASE_FAILED:
-      return "failed";
-    default:
-      return nullptr;
-  }
-}
-
-// The state gauges of /metrics, read from the engines while they run.
-metrics::EngineState ObservedState(Observed& observed, Clock& clock) {
-  metrics::EngineState state;
-  absl::MutexLock lock(&observed.mu);
-  if (observed.engine == nullptr || observed.stopping) return state;
-  state.available = true;
-  const RecreateEngine::Stats stats = observed.engine->GetStats();
-  state.requests_pending = stats.pending;
-  state.requests_recreating = stats.recreating;
-  state.requests_completed = stats.completed;
-  if (stats.oldest_pending_created != absl::InfiniteFuture()) {
-    state.oldest_pending_age =
-        std::max(absl::ZeroDuration(), clock.Now() - stats.oldest_pending_created);
-  }
-  if (observed.hub != nullptr) state.recreate_watches = observed.hub->ActiveWatches();
-  if (observed.puller != nullptr) {
-    state.nodeimage_watches = observed.puller->ActiveWatches();
-    const ::inplaced::v1::NodeImage node = observed.puller->GetNodeImage();
-    for (const auto& image : node.status().images()) {
-      for (const auto& tag : image.tags()) {
-        if (const char* phase = PullPhaseName(tag.phase())) ++state.pulls[{"nodeimage", phase}];
-      }
-    }
-    for (const auto& pull : node.status().ad_hoc_pulls()) {
-      if (const char* phase = PullPhaseName(pull.status().phase())) ++state.pulls[{"adhoc", phase}];
-    }
-  }
-  return state;
-}
-
-}  // namespace
-
 // Declared in dependency order: destroyed in reverse, so nothing outlives what it points to.
 struct Daemon::Parts {
   DaemonOptions options;
   // Everything that reports metrics holds a reference to it: declared first, destroyed last.
   std::unique_ptr<metrics::PrometheusMetrics> metrics;
-  Observed observed;
+  ProbeState observed;
   // The engine's longest legitimate gap between two ticks (systemd watchdog and /readyz).
   absl::Duration max_tick_age = absl::Minutes(1);
   ServingState state;

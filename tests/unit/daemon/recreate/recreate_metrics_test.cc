@@ -1,7 +1,10 @@
 // What the recreate engine reports to the Metrics seam (kills, hooks, restarts, completions) and
 // its Stats for the state gauges, on a FakeClock, a FakeRuntime and a RecordingMetrics.
 
+#include <algorithm>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "common/proto_time.h"
 #include "daemon/recreate/recreate_engine.h"
@@ -72,6 +75,30 @@ TEST(RecreateMetricsTest, AnUnavailableRuntimeDefersTheKill) {
   ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
   env.Tick();
   EXPECT_THAT(metrics.Lines(), Contains("kill deferred"));
+}
+
+// The event subscription's states, on runtimes with and without the stream.
+std::vector<std::string> EventStates(fakes::RuntimeProfile profile, const std::string& until) {
+  fakes::RecordingMetrics metrics;
+  RecreateEngineOptions options = WithMetrics(&metrics);
+  options.use_event_stream = true;
+  EngineEnv env(std::move(profile), options);
+  env.StartEngine();
+  env.engine_->Start();
+  for (std::vector<std::string> lines = metrics.Lines();
+       std::find(lines.begin(), lines.end(), until) == lines.end(); lines = metrics.Lines()) {
+    std::this_thread::yield();
+  }
+  env.engine_->Shutdown();
+  return metrics.Lines();
+}
+
+TEST(RecreateMetricsTest, EventStreamStatesAreReported) {
+  EXPECT_THAT(EventStates(fakes::RuntimeProfile::Containerd20(), "events subscribed"),
+              ElementsAre("events connecting", "events subscribed"));
+  // The fake containerd 1.6 refuses the subscription itself with UNIMPLEMENTED.
+  EXPECT_THAT(EventStates(fakes::RuntimeProfile::Containerd16(), "events unsupported"),
+              ElementsAre("events connecting", "events unsupported"));
 }
 
 TEST(RecreateMetricsTest, StatsCountPhasesAndTheOldestPendingRequest) {
