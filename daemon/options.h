@@ -27,6 +27,8 @@ struct DaemonOptions {
   int slow_poll_ms = 1000;
   std::string log_level = "info";
   bool use_event_stream = true;
+  // Open WatchRecreateRequests + WatchNodeImage streams at once; more are RESOURCE_EXHAUSTED.
+  int max_watch_streams = 1000;
 
   // Image pre-pull (NodeImageService).
   int max_concurrent_pulls = 3;

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "common/real_clock.h"
@@ -37,6 +38,9 @@ int main(int argc, char** argv) {
   app.add_flag("--ignore-term", ignore_term,
                "Containers ignore SIGTERM (die of SIGKILL at the timeout)");
   app.add_option("--term-exit-delay-ms", term_exit_delay_ms, "Delay between SIGTERM and exit");
+  std::vector<std::string> hang_first_pull;
+  app.add_option("--hang-first-pull", hang_first_pull,
+                 "The first PullImage of this image stalls until cancelled (repeatable)");
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_default_logger(spdlog::stderr_color_mt("fake_cri_server"));
@@ -61,6 +65,11 @@ int main(int argc, char** argv) {
   behaviour.term_exit_delay = absl::Milliseconds(term_exit_delay_ms);
   runtime.SetDefaultStopBehaviour(behaviour);
   if (pods > 0) runtime.AddPods(pods, containers_per_pod);
+  for (const std::string& image : hang_first_pull) {
+    inplaced::fakes::PullScript script;
+    script.hang_first_pulls = 1;
+    runtime.SetPullScript(image, script);
+  }
 
   inplaced::fakes::KubeletStandInOptions options;
   options.restart_backoff = absl::Milliseconds(restart_backoff_ms);
