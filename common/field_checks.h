@@ -7,6 +7,7 @@
 // proto field names with list indexes (e.g. "spec.containers[1].name").
 
 #include <cstdint>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -24,5 +25,15 @@ absl::Status CheckNonNegative(absl::string_view path, int64_t value);
 //   "<path>: must be at least 3, got 2"              (below any other min)
 //   "<path>: must be at most 31536000 (365 days), got 31536001"
 absl::Status CheckSecondsInRange(absl::string_view path, int64_t value, int64_t min, int64_t max);
+
+// A size in bytes as people read it: "512 bytes", "64 KiB", "3.5 MiB" (one decimal, dropped when
+// it is 0).
+std::string FormatBytes(uint64_t bytes);
+
+// A size limit: "<path>: 3.5 MiB exceeds the 64 KiB limit" when `size` > `limit`.
+absl::Status CheckMaxBytes(absl::string_view path, uint64_t size, uint64_t limit);
+
+// A count limit: "<path>: at most 64 are allowed, got 65" when `count` > `limit`.
+absl::Status CheckMaxCount(absl::string_view path, int64_t count, int64_t limit);
 
 }  // namespace inplaced

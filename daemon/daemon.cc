@@ -142,6 +142,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     }
     socket_gid = *gid;
   }
+  parts->state.SetMaxWatchStreams(options.max_watch_streams);
   parts->recreate_service = std::make_unique<RecreateServiceImpl>(parts->state);
   parts->nodeimage_service = std::make_unique<NodeImageServiceImpl>(parts->state);
   parts->node_service = std::make_unique<NodeServiceImpl>(parts->state);

@@ -31,6 +31,8 @@ struct DaemonOptions {
   bool use_event_stream = true;
   // The plain-HTTP probe and metrics port (/healthz, /readyz, /metrics); empty: none.
   std::string probe_address = "127.0.0.1:9478";
+  // Open WatchRecreateRequests + WatchNodeImage streams at once; more are RESOURCE_EXHAUSTED.
+  int max_watch_streams = 1000;
 
   // Image pre-pull (NodeImageService).
   int max_concurrent_pulls = 3;

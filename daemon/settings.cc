@@ -124,6 +124,10 @@ const std::vector<Setting>& Table() {
                         &O::max_open_requests, 1, 1000000));
     t->push_back(Number("max_containers", "--max-containers", "INPLACED_MAX_CONTAINERS",
                         "Most containers in one recreate request", &O::max_containers, 1, 1000));
+    t->push_back(Number("max_watch_streams", "--max-watch-streams", "INPLACED_MAX_WATCH_STREAMS",
+                        "Most watch streams (WatchRecreateRequests and WatchNodeImage together) "
+                        "open at once; more are RESOURCE_EXHAUSTED",
+                        &O::max_watch_streams, 1, 100000));
     t->push_back(Number("fast_poll_ms", "--fast-poll-ms", "INPLACED_FAST_POLL_MS",
                         "Poll period while a request waits on a kill or restart", &O::fast_poll_ms,
                         1, 60000));

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "common/log_safe.h"
 #include "spdlog/spdlog.h"
 
 namespace inplaced::imagepull {
@@ -17,8 +18,8 @@ absl::Status DiskSpacePrecheck::Check(const ImageReference& image,
   if (!resolved.ok()) {
     // The message names the image and never a credential (RegistryClient's contract).
     if (options_.fail_on_resolve_error) return resolved.status();
-    spdlog::warn("disk_precheck_skipped image={} error=\"{}\"", image.Canonical(),
-                 resolved.status().ToString());
+    spdlog::warn("disk_precheck_skipped image={} error=\"{}\"", LogSafe(image.Canonical()),
+                 LogSafe(resolved.status().ToString()));
     return absl::OkStatus();
   }
 
@@ -32,8 +33,8 @@ absl::Status DiskSpacePrecheck::Check(const ImageReference& image,
   }
   const absl::Status status = disk_.Check(resolved->total_size, mountpoint);
   spdlog::debug("disk_precheck image={} digest={} bytes={} mountpoint={} code={}",
-                image.Canonical(), resolved->digest, resolved->total_size, mountpoint,
-                absl::StatusCodeToString(status.code()));
+                LogSafe(image.Canonical()), LogSafe(resolved->digest), resolved->total_size,
+                mountpoint, absl::StatusCodeToString(status.code()));
   return status;
 }
 

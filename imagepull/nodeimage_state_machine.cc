@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "common/log_safe.h"
 #include "common/proto_time.h"
 #include "imagepull/pull_backoff.h"
 #include "imagepull/registry/docker_config.h"
@@ -153,7 +154,7 @@ class Stepper {
     if (Schedule()) effects_.changed = true;
   }
 
-  void Restore(const api::NodeImage& stored) {
+  void Restore(const api::NodeImage& stored, const AdHocRequests& ad_hoc_requests) {
     state_.spec = stored.spec();
     state_.metadata = stored.metadata();
     // Spec tags: a finished status of the same version is kept; anything else starts again.
@@ -174,8 +175,17 @@ class Stepper {
         ++resumed;
       }
     }
-    // Ad hoc pulls: their secrets are not stored, so unfinished ones cannot resume.
+    // Ad hoc pulls: a finished one keeps its status (until its TTL); an unfinished one whose
+    // request was stored starts again, as an unfinished spec tag does. One without a stored
+    // request (written by an older version) cannot: it is FAILED.
+    int resumed_ad_hoc = 0;
     for (const api::AdHocPullStatus& pull : stored.status().ad_hoc_pulls()) {
+      const bool finished = IsFinishedPhase(pull.status().phase());
+      auto request = ad_hoc_requests.find(pull.image());
+      if (!finished && request != ad_hoc_requests.end()) {
+        if (RestartAdHoc(request->second)) ++resumed_ad_hoc;
+        continue;
+      }
       absl::StatusOr<ImageReference> ref = ImageReference::Parse(pull.image());
       if (!ref.ok()) continue;
       const TaskKey key{true, pull.image(), ""};
@@ -183,13 +193,23 @@ class Stepper {
       task.ttl = absl::Seconds(kDefaultAdHocTtlSeconds);
       task.status = pull.status();
       task.state = TaskState::kFinished;
-      if (!IsFinishedPhase(task.status.phase())) {
+      if (!finished) {
         task.status.set_phase(api::IMAGE_PULL_PHASE_FAILED);
         task.status.set_message(kInterruptedByRestartMessage);
         *task.status.mutable_completion_time() = ToProtoTime(now_);
       }
       state_.tasks.emplace(key, std::move(task));
       state_.ad_hoc_order.push_back(pull.image());
+    }
+    // A request stored without its status (the daemon stopped between the two writes of
+    // PullImage): it was accepted, so it is pulled.
+    for (const auto& [image, request] : ad_hoc_requests) {
+      if (state_.tasks.count(TaskKey{true, image, ""}) > 0) continue;
+      if (RestartAdHoc(request)) ++resumed_ad_hoc;
+    }
+    if (resumed_ad_hoc > 0) {
+      effects_.changed = true;
+      Log(LogLine::Level::kInfo, absl::StrCat("ad_hoc_pulls_resumed count=", resumed_ad_hoc));
     }
     Log(LogLine::Level::kInfo,
         absl::StrCat("nodeimage_loaded generation=", state_.metadata.generation(), " tags=",
@@ -200,6 +220,21 @@ class Stepper {
  private:
   void Log(LogLine::Level level, std::string text) {
     effects_.log.push_back(LogLine{level, std::move(text)});
+  }
+
+  // Queues the stored ad hoc `request` as a fresh pull (WAITING, no attempt yet); false when its
+  // reference no longer parses.
+  bool RestartAdHoc(const api::PullImageRequest& request) {
+    absl::StatusOr<ImageReference> ref = ImageReference::Parse(request.image());
+    if (!ref.ok()) return false;
+    const TaskKey key{true, request.image(), ""};
+    Task task = NewTask(key, *ref, 0);
+    ApplyInputs(task, request.pull_secrets(), request.pull_policy(), request.image_pull_policy(),
+                request.sandbox_config());
+    state_.tasks.insert_or_assign(key, std::move(task));
+    RemoveAdHoc(key.image);
+    state_.ad_hoc_order.push_back(key.image);
+    return true;
   }
 
   void RemoveAdHoc(const std::string& image) {
@@ -219,8 +254,8 @@ class Stepper {
       // Validated on input; a stored record from an older version might not be. The message names
       // the secret by index only.
       Log(LogLine::Level::kWarning,
-          absl::StrCat("nodeimage_bad_pull_secrets image=", task.key.image, " error=\"",
-                       keyring.status().message(), "\""));
+          absl::StrCat("nodeimage_bad_pull_secrets image=", LogSafe(task.key.image), " error=\"",
+                       LogSafe(keyring.status().message()), "\""));
     }
     task.job.credentials =
         keyring.ok() ? keyring->Lookup(task.job.reference) : std::vector<RegistryCredential>();
@@ -250,8 +285,8 @@ class Stepper {
         auto it = state_.tasks.find(key);
         if (it != state_.tasks.end() && it->second.status.version() != tag.version()) {
           Log(LogLine::Level::kInfo,
-              absl::StrCat("image_pull_restarted image=", key.image, " tag=", key.tag,
-                           " old_version=", it->second.status.version(),
+              absl::StrCat("image_pull_restarted image=", LogSafe(key.image),
+                           " tag=", LogSafe(key.tag), " old_version=", it->second.status.version(),
                            " version=", tag.version()));
           Detach(it->second);
           state_.tasks.erase(it);
@@ -261,9 +296,9 @@ class Stepper {
           absl::StatusOr<ImageReference> ref = TagReference(image.name(), tag.tag());
           if (!ref.ok()) {
             // Validated on input; only a corrupt stored record gets here.
-            Log(LogLine::Level::kError,
-                absl::StrCat("nodeimage_bad_tag image=", key.image, " tag=", key.tag, " error=\"",
-                             ref.status().message(), "\""));
+            Log(LogLine::Level::kError, absl::StrCat("nodeimage_bad_tag image=", LogSafe(key.image),
+                                                     " tag=", LogSafe(key.tag), " error=\"",
+                                                     LogSafe(ref.status().message()), "\""));
             continue;
           }
           it = state_.tasks.emplace(key, NewTask(key, *ref, tag.version())).first;
@@ -276,7 +311,8 @@ class Stepper {
       if (!it->first.ad_hoc && wanted.count(it->first) == 0) {
         if (it->second.state != TaskState::kFinished) {
           Log(LogLine::Level::kInfo,
-              absl::StrCat("image_pull_removed image=", it->first.image, " tag=", it->first.tag));
+              absl::StrCat("image_pull_removed image=", LogSafe(it->first.image),
+                           " tag=", LogSafe(it->first.tag)));
         }
         Detach(it->second);
         it = state_.tasks.erase(it);
@@ -380,9 +416,10 @@ class Stepper {
       state_.operations.emplace(id, Operation(task.operation_key, task.job));
       effects_.start.push_back(StartPull{id, task.job});
       Log(LogLine::Level::kInfo,
-          absl::StrCat("image_pull_started image=", task.key.image, " tag=", task.key.tag,
-                       " reference=", task.job.reference.PullReference(), " attempt=",
-                       task.status.attempts(), " credentials=", task.job.credentials.size()));
+          absl::StrCat(
+              "image_pull_started image=", LogSafe(task.key.image), " tag=", LogSafe(task.key.tag),
+              " reference=", LogSafe(task.job.reference.PullReference()),
+              " attempt=", task.status.attempts(), " credentials=", task.job.credentials.size()));
     }
     state_.operations.at(joinable->second).waiters.insert(task.key);
     task.operation = joinable->second;
@@ -413,10 +450,10 @@ class Stepper {
     task.state = TaskState::kQueued;
     task.ready_at = now_ + kRuntimeUnreachableRetry;
     Log(LogLine::Level::kWarning,
-        absl::StrCat("image_pull_runtime_unreachable image=", task.key.image, " tag=", task.key.tag,
-                     " attempt=", task.status.attempts(),
+        absl::StrCat("image_pull_runtime_unreachable image=", LogSafe(task.key.image),
+                     " tag=", LogSafe(task.key.tag), " attempt=", task.status.attempts(),
                      " retry_in_ms=", absl::ToInt64Milliseconds(kRuntimeUnreachableRetry),
-                     " error=\"", message, "\""));
+                     " error=\"", LogSafe(message), "\""));
   }
 
   // A failed attempt: retry later, or FAILED.
@@ -436,9 +473,10 @@ class Stepper {
     task.state = TaskState::kQueued;
     task.ready_at = now_ + PullBackoff(task.failed_attempts);
     Log(LogLine::Level::kInfo,
-        absl::StrCat("image_pull_retry image=", task.key.image, " tag=", task.key.tag,
-                     " attempt=", task.status.attempts(), " retry_in=",
-                     absl::ToInt64Seconds(task.ready_at - now_), "s error=\"", message, "\""));
+        absl::StrCat("image_pull_retry image=", LogSafe(task.key.image),
+                     " tag=", LogSafe(task.key.tag), " attempt=", task.status.attempts(),
+                     " retry_in=", absl::ToInt64Seconds(task.ready_at - now_), "s error=\"",
+                     LogSafe(message), "\""));
   }
 
   void Finish(Task& task, bool succeeded, const std::string& message) {
@@ -452,12 +490,14 @@ class Stepper {
     *task.status.mutable_completion_time() = ToProtoTime(now_);
     if (succeeded) {
       Log(LogLine::Level::kInfo,
-          absl::StrCat("image_pull_succeeded image=", task.key.image, " tag=", task.key.tag,
-                       " image_id=", task.status.image_id(), " attempts=", task.status.attempts()));
+          absl::StrCat("image_pull_succeeded image=", LogSafe(task.key.image),
+                       " tag=", LogSafe(task.key.tag), " image_id=", task.status.image_id(),
+                       " attempts=", task.status.attempts()));
     } else {
       Log(LogLine::Level::kWarning,
-          absl::StrCat("image_pull_failed image=", task.key.image, " tag=", task.key.tag,
-                       " attempts=", task.status.attempts(), " error=\"", message, "\""));
+          absl::StrCat("image_pull_failed image=", LogSafe(task.key.image),
+                       " tag=", LogSafe(task.key.tag), " attempts=", task.status.attempts(),
+                       " error=\"", LogSafe(message), "\""));
     }
   }
 
@@ -473,8 +513,8 @@ class Stepper {
         continue;
       }
       changed = true;
-      Log(LogLine::Level::kInfo,
-          absl::StrCat("image_pull_expired image=", it->first.image, " tag=", it->first.tag));
+      Log(LogLine::Level::kInfo, absl::StrCat("image_pull_expired image=", LogSafe(it->first.image),
+                                              " tag=", LogSafe(it->first.tag)));
       if (it->first.ad_hoc) {
         RemoveAdHoc(it->first.image);
       } else {
@@ -540,10 +580,11 @@ Transition Step(State state, const Input& input, absl::Time now) {
   return out;
 }
 
-Transition Restore(const api::NodeImage& stored, int max_concurrent_pulls, absl::Time now) {
+Transition Restore(const api::NodeImage& stored, int max_concurrent_pulls, absl::Time now,
+                   const AdHocRequests& ad_hoc_requests) {
   Transition out;
   out.state.max_concurrent_pulls = max_concurrent_pulls;
-  Stepper(out.state, out.effects, now).Restore(stored);
+  Stepper(out.state, out.effects, now).Restore(stored, ad_hoc_requests);
   if (out.effects.changed) {
     out.state.metadata.set_resource_version(out.state.metadata.resource_version() + 1);
   }

@@ -30,7 +30,9 @@
 //
 // Restore rebuilds the state from a stored NodeImage after a daemon restart: finished tags of the
 // same version stay finished; unfinished ones start again (as in Kruise); unfinished ad hoc pulls
-// are FAILED "interrupted by a daemon restart" (their secrets are not stored).
+// start again from their stored requests (the puller stores each accepted PullImage request,
+// secrets included, until the pull finishes), and are FAILED "interrupted by a daemon restart"
+// only when no request was stored.
 
 #include <cstddef>
 #include <cstdint>
@@ -180,10 +182,14 @@ struct Transition {
 // One step of `state` at `now` (see the file comment).
 Transition Step(State state, const Input& input, absl::Time now);
 
+// The stored requests (validated and defaulted, with secrets) of unfinished ad hoc pulls, by
+// image as given to PullImage.
+using AdHocRequests = std::map<std::string, ::inplaced::v1::PullImageRequest>;
+
 // The state of a stored NodeImage (`stored` unredacted, as Snapshot(..., false) wrote it) at
-// `now`, with its unfinished tags scheduled.
+// `now`, with its unfinished tags and ad hoc pulls (`ad_hoc_requests`) scheduled.
 Transition Restore(const ::inplaced::v1::NodeImage& stored, int max_concurrent_pulls,
-                   absl::Time now);
+                   absl::Time now, const AdHocRequests& ad_hoc_requests = {});
 
 // The NodeImage of `state`: metadata, spec (without secrets when `redact`: RedactSpec), per-tag and
 // ad hoc status, counts over the spec tags.

@@ -140,6 +140,7 @@ absl::Status CheckTimestamp(absl::string_view path, const google::protobuf::Time
 absl::Status CheckTag(const std::string& path, absl::string_view name, const api::ImageTagSpec& tag,
                       const NodeImageLimits& limits) {
   if (tag.tag().empty()) return InvalidField(path + ".tag", "required");
+  RETURN_IF_ERROR(CheckMaxBytes(path + ".tag", tag.tag().size(), limits.max_tag_bytes));
   absl::StatusOr<ImageReference> ref = TagReference(name, tag.tag());
   if (!ref.ok()) return InvalidField(path + ".tag", ref.status().message());
   RETURN_IF_ERROR(CheckNonNegative(path + ".version", tag.version()));
@@ -151,6 +152,7 @@ absl::Status CheckTag(const std::string& path, absl::string_view name, const api
 absl::Status CheckImage(const std::string& path, const api::ImageSpec& image,
                         const NodeImageLimits& limits) {
   if (image.name().empty()) return InvalidField(path + ".name", "required");
+  RETURN_IF_ERROR(CheckMaxBytes(path + ".name", image.name().size(), limits.max_reference_bytes));
   absl::StatusOr<ImageReference> ref = ImageReference::Parse(image.name());
   if (!ref.ok()) return InvalidField(path + ".name", ref.status().message());
   if (ref->tag_was_explicit() || !ref->digest().empty()) {
@@ -237,7 +239,8 @@ absl::Status ValidateNodeImageSpec(const api::NodeImageSpec& spec, const NodeIma
                           absl::StrCat("duplicate image ", Quote(spec.images(i).name())));
     }
   }
-  return absl::OkStatus();
+  // Last: the fields above name the offending one when it alone is too big.
+  return CheckMaxBytes("spec", spec.ByteSizeLong(), limits.max_spec_bytes);
 }
 
 absl::Status ValidateSetNodeImage(const api::SetNodeImageRequest& request,
@@ -249,6 +252,7 @@ absl::Status ValidateSetNodeImage(const api::SetNodeImageRequest& request,
 absl::Status ValidatePullImage(const api::PullImageRequest& request,
                                const NodeImageLimits& limits) {
   if (request.image().empty()) return InvalidField("image", "required");
+  RETURN_IF_ERROR(CheckMaxBytes("image", request.image().size(), limits.max_reference_bytes));
   absl::StatusOr<ImageReference> ref = ImageReference::Parse(request.image());
   if (!ref.ok()) return InvalidField("image", ref.status().message());
   RETURN_IF_ERROR(CheckPullSecrets("pull_secrets", request.pull_secrets(), limits));

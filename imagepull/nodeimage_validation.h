@@ -35,6 +35,14 @@ struct NodeImageLimits {
   int max_backoff_limit = 100;
   int64_t max_duration_seconds = int64_t{365} * 24 * 60 * 60;
   int max_sandbox_map_entries = 64;
+  // An image name (spec.images[i].name) or an ad hoc reference (PullImageRequest.image): Docker's
+  // references are at most 255 characters of name plus a tag and a digest.
+  size_t max_reference_bytes = 512;
+  // A spec tag (tag, tag@digest or digest).
+  size_t max_tag_bytes = 256;
+  // The whole encoded NodeImage spec (secrets included): it is stored as one record and returned
+  // in every GetNodeImage / WatchNodeImage message, which must stay below gRPC's 4 MiB.
+  size_t max_spec_bytes = 1024 * 1024;
 };
 
 // SetNodeImage: the spec (see ValidateNodeImageSpec); paths start with "spec.".

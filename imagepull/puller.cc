@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/log_safe.h"
 #include "common/status_macros.h"
 #include "spdlog/spdlog.h"
 
@@ -73,13 +74,24 @@ absl::StatusOr<std::unique_ptr<ImagePuller>> ImagePuller::Create(cri::Runtime& r
   } else if (!absl::IsNotFound(record.status())) {
     return record.status();
   }
+  ASSIGN_OR_RETURN(std::vector<store::Record> ad_hoc_records, store.ListAll(kAdHocPullStoreKind));
+  nodeimage::AdHocRequests ad_hoc_requests;
+  for (const store::Record& ad_hoc : ad_hoc_records) {
+    api::PullImageRequest request;
+    if (!request.ParseFromString(ad_hoc.value) || request.image() != ad_hoc.key) {
+      return absl::DataLossError(
+          absl::StrCat("ad hoc pull record \"", ad_hoc.key, "\" does not parse"));
+    }
+    ad_hoc_requests.emplace(ad_hoc.key, std::move(request));
+  }
   std::unique_ptr<ImagePuller> puller(
       new ImagePuller(runtime, clock, store, precheck, std::move(options)));
   {
     absl::MutexLock lock(&puller->mu_);
-    if (record.ok()) {
-      nodeimage::Transition restored =
-          nodeimage::Restore(stored, puller->options_.max_concurrent_pulls, clock.Now());
+    for (const auto& [image, request] : ad_hoc_requests) puller->stored_ad_hoc_.insert(image);
+    if (record.ok() || !ad_hoc_requests.empty()) {
+      nodeimage::Transition restored = nodeimage::Restore(
+          stored, puller->options_.max_concurrent_pulls, clock.Now(), ad_hoc_requests);
       puller->CommitLocked(restored);
     } else {
       puller->state_.max_concurrent_pulls = puller->options_.max_concurrent_pulls;
@@ -146,7 +158,10 @@ void ImagePuller::CommitLocked(nodeimage::Transition& transition, bool persisted
   }
   if (!effects.changed) return;
   // A failed status write is logged; the next change writes the whole record again.
-  if (!persisted) Persist(nodeimage::Snapshot(state_, /*redact=*/false)).IgnoreError();
+  bool written = persisted;
+  if (!persisted) written = Persist(nodeimage::Snapshot(state_, /*redact=*/false)).ok();
+  // Only once the final statuses are durable may the requests go.
+  if (written) ForgetFinishedAdHocRequestsLocked();
   fanout_.Publish(WatchEventKind::kModified, nodeimage::Snapshot(state_, /*redact=*/true));
 }
 
@@ -205,9 +220,16 @@ absl::StatusOr<api::AdHocPullStatus> ImagePuller::PullImage(const api::PullImage
 
   absl::MutexLock lock(&mu_);
   if (shutting_down_) return absl::UnavailableError("the image puller is shutting down");
-  nodeimage::Transition transition =
-      StepLocked(nodeimage::AdHocPullRequested{std::move(effective), std::move(ref)});
+  // Stepped on a copy: an accepted pull is durable (its request, then the status) before it starts
+  // and before the caller hears of it; a failed write changes nothing.
+  nodeimage::Transition transition = nodeimage::Step(
+      state_, nodeimage::AdHocPullRequested{effective, std::move(ref)}, clock_.Now());
   RETURN_IF_ERROR(transition.status);
+  if (transition.effects.changed) {
+    RETURN_IF_ERROR(PersistAdHocRequest(effective));
+    RETURN_IF_ERROR(Persist(nodeimage::Snapshot(transition.state, /*redact=*/false)));
+  }
+  CommitLocked(transition, /*persisted=*/transition.effects.changed);
   if (transition.effects.changed) loop_.Wake(kWakeStateChanged);
   return *std::move(transition.ad_hoc);
 }
@@ -284,6 +306,43 @@ absl::Status ImagePuller::Persist(const api::NodeImage& record) {
     return written.status();
   }
   return absl::OkStatus();
+}
+
+absl::Status ImagePuller::PersistAdHocRequest(const api::PullImageRequest& request) {
+  std::string value;
+  if (!request.SerializeToString(&value)) {
+    return absl::InternalError("ad hoc pull request does not serialize");
+  }
+  absl::StatusOr<int64_t> written =
+      store_.Update(kAdHocPullStoreKind, request.image(), value, store::kAnyRevision);
+  if (absl::IsNotFound(written.status())) {
+    written = store_.Create(kAdHocPullStoreKind, request.image(), value);
+  }
+  if (!written.ok()) {
+    spdlog::error("ad_hoc_pull_persist_failed image={} error=\"{}\"", LogSafe(request.image()),
+                  LogSafe(written.status().ToString()));
+    return written.status();
+  }
+  stored_ad_hoc_.insert(request.image());
+  return absl::OkStatus();
+}
+
+void ImagePuller::ForgetFinishedAdHocRequestsLocked() {
+  for (auto it = stored_ad_hoc_.begin(); it != stored_ad_hoc_.end();) {
+    const nodeimage::Task* task = nodeimage::FindAdHocPull(state_, *it);
+    if (task != nullptr && task->state != nodeimage::TaskState::kFinished) {
+      ++it;
+      continue;
+    }
+    absl::StatusOr<int64_t> deleted = store_.Delete(kAdHocPullStoreKind, *it, store::kAnyRevision);
+    if (!deleted.ok() && !absl::IsNotFound(deleted.status())) {
+      spdlog::error("ad_hoc_pull_forget_failed image={} error=\"{}\"", LogSafe(*it),
+                    LogSafe(deleted.status().ToString()));
+      ++it;
+      continue;
+    }
+    it = stored_ad_hoc_.erase(it);
+  }
 }
 
 // ---- loop and test hooks ----

@@ -13,7 +13,11 @@
 //     gRPC a cancelled call returns at once while the runtime stops its pull asynchronously, so the
 //     runtime may briefly see one more pull per cancellation.
 //   * Persistence: the NodeImage (spec with secrets, status) is one store record (kind
-//     "nodeimage", key options.store_key), written on every change. Create() reloads it.
+//     "nodeimage", key options.store_key), written on every change. Each accepted ad hoc pull's
+//     request (with its secrets) is one more record (kind "nodeimage.adhoc", key: the image as
+//     given), written before PullImage answers and deleted once the pull finished (its final
+//     status is in the NodeImage record). Create() reloads both: unfinished ad hoc pulls start
+//     again.
 //
 // Time: everything reads `clock`. Time-driven steps (attempt timeouts, backoff expiry, deadlines,
 // TTL) happen in Tick(); spec changes and pull completions take effect immediately. Production
@@ -33,6 +37,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -61,6 +66,8 @@ namespace inplaced::imagepull {
 
 // The store kind of the NodeImage record.
 inline constexpr char kNodeImageStoreKind[] = "nodeimage";
+// The store kind of the requests of unfinished ad hoc pulls (key: the image as given).
+inline constexpr char kAdHocPullStoreKind[] = "nodeimage.adhoc";
 
 struct PullerOptions {
   // Node-wide limit on concurrent pull operations. 1-64.
@@ -160,6 +167,12 @@ class ImagePuller final : public NodeImageManager {
 
   // Writes `record` (unredacted); logs a failure.
   absl::Status Persist(const ::inplaced::v1::NodeImage& record);
+  // Writes the request of an accepted ad hoc pull (validated, defaulted, with secrets).
+  absl::Status PersistAdHocRequest(const ::inplaced::v1::PullImageRequest& request)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Deletes the stored requests of ad hoc pulls that finished or are gone (after their final
+  // status was written). A failed delete is logged and retried on the next change.
+  void ForgetFinishedAdHocRequestsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The loop's tick: Tick(), then how long to wait for the next one.
   absl::Duration TickAndWait();
 
@@ -175,6 +188,8 @@ class ImagePuller final : public NodeImageManager {
   // The cancellation of each running operation (by id), fired by a cancel effect or at shutdown.
   std::map<uint64_t, std::shared_ptr<Cancellation>> cancels_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  // Images whose ad hoc request record is in the store.
+  std::set<std::string> stored_ad_hoc_ ABSL_GUARDED_BY(mu_);
 
   // Publishes every change under mu_ (so watches see them in order); one object, one key.
   WatchFanout<::inplaced::v1::NodeImage> fanout_{

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/log_safe.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "cri/snapshot.h"
@@ -290,16 +291,18 @@ absl::Status RecreateEngine::CommitLocked(const Key& key, Entry& entry,
                                        now.phase() == api::CONTAINER_RECREATE_PHASE_FAILED)) {
       spdlog::info("container_recreate_{} ns={} name={} container={} new_id={} message=\"{}\"",
                    now.phase() == api::CONTAINER_RECREATE_PHASE_SUCCEEDED ? "succeeded" : "failed",
-                   key.first, key.second, now.name(), now.new_container_id(), now.message());
+                   key.first, key.second, now.name(), now.new_container_id(),
+                   LogSafe(now.message()));
     }
   }
   if (old_phase != new_phase) {
     if (new_phase == api::RECREATE_PHASE_RECREATING) {
       spdlog::info("recreate_started ns={} name={} pod={} pod_uid={}", key.first, key.second,
-                   request.spec().pod_name(), request.status().pod_uid());
+                   LogSafe(request.spec().pod_name()), LogSafe(request.status().pod_uid()));
     } else {
       spdlog::info("recreate_{} ns={} name={} pod={} message=\"{}\"", PhaseName(new_phase),
-                   key.first, key.second, request.spec().pod_name(), request.status().message());
+                   key.first, key.second, LogSafe(request.spec().pod_name()),
+                   LogSafe(request.status().message()));
     }
   }
   if (new_phase == api::RECREATE_PHASE_COMPLETED && old_phase != api::RECREATE_PHASE_COMPLETED) {

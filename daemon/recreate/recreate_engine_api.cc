@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/field_checks.h"
+#include "common/log_safe.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "cri/snapshot.h"
@@ -129,7 +130,7 @@ absl::StatusOr<api::CreateRecreateRequestResponse> RecreateEngine::Create(
   entry.revision = revision;
   InsertLocked(key, std::move(entry));
   spdlog::info("recreate_created ns={} name={} pod={} pod_uid={} uid={} containers={}", key.first,
-               key.second, normalized.spec().pod_name(), status.pod_uid(),
+               key.second, LogSafe(normalized.spec().pod_name()), LogSafe(status.pod_uid()),
                record.request().metadata().uid(), normalized.spec().containers_size());
   hub_.Publish(api::WATCH_EVENT_TYPE_ADDED, record.request());
   Wake(kWakeRequest);
@@ -153,6 +154,7 @@ absl::StatusOr<api::ListRecreateRequestsResponse> RecreateEngine::List(
   ASSIGN_OR_RETURN(const ListCursor cursor, DecodeListPageToken(request));
   const int page_size = EffectivePageSize(request);
   api::ListRecreateRequestsResponse response;
+  size_t page_bytes = 0;
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(CheckAcceptingLocked());
   auto it = requests_.begin();
@@ -168,14 +170,21 @@ absl::StatusOr<api::ListRecreateRequestsResponse> RecreateEngine::List(
         candidate.status().phase() != request.phase()) {
       continue;
     }
-    if (response.recreate_requests_size() == page_size) {
+    // The item's share of the encoded response: its bytes plus the field's tag and length.
+    const size_t item_bytes = candidate.ByteSizeLong() + 8;
+    const bool full = response.recreate_requests_size() == page_size ||
+                      (response.recreate_requests_size() > 0 &&
+                       page_bytes + item_bytes > options_.limits.max_list_page_bytes);
+    if (full) {
       // One more match exists: this page ends at the previous one.
-      const api::RecreateRequest& last = response.recreate_requests(page_size - 1);
+      const api::RecreateRequest& last =
+          response.recreate_requests(response.recreate_requests_size() - 1);
       response.set_next_page_token(EncodeListPageToken(
           request, ListCursor{last.metadata().namespace_(), last.metadata().name()}));
       break;
     }
     *response.add_recreate_requests() = candidate;
+    page_bytes += item_bytes;
   }
   return response;
 }

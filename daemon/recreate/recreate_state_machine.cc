@@ -76,7 +76,7 @@ class Stepper {
       return;
     }
     pod_ = FindRequestPod(request_, snapshot_);
-    if (pod_ == nullptr) {
+    if (pod_ == nullptr || !PodIsRunning(*pod_)) {
       Complete(kPodGoneMessage);
       return;
     }
@@ -402,6 +402,11 @@ class Stepper {
 };
 
 }  // namespace
+
+bool PodIsRunning(const cri::PodInfo& pod) {
+  // The current sandbox is the READY one when there is one (cri/snapshot.h).
+  return pod.sandbox.state == ::runtime::v1::SANDBOX_READY;
+}
 
 const cri::PodInfo* FindRequestPod(const ::inplaced::v1::RecreateRequest& request,
                                    const cri::NodeSnapshot& snapshot) {

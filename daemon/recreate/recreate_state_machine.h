@@ -10,7 +10,9 @@
 //      activeDeadlineSeconds", every non-terminal container FAILED with the same message;
 //   3. the pod: found by status.pod_uid (else spec.pod_uid, else namespace/name, recording its
 //   UID);
-//      not on the node: COMPLETED "pod has gone";
+//      not on the node, or none of its sandboxes READY (kubelet stopped the pod: its containers
+//      are never restarted again, whatever order kubelet then removes them and the sandbox in):
+//      COMPLETED "pod has gone";
 //   4. missing status contexts (old container ID / restart count) are filled from the pod;
 //   5. an older request of the same pod has not completed (input.blocked_by): PENDING, says which;
 //   6. strategy.unready_grace_period_seconds set: PENDING until AcknowledgeUnready, then until
@@ -126,6 +128,11 @@ std::vector<std::string> ContainersToInspect(const ::inplaced::internal::Recreat
 // node.
 const cri::PodInfo* FindRequestPod(const ::inplaced::v1::RecreateRequest& request,
                                    const cri::NodeSnapshot& snapshot);
+
+// Whether kubelet still runs `pod`: one of its sandboxes is READY. A pod whose sandboxes are all
+// NOTREADY was stopped (deleted, evicted, or its sandbox is being replaced, which restarts every
+// container anyway): a request of it cannot succeed.
+bool PodIsRunning(const cri::PodInfo& pod);
 
 // Why `container` cannot be recreated, or "" when it can. Only regular containers
 // (pod.spec.containers, kubelet's io.kubernetes.container.type "container", or no type) can, as in

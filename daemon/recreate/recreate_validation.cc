@@ -71,7 +71,9 @@ absl::Status CheckOptionalHost(absl::string_view path, absl::string_view host) {
   return AtPath(path, CheckHost(host));
 }
 
-absl::Status CheckHttpGet(const std::string& path, const api::HttpGetAction& action) {
+absl::Status CheckHttpGet(const std::string& path, const api::HttpGetAction& action,
+                          const ValidationLimits& limits) {
+  RETURN_IF_ERROR(CheckMaxBytes(path + ".path", action.path().size(), limits.max_http_path_bytes));
   RETURN_IF_ERROR(AtPath(path + ".path", CheckHttpPath(action.path())));
   RETURN_IF_ERROR(CheckPort(path, action));
   RETURN_IF_ERROR(CheckOptionalHost(path + ".host", action.host()));
@@ -80,18 +82,33 @@ absl::Status CheckHttpGet(const std::string& path, const api::HttpGetAction& act
     return InvalidField(path + ".scheme", absl::StrCat("must be HTTP or HTTPS, got \"",
                                                        absl::CHexEscape(action.scheme()), "\""));
   }
+  RETURN_IF_ERROR(
+      CheckMaxCount(path + ".http_headers", action.http_headers_size(), limits.max_http_headers));
   for (int i = 0; i < action.http_headers_size(); ++i) {
     const std::string header_path = absl::StrCat(path, ".http_headers[", i, "]");
     const api::HttpHeader& header = action.http_headers(i);
+    RETURN_IF_ERROR(
+        CheckMaxBytes(header_path + ".name", header.name().size(), limits.max_header_name_bytes));
+    RETURN_IF_ERROR(CheckMaxBytes(header_path + ".value", header.value().size(),
+                                  limits.max_header_value_bytes));
     RETURN_IF_ERROR(AtPath(header_path + ".name", CheckHttpHeaderName(header.name())));
     RETURN_IF_ERROR(AtPath(header_path + ".value", CheckHttpHeaderValue(header.value())));
   }
   return absl::OkStatus();
 }
 
-absl::Status CheckExec(const std::string& path, const api::ExecAction& action) {
+absl::Status CheckExec(const std::string& path, const api::ExecAction& action,
+                       const ValidationLimits& limits) {
   if (action.command_size() == 0)
     return InvalidField(path + ".command", "at least one element is required");
+  RETURN_IF_ERROR(CheckMaxCount(path + ".command", action.command_size(), limits.max_command_args));
+  size_t total = 0;
+  for (const std::string& arg : action.command()) total += arg.size();
+  RETURN_IF_ERROR(CheckMaxBytes(path + ".command", total, limits.max_command_bytes));
+  for (int i = 0; i < action.command_size(); ++i) {
+    RETURN_IF_ERROR(CheckMaxBytes(absl::StrCat(path, ".command[", i, "]"), action.command(i).size(),
+                                  limits.max_command_arg_bytes));
+  }
   if (action.command(0).empty())
     return InvalidField(path + ".command[0]", "the program must not be empty");
   for (int i = 0; i < action.command_size(); ++i) {
@@ -109,9 +126,9 @@ absl::Status CheckHandler(const std::string& path, const api::LifecycleHandler& 
   // two), so "several actions" cannot reach us: only the empty handler needs a check.
   switch (handler.action_case()) {
     case api::LifecycleHandler::kExec:
-      return CheckExec(path + ".exec", handler.exec());
+      return CheckExec(path + ".exec", handler.exec(), limits);
     case api::LifecycleHandler::kHttpGet:
-      return CheckHttpGet(path + ".http_get", handler.http_get());
+      return CheckHttpGet(path + ".http_get", handler.http_get(), limits);
     case api::LifecycleHandler::kTcpSocket: {
       RETURN_IF_ERROR(CheckPort(path + ".tcp_socket", handler.tcp_socket()));
       return CheckOptionalHost(path + ".tcp_socket.host", handler.tcp_socket().host());
@@ -125,7 +142,9 @@ absl::Status CheckHandler(const std::string& path, const api::LifecycleHandler& 
 }
 
 absl::Status CheckPorts(const std::string& path,
-                        const google::protobuf::RepeatedPtrField<api::ContainerPort>& ports) {
+                        const google::protobuf::RepeatedPtrField<api::ContainerPort>& ports,
+                        const ValidationLimits& limits) {
+  RETURN_IF_ERROR(CheckMaxCount(path, ports.size(), limits.max_ports));
   absl::flat_hash_set<absl::string_view> names;
   for (int i = 0; i < ports.size(); ++i) {
     const std::string port_path = absl::StrCat(path, "[", i, "]");
@@ -165,7 +184,7 @@ absl::Status CheckContainer(const std::string& path, const api::RecreateContaine
   if (container.has_pre_stop()) {
     RETURN_IF_ERROR(CheckHandler(path + ".pre_stop", container.pre_stop(), limits));
   }
-  return CheckPorts(path + ".ports", container.ports());
+  return CheckPorts(path + ".ports", container.ports(), limits);
 }
 
 absl::Status CheckStrategy(const api::RecreateStrategy& strategy, const ValidationLimits& limits) {
@@ -232,7 +251,8 @@ absl::Status ValidateRecreateSpec(const api::RecreateSpec& spec, const Validatio
     return InvalidField("spec.readiness_source",
                         absl::StrCat("unknown value ", spec.readiness_source()));
   }
-  return absl::OkStatus();
+  // Last: the fields above name the offending one when it alone is too big.
+  return CheckMaxBytes("spec", spec.ByteSizeLong(), limits.max_spec_bytes);
 }
 
 absl::Status ValidateCreateRecreateRequest(const api::CreateRecreateRequestRequest& request,

@@ -11,6 +11,7 @@
 // exists, whether ReportReadiness names containers of the request, ... are the server's checks).
 // Stateless and thread-safe.
 
+#include <cstddef>
 #include <cstdint>
 
 #include "absl/status/status.h"
@@ -26,15 +27,34 @@ inline constexpr int64_t kMaxDurationSeconds = int64_t{365} * 24 * 60 * 60;
 // ListRecreateRequests page size when the caller passes 0.
 inline constexpr int kDefaultListPageSize = 100;
 
-// Bounds the server enforces on inputs. The defaults are the documented API limits; the daemon's
-// configuration may change max_containers.
+// Bounds the server enforces on inputs. The defaults are the documented API limits (README,
+// "Limits"); the daemon's configuration may change max_containers. They keep every stored request
+// small enough that a List page of them, a watch event and the store record stay far below gRPC's
+// default 4 MiB message limit.
 struct ValidationLimits {
   // Most containers in one request (spec.containers) or one ReportReadiness call.
   int max_containers = 64;
+  // The whole encoded spec (checked after the per-field limits, which name the field).
+  size_t max_spec_bytes = 256 * 1024;
+  // A preStop exec command: all arguments together, each argument, the number of arguments.
+  size_t max_command_bytes = 64 * 1024;
+  size_t max_command_arg_bytes = 32 * 1024;
+  int max_command_args = 1024;
+  // A preStop httpGet: headers, each header's name and value, the path.
+  int max_http_headers = 64;
+  size_t max_header_name_bytes = 256;
+  size_t max_header_value_bytes = 8 * 1024;
+  size_t max_http_path_bytes = 8 * 1024;
+  // Ports of one container.
+  int max_ports = 128;
   // Largest accepted value of any *_seconds field.
   int64_t max_duration_seconds = kMaxDurationSeconds;
   // Largest ListRecreateRequestsRequest.page_size.
   int max_page_size = 1000;
+  // A List page ends before the item that would make its encoded requests exceed this many bytes
+  // (it always holds at least one): a client with gRPC's default 4 MiB receive limit reads every
+  // page, whatever page_size asked for.
+  size_t max_list_page_bytes = 1024 * 1024;
 };
 
 // CreateRecreateRequest: namespace (DNS-1123 label), name (DNS-1123 subdomain), and the whole spec

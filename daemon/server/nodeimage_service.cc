@@ -59,6 +59,8 @@ grpc::Status NodeImageServiceImpl::WatchNodeImage(
   RpcScope scope("WatchNodeImage");
   absl::StatusOr<imagepull::NodeImageManager*> manager = Serving();
   if (!manager.ok()) return scope.Finish(manager.status());
+  const ServingState::WatchStreamSlot slot(state_);
+  if (!slot.status().ok()) return scope.Finish(slot.status());
   absl::StatusOr<std::unique_ptr<Watch<api::NodeImage>>> watch = (*manager)->Watch(*request);
   if (!watch.ok()) return scope.Finish(watch.status());
   Watch<api::NodeImage>* raw = watch->get();
@@ -111,7 +113,7 @@ grpc::Status NodeImageServiceImpl::PullImage(grpc::ServerContext* context,
   if (absl::IsCancelled(finished.status())) {
     if (canceller_.cancelled_all()) {
       return scope.Finish(absl::UnavailableError(
-          "inplaced is shutting down; an unfinished ad hoc pull is not resumed after restart"));
+          "inplaced is shutting down; the ad hoc pull starts again after the restart"));
     }
     if (DeadlinePassed(*context)) {
       return scope.Finish(absl::DeadlineExceededError(

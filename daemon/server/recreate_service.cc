@@ -103,6 +103,8 @@ grpc::Status RecreateServiceImpl::WatchRecreateRequests(
   RpcScope scope("WatchRecreateRequests");
   absl::StatusOr<RecreateManager*> manager = Manager();
   if (!manager.ok()) return scope.Finish(manager.status());
+  const ServingState::WatchStreamSlot slot(state_);
+  if (!slot.status().ok()) return scope.Finish(slot.status());
   absl::StatusOr<std::unique_ptr<RecreateWatch>> watch = (*manager)->Watch(*request);
   if (!watch.ok()) return scope.Finish(watch.status());
   RecreateWatch* raw = watch->get();

@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "common/grpc_status.h"
+#include "common/log_safe.h"
 
 namespace inplaced::daemon {
 namespace {
@@ -27,7 +28,7 @@ grpc::Status RpcScope::Finish(const absl::Status& status) {
                 "rpc method={} code={} ms={:.1f}", method_, code, ms);
   } else {
     spdlog::info("rpc method={} code={} ms={:.1f} error=\"{}\"", method_, code, ms,
-                 std::string(status.message()));
+                 LogSafe(status.message()));
   }
   return ToGrpcStatus(status);
 }

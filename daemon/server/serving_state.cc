@@ -1,5 +1,7 @@
 #include "daemon/server/serving_state.h"
 
+#include "absl/strings/str_cat.h"
+
 namespace inplaced::daemon {
 
 ServingPhase ServingState::phase() const {
@@ -43,6 +45,34 @@ bool ServingState::WaitForNoActiveCalls(absl::Duration timeout) const {
 int ServingState::active_calls() const {
   absl::MutexLock lock(&mu_);
   return active_calls_;
+}
+
+void ServingState::SetMaxWatchStreams(int max) {
+  absl::MutexLock lock(&mu_);
+  max_watch_streams_ = max;
+}
+
+int ServingState::open_watch_streams() const {
+  absl::MutexLock lock(&mu_);
+  return open_watch_streams_;
+}
+
+ServingState::WatchStreamSlot::WatchStreamSlot(ServingState& state) : state_(state) {
+  absl::MutexLock lock(&state_.mu_);
+  if (state_.max_watch_streams_ > 0 && state_.open_watch_streams_ >= state_.max_watch_streams_) {
+    status_ = absl::ResourceExhaustedError(
+        absl::StrCat("too many open watch streams: ", state_.open_watch_streams_, " of at most ",
+                     state_.max_watch_streams_,
+                     " (setting max_watch_streams); close one or poll with Get/List instead"));
+    return;
+  }
+  ++state_.open_watch_streams_;
+}
+
+ServingState::WatchStreamSlot::~WatchStreamSlot() {
+  if (!status_.ok()) return;
+  absl::MutexLock lock(&state_.mu_);
+  --state_.open_watch_streams_;
 }
 
 }  // namespace inplaced::daemon

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -25,9 +26,18 @@ bool HasUpper(absl::string_view s) {
   return false;
 }
 
+// The caller's text as a message quotes it: escaped (a newline or an ANSI escape in a reference
+// never reaches a client's terminal or a log as such) and cut.
+std::string QuoteForMessage(absl::string_view text) {
+  constexpr size_t kMaxQuoted = 256;
+  std::string out = absl::CHexEscape(text.substr(0, kMaxQuoted));
+  if (text.size() > kMaxQuoted) absl::StrAppend(&out, "...");
+  return out;
+}
+
 absl::Status Invalid(absl::string_view text, absl::string_view reason) {
   return absl::InvalidArgumentError(
-      absl::StrCat("invalid image reference \"", text, "\": ", reason));
+      absl::StrCat("invalid image reference \"", QuoteForMessage(text), "\": ", reason));
 }
 
 // path-component := [a-z0-9]+ (separator [a-z0-9]+)*, separator := "." | "_" | "__" | "-"+.

@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/log_safe.h"
 #include "common/status_macros.h"
 #include "imagepull/registry/www_authenticate.h"
 #include "nlohmann/json.hpp"
@@ -453,8 +454,8 @@ absl::StatusOr<ResolvedImage> RegistryClient::Resolve(
     if (!IsAuthFailure(resolved.status())) return WithImage(resolved.status(), ref);
     // Which credential failed, by position and registry key: never a secret.
     spdlog::debug("registry_auth_failed image={} attempt={}/{} credential={} code={}",
-                  ref.Canonical(), i + 1, credentials.size() + 1,
-                  credential == nullptr ? "anonymous" : credential->server_address,
+                  LogSafe(ref.Canonical()), i + 1, credentials.size() + 1,
+                  credential == nullptr ? "anonymous" : LogSafe(credential->server_address),
                   absl::StatusCodeToString(resolved.status().code()));
     if (first_auth_failure.ok()) first_auth_failure = resolved.status();
   }

@@ -3,8 +3,8 @@
 // preStop hooks that leave a mark in the container checked before the kill, a tcpSocket hook the
 // container's listener sees before the kill, a refused tcpSocket hook that still kills, the daemon
 // SIGKILLed during a hook (not run again after the restart, container killed once), FAIL vs IGNORE
-// with a missing container, min_started_seconds, and a crash-looping container failed at the active
-// deadline.
+// with a missing container, a pod stopped by kubelet (StopPodSandbox) completing "pod has gone" at
+// once, min_started_seconds, and a crash-looping container failed at the active deadline.
 //
 // Timing is never asserted except as semantic lower bounds derived from the runtime's and the
 // daemon's own timestamps (and one generous upper bound on the deadline).
@@ -399,6 +399,36 @@ TEST_F(RecreateE2eTest, FailPolicyStopsAtAMissingContainerAndIgnoreGoesOn) {
   EXPECT_EQ(ignored.status().container_states(0).phase(), api::CONTAINER_RECREATE_PHASE_FAILED);
   EXPECT_EQ(ignored.status().container_states(0).message(), kContainerNotFound);
   ExpectRecreatedOnce(ignored.status().container_states(1), old->id);
+}
+
+TEST_F(RecreateE2eTest, PodStoppedByKubeletCompletesPodGoneAtOnce) {
+  ASSERT_NO_FATAL_FAILURE(RunPod({Container("app", PoliteSleeper())}));
+  // Waits for AcknowledgeUnready, which never comes: the request stays open until the pod goes.
+  api::CreateRecreateRequestRequest request = Request("deleted", {"app"});
+  request.mutable_spec()->mutable_strategy()->set_unready_grace_period_seconds(5);
+  ASSERT_NO_FATAL_FAILURE(Create(request));
+  std::optional<api::RecreateRequest> pending = Get("deleted");
+  ASSERT_TRUE(pending.has_value());
+  EXPECT_EQ(pending->status().phase(), api::RECREATE_PHASE_PENDING);
+
+  // kubelet deletes the pod: StopPodSandbox first (sandbox NOTREADY, containers stopped); the
+  // containers and the sandbox are still listed while the request must already be over.
+  standin_->Stop();  // no restart of the stopped containers
+  ASSERT_OK_AND_ASSIGN(const std::string sandbox,
+                       standin_->SandboxId(kRecreateNamespace, pod_name_));
+  cri_v1::StopPodSandboxRequest stop;
+  stop.set_pod_sandbox_id(sandbox);
+  ASSERT_OK(connection_.lifecycle->StopPodSandbox(stop));
+  const api::RecreateRequest done = WaitCompleted("deleted");
+  EXPECT_EQ(done.status().message(), "pod has gone") << done.DebugString();
+  EXPECT_NE(done.status().container_states(0).message(), kContainerNotFound);
+  EXPECT_FALSE(done.status().container_states(0).is_killed());
+  // The sandbox was still there (NOTREADY) when the request completed.
+  cri_v1::PodSandboxStatusRequest status;
+  status.set_pod_sandbox_id(sandbox);
+  ASSERT_OK_AND_ASSIGN(const cri_v1::PodSandboxStatusResponse listed,
+                       runtime().PodSandboxStatus(status));
+  EXPECT_EQ(listed.status().state(), cri_v1::SANDBOX_NOTREADY);
 }
 
 TEST_F(RecreateE2eTest, MinStartedSecondsKeepsTheContainerRecreatingUntilItRanLongEnough) {

@@ -73,6 +73,9 @@ int main(int argc, char** argv) {
   app.add_option("--fail-pull", fail_pulls,
                  "REF=CODE[:MESSAGE]: every PullImage of REF fails with this gRPC code (e.g. "
                  "NOT_FOUND); repeatable");
+  std::vector<std::string> hang_first_pull;
+  app.add_option("--hang-first-pull", hang_first_pull,
+                 "The first PullImage of this image stalls until cancelled (repeatable)");
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_default_logger(spdlog::stderr_color_mt("fake_cri_server"));
@@ -106,6 +109,11 @@ int main(int argc, char** argv) {
     inplaced::fakes::PullScript script;
     script.failure = fail->second;
     runtime.SetPullScript(fail->first, script);
+  }
+  for (const std::string& image : hang_first_pull) {
+    inplaced::fakes::PullScript script;
+    script.hang_first_pulls = 1;
+    runtime.SetPullScript(image, script);
   }
 
   inplaced::fakes::KubeletStandInOptions options;

@@ -52,6 +52,9 @@ struct PullScript {
   absl::Duration duration = absl::ZeroDuration();
   // The pull stalls until cancelled.
   bool hang = false;
+  // The first this many pulls of the image stall until cancelled (a daemon stopped mid-pull); the
+  // later ones follow the rest of the script.
+  int hang_first_pulls = 0;
   // Non-OK: the pull fails with this status after `duration`.
   absl::Status failure;
   // Set: the registry wants these credentials (username+password, or auth, or identity/registry

@@ -145,7 +145,13 @@ absl::StatusOr<criv1::PullImageResponse> FakeRuntime::PullImage(
     absl::MutexLock lock(&mu_);
     pulls_.push_back(PullRecord{reference, request.auth()});
     auto it = pull_scripts_.find(normalized);
-    if (it != pull_scripts_.end()) script = it->second;
+    if (it != pull_scripts_.end()) {
+      script = it->second;
+      if (it->second.hang_first_pulls > 0) {
+        --it->second.hang_first_pulls;
+        script.hang = true;
+      }
+    }
     ++in_flight_pulls_;
     max_in_flight_pulls_ = std::max(max_in_flight_pulls_, in_flight_pulls_);
   }

@@ -161,6 +161,43 @@ TEST_F(NodeImageIntegrationTest, StateSurvivesARestart) {
   EXPECT_EQ(node.status().succeeded(), 2);
 }
 
+TEST_F(NodeImageIntegrationTest, AnAcceptedAdHocPullSurvivesADaemonRestart) {
+  const std::string image = absl::StrCat(kRepo, ":adhoc");
+  // The first pull stalls until the daemon's shutdown cancels it; the one after the restart works.
+  StartFakeRuntime({"--hang-first-pull", image});
+  StartDaemon();
+  {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    api::PullImageRequest request;
+    request.set_image(image);  // no wait: accepted, then the call returns
+    api::PullImageResponse response;
+    const grpc::Status accepted = stub_->PullImage(&context, request, &response);
+    ASSERT_TRUE(accepted.ok()) << accepted.error_message();
+    EXPECT_NE(response.pull().status().phase(), api::IMAGE_PULL_PHASE_SUCCEEDED);
+  }
+  api::NodeImage node;
+  ASSERT_TRUE(Eventually([&] {
+    return Get(&node).ok() && node.status().ad_hoc_pulls_size() == 1 &&
+           node.status().ad_hoc_pulls(0).status().phase() == api::IMAGE_PULL_PHASE_PULLING;
+  })) << node.DebugString();
+  StopDaemon();  // SIGTERM mid-pull
+
+  StartDaemon();
+  // Readable at once after the restart, and not FAILED "interrupted": it is pulled again.
+  ASSERT_TRUE(Get(&node).ok());
+  ASSERT_EQ(node.status().ad_hoc_pulls_size(), 1) << node.DebugString();
+  EXPECT_EQ(node.status().ad_hoc_pulls(0).image(), image);
+  EXPECT_NE(node.status().ad_hoc_pulls(0).status().phase(), api::IMAGE_PULL_PHASE_FAILED)
+      << node.DebugString();
+  ASSERT_TRUE(Eventually([&] {
+    return Get(&node).ok() && node.status().ad_hoc_pulls_size() == 1 &&
+           node.status().ad_hoc_pulls(0).status().phase() == api::IMAGE_PULL_PHASE_SUCCEEDED;
+  })) << node.DebugString();
+  EXPECT_EQ(node.status().ad_hoc_pulls(0).status().attempts(), 1) << "started again after restart";
+  EXPECT_THAT(node.status().ad_hoc_pulls(0).status().image_id(), HasSubstr("@"));
+}
+
 // The README's NodeImage calls with `buf curl` (grpcurl's stand-in here) and server reflection.
 class NodeImageBufCurlTest : public NodeImageIntegrationTest {
  protected:

@@ -49,3 +49,37 @@ TEST(FieldChecksTest, SecondsAboveMaximumNameTheMaximumInDays) {
 
 }  // namespace
 }  // namespace inplaced
+
+namespace inplaced {
+namespace {
+
+TEST(FieldChecksTest, FormatBytesReadsLikeAPerson) {
+  EXPECT_EQ(FormatBytes(0), "0 bytes");
+  EXPECT_EQ(FormatBytes(1), "1 byte");
+  EXPECT_EQ(FormatBytes(1023), "1023 bytes");
+  EXPECT_EQ(FormatBytes(1024), "1 KiB");
+  EXPECT_EQ(FormatBytes(64 * 1024), "64 KiB");
+  EXPECT_EQ(FormatBytes(1536), "1.5 KiB");
+  EXPECT_EQ(FormatBytes(uint64_t{7} << 19), "3.5 MiB");
+  EXPECT_EQ(FormatBytes(uint64_t{1} << 20), "1 MiB");
+}
+
+TEST(FieldChecksTest, MaxBytesNamesSizeAndLimit) {
+  EXPECT_TRUE(CheckMaxBytes("a", 65536, 65536).ok());
+  const absl::Status status =
+      CheckMaxBytes("spec.containers[2].pre_stop.exec.command", uint64_t{7} << 19, 65536);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(),
+            "spec.containers[2].pre_stop.exec.command: 3.5 MiB exceeds the 64 KiB limit");
+  EXPECT_EQ(CheckMaxBytes("spec", 65537, 65536).message(),
+            "spec: 65537 bytes exceeds the 65536-byte limit (64 KiB)");
+}
+
+TEST(FieldChecksTest, MaxCountNamesCountAndLimit) {
+  EXPECT_TRUE(CheckMaxCount("a", 3, 3).ok());
+  EXPECT_EQ(CheckMaxCount("spec.containers[0].ports", 129, 128).message(),
+            "spec.containers[0].ports: at most 128 are allowed, got 129");
+}
+
+}  // namespace
+}  // namespace inplaced

@@ -54,6 +54,7 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
       "state_dir: /data/inplaced\n"
       "max_open_requests: 50\n"
       "max_containers: 8\n"
+      "max_watch_streams: 30\n"
       "fast_poll_ms: 20\n"
       "slow_poll_ms: 2000\n"
       "log_level: debug\n"
@@ -79,6 +80,7 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
   EXPECT_EQ(o.state_dir, "/data/inplaced");
   EXPECT_EQ(o.max_open_requests, 50);
   EXPECT_EQ(o.max_containers, 8);
+  EXPECT_EQ(o.max_watch_streams, 30);
   EXPECT_EQ(o.fast_poll_ms, 20);
   EXPECT_EQ(o.slow_poll_ms, 2000);
   EXPECT_EQ(o.log_level, "debug");
@@ -99,7 +101,7 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
 
 TEST_F(ConfigFileTest, TheTableCoversEveryKeyTheFirstTestSets) {
   // The test above names every setting: a setting added to the table must be added there too.
-  EXPECT_EQ(AllSettings().size(), 23u);
+  EXPECT_EQ(AllSettings().size(), 24u);
 }
 
 TEST_F(ConfigFileTest, EmptyFileAndCommentsOnlyChangeNothing) {
@@ -129,6 +131,7 @@ TEST_F(ConfigFileTest, BadFilesAreErrorsNamingLineAndKey) {
       {"max_open_requests: many\n", "1: max_open_requests: must be an integer, got \"many\""},
       {"\n\nmax_open_requests: 0\n", "3: max_open_requests: must be between 1 and 1000000, got 0"},
       {"max_containers: 1001\n", "1: max_containers: must be between 1 and 1000, got 1001"},
+      {"max_watch_streams: 0\n", "1: max_watch_streams: must be between 1 and 100000, got 0"},
       {"image_fs_reserve_percent: 100.5\n",
        "1: image_fs_reserve_percent: must be between 0 and 100, got 100.5"},
       {"fast_poll_ms: [1, 2]\n", "1: fast_poll_ms: must be a scalar, got a list"},

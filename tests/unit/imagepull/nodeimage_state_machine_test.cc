@@ -613,6 +613,56 @@ TEST(NodeImageStateMachineTest, RestoreKeepsFinishedTagsAndRestartsTheOthers) {
   }
 }
 
+TEST(NodeImageStateMachineTest, RestoreStartsUnfinishedAdHocPullsAgainFromTheirStoredRequests) {
+  api::NodeImage stored;
+  stored.mutable_metadata()->set_resource_version(40);
+  const auto add_pull = [&](const std::string& image, api::ImagePullPhase phase) {
+    api::AdHocPullStatus* pull = stored.mutable_status()->add_ad_hoc_pulls();
+    pull->set_image(image);
+    pull->mutable_status()->set_phase(phase);
+    pull->mutable_status()->set_attempts(2);
+    pull->mutable_status()->set_message("stored");
+  };
+  add_pull("reg.io/pulling:1", api::IMAGE_PULL_PHASE_PULLING);
+  add_pull("reg.io/done:1", api::IMAGE_PULL_PHASE_SUCCEEDED);
+  add_pull("reg.io/no-request:1", api::IMAGE_PULL_PHASE_WAITING);
+
+  AdHocRequests requests;
+  const auto add_request = [&](const std::string& image) {
+    api::PullImageRequest request;
+    request.set_image(image);
+    request.set_image_pull_policy(api::IMAGE_PULL_POLICY_ALWAYS);
+    request.add_pull_secrets(R"({"auths":{"reg.io":{"username":"u","password":"hunter2"}}})");
+    ApplyPullImageDefaults(&request);
+    requests[image] = request;
+  };
+  add_request("reg.io/pulling:1");
+  add_request("reg.io/done:1");      // finished: its final status wins, nothing is pulled
+  add_request("reg.io/unlisted:1");  // stored before its status was: accepted, so pulled
+
+  Machine m(Restore(stored, 3, kStart, requests));
+  const Task* pulling = FindAdHocPull(m.state(), "reg.io/pulling:1");
+  ASSERT_NE(pulling, nullptr);
+  EXPECT_EQ(pulling->status.phase(), api::IMAGE_PULL_PHASE_PULLING);
+  EXPECT_EQ(pulling->status.attempts(), 1) << "attempts start again";
+  EXPECT_TRUE(pulling->job.always) << "the stored request's policy applies";
+  ASSERT_EQ(pulling->job.credentials.size(), 1u) << "and its secrets";
+  EXPECT_EQ(pulling->job.credentials[0].password, "hunter2");
+
+  EXPECT_EQ(FindAdHocPull(m.state(), "reg.io/done:1")->status.phase(),
+            api::IMAGE_PULL_PHASE_SUCCEEDED);
+  EXPECT_EQ(FindAdHocPull(m.state(), "reg.io/no-request:1")->status.message(),
+            kInterruptedByRestartMessage);
+  ASSERT_NE(FindAdHocPull(m.state(), "reg.io/unlisted:1"), nullptr);
+  EXPECT_EQ(FindAdHocPull(m.state(), "reg.io/unlisted:1")->status.phase(),
+            api::IMAGE_PULL_PHASE_PULLING);
+  EXPECT_EQ(m.effects().start.size(), 2u);
+  EXPECT_TRUE(m.effects().changed);
+  EXPECT_EQ(m.state().ad_hoc_order,
+            (std::vector<std::string>{"reg.io/pulling:1", "reg.io/done:1", "reg.io/no-request:1",
+                                      "reg.io/unlisted:1"}));
+}
+
 TEST(NodeImageStateMachineTest, SnapshotRedactsSecretsAndCountsTheSpecTagsOnly) {
   Machine m;
   api::NodeImageSpec spec;

@@ -284,5 +284,57 @@ TEST(NodeImageValidationTest, PullImageRequestRules) {
   EXPECT_EQ(request.image_pull_policy(), api::IMAGE_PULL_POLICY_IF_NOT_PRESENT);
 }
 
+TEST(NodeImageValidationTest, SizeLimitsNameTheFieldAndTheLimit) {
+  const NodeImageLimits limits;
+  api::PullImageRequest pull;
+  pull.set_image("reg.io/" + std::string(600, 'a') + ":1");
+  EXPECT_THAT(
+      ValidatePullImage(pull, limits),
+      StatusIs(absl::StatusCode::kInvalidArgument, "image: 609 bytes exceeds the 512 bytes limit"));
+  for (int i = 0; i < 17; ++i) pull.add_pull_secrets("{}");
+  pull.set_image("reg.io/app:1");
+  EXPECT_THAT(ValidatePullImage(pull, limits),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "pull_secrets: at most 16 pull secrets, got 17"));
+
+  api::SetNodeImageRequest request = ValidRequest();
+  request.mutable_spec()->mutable_images(1)->set_name("reg.io/" + std::string(600, 'b'));
+  EXPECT_THAT(ValidateSetNodeImage(request, limits),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "spec.images[1].name: 607 bytes exceeds the 512 bytes limit"));
+
+  request = ValidRequest();
+  request.mutable_spec()->mutable_images(1)->mutable_tags(0)->set_tag(std::string(300, 't'));
+  EXPECT_THAT(ValidateSetNodeImage(request, limits),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "spec.images[1].tags[0].tag: 300 bytes exceeds the 256 bytes limit"));
+
+  request = ValidRequest();
+  for (int i = 0; i < 257; ++i) {
+    api::ImageSpec* image = request.mutable_spec()->add_images();
+    image->set_name(absl::StrCat("img", i));
+    image->add_tags()->set_tag("1");
+  }
+  EXPECT_THAT(ValidateSetNodeImage(request, limits),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       StartsWith("spec.images: at most 256 images, got 259")));
+
+  // Every field within its limit, the spec over 1 MiB (pull secrets are the bulk): the spec is
+  // named.
+  request = ValidRequest();
+  const std::string secret =
+      absl::StrCat(R"({"auths":{"reg.io":{"auth":")",
+                   absl::Base64Escape("alice:" + std::string(45000, 'p')), R"("}}})");
+  for (int i = 0; i < 20; ++i) {
+    api::ImageSpec* image = request.mutable_spec()->add_images();
+    image->set_name(absl::StrCat("img", i));
+    image->add_tags()->set_tag("1");
+    image->add_pull_secrets(secret);
+  }
+  EXPECT_THAT(ValidateSetNodeImage(request, limits),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::MatchesRegex("spec: 1\\.[0-9] MiB exceeds the 1 MiB limit")));
+}
+
 }  // namespace
 }  // namespace inplaced::imagepull

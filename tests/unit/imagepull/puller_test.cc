@@ -668,6 +668,48 @@ TEST_F(PullerTest, ResumesUnfinishedPullsAfterARestart) {
   EXPECT_EQ(Tag("reg.io/slow", "1").attempts(), 1);
 }
 
+TEST_F(PullerTest, AnAcceptedAdHocPullSurvivesARestart) {
+  MakePuller();
+  fakes::PullScript hang;
+  hang.hang = true;
+  runtime_.SetPullScript("reg.io/adhoc:1", hang);
+  api::PullImageRequest request;
+  request.set_image("reg.io/adhoc:1");
+  request.set_image_pull_policy(api::IMAGE_PULL_POLICY_ALWAYS);
+  request.add_pull_secrets(R"({"auths":{"reg.io":{"username":"u","password":"hunter2"}}})");
+  ASSERT_OK(puller_->PullImage(request).status());
+  // Durable before PullImage answered: the request, secrets included, is in the store.
+  ASSERT_OK_AND_ASSIGN(const store::Record stored,
+                       store_.Get(kAdHocPullStoreKind, "reg.io/adhoc:1"));
+  api::PullImageRequest stored_request;
+  ASSERT_TRUE(stored_request.ParseFromString(stored.value));
+  EXPECT_EQ(stored_request.pull_secrets_size(), 1);
+  clock_.WaitForSleepers(1);  // the CRI pull is in flight
+
+  puller_.reset();  // the daemon stops; the hanging pull is cancelled
+  runtime_.SetPullScript("reg.io/adhoc:1", fakes::PullScript());
+  MakePuller();
+  puller_->AwaitState([](const api::NodeImage& node, int running) {
+    return running == 0 && node.status().ad_hoc_pulls_size() == 1 &&
+           node.status().ad_hoc_pulls(0).status().phase() == api::IMAGE_PULL_PHASE_SUCCEEDED;
+  });
+  ASSERT_OK_AND_ASSIGN(const api::AdHocPullStatus after, puller_->GetAdHocPull("reg.io/adhoc:1"));
+  EXPECT_EQ(after.status().attempts(), 1) << "started again after the restart";
+  const std::vector<fakes::PullRecord> pulls = runtime_.Pulls();
+  ASSERT_EQ(pulls.size(), 2u);
+  EXPECT_EQ(pulls[1].image, "reg.io/adhoc:1");
+  EXPECT_EQ(pulls[1].auth.password(), "hunter2") << "with the stored secret";
+  // Finished: the request record is gone, the final status stays in the NodeImage record, and a
+  // second restart pulls nothing.
+  EXPECT_THAT(store_.Get(kAdHocPullStoreKind, "reg.io/adhoc:1"),
+              StatusIs(absl::StatusCode::kNotFound));
+  MakePuller();
+  AwaitIdle();
+  EXPECT_EQ(runtime_.Pulls().size(), 2u);
+  ASSERT_OK_AND_ASSIGN(const api::AdHocPullStatus again, puller_->GetAdHocPull("reg.io/adhoc:1"));
+  EXPECT_EQ(again.status().phase(), api::IMAGE_PULL_PHASE_SUCCEEDED);
+}
+
 TEST_F(PullerTest, PrecheckFailureFailsTheTagWithItsMessage) {
   FailingPrecheck precheck;
   MakePuller({}, &precheck);

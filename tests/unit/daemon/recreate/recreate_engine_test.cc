@@ -432,6 +432,56 @@ TEST(RecreateEngineTest, ListFiltersAndPagesInNamespaceNameOrder) {
   EXPECT_EQ(none.recreate_requests_size(), 0);
 }
 
+TEST(RecreateEngineTest, ListPagesStayUnderAMebibyteWhateverThePageSize) {
+  EngineEnv env;
+  env.StartEngine();
+  // 12 requests of about 190 KiB each (three containers with a 63 KiB preStop command): a page of
+  // 100 would be 2.2 MiB; every page must stay readable by a client with the default 4 MiB limit.
+  for (int i = 0; i < 12; ++i) {
+    api::CreateRecreateRequestRequest create =
+        NewCreate(absl::StrCat("big-", 10 + i), {"a", "b", "c"}, "nowhere");
+    for (api::RecreateContainer& container : *create.mutable_spec()->mutable_containers()) {
+      api::ExecAction* exec = container.mutable_pre_stop()->mutable_exec();
+      exec->add_command("sh");
+      exec->add_command(std::string(31 * 1024, 'x'));
+      exec->add_command(std::string(31 * 1024, 'y'));
+    }
+    ASSERT_OK(env.engine_->Create(create).status());
+  }
+  api::ListRecreateRequestsRequest list;  // page_size 0: the default, 100
+  std::vector<std::string> seen;
+  int pages = 0;
+  for (; pages < 20; ++pages) {
+    ASSERT_OK_AND_ASSIGN(api::ListRecreateRequestsResponse response, env.engine_->List(list));
+    EXPECT_LE(response.ByteSizeLong(), size_t{1024 * 1024} + 64) << "page " << pages;
+    EXPECT_GE(response.recreate_requests_size(), 1);
+    for (const api::RecreateRequest& request : response.recreate_requests()) {
+      seen.push_back(request.metadata().name());
+    }
+    if (response.next_page_token().empty()) break;
+    list.set_page_token(response.next_page_token());
+  }
+  EXPECT_EQ(pages + 1, 3) << "12 requests of ~190 KiB: 5 + 5 + 2";
+  ASSERT_EQ(seen.size(), 12u) << "each request once";
+  for (int i = 0; i < 12; ++i) EXPECT_EQ(seen[i], absl::StrCat("big-", 10 + i));
+
+  // One request larger than the budget alone still gets its own page.
+  RecreateEngineOptions small = EngineEnv::DefaultOptions();
+  small.limits.max_list_page_bytes = 1024;
+  EngineEnv tight(fakes::RuntimeProfile::Containerd16(), small);
+  tight.StartEngine();
+  for (const char* name : {"r1", "r2"}) {
+    api::CreateRecreateRequestRequest create = NewCreate(name, {"a"}, "nowhere");
+    create.mutable_spec()->mutable_containers(0)->mutable_pre_stop()->mutable_exec()->add_command(
+        std::string(4096, 'x'));
+    ASSERT_OK(tight.engine_->Create(create).status());
+  }
+  ASSERT_OK_AND_ASSIGN(api::ListRecreateRequestsResponse first,
+                       tight.engine_->List(api::ListRecreateRequestsRequest()));
+  ASSERT_EQ(first.recreate_requests_size(), 1);
+  EXPECT_FALSE(first.next_page_token().empty());
+}
+
 TEST(RecreateEngineTest, WatchSeesInitialStateThenChangesAndDeletion) {
   EngineEnv env;
   env.RunPod({});
@@ -569,6 +619,120 @@ TEST(RecreateEngineTest, PodGoneCompletesTheRequest) {
   env.StartEngine();
   ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
   ASSERT_OK(env.kubelet_.RemovePod("default", "web-0"));
+  env.Tick();
+  const api::RecreateRequest now = Get(*env.engine_, "r1");
+  EXPECT_EQ(now.status().phase(), api::RECREATE_PHASE_COMPLETED);
+  EXPECT_EQ(now.status().message(), kPodGoneMessage);
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 0);
+}
+
+// ---- Pod deletion: kubelet stops the sandbox, then removes containers and sandbox in any order ----
+
+// One step of kubelet deleting pod default/web-0 (containers "a" and "b").
+enum class KubeletStep {
+  kExitOtherContainer,  // kubelet's graceful kill of the container the request does not name
+  kStopSandbox,         // StopPodSandbox: sandbox NOTREADY, its containers stopped
+  kRemoveContainers,    // RemoveContainer of every instance
+  kRemoveSandbox,       // RemovePodSandbox (the runtime removes what containers are left)
+};
+
+struct DeletionOrder {
+  std::string name;
+  std::vector<KubeletStep> steps;
+  // Index in `steps` after which the pod counts as gone (its sandbox stopped or removed).
+  size_t gone_after;
+};
+
+class PodDeletionTest : public ::testing::TestWithParam<DeletionOrder> {};
+
+void RunKubeletStep(testing::EngineEnv& env, KubeletStep step) {
+  ASSERT_OK_AND_ASSIGN(const std::string sandbox, env.kubelet_.SandboxId("default", "web-0"));
+  ASSERT_OK_AND_ASSIGN(cri::NodeSnapshot snapshot, cri::TakeSnapshot(env.runtime_));
+  const cri::PodInfo* pod = snapshot.FindPodBySandboxId(sandbox);
+  switch (step) {
+    case KubeletStep::kExitOtherContainer:
+      ASSERT_NE(pod, nullptr);
+      ASSERT_OK(env.runtime_.ExitContainer(pod->CurrentContainer("b")->id, 0));
+      return;
+    case KubeletStep::kStopSandbox: {
+      ::runtime::v1::StopPodSandboxRequest stop;
+      stop.set_pod_sandbox_id(sandbox);
+      ASSERT_OK(env.runtime_.StopPodSandbox(stop));
+      return;
+    }
+    case KubeletStep::kRemoveContainers:
+      if (pod == nullptr) return;
+      for (const cri::ContainerInfo& container : pod->containers) {
+        ::runtime::v1::RemoveContainerRequest remove;
+        remove.set_container_id(container.id);
+        ASSERT_OK(env.runtime_.RemoveContainer(remove));
+      }
+      return;
+    case KubeletStep::kRemoveSandbox: {
+      ::runtime::v1::RemovePodSandboxRequest remove;
+      remove.set_pod_sandbox_id(sandbox);
+      ASSERT_OK(env.runtime_.RemovePodSandbox(remove));
+      return;
+    }
+  }
+}
+
+TEST_P(PodDeletionTest, RequestsCompletePodGoneAsSoonAsTheSandboxStops) {
+  const DeletionOrder& order = GetParam();
+  testing::EngineEnv env;
+  PodOptions pod;
+  pod.containers = {"a", "b"};
+  env.RunPod(pod);
+  env.StartEngine();
+  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
+  env.Tick();  // a is killed; the request waits for kubelet's restart
+  ASSERT_EQ(env.runtime_.CallCount("StopContainer"), 1);
+  ASSERT_EQ(Get(*env.engine_, "r1").status().phase(), api::RECREATE_PHASE_RECREATING);
+
+  for (size_t i = 0; i < order.steps.size(); ++i) {
+    SCOPED_TRACE(absl::StrCat("after step ", i));
+    RunKubeletStep(env, order.steps[i]);
+    env.Tick();
+    const api::RecreateRequest now = Get(*env.engine_, "r1");
+    if (i < order.gone_after) {
+      EXPECT_EQ(now.status().phase(), api::RECREATE_PHASE_RECREATING) << now.DebugString();
+      continue;
+    }
+    EXPECT_EQ(now.status().phase(), api::RECREATE_PHASE_COMPLETED) << now.DebugString();
+    EXPECT_EQ(now.status().message(), kPodGoneMessage);
+    // Never the misleading per-container failure of a pod that is merely being torn down.
+    EXPECT_NE(now.status().container_states(0).message(), kContainerNotFoundMessage);
+    EXPECT_NE(now.status().container_states(0).phase(), api::CONTAINER_RECREATE_PHASE_FAILED);
+  }
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 1) << "no kill after the pod stopped";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    KubeletOrders, PodDeletionTest,
+    ::testing::Values(DeletionOrder{"StopSandboxOnly", {KubeletStep::kStopSandbox}, 0},
+                      DeletionOrder{"StopSandboxThenContainersThenSandbox",
+                                    {KubeletStep::kStopSandbox, KubeletStep::kRemoveContainers,
+                                     KubeletStep::kRemoveSandbox},
+                                    0},
+                      DeletionOrder{"StopSandboxThenRemoveSandbox",
+                                    {KubeletStep::kStopSandbox, KubeletStep::kRemoveSandbox},
+                                    0},
+                      DeletionOrder{"RemoveSandboxAtOnce", {KubeletStep::kRemoveSandbox}, 0},
+                      DeletionOrder{"OtherContainerStoppedFirst",
+                                    {KubeletStep::kExitOtherContainer, KubeletStep::kStopSandbox,
+                                     KubeletStep::kRemoveContainers, KubeletStep::kRemoveSandbox},
+                                    1}),
+    [](const ::testing::TestParamInfo<DeletionOrder>& info) { return info.param.name; });
+
+TEST(RecreateEngineTest, ARequestForAStoppedPodCompletesPodGoneWithoutAKill) {
+  EngineEnv env;
+  env.RunPod({});
+  env.StartEngine();
+  ASSERT_OK_AND_ASSIGN(const std::string sandbox, env.kubelet_.SandboxId("default", "web-0"));
+  ::runtime::v1::StopPodSandboxRequest stop;
+  stop.set_pod_sandbox_id(sandbox);
+  ASSERT_OK(env.runtime_.StopPodSandbox(stop));
+  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
   env.Tick();
   const api::RecreateRequest now = Get(*env.engine_, "r1");
   EXPECT_EQ(now.status().phase(), api::RECREATE_PHASE_COMPLETED);

@@ -434,6 +434,86 @@ TEST(ValidateCreateRecreateRequestTest, HonoursConfiguredLimits) {
                                   "at most 60")));
 }
 
+TEST(ValidateCreateRecreateRequestTest, SizeLimitsNameTheFieldAndTheLimit) {
+  const ValidationLimits limits;
+  const auto exec = [](api::CreateRecreateRequestRequest* r) {
+    return Container(r, 1)->mutable_pre_stop()->mutable_exec();
+  };
+  struct Case {
+    std::string description;
+    CreateMutation mutate;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"a 3.5 MiB preStop command",
+       [&](auto* r) {
+         exec(r)->add_command("sh");
+         exec(r)->add_command(std::string(size_t{7} << 19, 'x'));
+       },
+       "spec.containers[1].pre_stop.exec.command: 3.5 MiB exceeds the 64 KiB limit"},
+      {"one argument over 32 KiB within the total",
+       [&](auto* r) {
+         exec(r)->add_command("sh");
+         exec(r)->add_command(std::string(40 * 1024, 'x'));
+       },
+       "spec.containers[1].pre_stop.exec.command[1]: 40 KiB exceeds the 32 KiB limit"},
+      {"too many arguments",
+       [&](auto* r) {
+         for (int i = 0; i < 1025; ++i) exec(r)->add_command("x");
+       },
+       "spec.containers[1].pre_stop.exec.command: at most 1024 are allowed, got 1025"},
+      {"a header name over 256 bytes",
+       [](auto* r) { HttpGet(r)->mutable_http_headers(0)->set_name(std::string(300, 'h')); },
+       "spec.containers[1].pre_stop.http_get.http_headers[0].name: 300 bytes exceeds the 256 "
+       "bytes limit"},
+      {"a header value over 8 KiB",
+       [](auto* r) { HttpGet(r)->mutable_http_headers(0)->set_value(std::string(10000, 'v')); },
+       "spec.containers[1].pre_stop.http_get.http_headers[0].value: 9.7 KiB exceeds the 8 KiB "
+       "limit"},
+      {"too many headers",
+       [](auto* r) {
+         for (int i = 0; i < 64; ++i) *HttpGet(r)->add_http_headers() = HttpGet(r)->http_headers(0);
+       },
+       "spec.containers[1].pre_stop.http_get.http_headers: at most 64 are allowed, got 65"},
+      {"a path over 8 KiB", [](auto* r) { HttpGet(r)->set_path("/" + std::string(9 * 1024, 'p')); },
+       "spec.containers[1].pre_stop.http_get.path: 9 KiB exceeds the 8 KiB limit"},
+      {"too many ports",
+       [](auto* r) {
+         for (int i = 0; i < 128; ++i) {
+           api::ContainerPort* port = Container(r, 1)->add_ports();
+           port->set_name(absl::StrCat("p", i));
+           port->set_container_port(10000 + i);
+         }
+       },
+       "spec.containers[1].ports: at most 128 are allowed, got 129"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.description);
+    api::CreateRecreateRequestRequest request = ValidCreate();
+    c.mutate(&request);
+    EXPECT_THAT(ValidateCreateRecreateRequest(request, limits),
+                StatusIs(absl::StatusCode::kInvalidArgument, c.message));
+  }
+  // At the limits: accepted.
+  api::CreateRecreateRequestRequest request = ValidCreate();
+  exec(&request)->add_command("sh");
+  exec(&request)->add_command(std::string(32 * 1024, 'x'));
+  exec(&request)->add_command(std::string(32 * 1024 - 2, 'y'));
+  EXPECT_OK(ValidateCreateRecreateRequest(request, limits));
+
+  // Fields each within their limits, a spec over 256 KiB: the spec as a whole is named.
+  for (int c = 0; c < 5; ++c) {
+    api::RecreateContainer* container = request.mutable_spec()->add_containers();
+    container->set_name(absl::StrCat("big", c));
+    api::ExecAction* action = container->mutable_pre_stop()->mutable_exec();
+    action->add_command(std::string(30 * 1024, 'x'));
+    action->add_command(std::string(30 * 1024, 'y'));
+  }
+  EXPECT_THAT(ValidateCreateRecreateRequest(request, limits),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::MatchesRegex("spec: [0-9.]+ KiB exceeds the 256 KiB limit")));
+}
+
 TEST(ValidateCreateRecreateRequestTest, ReportsTheFirstInvalidFieldOnly) {
   api::CreateRecreateRequestRequest request = ValidCreate();
   request.set_namespace_("");

@@ -17,6 +17,7 @@
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_runtime.h"
 #include "tests/fakes/memory_store.h"
+#include "tests/support/log_capture.h"
 #include "tests/support/status_matchers.h"
 #include "tests/unit/daemon/server/mock_nodeimage_manager.h"
 
@@ -251,6 +252,50 @@ TEST_F(NodeImageServiceTest, WatchEndsUnavailableOnStopStreams) {
   while (reader->Read(&message)) {
   }
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(NodeImageServiceTest, OpenWatchStreamsAreCappedResourceExhausted) {
+  Serve();
+  state_.SetMaxWatchStreams(1);
+  grpc::ClientContext first_context;
+  auto first = stub_->WatchNodeImage(&first_context, api::WatchNodeImageRequest());
+  api::WatchNodeImageResponse message;
+  ASSERT_TRUE(first->Read(&message));  // the first stream holds the only slot
+
+  grpc::ClientContext second_context;
+  auto second = stub_->WatchNodeImage(&second_context, api::WatchNodeImageRequest());
+  EXPECT_FALSE(second->Read(&message));
+  const grpc::Status refused = second->Finish();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(), HasSubstr("max_watch_streams"));
+
+  first_context.TryCancel();
+  while (first->Read(&message)) {
+  }
+  first->Finish();
+  EXPECT_TRUE(state_.WaitForNoActiveCalls(absl::Seconds(30)));
+  EXPECT_EQ(state_.open_watch_streams(), 0);
+}
+
+TEST_F(NodeImageServiceTest, AnImageReferenceCannotForgeALogLine) {
+  Serve();
+  ::inplaced::testing::LogCapture log;
+  grpc::ClientContext context;
+  api::PullImageRequest request;
+  // A newline followed by what looks like a real log line, and an ANSI colour escape.
+  request.set_image("busybox\n[info] rpc method=SetNodeImage code=OK\x1b[31m");
+  api::PullImageResponse response;
+  const grpc::Status status = stub_->PullImage(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // The client's message quotes the reference escaped, too.
+  EXPECT_THAT(status.error_message(), HasSubstr("busybox\\n[info]"));
+  EXPECT_THAT(status.error_message(), Not(HasSubstr("\x1b[")));
+  const std::vector<std::string> lines = log.Lines();
+  ASSERT_EQ(lines.size(), 1u) << ::testing::PrintToString(lines);
+  EXPECT_THAT(lines[0], ::testing::StartsWith("info rpc method=PullImage code=INVALID_ARGUMENT"));
+  EXPECT_THAT(lines[0], Not(HasSubstr("\x1b"))) << "no raw ESC byte";
+  EXPECT_THAT(lines[0], HasSubstr("\\\\n[info] rpc method=SetNodeImage"))
+      << "the message's own escape, escaped again for the log";
 }
 
 TEST_F(NodeImageServiceTest, PullImageWithWaitReturnsTheFinishedPull) {

@@ -6,12 +6,16 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "api/inplaced/v1/recreate.grpc.pb.h"
+#include "daemon/recreate/recreate_validation.h"
 #include "daemon/recreate/watch_hub.h"
 #include "daemon/server/serving_state.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "tests/support/log_capture.h"
+#include "tests/support/status_matchers.h"
 #include "tests/unit/daemon/server/mock_recreate_manager.h"
 
 namespace inplaced::daemon {
@@ -266,6 +270,37 @@ TEST_F(RecreateServiceTest, ManagerErrorsKeepTheirCodeAndMessage) {
   }
 }
 
+TEST_F(RecreateServiceTest, APodNameCannotForgeALogLine) {
+  // The engine validates (and escapes); a manager error that carries raw caller text is escaped
+  // for the log by the service all the same.
+  const std::string pod = "web-0\n[info] rpc method=DeleteRecreateRequest code=OK\x1b[2J";
+  EXPECT_CALL(manager_, Create(_))
+      .WillOnce([](const api::CreateRecreateRequestRequest& request)
+                    -> absl::StatusOr<api::CreateRecreateRequestResponse> {
+        EXPECT_THAT(ValidateCreateRecreateRequest(request, ValidationLimits{}),
+                    ::inplaced::testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                                  ::testing::HasSubstr("web-0\\n[info]")));
+        return absl::InvalidArgumentError(
+            absl::StrCat("spec.pod_name: raw ", request.spec().pod_name()));
+      });
+  ::inplaced::testing::LogCapture log;
+  api::CreateRecreateRequestRequest request;
+  request.set_namespace_("ns");
+  request.set_name("r1");
+  request.mutable_spec()->set_pod_name(pod);
+  request.mutable_spec()->add_containers()->set_name("app");
+  grpc::ClientContext context;
+  api::CreateRecreateRequestResponse response;
+  EXPECT_EQ(stub_->CreateRecreateRequest(&context, request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  const std::vector<std::string> lines = log.Lines();
+  ASSERT_EQ(lines.size(), 1u) << ::testing::PrintToString(lines);
+  EXPECT_THAT(lines[0],
+              ::testing::StartsWith("info rpc method=CreateRecreateRequest code=INVALID_ARGUMENT"));
+  EXPECT_THAT(lines[0], ::testing::HasSubstr(
+                            "raw web-0\\n[info] rpc method=DeleteRecreateRequest code=OK\\x1b[2J"));
+}
+
 TEST_F(RecreateServiceTest, GetReturnsTheRequest) {
   api::GetRecreateRequestRequest request;
   request.set_namespace_("ns");
@@ -421,6 +456,47 @@ TEST_F(RecreateServiceWatchTest, StopStreamsEndsOpenStreamsUnavailable) {
   const grpc::Status status = reader->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(status.error_message(), ::testing::HasSubstr("shutting down"));
+}
+
+TEST_F(RecreateServiceWatchTest, OpenStreamsAreCappedResourceExhausted) {
+  state_.SetMaxWatchStreams(1);
+  EXPECT_CALL(manager_, Watch(_))
+      .Times(2)
+      .WillRepeatedly([this](const api::WatchRecreateRequestsRequest& request)
+                          -> absl::StatusOr<std::unique_ptr<RecreateWatch>> {
+        return hub_.Subscribe(request, {});
+      });
+  {
+    grpc::ClientContext first_context;
+    auto first = stub_->WatchRecreateRequests(&first_context, {});
+    api::WatchRecreateRequestsResponse event;
+    ASSERT_TRUE(first->Read(&event));  // SYNCED: the first stream holds the only slot
+    EXPECT_EQ(state_.open_watch_streams(), 1);
+
+    grpc::ClientContext second_context;
+    auto second = stub_->WatchRecreateRequests(&second_context, {});
+    EXPECT_FALSE(second->Read(&event));
+    const grpc::Status refused = second->Finish();
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_EQ(refused.error_message(),
+              "too many open watch streams: 1 of at most 1 (setting max_watch_streams); close one "
+              "or poll with Get/List instead");
+
+    first_context.TryCancel();
+    while (first->Read(&event)) {
+    }
+    first->Finish();
+  }
+  // The cancelled stream's handler returns (the canceller polls every 10 ms) and frees its slot.
+  while (state_.open_watch_streams() != 0) absl::SleepFor(absl::Milliseconds(5));
+  grpc::ClientContext third_context;
+  auto third = stub_->WatchRecreateRequests(&third_context, {});
+  api::WatchRecreateRequestsResponse event;
+  EXPECT_TRUE(third->Read(&event));
+  third_context.TryCancel();
+  while (third->Read(&event)) {
+  }
+  EXPECT_EQ(third->Finish().error_code(), grpc::StatusCode::CANCELLED);
 }
 
 }  // namespace

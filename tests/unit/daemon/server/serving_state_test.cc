@@ -39,5 +39,27 @@ TEST(ServingStateTest, ActiveCallsAreCountedUntilTheirScopeEnds) {
   EXPECT_TRUE(state.WaitForNoActiveCalls(absl::Hours(1)));
 }
 
+TEST(ServingStateTest, WatchStreamSlotsAreCappedAndFreedWithTheirScope) {
+  ServingState state;
+  {
+    ServingState::WatchStreamSlot unlimited(state);  // no cap set: any number
+    EXPECT_TRUE(unlimited.status().ok());
+  }
+  state.SetMaxWatchStreams(2);
+  {
+    ServingState::WatchStreamSlot first(state);
+    ServingState::WatchStreamSlot second(state);
+    EXPECT_TRUE(first.status().ok());
+    EXPECT_TRUE(second.status().ok());
+    EXPECT_EQ(state.open_watch_streams(), 2);
+    ServingState::WatchStreamSlot third(state);
+    EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_EQ(state.open_watch_streams(), 2) << "a refused slot holds nothing";
+  }
+  EXPECT_EQ(state.open_watch_streams(), 0);
+  ServingState::WatchStreamSlot again(state);
+  EXPECT_TRUE(again.status().ok());
+}
+
 }  // namespace
 }  // namespace inplaced::daemon
