@@ -12,6 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/real_clock.h"
 #include "cri/connect.h"
+#include "cri/content_store.h"
+#include "cri/grpc_runtime.h"
 #include "daemon/prestop/cri_prestop_runner.h"
 #include "daemon/recreate/recreate_engine.h"
 #include "daemon/recreate/watch_hub.h"
@@ -23,6 +25,7 @@
 #include "daemon/socket_group.h"
 #include "imagepull/disk_space_precheck.h"
 #include "imagepull/free_space_check.h"
+#include "imagepull/pull_progress_tracker.h"
 #include "imagepull/puller.h"
 #include "imagepull/registry/http_curl_client.h"
 #include "imagepull/registry/registry_client.h"
@@ -83,6 +86,9 @@ struct Daemon::Parts {
   std::unique_ptr<imagepull::RegistryClient> registry;
   std::unique_ptr<imagepull::FreeSpaceCheck> disk;
   std::unique_ptr<imagepull::DiskSpacePrecheck> precheck;
+  // Byte progress: containerd's content service on the CRI socket, matched through the registry.
+  std::unique_ptr<cri::GrpcContentStore> content;
+  std::unique_ptr<imagepull::PullProgressTracker> progress;
   std::unique_ptr<imagepull::ImagePuller> puller;  // destroyed before the store and the runtime
   systemd::Notifier* notifier = nullptr;
   std::unique_ptr<systemd::Heartbeat> heartbeat;  // reads the engine and the puller
@@ -225,8 +231,15 @@ absl::Status Daemon::StartPuller(Parts& parts) {
   parts.disk = std::make_unique<imagepull::FreeSpaceCheck>(disk_options);
   parts.precheck = std::make_unique<imagepull::DiskSpacePrecheck>(
       *parts.registry, *parts.runtime.runtime, *parts.disk);
+  // Its own channel on the runtime's socket: containerd serves its content service there; other
+  // runtimes answer UNIMPLEMENTED and the pulls report phases only.
+  parts.content = std::make_unique<cri::GrpcContentStore>(
+      cri::CreateCriChannel(parts.runtime.endpoint, 4 * 1024 * 1024));
+  parts.progress = std::make_unique<imagepull::PullProgressTracker>(*parts.content,
+                                                                    *parts.registry, parts.clock);
   imagepull::PullerOptions puller_options;
   puller_options.max_concurrent_pulls = options.max_concurrent_pulls;
+  puller_options.progress = parts.progress.get();
   absl::StatusOr<std::unique_ptr<imagepull::ImagePuller>> puller = imagepull::ImagePuller::Create(
       *parts.runtime.runtime, parts.clock, *parts.store, parts.precheck.get(), puller_options);
   if (!puller.ok()) {
