@@ -44,8 +44,8 @@ PullProgress FromTagStatus(std::string reference, const v1::ImageTagStatus& stat
     pull.total_bytes = bytes.bytes_total();
     pull.bytes_per_second = static_cast<double>(bytes.bytes_per_second());
     for (const v1::LayerProgress& layer : bytes.layers()) {
-      pull.layers.push_back(
-          LayerProgress{layer.digest(), layer.offset(), layer.size(), LayerStateWord(layer.state())});
+      pull.layers.push_back(LayerProgress{layer.digest(), layer.offset(), layer.size(),
+                                          LayerStateWord(layer.state())});
     }
   } else if (bytes.source() == v1::PROGRESS_SOURCE_PHASE_ONLY) {
     pull.phase_only_note = bytes.note();
@@ -211,9 +211,8 @@ void ProgressView::Update(const std::vector<PullProgress>& pulls, absl::Time now
   }
   for (const PullProgress& pull : pulls) {
     // Moving bytes (and the percent they make) print periodically, not at every sample.
-    const std::string state =
-        absl::StrCat(pull.phase, "/", pull.done_bytes ? -1 : pull.percent, "/", pull.attempts, "/",
-                     pull.message);
+    const std::string state = absl::StrCat(pull.phase, "/", pull.done_bytes ? -1 : pull.percent,
+                                           "/", pull.attempts, "/", pull.message);
     auto it = printed_.find(pull.reference);
     const bool changed = it == printed_.end() || it->second.state != state;
     const bool due =

@@ -235,8 +235,8 @@ absl::Status Daemon::StartPuller(Parts& parts) {
   // runtimes answer UNIMPLEMENTED and the pulls report phases only.
   parts.content = std::make_unique<cri::GrpcContentStore>(
       cri::CreateCriChannel(parts.runtime.endpoint, 4 * 1024 * 1024));
-  parts.progress = std::make_unique<imagepull::PullProgressTracker>(*parts.content,
-                                                                    *parts.registry, parts.clock);
+  parts.progress = std::make_unique<imagepull::PullProgressTracker>(*parts.content, *parts.registry,
+                                                                    parts.clock);
   imagepull::PullerOptions puller_options;
   puller_options.max_concurrent_pulls = options.max_concurrent_pulls;
   puller_options.progress = parts.progress.get();

@@ -455,7 +455,8 @@ class Stepper {
   // A failed attempt: retry later, or FAILED.
   void AttemptFailed(Task& task, const std::string& message) {
     ++task.failed_attempts;
-    if (task.status.has_pull_progress()) task.status.mutable_pull_progress()->set_bytes_per_second(0);
+    if (task.status.has_pull_progress())
+      task.status.mutable_pull_progress()->set_bytes_per_second(0);
     task.operation = 0;
     task.status.set_message(message);
     if (PastActiveDeadline(task)) {

@@ -20,6 +20,13 @@ PullProgressTracker::PullProgressTracker(cri::ContentStore& content, ImageResolv
 void PullProgressTracker::Begin(uint64_t operation, const PullJob& job,
                                 const Cancellation* cancel) {
   Entry entry;
+  // A runtime without a content service (CRI-O) needs no manifest: asked first, locally.
+  if (cri::IsUnimplemented(content_.ListIngests().status())) {
+    entry.note = kNoContentServiceNote;
+    absl::MutexLock lock(&mu_);
+    entries_[operation] = std::move(entry);
+    return;
+  }
   // The registry call runs without the lock: it may take seconds.
   absl::StatusOr<ResolvedImage> resolved =
       resolver_.Resolve(job.reference, job.credentials, cancel);
@@ -27,8 +34,8 @@ void PullProgressTracker::Begin(uint64_t operation, const PullJob& job,
     // The resolver's messages name the image and never a credential.
     entry.note = absl::StrCat("the image manifest could not be read from the registry (",
                               resolved.status().ToString(), "): progress by phase only");
-    spdlog::info("pull_progress_phase_only image={} reason=\"{}\"",
-                 job.reference.PullReference(), resolved.status().ToString());
+    spdlog::info("pull_progress_phase_only image={} reason=\"{}\"", job.reference.PullReference(),
+                 resolved.status().ToString());
   } else {
     entry.bytes = true;
     entry.model = NewProgressModel(resolved->layers);

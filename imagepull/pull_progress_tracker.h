@@ -40,9 +40,9 @@ class PullProgressTracker {
   // None owned; all must outlive the tracker.
   PullProgressTracker(cri::ContentStore& content, ImageResolver& resolver, Clock& clock);
 
-  // Starts tracking `operation` (pulling `job`): resolves its manifest (with the job's
-  // credentials; `cancel` may be null) and marks the layers already committed. Replaces an earlier
-  // Begin of the same operation.
+  // Starts tracking `operation` (pulling `job`): unless the runtime has no content service, resolves
+  // its manifest (with the job's credentials; `cancel` may be null) and marks the layers already
+  // committed. Replaces an earlier Begin of the same operation.
   void Begin(uint64_t operation, const PullJob& job, const Cancellation* cancel);
   // Stops tracking `operation`.
   void End(uint64_t operation);

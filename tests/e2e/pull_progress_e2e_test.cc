@@ -162,7 +162,8 @@ TEST_F(PullProgressE2eTest, BytesMoveThroughIntermediateValuesWhileAMultiLayerIm
       if (last.phase() == api::IMAGE_PULL_PHASE_PULLING &&
           progress.source() == api::PROGRESS_SOURCE_BYTES) {
         seen.push_back(progress.bytes_done());
-        for (const api::LayerProgress& layer : progress.layers()) layer_states.insert(layer.state());
+        for (const api::LayerProgress& layer : progress.layers())
+          layer_states.insert(layer.state());
         std::cout << "progress " << last.progress() << "% " << progress.bytes_done() << "/"
                   << progress.bytes_total() << " " << progress.bytes_per_second() << " B/s"
                   << std::endl;

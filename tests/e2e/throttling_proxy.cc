@@ -36,8 +36,8 @@ int ConnectTo(const std::string& host, int port) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<ThrottlingProxy>> ThrottlingProxy::Start(
-    const std::string& upstream, int64_t bytes_per_second) {
+absl::StatusOr<std::unique_ptr<ThrottlingProxy>> ThrottlingProxy::Start(const std::string& upstream,
+                                                                        int64_t bytes_per_second) {
   const size_t colon = upstream.rfind(':');
   int upstream_port = 0;
   if (colon == std::string::npos || !absl::SimpleAtoi(upstream.substr(colon + 1), &upstream_port)) {

@@ -250,9 +250,10 @@ TEST(ProgressBarTest, ByteProgressFillsBytesRateAndLayers) {
     int64_t offset;
     int64_t size;
     v1::LayerState state;
-  } layers[] = {{"sha256:aaaaaaaaaaaaaaaaaaaa", 10 << 20, 10 << 20, v1::LAYER_STATE_ALREADY_PRESENT},
-                {"sha256:bbbbbbbbbbbbbbbbbbbb", 5 << 20, 20 << 20, v1::LAYER_STATE_DOWNLOADING},
-                {"sha256:cccccccccccccccccccc", 0, 10 << 20, v1::LAYER_STATE_WAITING}};
+  } layers[] = {
+      {"sha256:aaaaaaaaaaaaaaaaaaaa", 10 << 20, 10 << 20, v1::LAYER_STATE_ALREADY_PRESENT},
+      {"sha256:bbbbbbbbbbbbbbbbbbbb", 5 << 20, 20 << 20, v1::LAYER_STATE_DOWNLOADING},
+      {"sha256:cccccccccccccccccccc", 0, 10 << 20, v1::LAYER_STATE_WAITING}};
   for (const auto& l : layers) {
     v1::LayerProgress& layer = *bytes.add_layers();
     layer.set_digest(l.digest);
@@ -274,7 +275,8 @@ TEST(ProgressBarTest, ByteProgressFillsBytesRateAndLayers) {
   ProgressView view(out, /*terminal=*/true, 100);
   view.Update({pull}, kNow);
   EXPECT_THAT(out.str(), HasSubstr("15.0MiB/40.0MiB  5.0MiB/s  ETA 5s"));
-  EXPECT_THAT(out.str(), HasSubstr("sha256:bbbbbbbbbbbb [==>       ]  25%  5.0MiB/20.0MiB  downloading"));
+  EXPECT_THAT(out.str(),
+              HasSubstr("sha256:bbbbbbbbbbbb [==>       ]  25%  5.0MiB/20.0MiB  downloading"));
   EXPECT_THAT(out.str(), HasSubstr("exists"));
 }
 

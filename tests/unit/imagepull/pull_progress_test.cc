@@ -53,8 +53,9 @@ TEST(IngestDigestTest, NamesTheDigestOfContainerdRefs) {
 
 TEST(ProgressModelTest, MatchesIngestsToLayersAndIgnoresOtherBlobs) {
   ProgressModel model = NewProgressModel({Layer(kA, 1000), Layer(kB, 3000)});
-  ApplySample(model, {LayerIngest(kA, 250, 1000), LayerIngest(kOther, 999999, 999999),
-                      cri::Ingest{"config-" + kC, 10, 10}},
+  ApplySample(model,
+              {LayerIngest(kA, 250, 1000), LayerIngest(kOther, 999999, 999999),
+               cri::Ingest{"config-" + kC, 10, 10}},
               {}, kT0);
   api::PullProgress p = ToPullProgress(model, kT0);
   EXPECT_EQ(p.source(), api::PROGRESS_SOURCE_BYTES);
@@ -91,7 +92,8 @@ TEST(ProgressModelTest, ALayerAlreadyPresentCountsAsDoneButNotInTheRate) {
   ApplySample(model, {}, {}, kT0);
   ApplySample(model, {LayerIngest(kB, 500, 1000)}, {}, kT0 + absl::Seconds(2));
   const api::PullProgress p = ToPullProgress(model, kT0 + absl::Seconds(2));
-  EXPECT_THAT(States(p), ElementsAre(api::LAYER_STATE_ALREADY_PRESENT, api::LAYER_STATE_DOWNLOADING));
+  EXPECT_THAT(States(p),
+              ElementsAre(api::LAYER_STATE_ALREADY_PRESENT, api::LAYER_STATE_DOWNLOADING));
   EXPECT_EQ(p.bytes_done(), 1500);
   EXPECT_EQ(p.bytes_per_second(), 250);  // only B's 500 bytes in 2 s
   EXPECT_EQ(PullingPercent(p), 75);
@@ -197,7 +199,8 @@ TEST_F(TrackerTest, ReportsTheBytesOfEachTrackedPull) {
   ASSERT_EQ(sampled.count(7), 1u);
   const api::PullProgress& p = sampled[7];
   EXPECT_EQ(p.source(), api::PROGRESS_SOURCE_BYTES);
-  EXPECT_THAT(States(p), ElementsAre(api::LAYER_STATE_ALREADY_PRESENT, api::LAYER_STATE_DOWNLOADING));
+  EXPECT_THAT(States(p),
+              ElementsAre(api::LAYER_STATE_ALREADY_PRESENT, api::LAYER_STATE_DOWNLOADING));
   EXPECT_EQ(p.bytes_done(), 2500);
   EXPECT_EQ(p.bytes_total(), 4000);
 

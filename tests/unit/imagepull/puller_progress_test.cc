@@ -45,8 +45,7 @@ class PullerProgressTest : public ::testing::Test {
     PullerOptions options;
     options.progress = &tracker_;
     options.progress_interval = absl::Milliseconds(250);
-    ASSERT_OK_AND_ASSIGN(puller_,
-                         ImagePuller::Create(runtime_, clock_, store_, nullptr, options));
+    ASSERT_OK_AND_ASSIGN(puller_, ImagePuller::Create(runtime_, clock_, store_, nullptr, options));
   }
 
   // Sets a spec of one tag whose CRI pull takes 10 s, and waits until that pull is running.
@@ -80,8 +79,9 @@ class PullerProgressTest : public ::testing::Test {
 TEST_F(PullerProgressTest, RejectsANonPositiveInterval) {
   PullerOptions options;
   options.progress_interval = absl::ZeroDuration();
-  EXPECT_THAT(ImagePuller::Create(runtime_, clock_, store_, nullptr, options).status(),
-              testing::StatusIs(absl::StatusCode::kInvalidArgument, "progress_interval: must be positive"));
+  EXPECT_THAT(
+      ImagePuller::Create(runtime_, clock_, store_, nullptr, options).status(),
+      testing::StatusIs(absl::StatusCode::kInvalidArgument, "progress_interval: must be positive"));
 }
 
 TEST_F(PullerProgressTest, BytesMoveThroughTheStatusAndCompleteAtTheEnd) {
