@@ -523,7 +523,7 @@ TEST(NodeImageStateMachineTest, ProgressGoesToThePullingTasksOfItsOperationOnly)
   const uint64_t version = m.state().metadata.resource_version();
 
   std::map<uint64_t, api::PullProgress> sample = {{op, Bytes(250, 1000, kStart)},
-                                                   {op + 100, Bytes(1, 2, kStart)}};
+                                                  {op + 100, Bytes(1, 2, kStart)}};
   EXPECT_TRUE(m.Apply(ProgressSampled{sample}).changed);
   EXPECT_EQ(m.state().metadata.resource_version(), version + 1);
   EXPECT_EQ(m.Tag("reg.io/a", "1").pull_progress().bytes_done(), 250);
