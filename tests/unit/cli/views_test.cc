@@ -276,7 +276,7 @@ TEST(ProgressBarTest, ByteProgressFillsBytesRateAndLayers) {
   view.Update({pull}, kNow);
   EXPECT_THAT(out.str(), HasSubstr("15.0MiB/40.0MiB  5.0MiB/s  ETA 5s"));
   EXPECT_THAT(out.str(),
-              HasSubstr("sha256:bbbbbbbbbbbb [==>       ]  25%  5.0MiB/20.0MiB  downloading"));
+              HasSubstr("sha256:bbbbbbbbbbbb [===>        ]  25%  5.0MiB/20.0MiB  downloading"));
   EXPECT_THAT(out.str(), HasSubstr("exists"));
 }
 
@@ -294,7 +294,7 @@ TEST(ProgressBarTest, PlainViewPrintsMovingBytesOnlyPeriodically) {
   view.Update({pull}, kNow + absl::Seconds(6));
   EXPECT_EQ(out.str(),
             "a:1 pulling 10% attempt=1 elapsed=12s bytes=100/1000\n"
-            "a:1 pulling 10% attempt=1 elapsed=12s bytes=600/1000\n");
+            "a:1 pulling 50% attempt=1 elapsed=12s bytes=600/1000\n");
 }
 
 TEST(ProgressBarTest, PhaseOnlyPullsSaySo) {
