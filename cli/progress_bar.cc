@@ -10,6 +10,20 @@
 namespace inplaced::cli {
 namespace {
 
+// "waiting", "downloading", "done", "exists" (already present before the pull).
+std::string LayerStateWord(v1::LayerState state) {
+  switch (state) {
+    case v1::LAYER_STATE_DOWNLOADING:
+      return "downloading";
+    case v1::LAYER_STATE_DONE:
+      return "done";
+    case v1::LAYER_STATE_ALREADY_PRESENT:
+      return "exists";
+    default:
+      return "waiting";
+  }
+}
+
 PullProgress FromTagStatus(std::string reference, const v1::ImageTagStatus& status,
                            absl::Time now) {
   PullProgress pull;
@@ -23,6 +37,18 @@ PullProgress FromTagStatus(std::string reference, const v1::ImageTagStatus& stat
     const absl::Time end =
         status.has_completion_time() ? FromProtoTime(status.completion_time()) : now;
     pull.elapsed = std::max(absl::ZeroDuration(), end - FromProtoTime(status.start_time()));
+  }
+  const v1::PullProgress& bytes = status.pull_progress();
+  if (bytes.source() == v1::PROGRESS_SOURCE_BYTES) {
+    pull.done_bytes = bytes.bytes_done();
+    pull.total_bytes = bytes.bytes_total();
+    pull.bytes_per_second = static_cast<double>(bytes.bytes_per_second());
+    for (const v1::LayerProgress& layer : bytes.layers()) {
+      pull.layers.push_back(LayerProgress{layer.digest(), layer.offset(), layer.size(),
+                                          LayerStateWord(layer.state())});
+    }
+  } else if (bytes.source() == v1::PROGRESS_SOURCE_PHASE_ONLY) {
+    pull.phase_only_note = bytes.note();
   }
   return pull;
 }
@@ -124,6 +150,9 @@ std::string ProgressLine(const PullProgress& pull, int reference_width, int bar_
   if (pull.attempts > 0) absl::StrAppend(&line, "  attempt ", pull.attempts);
   if (pull.elapsed > absl::ZeroDuration()) absl::StrAppend(&line, "  ", Seconds(pull.elapsed));
   absl::StrAppend(&line, ByteDetails(pull));
+  if (!pull.phase_only_note.empty() && !PullFinished(pull.phase)) {
+    absl::StrAppend(&line, "  (no byte progress)");
+  }
   if (!pull.message.empty() && pull.phase != v1::IMAGE_PULL_PHASE_SUCCEEDED) {
     absl::StrAppend(&line, "  ", pull.message);
   }
@@ -137,6 +166,12 @@ std::string PlainProgressLine(const PullProgress& pull) {
   absl::StrAppend(&line, " elapsed=", Seconds(pull.elapsed));
   if (pull.done_bytes && pull.total_bytes) {
     absl::StrAppend(&line, " bytes=", *pull.done_bytes, "/", *pull.total_bytes);
+    if (pull.bytes_per_second && *pull.bytes_per_second > 0 && !PullFinished(pull.phase)) {
+      absl::StrAppend(&line, " rate=", static_cast<int64_t>(*pull.bytes_per_second), "B/s");
+    }
+  }
+  if (!pull.phase_only_note.empty() && !PullFinished(pull.phase)) {
+    absl::StrAppend(&line, " progress=phase-only");
   }
   if (!pull.message.empty()) absl::StrAppend(&line, " message=\"", pull.message, "\"");
   return line;
@@ -156,6 +191,8 @@ void ProgressView::Update(const std::vector<PullProgress>& pulls, absl::Time now
     std::string text;
     for (const PullProgress& pull : pulls) {
       absl::StrAppend(&text, Fit(ProgressLine(pull, reference_width, bar_width), width_), "\n");
+      // Layer lines while the pull runs; a finished pull is one line.
+      if (PullFinished(pull.phase)) continue;
       for (const LayerProgress& layer : pull.layers) {
         const int percent = layer.total_bytes > 0
                                 ? static_cast<int>(layer.done_bytes * 100 / layer.total_bytes)
@@ -173,8 +210,9 @@ void ProgressView::Update(const std::vector<PullProgress>& pulls, absl::Time now
     return;
   }
   for (const PullProgress& pull : pulls) {
-    const std::string state = absl::StrCat(pull.phase, "/", pull.percent, "/", pull.attempts, "/",
-                                           pull.message, "/", pull.done_bytes.value_or(-1));
+    // Moving bytes (and the percent they make) print periodically, not at every sample.
+    const std::string state = absl::StrCat(pull.phase, "/", pull.done_bytes ? -1 : pull.percent,
+                                           "/", pull.attempts, "/", pull.message);
     auto it = printed_.find(pull.reference);
     const bool changed = it == printed_.end() || it->second.state != state;
     const bool due =

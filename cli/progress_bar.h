@@ -4,10 +4,10 @@
 // terminal, redrawn in place, and plain lines elsewhere (on change, and periodically while a pull
 // runs).
 //
-// PullProgress is the display's model. Today's NodeImage API gives a phase and a 0/100 progress per
-// tag; the byte and layer fields are the slots for the daemon's byte progress (issue 18, daemon
-// part): only PullsFromNodeImage/PullFromAdHoc need to fill them, and every view then shows bytes,
-// speed, ETA and one line per layer.
+// PullProgress is the display's model, filled from the NodeImage API by PullsFromNodeImage and
+// PullFromAdHoc: a phase and percent per tag, and when the daemon reports bytes (pull_progress with
+// source BYTES, on containerd) the bytes, speed, ETA and one line per layer while it pulls. On a
+// runtime without byte progress (CRI-O) the bar moves by phase only.
 
 #include <cstdint>
 #include <map>
@@ -26,7 +26,7 @@ struct LayerProgress {
   std::string digest;
   int64_t done_bytes = 0;
   int64_t total_bytes = 0;
-  std::string state;  // e.g. "downloading", "done", "exists"
+  std::string state;  // "waiting", "downloading", "done", "exists" (already present)
 };
 
 struct PullProgress {
@@ -42,6 +42,8 @@ struct PullProgress {
   std::optional<int64_t> total_bytes;
   std::optional<double> bytes_per_second;
   std::vector<LayerProgress> layers;
+  // Set when the daemon reports phases only (pull_progress source PHASE_ONLY): why.
+  std::string phase_only_note;
 };
 
 // Every tag of the spec (spec order), then every ad hoc pull (oldest first).

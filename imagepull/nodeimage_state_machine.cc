@@ -9,12 +9,22 @@
 #include "common/log_safe.h"
 #include "common/proto_time.h"
 #include "imagepull/pull_backoff.h"
+#include "imagepull/pull_progress.h"
 #include "imagepull/registry/docker_config.h"
 
 namespace inplaced::imagepull::nodeimage {
 namespace {
 
 namespace api = ::inplaced::v1;
+
+// Whether two samples say the same (their sample times aside).
+bool SameProgress(const api::PullProgress& a, const api::PullProgress& b) {
+  api::PullProgress a_copy = a;
+  api::PullProgress b_copy = b;
+  a_copy.clear_update_time();
+  b_copy.clear_update_time();
+  return a_copy.SerializeAsString() == b_copy.SerializeAsString();
+}
 
 bool IsFinishedPhase(api::ImagePullPhase phase) {
   return phase == api::IMAGE_PULL_PHASE_SUCCEEDED || phase == api::IMAGE_PULL_PHASE_FAILED;
@@ -100,6 +110,25 @@ class Stepper {
     *result.mutable_status() = state_.tasks.at(key).status;
     effects_.changed = true;
     return result;
+  }
+
+  void ApplyProgress(const ProgressSampled& input) {
+    for (const auto& [id, progress] : input.progress) {
+      auto op_it = state_.operations.find(id);
+      if (op_it == state_.operations.end()) continue;
+      for (const TaskKey& key : op_it->second.waiters) {
+        auto it = state_.tasks.find(key);
+        if (it == state_.tasks.end() || it->second.operation != id ||
+            it->second.state != TaskState::kPulling) {
+          continue;
+        }
+        api::ImageTagStatus& status = it->second.status;
+        if (SameProgress(status.pull_progress(), progress)) continue;
+        *status.mutable_pull_progress() = progress;
+        status.set_progress(PullingPercent(progress));
+        effects_.changed = true;
+      }
+    }
   }
 
   void FinishAttempt(const AttemptFinished& input) {
@@ -196,6 +225,10 @@ class Stepper {
       if (!finished) {
         task.status.set_phase(api::IMAGE_PULL_PHASE_FAILED);
         task.status.set_message(kInterruptedByRestartMessage);
+        if (task.status.has_pull_progress()) {
+          *task.status.mutable_pull_progress() =
+              FinishedProgress(task.status.pull_progress(), false);
+        }
         *task.status.mutable_completion_time() = ToProtoTime(now_);
       }
       state_.tasks.emplace(key, std::move(task));
@@ -459,6 +492,8 @@ class Stepper {
   // A failed attempt: retry later, or FAILED.
   void AttemptFailed(Task& task, const std::string& message) {
     ++task.failed_attempts;
+    if (task.status.has_pull_progress())
+      task.status.mutable_pull_progress()->set_bytes_per_second(0);
     task.operation = 0;
     task.status.set_message(message);
     if (PastActiveDeadline(task)) {
@@ -485,6 +520,10 @@ class Stepper {
     task.status.set_phase(succeeded ? api::IMAGE_PULL_PHASE_SUCCEEDED
                                     : api::IMAGE_PULL_PHASE_FAILED);
     task.status.set_progress(succeeded ? 100 : 0);
+    if (task.status.has_pull_progress()) {
+      *task.status.mutable_pull_progress() =
+          FinishedProgress(task.status.pull_progress(), succeeded);
+    }
     task.status.set_message(message);
     if (!succeeded) task.status.clear_image_id();
     *task.status.mutable_completion_time() = ToProtoTime(now_);
@@ -571,6 +610,8 @@ Transition Step(State state, const Input& input, absl::Time now) {
     }
   } else if (const auto* finished = std::get_if<AttemptFinished>(&input)) {
     stepper.FinishAttempt(*finished);
+  } else if (const auto* sampled = std::get_if<ProgressSampled>(&input)) {
+    stepper.ApplyProgress(*sampled);
   } else {
     stepper.RunTimeDrivenSteps();
   }

@@ -18,6 +18,7 @@
 //     failed attempt retries after PullBackoff(failed attempts) (1 s doubling to 30 s) until more
 //     than backoff_limit attempts failed (FAILED "failed after N attempts: ..."); an attempt the
 //     runtime never answered retries after kRuntimeUnreachableRetry without counting.
+//   * ProgressSampled: the PULLING tasks of a sampled operation take its progress.
 //   * Tick: an attempt past its deadline (now + timeout_seconds at its start, capped by the active
 //     deadline) is left and counts as failed; a task past active_deadline_seconds (counted from
 //     its first attempt's start) is FAILED; a finished task whose ttl_seconds_after_finished passed
@@ -142,8 +143,14 @@ struct AttemptFinished {
 };
 // Time passed: timeouts, deadlines, backoff expiry, TTL.
 struct Tick {};
+// The byte progress of running operations was sampled (by operation id). Tasks PULLING on one of
+// them take its progress (ImageTagStatus.pull_progress and progress); changed only when some
+// figure other than the sample time moved. The shell publishes it without persisting it.
+struct ProgressSampled {
+  std::map<uint64_t, ::inplaced::v1::PullProgress> progress;
+};
 
-using Input = std::variant<SpecSet, AdHocPullRequested, AttemptFinished, Tick>;
+using Input = std::variant<SpecSet, AdHocPullRequested, AttemptFinished, Tick, ProgressSampled>;
 
 // ---- effects ----
 

@@ -91,7 +91,7 @@ std::string ImageIdOf(const criv1::Image& image, const ImageReference& reference
 }
 
 PullOutcome RunPull(cri::Runtime& runtime, const PullJob& job, PullPrecheck* precheck,
-                    Cancellation* cancel) {
+                    Cancellation* cancel, const std::function<void()>& before_pull) {
   PullOutcome outcome;
   auto fail = [&](const absl::Status& status) {
     outcome.status =
@@ -116,6 +116,7 @@ PullOutcome RunPull(cri::Runtime& runtime, const PullJob& job, PullPrecheck* pre
     if (absl::Status s = precheck->Check(job.reference, job.credentials); !s.ok()) return fail(s);
   }
 
+  if (before_pull) before_pull();
   criv1::PullImageRequest request;
   request.mutable_image()->set_image(job.reference.PullReference());
   *request.mutable_sandbox_config() = job.sandbox_config;

@@ -9,6 +9,7 @@
 // safe to log and to put in a status. Stateless; thread-safe as far as the runtime and precheck
 // are.
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -52,9 +53,11 @@ struct PullOutcome {
   bool runtime_unreachable = false;
 };
 
-// Runs `job`. `precheck` and `cancel` may be null. Blocks for the duration of the CRI calls.
+// Runs `job`. `precheck` and `cancel` may be null. `before_pull` (may be empty) runs once, after
+// the precheck and right before the first CRI PullImage (the puller starts its byte progress
+// there). Blocks for the duration of the CRI calls.
 PullOutcome RunPull(cri::Runtime& runtime, const PullJob& job, PullPrecheck* precheck,
-                    Cancellation* cancel);
+                    Cancellation* cancel, const std::function<void()>& before_pull = {});
 
 // The image identity reported in status: the image's repo digest for the reference's repository
 // (normalised: "docker.io/library/nginx@sha256:..."), else its first repo digest, else

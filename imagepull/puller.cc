@@ -1,6 +1,8 @@
 #include "imagepull/puller.h"
 
 #include <algorithm>
+#include <functional>
+#include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -64,6 +66,9 @@ absl::StatusOr<std::unique_ptr<ImagePuller>> ImagePuller::Create(cri::Runtime& r
                                                    options.max_concurrent_pulls));
   }
   if (options.store_key.empty()) return absl::InvalidArgumentError("store_key: required");
+  if (options.progress_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("progress_interval: must be positive");
+  }
   absl::StatusOr<store::Record> record = store.Get(kNodeImageStoreKind, options.store_key);
   api::NodeImage stored;
   if (record.ok()) {
@@ -109,14 +114,19 @@ ImagePuller::ImagePuller(cri::Runtime& runtime, Clock& clock, store::Store& stor
       options_(std::move(options)),
       metrics_(options_.metrics != nullptr ? *options_.metrics : NoMetrics()),
       executor_(std::make_unique<ThreadPoolExecutor>(options_.max_concurrent_pulls)),
-      loop_(clock, [this](uint32_t /*wake_reasons*/) { return TickAndWait(); }) {}
+      loop_(clock, [this](uint32_t /*wake_reasons*/) { return TickAndWait(); }),
+      progress_loop_(clock, [this](uint32_t /*wake_reasons*/) { return SampleAndWait(); }) {}
 
 ImagePuller::~ImagePuller() { Shutdown(); }
 
-void ImagePuller::Start() { loop_.Start(); }
+void ImagePuller::Start() {
+  loop_.Start();
+  if (options_.progress != nullptr) progress_loop_.Start();
+}
 
 void ImagePuller::Shutdown() {
   loop_.Shutdown();
+  progress_loop_.Shutdown();
   {
     absl::MutexLock lock(&mu_);
     shutting_down_ = true;
@@ -151,7 +161,13 @@ void ImagePuller::CommitLocked(nodeimage::Transition& transition, bool persisted
     // Refused only after Shutdown(), when no step runs any more.
     executor_->Submit([this, id = start.operation, job = std::move(start.job), cancel] {
       const absl::Time started = clock_.Now();
-      PullOutcome outcome = RunPull(runtime_, job, precheck_, cancel.get());
+      PullProgressTracker* progress = options_.progress;
+      std::function<void()> before_pull;
+      if (progress != nullptr) {
+        before_pull = [progress, id, &job, &cancel] { progress->Begin(id, job, cancel.get()); };
+      }
+      PullOutcome outcome = RunPull(runtime_, job, precheck_, cancel.get(), before_pull);
+      if (progress != nullptr) progress->End(id);
       metrics_.PullFinished(PullResultLabel(outcome), clock_.Now() - started);
       OnAttemptFinished(id, std::move(outcome));
     });
@@ -183,6 +199,27 @@ void ImagePuller::Tick() {
 absl::Time ImagePuller::NextWakeTime() const {
   absl::MutexLock lock(&mu_);
   return nodeimage::NextWakeTime(state_, clock_.Now());
+}
+
+void ImagePuller::SampleProgress() {
+  if (options_.progress == nullptr) return;
+  // Sampled without mu_: the content store calls must not hold up the API.
+  std::map<uint64_t, api::PullProgress> sampled = options_.progress->Sample();
+  if (sampled.empty()) return;
+  absl::MutexLock lock(&mu_);
+  if (shutting_down_) return;
+  const absl::Time now = clock_.Now();
+  if (now < last_progress_publish_ + options_.progress_interval) return;
+  nodeimage::Transition transition =
+      nodeimage::Step(std::move(state_), nodeimage::ProgressSampled{std::move(sampled)}, now);
+  if (transition.effects.changed) last_progress_publish_ = now;
+  // Published, not persisted: progress is transient (a restarted daemon pulls again).
+  CommitLocked(transition, /*persisted=*/true);
+}
+
+absl::Duration ImagePuller::SampleAndWait() {
+  SampleProgress();
+  return options_.progress_interval;
 }
 
 // ---- API ----

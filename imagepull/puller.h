@@ -60,6 +60,7 @@
 #include "imagepull/nodeimage_validation.h"
 #include "imagepull/pull_attempt.h"
 #include "imagepull/pull_precheck.h"
+#include "imagepull/pull_progress_tracker.h"
 #include "store/store.h"
 
 namespace inplaced::imagepull {
@@ -81,6 +82,12 @@ struct PullerOptions {
   absl::Duration max_tick_interval = absl::Seconds(1);
   // Where finished pull attempts are reported (result, duration); null: NoMetrics().
   Metrics* metrics = nullptr;
+  // Byte progress of the pulls (not owned; must outlive the puller). Null: statuses have no
+  // pull_progress (phases only).
+  PullProgressTracker* progress = nullptr;
+  // How often the progress is sampled, and the least time between two published progress changes
+  // (a watch sees at most 1 / progress_interval progress updates per second).
+  absl::Duration progress_interval = absl::Milliseconds(250);
 };
 
 class ImagePuller final : public NodeImageManager {
@@ -134,6 +141,12 @@ class ImagePuller final : public NodeImageManager {
   // When the next time-driven step is due (InfiniteFuture when none).
   absl::Time NextWakeTime() const;
 
+  // Samples the byte progress of the running pulls (options.progress) and publishes what moved,
+  // unless the last published progress is younger than options.progress_interval at clock.Now()
+  // (the sample is then dropped: the next one carries the news). The progress is not persisted.
+  // Start() runs it every progress_interval; tests call it after advancing a FakeClock.
+  void SampleProgress();
+
   // Runs Tick() on a background TickLoop, at NextWakeTime() (at least every
   // options.max_tick_interval) and at once after a change. Idempotent; nothing after Shutdown().
   void Start();
@@ -176,6 +189,9 @@ class ImagePuller final : public NodeImageManager {
   // The loop's tick: Tick(), then how long to wait for the next one.
   absl::Duration TickAndWait();
 
+  // The progress loop's tick: SampleProgress(), then progress_interval.
+  absl::Duration SampleAndWait();
+
   cri::Runtime& runtime_;
   Clock& clock_;
   store::Store& store_;
@@ -190,6 +206,8 @@ class ImagePuller final : public NodeImageManager {
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   // Images whose ad hoc request record is in the store.
   std::set<std::string> stored_ad_hoc_ ABSL_GUARDED_BY(mu_);
+  // When progress was last published (rate limit of SampleProgress).
+  absl::Time last_progress_publish_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 
   // Publishes every change under mu_ (so watches see them in order); one object, one key.
   WatchFanout<::inplaced::v1::NodeImage> fanout_{
@@ -198,6 +216,8 @@ class ImagePuller final : public NodeImageManager {
   // Where the attempts run: max_concurrent_pulls workers.
   std::unique_ptr<Executor> executor_;
   TickLoop loop_;
+  // Samples the byte progress (only with options.progress).
+  TickLoop progress_loop_;
 };
 
 }  // namespace inplaced::imagepull

@@ -12,7 +12,7 @@ cd "$root" || exit 2
 
 declare -A allowed=(
   [common]="common"
-  [cri]="common api/cri cri"
+  [cri]="common api/cri api/containerd/services/content/v1 cri"
   [store]="common store"
   [imagepull/registry]="common imagepull/registry"
   [imagepull]="common api/cri api/inplaced/v1 api/inplaced/internal cri store imagepull/registry imagepull"

@@ -20,8 +20,7 @@ struct NodeInfoOptions {
   std::string runtime_endpoint;  // "unix:///run/containerd/containerd.sock"
   // The runtime's answer when the daemon connected: reported while the runtime does not answer.
   cri::criv1::VersionResponse runtime_version;
-  // TODO(lead): true once pulls report byte progress (branch `progress`: containerd's content
-  // service); until then pulls report their phase only.
+  // Whether pulls report byte progress (the runtime serves containerd's content service).
   bool byte_progress = false;
 };
 

@@ -144,7 +144,9 @@ TEST_F(CliE2eTest, VersionReportsThisContainerdAndItsEventStream) {
       version.out,
       AllOf(HasSubstr("daemon:  inplaced "),
             HasSubstr(absl::StrCat("runtime: runtime=containerd version=", runtime_version(),
-                                   " api=v1 endpoint=", env_.containerd_endpoint))));
+                                   " api=v1 endpoint=", env_.containerd_endpoint)),
+            // containerd serves its content service on the CRI socket: pulls report bytes.
+            HasSubstr("byte-progress=yes")));
   if (env_.differences.streams_container_events) {
     // Subscribed until the first container event; a pod's start gives one.
     ASSERT_NO_FATAL_FAILURE(RunPod({Container("app", PoliteSleeper())}));

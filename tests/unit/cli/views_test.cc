@@ -233,6 +233,82 @@ TEST(ProgressBarTest, ProgressComesFromSpecTagsThenAdHocPulls) {
   EXPECT_FALSE(pulls[2].done_bytes.has_value());  // today's API has no byte progress
 }
 
+TEST(ProgressBarTest, ByteProgressFillsBytesRateAndLayers) {
+  v1::AdHocPullStatus ad_hoc;
+  ad_hoc.set_image("reg/app:2");
+  v1::ImageTagStatus& status = *ad_hoc.mutable_status();
+  status.set_phase(v1::IMAGE_PULL_PHASE_PULLING);
+  status.set_progress(37);
+  status.set_attempts(1);
+  v1::PullProgress& bytes = *status.mutable_pull_progress();
+  bytes.set_source(v1::PROGRESS_SOURCE_BYTES);
+  bytes.set_bytes_done(15 * 1024 * 1024);
+  bytes.set_bytes_total(40 * 1024 * 1024);
+  bytes.set_bytes_per_second(5 * 1024 * 1024);
+  const struct {
+    const char* digest;
+    int64_t offset;
+    int64_t size;
+    v1::LayerState state;
+  } layers[] = {
+      {"sha256:aaaaaaaaaaaaaaaaaaaa", 10 << 20, 10 << 20, v1::LAYER_STATE_ALREADY_PRESENT},
+      {"sha256:bbbbbbbbbbbbbbbbbbbb", 5 << 20, 20 << 20, v1::LAYER_STATE_DOWNLOADING},
+      {"sha256:cccccccccccccccccccc", 0, 10 << 20, v1::LAYER_STATE_WAITING}};
+  for (const auto& l : layers) {
+    v1::LayerProgress& layer = *bytes.add_layers();
+    layer.set_digest(l.digest);
+    layer.set_offset(l.offset);
+    layer.set_size(l.size);
+    layer.set_state(l.state);
+  }
+  const PullProgress pull = PullFromAdHoc(ad_hoc, kNow);
+  EXPECT_EQ(pull.done_bytes, 15 * 1024 * 1024);
+  EXPECT_EQ(pull.total_bytes, 40 * 1024 * 1024);
+  ASSERT_EQ(pull.layers.size(), 3u);
+  EXPECT_EQ(pull.layers[0].state, "exists");
+  EXPECT_EQ(pull.layers[1].state, "downloading");
+  EXPECT_EQ(pull.layers[2].state, "waiting");
+  EXPECT_EQ(PlainProgressLine(pull),
+            "reg/app:2 pulling 37% attempt=1 elapsed=0s bytes=15728640/41943040 rate=5242880B/s");
+
+  std::ostringstream out;
+  ProgressView view(out, /*terminal=*/true, 100);
+  view.Update({pull}, kNow);
+  EXPECT_THAT(out.str(), HasSubstr("15.0MiB/40.0MiB  5.0MiB/s  ETA 5s"));
+  EXPECT_THAT(out.str(),
+              HasSubstr("sha256:bbbbbbbbbbbb [===>        ]  25%  5.0MiB/20.0MiB  downloading"));
+  EXPECT_THAT(out.str(), HasSubstr("exists"));
+}
+
+TEST(ProgressBarTest, PlainViewPrintsMovingBytesOnlyPeriodically) {
+  std::ostringstream out;
+  ProgressView view(out, /*terminal=*/false, 100, absl::Seconds(5));
+  PullProgress pull = Pull("a:1", v1::IMAGE_PULL_PHASE_PULLING, 10);
+  pull.total_bytes = 1000;
+  for (int i = 1; i <= 5; ++i) {  // a sample every second: one line, then one after 5 s
+    pull.done_bytes = i * 100;
+    pull.percent = i * 10;
+    view.Update({pull}, kNow + absl::Seconds(i));
+  }
+  pull.done_bytes = 600;
+  view.Update({pull}, kNow + absl::Seconds(6));
+  EXPECT_EQ(out.str(),
+            "a:1 pulling 10% attempt=1 elapsed=12s bytes=100/1000\n"
+            "a:1 pulling 50% attempt=1 elapsed=12s bytes=600/1000\n");
+}
+
+TEST(ProgressBarTest, PhaseOnlyPullsSaySo) {
+  v1::AdHocPullStatus ad_hoc;
+  ad_hoc.set_image("reg/app:2");
+  ad_hoc.mutable_status()->set_phase(v1::IMAGE_PULL_PHASE_PULLING);
+  ad_hoc.mutable_status()->mutable_pull_progress()->set_source(v1::PROGRESS_SOURCE_PHASE_ONLY);
+  ad_hoc.mutable_status()->mutable_pull_progress()->set_note("no content service");
+  const PullProgress pull = PullFromAdHoc(ad_hoc, kNow);
+  EXPECT_FALSE(pull.done_bytes.has_value());
+  EXPECT_THAT(PlainProgressLine(pull), HasSubstr("progress=phase-only"));
+  EXPECT_THAT(ProgressLine(pull, 10, 10), HasSubstr("(no byte progress)"));
+}
+
 TEST(ImagesSpecTest, SplitsReferencesAtTagAndDigest) {
   ASSERT_OK_AND_ASSIGN(ImageName a, SplitImageReference("reg.example.com:5000/team/app:1.2"));
   EXPECT_EQ(a.repository, "reg.example.com:5000/team/app");

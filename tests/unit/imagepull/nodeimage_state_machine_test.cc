@@ -496,6 +496,74 @@ TEST(NodeImageStateMachineTest, IdenticalReferencesShareOneOperation) {
   }
 }
 
+// ---- byte progress ----
+
+api::PullProgress Bytes(int64_t done, int64_t total, absl::Time at) {
+  api::PullProgress p;
+  p.set_source(api::PROGRESS_SOURCE_BYTES);
+  p.set_bytes_done(done);
+  p.set_bytes_total(total);
+  p.set_bytes_per_second(done);
+  api::LayerProgress* layer = p.add_layers();
+  layer->set_digest("sha256:aa");
+  layer->set_size(total);
+  layer->set_offset(done);
+  layer->set_state(api::LAYER_STATE_DOWNLOADING);
+  *p.mutable_update_time() = ToProtoTime(at);
+  return p;
+}
+
+TEST(NodeImageStateMachineTest, ProgressGoesToThePullingTasksOfItsOperationOnly) {
+  Machine m(/*max_concurrent_pulls=*/1);
+  api::NodeImageSpec spec;
+  AddImage(spec, "reg.io/a", {"1", "2"});
+  m.Set(spec);
+  m.PullAdHoc("reg.io/a:1");  // joins the operation of tag 1
+  const uint64_t op = m.Operation("reg.io/a", "1");
+  const uint64_t version = m.state().metadata.resource_version();
+
+  std::map<uint64_t, api::PullProgress> sample = {{op, Bytes(250, 1000, kStart)},
+                                                  {op + 100, Bytes(1, 2, kStart)}};
+  EXPECT_TRUE(m.Apply(ProgressSampled{sample}).changed);
+  EXPECT_EQ(m.state().metadata.resource_version(), version + 1);
+  EXPECT_EQ(m.Tag("reg.io/a", "1").pull_progress().bytes_done(), 250);
+  EXPECT_EQ(m.Tag("reg.io/a", "1").progress(), 25);
+  EXPECT_EQ(FindAdHocPull(m.state(), "reg.io/a:1")->status.progress(), 25);
+  EXPECT_FALSE(m.Tag("reg.io/a", "2").has_pull_progress());  // waiting for the slot
+
+  // The same figures sampled later: nothing to publish.
+  sample = {{op, Bytes(250, 1000, kStart + absl::Seconds(1))}};
+  EXPECT_FALSE(m.Apply(ProgressSampled{sample}).changed);
+  EXPECT_EQ(m.state().metadata.resource_version(), version + 1);
+
+  m.Finish(op, Pulled());
+  const api::ImageTagStatus& done = m.Tag("reg.io/a", "1");
+  EXPECT_EQ(done.progress(), 100);
+  EXPECT_EQ(done.pull_progress().bytes_done(), 1000);
+  EXPECT_EQ(done.pull_progress().bytes_per_second(), 0);
+  EXPECT_EQ(done.pull_progress().layers(0).state(), api::LAYER_STATE_DONE);
+  // A late sample of the finished operation changes nothing.
+  EXPECT_FALSE(m.Apply(ProgressSampled{{{op, Bytes(10, 1000, kStart)}}}).changed);
+  EXPECT_EQ(m.Tag("reg.io/a", "1").pull_progress().bytes_done(), 1000);
+}
+
+TEST(NodeImageStateMachineTest, AFailedAttemptKeepsItsBytesWithoutARate) {
+  Machine m;
+  api::NodeImageSpec spec;
+  TagOptions options;
+  options.backoff_limit = 0;
+  AddImage(spec, "reg.io/a", {"1"}, options);
+  m.Set(spec);
+  const uint64_t op = m.Operation("reg.io/a", "1");
+  m.Apply(ProgressSampled{{{op, Bytes(400, 1000, kStart)}}});
+  m.Finish(op, Failed());
+  const api::ImageTagStatus& failed = m.Tag("reg.io/a", "1");
+  EXPECT_EQ(failed.phase(), api::IMAGE_PULL_PHASE_FAILED);
+  EXPECT_EQ(failed.progress(), 0);
+  EXPECT_EQ(failed.pull_progress().bytes_done(), 400);
+  EXPECT_EQ(failed.pull_progress().bytes_per_second(), 0);
+}
+
 TEST(NodeImageStateMachineTest, ASharedOperationIsCancelledOnlyWhenItsLastWaiterLeaves) {
   Machine m;
   api::NodeImageSpec spec;
