@@ -24,7 +24,6 @@ const char* PullPhaseName(::inplaced::v1::ImagePullPhase phase) {
 
 }  // namespace
 
-
 metrics::ProbeResult Readiness(ProbeState& observed, const ServingState& state, Clock& clock,
                                absl::Duration max_tick_age) {
   absl::MutexLock lock(&observed.mu);

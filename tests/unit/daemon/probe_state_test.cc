@@ -15,8 +15,8 @@ namespace inplaced::daemon {
 namespace {
 
 using testing::EngineEnv;
-using testing::NewCreate;
 using ::testing::HasSubstr;
+using testing::NewCreate;
 
 constexpr absl::Duration kMaxTickAge = absl::Minutes(1);
 
