@@ -101,8 +101,9 @@ class PullProgressE2eTest : public ::testing::Test {
 
   void StartDaemon() {
     const std::vector<std::string> argv = {
-        INPLACED_PATH, "--runtime-endpoint", env_.containerd_endpoint, "--socket",
-        socket_,       "--state-dir",        dir_ + "/state",          "--no-event-stream"};
+        INPLACED_PATH,     "--runtime-endpoint", env_.containerd_endpoint, "--socket",
+        socket_,           "--state-dir",        dir_ + "/state",          "--no-event-stream",
+        "--probe-address", "127.0.0.1:0"};  // port 0: the suites run in parallel
     ASSERT_OK_AND_ASSIGN(ChildProcess child, ChildProcess::Start(argv));
     daemon_ = std::make_unique<ChildProcess>(std::move(child));
     ASSERT_THAT(daemon_->WaitForLine("inplaced ready", absl::Seconds(60)), IsOk());

@@ -120,9 +120,9 @@ class TcpListenerTest : public DaemonHarness {
 
   // Runs inplaced with `flags` (after the harness' usual ones), which must make it exit; its result.
   CliResult RunDaemonToExit(const std::vector<std::string>& flags) {
-    std::vector<std::string> args = {"--runtime-endpoint", "unix://" + cri_socket_,
-                                     "--socket",           socket_,
-                                     "--state-dir",        dir_.Join("state")};
+    std::vector<std::string> args = {
+        "--runtime-endpoint", "unix://" + cri_socket_, "--socket",        socket_,
+        "--state-dir",        dir_.Join("state"),      "--probe-address", "127.0.0.1:0"};
     args.insert(args.end(), flags.begin(), flags.end());
     return RunCli(INPLACED_PATH, args, "", absl::Seconds(60));
   }
