@@ -25,6 +25,7 @@ struct DaemonOptions {
   int max_containers = 64;
   int fast_poll_ms = 100;
   int slow_poll_ms = 1000;
+  int shutdown_hook_timeout_ms = 10000;
   std::string log_level = "info";
   bool use_event_stream = true;
 

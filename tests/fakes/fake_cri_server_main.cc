@@ -9,6 +9,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
 #include "common/real_clock.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
@@ -26,6 +27,8 @@ int main(int argc, char** argv) {
   int containers_per_pod = 1;
   bool ignore_term = false;
   int term_exit_delay_ms = 0;
+  int exec_duration_ms = 0;
+  std::string call_log_path;
   app.add_option("--socket", socket_path, "Unix socket path to serve on")->required();
   app.add_option("--profile", profile_name,
                  "containerd-1.6 | containerd-1.7 | containerd-2.0 | cri-o");
@@ -37,6 +40,10 @@ int main(int argc, char** argv) {
   app.add_flag("--ignore-term", ignore_term,
                "Containers ignore SIGTERM (die of SIGKILL at the timeout)");
   app.add_option("--term-exit-delay-ms", term_exit_delay_ms, "Delay between SIGTERM and exit");
+  app.add_option("--exec-duration-ms", exec_duration_ms,
+                 "How long every ExecSync in a pre-created pod's container takes (exit 0)");
+  app.add_option("--call-log", call_log_path,
+                 "Append StopContainer and ExecSync calls to this file (tests/fakes/call_log.h)");
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_default_logger(spdlog::stderr_color_mt("fake_cri_server"));
@@ -61,6 +68,25 @@ int main(int argc, char** argv) {
   behaviour.term_exit_delay = absl::Milliseconds(term_exit_delay_ms);
   runtime.SetDefaultStopBehaviour(behaviour);
   if (pods > 0) runtime.AddPods(pods, containers_per_pod);
+  if (exec_duration_ms > 0) {
+    inplaced::fakes::ExecResult slow_exec;
+    slow_exec.duration = absl::Milliseconds(exec_duration_ms);
+    for (int i = 0; i < containers_per_pod; ++i) {
+      runtime.SetExecHandler(absl::StrCat("c", i), {}, slow_exec);
+    }
+  }
+  std::unique_ptr<inplaced::fakes::CallLog> call_log;
+  if (!call_log_path.empty()) {
+    absl::StatusOr<std::unique_ptr<inplaced::fakes::CallLog>> opened =
+        inplaced::fakes::CallLog::Open(call_log_path);
+    if (!opened.ok()) {
+      spdlog::error("fake_cri_server bad_flag error={}", opened.status().ToString());
+      return 2;
+    }
+    call_log = *std::move(opened);
+  }
+  inplaced::fakes::CriServerOptions server_options;
+  server_options.call_log = call_log.get();
 
   inplaced::fakes::KubeletStandInOptions options;
   options.restart_backoff = absl::Milliseconds(restart_backoff_ms);
@@ -68,7 +94,7 @@ int main(int argc, char** argv) {
   inplaced::fakes::KubeletStandIn kubelet(runtime, runtime, clock, options);
 
   absl::StatusOr<std::unique_ptr<inplaced::fakes::CriServer>> server =
-      inplaced::fakes::CriServer::Start(runtime, runtime, socket_path);
+      inplaced::fakes::CriServer::Start(runtime, runtime, socket_path, server_options);
   if (!server.ok()) {
     spdlog::error("fake_cri_server start_failed error={}", server.status().ToString());
     return 1;
