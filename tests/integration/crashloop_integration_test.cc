@@ -18,8 +18,8 @@
 #include <sys/wait.h>
 
 #include <cstdlib>
-#include <iostream>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <random>
@@ -124,8 +124,9 @@ class CrashLoopTest : public DaemonHarness {
                                      "100",
                                      "--shutdown-hook-timeout-ms",
                                      "1000"};
-    ASSERT_OK_AND_ASSIGN(ChildProcess child,
-                         ChildProcess::Start(argv, dir_.Join(absl::StrCat("daemon-", runs_, ".log"))));
+    ASSERT_OK_AND_ASSIGN(
+        ChildProcess child,
+        ChildProcess::Start(argv, dir_.Join(absl::StrCat("daemon-", runs_, ".log"))));
     ++runs_;
     daemon_ = std::make_unique<ChildProcess>(std::move(child));
     ASSERT_THAT(daemon_->WaitForLine("inplaced ready", absl::Seconds(60)),
@@ -230,9 +231,9 @@ class CrashLoopTest : public DaemonHarness {
   void Judge(const std::map<std::string, api::RecreateRequest>& requests, int signal,
              int restarts) {
     const std::vector<Call> calls = ReadCallLog(dir_.Join("calls.log"));
-    std::map<std::string, int> execs;         // ExecSync begun, per container instance
-    std::map<std::string, int> term_stops;    // StopContainer with a timeout (a SIGTERM)
-    std::map<std::string, int> kill_stops;    // StopContainer(timeout=0)
+    std::map<std::string, int> execs;       // ExecSync begun, per container instance
+    std::map<std::string, int> term_stops;  // StopContainer with a timeout (a SIGTERM)
+    std::map<std::string, int> kill_stops;  // StopContainer(timeout=0)
     for (const Call& call : calls) {
       if (call.phase != "begin") continue;
       if (call.method == "ExecSync") ++execs[call.container_id];
@@ -265,7 +266,8 @@ class CrashLoopTest : public DaemonHarness {
       }
     }
     for (const auto& [id, count] : term_stops) {
-      EXPECT_TRUE(old_ids.count(id) > 0) << "StopContainer to an instance no request targets: " << id;
+      EXPECT_TRUE(old_ids.count(id) > 0)
+          << "StopContainer to an instance no request targets: " << id;
     }
     for (const auto& [id, count] : execs) {
       EXPECT_TRUE(old_ids.count(id) > 0) << "a hook in an instance no request targets: " << id;
@@ -307,6 +309,72 @@ TEST_F(CrashLoopTest, SigkillAtRandomPointsLosesNoHookAndNeverSignalsTwice) {
 
 TEST_F(CrashLoopTest, SigtermRestartsExitZeroLoseNoHookAndNeverSignalTwice) {
   RunCrashLoop(SIGTERM);
+}
+
+// 3 containers that ignore SIGTERM, each with a StopContainer in flight (grace 12 s): SIGTERM must
+// not wait for them (it took 37 s before). Judged by order, not time: the daemon has exited 0
+// while none of those stops has ended; the next daemon never sends a second SIGTERM, and kills
+// them with timeout 0 once stop_sent_at + 12 s passed, or finds them already killed by the
+// runtime.
+class ShutdownWithStopsInFlightTest : public CrashLoopTest {
+ protected:
+  std::vector<std::string> FakeRuntimeFlags() const override {
+    return {"--pods",        "3",          "--containers-per-pod", "1",
+            "--ignore-term", "--call-log", dir_.Join("calls.log")};
+  }
+};
+
+TEST_F(ShutdownWithStopsInFlightTest, SigtermAbandonsThemAndTheNextDaemonNeverSignalsTwice) {
+  StartFakeRuntime();
+  Launch();
+  for (int i = 0; i < 3; ++i) {
+    api::CreateRecreateRequestRequest request;
+    request.set_namespace_(kNamespace);
+    request.set_name(absl::StrCat("r", i));
+    request.mutable_spec()->set_pod_name(Pod(i));
+    request.mutable_spec()->mutable_strategy()->set_termination_grace_period_seconds(12);
+    request.mutable_spec()->add_containers()->set_name("c0");
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    api::CreateRecreateRequestResponse response;
+    ASSERT_TRUE(stub_->CreateRecreateRequest(&context, request, &response).ok());
+  }
+  const auto count = [this](const std::string& method, const std::string& phase) {
+    int n = 0;
+    for (const Call& call : ReadCallLog(dir_.Join("calls.log"))) {
+      if (call.method == method && call.phase == phase) ++n;
+    }
+    return n;
+  };
+  ASSERT_TRUE(Eventually([&] { return count("StopContainer", "begin") == 3; }));
+  Stop(SIGTERM);  // exits 0 (checked in Stop)
+  EXPECT_EQ(count("StopContainer", "end"), 0)
+      << "the daemon exited while its 3 stops were still in flight: it did not wait for them";
+
+  Launch();
+  std::map<std::string, api::RecreateRequest> final_state;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        final_state = ListAll();
+        if (final_state.size() != 3) return false;
+        for (const auto& [name, request] : final_state) {
+          if (request.status().phase() != api::RECREATE_PHASE_COMPLETED) return false;
+        }
+        return true;
+      },
+      absl::Seconds(90)));
+  Stop(SIGTERM);
+  std::map<std::string, int> term_stops;
+  for (const Call& call : ReadCallLog(dir_.Join("calls.log"))) {
+    if (call.method == "StopContainer" && call.phase == "begin" && call.detail != "0") {
+      ++term_stops[call.container_id];
+    }
+  }
+  for (const auto& [name, request] : final_state) {
+    const api::ContainerRecreateState& state = request.status().container_states(0);
+    EXPECT_EQ(state.phase(), api::CONTAINER_RECREATE_PHASE_SUCCEEDED) << state.DebugString();
+    EXPECT_EQ(term_stops[state.old_container_id()], 1) << "one SIGTERM: " << state.DebugString();
+  }
 }
 
 }  // namespace
