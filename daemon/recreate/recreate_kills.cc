@@ -145,6 +145,19 @@ void RecreateEngine::RunKill(const KillJob& job) {
   // A container removed since the snapshot answers OK: cri::Runtime's Stop is idempotent for absent
   // containers (cri/errors.h absorbs the containerd releases that answer NOT_FOUND), so it counts
   // as stopped like any other.
+  if (stops_cancel_.IsCancelled() && !action.final_kill) {
+    // The shutdown began between the STOP_SENT commit and the call: it is not sent, so the next
+    // daemon sends it (with the rest of the grace) instead of waiting for a stop never received.
+    absl::MutexLock lock(&mu_);
+    Entry* entry = FindJobLocked(job);
+    if (entry != nullptr) {
+      internal::RecreateRecord record = entry->record;
+      MarkStopNotSent(&record, index);
+      CommitKillLocked(job, *entry, std::move(record));
+    }
+    finish(entry);
+    return;
+  }
   const absl::Status stopped = runtime_.StopContainerCancellable(stop, &stops_cancel_);
   if (stops_cancel_.IsCancelled()) {
     // Shutting down: the runtime finishes this stop by itself; the next daemon sees STOP_SENT and

@@ -56,6 +56,7 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
       "max_containers: 8\n"
       "fast_poll_ms: 20\n"
       "slow_poll_ms: 2000\n"
+      "shutdown_hook_timeout_ms: 3000\n"
       "log_level: debug\n"
       "no_event_stream: true\n"
       "max_concurrent_pulls: 5\n"
@@ -74,6 +75,7 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
   EXPECT_EQ(o.max_containers, 8);
   EXPECT_EQ(o.fast_poll_ms, 20);
   EXPECT_EQ(o.slow_poll_ms, 2000);
+  EXPECT_EQ(o.shutdown_hook_timeout_ms, 3000);
   EXPECT_EQ(o.log_level, "debug");
   EXPECT_FALSE(o.use_event_stream);
   EXPECT_EQ(o.max_concurrent_pulls, 5);
@@ -85,7 +87,7 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
 
 TEST_F(ConfigFileTest, TheTableCoversEveryKeyTheFirstTestSets) {
   // The test above names every setting: a setting added to the table must be added there too.
-  EXPECT_EQ(AllSettings().size(), 16u);
+  EXPECT_EQ(AllSettings().size(), 17u);
 }
 
 TEST_F(ConfigFileTest, EmptyFileAndCommentsOnlyChangeNothing) {
