@@ -169,12 +169,17 @@ INPLACED_CRI_UNARY(image_stub_, ImageFsInfo, options_.request_timeout)
 #undef INPLACED_CRI_UNARY
 
 absl::Status GrpcRuntime::StopContainer(const criv1::StopContainerRequest& request) {
+  return StopContainerCancellable(request, nullptr);
+}
+
+absl::Status GrpcRuntime::StopContainerCancellable(const criv1::StopContainerRequest& request,
+                                                   Cancellation* cancel) {
   // The deadline covers the grace period plus the request timeout: a deadline shorter than the
   // grace makes containerd return the context error without ever sending SIGKILL (cri-reference
-  // §3.3).
+  // §3.3). A cancellation (TryCancel) only ends our wait: containerd goes on with the stop.
   criv1::StopContainerResponse response;
   const grpc::Status status = Invoke(
-      CallOptions{options_.request_timeout + SecondsOrZero(request.timeout())},
+      CallOptions{options_.request_timeout + SecondsOrZero(request.timeout()), cancel},
       [&](grpc::ClientContext* c) { return runtime_stub_->StopContainer(c, request, &response); });
   // containerd answers NOT_FOUND for unknown ids before 1.6.35/1.7.21 (cri/errors.h).
   return FromGrpcStatusIdempotent(status, "StopContainer");

@@ -52,6 +52,13 @@ class Runtime {
       const criv1::ListPodSandboxRequest& request) = 0;
   // Returns once the container stopped; request.timeout() is the grace in seconds (0: kill now).
   virtual absl::Status StopContainer(const criv1::StopContainerRequest& request) = 0;
+  // StopContainer that `cancel` (may be null) abandons: the call then returns CANCELLED at once and
+  // the runtime goes on stopping the container by itself (a daemon shutting down does not wait for
+  // a grace period). The default ignores `cancel`.
+  virtual absl::Status StopContainerCancellable(const criv1::StopContainerRequest& request,
+                                                Cancellation* cancel) {
+    return StopContainer(request);
+  }
   virtual absl::StatusOr<criv1::ListContainersResponse> ListContainers(
       const criv1::ListContainersRequest& request) = 0;
   virtual absl::StatusOr<criv1::ContainerStatusResponse> ContainerStatus(

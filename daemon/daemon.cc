@@ -223,6 +223,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   engine_options.slow_poll = absl::Milliseconds(options.slow_poll_ms);
   engine_options.use_event_stream = options.use_event_stream;
   engine_options.metrics = parts->metrics.get();
+  engine_options.shutdown_hook_timeout = absl::Milliseconds(options.shutdown_hook_timeout_ms);
   absl::StatusOr<std::unique_ptr<RecreateEngine>> engine =
       RecreateEngine::Create(*parts->instrumented, parts->clock, *parts->store, *parts->prestop,
                              parts->hub, engine_options);
@@ -376,6 +377,10 @@ void Daemon::Stop() {
   parts_->state.SetStopping();              // health NOT_SERVING, new calls UNAVAILABLE
   parts_->recreate_service->StopStreams();  // watch handlers would hold Shutdown until its deadline
   parts_->nodeimage_service->StopStreams();  // NodeImage watches and PullImage waits too
+  // No new kill from here on, running hooks get their bound, in-flight stops are abandoned (the
+  // runtime finishes them): the engine's shutdown is bounded, and calls still running get
+  // UNAVAILABLE from it.
+  parts_->engine->Shutdown();
   // Let running calls finish, then close at once: gRPC's own grace would also wait for idle client
   // connections, which do not read the server's GOAWAY until their next call.
   if (!parts_->state.WaitForNoActiveCalls(kShutdownGrace)) {
@@ -389,7 +394,6 @@ void Daemon::Stop() {
     parts_->nodeimage_service->SetManager(nullptr);
     parts_->puller.reset();
   }
-  parts_->engine->Shutdown();
   parts_->hub.Shutdown();
   spdlog::info("inplaced stopped");
 }

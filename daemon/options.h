@@ -25,6 +25,7 @@ struct DaemonOptions {
   int max_containers = 64;
   int fast_poll_ms = 100;
   int slow_poll_ms = 1000;
+  int shutdown_hook_timeout_ms = 10000;
   std::string log_level = "info";
   // The node name NodeService reports; empty: $NODE_NAME, else the host name (daemon/node_name.h).
   std::string node_name;

@@ -134,6 +134,11 @@ const std::vector<Setting>& Table() {
     t->push_back(Number("slow_poll_ms", "--slow-poll-ms", "INPLACED_SLOW_POLL_MS",
                         "Poll period when no request waits on the runtime (at least fast_poll_ms)",
                         &O::slow_poll_ms, 1, 600000));
+    t->push_back(Number("shutdown_hook_timeout_ms", "--shutdown-hook-timeout-ms",
+                        "INPLACED_SHUTDOWN_HOOK_TIMEOUT_MS",
+                        "On SIGTERM, how long running preStop hooks may finish before they are "
+                        "cancelled (reported INTERRUPTED)",
+                        &O::shutdown_hook_timeout_ms, 0, 25000));
     t->push_back(Text("log_level", "--log-level", "INPLACED_LOG_LEVEL",
                       "trace, debug, info, warn, error, critical or off", &O::log_level, LogLevel));
     t->push_back(Text("node_name", "--node-name", "INPLACED_NODE_NAME",

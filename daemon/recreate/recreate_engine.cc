@@ -149,8 +149,11 @@ absl::Status RecreateEngine::Load() {
     entry.revision = stored.revision;
     entry.record.mutable_request()->mutable_metadata()->set_resource_version(stored.revision);
     for (const internal::ContainerKill& kill : entry.record.kills()) {
-      if (kill.step() != internal::KILL_STEP_NONE && kill.step() != internal::KILL_STEP_STOP_DONE)
-        ++resumed;
+      if (kill.step() == internal::KILL_STEP_NONE || kill.step() == internal::KILL_STEP_STOP_DONE)
+        continue;
+      ++resumed;
+      spdlog::info("recreate_kill_resumed key={} container_id={} step={}", stored.key,
+                   kill.target_container_id(), internal::KillStep_Name(kill.step()));
     }
     next_sequence_ = std::max(next_sequence_, entry.record.sequence() + 1);
     const Key key{entry.record.request().metadata().namespace_(),
@@ -205,6 +208,26 @@ void RecreateEngine::Shutdown() {
   shutting_down_ = true;
   if (events_ != nullptr) events_->Shutdown();
   loop_.Shutdown();
+  // In-flight stops are abandoned at once; running hooks get their bound (real time: this is the
+  // daemon's own deadline, e.g. within a DaemonSet's termination grace).
+  stops_cancel_.Cancel();
+  int unfinished = 0;
+  {
+    absl::MutexLock lock(&hooks_mu_);
+    const auto none_running = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(hooks_mu_) {
+      return hooks_running_ == 0;
+    };
+    if (hooks_running_ > 0) {
+      spdlog::info("recreate_shutdown_waiting_for_hooks running={} bound_ms={}", hooks_running_,
+                   absl::ToInt64Milliseconds(options_.shutdown_hook_timeout));
+    }
+    hooks_mu_.AwaitWithTimeout(absl::Condition(&none_running), options_.shutdown_hook_timeout);
+    unfinished = hooks_running_;
+  }
+  if (unfinished > 0) {
+    spdlog::warn("recreate_shutdown_hooks_cancelled count={} (reported INTERRUPTED on restart)",
+                 unfinished);
+  }
   hooks_cancel_.Cancel();
   kills_.Shutdown();
   spdlog::info("recreate_engine_stopped");
@@ -287,6 +310,14 @@ absl::Status RecreateEngine::CommitLocked(const Key& key, Entry& entry,
        i < request.status().container_states_size() && i < before.container_states_size(); ++i) {
     const api::ContainerRecreateState& was = before.container_states(i);
     const api::ContainerRecreateState& now = request.status().container_states(i);
+    if (now.pre_stop().outcome() == api::PRE_STOP_OUTCOME_INTERRUPTED &&
+        was.pre_stop().outcome() != api::PRE_STOP_OUTCOME_INTERRUPTED) {
+      // Never silent: the hook may have run only partly, and it is not run again.
+      spdlog::warn(
+          "prestop_interrupted ns={} name={} container={} id={} started_at={} message=\"{}\"",
+          key.first, key.second, now.name(), record.kills(i).target_container_id(),
+          absl::FormatTime(FromProtoTime(now.pre_stop().started_at())), now.pre_stop().message());
+    }
     if (was.phase() != now.phase() && (now.phase() == api::CONTAINER_RECREATE_PHASE_SUCCEEDED ||
                                        now.phase() == api::CONTAINER_RECREATE_PHASE_FAILED)) {
       spdlog::info("container_recreate_{} ns={} name={} container={} new_id={} message=\"{}\"",

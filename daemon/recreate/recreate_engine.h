@@ -85,6 +85,8 @@ struct RecreateEngineOptions {
   int kill_workers = 16;         // bounded executor for preStop + StopContainer
   bool use_event_stream = true;  // GetContainerEvents for early wake-ups when supported
   Metrics* metrics = nullptr;    // completions, kills, hooks, restarts; null: NoMetrics()
+  // Shutdown lets running preStop hooks finish for this long, then cancels them (INTERRUPTED).
+  absl::Duration shutdown_hook_timeout = absl::Seconds(10);
 };
 
 class RecreateEngine final : public RecreateManager {
@@ -103,9 +105,13 @@ class RecreateEngine final : public RecreateManager {
   // Starts the tick loop and, with use_event_stream, the event subscription. Idempotent; does
   // nothing after Shutdown().
   void Start();
-  // Stops accepting calls (UNAVAILABLE), stops the loop and the event subscription, cancels running
-  // preStop hooks (their kill step stays PRESTOP_STARTED: the next start skips them and stops the
-  // container) and waits for in-flight kills to end. Idempotent.
+  // Bounded graceful shutdown: stops accepting calls (UNAVAILABLE), stops the loop and the event
+  // subscription, starts no new kill (queued ones stay QUEUED: the next daemon starts them with
+  // their whole hook), lets running preStop hooks finish for up to shutdown_hook_timeout (their
+  // result is persisted; the stop after them is left to the next daemon) and then cancels the rest
+  // (left PRESTOP_STARTED: the next daemon reports them INTERRUPTED), and abandons in-flight
+  // StopContainer calls (the runtime finishes them; the next daemon waits for their timeout and
+  // never sends a second SIGTERM). Every persisted step is durable when it returns. Idempotent.
   void Shutdown();
   // One poll tick (see the file comment), for tests driving time with a FakeClock (no thread
   // needed). Kills it decides run on the executor: WaitForKills() waits for them. Errors: the
@@ -210,6 +216,10 @@ class RecreateEngine final : public RecreateManager {
   void DispatchKillsLocked(const Key& key, Entry& entry, std::vector<KillAction> kills)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RunKill(const KillJob& job);
+  // CommitLocked for a kill step; logs a failure. True when persisted.
+  bool CommitKillLocked(const KillJob& job, Entry& entry,
+                        ::inplaced::internal::RecreateRecord record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Entry* FindLocked(const Key& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The entry of `job` if it still exists as the same request instance.
@@ -264,8 +274,13 @@ class RecreateEngine final : public RecreateManager {
   // LastPulse().open_requests, published by the loop after every tick.
   std::atomic<int> pulse_open_requests_{0};
 
-  // Fired on Shutdown: running preStop hooks end.
+  // Fired on Shutdown once running hooks had shutdown_hook_timeout to finish: the rest end.
   Cancellation hooks_cancel_;
+  // Fired on Shutdown: in-flight StopContainer calls are abandoned (the runtime finishes them).
+  Cancellation stops_cancel_;
+  // preStop hooks running now (Shutdown waits for them, up to shutdown_hook_timeout).
+  absl::Mutex hooks_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  int hooks_running_ ABSL_GUARDED_BY(hooks_mu_) = 0;
   ThreadPoolExecutor kills_;
   TickLoop loop_;
   std::unique_ptr<ContainerEvents> events_;  // null without use_event_stream

@@ -241,20 +241,12 @@ class Stepper {
   }
 
   // A kill step left by a daemon that stopped mid-kill (no kill in flight for it). Returns true
-  // when it started a kill again (nothing more to evaluate this step).
+  // when it decided something for this container (a kill, or a timed wait): nothing more to
+  // evaluate this step.
   bool ResumeInterruptedKill(int i) {
     api::ContainerRecreateState& state = *status_.mutable_container_states(i);
     internal::ContainerKill& kill = *out_->record.mutable_kills(i);
-    if (kill.step() == internal::KILL_STEP_PRESTOP_STARTED) {
-      // The hook may have run, wholly or partly: never run it again.
-      api::PreStopStatus& pre_stop = *state.mutable_pre_stop();
-      pre_stop.set_outcome(api::PRE_STOP_OUTCOME_SKIPPED);
-      pre_stop.set_message(std::string(kRestartedDuringHookMessage));
-      *pre_stop.mutable_finished_at() = ToProtoTime(input_.now);
-      kill.set_step(internal::KILL_STEP_PRESTOP_DONE);
-    }
-    if (kill.step() != internal::KILL_STEP_PRESTOP_DONE &&
-        kill.step() != internal::KILL_STEP_STOP_SENT) {
+    if (kill.step() == internal::KILL_STEP_NONE || kill.step() == internal::KILL_STEP_STOP_DONE) {
       return false;
     }
     const cri::ContainerInfo* target = nullptr;
@@ -262,20 +254,71 @@ class Stepper {
          pod_->Instances(request_.spec().containers(i).name())) {
       if (instance.id == kill.target_container_id()) target = &instance;
     }
-    if (target != nullptr && target->state == cri::criv1::CONTAINER_RUNNING) {
-      // The same instance still runs: stopping it (again) is safe and needed; a new instance never
-      // is.
-      kill.set_step(internal::KILL_STEP_STOP_SENT);
-      if (!state.has_killed_at()) *state.mutable_killed_at() = ToProtoTime(input_.now);
+    const bool target_runs = target != nullptr && target->state == cri::criv1::CONTAINER_RUNNING;
+    api::PreStopStatus& pre_stop = *state.mutable_pre_stop();
+    if (kill.step() == internal::KILL_STEP_QUEUED) {
+      // Decided, nothing run or sent: decided again from scratch (whole hook, whole grace) while
+      // the same instance is the one running.
+      const cri::ContainerInfo* current =
+          pod_->CurrentContainer(request_.spec().containers(i).name());
+      if (target_runs && current == target) {
+        kill.Clear();
+        StartKill(i, *target);
+        return true;
+      }
+      if (pre_stop.outcome() == api::PRE_STOP_OUTCOME_QUEUED) {
+        pre_stop.set_outcome(api::PRE_STOP_OUTCOME_SKIPPED);
+        pre_stop.set_message("the container was no longer running");
+      }
+      kill.set_step(internal::KILL_STEP_STOP_DONE);
       state.set_is_killed(true);
-      state.set_phase(api::CONTAINER_RECREATE_PHASE_RECREATING);
-      KillAction action = NewAction(i, *target);
-      out_->kills.push_back(std::move(action));
+      return false;
+    }
+    if (kill.step() == internal::KILL_STEP_PRESTOP_STARTED) {
+      // The hook may have run, wholly, partly or not at all: never run it again, and say so.
+      pre_stop.set_outcome(api::PRE_STOP_OUTCOME_INTERRUPTED);
+      pre_stop.set_message(std::string(kRestartedDuringHookMessage));
+      *pre_stop.mutable_finished_at() = ToProtoTime(input_.now);
+      kill.set_step(internal::KILL_STEP_PRESTOP_DONE);
+    }
+    if (!target_runs) {
+      // Exited (or removed): whatever was sent took effect; follow its replacement.
+      kill.set_step(internal::KILL_STEP_STOP_DONE);
+      state.set_is_killed(true);
+      return false;
+    }
+    state.set_phase(api::CONTAINER_RECREATE_PHASE_RECREATING);
+    if (kill.step() == internal::KILL_STEP_PRESTOP_DONE) {
+      // The stop was never sent: send it now, with what remains of the grace period.
+      out_->kills.push_back(NewAction(i, *target));
       return true;
     }
-    kill.set_step(internal::KILL_STEP_STOP_DONE);
-    state.set_is_killed(true);
-    return false;
+    // STOP_SENT: the instance got its stop signal (or may have). Never signal it again: wait for
+    // the timeout that stop carried, then kill it with timeout 0 (SIGKILL), as kubelet would.
+    const absl::Time deadline = StopDeadline(kill, state);
+    if (input_.now < deadline) {
+      WakeAt(deadline);
+      state.set_message(absl::StrCat("waiting for the stop sent to ", kill.target_container_id(),
+                                     " to end by ", FormatRfc3339(deadline),
+                                     " (then it is killed)"));
+      return true;
+    }
+    KillAction action = NewAction(i, *target);
+    action.final_kill = true;
+    out_->kills.push_back(std::move(action));
+    return true;
+  }
+
+  // When a stop already sent has had its whole timeout.
+  static absl::Time StopDeadline(const internal::ContainerKill& kill,
+                                 const api::ContainerRecreateState& state) {
+    if (kill.has_stop_sent_at()) {
+      return FromProtoTime(kill.stop_sent_at()) + absl::Seconds(kill.stop_timeout_seconds());
+    }
+    // A record written before stop_sent_at existed: the whole grace from the kill's start.
+    const absl::Time sent =
+        state.has_killed_at() ? FromProtoTime(state.killed_at()) : FromProtoTime(kill.started_at());
+    return sent + absl::Seconds(std::max(kMinStopTimeoutSeconds, kill.grace_period_seconds()));
   }
 
   KillAction NewAction(int i, const cri::ContainerInfo& target) const {
@@ -337,22 +380,18 @@ class Stepper {
     }
 
     KillAction action = NewAction(i, current);
+    // Only decided here (QUEUED): the kill worker persists PRESTOP_STARTED right before the hook
+    // starts and STOP_SENT right before StopContainer, so a restart knows what really happened.
+    kill.set_step(internal::KILL_STEP_QUEUED);
     if (hook.has_value() && grace > 0) {
-      pre_stop.set_outcome(api::PRE_STOP_OUTCOME_RUNNING);
-      *pre_stop.mutable_started_at() = ToProtoTime(input_.now);
-      kill.set_step(internal::KILL_STEP_PRESTOP_STARTED);
+      pre_stop.set_outcome(api::PRE_STOP_OUTCOME_QUEUED);
       action.pre_stop = std::move(hook);
-    } else {
-      if (hook.has_value()) {
-        pre_stop.set_outcome(api::PRE_STOP_OUTCOME_SKIPPED);
-        pre_stop.set_message("termination grace period is 0");
-      } else if (pre_stop.outcome() == api::PRE_STOP_OUTCOME_UNSPECIFIED) {
-        pre_stop.set_outcome(api::PRE_STOP_OUTCOME_NO_HOOK);
-        pre_stop.set_source(api::PRE_STOP_SOURCE_UNSPECIFIED);
-      }
-      kill.set_step(internal::KILL_STEP_STOP_SENT);
-      *state.mutable_killed_at() = ToProtoTime(input_.now);
-      state.set_is_killed(true);
+    } else if (hook.has_value()) {
+      pre_stop.set_outcome(api::PRE_STOP_OUTCOME_SKIPPED);
+      pre_stop.set_message("termination grace period is 0");
+    } else if (pre_stop.outcome() == api::PRE_STOP_OUTCOME_UNSPECIFIED) {
+      pre_stop.set_outcome(api::PRE_STOP_OUTCOME_NO_HOOK);
+      pre_stop.set_source(api::PRE_STOP_SOURCE_UNSPECIFIED);
     }
     out_->kills.push_back(std::move(action));
   }
@@ -511,6 +550,22 @@ int64_t StopTimeoutSeconds(int64_t grace_period_seconds, absl::Time started_at, 
   return std::max(kMinStopTimeoutSeconds, grace_period_seconds - elapsed);
 }
 
+bool MarkHookStarted(::inplaced::internal::RecreateRecord* record, int index, absl::Time now) {
+  if (index < 0 || index >= record->kills_size()) return false;
+  internal::ContainerKill& kill = *record->mutable_kills(index);
+  if (kill.step() != internal::KILL_STEP_QUEUED) return false;
+  api::PreStopStatus& pre_stop = *record->mutable_request()
+                                      ->mutable_status()
+                                      ->mutable_container_states(index)
+                                      ->mutable_pre_stop();
+  pre_stop.set_outcome(api::PRE_STOP_OUTCOME_RUNNING);
+  *pre_stop.mutable_started_at() = ToProtoTime(now);
+  kill.set_step(internal::KILL_STEP_PRESTOP_STARTED);
+  // The grace period counts from the hook's real start (kubelet), not from the decision.
+  *kill.mutable_started_at() = ToProtoTime(now);
+  return true;
+}
+
 void ApplyPreStopResult(::inplaced::internal::RecreateRecord* record, int index,
                         ::inplaced::v1::PreStopOutcome outcome, absl::string_view message,
                         absl::Time now) {
@@ -523,9 +578,38 @@ void ApplyPreStopResult(::inplaced::internal::RecreateRecord* record, int index,
   pre_stop.set_outcome(outcome);
   pre_stop.set_message(std::string(message));
   *pre_stop.mutable_finished_at() = ToProtoTime(now);
+  kill.set_step(internal::KILL_STEP_PRESTOP_DONE);
+}
+
+std::optional<int64_t> MarkStopSent(::inplaced::internal::RecreateRecord* record, int index,
+                                    absl::Time now) {
+  if (index < 0 || index >= record->kills_size()) return std::nullopt;
+  internal::ContainerKill& kill = *record->mutable_kills(index);
+  if (kill.step() == internal::KILL_STEP_QUEUED) {
+    // No hook ran: the grace period counts from the stop.
+    *kill.mutable_started_at() = ToProtoTime(now);
+  } else if (kill.step() != internal::KILL_STEP_PRESTOP_DONE) {
+    return std::nullopt;
+  }
+  const int64_t timeout =
+      StopTimeoutSeconds(kill.grace_period_seconds(), FromProtoTime(kill.started_at()), now);
   kill.set_step(internal::KILL_STEP_STOP_SENT);
+  *kill.mutable_stop_sent_at() = ToProtoTime(now);
+  kill.set_stop_timeout_seconds(timeout);
+  api::ContainerRecreateState& state =
+      *record->mutable_request()->mutable_status()->mutable_container_states(index);
   *state.mutable_killed_at() = ToProtoTime(now);
   state.set_is_killed(true);
+  return timeout;
+}
+
+void MarkStopNotSent(::inplaced::internal::RecreateRecord* record, int index) {
+  if (index < 0 || index >= record->kills_size()) return;
+  internal::ContainerKill& kill = *record->mutable_kills(index);
+  if (kill.step() != internal::KILL_STEP_STOP_SENT) return;
+  kill.set_step(internal::KILL_STEP_PRESTOP_DONE);
+  kill.clear_stop_sent_at();
+  kill.set_stop_timeout_seconds(0);
 }
 
 void ApplyStopResult(::inplaced::internal::RecreateRecord* record, int index,

@@ -30,9 +30,12 @@
 //          reported ready under its new ID;
 //   8. every container terminal: COMPLETED.
 // Kills interrupted by a daemon restart (a kill step other than NONE/STOP_DONE with no kill in
-// flight) are resumed: a preStop that started is never run again (SKIPPED "daemon restarted while
-// the hook ran"); StopContainer is sent again only to the same instance, and only while it still
-// runs.
+// flight) are resumed, as kubelet would: a kill only decided (QUEUED) is decided again from scratch
+// (whole preStop hook, whole grace) while the same instance runs; a preStop that started is never
+// run again (INTERRUPTED "daemon restarted while the hook ran") and the stop follows with the rest
+// of the grace; a StopContainer already sent is never sent again: once stop_sent_at + its timeout
+// has passed and the same instance still runs, it is killed with StopContainer(timeout=0). An
+// instance that exited needs nothing more.
 
 #include <cstdint>
 #include <functional>
@@ -58,7 +61,7 @@ inline constexpr absl::string_view kDeadlineExceededMessage =
 inline constexpr absl::string_view kContainerNotFoundMessage = "not found container on Node";
 inline constexpr absl::string_view kKillErrorPrefix = "kill container error: ";
 inline constexpr absl::string_view kRestartedDuringHookMessage =
-    "daemon restarted while the hook ran";
+    "daemon restarted while the hook ran; it is not run again";
 // Kubelet's default terminationGracePeriodSeconds and minimum StopContainer timeout.
 inline constexpr int64_t kDefaultGracePeriodSeconds = 30;
 inline constexpr int64_t kMinStopTimeoutSeconds = 2;
@@ -79,7 +82,9 @@ struct StepInput {
 };
 
 // A kill for the engine to run on its pool, after it persisted StepResult::record: the preStop hook
-// when `pre_stop` is set, then StopContainer(container_id, StopTimeoutSeconds(...)).
+// when `pre_stop` is set (MarkHookStarted persisted first), then StopContainer(container_id,
+// timeout of MarkStopSent, persisted first). With `final_kill`: only StopContainer(timeout=0) of
+// an instance whose stop was sent by an earlier daemon and whose timeout has passed.
 struct KillAction {
   int container_index = 0;
   std::string container_name;
@@ -91,6 +96,7 @@ struct KillAction {
   // For named ports: the request's ports, else kubelet's ports annotation, parsed
   // (ParseKubeletPorts; none when it does not parse).
   std::vector<::inplaced::v1::ContainerPort> ports;
+  bool final_kill = false;
 };
 
 struct StepResult {
@@ -149,12 +155,28 @@ void FillMissingContexts(::inplaced::internal::RecreateRecord* record, const cri
 // what remains of the grace at `now` in whole seconds (elapsed time rounded down), at least 2.
 int64_t StopTimeoutSeconds(int64_t grace_period_seconds, absl::Time started_at, absl::Time now);
 
+// The kill worker is about to start the preStop hook of container `index`: PRESTOP_STARTED, hook
+// RUNNING since `now`, the grace period counting from `now`. False (nothing changed) unless the
+// kill is QUEUED.
+bool MarkHookStarted(::inplaced::internal::RecreateRecord* record, int index, absl::Time now);
+
 // The preStop hook of container `index` finished with `outcome` (SUCCEEDED, FAILED, TIMED_OUT) and
-// `message` (PreStopRunner's result): records it and moves the kill to STOP_SENT (killed_at = now),
-// to be persisted before StopContainer. No-op unless the kill is at PRESTOP_STARTED.
+// `message` (PreStopRunner's result): records it and moves the kill to PRESTOP_DONE. No-op unless
+// the kill is at PRESTOP_STARTED.
 void ApplyPreStopResult(::inplaced::internal::RecreateRecord* record, int index,
                         ::inplaced::v1::PreStopOutcome outcome, absl::string_view message,
                         absl::Time now);
+
+// The kill worker is about to send StopContainer to container `index`'s target: STOP_SENT with
+// stop_sent_at = killed_at = `now`, and the timeout (StopTimeoutSeconds; the grace counts from now
+// when no hook ran), which it returns. nullopt (nothing changed) unless the kill is QUEUED or
+// PRESTOP_DONE.
+std::optional<int64_t> MarkStopSent(::inplaced::internal::RecreateRecord* record, int index,
+                                    absl::Time now);
+
+// The StopContainer just marked sent failed UNAVAILABLE (it never reached the runtime): back to
+// PRESTOP_DONE, so the next tick sends it once the runtime answers.
+void MarkStopNotSent(::inplaced::internal::RecreateRecord* record, int index);
 
 // StopContainer of container `index` returned `status`: STOP_DONE; an error makes the container
 // FAILED "kill container error: <error>" unless it is already terminal.

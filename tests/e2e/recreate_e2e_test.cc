@@ -239,7 +239,7 @@ TEST_F(RecreatePreStopE2eTest, DaemonKilledDuringTheHookNeverRunsItAgainAndStill
   const api::RecreateRequest done = WaitCompleted("crash");
   ASSERT_NO_FATAL_FAILURE(ExpectAllRecreatedOnce(done, {old->id}));
   const api::PreStopStatus& hook = done.status().container_states(0).pre_stop();
-  EXPECT_EQ(hook.outcome(), api::PRE_STOP_OUTCOME_SKIPPED) << hook.DebugString();
+  EXPECT_EQ(hook.outcome(), api::PRE_STOP_OUTCOME_INTERRUPTED) << hook.DebugString();
   EXPECT_THAT(hook.message(), HasSubstr("restarted while the hook ran"));
   // The hook ran once, in the old instance only: the restarted daemon stopped the container
   // instead.
@@ -247,6 +247,7 @@ TEST_F(RecreatePreStopE2eTest, DaemonKilledDuringTheHookNeverRunsItAgainAndStill
   EXPECT_EQ(log.find("prestop-hook-ran"), log.rfind("prestop-hook-ran")) << log;
   EXPECT_THAT(ContainerLog("app", 1), Not(HasSubstr("prestop-hook-ran")));
   EXPECT_THAT(DaemonLogLines("interrupted_kills=1"), SizeIs(1));
+  EXPECT_THAT(DaemonLogLines("prestop_interrupted"), SizeIs(1)) << "never silent";
 }
 
 // A TCP port on 127.0.0.1 that nothing listens on now (the pods are host-network: they share the

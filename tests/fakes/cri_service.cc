@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/cancellation.h"
 #include "common/grpc_status.h"
@@ -113,7 +114,16 @@ grpc::Status CriRuntimeService::StartContainer(grpc::ServerContext*,
 grpc::Status CriRuntimeService::StopContainer(grpc::ServerContext*,
                                               const criv1::StopContainerRequest* request,
                                               criv1::StopContainerResponse*) {
-  return ToGrpcStatus(runtime_.StopContainer(*request));
+  if (call_log_ != nullptr) {
+    call_log_->Record("StopContainer", "begin", request->container_id(),
+                      absl::StrCat(request->timeout()));
+  }
+  grpc::Status status = ToGrpcStatus(runtime_.StopContainer(*request));
+  if (call_log_ != nullptr) {
+    call_log_->Record("StopContainer", "end", request->container_id(),
+                      absl::StrCat(static_cast<int>(status.error_code())));
+  }
+  return status;
 }
 
 grpc::Status CriRuntimeService::RemoveContainer(grpc::ServerContext*,
@@ -139,7 +149,16 @@ grpc::Status CriRuntimeService::ExecSync(grpc::ServerContext* context,
                                          criv1::ExecSyncResponse* response) {
   Cancellation cancel;
   CancelWatcher watcher(context, &cancel);
-  return Reply(runtime_.ExecSync(*request, &cancel), response);
+  if (call_log_ != nullptr) {
+    call_log_->Record("ExecSync", "begin", request->container_id(),
+                      absl::StrJoin(request->cmd(), " "));
+  }
+  grpc::Status status = Reply(runtime_.ExecSync(*request, &cancel), response);
+  if (call_log_ != nullptr) {
+    call_log_->Record("ExecSync", "end", request->container_id(),
+                      absl::StrCat(static_cast<int>(status.error_code())));
+  }
+  return status;
 }
 
 grpc::Status CriRuntimeService::GetContainerEvents(
@@ -216,6 +235,7 @@ absl::StatusOr<std::unique_ptr<CriServer>> CriServer::Start(cri::Runtime& runtim
   // A stale socket file from a killed server would make the bind fail.
   ::unlink(socket_path.c_str());
   std::unique_ptr<CriServer> server(new CriServer(runtime, lifecycle, socket_path));
+  server->runtime_service_.SetCallLog(options.call_log);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::StrCat("unix://", socket_path), grpc::InsecureServerCredentials());
   builder.SetMaxSendMessageSize(options.max_send_message_bytes);

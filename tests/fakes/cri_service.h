@@ -9,6 +9,7 @@
 #include "api/cri/runtime_v1.grpc.pb.h"
 #include "cri/runtime.h"
 #include "grpcpp/grpcpp.h"
+#include "tests/fakes/call_log.h"
 #include "tests/fakes/pod_lifecycle.h"
 
 namespace inplaced::fakes {
@@ -68,9 +69,14 @@ class CriRuntimeService final : public ::runtime::v1::RuntimeService::Service {
       grpc::ServerContext* context, const ::runtime::v1::GetEventsRequest* request,
       grpc::ServerWriter<::runtime::v1::ContainerEventResponse>* writer) override;
 
+  // Records StopContainer and ExecSync in `log` (may be null; must outlive the service). Call
+  // before serving.
+  void SetCallLog(CallLog* log) { call_log_ = log; }
+
  private:
   cri::Runtime& runtime_;
   PodLifecycle& lifecycle_;
+  CallLog* call_log_ = nullptr;
 };
 
 // Serves a cri::Runtime plus a PodLifecycle as runtime.v1 ImageService: ListImages and RemoveImage
@@ -102,6 +108,8 @@ struct CriServerOptions {
   // containerd's defaults (cri-reference.md §4.8).
   int max_send_message_bytes = 16 * 1024 * 1024;
   int max_receive_message_bytes = 16 * 1024 * 1024;
+  // Records StopContainer and ExecSync calls (may be null; must outlive the server).
+  CallLog* call_log = nullptr;
 };
 
 // Both services on one unix socket. Start() unlinks a stale socket file first; Shutdown() (or the

@@ -58,6 +58,8 @@ int main(int argc, char** argv) {
   int containers_per_pod = 1;
   bool ignore_term = false;
   int term_exit_delay_ms = 0;
+  int exec_duration_ms = 0;
+  std::string call_log_path;
   app.add_option("--socket", socket_path, "Unix socket path to serve on")->required();
   app.add_option("--profile", profile_name,
                  "containerd-1.6 | containerd-1.7 | containerd-2.0 | cri-o");
@@ -76,6 +78,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> hang_first_pull;
   app.add_option("--hang-first-pull", hang_first_pull,
                  "The first PullImage of this image stalls until cancelled (repeatable)");
+  app.add_option("--exec-duration-ms", exec_duration_ms,
+                 "How long every ExecSync in a pre-created pod's container takes (exit 0)");
+  app.add_option("--call-log", call_log_path,
+                 "Append StopContainer and ExecSync calls to this file (tests/fakes/call_log.h)");
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_default_logger(spdlog::stderr_color_mt("fake_cri_server"));
@@ -115,6 +121,25 @@ int main(int argc, char** argv) {
     script.hang_first_pulls = 1;
     runtime.SetPullScript(image, script);
   }
+  if (exec_duration_ms > 0) {
+    inplaced::fakes::ExecResult slow_exec;
+    slow_exec.duration = absl::Milliseconds(exec_duration_ms);
+    for (int i = 0; i < containers_per_pod; ++i) {
+      runtime.SetExecHandler(absl::StrCat("c", i), {}, slow_exec);
+    }
+  }
+  std::unique_ptr<inplaced::fakes::CallLog> call_log;
+  if (!call_log_path.empty()) {
+    absl::StatusOr<std::unique_ptr<inplaced::fakes::CallLog>> opened =
+        inplaced::fakes::CallLog::Open(call_log_path);
+    if (!opened.ok()) {
+      spdlog::error("fake_cri_server bad_flag error={}", opened.status().ToString());
+      return 2;
+    }
+    call_log = *std::move(opened);
+  }
+  inplaced::fakes::CriServerOptions server_options;
+  server_options.call_log = call_log.get();
 
   inplaced::fakes::KubeletStandInOptions options;
   options.restart_backoff = absl::Milliseconds(restart_backoff_ms);
@@ -122,7 +147,7 @@ int main(int argc, char** argv) {
   inplaced::fakes::KubeletStandIn kubelet(runtime, runtime, clock, options);
 
   absl::StatusOr<std::unique_ptr<inplaced::fakes::CriServer>> server =
-      inplaced::fakes::CriServer::Start(runtime, runtime, socket_path);
+      inplaced::fakes::CriServer::Start(runtime, runtime, socket_path, server_options);
   if (!server.ok()) {
     spdlog::error("fake_cri_server start_failed error={}", server.status().ToString());
     return 1;

@@ -124,6 +124,10 @@ class FakeRuntime final : public cri::Runtime, public PodLifecycle {
   // after the container's term_exit_delay if it honours TERM) or is killed at its own timeout
   // (137). Not running → OK. Unknown id → per profile NOT_FOUND or OK.
   absl::Status StopContainer(const criv1::StopContainerRequest& request) override;
+  // The same; `cancel` ends the wait with CANCELLED (the stop goes on: the signal was sent and the
+  // kill deadline stays).
+  absl::Status StopContainerCancellable(const criv1::StopContainerRequest& request,
+                                        Cancellation* cancel) override;
   // Filters: id / pod_sandbox_id (or unique prefixes), state, label_selector.
   absl::StatusOr<criv1::ListContainersResponse> ListContainers(
       const criv1::ListContainersRequest& request) override;

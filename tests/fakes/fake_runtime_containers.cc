@@ -136,6 +136,11 @@ absl::Status FakeRuntime::StartContainer(const criv1::StartContainerRequest& req
 }
 
 absl::Status FakeRuntime::StopContainer(const criv1::StopContainerRequest& request) {
+  return StopContainerCancellable(request, nullptr);
+}
+
+absl::Status FakeRuntime::StopContainerCancellable(const criv1::StopContainerRequest& request,
+                                                   Cancellation* cancel) {
   if (absl::Status s = BeginCall("StopContainer"); !s.ok()) return s;
   const std::string& id = request.container_id();
   absl::MutexLock lock(&mu_);
@@ -175,10 +180,19 @@ absl::Status FakeRuntime::StopContainer(const criv1::StopContainerRequest& reque
       ExitLocked(*container, kSigkillExitCode);
       return absl::OkStatus();
     }
+    if (cancel != nullptr && cancel->IsCancelled()) {
+      return absl::CancelledError("StopContainer: cancelled by the client");
+    }
     const absl::Time wake_at = term_at.has_value() ? std::min(kill_at, *term_at) : kill_at;
     std::shared_ptr<Cancellation> exited = container->exited;
     mu_.Unlock();
-    SleepUntilOrWoken(clock_, wake_at, exited.get());
+    // Woken by the exit or by the caller's cancellation, whichever comes first.
+    Cancellation wake;
+    const int on_exit = exited->Register([&wake] { wake.Cancel(); });
+    const int on_cancel = cancel == nullptr ? -1 : cancel->Register([&wake] { wake.Cancel(); });
+    SleepUntilOrWoken(clock_, wake_at, &wake);
+    exited->Unregister(on_exit);
+    if (cancel != nullptr) cancel->Unregister(on_cancel);
     mu_.Lock();
   }
 }

@@ -57,6 +57,7 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
       "max_watch_streams: 30\n"
       "fast_poll_ms: 20\n"
       "slow_poll_ms: 2000\n"
+      "shutdown_hook_timeout_ms: 3000\n"
       "log_level: debug\n"
       "node_name: worker-7\n"
       "no_event_stream: true\n"
@@ -83,6 +84,7 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
   EXPECT_EQ(o.max_watch_streams, 30);
   EXPECT_EQ(o.fast_poll_ms, 20);
   EXPECT_EQ(o.slow_poll_ms, 2000);
+  EXPECT_EQ(o.shutdown_hook_timeout_ms, 3000);
   EXPECT_EQ(o.log_level, "debug");
   EXPECT_EQ(o.node_name, "worker-7");
   EXPECT_FALSE(o.use_event_stream);
@@ -101,7 +103,7 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
 
 TEST_F(ConfigFileTest, TheTableCoversEveryKeyTheFirstTestSets) {
   // The test above names every setting: a setting added to the table must be added there too.
-  EXPECT_EQ(AllSettings().size(), 24u);
+  EXPECT_EQ(AllSettings().size(), 25u);
 }
 
 TEST_F(ConfigFileTest, EmptyFileAndCommentsOnlyChangeNothing) {

@@ -25,16 +25,33 @@ TEST(OptionsTest, DefaultsWithoutFlags) {
   EXPECT_EQ(o.max_containers, 64);
   EXPECT_EQ(o.fast_poll_ms, 100);
   EXPECT_EQ(o.slow_poll_ms, 1000);
+  EXPECT_EQ(o.shutdown_hook_timeout_ms, 10000) << "well under Kubernetes' 30 s pod grace";
   EXPECT_EQ(o.log_level, "info");
   EXPECT_TRUE(o.use_event_stream);
 }
 
 TEST(OptionsTest, EveryFlagIsParsed) {
-  const CommandLine parsed =
-      ParseArgs({"--runtime-endpoint", "unix:///run/containerd/containerd.sock", "--discovery-root",
-                 "/x", "--socket", "/tmp/i/i.sock", "--state-dir", "/tmp/state",
-                 "--max-open-requests", "5", "--max-containers", "3", "--fast-poll-ms", "50",
-                 "--slow-poll-ms", "500", "--log-level", "debug", "--no-event-stream"});
+  const CommandLine parsed = ParseArgs({"--runtime-endpoint",
+                                        "unix:///run/containerd/containerd.sock",
+                                        "--discovery-root",
+                                        "/x",
+                                        "--socket",
+                                        "/tmp/i/i.sock",
+                                        "--state-dir",
+                                        "/tmp/state",
+                                        "--max-open-requests",
+                                        "5",
+                                        "--max-containers",
+                                        "3",
+                                        "--fast-poll-ms",
+                                        "50",
+                                        "--slow-poll-ms",
+                                        "500",
+                                        "--shutdown-hook-timeout-ms",
+                                        "2500",
+                                        "--log-level",
+                                        "debug",
+                                        "--no-event-stream"});
   ASSERT_TRUE(parsed.run) << parsed.output;
   const DaemonOptions& o = parsed.options;
   EXPECT_EQ(o.runtime_endpoint, "unix:///run/containerd/containerd.sock");
@@ -45,6 +62,7 @@ TEST(OptionsTest, EveryFlagIsParsed) {
   EXPECT_EQ(o.max_containers, 3);
   EXPECT_EQ(o.fast_poll_ms, 50);
   EXPECT_EQ(o.slow_poll_ms, 500);
+  EXPECT_EQ(o.shutdown_hook_timeout_ms, 2500);
   EXPECT_EQ(o.log_level, "debug");
   EXPECT_FALSE(o.use_event_stream);
 }
@@ -75,6 +93,8 @@ TEST(OptionsTest, InvalidValuesExitWithUsageErrorNamingTheFlag) {
       {{"--max-containers", "1001"}, "--max-containers"},
       {{"--fast-poll-ms", "0"}, "--fast-poll-ms"},
       {{"--fast-poll-ms", "200", "--slow-poll-ms", "100"}, "--slow-poll-ms"},
+      {{"--shutdown-hook-timeout-ms", "25001"}, "--shutdown-hook-timeout-ms"},
+      {{"--shutdown-hook-timeout-ms", "-1"}, "--shutdown-hook-timeout-ms"},
       {{"--log-level", "loud"}, "--log-level"},
       {{"--socket", "relative.sock"}, "--socket"},
       {{"--socket", "/tmp/" + std::string(110, 's')}, "--socket"},

@@ -31,23 +31,25 @@ class FakePreStopRunner final : public PreStopRunner {
  public:
   PreStopResult Run(const ::inplaced::v1::LifecycleHandler& handler, const PreStopTarget& target,
                     absl::Time deadline, Cancellation* cancel) override {
+    // Per run: a token cancelled by an engine that shut down does not touch the next engine's runs.
     bool cancelled = false;
-    const int id = cancel == nullptr ? -1 : cancel->Register([this] {
+    const int id = cancel == nullptr ? -1 : cancel->Register([this, &cancelled] {
       absl::MutexLock lock(&mu_);
-      cancelled_ = true;
+      cancelled = true;
     });
     {
       absl::MutexLock lock(&mu_);
       calls_.push_back(target.container_id);
       ++running_;
-      mu_.Await(absl::Condition(
-          +[](FakePreStopRunner* self) { return !self->blocked_ || self->cancelled_; }, this));
-      cancelled = cancelled_;
+      const auto released = [this, &cancelled]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !blocked_ || cancelled;
+      };
+      mu_.Await(absl::Condition(&released));
       --running_;
     }
     if (cancel != nullptr) cancel->Unregister(id);
-    if (cancelled) return {::inplaced::v1::PRE_STOP_OUTCOME_FAILED, "cancelled"};
     absl::MutexLock lock(&mu_);
+    if (cancelled) return {::inplaced::v1::PRE_STOP_OUTCOME_FAILED, "cancelled"};
     return result_;
   }
 
@@ -79,7 +81,6 @@ class FakePreStopRunner final : public PreStopRunner {
 
   absl::Mutex mu_;
   bool blocked_ ABSL_GUARDED_BY(mu_) = false;
-  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   int running_ ABSL_GUARDED_BY(mu_) = 0;
   int wait_target_ ABSL_GUARDED_BY(mu_) = 0;
   PreStopResult result_ ABSL_GUARDED_BY(mu_){::inplaced::v1::PRE_STOP_OUTCOME_SUCCEEDED,
@@ -117,6 +118,8 @@ class EngineEnv {
     RecreateEngineOptions options;
     options.kill_workers = 4;
     options.use_event_stream = false;
+    // Shutdown cancels running hooks at once unless a test gives them a bound.
+    options.shutdown_hook_timeout = absl::ZeroDuration();
     return options;
   }
 

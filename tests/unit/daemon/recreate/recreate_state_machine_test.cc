@@ -120,13 +120,24 @@ TEST(RecreateStateMachineTest, KillsTheRunningContainerWithNoHookAndDefaultGrace
   const internal::RecreateRecord& record = result.record;
   EXPECT_EQ(record.request().status().phase(), api::RECREATE_PHASE_RECREATING);
   EXPECT_EQ(record.request().status().pod_uid(), "uid-1");
-  EXPECT_EQ(record.kills(0).step(), internal::KILL_STEP_STOP_SENT);
+  EXPECT_EQ(record.kills(0).step(), internal::KILL_STEP_QUEUED)
+      << "only decided: STOP_SENT is written by the kill worker right before the call";
   EXPECT_EQ(record.kills(0).target_container_id(), "a-0");
   const api::ContainerRecreateState& state = StateOf(record, 0);
   EXPECT_EQ(state.phase(), api::CONTAINER_RECREATE_PHASE_RECREATING);
   EXPECT_EQ(state.old_container_id(), "a-0");
-  EXPECT_TRUE(state.is_killed());
-  EXPECT_EQ(FromProtoTime(state.killed_at()), kStart);
+  EXPECT_FALSE(state.has_killed_at());
+
+  internal::RecreateRecord sent = record;
+  const std::optional<int64_t> timeout = MarkStopSent(&sent, 0, kStart + absl::Seconds(4));
+  ASSERT_TRUE(timeout.has_value());
+  EXPECT_EQ(*timeout, kDefaultGracePeriodSeconds) << "no hook: the grace counts from the stop";
+  EXPECT_EQ(sent.kills(0).step(), internal::KILL_STEP_STOP_SENT);
+  EXPECT_EQ(FromProtoTime(sent.kills(0).stop_sent_at()), kStart + absl::Seconds(4));
+  EXPECT_EQ(sent.kills(0).stop_timeout_seconds(), kDefaultGracePeriodSeconds);
+  EXPECT_TRUE(StateOf(sent, 0).is_killed());
+  EXPECT_EQ(FromProtoTime(StateOf(sent, 0).killed_at()), kStart + absl::Seconds(4));
+  EXPECT_FALSE(MarkStopSent(&sent, 0, kStart).has_value()) << "a stop is marked sent once";
   EXPECT_EQ(state.grace_period_seconds(), kDefaultGracePeriodSeconds);
   EXPECT_EQ(state.pre_stop().outcome(), api::PRE_STOP_OUTCOME_NO_HOOK);
 }
@@ -424,20 +435,37 @@ TEST(RecreateStateMachineTest, PreStopFromTheRequestRunsFirst) {
   ASSERT_EQ(result.kills.size(), 1u);
   ASSERT_TRUE(result.kills[0].pre_stop.has_value());
   EXPECT_EQ(result.kills[0].pre_stop->exec().command(0), "drain");
-  EXPECT_EQ(result.record.kills(0).step(), internal::KILL_STEP_PRESTOP_STARTED);
+  EXPECT_EQ(result.record.kills(0).step(), internal::KILL_STEP_QUEUED)
+      << "PRESTOP_STARTED is written when the hook really starts, not when it is decided";
   const api::ContainerRecreateState& state = StateOf(result.record, 0);
-  EXPECT_EQ(state.pre_stop().outcome(), api::PRE_STOP_OUTCOME_RUNNING);
+  EXPECT_EQ(state.pre_stop().outcome(), api::PRE_STOP_OUTCOME_QUEUED);
   EXPECT_EQ(state.pre_stop().source(), api::PRE_STOP_SOURCE_REQUEST);
   EXPECT_FALSE(state.has_killed_at()) << "killed_at is the StopContainer time, after the hook";
 
   internal::RecreateRecord record = result.record;
+  const absl::Time hook_start = kStart + absl::Seconds(10);  // waited for a worker
+  ASSERT_TRUE(MarkHookStarted(&record, 0, hook_start));
+  EXPECT_FALSE(MarkHookStarted(&record, 0, hook_start)) << "a hook is marked started once";
+  EXPECT_EQ(record.kills(0).step(), internal::KILL_STEP_PRESTOP_STARTED);
+  EXPECT_EQ(StateOf(record, 0).pre_stop().outcome(), api::PRE_STOP_OUTCOME_RUNNING);
+  EXPECT_EQ(FromProtoTime(StateOf(record, 0).pre_stop().started_at()), hook_start);
+  EXPECT_EQ(FromProtoTime(record.kills(0).started_at()), hook_start)
+      << "the grace counts from the hook's real start";
   ApplyPreStopResult(&record, 0, api::PRE_STOP_OUTCOME_FAILED, "exit code 1",
-                     kStart + absl::Seconds(3));
-  EXPECT_EQ(record.kills(0).step(), internal::KILL_STEP_STOP_SENT);
+                     hook_start + absl::Seconds(3));
+  EXPECT_EQ(record.kills(0).step(), internal::KILL_STEP_PRESTOP_DONE);
   EXPECT_EQ(StateOf(record, 0).pre_stop().outcome(), api::PRE_STOP_OUTCOME_FAILED);
   EXPECT_EQ(StateOf(record, 0).pre_stop().message(), "exit code 1");
-  EXPECT_EQ(FromProtoTime(StateOf(record, 0).killed_at()), kStart + absl::Seconds(3));
-  EXPECT_EQ(StopTimeoutSeconds(30, kStart, kStart + absl::Seconds(3)), 27);
+  EXPECT_FALSE(StateOf(record, 0).has_killed_at());
+  const std::optional<int64_t> timeout = MarkStopSent(&record, 0, hook_start + absl::Seconds(3));
+  ASSERT_TRUE(timeout.has_value());
+  EXPECT_EQ(*timeout, 27);
+  EXPECT_EQ(record.kills(0).step(), internal::KILL_STEP_STOP_SENT);
+  EXPECT_EQ(FromProtoTime(StateOf(record, 0).killed_at()), hook_start + absl::Seconds(3));
+  MarkStopNotSent(&record, 0);
+  EXPECT_EQ(record.kills(0).step(), internal::KILL_STEP_PRESTOP_DONE)
+      << "an UNAVAILABLE stop is sent again by the next tick";
+  EXPECT_FALSE(record.kills(0).has_stop_sent_at());
 }
 
 TEST(RecreateStateMachineTest, AnnotationHookGraceZeroIsSkippedAndBadAnnotationIsRecorded) {
@@ -462,14 +490,14 @@ TEST(RecreateStateMachineTest, AnnotationHookGraceZeroIsSkippedAndBadAnnotationI
   EXPECT_FALSE(result.kills[2].pre_stop.has_value());
   EXPECT_EQ(StateOf(result.record, 2).pre_stop().outcome(), api::PRE_STOP_OUTCOME_FAILED);
   EXPECT_THAT(StateOf(result.record, 2).pre_stop().message(), HasSubstr("not JSON"));
-  EXPECT_EQ(result.record.kills(2).step(), internal::KILL_STEP_STOP_SENT);
+  EXPECT_EQ(result.record.kills(2).step(), internal::KILL_STEP_QUEUED);
 
   request.mutable_spec()->mutable_strategy()->set_termination_grace_period_seconds(0);
   result = Advance(Record(request), world.Snapshot(), input);
   ASSERT_EQ(result.kills.size(), 3u);
   EXPECT_FALSE(result.kills[1].pre_stop.has_value());
   EXPECT_EQ(StateOf(result.record, 1).pre_stop().outcome(), api::PRE_STOP_OUTCOME_SKIPPED);
-  EXPECT_EQ(result.record.kills(1).step(), internal::KILL_STEP_STOP_SENT);
+  EXPECT_EQ(result.record.kills(1).step(), internal::KILL_STEP_QUEUED);
 }
 
 TEST(RecreateStateMachineTest, KillCarriesKubeletPortsParsedAndRequestPortsFirst) {
@@ -504,13 +532,21 @@ TEST(RecreateStateMachineTest, StopTimeoutIsTheRemainingGraceAtLeastTwo) {
 
 // ---- Interrupted kills (a daemon restart), one case per persisted step ----
 
+// What the next daemon does with the kill step it finds (no kill in flight for it).
+enum class Resume {
+  kWholeKill,  // decided again: hook and all (a QUEUED kill that never started)
+  kStopOnly,   // StopContainer with the rest of the grace, never the hook again
+  kWait,       // a stop was sent: nothing before its timeout ends
+  kFinalKill,  // the sent stop's timeout ended and the instance runs: StopContainer(timeout=0)
+  kFollowNew,  // the instance exited: nothing to send, follow its replacement
+};
+
 struct ResumeCase {
   std::string name;
   internal::KillStep step;
-  bool target_running;  // the old instance still runs in the runtime
-  // Expected: a StopContainer-only kill of the old instance (never a preStop), and the hook
-  // outcome.
-  bool stop_again;
+  bool target_running;   // the old instance still runs in the runtime
+  absl::Duration after;  // the new daemon's tick, after the hook's start
+  Resume expected;
   api::PreStopOutcome pre_stop;
 };
 
@@ -518,7 +554,7 @@ void PrintTo(const ResumeCase& c, std::ostream* os) { *os << c.name; }
 
 class ResumeTest : public ::testing::TestWithParam<ResumeCase> {};
 
-TEST_P(ResumeTest, NeverRerunsAHookNeverKillsANewInstance) {
+TEST_P(ResumeTest, NeverRerunsAHookNeverSignalsTwiceNeverKillsANewInstance) {
   const ResumeCase& c = GetParam();
   World world;
   api::CreateRecreateRequestRequest request = NewRequest({"a"});
@@ -526,46 +562,88 @@ TEST_P(ResumeTest, NeverRerunsAHookNeverKillsANewInstance) {
       "drain");
   StepResult first = Advance(Record(request), world.Snapshot(), At(kStart));
   internal::RecreateRecord record = first.record;
-  ASSERT_EQ(record.kills(0).step(), internal::KILL_STEP_PRESTOP_STARTED);
-  if (c.step != internal::KILL_STEP_PRESTOP_STARTED) {
-    ApplyPreStopResult(&record, 0, api::PRE_STOP_OUTCOME_SUCCEEDED, "", kStart);
+  ASSERT_EQ(record.kills(0).step(), internal::KILL_STEP_QUEUED);
+  if (c.step != internal::KILL_STEP_QUEUED) {
+    ASSERT_TRUE(MarkHookStarted(&record, 0, kStart));
   }
-  record.mutable_kills(0)->set_step(c.step);
+  if (c.step == internal::KILL_STEP_PRESTOP_DONE || c.step == internal::KILL_STEP_STOP_SENT) {
+    ApplyPreStopResult(&record, 0, api::PRE_STOP_OUTCOME_SUCCEEDED, "", kStart + absl::Seconds(1));
+  }
+  if (c.step == internal::KILL_STEP_STOP_SENT) {
+    // 30 s grace, hook took 1 s: the stop carried 29 s, sent at kStart + 1 s.
+    ASSERT_EQ(MarkStopSent(&record, 0, kStart + absl::Seconds(1)), 29);
+  }
   if (!c.target_running) {
     world.Exit("a-0");
     world.Restart("a", kStart + absl::Seconds(1));
   }
-  const StepResult result = Advance(record, world.Snapshot(), At(kStart + absl::Seconds(5)));
-  if (c.stop_again) {
-    ASSERT_EQ(result.kills.size(), 1u);
-    EXPECT_EQ(result.kills[0].container_id, "a-0");
-    EXPECT_FALSE(result.kills[0].pre_stop.has_value());
-    EXPECT_EQ(result.kills[0].started_at, kStart)
-        << "the grace keeps counting from the first start";
-    EXPECT_EQ(result.record.kills(0).step(), internal::KILL_STEP_STOP_SENT);
-  } else {
-    EXPECT_TRUE(result.kills.empty());
-    EXPECT_EQ(result.record.kills(0).step(), internal::KILL_STEP_STOP_DONE);
-    EXPECT_EQ(StateOf(result.record, 0).new_container_id(), "a-1");
+  const absl::Time now = kStart + c.after;
+  const StepResult result = Advance(record, world.Snapshot(), At(now));
+  const api::ContainerRecreateState& state = StateOf(result.record, 0);
+  EXPECT_EQ(state.pre_stop().outcome(), c.pre_stop);
+  switch (c.expected) {
+    case Resume::kWholeKill:
+      ASSERT_EQ(result.kills.size(), 1u);
+      EXPECT_EQ(result.kills[0].container_id, "a-0");
+      ASSERT_TRUE(result.kills[0].pre_stop.has_value()) << "a hook that never started runs whole";
+      EXPECT_FALSE(result.kills[0].final_kill);
+      EXPECT_EQ(result.record.kills(0).step(), internal::KILL_STEP_QUEUED);
+      EXPECT_EQ(result.record.kills(0).grace_period_seconds(), kDefaultGracePeriodSeconds);
+      break;
+    case Resume::kStopOnly:
+      ASSERT_EQ(result.kills.size(), 1u);
+      EXPECT_EQ(result.kills[0].container_id, "a-0");
+      EXPECT_FALSE(result.kills[0].pre_stop.has_value());
+      EXPECT_FALSE(result.kills[0].final_kill);
+      EXPECT_EQ(result.kills[0].started_at, kStart)
+          << "the grace keeps counting from the hook's start";
+      EXPECT_EQ(result.record.kills(0).step(), internal::KILL_STEP_PRESTOP_DONE)
+          << "STOP_SENT is the worker's to write, right before the call";
+      break;
+    case Resume::kWait:
+      EXPECT_TRUE(result.kills.empty()) << "never a second SIGTERM";
+      EXPECT_EQ(result.record.kills(0).step(), internal::KILL_STEP_STOP_SENT);
+      ASSERT_TRUE(result.wake_at.has_value());
+      EXPECT_EQ(*result.wake_at, kStart + absl::Seconds(30)) << "stop_sent_at + its timeout";
+      EXPECT_THAT(state.message(), HasSubstr("waiting for the stop sent"));
+      break;
+    case Resume::kFinalKill:
+      ASSERT_EQ(result.kills.size(), 1u);
+      EXPECT_EQ(result.kills[0].container_id, "a-0");
+      EXPECT_TRUE(result.kills[0].final_kill) << "StopContainer(timeout=0): SIGKILL only";
+      EXPECT_FALSE(result.kills[0].pre_stop.has_value());
+      break;
+    case Resume::kFollowNew:
+      EXPECT_TRUE(result.kills.empty());
+      EXPECT_EQ(result.record.kills(0).step(), internal::KILL_STEP_STOP_DONE);
+      EXPECT_EQ(state.new_container_id(), "a-1");
+      break;
   }
-  EXPECT_EQ(StateOf(result.record, 0).pre_stop().outcome(), c.pre_stop);
-  if (c.pre_stop == api::PRE_STOP_OUTCOME_SKIPPED) {
-    EXPECT_EQ(StateOf(result.record, 0).pre_stop().message(), kRestartedDuringHookMessage);
+  if (c.pre_stop == api::PRE_STOP_OUTCOME_INTERRUPTED) {
+    EXPECT_EQ(state.pre_stop().message(), kRestartedDuringHookMessage);
+    EXPECT_EQ(FromProtoTime(state.pre_stop().started_at()), kStart);
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Steps, ResumeTest,
-    ::testing::Values(ResumeCase{"PreStopStartedRunning", internal::KILL_STEP_PRESTOP_STARTED, true,
-                                 true, api::PRE_STOP_OUTCOME_SKIPPED},
-                      ResumeCase{"PreStopStartedGone", internal::KILL_STEP_PRESTOP_STARTED, false,
-                                 false, api::PRE_STOP_OUTCOME_SKIPPED},
-                      ResumeCase{"PreStopDoneRunning", internal::KILL_STEP_PRESTOP_DONE, true, true,
-                                 api::PRE_STOP_OUTCOME_SUCCEEDED},
-                      ResumeCase{"StopSentRunning", internal::KILL_STEP_STOP_SENT, true, true,
-                                 api::PRE_STOP_OUTCOME_SUCCEEDED},
-                      ResumeCase{"StopSentRestarted", internal::KILL_STEP_STOP_SENT, false, false,
-                                 api::PRE_STOP_OUTCOME_SUCCEEDED}),
+    ::testing::Values(
+        ResumeCase{"QueuedRunning", internal::KILL_STEP_QUEUED, true, absl::Seconds(5),
+                   Resume::kWholeKill, api::PRE_STOP_OUTCOME_QUEUED},
+        ResumeCase{"QueuedGone", internal::KILL_STEP_QUEUED, false, absl::Seconds(5),
+                   Resume::kFollowNew, api::PRE_STOP_OUTCOME_SKIPPED},
+        ResumeCase{"PreStopStartedRunning", internal::KILL_STEP_PRESTOP_STARTED, true,
+                   absl::Seconds(5), Resume::kStopOnly, api::PRE_STOP_OUTCOME_INTERRUPTED},
+        ResumeCase{"PreStopStartedGone", internal::KILL_STEP_PRESTOP_STARTED, false,
+                   absl::Seconds(5), Resume::kFollowNew, api::PRE_STOP_OUTCOME_INTERRUPTED},
+        ResumeCase{"PreStopDoneRunning", internal::KILL_STEP_PRESTOP_DONE, true, absl::Seconds(5),
+                   Resume::kStopOnly, api::PRE_STOP_OUTCOME_SUCCEEDED},
+        ResumeCase{"StopSentRunningBeforeTimeout", internal::KILL_STEP_STOP_SENT, true,
+                   absl::Seconds(5), Resume::kWait, api::PRE_STOP_OUTCOME_SUCCEEDED},
+        ResumeCase{"StopSentRunningAfterTimeout", internal::KILL_STEP_STOP_SENT, true,
+                   absl::Seconds(30), Resume::kFinalKill, api::PRE_STOP_OUTCOME_SUCCEEDED},
+        ResumeCase{"StopSentRestarted", internal::KILL_STEP_STOP_SENT, false, absl::Seconds(5),
+                   Resume::kFollowNew, api::PRE_STOP_OUTCOME_SUCCEEDED}),
     [](const ::testing::TestParamInfo<ResumeCase>& info) { return info.param.name; });
 
 TEST(RecreateStateMachineTest, KillInFlightIsNotResumed) {
@@ -578,7 +656,7 @@ TEST(RecreateStateMachineTest, KillInFlightIsNotResumed) {
   input.kills_in_flight.insert("a");
   result = Advance(result.record, world.Snapshot(), input);
   EXPECT_TRUE(result.kills.empty());
-  EXPECT_EQ(StateOf(result.record, 0).pre_stop().outcome(), api::PRE_STOP_OUTCOME_RUNNING);
+  EXPECT_EQ(StateOf(result.record, 0).pre_stop().outcome(), api::PRE_STOP_OUTCOME_QUEUED);
 }
 
 // ---- Every strategy combination, driven to completion ----
