@@ -22,6 +22,7 @@
 #include "absl/time/clock.h"
 #include "api/inplaced/v1/nodeimage.grpc.pb.h"
 #include "gmock/gmock.h"
+#include "cri/snapshot.h"
 #include "tests/e2e/recreate_fixture.h"
 #include "tests/fakes/daemonset_pod.h"
 #include "tests/support/status_matchers.h"
@@ -99,7 +100,20 @@ class DaemonSetE2eTest : public RecreateE2eTest {
     // Versions run side by side on the host network: each daemon gets its own probe port.
     node.probe_port = FreeLoopbackPort();
     ASSERT_GT(node.probe_port, 0);
-    node.config_yaml_suffix = absl::StrCat("probe_address: 127.0.0.1:", node.probe_port, "\n");
+    // The TCP listener with mTLS: certificates made here, given to the pod as its `inplaced-tls`
+    // Secret; the listener's settings uncommented as the ConfigMap's comment says.
+    tls_dir_ = dir_ + "/tls";
+    ASSERT_EQ(std::system(absl::StrCat("bash ", Quote(MAKE_TEST_CERTS_PATH), " ", Quote(tls_dir_),
+                                       " >/dev/null 2>&1")
+                              .c_str()),
+              0);
+    node.secret_dirs["inplaced-tls"] = tls_dir_;
+    tcp_address_ = absl::StrCat("127.0.0.1:", FreeLoopbackPort());
+    node.config_yaml_suffix = absl::StrCat(
+        "probe_address: 127.0.0.1:", node.probe_port, "\n", "tcp_address: ", tcp_address_, "\n",
+        "tcp_tls_cert: /etc/inplaced/tls/server.crt\n",
+        "tcp_tls_key: /etc/inplaced/tls/server.key\n",
+        "tcp_tls_client_ca: /etc/inplaced/tls/ca.crt\n");
     for (const auto& [_, path] : node.host_paths) std::filesystem::create_directories(path);
 
     ASSERT_OK_AND_ASSIGN(pod_, ReadDaemonSetPod(INPLACED_DAEMONSET_MANIFEST, node));
@@ -161,7 +175,31 @@ class DaemonSetE2eTest : public RecreateE2eTest {
     return out + "---- end of inplaced pod log ----\n";
   }
 
+  // The current instance of `container` of pod `pod` (in any namespace), or nullopt.
+  std::optional<cri::ContainerInfo> CurrentOf(const std::string& pod, const std::string& container) {
+    auto snapshot = cri::TakeSnapshot(runtime());
+    if (!snapshot.ok()) return std::nullopt;
+    const cri::PodInfo* found = snapshot->FindPod(pod_.spec.namespace_, pod);
+    if (found == nullptr) return std::nullopt;
+    const cri::ContainerInfo* info = found->CurrentContainer(container);
+    if (info == nullptr) return std::nullopt;
+    return *info;
+  }
+
+  // A channel to the TCP listener with this client identity ("" = no client certificate).
+  std::shared_ptr<grpc::Channel> TcpChannel(const std::string& client) const {
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = ReadFile(tls_dir_ + "/ca.crt");
+    if (!client.empty()) {
+      options.pem_cert_chain = ReadFile(tls_dir_ + "/" + client + ".crt");
+      options.pem_private_key = ReadFile(tls_dir_ + "/" + client + ".key");
+    }
+    return grpc::CreateChannel(tcp_address_, grpc::SslCredentials(options));
+  }
+
   DaemonSetPod pod_;
+  std::string tls_dir_;
+  std::string tcp_address_;
   std::unique_ptr<api::NodeImageService::Stub> images_;
 };
 
@@ -186,6 +224,37 @@ TEST_F(DaemonSetE2eTest, ManifestPodRecreatesAnotherPodsContainerAndPrePulls) {
   EXPECT_EQ(pulled.pull().status().phase(), api::IMAGE_PULL_PHASE_SUCCEEDED)
       << pulled.DebugString();
 
+  // Over TCP with mTLS, as an agent off the node: a client certificate of the Secret's CA is served,
+  // none is refused.
+  {
+    api::ListRecreateRequestsResponse listed;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    const grpc::Status status = api::RecreateService::NewStub(TcpChannel("client"))
+                                    ->ListRecreateRequests(&context, {}, &listed);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(listed.recreate_requests_size(), 1);
+  }
+  {
+    api::ListRecreateRequestsResponse listed;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    const grpc::Status status = api::RecreateService::NewStub(TcpChannel(""))
+                                    ->ListRecreateRequests(&context, {}, &listed);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  }
+  // And an agent written in Python, its stubs generated from the protos, recreates over mTLS.
+  const std::string python_log = dir_ + "/python.log";
+  const std::string python = absl::StrCat(
+      PYTHON3_PATH, " ", Quote(PYTHON_CLIENT_PATH), " --proto-root ", Quote(PROTO_ROOT), " --out ",
+      Quote(dir_ + "/python"), " --address ", tcp_address_, " --ca ", Quote(tls_dir_ + "/ca.crt"),
+      " --cert ", Quote(tls_dir_ + "/client.crt"), " --key ", Quote(tls_dir_ + "/client.key"),
+      " --namespace ", kRecreateNamespace, " --name from-python --pod ", pod_name_,
+      " --container app >", Quote(python_log), " 2>&1");
+  EXPECT_EQ(std::system(python.c_str()), 0) << ReadFile(python_log);
+  EXPECT_THAT(ReadFile(python_log),
+              HasSubstr(absl::StrCat("recreate succeeded ", kRecreateNamespace, "/from-python")));
+
   // Still ready, and alive, after the work; the metrics on the probe port counted both.
   EXPECT_OK(ProbeHttp(*pod_.readiness));
   EXPECT_OK(ProbeHttp(*pod_.liveness));
@@ -196,6 +265,54 @@ TEST_F(DaemonSetE2eTest, ManifestPodRecreatesAnotherPodsContainerAndPrePulls) {
   EXPECT_THAT(text,
               HasSubstr("inplaced_recreate_duration_seconds_count{result=\"succeeded\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("inplaced_image_pulls{kind=\"adhoc\",phase=\"succeeded\"} 1\n"));
+}
+
+// A DaemonSet rolling update in the middle of a recreate: kubelet stops the inplaced pod's
+// container (SIGTERM, the manifest's grace) while the other pod's preStop hook runs, and starts a
+// new one on the same hostPath state. The running hook finishes within the shutdown bound, the new
+// daemon sends the stop: the request completes once, the hook ran once, the container was killed
+// once.
+TEST_F(DaemonSetE2eTest, RestartOfTheDaemonSetPodMidRecreateCompletesOnce) {
+  // The hook appends to a file on a host directory (it outlives the container instance), then
+  // takes 3 s: the daemon is stopped while it runs.
+  const std::string hooks_dir = dir_ + "/hooks";
+  std::filesystem::create_directories(hooks_dir);
+  fakes::ContainerSpec app = Container("app", PoliteSleeper());
+  app.mounts.push_back({hooks_dir, "/hooks", false});
+  app.pre_stop_handler_json =
+      R"({"exec":{"command":["sh","-c","echo ran >> /hooks/runs; sleep 3"]}})";
+  ASSERT_NO_FATAL_FAILURE(RunPod({app}));
+  std::optional<cri::ContainerInfo> old = Current("app");
+  ASSERT_TRUE(old.has_value());
+
+  api::CreateRecreateRequestRequest request = Request("across-restart", {"app"});
+  request.mutable_spec()->mutable_strategy()->set_termination_grace_period_seconds(30);
+  ASSERT_NO_FATAL_FAILURE(Create(request));
+  const std::string runs = hooks_dir + "/runs";
+  const absl::Time limit = absl::Now() + kWaitLimit;
+  while (absl::Now() < limit && !std::filesystem::exists(runs)) {
+    absl::SleepFor(kPollInterval);
+  }
+  ASSERT_TRUE(std::filesystem::exists(runs)) << "the preStop hook never started";
+
+  // kubelet's part of a rolling update: stop the daemon's container with the pod's grace period;
+  // the stand-in starts the next instance (same image, same mounts, same state directory).
+  std::optional<cri::ContainerInfo> daemon = CurrentOf(pod_.spec.name, "inplaced");
+  ASSERT_TRUE(daemon.has_value());
+  ::runtime::v1::StopContainerRequest stop;
+  stop.set_container_id(daemon->id);
+  stop.set_timeout(*pod_.spec.termination_grace_period_seconds);
+  ASSERT_OK(runtime().StopContainer(stop));
+
+  const api::RecreateRequest done = WaitCompleted("across-restart");
+  ASSERT_NO_FATAL_FAILURE(ExpectAllRecreatedOnce(done, {old->id}));
+  EXPECT_EQ(done.status().container_states(0).pre_stop().outcome(),
+            api::PRE_STOP_OUTCOME_SUCCEEDED)
+      << done.DebugString();
+  EXPECT_EQ(ReadFile(runs), "ran\n") << "the hook ran more than once";
+  std::optional<cri::ContainerInfo> next = CurrentOf(pod_.spec.name, "inplaced");
+  ASSERT_TRUE(next.has_value());
+  EXPECT_NE(next->id, daemon->id) << "the DaemonSet pod's container was not replaced";
 }
 
 }  // namespace

@@ -128,8 +128,23 @@ absl::StatusOr<DaemonSetPod> ReadDaemonSetPod(const std::string& manifest_path,
           if (absl::Status written = WriteFile(dir / key, text); !written.ok()) return written;
         }
         volume_paths[name] = dir.string();
+      } else if (volume["secret"]) {
+        const std::string secret = volume["secret"]["secretName"].as<std::string>();
+        const auto dir = node.secret_dirs.find(secret);
+        if (dir != node.secret_dirs.end()) {
+          volume_paths[name] = dir->second;
+        } else if (volume["secret"]["optional"].as<bool>(false)) {
+          const std::filesystem::path empty = std::filesystem::path(node.config_map_dir) / name;
+          std::error_code error;
+          std::filesystem::create_directories(empty, error);
+          if (error) return absl::InternalError("cannot create " + empty.string());
+          volume_paths[name] = empty.string();
+        } else {
+          return Invalid("volumes[" + name + "].secret.secretName", "no Secret " + secret);
+        }
       } else {
-        return Invalid("volumes[" + name + "]", "only hostPath and configMap volumes are mapped");
+        return Invalid("volumes[" + name + "]",
+                       "only hostPath, configMap and secret volumes are mapped");
       }
     }
     for (const auto& mount : container["volumeMounts"]) {

@@ -22,6 +22,9 @@ struct DaemonSetNode {
   std::map<std::string, std::string> host_paths;
   // ConfigMap volumes are written to <config_map_dir>/<volume name>/<key>.
   std::string config_map_dir;
+  // Secret name -> the directory holding its keys as files. An optional Secret not listed is an
+  // empty directory (as kubelet mounts a missing optional Secret); a required one is an error.
+  std::map<std::string, std::string> secret_dirs;
   // Appended to every ConfigMap entry named config.yaml (YAML text, e.g. "probe_address: ...\n").
   std::string config_yaml_suffix;
   // Replaces the port of the httpGet probes (0: keep the manifest's).
