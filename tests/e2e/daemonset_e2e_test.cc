@@ -21,8 +21,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "api/inplaced/v1/nodeimage.grpc.pb.h"
-#include "gmock/gmock.h"
 #include "cri/snapshot.h"
+#include "gmock/gmock.h"
 #include "tests/e2e/recreate_fixture.h"
 #include "tests/fakes/daemonset_pod.h"
 #include "tests/support/status_matchers.h"
@@ -46,9 +46,13 @@ absl::StatusOr<std::string> HttpGet(const HttpProbe& probe) {
   curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, 1000L);  // kubelet's default timeoutSeconds: 1
   curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
+  std::string body;
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &body);
   curl_easy_setopt(
-      curl.get(), CURLOPT_WRITEFUNCTION,
-      +[](char*, size_t size, size_t count, void*) { return size * count; });
+      curl.get(), CURLOPT_WRITEFUNCTION, +[](char* data, size_t size, size_t count, void* out) {
+        static_cast<std::string*>(out)->append(data, size * count);
+        return size * count;
+      });
   const CURLcode code = curl_easy_perform(curl.get());
   if (code != CURLE_OK) {
     return absl::UnavailableError(absl::StrCat(url, ": ", curl_easy_strerror(code)));
@@ -109,11 +113,11 @@ class DaemonSetE2eTest : public RecreateE2eTest {
               0);
     node.secret_dirs["inplaced-tls"] = tls_dir_;
     tcp_address_ = absl::StrCat("127.0.0.1:", FreeLoopbackPort());
-    node.config_yaml_suffix = absl::StrCat(
-        "probe_address: 127.0.0.1:", node.probe_port, "\n", "tcp_address: ", tcp_address_, "\n",
-        "tcp_tls_cert: /etc/inplaced/tls/server.crt\n",
-        "tcp_tls_key: /etc/inplaced/tls/server.key\n",
-        "tcp_tls_client_ca: /etc/inplaced/tls/ca.crt\n");
+    node.config_yaml_suffix = absl::StrCat("probe_address: 127.0.0.1:", node.probe_port, "\n",
+                                           "tcp_address: ", tcp_address_, "\n",
+                                           "tcp_tls_cert: /etc/inplaced/tls/server.crt\n",
+                                           "tcp_tls_key: /etc/inplaced/tls/server.key\n",
+                                           "tcp_tls_client_ca: /etc/inplaced/tls/ca.crt\n");
     for (const auto& [_, path] : node.host_paths) std::filesystem::create_directories(path);
 
     ASSERT_OK_AND_ASSIGN(pod_, ReadDaemonSetPod(INPLACED_DAEMONSET_MANIFEST, node));
@@ -176,7 +180,8 @@ class DaemonSetE2eTest : public RecreateE2eTest {
   }
 
   // The current instance of `container` of pod `pod` (in any namespace), or nullopt.
-  std::optional<cri::ContainerInfo> CurrentOf(const std::string& pod, const std::string& container) {
+  std::optional<cri::ContainerInfo> CurrentOf(const std::string& pod,
+                                              const std::string& container) {
     auto snapshot = cri::TakeSnapshot(runtime());
     if (!snapshot.ok()) return std::nullopt;
     const cri::PodInfo* found = snapshot->FindPod(pod_.spec.namespace_, pod);
@@ -239,8 +244,8 @@ TEST_F(DaemonSetE2eTest, ManifestPodRecreatesAnotherPodsContainerAndPrePulls) {
     api::ListRecreateRequestsResponse listed;
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    const grpc::Status status = api::RecreateService::NewStub(TcpChannel(""))
-                                    ->ListRecreateRequests(&context, {}, &listed);
+    const grpc::Status status =
+        api::RecreateService::NewStub(TcpChannel(""))->ListRecreateRequests(&context, {}, &listed);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
   }
   // And an agent written in Python, its stubs generated from the protos, recreates over mTLS.
@@ -306,8 +311,7 @@ TEST_F(DaemonSetE2eTest, RestartOfTheDaemonSetPodMidRecreateCompletesOnce) {
 
   const api::RecreateRequest done = WaitCompleted("across-restart");
   ASSERT_NO_FATAL_FAILURE(ExpectAllRecreatedOnce(done, {old->id}));
-  EXPECT_EQ(done.status().container_states(0).pre_stop().outcome(),
-            api::PRE_STOP_OUTCOME_SUCCEEDED)
+  EXPECT_EQ(done.status().container_states(0).pre_stop().outcome(), api::PRE_STOP_OUTCOME_SUCCEEDED)
       << done.DebugString();
   EXPECT_EQ(ReadFile(runs), "ran\n") << "the hook ran more than once";
   std::optional<cri::ContainerInfo> next = CurrentOf(pod_.spec.name, "inplaced");
