@@ -44,6 +44,11 @@ absl::Status InstrumentedRuntime::StopContainer(const criv1::StopContainerReques
   return Timed("StopContainer", [&] { return runtime_.StopContainer(request); });
 }
 
+absl::Status InstrumentedRuntime::StopContainerCancellable(
+    const criv1::StopContainerRequest& request, Cancellation* cancel) {
+  return Timed("StopContainer", [&] { return runtime_.StopContainerCancellable(request, cancel); });
+}
+
 absl::StatusOr<criv1::ListContainersResponse> InstrumentedRuntime::ListContainers(
     const criv1::ListContainersRequest& request) {
   return Timed("ListContainers", [&] { return runtime_.ListContainers(request); });

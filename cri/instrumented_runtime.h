@@ -27,6 +27,9 @@ class InstrumentedRuntime final : public Runtime {
   absl::StatusOr<criv1::ListPodSandboxResponse> ListPodSandbox(
       const criv1::ListPodSandboxRequest& request) override;
   absl::Status StopContainer(const criv1::StopContainerRequest& request) override;
+  // Forwarded as such: the base's default would drop `cancel` (shutdown would wait for the stops).
+  absl::Status StopContainerCancellable(const criv1::StopContainerRequest& request,
+                                        Cancellation* cancel) override;
   absl::StatusOr<criv1::ListContainersResponse> ListContainers(
       const criv1::ListContainersRequest& request) override;
   absl::StatusOr<criv1::ContainerStatusResponse> ContainerStatus(

@@ -54,7 +54,7 @@ class Runtime {
   virtual absl::Status StopContainer(const criv1::StopContainerRequest& request) = 0;
   // StopContainer that `cancel` (may be null) abandons: the call then returns CANCELLED at once and
   // the runtime goes on stopping the container by itself (a daemon shutting down does not wait for
-  // a grace period). The default ignores `cancel`.
+  // a grace period). The default ignores `cancel`: a decorator must forward this call as such.
   virtual absl::Status StopContainerCancellable(const criv1::StopContainerRequest& request,
                                                 Cancellation* cancel) {
     return StopContainer(request);

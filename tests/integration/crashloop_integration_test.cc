@@ -111,19 +111,13 @@ class CrashLoopTest : public DaemonHarness {
 
   // A daemon of our own (stderr kept in a file per run, so the log lines can be checked).
   void Launch() {
-    std::vector<std::string> argv = {INPLACED_PATH,
-                                     "--runtime-endpoint",
-                                     "unix://" + cri_socket_,
-                                     "--socket",
-                                     socket_,
-                                     "--state-dir",
-                                     dir_.Join("state"),
-                                     "--fast-poll-ms",
-                                     "20",
-                                     "--slow-poll-ms",
-                                     "100",
-                                     "--shutdown-hook-timeout-ms",
-                                     "1000"};
+    std::vector<std::string> argv = {INPLACED_PATH, "--runtime-endpoint", "unix://" + cri_socket_,
+                                     "--socket", socket_, "--state-dir", dir_.Join("state"),
+                                     "--fast-poll-ms", "20", "--slow-poll-ms", "100",
+                                     "--shutdown-hook-timeout-ms", "1000",
+                                     // Port 0: suites run in parallel, and a restarted daemon must
+                                     // not wait for its predecessor's port.
+                                     "--probe-address", "127.0.0.1:0"};
     ASSERT_OK_AND_ASSIGN(
         ChildProcess child,
         ChildProcess::Start(argv, dir_.Join(absl::StrCat("daemon-", runs_, ".log"))));
