@@ -168,7 +168,7 @@ const std::vector<Setting>& Table() {
     t->push_back(insecure);
     t->push_back(Text("image_fs_path", "--image-fs-path", "INPLACED_IMAGE_FS_PATH",
                       "Image filesystem checked for free space when the runtime's ImageFsInfo "
-                      "names none",
+                      "names none, or one not visible to the daemon (a DaemonSet's mount)",
                       &O::image_fs_path, NonEmpty));
     t->push_back(Number("image_fs_reserve_percent", "--image-fs-reserve-percent",
                         "INPLACED_IMAGE_FS_RESERVE_PERCENT",

@@ -60,8 +60,15 @@ absl::Status FreeSpaceCheck::Check(int64_t image_bytes, absl::string_view mountp
   if (image_bytes < 0) {
     return absl::InvalidArgumentError(absl::StrCat("negative image size ", image_bytes));
   }
-  const std::string path = mountpoint.empty() ? options_.default_path : std::string(mountpoint);
-  const absl::StatusOr<FilesystemSpace> space = source_->Query(path);
+  std::string path = mountpoint.empty() ? options_.default_path : std::string(mountpoint);
+  absl::StatusOr<FilesystemSpace> space = source_->Query(path);
+  if (absl::IsNotFound(space.status()) && !mountpoint.empty() && !options_.default_path.empty()) {
+    // The runtime's path is not in this daemon's mount namespace (a DaemonSet mounts the image
+    // filesystem at image_fs_path, whatever the runtime's root is on the host): read that instead.
+    space = source_->Query(options_.default_path);
+    path = absl::StrCat(path, " (not visible here) nor at ", options_.default_path);
+    if (space.ok()) path = options_.default_path;
+  }
   if (!space.ok()) {
     return absl::Status(space.status().code(), absl::StrCat("free space of the image filesystem ",
                                                             path, ": ", space.status().message()));

@@ -70,7 +70,9 @@ class FreeSpaceCheck {
   FreeSpaceCheck(FreeSpaceCheckOptions options, std::unique_ptr<FreeSpaceSource> source);
 
   // OK when `image_bytes` fit into the free space of the filesystem at `mountpoint` (the mountpoint
-  // of CRI ImageFsInfo's first image filesystem; empty: options.default_path) minus the reserve.
+  // of CRI ImageFsInfo's first image filesystem; empty, or a path that does not exist here (a
+  // container with the image filesystem mounted at default_path): options.default_path) minus the
+  // reserve.
   // Errors:
   //   RESOURCE_EXHAUSTED "not enough space on the image filesystem <path>: need <X>, <Y> free
   //     (reserve <Z>)";

@@ -68,8 +68,8 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
       "image_fs_reserve_percent: 12.5\n"
       "image_fs_assume_free_bytes: 4096\n"
       "tcp_address: 0.0.0.0:9443\n"
-      "tcp_tls_cert: /etc/inplaced/tls.crt\n"
-      "tcp_tls_key: /etc/inplaced/tls.key\n"
+      "tcp_tls_cert: /etc/inplaced-tls.crt\n"
+      "tcp_tls_key: /etc/inplaced-tls.key\n"
       "tcp_tls_client_ca: /etc/inplaced/clients.crt\n"
       "tcp_insecure: true\n");
   DaemonOptions o;
@@ -95,8 +95,8 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
   EXPECT_DOUBLE_EQ(o.image_fs_reserve_percent, 12.5);
   EXPECT_EQ(o.image_fs_assume_free_bytes, 4096u);
   EXPECT_EQ(o.tcp_address, "0.0.0.0:9443");
-  EXPECT_EQ(o.tcp_tls_cert, "/etc/inplaced/tls.crt");
-  EXPECT_EQ(o.tcp_tls_key, "/etc/inplaced/tls.key");
+  EXPECT_EQ(o.tcp_tls_cert, "/etc/inplaced-tls.crt");
+  EXPECT_EQ(o.tcp_tls_key, "/etc/inplaced-tls.key");
   EXPECT_EQ(o.tcp_tls_client_ca, "/etc/inplaced/clients.crt");
   EXPECT_TRUE(o.tcp_insecure);
 }

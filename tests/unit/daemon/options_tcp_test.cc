@@ -29,12 +29,12 @@ TEST(OptionsTcpTest, NoTcpListenerByDefault) {
 
 TEST(OptionsTcpTest, FlagsEnvironmentAndConfigFileSetTheListener) {
   CommandLine parsed = ParseArgs({"--tcp-address", "0.0.0.0:9443", "--tcp-tls-cert",
-                                  "/etc/inplaced/tls.crt", "--tcp-tls-key", "/etc/inplaced/tls.key",
+                                  "/etc/inplaced-tls.crt", "--tcp-tls-key", "/etc/inplaced-tls.key",
                                   "--tcp-tls-client-ca", "/etc/inplaced/clients.crt"});
   ASSERT_TRUE(parsed.run) << parsed.output;
   EXPECT_EQ(parsed.options.tcp_address, "0.0.0.0:9443");
-  EXPECT_EQ(parsed.options.tcp_tls_cert, "/etc/inplaced/tls.crt");
-  EXPECT_EQ(parsed.options.tcp_tls_key, "/etc/inplaced/tls.key");
+  EXPECT_EQ(parsed.options.tcp_tls_cert, "/etc/inplaced-tls.crt");
+  EXPECT_EQ(parsed.options.tcp_tls_key, "/etc/inplaced-tls.key");
   EXPECT_EQ(parsed.options.tcp_tls_client_ca, "/etc/inplaced/clients.crt");
 
   {

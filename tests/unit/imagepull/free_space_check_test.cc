@@ -107,13 +107,37 @@ TEST(FreeSpaceCheckTest, UsesTheMountpointElseTheDefaultPath) {
   EXPECT_THAT(paths, ::testing::ElementsAre("/mnt/imagefs", "/srv/images"));
 }
 
+// Where the runtime's image filesystem is not in this daemon's mount namespace (a DaemonSet mounts
+// it at image_fs_path), the default path is read instead.
+TEST(FreeSpaceCheckTest, ARuntimePathNotVisibleHereFallsBackToTheDefaultPath) {
+  FreeSpaceCheckOptions options;
+  options.default_path = "/var/lib/containerd";
+  std::vector<std::string> paths;
+  class HostOnly : public RecordingSource {
+   public:
+    using RecordingSource::RecordingSource;
+    absl::StatusOr<FilesystemSpace> Query(const std::string& path) override {
+      absl::StatusOr<FilesystemSpace> space = RecordingSource::Query(path);
+      if (path != "/var/lib/containerd") return absl::NotFoundError("statvfs: no such file");
+      return space;
+    }
+  };
+  FreeSpaceCheck precheck(options, std::make_unique<HostOnly>(FilesystemSpace{kGiB, kGiB}, &paths));
+  ASSERT_OK(precheck.Check(1, "/data/containerd/io.containerd.snapshotter.v1.overlayfs"));
+  EXPECT_THAT(paths,
+              ::testing::ElementsAre("/data/containerd/io.containerd.snapshotter.v1.overlayfs",
+                                     "/var/lib/containerd"));
+}
+
 TEST(FreeSpaceCheckTest, SourceErrorsKeepTheirCodeAndNameThePath) {
   std::vector<std::string> paths;
   auto source = std::make_unique<RecordingSource>(FilesystemSpace{}, &paths);
   source->error_ = absl::NotFoundError("statvfs /nope: No such file or directory");
   FreeSpaceCheck precheck(FreeSpaceCheckOptions{}, std::move(source));
   EXPECT_THAT(precheck.Check(1, "/nope"),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("image filesystem /nope")));
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr("image filesystem /nope (not visible here) nor at "
+                                 "/var/lib/containerd")));
 }
 
 TEST(FreeSpaceCheckTest, NegativeImageSizeIsInvalid) {
