@@ -189,7 +189,11 @@ TEST_F(TcpListenerTest, ReflectionListsTheServicesOverMutualTls) {
   listed = RunCli(BUF_PATH, {"curl", "--protocol", "grpc", "--cacert", Tls("ca.crt"),
                              "--list-services", "https://" + address});
   EXPECT_THAT(listed.out, ::testing::Not(HasSubstr("inplaced.v1.RecreateService")));
-  EXPECT_THAT(listed.err, HasSubstr("unavailable"));
+  // The refused handshake surfaces as unavailable, or as a write on the closed connection,
+  // depending on which side the client is on when the server drops it.
+  EXPECT_NE(listed.exit_code, 0);
+  EXPECT_THAT(listed.err, ::testing::AnyOf(HasSubstr("unavailable"), HasSubstr("broken pipe"),
+                                           HasSubstr("connection reset")));
 }
 
 TEST_F(TcpListenerTest, InplacectlReachesTheDaemonOverMutualTls) {
