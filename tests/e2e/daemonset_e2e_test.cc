@@ -5,11 +5,8 @@
 // the manifest). The test probes readiness as kubelet would, then drives the daemon in the pod through
 // the control socket in its mounted directory: a recreate of another pod's container and a pre-pull.
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <grpcpp/grpcpp.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -67,23 +64,6 @@ absl::StatusOr<std::string> HttpGet(const HttpProbe& probe) {
 
 absl::Status ProbeHttp(const HttpProbe& probe) { return HttpGet(probe).status(); }
 
-// A TCP port nobody listens on now (the kernel's pick for an ephemeral bind).
-int FreeLoopbackPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
-}
-
 std::string Quote(const std::string& text) { return "'" + text + "'"; }
 
 class DaemonSetE2eTest : public RecreateE2eTest {
@@ -113,7 +93,9 @@ class DaemonSetE2eTest : public RecreateE2eTest {
                               .c_str()),
               0);
     node.secret_dirs["inplaced-tls"] = tls_dir_;
-    tcp_address_ = absl::StrCat("127.0.0.1:", FreeLoopbackPort());
+    const int tcp_port = FreeLoopbackPort();
+    ASSERT_GT(tcp_port, 0);
+    tcp_address_ = absl::StrCat("127.0.0.1:", tcp_port);
     node.config_yaml_suffix = absl::StrCat("probe_address: 127.0.0.1:", node.probe_port, "\n",
                                            "tcp_address: ", tcp_address_, "\n",
                                            "tcp_tls_cert: /etc/inplaced-tls/server.crt\n",

@@ -250,24 +250,6 @@ TEST_F(RecreatePreStopE2eTest, DaemonKilledDuringTheHookNeverRunsItAgainAndStill
   EXPECT_THAT(DaemonLogLines("prestop_interrupted"), SizeIs(1)) << "never silent";
 }
 
-// A TCP port on 127.0.0.1 that nothing listens on now (the pods are host-network: they share the
-// host's ports, and other tests run beside this one).
-int FreeLoopbackPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  int port = -1;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  close(fd);
-  return port;
-}
-
 // A shell test (run in the container) that something listens on TCP `port`.
 std::string ListeningOn(int port) { return absl::StrCat("netstat -ltn | grep -q ':", port, " '"); }
 

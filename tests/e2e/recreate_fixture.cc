@@ -1,8 +1,11 @@
 #include "tests/e2e/recreate_fixture.h"
 
+#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +26,24 @@ namespace inplaced::e2e {
 namespace cri_v1 = ::runtime::v1;
 namespace api = ::inplaced::v1;
 using ::inplaced::testing::ChildProcess;
+
+// A TCP port on 127.0.0.1 that nothing listens on now (the pods are host-network: they share the
+// host's ports, and other tests run beside this one).
+int FreeLoopbackPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  int port = -1;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  close(fd);
+  return port;
+}
 
 std::vector<std::string> PoliteSleeper() {
   return {"sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1 & wait $!; done"};

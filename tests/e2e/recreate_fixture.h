@@ -38,6 +38,10 @@ inline constexpr char kRecreateNamespace[] = "e2e";
 inline constexpr absl::Duration kPollInterval = absl::Milliseconds(50);
 inline constexpr absl::Duration kWaitLimit = absl::Seconds(90);
 
+// A TCP port on 127.0.0.1 that nothing listens on now, -1 if none could be had (pods are
+// host-network: they share the host's ports, and other tests run beside this one).
+int FreeLoopbackPort();
+
 // A sleeper that exits on TERM (once its trap is set; before that the grace period ends it).
 std::vector<std::string> PoliteSleeper();
 
