@@ -164,35 +164,82 @@ absl::StatusOr<int64_t> SqliteStore::SelectRevisionLocked(absl::string_view kind
   return sqlite3_column_int64(scope.get(), 0);
 }
 
-template <typename Check, typename Apply>
-absl::StatusOr<int64_t> SqliteStore::WriteLocked(absl::string_view kind, absl::string_view key,
-                                                 Check check, Apply apply) {
-  // IMMEDIATE: take the write lock before reading, so the revision check and the write are atomic
+absl::StatusOr<WriteResult> SqliteStore::ApplyOneLocked(const Write& write) {
+  ASSIGN_OR_RETURN(const int64_t current, SelectRevisionLocked(write.kind, write.key));
+  // A refusal is the write's own answer and changes nothing; only a failed statement fails the
+  // batch.
+  if (absl::Status refused = CheckWrite(write, current); !refused.ok()) return WriteResult(refused);
+  int64_t revision = 0;
+  {
+    // The sequence is read and bumped inside the transaction, not cached: after a commit whose
+    // outcome was unknown, the next write still continues from what the file holds.
+    StatementScope scope(statements_.next_revision.get());
+    const int rc = sqlite3_step(scope.get());
+    if (rc != SQLITE_ROW) return Error(rc, "next revision");
+    revision = sqlite3_column_int64(scope.get(), 0);
+  }
+  sqlite3_stmt* statement = nullptr;
+  const char* operation = "";
+  switch (write.op) {
+    case Write::Op::kCreate:
+      statement = statements_.insert.get();
+      operation = "create";
+      break;
+    case Write::Op::kUpdate:
+      statement = statements_.update.get();
+      operation = "update";
+      break;
+    case Write::Op::kDelete:
+      statement = statements_.remove.get();
+      operation = "delete";
+      break;
+  }
+  StatementScope scope(statement);
+  BindBlob(scope.get(), 1, write.kind);
+  BindBlob(scope.get(), 2, write.key);
+  if (write.op != Write::Op::kDelete) {
+    BindBlob(scope.get(), 3, write.value);
+    sqlite3_bind_int64(scope.get(), 4, revision);
+  }
+  const int rc = sqlite3_step(scope.get());
+  if (rc != SQLITE_DONE) return Error(rc, absl::StrCat(operation, " ", write.kind, " ", write.key));
+  return WriteResult(revision);
+}
+
+absl::StatusOr<std::vector<WriteResult>> SqliteStore::Apply(const std::vector<Write>& writes) {
+  std::vector<WriteResult> results;
+  results.reserve(writes.size());
+  for (const Write& write : writes) {
+    absl::Status valid = ValidateWrite(write);
+    // 0 stands for "not applied yet" until the write runs below.
+    results.push_back(valid.ok() ? WriteResult(0) : WriteResult(std::move(valid)));
+  }
+  absl::MutexLock lock(&mu_);
+  // IMMEDIATE: take the write lock before reading, so each revision check and its write are atomic
   // even against another connection.
   RETURN_IF_ERROR(StepDone(statements_.begin.get(), "begin transaction"));
-  auto body = [&]() -> absl::StatusOr<int64_t> {
-    ASSIGN_OR_RETURN(const int64_t current, SelectRevisionLocked(kind, key));
-    RETURN_IF_ERROR(check(current));
-    int64_t revision = 0;
-    {
-      // The sequence is read and bumped inside the transaction, not cached: after a commit whose
-      // outcome was unknown, the next write still continues from what the file holds.
-      StatementScope scope(statements_.next_revision.get());
-      const int rc = sqlite3_step(scope.get());
-      if (rc != SQLITE_ROW) return Error(rc, "next revision");
-      revision = sqlite3_column_int64(scope.get(), 0);
+  auto body = [&]() -> absl::Status {
+    for (size_t i = 0; i < writes.size(); ++i) {
+      if (!results[i].status().ok()) continue;  // invalid: never reached the database
+      ASSIGN_OR_RETURN(results[i], ApplyOneLocked(writes[i]));
     }
-    RETURN_IF_ERROR(apply(revision));
-    RETURN_IF_ERROR(StepDone(statements_.commit.get(), "commit"));
-    return revision;
+    return StepDone(statements_.commit.get(), "commit");
   };
-  absl::StatusOr<int64_t> result = body();
-  if (!result.ok() && sqlite3_get_autocommit(db_.get()) == 0) {
-    // Still inside the transaction (a refused check or a failed statement): undo it. Its own
-    // failure changes nothing for the caller, who already gets the first error.
-    StepDone(statements_.rollback.get(), "rollback").IgnoreError();
+  const absl::Status committed = body();
+  if (!committed.ok()) {
+    // Still inside the transaction after a failed statement: undo all of it. Its own failure
+    // changes nothing for the caller, who already gets the first error.
+    if (sqlite3_get_autocommit(db_.get()) == 0) {
+      StepDone(statements_.rollback.get(), "rollback").IgnoreError();
+    }
+    return committed;
   }
-  return result;
+  return results;
+}
+
+absl::StatusOr<int64_t> SqliteStore::ApplyOne(Write write) {
+  ASSIGN_OR_RETURN(std::vector<WriteResult> results, Apply({std::move(write)}));
+  return std::move(results.front());
 }
 
 absl::StatusOr<Record> SqliteStore::Get(absl::string_view kind, absl::string_view key) {
@@ -210,82 +257,18 @@ absl::StatusOr<Record> SqliteStore::Get(absl::string_view kind, absl::string_vie
 
 absl::StatusOr<int64_t> SqliteStore::Create(absl::string_view kind, absl::string_view key,
                                             absl::string_view value) {
-  RETURN_IF_ERROR(ValidateId(kind, key));
-  RETURN_IF_ERROR(ValidateValue(value));
-  absl::MutexLock lock(&mu_);
-  return WriteLocked(
-      kind, key,
-      [&](int64_t current) -> absl::Status {
-        if (current != 0) {
-          return absl::AlreadyExistsError(absl::StrCat(kind, " ", key, ": already exists"));
-        }
-        return absl::OkStatus();
-      },
-      [&](int64_t revision) -> absl::Status {
-        StatementScope scope(statements_.insert.get());
-        BindBlob(scope.get(), 1, kind);
-        BindBlob(scope.get(), 2, key);
-        BindBlob(scope.get(), 3, value);
-        sqlite3_bind_int64(scope.get(), 4, revision);
-        const int rc = sqlite3_step(scope.get());
-        if (rc != SQLITE_DONE) return Error(rc, absl::StrCat("create ", kind, " ", key));
-        return absl::OkStatus();
-      });
+  return ApplyOne(Write::Create(std::string(kind), std::string(key), std::string(value)));
 }
-
-namespace {
-
-// The check of Update and Delete: the record exists and, unless kAnyRevision, has the expected
-// revision.
-absl::Status CheckExpected(absl::string_view kind, absl::string_view key, int64_t expected,
-                           int64_t current) {
-  if (current == 0) return absl::NotFoundError(absl::StrCat(kind, " ", key, ": not found"));
-  if (expected != kAnyRevision && expected != current) {
-    return absl::AbortedError(
-        absl::StrCat(kind, " ", key, ": revision is ", current, ", expected ", expected));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 absl::StatusOr<int64_t> SqliteStore::Update(absl::string_view kind, absl::string_view key,
                                             absl::string_view value, int64_t expected_revision) {
-  RETURN_IF_ERROR(ValidateId(kind, key));
-  RETURN_IF_ERROR(ValidateValue(value));
-  RETURN_IF_ERROR(ValidateExpectedRevision(expected_revision));
-  absl::MutexLock lock(&mu_);
-  return WriteLocked(
-      kind, key,
-      [&](int64_t current) { return CheckExpected(kind, key, expected_revision, current); },
-      [&](int64_t revision) -> absl::Status {
-        StatementScope scope(statements_.update.get());
-        BindBlob(scope.get(), 1, kind);
-        BindBlob(scope.get(), 2, key);
-        BindBlob(scope.get(), 3, value);
-        sqlite3_bind_int64(scope.get(), 4, revision);
-        const int rc = sqlite3_step(scope.get());
-        if (rc != SQLITE_DONE) return Error(rc, absl::StrCat("update ", kind, " ", key));
-        return absl::OkStatus();
-      });
+  return ApplyOne(
+      Write::Update(std::string(kind), std::string(key), std::string(value), expected_revision));
 }
 
 absl::StatusOr<int64_t> SqliteStore::Delete(absl::string_view kind, absl::string_view key,
                                             int64_t expected_revision) {
-  RETURN_IF_ERROR(ValidateId(kind, key));
-  RETURN_IF_ERROR(ValidateExpectedRevision(expected_revision));
-  absl::MutexLock lock(&mu_);
-  return WriteLocked(
-      kind, key,
-      [&](int64_t current) { return CheckExpected(kind, key, expected_revision, current); },
-      [&](int64_t) -> absl::Status {
-        StatementScope scope(statements_.remove.get());
-        BindBlob(scope.get(), 1, kind);
-        BindBlob(scope.get(), 2, key);
-        const int rc = sqlite3_step(scope.get());
-        if (rc != SQLITE_DONE) return Error(rc, absl::StrCat("delete ", kind, " ", key));
-        return absl::OkStatus();
-      });
+  return ApplyOne(Write::Delete(std::string(kind), std::string(key), expected_revision));
 }
 
 absl::StatusOr<ListPage> SqliteStore::List(absl::string_view kind, const ListOptions& options) {

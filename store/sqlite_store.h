@@ -8,7 +8,7 @@
 // container X", then kill). A write that returns an error was not applied (the transaction is
 // rolled back), except that an I/O error while committing can leave the outcome unknown: re-read
 // the record before retrying. How: WAL journal with synchronous=FULL (every commit fsyncs the log),
-// one transaction per write; the revision sequence lives in the same transaction, so it never goes
+// one transaction per write or per batch (Apply: group commit, one fsync); the revision sequence lives in the same transaction, so it never goes
 // back.
 //
 // Files: the database at `path` and SQLite's `path`-wal and `path`-shm beside it, all mode 0600
@@ -69,6 +69,7 @@ class SqliteStore final : public Store {
                                  absl::string_view value, int64_t expected_revision) override;
   absl::StatusOr<int64_t> Delete(absl::string_view kind, absl::string_view key,
                                  int64_t expected_revision) override;
+  absl::StatusOr<std::vector<WriteResult>> Apply(const std::vector<Write>& writes) override;
   absl::StatusOr<ListPage> List(absl::string_view kind, const ListOptions& options) override;
   absl::StatusOr<std::vector<Record>> ListAll(absl::string_view kind) override;
   absl::StatusOr<int64_t> Count(absl::string_view kind) override;
@@ -103,12 +104,12 @@ class SqliteStore final : public Store {
 
   static absl::StatusOr<Statements> Prepare(sqlite3* db, const std::string& path);
 
-  // One write transaction: reads the record's current revision (0 when absent), lets `check` refuse
-  // the write, takes the next store revision and runs `apply` with it; commits or rolls back.
-  // Returns the new revision.
-  template <typename Check, typename Apply>
-  absl::StatusOr<int64_t> WriteLocked(absl::string_view kind, absl::string_view key, Check check,
-                                      Apply apply) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A batch of one write, its result unwrapped (Create, Update, Delete).
+  absl::StatusOr<int64_t> ApplyOne(Write write);
+  // One write inside Apply's transaction: reads the record's current revision (0 when absent),
+  // lets CheckWrite refuse it (the inner status), else takes the next store revision and writes.
+  // The outer status is a failed statement: the whole batch fails.
+  absl::StatusOr<WriteResult> ApplyOneLocked(const Write& write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<int64_t> SelectRevisionLocked(absl::string_view kind, absl::string_view key)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status StepDone(sqlite3_stmt* statement, absl::string_view operation)

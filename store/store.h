@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -66,6 +67,30 @@ struct ListOptions {
   int limit = 100;
 };
 
+// One write of a batch (Store::Apply).
+struct Write {
+  enum class Op { kCreate, kUpdate, kDelete };
+  Op op = Op::kUpdate;
+  std::string kind;
+  std::string key;
+  std::string value;                         // kCreate, kUpdate
+  int64_t expected_revision = kAnyRevision;  // kUpdate, kDelete
+
+  static Write Create(std::string kind, std::string key, std::string value) {
+    return Write{Op::kCreate, std::move(kind), std::move(key), std::move(value), kAnyRevision};
+  }
+  static Write Update(std::string kind, std::string key, std::string value,
+                      int64_t expected_revision = kAnyRevision) {
+    return Write{Op::kUpdate, std::move(kind), std::move(key), std::move(value), expected_revision};
+  }
+  static Write Delete(std::string kind, std::string key, int64_t expected_revision = kAnyRevision) {
+    return Write{Op::kDelete, std::move(kind), std::move(key), "", expected_revision};
+  }
+};
+
+// What Apply answers per write: its revision, or its refusal as the single call would give it.
+using WriteResult = absl::StatusOr<int64_t>;
+
 struct ListPage {
   std::vector<Record> records;
   // The after_key of the next page; empty when this page is the last one.
@@ -94,6 +119,14 @@ class Store {
   // revision is stale.
   virtual absl::StatusOr<int64_t> Delete(absl::string_view kind, absl::string_view key,
                                          int64_t expected_revision) = 0;
+
+  // Applies `writes` in order as one durable unit (one transaction, one fsync: group commit). Each
+  // write succeeds or is refused on its own exactly as its single call would be (INVALID_ARGUMENT,
+  // ALREADY_EXISTS, NOT_FOUND, ABORTED: nothing of it written) and sees the writes before it; the
+  // accepted ones take consecutive revisions in order and become durable together. Returns one
+  // result per write, or, when the batch as a whole could not be written (I/O error, locked
+  // database), that error with nothing of the batch applied.
+  virtual absl::StatusOr<std::vector<WriteResult>> Apply(const std::vector<Write>& writes) = 0;
 
   // One page of the records of `kind` (see ListOptions). A kind without records gives an empty
   // page.

@@ -117,4 +117,26 @@ absl::Status ValidateId(absl::string_view kind, absl::string_view key) {
   return ValidateKey(key);
 }
 
+absl::Status ValidateWrite(const Write& write) {
+  RETURN_IF_ERROR(ValidateId(write.kind, write.key));
+  if (write.op != Write::Op::kDelete) RETURN_IF_ERROR(ValidateValue(write.value));
+  if (write.op != Write::Op::kCreate)
+    RETURN_IF_ERROR(ValidateExpectedRevision(write.expected_revision));
+  return absl::OkStatus();
+}
+
+absl::Status CheckWrite(const Write& write, int64_t current) {
+  if (write.op == Write::Op::kCreate) {
+    if (current == 0) return absl::OkStatus();
+    return absl::AlreadyExistsError(absl::StrCat(write.kind, " ", write.key, ": already exists"));
+  }
+  if (current == 0)
+    return absl::NotFoundError(absl::StrCat(write.kind, " ", write.key, ": not found"));
+  if (write.expected_revision != kAnyRevision && write.expected_revision != current) {
+    return absl::AbortedError(absl::StrCat(write.kind, " ", write.key, ": revision is ", current,
+                                           ", expected ", write.expected_revision));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace inplaced::store

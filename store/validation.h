@@ -21,6 +21,15 @@ absl::Status ValidateListOptions(const ListOptions& options);
 // ValidateKind and ValidateKey together (the identity of a record).
 absl::Status ValidateId(absl::string_view kind, absl::string_view key);
 
+// What the single call of the write's operation validates (identity, value, expected revision).
+absl::Status ValidateWrite(const Write& write);
+
+// Whether a valid `write` applies to its record, whose current revision is `current` (0: absent):
+// ALREADY_EXISTS (create of a present record), NOT_FOUND (update or delete of an absent one),
+// ABORTED (a stale expected_revision; the message gives both revisions). The same answer in every
+// Store implementation.
+absl::Status CheckWrite(const Write& write, int64_t current);
+
 // Whether `text` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
 bool IsValidUtf8(absl::string_view text);
 

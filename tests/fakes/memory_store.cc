@@ -5,70 +5,65 @@
 #include "store/validation.h"
 
 namespace inplaced::fakes {
-namespace {
-
-absl::Status NotFound(absl::string_view kind, absl::string_view key) {
-  return absl::NotFoundError(absl::StrCat(kind, " ", key, ": not found"));
-}
-
-absl::Status Stale(absl::string_view kind, absl::string_view key, int64_t expected,
-                   int64_t actual) {
-  return absl::AbortedError(
-      absl::StrCat(kind, " ", key, ": revision is ", actual, ", expected ", expected));
-}
-
-}  // namespace
-
 absl::StatusOr<store::Record> MemoryStore::Get(absl::string_view kind, absl::string_view key) {
   RETURN_IF_ERROR(store::ValidateId(kind, key));
   absl::MutexLock lock(&mu_);
   auto it = records_.find({std::string(kind), std::string(key)});
-  if (it == records_.end()) return NotFound(kind, key);
+  if (it == records_.end()) return absl::NotFoundError(absl::StrCat(kind, " ", key, ": not found"));
   return it->second;
+}
+
+store::WriteResult MemoryStore::ApplyLocked(const store::Write& write) {
+  RETURN_IF_ERROR(store::ValidateWrite(write));
+  const std::pair<std::string, std::string> id{write.kind, write.key};
+  auto it = records_.find(id);
+  RETURN_IF_ERROR(store::CheckWrite(write, it == records_.end() ? 0 : it->second.revision));
+  const int64_t revision = ++last_revision_;
+  switch (write.op) {
+    case store::Write::Op::kCreate:
+      records_[id] = store::Record{write.kind, write.key, write.value, revision, revision};
+      break;
+    case store::Write::Op::kUpdate:
+      it->second.value = write.value;
+      it->second.revision = revision;
+      break;
+    case store::Write::Op::kDelete:
+      records_.erase(it);
+      break;
+  }
+  return revision;
+}
+
+absl::StatusOr<std::vector<store::WriteResult>> MemoryStore::Apply(
+    const std::vector<store::Write>& writes) {
+  absl::MutexLock lock(&mu_);
+  ++batches_;
+  std::vector<store::WriteResult> results;
+  results.reserve(writes.size());
+  for (const store::Write& write : writes) results.push_back(ApplyLocked(write));
+  return results;
 }
 
 absl::StatusOr<int64_t> MemoryStore::Create(absl::string_view kind, absl::string_view key,
                                             absl::string_view value) {
-  RETURN_IF_ERROR(store::ValidateId(kind, key));
-  RETURN_IF_ERROR(store::ValidateValue(value));
   absl::MutexLock lock(&mu_);
-  auto [it, inserted] = records_.try_emplace({std::string(kind), std::string(key)});
-  if (!inserted) return absl::AlreadyExistsError(absl::StrCat(kind, " ", key, ": already exists"));
-  const int64_t revision = ++last_revision_;
-  it->second =
-      store::Record{std::string(kind), std::string(key), std::string(value), revision, revision};
-  return revision;
+  ++batches_;
+  return ApplyLocked(store::Write::Create(std::string(kind), std::string(key), std::string(value)));
 }
 
 absl::StatusOr<int64_t> MemoryStore::Update(absl::string_view kind, absl::string_view key,
                                             absl::string_view value, int64_t expected_revision) {
-  RETURN_IF_ERROR(store::ValidateId(kind, key));
-  RETURN_IF_ERROR(store::ValidateValue(value));
-  RETURN_IF_ERROR(store::ValidateExpectedRevision(expected_revision));
   absl::MutexLock lock(&mu_);
-  auto it = records_.find({std::string(kind), std::string(key)});
-  if (it == records_.end()) return NotFound(kind, key);
-  store::Record& record = it->second;
-  if (expected_revision != store::kAnyRevision && record.revision != expected_revision) {
-    return Stale(kind, key, expected_revision, record.revision);
-  }
-  record.value = std::string(value);
-  record.revision = ++last_revision_;
-  return record.revision;
+  ++batches_;
+  return ApplyLocked(store::Write::Update(std::string(kind), std::string(key), std::string(value),
+                                          expected_revision));
 }
 
 absl::StatusOr<int64_t> MemoryStore::Delete(absl::string_view kind, absl::string_view key,
                                             int64_t expected_revision) {
-  RETURN_IF_ERROR(store::ValidateId(kind, key));
-  RETURN_IF_ERROR(store::ValidateExpectedRevision(expected_revision));
   absl::MutexLock lock(&mu_);
-  auto it = records_.find({std::string(kind), std::string(key)});
-  if (it == records_.end()) return NotFound(kind, key);
-  if (expected_revision != store::kAnyRevision && it->second.revision != expected_revision) {
-    return Stale(kind, key, expected_revision, it->second.revision);
-  }
-  records_.erase(it);
-  return ++last_revision_;
+  ++batches_;
+  return ApplyLocked(store::Write::Delete(std::string(kind), std::string(key), expected_revision));
 }
 
 absl::StatusOr<store::ListPage> MemoryStore::List(absl::string_view kind,

@@ -30,13 +30,24 @@ class MemoryStore final : public store::Store {
                                  absl::string_view value, int64_t expected_revision) override;
   absl::StatusOr<int64_t> Delete(absl::string_view kind, absl::string_view key,
                                  int64_t expected_revision) override;
+  absl::StatusOr<std::vector<store::WriteResult>> Apply(
+      const std::vector<store::Write>& writes) override;
   absl::StatusOr<store::ListPage> List(absl::string_view kind,
                                        const store::ListOptions& options) override;
   absl::StatusOr<std::vector<store::Record>> ListAll(absl::string_view kind) override;
   absl::StatusOr<int64_t> Count(absl::string_view kind) override;
   absl::StatusOr<int64_t> CurrentRevision() override;
 
+  // The number of durable units written so far (each single write, each Apply batch): what would be
+  // an fsync each in SqliteStore. Lets tests see group commit.
+  int64_t batches() {
+    absl::MutexLock lock(&mu_);
+    return batches_;
+  }
+
  private:
+  store::WriteResult ApplyLocked(const store::Write& write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   // Keyed by (kind, key); std::string compares bytes as unsigned char, the same order as SQLite's
   // memcmp on BLOBs, so both stores page identically.
   using RecordMap = std::map<std::pair<std::string, std::string>, store::Record>;
@@ -44,6 +55,7 @@ class MemoryStore final : public store::Store {
   absl::Mutex mu_;
   RecordMap records_ ABSL_GUARDED_BY(mu_);
   int64_t last_revision_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t batches_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace inplaced::fakes

@@ -14,6 +14,7 @@
 #include "imagepull/pull_backoff.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_runtime.h"
+#include "tests/fakes/flaky_store.h"
 #include "tests/fakes/memory_store.h"
 #include "tests/support/status_matchers.h"
 #include "tests/unit/imagepull/nodeimage_specs.h"
@@ -52,42 +53,6 @@ class FailingPrecheck final : public PullPrecheck {
   absl::Status Check(const ImageReference&, const std::vector<RegistryCredential>&) override {
     return absl::ResourceExhaustedError("not enough disk space: need 2 GiB, 1 GiB free");
   }
-};
-
-// A MemoryStore whose writes fail while fail_writes is set (a full disk, a broken state file).
-class FlakyStore final : public store::Store {
- public:
-  absl::StatusOr<store::Record> Get(absl::string_view kind, absl::string_view key) override {
-    return inner_.Get(kind, key);
-  }
-  absl::StatusOr<int64_t> Create(absl::string_view kind, absl::string_view key,
-                                 absl::string_view value) override {
-    if (fail_writes) return absl::UnavailableError("disk I/O error");
-    return inner_.Create(kind, key, value);
-  }
-  absl::StatusOr<int64_t> Update(absl::string_view kind, absl::string_view key,
-                                 absl::string_view value, int64_t expected_revision) override {
-    if (fail_writes) return absl::UnavailableError("disk I/O error");
-    return inner_.Update(kind, key, value, expected_revision);
-  }
-  absl::StatusOr<int64_t> Delete(absl::string_view kind, absl::string_view key,
-                                 int64_t expected_revision) override {
-    return inner_.Delete(kind, key, expected_revision);
-  }
-  absl::StatusOr<store::ListPage> List(absl::string_view kind,
-                                       const store::ListOptions& options) override {
-    return inner_.List(kind, options);
-  }
-  absl::StatusOr<std::vector<store::Record>> ListAll(absl::string_view kind) override {
-    return inner_.ListAll(kind);
-  }
-  absl::StatusOr<int64_t> Count(absl::string_view kind) override { return inner_.Count(kind); }
-  absl::StatusOr<int64_t> CurrentRevision() override { return inner_.CurrentRevision(); }
-
-  std::atomic<bool> fail_writes{false};
-
- private:
-  fakes::MemoryStore inner_;
 };
 
 class PullerTest : public ::testing::Test {
@@ -829,7 +794,7 @@ TEST_F(PullerTest, ShutdownCancelsPullsEndsWaitsAndWatchesAndRefusesLaterCalls) 
 TEST(PullerStoreTest, AFailedSpecWriteChangesNothing) {
   fakes::FakeClock clock;
   fakes::FakeRuntime runtime(clock);
-  FlakyStore store;
+  fakes::FlakyStore store;
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<ImagePuller> puller,
                        ImagePuller::Create(runtime, clock, store, nullptr));
   api::SetNodeImageRequest request;

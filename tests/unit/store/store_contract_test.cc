@@ -401,6 +401,51 @@ TYPED_TEST(StoreContractTest, ListOfKindWithoutRecordsIsEmpty) {
   EXPECT_THAT(this->store_->ListAll("recreate"), IsOkAndHolds(IsEmpty()));
 }
 
+TYPED_TEST(StoreContractTest, ApplyWritesABatchInOrderWithConsecutiveRevisions) {
+  ASSERT_OK_AND_ASSIGN(const int64_t first, this->store_->Create("recreate", "default/a", "v1"));
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<WriteResult> results,
+      this->store_->Apply({Write::Create("recreate", "default/b", "b1"),
+                           Write::Update("recreate", "default/a", "v2", first),
+                           Write::Update("recreate", "default/b", "b2"),  // sees the create above
+                           Write::Delete("recreate", "default/a")}));
+  ASSERT_EQ(results.size(), 4u);
+  for (size_t i = 0; i < results.size(); ++i) {
+    EXPECT_THAT(results[i], IsOkAndHolds(first + 1 + static_cast<int64_t>(i))) << i;
+  }
+  EXPECT_THAT(this->store_->Get("recreate", "default/a"), StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_OK_AND_ASSIGN(const Record b, this->store_->Get("recreate", "default/b"));
+  EXPECT_EQ(b, (Record{"recreate", "default/b", "b2", first + 3, first + 1}));
+  EXPECT_THAT(this->store_->CurrentRevision(), IsOkAndHolds(first + 4));
+}
+
+TYPED_TEST(StoreContractTest, ApplyRefusesEachBadWriteAloneAndKeepsTheOthers) {
+  ASSERT_OK_AND_ASSIGN(const int64_t first, this->store_->Create("recreate", "default/a", "v1"));
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<WriteResult> results,
+      this->store_->Apply({Write::Create("recreate", "default/a", "again"),
+                           Write::Update("recreate", "default/a", "stale", first + 7),
+                           Write::Update("recreate", "default/missing", "x"),
+                           Write::Create("recreate", "", "empty key"),
+                           Write::Update("recreate", "default/a", "v2")}));
+  ASSERT_EQ(results.size(), 5u);
+  EXPECT_THAT(results[0], StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("default/a")));
+  EXPECT_THAT(results[1], StatusIs(absl::StatusCode::kAborted, HasSubstr("expected")));
+  EXPECT_THAT(results[2], StatusIs(absl::StatusCode::kNotFound, HasSubstr("default/missing")));
+  EXPECT_THAT(results[3], StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("key")));
+  // Refused writes take no revision.
+  EXPECT_THAT(results[4], IsOkAndHolds(first + 1));
+  ASSERT_OK_AND_ASSIGN(const Record a, this->store_->Get("recreate", "default/a"));
+  EXPECT_EQ(a.value, "v2");
+  EXPECT_THAT(this->store_->Count("recreate"), IsOkAndHolds(1));
+}
+
+TYPED_TEST(StoreContractTest, ApplyOfNoWritesChangesNothing) {
+  ASSERT_OK_AND_ASSIGN(std::vector<WriteResult> results, this->store_->Apply({}));
+  EXPECT_THAT(results, IsEmpty());
+  EXPECT_THAT(this->store_->CurrentRevision(), IsOkAndHolds(0));
+}
+
 TYPED_TEST(StoreContractTest, ConcurrentReadModifyWriteWithRevisionsLosesNoIncrement) {
   ASSERT_OK(this->store_->Create("counter", "c", "0").status());
   constexpr int kThreads = 4;

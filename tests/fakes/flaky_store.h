@@ -1,0 +1,60 @@
+#pragma once
+
+// A MemoryStore whose writes fail while fail_writes is set: a full disk, a broken state file. Reads
+// always answer. A failing Apply fails as a whole batch (nothing written), like SqliteStore's.
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "store/store.h"
+#include "tests/fakes/memory_store.h"
+
+namespace inplaced::fakes {
+
+class FlakyStore final : public store::Store {
+ public:
+  absl::StatusOr<store::Record> Get(absl::string_view kind, absl::string_view key) override {
+    return inner_.Get(kind, key);
+  }
+  absl::StatusOr<int64_t> Create(absl::string_view kind, absl::string_view key,
+                                 absl::string_view value) override {
+    if (fail_writes) return Failure();
+    return inner_.Create(kind, key, value);
+  }
+  absl::StatusOr<int64_t> Update(absl::string_view kind, absl::string_view key,
+                                 absl::string_view value, int64_t expected_revision) override {
+    if (fail_writes) return Failure();
+    return inner_.Update(kind, key, value, expected_revision);
+  }
+  absl::StatusOr<int64_t> Delete(absl::string_view kind, absl::string_view key,
+                                 int64_t expected_revision) override {
+    if (fail_writes) return Failure();
+    return inner_.Delete(kind, key, expected_revision);
+  }
+  absl::StatusOr<std::vector<store::WriteResult>> Apply(
+      const std::vector<store::Write>& writes) override {
+    if (fail_writes) return Failure();
+    return inner_.Apply(writes);
+  }
+  absl::StatusOr<store::ListPage> List(absl::string_view kind,
+                                       const store::ListOptions& options) override {
+    return inner_.List(kind, options);
+  }
+  absl::StatusOr<std::vector<store::Record>> ListAll(absl::string_view kind) override {
+    return inner_.ListAll(kind);
+  }
+  absl::StatusOr<int64_t> Count(absl::string_view kind) override { return inner_.Count(kind); }
+  absl::StatusOr<int64_t> CurrentRevision() override { return inner_.CurrentRevision(); }
+
+  MemoryStore& inner() { return inner_; }
+
+  std::atomic<bool> fail_writes{false};
+
+ private:
+  static absl::Status Failure() { return absl::UnavailableError("disk I/O error"); }
+
+  MemoryStore inner_;
+};
+
+}  // namespace inplaced::fakes
