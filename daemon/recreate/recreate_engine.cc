@@ -63,8 +63,18 @@ std::string PodKey(const api::RecreateRequest& request) {
   return absl::StrCat(request.metadata().namespace_(), "/", request.spec().pod_name());
 }
 
-bool HasReadinessWait(const internal::RecreateRecord& record) {
-  return record.request().status().phase() == api::RECREATE_PHASE_RECREATING;
+// Whether the request waits on something only a poll sees quickly: a container killed (or being
+// killed) whose new instance has not been seen running. Waits that end at a known time
+// (min_started_seconds, the unready window, deadlines) are timers (StepResult::wake_at), and
+// readiness reports and acknowledgements wake the loop themselves.
+bool AwaitsKillOrRestart(const internal::RecreateRecord& record) {
+  if (record.request().status().phase() != api::RECREATE_PHASE_RECREATING) return false;
+  for (const api::ContainerRecreateState& state : record.request().status().container_states()) {
+    if (state.phase() == api::CONTAINER_RECREATE_PHASE_RECREATING && !state.has_restarted_at()) {
+      return true;
+    }
+  }
+  return false;
 }
 
 const char* PhaseName(api::RecreatePhase phase) {
@@ -101,6 +111,7 @@ RecreateEngine::RecreateEngine(cri::Runtime& runtime, Clock& clock, store::Store
       options_(options),
       metrics_(options.metrics != nullptr ? *options.metrics : NoMetrics()),
       parse_pre_stop_([](absl::string_view json) { return ParseKubeletPreStopHandler(json); }),
+      committer_(store),
       kills_(options.kill_workers),
       loop_(clock, [this](uint32_t wake_reasons) { return LoopTick(wake_reasons); }) {
   if (options_.use_event_stream) {
@@ -138,7 +149,11 @@ std::string RecreateEngine::StoreKey(const Key& key) {
 
 absl::Status RecreateEngine::Load() {
   ASSIGN_OR_RETURN(std::vector<store::Record> records, store_.ListAll(kRecreateStoreKind));
+  ASSIGN_OR_RETURN(const int64_t store_revision, store_.CurrentRevision());
   absl::MutexLock lock(&mu_);
+  // Above every resource_version handed out before: the store's revision grows with each write,
+  // and each record carries its own.
+  last_resource_version_ = static_cast<uint64_t>(store_revision);
   int resumed = 0;
   for (const store::Record& stored : records) {
     Entry entry;
@@ -146,8 +161,10 @@ absl::Status RecreateEngine::Load() {
       spdlog::error("recreate_record_unreadable key={} revision={}", stored.key, stored.revision);
       continue;
     }
-    entry.revision = stored.revision;
-    entry.record.mutable_request()->mutable_metadata()->set_resource_version(stored.revision);
+    api::RecreateMetadata& metadata = *entry.record.mutable_request()->mutable_metadata();
+    metadata.set_resource_version(
+        std::max(metadata.resource_version(), static_cast<uint64_t>(stored.revision)));
+    last_resource_version_ = std::max(last_resource_version_, metadata.resource_version());
     for (const internal::ContainerKill& kill : entry.record.kills()) {
       if (kill.step() == internal::KILL_STEP_NONE || kill.step() == internal::KILL_STEP_STOP_DONE)
         continue;
@@ -230,6 +247,8 @@ void RecreateEngine::Shutdown() {
   }
   hooks_cancel_.Cancel();
   kills_.Shutdown();
+  // Last: the kills' final steps are queued by now.
+  committer_.Shutdown(options_.store_write_timeout);
   spdlog::info("recreate_engine_stopped");
 }
 
@@ -297,11 +316,11 @@ RecreateEngine::Entry* RecreateEngine::FindJobLocked(const KillJob& job) {
   return entry;
 }
 
-absl::Status RecreateEngine::CommitLocked(const Key& key, Entry& entry,
-                                          internal::RecreateRecord record) {
-  ASSIGN_OR_RETURN(
-      const int64_t revision,
-      store_.Update(kRecreateStoreKind, StoreKey(key), record.SerializeAsString(), entry.revision));
+RecreateEngine::DurableRef RecreateEngine::CommitLocked(const Key& key, Entry& entry,
+                                                        internal::RecreateRecord record) {
+  record.mutable_request()->mutable_metadata()->set_resource_version(NextResourceVersionLocked());
+  entry.last_write = QueueWriteLocked(
+      store::Write::Update(kRecreateStoreKind, StoreKey(key), record.SerializeAsString()));
   const api::RecreateStatus& before = entry.record.request().status();
   const api::RecreateRequest& request = record.request();
   const api::RecreatePhase old_phase = before.phase();
@@ -343,16 +362,14 @@ absl::Status RecreateEngine::CommitLocked(const Key& key, Entry& entry,
                                    FromProtoTime(request.metadata().creation_time()));
   }
   entry.record = std::move(record);
-  entry.revision = revision;
-  entry.record.mutable_request()->mutable_metadata()->set_resource_version(revision);
   hub_.Publish(api::WATCH_EVENT_TYPE_MODIFIED, entry.record.request());
-  return absl::OkStatus();
+  return entry.last_write;
 }
 
-absl::Status RecreateEngine::RemoveLocked(const Key& key, absl::string_view reason) {
+RecreateEngine::DurableRef RecreateEngine::RemoveLocked(const Key& key, absl::string_view reason) {
   auto it = requests_.find(key);
-  if (it == requests_.end()) return absl::OkStatus();
-  RETURN_IF_ERROR(store_.Delete(kRecreateStoreKind, StoreKey(key), it->second.revision).status());
+  if (it == requests_.end()) return nullptr;
+  DurableRef write = QueueWriteLocked(store::Write::Delete(kRecreateStoreKind, StoreKey(key)));
   Entry& entry = it->second;
   entry.removed->store(true);
   if (!IsCompleted(entry.record)) Dequeue(key, entry);
@@ -361,10 +378,42 @@ absl::Status RecreateEngine::RemoveLocked(const Key& key, absl::string_view reas
                std::string(reason));
   hub_.Publish(api::WATCH_EVENT_TYPE_DELETED, entry.record.request());
   requests_.erase(it);
-  return absl::OkStatus();
+  return write;
 }
 
-absl::Status RecreateEngine::TickOnce() { return Tick(/*wake_reasons=*/0); }
+RecreateEngine::DurableRef RecreateEngine::QueueWriteLocked(store::Write write) {
+  auto durable = std::make_shared<Durable>();
+  std::string what = absl::StrCat(write.key);
+  committer_.Submit(std::move(write),
+                    [durable, what = std::move(what)](const store::WriteResult& result) {
+                      if (!result.ok()) {
+                        // Refused (a bug: the engine is the records' only writer) or abandoned at shutdown: nothing
+                        // that waits for it starts; the next daemon resumes from what is durable.
+                        spdlog::error("recreate_persist_failed key={} error=\"{}\"", what,
+                                      result.status().ToString());
+                      }
+                      durable->status = result.status();
+                      durable->done.Notify();
+                    });
+  return durable;
+}
+
+absl::Status RecreateEngine::AwaitDurable(const DurableRef& write) {
+  if (write == nullptr) return absl::OkStatus();
+  if (!write->done.WaitForNotificationWithTimeout(options_.store_write_timeout)) {
+    return absl::UnavailableError(
+        absl::StrCat("the state store did not take the change within ",
+                     absl::FormatDuration(options_.store_write_timeout),
+                     " (it is retried; call again to see whether it was kept)"));
+  }
+  return write->status;
+}
+
+absl::Status RecreateEngine::TickOnce() {
+  const absl::Status ticked = Tick(/*wake_reasons=*/0);
+  committer_.Flush();
+  return ticked;
+}
 
 absl::Status RecreateEngine::Tick(uint32_t wake_reasons) {
   bool any_open = false;
@@ -395,10 +444,10 @@ absl::Status RecreateEngine::Tick(uint32_t wake_reasons) {
       inspect.insert(inspect.end(), ids.begin(), ids.end());
     }
   }
-  if (!inspect.empty()) {
-    // A failed ContainerStatus leaves that container without a start time: it is simply not judged
-    // Succeeded on this tick.
-    const absl::Status filled = cri::FillStatus(runtime_, inspect, &snapshot);
+  if (any_open) {
+    // ContainerStatus once per new running instance (StatusCache). A failed one leaves that
+    // container without a start time: it is simply not judged Succeeded on this tick.
+    const absl::Status filled = status_cache_.Fill(runtime_, inspect, &snapshot);
     if (!filled.ok()) spdlog::debug("recreate_fill_status_failed error=\"{}\"", filled.ToString());
   }
 
@@ -429,26 +478,17 @@ absl::Status RecreateEngine::Tick(uint32_t wake_reasons) {
         next_wake = result.wake_at;
       }
       if (result.remove) {
-        const absl::Status removed = RemoveLocked(key, "ttl_seconds_after_finished");
-        if (!removed.ok())
-          spdlog::error("recreate_ttl_delete_failed ns={} name={} error=\"{}\"", key.first,
-                        key.second, removed.ToString());
+        RemoveLocked(key, "ttl_seconds_after_finished");
         continue;
       }
       if (result.changed) {
         const std::vector<int> restarted = NewlyRestarted(entry->record, result.record);
-        const absl::Status committed = CommitLocked(key, *entry, std::move(result.record));
-        if (!committed.ok()) {
-          // Nothing was decided: the next tick tries again from the stored state.
-          spdlog::error("recreate_persist_failed ns={} name={} error=\"{}\"", key.first, key.second,
-                        committed.ToString());
-          continue;
-        }
+        CommitLocked(key, *entry, std::move(result.record));
         LogObservedRestarts(key, entry->record, restarted, WakeReasonsName(wake_reasons),
                             (wake_reasons & kWakeEvent) != 0, now, metrics_);
       }
       DispatchKillsLocked(key, *entry, std::move(result.kills));
-      fast = fast || HasReadinessWait(entry->record) || !entry->kills_in_flight.empty();
+      fast = fast || AwaitsKillOrRestart(entry->record) || !entry->kills_in_flight.empty();
     }
     fast_poll_ = fast;
     next_wake_ = next_wake;

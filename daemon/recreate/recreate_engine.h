@@ -3,12 +3,17 @@
 // RecreateEngine: inplaced's container recreate engine, the implementation of RecreateManager.
 //
 // State: every request lives in memory (by namespace/name, and per pod in creation order) and in
-// the Store (kind "recreate", key "namespace/name", an inplaced.internal.RecreateRecord). Every
-// change is persisted before it is acted on or published: a kill step is written before the preStop
-// hook starts and before StopContainer is sent, so a daemon killed at any point restarts with no
-// request lost, no container instance stopped twice by two different decisions, and no preStop hook
-// re-run (see recreate_state_machine.h for the recovery rules).
-//
+// the Store (kind "recreate", key "namespace/name", an inplaced.internal.RecreateRecord). A change
+// is made in memory and published under the engine's lock, and its write is queued on a
+// GroupCommitter (store/group_committer.h), which commits every write ready at that moment with one
+// fsync, outside the lock. A side effect starts only once the step announcing it is durable: a
+// kill waits for its QUEUED step before it starts, for PRESTOP_STARTED before the hook runs and for
+// STOP_SENT before StopContainer; an API call answers once its change is durable. So a daemon
+// killed at any point restarts with no acknowledged request lost, no container instance stopped
+// twice by two different decisions, and no preStop hook re-run (see recreate_state_machine.h for
+// the recovery rules); watchers may see a state up to one group commit before it is durable (a
+// crash in that window loses it with the stream, and nothing was acted on).
+
 // Progress: a tick loop (common/tick_loop.h, started by Start) calls TickOnce every fast_poll while
 // a request waits on a kill or a restart, every slow_poll otherwise, and at once when woken
 // (Create, AcknowledgeUnready, ReportReadiness, Delete, a finished kill, a runtime container event,
@@ -16,8 +21,9 @@
 // sees a new instance running logs `container_restart_observed` with what woke it
 // (`via=event|poll|...`) and the delay from the instance's start. A tick takes ONE node snapshot
 // (one ListPodSandbox + one ListContainers whatever the number of requests), ContainerStatus only
-// for the new container instances it follows, then advances every request with the pure state
-// machine. One request per pod runs at a time, strictly in creation order; requests of different
+// once per new container instance it follows (cri::StatusCache), then advances every request with
+// the pure state machine. The fast poll runs only while a kill or a restart is awaited; waits that
+// end at a known time (min_started_seconds, windows, deadlines) are timers. One request per pod runs at a time, strictly in creation order; requests of different
 // pods run in parallel. Kills run on a bounded executor (kill_workers threads) and report back to
 // the engine.
 //
@@ -35,7 +41,8 @@
 // runtime seam's StopContainer is idempotent (cri/errors.h), so it counts as stopped.
 //
 // Every change is published to the WatchHub (ADDED, MODIFIED, DELETED), under the engine's lock, so
-// watchers see changes in order.
+// watchers see changes in order. metadata.resource_version comes from the engine's own counter (it
+// is persisted in the record and starts above the store's revision after a restart).
 //
 // Thread-safe. The runtime, clock, store, preStop runner and hub must outlive the engine.
 
@@ -55,6 +62,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "api/inplaced/internal/recreate_record.pb.h"
 #include "api/inplaced/v1/recreate.pb.h"
@@ -64,12 +72,14 @@
 #include "common/metrics.h"
 #include "common/tick_loop.h"
 #include "cri/runtime.h"
+#include "cri/status_cache.h"
 #include "daemon/prestop/prestop_runner.h"
 #include "daemon/recreate/container_events.h"
 #include "daemon/recreate/recreate_manager.h"
 #include "daemon/recreate/recreate_state_machine.h"
 #include "daemon/recreate/recreate_validation.h"
 #include "daemon/recreate/watch_hub.h"
+#include "store/group_committer.h"
 #include "store/store.h"
 
 namespace inplaced::daemon {
@@ -87,6 +97,9 @@ struct RecreateEngineOptions {
   Metrics* metrics = nullptr;    // completions, kills, hooks, restarts; null: NoMetrics()
   // Shutdown lets running preStop hooks finish for this long, then cancels them (INTERRUPTED).
   absl::Duration shutdown_hook_timeout = absl::Seconds(10);
+  // How long an API call waits for its change to be durable (a failing store is retried meanwhile)
+  // before it answers UNAVAILABLE, and how long Shutdown keeps retrying what is still queued.
+  absl::Duration store_write_timeout = absl::Seconds(10);
 };
 
 class RecreateEngine final : public RecreateManager {
@@ -114,11 +127,12 @@ class RecreateEngine final : public RecreateManager {
   // never sends a second SIGTERM). Every persisted step is durable when it returns. Idempotent.
   void Shutdown();
   // One poll tick (see the file comment), for tests driving time with a FakeClock (no thread
-  // needed). Kills it decides run on the executor: WaitForKills() waits for them. Errors: the
-  // runtime's list errors (nothing advanced then); UNAVAILABLE after Shutdown.
+  // needed); returns once its writes are durable. Kills it decides run on the executor:
+  // WaitForKills() waits for them. Errors: the runtime's list errors (nothing advanced then);
+  // UNAVAILABLE after Shutdown.
   absl::Status TickOnce();
-  // Blocks until no kill is queued or running (for tests; a kill waiting on a FakeClock needs the
-  // test to advance the clock).
+  // Blocks until no kill is queued or running and their writes are durable (for tests; a kill
+  // waiting on a FakeClock needs the test to advance the clock).
   void WaitForKills();
   // Kills queued or running.
   size_t KillsInFlight();
@@ -177,13 +191,23 @@ class RecreateEngine final : public RecreateManager {
     kWakeResubscribed = 1 << 3,  // the event stream is back after a break
   };
 
+  // One queued write of the committer: `done` is notified once it is durable (status OK) or was
+  // abandoned (shutdown with a failing store).
+  struct Durable {
+    absl::Notification done;
+    absl::Status status;  // written before done
+  };
+  using DurableRef = std::shared_ptr<Durable>;
+
   struct Entry {
-    ::inplaced::internal::RecreateRecord record;  // metadata.resource_version = store revision
-    int64_t revision = 0;
+    ::inplaced::internal::RecreateRecord record;
+    // The entry's latest queued write (null when none was queued by this daemon): a kill decided
+    // now starts once it is durable.
+    DurableRef last_write;
     // Names of containers whose kill is queued or running on the executor.
     absl::flat_hash_set<std::string> kills_in_flight;
     // Set (under mu_) when the request is deleted: its queued kills do not start. Shared with them
-    // so a kill starts without waiting for mu_ (a tick may hold it while it persists other
+    // so a kill starts without waiting for mu_ (a tick may hold it while it decides for other
     // requests).
     std::shared_ptr<std::atomic<bool>> removed = std::make_shared<std::atomic<bool>>(false);
   };
@@ -193,6 +217,7 @@ class RecreateEngine final : public RecreateManager {
     std::string uid;  // the request instance (a request deleted and created again is another one)
     std::shared_ptr<const std::atomic<bool>> removed;
     KillAction action;
+    DurableRef decided;  // the write that holds the kill's QUEUED (or resumed) step
   };
 
   RecreateEngine(cri::Runtime& runtime, Clock& clock, store::Store& store, PreStopRunner& prestop,
@@ -216,10 +241,9 @@ class RecreateEngine final : public RecreateManager {
   void DispatchKillsLocked(const Key& key, Entry& entry, std::vector<KillAction> kills)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RunKill(const KillJob& job);
-  // CommitLocked for a kill step; logs a failure. True when persisted.
-  bool CommitKillLocked(const KillJob& job, Entry& entry,
-                        ::inplaced::internal::RecreateRecord record)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Waits (outside mu_) until the kill step `write` is durable: true then; false when it was
+  // abandoned (shutting down with a failing store), and the kill ends without its side effect.
+  bool AwaitKillStep(const KillJob& job, const DurableRef& write);
 
   Entry* FindLocked(const Key& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The entry of `job` if it still exists as the same request instance.
@@ -227,14 +251,21 @@ class RecreateEngine final : public RecreateManager {
   absl::StatusOr<Entry*> FindForCallLocked(const std::string& namespace_name,
                                            const std::string& name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Writes `record` to the store, then makes it the entry's record, publishes MODIFIED and updates
-  // the per-pod queue and logs when the phase changed. Nothing changes when the write fails.
-  absl::Status CommitLocked(const Key& key, Entry& entry,
-                            ::inplaced::internal::RecreateRecord record)
+  // Makes `record` the entry's record (with the next resource_version), publishes MODIFIED, updates
+  // the per-pod queue and logs when the phase changed, and queues its write: returned, and the
+  // entry's last_write.
+  DurableRef CommitLocked(const Key& key, Entry& entry, ::inplaced::internal::RecreateRecord record)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Deletes the request from the store and memory and publishes DELETED.
-  absl::Status RemoveLocked(const Key& key, absl::string_view reason)
+  // Removes the request from memory, publishes DELETED and queues the store's delete.
+  DurableRef RemoveLocked(const Key& key, absl::string_view reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues `write` on the committer; a refusal or an abandoned write is logged.
+  DurableRef QueueWriteLocked(store::Write write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Waits (not under mu_) up to store_write_timeout for `write`: its status, or UNAVAILABLE.
+  absl::Status AwaitDurable(const DurableRef& write);
+  uint64_t NextResourceVersionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return ++last_resource_version_;
+  }
   void InsertLocked(const Key& key, Entry entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Dequeue(const Key& key, const Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The name of the request this one waits behind in its pod's queue, or "".
@@ -262,10 +293,13 @@ class RecreateEngine final : public RecreateManager {
   std::map<std::string, std::map<uint64_t, Key>> pod_queues_ ABSL_GUARDED_BY(mu_);
   int open_requests_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t last_resource_version_ ABSL_GUARDED_BY(mu_) = 0;
   bool fast_poll_ ABSL_GUARDED_BY(mu_) = false;
   // The earliest end of a timed wait seen by the last tick (the loop ticks then at the latest).
   std::optional<absl::Time> next_wake_ ABSL_GUARDED_BY(mu_);
   absl::BitGen random_ ABSL_GUARDED_BY(mu_);
+  // Start times of the new instances the ticks follow, read once per instance.
+  cri::StatusCache status_cache_;
 
   // Set with stopping_ at Shutdown, read by kills that have not started without taking mu_.
   std::atomic<bool> shutting_down_{false};
@@ -281,6 +315,8 @@ class RecreateEngine final : public RecreateManager {
   // preStop hooks running now (Shutdown waits for them, up to shutdown_hook_timeout).
   absl::Mutex hooks_mu_ ABSL_ACQUIRED_AFTER(mu_);
   int hooks_running_ ABSL_GUARDED_BY(hooks_mu_) = 0;
+  // Declared before kills_: kills queue writes until they are joined.
+  store::GroupCommitter committer_;
   ThreadPoolExecutor kills_;
   TickLoop loop_;
   std::unique_ptr<ContainerEvents> events_;  // null without use_event_stream

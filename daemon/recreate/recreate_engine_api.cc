@@ -14,8 +14,8 @@
 #include "daemon/recreate/recreate_engine.h"
 #include "spdlog/spdlog.h"
 
-// The recreate engine's RecreateManager methods: validate, answer from memory under the lock, and
-// persist then publish a change before returning it.
+// The recreate engine's RecreateManager methods: validate, answer from memory under the lock; a
+// change is made and published under the lock and returned once its write is durable.
 
 namespace inplaced::daemon {
 namespace {
@@ -95,48 +95,53 @@ absl::StatusOr<api::CreateRecreateRequestResponse> RecreateEngine::Create(
     }
   }
 
-  absl::MutexLock lock(&mu_);
-  if (auto answer = existing_or_cap(); answer.has_value()) return *std::move(answer);
-  internal::RecreateRecord record =
-      NewRecord(normalized, NewUidLocked(), clock_.Now(), next_sequence_);
-  api::RecreateStatus& status = *record.mutable_request()->mutable_status();
-  const cri::PodInfo* pod =
-      snapshot.has_value() ? FindRequestPod(record.request(), *snapshot) : nullptr;
-  if (pod != nullptr) {
-    for (int i = 0; i < normalized.spec().containers_size(); ++i) {
-      const cri::ContainerInfo* current =
-          pod->CurrentContainer(normalized.spec().containers(i).name());
-      if (current == nullptr) continue;
-      if (std::string reason = NotRecreatableReason(*current); !reason.empty()) {
-        return InvalidField(absl::StrCat("spec.containers[", i, "].name"), reason);
-      }
-    }
-    if (status.pod_uid().empty()) status.set_pod_uid(pod->uid);
-    FillMissingContexts(&record, *pod);
-    for (api::ContainerRecreateState& state : *status.mutable_container_states()) {
-      if (state.old_container_id().empty())
-        state.set_message("container not found in the pod at acceptance");
-    }
-  } else if (snapshot.has_value()) {
-    status.set_message(absl::StrCat("pod ", key.first, "/", normalized.spec().pod_name(),
-                                    " not found on the node at acceptance"));
-  }
-  ASSIGN_OR_RETURN(const int64_t revision,
-                   store_.Create(kRecreateStoreKind, StoreKey(key), record.SerializeAsString()));
-  ++next_sequence_;
-  record.mutable_request()->mutable_metadata()->set_resource_version(revision);
-  Entry entry;
-  entry.record = record;
-  entry.revision = revision;
-  InsertLocked(key, std::move(entry));
-  spdlog::info("recreate_created ns={} name={} pod={} pod_uid={} uid={} containers={}", key.first,
-               key.second, LogSafe(normalized.spec().pod_name()), LogSafe(status.pod_uid()),
-               record.request().metadata().uid(), normalized.spec().containers_size());
-  hub_.Publish(api::WATCH_EVENT_TYPE_ADDED, record.request());
-  Wake(kWakeRequest);
+  DurableRef write;
   api::CreateRecreateRequestResponse response;
-  *response.mutable_recreate_request() = record.request();
-  response.set_created(true);
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto answer = existing_or_cap(); answer.has_value()) return *std::move(answer);
+    internal::RecreateRecord record =
+        NewRecord(normalized, NewUidLocked(), clock_.Now(), next_sequence_);
+    api::RecreateStatus& status = *record.mutable_request()->mutable_status();
+    const cri::PodInfo* pod =
+        snapshot.has_value() ? FindRequestPod(record.request(), *snapshot) : nullptr;
+    if (pod != nullptr) {
+      for (int i = 0; i < normalized.spec().containers_size(); ++i) {
+        const cri::ContainerInfo* current =
+            pod->CurrentContainer(normalized.spec().containers(i).name());
+        if (current == nullptr) continue;
+        if (std::string reason = NotRecreatableReason(*current); !reason.empty()) {
+          return InvalidField(absl::StrCat("spec.containers[", i, "].name"), reason);
+        }
+      }
+      if (status.pod_uid().empty()) status.set_pod_uid(pod->uid);
+      FillMissingContexts(&record, *pod);
+      for (api::ContainerRecreateState& state : *status.mutable_container_states()) {
+        if (state.old_container_id().empty())
+          state.set_message("container not found in the pod at acceptance");
+      }
+    } else if (snapshot.has_value()) {
+      status.set_message(absl::StrCat("pod ", key.first, "/", normalized.spec().pod_name(),
+                                      " not found on the node at acceptance"));
+    }
+    ++next_sequence_;
+    record.mutable_request()->mutable_metadata()->set_resource_version(NextResourceVersionLocked());
+    Entry entry;
+    entry.record = record;
+    entry.last_write = write = QueueWriteLocked(
+        store::Write::Create(kRecreateStoreKind, StoreKey(key), record.SerializeAsString()));
+    InsertLocked(key, std::move(entry));
+    spdlog::info("recreate_created ns={} name={} pod={} pod_uid={} uid={} containers={}", key.first,
+                 key.second, LogSafe(normalized.spec().pod_name()), LogSafe(status.pod_uid()),
+                 record.request().metadata().uid(), normalized.spec().containers_size());
+    hub_.Publish(api::WATCH_EVENT_TYPE_ADDED, record.request());
+    Wake(kWakeRequest);
+    *response.mutable_recreate_request() = record.request();
+    response.set_created(true);
+  }
+  // Answered once durable. Not durable in time (a failing store): UNAVAILABLE, and a retry of the
+  // same Create finds the request (it is kept and written when the store recovers).
+  RETURN_IF_ERROR(AwaitDurable(write));
   return response;
 }
 
@@ -191,70 +196,86 @@ absl::StatusOr<api::ListRecreateRequestsResponse> RecreateEngine::List(
 
 absl::Status RecreateEngine::Delete(const api::DeleteRecreateRequestRequest& request) {
   RETURN_IF_ERROR(ValidateDeleteRecreateRequest(request));
-  absl::MutexLock lock(&mu_);
-  absl::StatusOr<Entry*> entry = FindForCallLocked(request.namespace_(), request.name());
-  if (!entry.ok()) {
-    if (entry.status().code() == absl::StatusCode::kNotFound && request.allow_missing())
-      return absl::OkStatus();
-    return entry.status();
+  DurableRef write;
+  {
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<Entry*> entry = FindForCallLocked(request.namespace_(), request.name());
+    if (!entry.ok()) {
+      if (entry.status().code() == absl::StatusCode::kNotFound && request.allow_missing())
+        return absl::OkStatus();
+      return entry.status();
+    }
+    write = RemoveLocked({request.namespace_(), request.name()}, "api");
+    Wake(kWakeRequest);  // the pod's next request may start
   }
-  RETURN_IF_ERROR(RemoveLocked({request.namespace_(), request.name()}, "api"));
-  Wake(kWakeRequest);  // the pod's next request may start
-  return absl::OkStatus();
+  return AwaitDurable(write);
 }
 
 absl::StatusOr<api::RecreateRequest> RecreateEngine::AcknowledgeUnready(
     const api::AcknowledgeUnreadyRequest& request) {
   RETURN_IF_ERROR(ValidateAcknowledgeUnready(request));
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(Entry * entry, FindForCallLocked(request.namespace_(), request.name()));
-  if (IsCompleted(entry->record)) {
-    return absl::FailedPreconditionError(absl::StrCat("recreate request ", request.namespace_(),
-                                                      "/", request.name(), " has completed"));
+  DurableRef write;
+  api::RecreateRequest answer;
+  {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(Entry * entry, FindForCallLocked(request.namespace_(), request.name()));
+    if (IsCompleted(entry->record)) {
+      return absl::FailedPreconditionError(absl::StrCat("recreate request ", request.namespace_(),
+                                                        "/", request.name(), " has completed"));
+    }
+    if (!entry->record.request().status().has_unready_acknowledged_at()) {
+      internal::RecreateRecord record = entry->record;
+      *record.mutable_request()->mutable_status()->mutable_unready_acknowledged_at() =
+          request.unready_at();
+      write = CommitLocked({request.namespace_(), request.name()}, *entry, std::move(record));
+      spdlog::info("recreate_unready_acknowledged ns={} name={} unready_at={}",
+                   request.namespace_(), request.name(),
+                   absl::FormatTime(FromProtoTime(request.unready_at())));
+      Wake(kWakeRequest);
+    }
+    answer = entry->record.request();
   }
-  if (!entry->record.request().status().has_unready_acknowledged_at()) {
-    internal::RecreateRecord record = entry->record;
-    *record.mutable_request()->mutable_status()->mutable_unready_acknowledged_at() =
-        request.unready_at();
-    RETURN_IF_ERROR(
-        CommitLocked({request.namespace_(), request.name()}, *entry, std::move(record)));
-    spdlog::info("recreate_unready_acknowledged ns={} name={} unready_at={}", request.namespace_(),
-                 request.name(), absl::FormatTime(FromProtoTime(request.unready_at())));
-    Wake(kWakeRequest);
-  }
-  return entry->record.request();
+  RETURN_IF_ERROR(AwaitDurable(write));
+  return answer;
 }
 
 absl::StatusOr<api::RecreateRequest> RecreateEngine::ReportReadiness(
     const api::ReportReadinessRequest& request) {
   RETURN_IF_ERROR(ValidateReportReadiness(request, options_.limits));
-  absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(Entry * entry, FindForCallLocked(request.namespace_(), request.name()));
-  if (IsCompleted(entry->record)) {
-    return absl::FailedPreconditionError(absl::StrCat("recreate request ", request.namespace_(),
-                                                      "/", request.name(), " has completed"));
-  }
-  internal::RecreateRecord record = entry->record;
-  api::RecreateStatus& status = *record.mutable_request()->mutable_status();
-  const google::protobuf::Timestamp now = ToProtoTime(clock_.Now());
-  for (int i = 0; i < request.containers_size(); ++i) {
-    const api::ContainerReadiness& report = request.containers(i);
-    api::ContainerRecreateState* state = nullptr;
-    for (api::ContainerRecreateState& candidate : *status.mutable_container_states()) {
-      if (candidate.name() == report.name()) state = &candidate;
+  DurableRef write;
+  api::RecreateRequest answer;
+  {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(Entry * entry, FindForCallLocked(request.namespace_(), request.name()));
+    if (IsCompleted(entry->record)) {
+      return absl::FailedPreconditionError(absl::StrCat("recreate request ", request.namespace_(),
+                                                        "/", request.name(), " has completed"));
     }
-    if (state == nullptr) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "containers[%d].name: container \"%s\" is not in the request's spec", i, report.name()));
+    internal::RecreateRecord record = entry->record;
+    api::RecreateStatus& status = *record.mutable_request()->mutable_status();
+    const google::protobuf::Timestamp now = ToProtoTime(clock_.Now());
+    for (int i = 0; i < request.containers_size(); ++i) {
+      const api::ContainerReadiness& report = request.containers(i);
+      api::ContainerRecreateState* state = nullptr;
+      for (api::ContainerRecreateState& candidate : *status.mutable_container_states()) {
+        if (candidate.name() == report.name()) state = &candidate;
+      }
+      if (state == nullptr) {
+        return absl::InvalidArgumentError(
+            absl::StrFormat("containers[%d].name: container \"%s\" is not in the request's spec", i,
+                            report.name()));
+      }
+      api::ContainerReadinessReport& last = *state->mutable_last_readiness_report();
+      last.set_container_id(BareContainerId(report.container_id()));
+      last.set_ready(report.ready());
+      *last.mutable_reported_at() = now;
     }
-    api::ContainerReadinessReport& last = *state->mutable_last_readiness_report();
-    last.set_container_id(BareContainerId(report.container_id()));
-    last.set_ready(report.ready());
-    *last.mutable_reported_at() = now;
+    write = CommitLocked({request.namespace_(), request.name()}, *entry, std::move(record));
+    Wake(kWakeRequest);
+    answer = entry->record.request();
   }
-  RETURN_IF_ERROR(CommitLocked({request.namespace_(), request.name()}, *entry, std::move(record)));
-  Wake(kWakeRequest);
-  return entry->record.request();
+  RETURN_IF_ERROR(AwaitDurable(write));
+  return answer;
 }
 
 absl::StatusOr<std::unique_ptr<RecreateWatch>> RecreateEngine::Watch(

@@ -10,7 +10,7 @@
 #include "spdlog/spdlog.h"
 
 // The recreate engine's kills: queueing the kills a tick decided on the executor, and running one
-// (preStop hook, then StopContainer) with its outcome persisted.
+// (preStop hook, then StopContainer), each step durable before the side effect it announces.
 
 namespace inplaced::daemon {
 namespace {
@@ -37,11 +37,11 @@ void RecreateEngine::DispatchKillsLocked(const Key& key, Entry& entry,
   for (KillAction& action : kills) {
     const std::string container_name = action.container_name;
     entry.kills_in_flight.insert(container_name);
-    // Queued at once (its step is persisted): the kill starts while this tick persists the next
-    // requests; Submit never blocks.
-    const bool queued =
-        kills_.Submit([this, job = KillJob{key, entry.record.request().metadata().uid(),
-                                           entry.removed, std::move(action)}] { RunKill(job); });
+    // Queued at once: the kill starts once the write holding its step is durable (AwaitKillStep),
+    // while this tick goes on with the next requests; Submit never blocks.
+    const bool queued = kills_.Submit(
+        [this, job = KillJob{key, entry.record.request().metadata().uid(), entry.removed,
+                             std::move(action), entry.last_write}] { RunKill(job); });
     // Not queued only once shut down (impossible while this tick holds mu_ with stopping_ false);
     // the persisted step is resumed by the next start.
     if (!queued) entry.kills_in_flight.erase(container_name);
@@ -54,6 +54,8 @@ void RecreateEngine::RunKill(const KillJob& job) {
   const auto finish = [&](Entry* entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (entry != nullptr) entry->kills_in_flight.erase(action.container_name);
   };
+  // Nothing happens before the decision is durable.
+  if (!AwaitKillStep(job, job.decided)) return;
   // Deleted (or shutting down) before the kill started: no new kill after Delete returned, none
   // during a shutdown (the step stays QUEUED: the next daemon starts it whole). Checked without
   // mu_, so that kills start while a tick holds it.
@@ -63,8 +65,10 @@ void RecreateEngine::RunKill(const KillJob& job) {
     return;
   }
   int64_t timeout = 0;
+  DurableRef stop_sent;  // null for a final kill (its step is already durable)
   if (action.pre_stop.has_value()) {
     absl::Time started_at;
+    DurableRef hook_started;
     {
       absl::MutexLock lock(&mu_);
       Entry* entry = FindJobLocked(job);
@@ -78,13 +82,15 @@ void RecreateEngine::RunKill(const KillJob& job) {
         finish(entry);
         return;
       }
-      if (!CommitKillLocked(job, *entry, std::move(record))) {
-        finish(entry);
-        return;
-      }
+      hook_started = CommitLocked(job.key, *entry, std::move(record));
       started_at = FromProtoTime(entry->record.kills(index).started_at());
       absl::MutexLock hooks_lock(&hooks_mu_);
       ++hooks_running_;
+    }
+    if (!AwaitKillStep(job, hook_started)) {
+      absl::MutexLock hooks_lock(&hooks_mu_);
+      --hooks_running_;
+      return;
     }
     PreStopTarget target;
     target.container_id = action.container_id;
@@ -128,7 +134,8 @@ void RecreateEngine::RunKill(const KillJob& job) {
     // with the rest of the grace period).
     std::optional<int64_t> stop_timeout;
     if (!stopping_) stop_timeout = MarkStopSent(&record, index, clock_.Now());
-    if (!CommitKillLocked(job, *entry, std::move(record)) || !stop_timeout.has_value()) {
+    stop_sent = CommitLocked(job.key, *entry, std::move(record));
+    if (!stop_timeout.has_value()) {
       finish(entry);
       return;
     }
@@ -145,12 +152,15 @@ void RecreateEngine::RunKill(const KillJob& job) {
     // STOP_SENT (with when and which timeout) is durable before the call: it is never sent twice.
     internal::RecreateRecord record = entry->record;
     const std::optional<int64_t> stop_timeout = MarkStopSent(&record, index, clock_.Now());
-    if (!stop_timeout.has_value() || !CommitKillLocked(job, *entry, std::move(record))) {
+    if (!stop_timeout.has_value()) {
       finish(entry);
       return;
     }
+    stop_sent = CommitLocked(job.key, *entry, std::move(record));
     timeout = *stop_timeout;
   }
+  // STOP_SENT is durable before the call.
+  if (!AwaitKillStep(job, stop_sent)) return;
   spdlog::info("container_killed ns={} name={} container={} id={} grace={} timeout={}{}",
                job.key.first, job.key.second, action.container_name, action.container_id,
                action.grace_period_seconds, timeout,
@@ -169,7 +179,7 @@ void RecreateEngine::RunKill(const KillJob& job) {
     if (entry != nullptr) {
       internal::RecreateRecord record = entry->record;
       MarkStopNotSent(&record, index);
-      CommitKillLocked(job, *entry, std::move(record));
+      CommitLocked(job.key, *entry, std::move(record));
     }
     finish(entry);
     return;
@@ -200,7 +210,7 @@ void RecreateEngine::RunKill(const KillJob& job) {
     if (entry != nullptr && !action.final_kill) {
       internal::RecreateRecord record = entry->record;
       MarkStopNotSent(&record, index);
-      CommitKillLocked(job, *entry, std::move(record));
+      CommitLocked(job.key, *entry, std::move(record));
     }
     finish(entry);
     return;
@@ -217,25 +227,34 @@ void RecreateEngine::RunKill(const KillJob& job) {
     if (entry != nullptr) {
       internal::RecreateRecord record = entry->record;
       ApplyStopResult(&record, index, stopped, clock_.Now());
-      CommitKillLocked(job, *entry, std::move(record));
+      CommitLocked(job.key, *entry, std::move(record));
     }
     finish(entry);
   }
   Wake(kWakeKill);
 }
 
-bool RecreateEngine::CommitKillLocked(const KillJob& job, Entry& entry,
-                                      internal::RecreateRecord record) {
-  const absl::Status committed = CommitLocked(job.key, entry, std::move(record));
-  if (committed.ok()) return true;
-  // Not persisted: the side effect the record would announce is not started; the next tick
-  // resumes from the stored step.
-  spdlog::error("recreate_persist_failed ns={} name={} error=\"{}\"", job.key.first, job.key.second,
-                committed.ToString());
+bool RecreateEngine::AwaitKillStep(const KillJob& job, const DurableRef& write) {
+  if (write == nullptr) return true;
+  // Not bounded: the committer answers every write, at the latest when Shutdown abandons it.
+  write->done.WaitForNotification();
+  if (write->status.ok()) return true;
+  spdlog::warn(
+      "container_kill_not_started ns={} name={} container={} id={} (its step was not persisted: "
+      "{}; the next daemon resumes from the stored step)",
+      job.key.first, job.key.second, job.action.container_name, job.action.container_id,
+      write->status.ToString());
+  absl::MutexLock lock(&mu_);
+  if (Entry* entry = FindJobLocked(job); entry != nullptr) {
+    entry->kills_in_flight.erase(job.action.container_name);
+  }
   return false;
 }
 
-void RecreateEngine::WaitForKills() { kills_.WaitIdle(); }
+void RecreateEngine::WaitForKills() {
+  kills_.WaitIdle();
+  committer_.Flush();
+}
 
 size_t RecreateEngine::KillsInFlight() { return kills_.Pending(); }
 

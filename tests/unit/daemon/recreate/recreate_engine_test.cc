@@ -8,6 +8,7 @@
 #include "common/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/fakes/flaky_store.h"
 #include "tests/unit/daemon/recreate/engine_test_support.h"
 
 namespace inplaced::daemon {
@@ -778,6 +779,97 @@ TEST(RecreateEngineTest, ListCallsPerTickAreConstantWithAThousandRequests) {
   EXPECT_EQ(env.runtime_.CallCount("ListPodSandbox"), 1);
   EXPECT_EQ(env.runtime_.CallCount("ListContainers"), 1);
   EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 0);
+}
+
+TEST(RecreateEngineTest, WaitingOnMinStartedSecondsReadsTheNewInstanceOnce) {
+  EngineEnv env;
+  env.RunPod({});
+  env.StartEngine();
+  api::CreateRecreateRequestRequest create = NewCreate("r", {"a"});
+  create.mutable_spec()->mutable_strategy()->set_min_started_seconds(60);
+  ASSERT_OK(env.engine_->Create(create).status());
+  env.Tick();
+  env.KubeletRestarts();
+  env.runtime_.ClearCalls();
+  env.Tick();  // sees the new instance: its start time is read
+  EXPECT_EQ(env.runtime_.CallCount("ContainerStatus"), 1);
+  EXPECT_TRUE(Get(*env.engine_, "r").status().container_states(0).has_restarted_at());
+  env.runtime_.ClearCalls();
+  for (int i = 0; i < 10; ++i) {
+    env.clock_.Advance(absl::Seconds(1));
+    env.Tick();
+  }
+  EXPECT_EQ(env.runtime_.CallCount("ContainerStatus"), 0) << "read once per instance, not per tick";
+  env.clock_.Advance(absl::Seconds(60));
+  env.Tick();
+  EXPECT_EQ(Get(*env.engine_, "r").status().phase(), api::RECREATE_PHASE_COMPLETED);
+}
+
+// Group commit: the tick decides under the engine's lock and writes outside it; the kill it decided
+// starts only once the decision is durable.
+TEST(RecreateEngineTest, AKillStartsOnlyOnceItsDecisionIsDurableAndReadsDoNotWaitForTheStore) {
+  EngineEnv env;
+  auto flaky = std::make_unique<fakes::FlakyStore>();
+  fakes::FlakyStore& store = *flaky;
+  env.store_ = std::move(flaky);
+  env.RunPod({});
+  env.StartEngine();
+  ASSERT_OK(env.engine_->Create(NewCreate("r", {"a"})).status());
+  env.runtime_.ClearCalls();
+  store.fail_writes = true;  // a full disk: the tick's decision cannot be made durable
+  std::thread tick([&] { EXPECT_OK(env.engine_->TickOnce()); });  // returns once durable
+  // The decision is made (memory, watchers) and the engine answers meanwhile: the store is written
+  // outside its lock.
+  while (Get(*env.engine_, "r").status().phase() != api::RECREATE_PHASE_RECREATING) {
+    std::this_thread::yield();
+  }
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 0) << "stopped before the step was durable";
+  store.fail_writes = false;
+  tick.join();
+  env.engine_->WaitForKills();
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 1);
+  // What is stored is what the engine holds.
+  ASSERT_OK_AND_ASSIGN(store::Record stored, store.Get(kRecreateStoreKind, "default/r"));
+  ::inplaced::internal::RecreateRecord record;
+  ASSERT_TRUE(record.ParseFromString(stored.value));
+  EXPECT_EQ(record.request().metadata().resource_version(),
+            Get(*env.engine_, "r").metadata().resource_version());
+}
+
+TEST(RecreateEngineTest, ACallAnswersUnavailableWhenItsChangeIsNotDurableInTime) {
+  RecreateEngineOptions options = EngineEnv::DefaultOptions();
+  options.store_write_timeout = absl::Milliseconds(50);
+  EngineEnv env(fakes::RuntimeProfile::Containerd16(), options);
+  auto flaky = std::make_unique<fakes::FlakyStore>();
+  fakes::FlakyStore& store = *flaky;
+  env.store_ = std::move(flaky);
+  env.RunPod({});
+  env.StartEngine();
+  store.fail_writes = true;
+  EXPECT_THAT(env.engine_->Create(NewCreate("r", {"a"})),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("state store")));
+  store.fail_writes = false;
+  // Kept and written once the store recovers: the same Create finds it.
+  env.engine_->WaitForKills();
+  ASSERT_OK_AND_ASSIGN(api::CreateRecreateRequestResponse again,
+                       env.engine_->Create(NewCreate("r", {"a"})));
+  EXPECT_FALSE(again.created());
+  EXPECT_OK(store.Get(kRecreateStoreKind, "default/r").status());
+}
+
+TEST(RecreateEngineTest, ResourceVersionsKeepIncreasingAcrossARestart) {
+  EngineEnv env;
+  env.RunPod({});
+  env.StartEngine();
+  ASSERT_OK(env.engine_->Create(NewCreate("r", {"a"})).status());
+  env.Tick();
+  const uint64_t before = Get(*env.engine_, "r").metadata().resource_version();
+  env.StartEngine();  // the restarted daemon
+  EXPECT_GE(Get(*env.engine_, "r").metadata().resource_version(), before);
+  env.KubeletRestarts();
+  env.Tick();
+  EXPECT_GT(Get(*env.engine_, "r").metadata().resource_version(), before);
 }
 
 }  // namespace
