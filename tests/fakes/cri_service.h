@@ -9,6 +9,7 @@
 #include "api/cri/runtime_v1.grpc.pb.h"
 #include "cri/runtime.h"
 #include "grpcpp/grpcpp.h"
+#include "tests/fakes/call_counter.h"
 #include "tests/fakes/call_log.h"
 #include "tests/fakes/pod_lifecycle.h"
 
@@ -110,6 +111,8 @@ struct CriServerOptions {
   int max_receive_message_bytes = 16 * 1024 * 1024;
   // Records StopContainer and ExecSync calls (may be null; must outlive the server).
   CallLog* call_log = nullptr;
+  // Counts every RPC by method (may be null; must outlive the server).
+  CallCounter* call_counter = nullptr;
 };
 
 // Both services on one unix socket. Start() unlinks a stale socket file first; Shutdown() (or the

@@ -1,6 +1,8 @@
 // fake_cri_server: a FakeRuntime on the real clock, with the kubelet-like restarter, served as CRI
 // runtime.v1 on a unix socket. Integration tests and benchmarks run it as a separate process and
-// wait for "ready" on stdout. Exits cleanly on SIGTERM/SIGINT.
+// wait for "ready" on stdout. Exits cleanly on SIGTERM/SIGINT. On SIGUSR1 it prints one line on
+// stdout with the RPCs received so far by method ("calls total=N ListContainers=N ...", see
+// tests/fakes/call_counter.h): benchmarks count the calls a daemon makes.
 #include <signal.h>
 #include <unistd.h>
 
@@ -15,6 +17,7 @@
 #include "common/real_clock.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
+#include "tests/fakes/call_counter.h"
 #include "tests/fakes/cri_service.h"
 #include "tests/fakes/fake_runtime.h"
 #include "tests/fakes/kubelet_standin.h"
@@ -92,11 +95,13 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // Block the stop signals before any thread starts, so that only sigwait() below receives them.
+  // Block the stop signals (and SIGUSR1) before any thread starts, so that only sigwait() below
+  // receives them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   inplaced::RealClock clock;
@@ -140,6 +145,8 @@ int main(int argc, char** argv) {
   }
   inplaced::fakes::CriServerOptions server_options;
   server_options.call_log = call_log.get();
+  inplaced::fakes::CallCounter call_counter;
+  server_options.call_counter = &call_counter;
 
   inplaced::fakes::KubeletStandInOptions options;
   options.restart_backoff = absl::Milliseconds(restart_backoff_ms);
@@ -158,7 +165,9 @@ int main(int argc, char** argv) {
   std::cout << "ready" << std::endl;
 
   int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  while (sigwait(&stop_signals, &signal_number) == 0 && signal_number == SIGUSR1) {
+    std::cout << call_counter.Line() << std::endl;
+  }
   spdlog::info("fake_cri_server stopping signal={}", signal_number);
   kubelet.Stop();
   (*server)->Shutdown();
