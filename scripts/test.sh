@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The README's test command. On a Debian bookworm machine, as root: installs what is missing, builds inplaced
-# twice (RelWithDebInfo in build/, AddressSanitizer + UBSan in build-asan/), then runs
-#   - the unit and integration suites under the sanitizers, and
+# three times (RelWithDebInfo in build/, AddressSanitizer + UBSan in build-asan/, ThreadSanitizer in
+# build-tsan/: only the suites labelled `tsan` and the binaries they start), then runs
+#   - the unit and integration suites under AddressSanitizer + UBSan,
+#   - the `tsan` suites (engines, puller, server, store, common/'s executor, tick loop, watch fan-out and
+#     readiness slot, the daemon run by the integration suites) under ThreadSanitizer, and
 #   - every suite (unit, integration, e2e against a private containerd + registries) in the normal build.
 # The e2e environment is started and stopped by ctest fixtures (tests/e2e/env/). Ends with ctest's summary.
 set -uo pipefail
@@ -13,15 +16,20 @@ jobs=${INPLACED_JOBS:-$(nproc)}
 export CCACHE_BASEDIR=$(pwd) CCACHE_NOHASHDIR=true
 bash scripts/install-deps.sh || exit 1
 
-build() {  # build DIR [cmake args...]
+configure() {  # configure DIR [cmake args...]
   local dir=$1; shift
   mkdir -p "$dir"
   cmake -S . -B "$dir" -G Ninja "$@" >"$dir/configure.log" 2>&1 || { cat "$dir/configure.log"; return 1; }
-  cmake --build "$dir" -j "$jobs"
+}
+build() {  # build DIR [cmake args...]: every target
+  configure "$@" && cmake --build "$1" -j "$jobs"
 }
 
 build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || exit 1
-build build-asan -DCMAKE_BUILD_TYPE=Debug -DINPLACED_SANITIZE=ON -DINPLACED_E2E_AND_BENCH=OFF || exit 1
+build build-asan -DCMAKE_BUILD_TYPE=Debug -DINPLACED_SANITIZER=address -DINPLACED_E2E_AND_BENCH=OFF || exit 1
+# Only what `ctest -L tsan` runs: the target inplaced_tsan_suites (tests/CMakeLists.txt).
+configure build-tsan -DCMAKE_BUILD_TYPE=Debug -DINPLACED_SANITIZER=thread -DINPLACED_E2E_AND_BENCH=OFF &&
+  cmake --build build-tsan -j "$jobs" --target inplaced_tsan_suites || exit 1
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -30,9 +38,26 @@ echo "== unit + integration under AddressSanitizer + UBSan =="
 ctest --test-dir build-asan -L 'unit|integration' -j "$jobs" --output-on-failure --timeout 300
 asan_rc=$?
 
+# Reports go to files, one per process (log_path appends the PID): the daemon and the fake runtime the
+# integration suites start report there too, and any report fails the run, whether or not it failed
+# its test.
+tsan_reports=$(pwd)/build-tsan/tsan-reports
+rm -rf "$tsan_reports" && mkdir -p "$tsan_reports"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$(pwd)/tests/tsan.supp:log_path=$tsan_reports/report"
+
+echo "== concurrent suites under ThreadSanitizer =="
+ctest --test-dir build-tsan -L tsan -j "$jobs" --output-on-failure --timeout 600
+tsan_rc=$?
+if [ -n "$(ls -A "$tsan_reports")" ]; then
+  for report in "$tsan_reports"/*; do echo "-- $report"; cat "$report"; done
+  echo "ThreadSanitizer reported (see above)"
+  [ $tsan_rc -ne 0 ] || tsan_rc=1
+fi
+
 echo "== unit + integration + e2e =="
 ctest --test-dir build -j "$jobs" --output-on-failure --timeout 600
 rc=$?
 
 [ $asan_rc -eq 0 ] || { echo "sanitizer suites failed (see above)"; exit $asan_rc; }
+[ $tsan_rc -eq 0 ] || { echo "ThreadSanitizer suites failed (see above)"; exit $tsan_rc; }
 exit $rc

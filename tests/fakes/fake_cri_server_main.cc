@@ -124,6 +124,8 @@ int main(int argc, char** argv) {
   for (const std::string& image : hang_first_pull) {
     inplaced::fakes::PullScript script;
     script.hang_first_pulls = 1;
+    // On stdout, where a test waits for it: the pull reached the runtime.
+    script.on_hang = [image] { std::cout << "pull_hanging " << image << std::endl; };
     runtime.SetPullScript(image, script);
   }
   if (exec_duration_ms > 0) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -55,6 +56,8 @@ struct PullScript {
   // The first this many pulls of the image stall until cancelled (a daemon stopped mid-pull); the
   // later ones follow the rest of the script.
   int hang_first_pulls = 0;
+  // Called (on the pulling thread) when a pull of the image starts to stall.
+  std::function<void()> on_hang;
   // Non-OK: the pull fails with this status after `duration`.
   absl::Status failure;
   // Set: the registry wants these credentials (username+password, or auth, or identity/registry

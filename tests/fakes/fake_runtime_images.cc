@@ -155,6 +155,7 @@ absl::StatusOr<criv1::PullImageResponse> FakeRuntime::PullImage(
     ++in_flight_pulls_;
     max_in_flight_pulls_ = std::max(max_in_flight_pulls_, in_flight_pulls_);
   }
+  if (script.hang && script.on_hang) script.on_hang();
   const absl::Time end = script.hang ? absl::InfiniteFuture() : clock_.Now() + script.duration;
   const bool finished = clock_.Now() >= end || SleepUntilOrWoken(clock_, end, cancel);
   absl::MutexLock lock(&mu_);

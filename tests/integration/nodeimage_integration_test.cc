@@ -21,6 +21,7 @@
 #include "tests/integration/daemon_harness.h"
 #include "tests/support/buf_curl.h"
 #include "tests/support/eventually.h"
+#include "tests/support/status_matchers.h"
 
 namespace inplaced {
 namespace {
@@ -28,6 +29,7 @@ namespace {
 namespace api = ::inplaced::v1;
 using ::inplaced::testing::DaemonHarness;
 using ::inplaced::testing::Eventually;
+using ::inplaced::testing::IsOk;
 using ::inplaced::testing::SetDeadline;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -181,6 +183,9 @@ TEST_F(NodeImageIntegrationTest, AnAcceptedAdHocPullSurvivesADaemonRestart) {
     return Get(&node).ok() && node.status().ad_hoc_pulls_size() == 1 &&
            node.status().ad_hoc_pulls(0).status().phase() == api::IMAGE_PULL_PHASE_PULLING;
   })) << node.DebugString();
+  // PULLING comes before the disk precheck and the CRI call: stop only once the pull hangs in the
+  // runtime, or the pull after the restart would be the runtime's first, the one that hangs.
+  ASSERT_THAT(fake_->WaitForLine("pull_hanging", absl::Seconds(60)), IsOk());
   StopDaemon();  // SIGTERM mid-pull
 
   StartDaemon();
