@@ -19,8 +19,13 @@ namespace {
 // Reconnect backoff like kubelet's cri-client (base 100 ms, max 3 s), so a restarted runtime is
 // used again within ~3 s instead of gRPC's default of up to 120 s.
 constexpr int kInitialReconnectBackoffMs = 100;
-constexpr int kMinReconnectBackoffMs = 100;
 constexpr int kMaxReconnectBackoffMs = 3000;
+// gRPC core reads GRPC_ARG_MIN_RECONNECT_BACKOFF_MS as the minimum time one connection attempt may
+// take (connect + HTTP/2 handshake), not as a backoff. Kept at gRPC's (and grpc-go's, hence
+// kubelet's) 20 s: at 100 ms a loaded node's runtime that answers the handshake late failed the
+// first call UNAVAILABLE ("timed out before receiving SETTINGS frame"). A missing socket still
+// fails at once, so the backoff above alone sets how soon a restarted runtime is used again.
+constexpr int kMinConnectTimeoutMs = 20000;
 
 // Deadlines further away than this are no deadline at all: they only come from absurd request
 // timeouts, and converting them to a time point could overflow.
@@ -98,7 +103,7 @@ std::shared_ptr<grpc::Channel> CreateCriChannel(const std::string& endpoint,
   args.SetString(GRPC_ARG_DEFAULT_AUTHORITY, "localhost");
   args.SetMaxReceiveMessageSize(max_receive_message_bytes);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, kInitialReconnectBackoffMs);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, kMinReconnectBackoffMs);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, kMinConnectTimeoutMs);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);
   return grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(), args);
 }
