@@ -251,6 +251,10 @@ class RecreateEngine final : public RecreateManager {
   absl::StatusOr<Entry*> FindForCallLocked(const std::string& namespace_name,
                                            const std::string& name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // FindForCallLocked, FAILED_PRECONDITION when the request has completed (a call that changes it).
+  absl::StatusOr<Entry*> FindOpenForCallLocked(const std::string& namespace_name,
+                                               const std::string& name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Makes `record` the entry's record (with the next resource_version), publishes MODIFIED, updates
   // the per-pod queue and logs when the phase changed, and queues its write: returned, and the
   // entry's last_write.

@@ -36,6 +36,16 @@ absl::StatusOr<RecreateEngine::Entry*> RecreateEngine::FindForCallLocked(
   return entry;
 }
 
+absl::StatusOr<RecreateEngine::Entry*> RecreateEngine::FindOpenForCallLocked(
+    const std::string& namespace_name, const std::string& name) {
+  ASSIGN_OR_RETURN(Entry * entry, FindForCallLocked(namespace_name, name));
+  if (IsCompleted(entry->record)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("recreate request ", namespace_name, "/", name, " has completed"));
+  }
+  return entry;
+}
+
 std::string RecreateEngine::NewUidLocked() {
   // A random (version 4) UUID.
   const uint64_t high = absl::Uniform<uint64_t>(random_);
@@ -218,11 +228,7 @@ absl::StatusOr<api::RecreateRequest> RecreateEngine::AcknowledgeUnready(
   api::RecreateRequest answer;
   {
     absl::MutexLock lock(&mu_);
-    ASSIGN_OR_RETURN(Entry * entry, FindForCallLocked(request.namespace_(), request.name()));
-    if (IsCompleted(entry->record)) {
-      return absl::FailedPreconditionError(absl::StrCat("recreate request ", request.namespace_(),
-                                                        "/", request.name(), " has completed"));
-    }
+    ASSIGN_OR_RETURN(Entry * entry, FindOpenForCallLocked(request.namespace_(), request.name()));
     if (!entry->record.request().status().has_unready_acknowledged_at()) {
       internal::RecreateRecord record = entry->record;
       *record.mutable_request()->mutable_status()->mutable_unready_acknowledged_at() =
@@ -246,11 +252,7 @@ absl::StatusOr<api::RecreateRequest> RecreateEngine::ReportReadiness(
   api::RecreateRequest answer;
   {
     absl::MutexLock lock(&mu_);
-    ASSIGN_OR_RETURN(Entry * entry, FindForCallLocked(request.namespace_(), request.name()));
-    if (IsCompleted(entry->record)) {
-      return absl::FailedPreconditionError(absl::StrCat("recreate request ", request.namespace_(),
-                                                        "/", request.name(), " has completed"));
-    }
+    ASSIGN_OR_RETURN(Entry * entry, FindOpenForCallLocked(request.namespace_(), request.name()));
     internal::RecreateRecord record = entry->record;
     api::RecreateStatus& status = *record.mutable_request()->mutable_status();
     const google::protobuf::Timestamp now = ToProtoTime(clock_.Now());

@@ -38,6 +38,10 @@ struct Recorder {
   }
 };
 
+// A failing store is retried every few milliseconds, so tests wait little for its recovery.
+constexpr GroupCommitterOptions kFastRetry{
+    .max_batch = 1024, .retry_initial = absl::Milliseconds(1), .retry_max = absl::Milliseconds(5)};
+
 TEST(GroupCommitterTest, CallbacksRunInSubmissionOrderAfterTheWriteIsInTheStore) {
   fakes::MemoryStore store;
   GroupCommitter committer(store);
@@ -61,9 +65,7 @@ TEST(GroupCommitterTest, WritesReadyTogetherShareOneBatch) {
   fakes::FlakyStore store;
   // Held back by a failing store, 200 writes queue up; once it recovers they go in few batches.
   store.fail_writes = true;
-  GroupCommitter committer(store, {.max_batch = 1024,
-                                   .retry_initial = absl::Milliseconds(1),
-                                   .retry_max = absl::Milliseconds(5)});
+  GroupCommitter committer(store, kFastRetry);
   std::atomic<int> ok{0};
   for (int i = 0; i < 200; ++i) {
     committer.Submit(Write::Create("recreate", absl::StrCat("ns/r", i), "v"),
@@ -97,9 +99,7 @@ TEST(GroupCommitterTest, MaxBatchBoundsOneTransaction) {
 TEST(GroupCommitterTest, AFailingStoreHoldsBackLaterWritesUntilItRecovers) {
   fakes::FlakyStore store;
   store.fail_writes = true;
-  GroupCommitter committer(store, {.max_batch = 1024,
-                                   .retry_initial = absl::Milliseconds(1),
-                                   .retry_max = absl::Milliseconds(5)});
+  GroupCommitter committer(store, kFastRetry);
   Recorder recorder;
   committer.Submit(Write::Create("recreate", "ns/a", "a1"), recorder.Record("a"));
   committer.Submit(Write::Create("recreate", "ns/b", "b1"), recorder.Record("b"));
@@ -114,9 +114,7 @@ TEST(GroupCommitterTest, AFailingStoreHoldsBackLaterWritesUntilItRecovers) {
 TEST(GroupCommitterTest, ShutdownAbandonsWhatAFailingStoreKeepsRefusingAfterTheBound) {
   fakes::FlakyStore store;
   store.fail_writes = true;
-  GroupCommitter committer(store, {.max_batch = 1024,
-                                   .retry_initial = absl::Milliseconds(1),
-                                   .retry_max = absl::Milliseconds(5)});
+  GroupCommitter committer(store, kFastRetry);
   Recorder recorder;
   committer.Submit(Write::Create("recreate", "ns/a", "a1"), recorder.Record("a"));
   committer.Shutdown(absl::Milliseconds(20));
