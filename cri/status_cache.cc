@@ -9,8 +9,7 @@ absl::Status StatusCache::Fill(Runtime& runtime, const std::vector<std::string>&
   absl::flat_hash_map<std::string, Started> known;
   {
     absl::MutexLock lock(&mu_);
-    known = std::move(running_);
-    running_.clear();
+    known.swap(running_);
   }
   std::vector<std::string> unknown;
   absl::flat_hash_map<std::string, Started> next;

@@ -237,11 +237,6 @@ absl::StatusOr<std::vector<WriteResult>> SqliteStore::Apply(const std::vector<Wr
   return results;
 }
 
-absl::StatusOr<int64_t> SqliteStore::ApplyOne(Write write) {
-  ASSIGN_OR_RETURN(std::vector<WriteResult> results, Apply({std::move(write)}));
-  return std::move(results.front());
-}
-
 absl::StatusOr<Record> SqliteStore::Get(absl::string_view kind, absl::string_view key) {
   RETURN_IF_ERROR(ValidateId(kind, key));
   absl::MutexLock lock(&mu_);
@@ -253,22 +248,6 @@ absl::StatusOr<Record> SqliteStore::Get(absl::string_view kind, absl::string_vie
   if (rc != SQLITE_ROW) return Error(rc, absl::StrCat("get ", kind, " ", key));
   return Record{std::string(kind), std::string(key), ColumnBytes(scope.get(), 0),
                 sqlite3_column_int64(scope.get(), 1), sqlite3_column_int64(scope.get(), 2)};
-}
-
-absl::StatusOr<int64_t> SqliteStore::Create(absl::string_view kind, absl::string_view key,
-                                            absl::string_view value) {
-  return ApplyOne(Write::Create(std::string(kind), std::string(key), std::string(value)));
-}
-
-absl::StatusOr<int64_t> SqliteStore::Update(absl::string_view kind, absl::string_view key,
-                                            absl::string_view value, int64_t expected_revision) {
-  return ApplyOne(
-      Write::Update(std::string(kind), std::string(key), std::string(value), expected_revision));
-}
-
-absl::StatusOr<int64_t> SqliteStore::Delete(absl::string_view kind, absl::string_view key,
-                                            int64_t expected_revision) {
-  return ApplyOne(Write::Delete(std::string(kind), std::string(key), expected_revision));
 }
 
 absl::StatusOr<ListPage> SqliteStore::List(absl::string_view kind, const ListOptions& options) {

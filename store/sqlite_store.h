@@ -2,14 +2,14 @@
 
 // SqliteStore: the durable Store (store.h) in one SQLite database file.
 //
-// Durability contract: when Create, Update or Delete returns OK, the write is on stable storage as
-// far as the filesystem honours fsync: it survives kill -9 of the daemon at any point and a power
-// loss. Callers rely on this to persist their intent before each side effect (write "killing
-// container X", then kill). A write that returns an error was not applied (the transaction is
-// rolled back), except that an I/O error while committing can leave the outcome unknown: re-read
-// the record before retrying. How: WAL journal with synchronous=FULL (every commit fsyncs the log),
-// one transaction per write or per batch (Apply: group commit, one fsync); the revision sequence lives in the same transaction, so it never goes
-// back.
+// Durability contract: when a write (Apply, or Create, Update, Delete) returns OK, it is on stable
+// storage as far as the filesystem honours fsync: it survives kill -9 of the daemon at any point
+// and a power loss. Callers rely on this to persist their intent before each side effect (write
+// "killing container X", then kill). A write that returns an error was not applied (the
+// transaction is rolled back), except that an I/O error while committing can leave the outcome
+// unknown: re-read the record before retrying. How: WAL journal with synchronous=FULL (every commit
+// fsyncs the log), one transaction per batch (a single write is a batch of one; Apply is group
+// commit, one fsync); the revision sequence lives in the same transaction, so it never goes back.
 //
 // Files: the database at `path` and SQLite's `path`-wal and `path`-shm beside it, all mode 0600
 // (the state can hold image pull secrets); missing parent directories are created with mode 0700.
@@ -63,12 +63,6 @@ class SqliteStore final : public Store {
   ~SqliteStore() override = default;
 
   absl::StatusOr<Record> Get(absl::string_view kind, absl::string_view key) override;
-  absl::StatusOr<int64_t> Create(absl::string_view kind, absl::string_view key,
-                                 absl::string_view value) override;
-  absl::StatusOr<int64_t> Update(absl::string_view kind, absl::string_view key,
-                                 absl::string_view value, int64_t expected_revision) override;
-  absl::StatusOr<int64_t> Delete(absl::string_view kind, absl::string_view key,
-                                 int64_t expected_revision) override;
   absl::StatusOr<std::vector<WriteResult>> Apply(const std::vector<Write>& writes) override;
   absl::StatusOr<ListPage> List(absl::string_view kind, const ListOptions& options) override;
   absl::StatusOr<std::vector<Record>> ListAll(absl::string_view kind) override;
@@ -104,8 +98,6 @@ class SqliteStore final : public Store {
 
   static absl::StatusOr<Statements> Prepare(sqlite3* db, const std::string& path);
 
-  // A batch of one write, its result unwrapped (Create, Update, Delete).
-  absl::StatusOr<int64_t> ApplyOne(Write write);
   // One write inside Apply's transaction: reads the record's current revision (0 when absent),
   // lets CheckWrite refuse it (the inner status), else takes the next store revision and writes.
   // The outer status is a failed statement: the whole batch fails.

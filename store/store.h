@@ -104,21 +104,24 @@ class Store {
   // The record (kind, key). NOT_FOUND when absent.
   virtual absl::StatusOr<Record> Get(absl::string_view kind, absl::string_view key) = 0;
 
+  // The single writes are batches of one (Apply), answered with that write's result; an
+  // implementation provides Apply only.
+  //
   // Creates (kind, key) with `value`; returns its revision. ALREADY_EXISTS when it exists.
-  virtual absl::StatusOr<int64_t> Create(absl::string_view kind, absl::string_view key,
-                                         absl::string_view value) = 0;
+  absl::StatusOr<int64_t> Create(absl::string_view kind, absl::string_view key,
+                                 absl::string_view value);
 
   // Replaces the value of (kind, key) if its revision is `expected_revision` (or unconditionally
   // with kAnyRevision); returns the new revision. NOT_FOUND when absent; ABORTED when the revision
   // is stale (the message gives both revisions), nothing written then.
-  virtual absl::StatusOr<int64_t> Update(absl::string_view kind, absl::string_view key,
-                                         absl::string_view value, int64_t expected_revision) = 0;
+  absl::StatusOr<int64_t> Update(absl::string_view kind, absl::string_view key,
+                                 absl::string_view value, int64_t expected_revision);
 
   // Deletes (kind, key) if its revision is `expected_revision` (or unconditionally with
   // kAnyRevision); returns the revision of the deletion. NOT_FOUND when absent; ABORTED when the
   // revision is stale.
-  virtual absl::StatusOr<int64_t> Delete(absl::string_view kind, absl::string_view key,
-                                         int64_t expected_revision) = 0;
+  absl::StatusOr<int64_t> Delete(absl::string_view kind, absl::string_view key,
+                                 int64_t expected_revision);
 
   // Applies `writes` in order as one durable unit (one transaction, one fsync: group commit). Each
   // write succeeds or is refused on its own exactly as its single call would be (INVALID_ARGUMENT,
@@ -141,6 +144,9 @@ class Store {
   // The revision of the last successful write to the store (0 for a new store). Never decreases,
   // including across restarts and deletions.
   virtual absl::StatusOr<int64_t> CurrentRevision() = 0;
+
+ private:
+  absl::StatusOr<int64_t> ApplyOne(Write write);
 };
 
 }  // namespace inplaced::store

@@ -383,7 +383,7 @@ RecreateEngine::DurableRef RecreateEngine::RemoveLocked(const Key& key, absl::st
 
 RecreateEngine::DurableRef RecreateEngine::QueueWriteLocked(store::Write write) {
   auto durable = std::make_shared<Durable>();
-  std::string what = absl::StrCat(write.key);
+  std::string what = write.key;
   committer_.Submit(std::move(write),
                     [durable, what = std::move(what)](const store::WriteResult& result) {
                       if (!result.ok()) {

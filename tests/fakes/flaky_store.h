@@ -1,7 +1,8 @@
 #pragma once
 
 // A MemoryStore whose writes fail while fail_writes is set: a full disk, a broken state file. Reads
-// always answer. A failing Apply fails as a whole batch (nothing written), like SqliteStore's.
+// always answer. A failing write (a batch, or a single write: a batch of one) fails whole, nothing
+// written, like SqliteStore's.
 
 #include <atomic>
 #include <cstdint>
@@ -16,21 +17,6 @@ class FlakyStore final : public store::Store {
  public:
   absl::StatusOr<store::Record> Get(absl::string_view kind, absl::string_view key) override {
     return inner_.Get(kind, key);
-  }
-  absl::StatusOr<int64_t> Create(absl::string_view kind, absl::string_view key,
-                                 absl::string_view value) override {
-    if (fail_writes) return Failure();
-    return inner_.Create(kind, key, value);
-  }
-  absl::StatusOr<int64_t> Update(absl::string_view kind, absl::string_view key,
-                                 absl::string_view value, int64_t expected_revision) override {
-    if (fail_writes) return Failure();
-    return inner_.Update(kind, key, value, expected_revision);
-  }
-  absl::StatusOr<int64_t> Delete(absl::string_view kind, absl::string_view key,
-                                 int64_t expected_revision) override {
-    if (fail_writes) return Failure();
-    return inner_.Delete(kind, key, expected_revision);
   }
   absl::StatusOr<std::vector<store::WriteResult>> Apply(
       const std::vector<store::Write>& writes) override {

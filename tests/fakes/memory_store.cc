@@ -44,28 +44,6 @@ absl::StatusOr<std::vector<store::WriteResult>> MemoryStore::Apply(
   return results;
 }
 
-absl::StatusOr<int64_t> MemoryStore::Create(absl::string_view kind, absl::string_view key,
-                                            absl::string_view value) {
-  absl::MutexLock lock(&mu_);
-  ++batches_;
-  return ApplyLocked(store::Write::Create(std::string(kind), std::string(key), std::string(value)));
-}
-
-absl::StatusOr<int64_t> MemoryStore::Update(absl::string_view kind, absl::string_view key,
-                                            absl::string_view value, int64_t expected_revision) {
-  absl::MutexLock lock(&mu_);
-  ++batches_;
-  return ApplyLocked(store::Write::Update(std::string(kind), std::string(key), std::string(value),
-                                          expected_revision));
-}
-
-absl::StatusOr<int64_t> MemoryStore::Delete(absl::string_view kind, absl::string_view key,
-                                            int64_t expected_revision) {
-  absl::MutexLock lock(&mu_);
-  ++batches_;
-  return ApplyLocked(store::Write::Delete(std::string(kind), std::string(key), expected_revision));
-}
-
 absl::StatusOr<store::ListPage> MemoryStore::List(absl::string_view kind,
                                                   const store::ListOptions& options) {
   RETURN_IF_ERROR(store::ValidateKind(kind));

@@ -24,12 +24,6 @@ class MemoryStore final : public store::Store {
   MemoryStore& operator=(const MemoryStore&) = delete;
 
   absl::StatusOr<store::Record> Get(absl::string_view kind, absl::string_view key) override;
-  absl::StatusOr<int64_t> Create(absl::string_view kind, absl::string_view key,
-                                 absl::string_view value) override;
-  absl::StatusOr<int64_t> Update(absl::string_view kind, absl::string_view key,
-                                 absl::string_view value, int64_t expected_revision) override;
-  absl::StatusOr<int64_t> Delete(absl::string_view kind, absl::string_view key,
-                                 int64_t expected_revision) override;
   absl::StatusOr<std::vector<store::WriteResult>> Apply(
       const std::vector<store::Write>& writes) override;
   absl::StatusOr<store::ListPage> List(absl::string_view kind,
@@ -38,8 +32,8 @@ class MemoryStore final : public store::Store {
   absl::StatusOr<int64_t> Count(absl::string_view kind) override;
   absl::StatusOr<int64_t> CurrentRevision() override;
 
-  // The number of durable units written so far (each single write, each Apply batch): what would be
-  // an fsync each in SqliteStore. Lets tests see group commit.
+  // The number of durable units written so far (each Apply batch, single writes included): what
+  // would be an fsync each in SqliteStore. Lets tests see group commit.
   int64_t batches() {
     absl::MutexLock lock(&mu_);
     return batches_;

@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_runtime.h"
+#include "tests/fakes/flaky_store.h"
 #include "tests/fakes/kubelet_standin.h"
 #include "tests/fakes/memory_store.h"
 #include "tests/support/status_matchers.h"
@@ -121,6 +122,14 @@ class EngineEnv {
     // Shutdown cancels running hooks at once unless a test gives them a bound.
     options.shutdown_hook_timeout = absl::ZeroDuration();
     return options;
+  }
+
+  // Replaces the store with a FlakyStore (before StartEngine) and returns it.
+  fakes::FlakyStore& UseFlakyStore() {
+    auto flaky = std::make_unique<fakes::FlakyStore>();
+    fakes::FlakyStore& store = *flaky;
+    store_ = std::move(flaky);
+    return store;
   }
 
   // Builds (or rebuilds, as a restarted daemon would) the engine over the same store and runtime.

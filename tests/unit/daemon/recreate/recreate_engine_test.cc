@@ -8,7 +8,6 @@
 #include "common/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/fakes/flaky_store.h"
 #include "tests/unit/daemon/recreate/engine_test_support.h"
 
 namespace inplaced::daemon {
@@ -809,9 +808,7 @@ TEST(RecreateEngineTest, WaitingOnMinStartedSecondsReadsTheNewInstanceOnce) {
 // starts only once the decision is durable.
 TEST(RecreateEngineTest, AKillStartsOnlyOnceItsDecisionIsDurableAndReadsDoNotWaitForTheStore) {
   EngineEnv env;
-  auto flaky = std::make_unique<fakes::FlakyStore>();
-  fakes::FlakyStore& store = *flaky;
-  env.store_ = std::move(flaky);
+  fakes::FlakyStore& store = env.UseFlakyStore();
   env.RunPod({});
   env.StartEngine();
   ASSERT_OK(env.engine_->Create(NewCreate("r", {"a"})).status());
@@ -841,9 +838,7 @@ TEST(RecreateEngineTest, ACallAnswersUnavailableWhenItsChangeIsNotDurableInTime)
   RecreateEngineOptions options = EngineEnv::DefaultOptions();
   options.store_write_timeout = absl::Milliseconds(50);
   EngineEnv env(fakes::RuntimeProfile::Containerd16(), options);
-  auto flaky = std::make_unique<fakes::FlakyStore>();
-  fakes::FlakyStore& store = *flaky;
-  env.store_ = std::move(flaky);
+  fakes::FlakyStore& store = env.UseFlakyStore();
   env.RunPod({});
   env.StartEngine();
   store.fail_writes = true;
