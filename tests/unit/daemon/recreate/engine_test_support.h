@@ -136,7 +136,7 @@ class EngineEnv {
 
   static RecreateEngineOptions DefaultOptions() {
     RecreateEngineOptions options;
-    options.kill_workers = 4;
+    options.max_concurrent_kills = 4;
     options.use_event_stream = false;
     // Shutdown cancels running hooks at once unless a test gives them a bound.
     options.shutdown_hook_timeout = absl::ZeroDuration();
