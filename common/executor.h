@@ -1,7 +1,7 @@
 #pragma once
 
-// Executors: where the engines run their side effects (the recreate engine's kills, the puller's
-// pulls), off the thread that decided them.
+// Executors: where the puller runs its pulls, off the thread that decided them. (The recreate
+// engine's kills hold no thread: they are chains of asynchronous calls, recreate_kills.cc.)
 //
 // `Executor` is the seam the engines depend on; `ThreadPoolExecutor` is today's implementation, a
 // fixed set of worker threads. The interface says nothing about threads, so a later implementation

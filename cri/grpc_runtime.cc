@@ -7,6 +7,7 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
+#include <grpcpp/support/client_callback.h>
 #include <grpcpp/support/sync_stream.h>
 
 #include "absl/strings/str_cat.h"
@@ -114,13 +115,32 @@ GrpcRuntime::GrpcRuntime(std::shared_ptr<grpc::Channel> channel, GrpcRuntimeOpti
       runtime_stub_(criv1::RuntimeService::NewStub(channel_)),
       image_stub_(criv1::ImageService::NewStub(channel_)) {}
 
+void GrpcRuntime::Prepare(const CallOptions& call_options, grpc::ClientContext* context) {
+  if (call_options.timeout.has_value() && *call_options.timeout < kLongestDeadline) {
+    context->set_deadline(absl::ToChronoTime(absl::Now() + *call_options.timeout));
+  }
+  if (call_options.wait_for_ready) context->set_wait_for_ready(true);
+}
+
+std::optional<absl::Duration> GrpcRuntime::StopTimeout(
+    const criv1::StopContainerRequest& request) const {
+  // The deadline covers the grace period plus the request timeout: a deadline shorter than the
+  // grace makes containerd return the context error without ever sending SIGKILL (cri-reference
+  // §3.3).
+  return options_.request_timeout + SecondsOrZero(request.timeout());
+}
+
+std::optional<absl::Duration> GrpcRuntime::ExecTimeout(
+    const criv1::ExecSyncRequest& request) const {
+  // Like cri-client: timeout 0 means "run until it ends", so no deadline, only cancellation.
+  if (request.timeout() <= 0) return std::nullopt;
+  return options_.request_timeout + absl::Seconds(request.timeout());
+}
+
 template <typename InvokeFn>
 grpc::Status GrpcRuntime::Invoke(const CallOptions& call_options, InvokeFn invoke) {
   grpc::ClientContext context;
-  if (call_options.timeout.has_value() && *call_options.timeout < kLongestDeadline) {
-    context.set_deadline(absl::ToChronoTime(absl::Now() + *call_options.timeout));
-  }
-  if (call_options.wait_for_ready) context.set_wait_for_ready(true);
+  Prepare(call_options, &context);
   int registration = -1;
   if (call_options.cancel != nullptr) {
     // If the token is already cancelled the callback runs now; ClientContext then cancels the call
@@ -179,12 +199,10 @@ absl::Status GrpcRuntime::StopContainer(const criv1::StopContainerRequest& reque
 
 absl::Status GrpcRuntime::StopContainerCancellable(const criv1::StopContainerRequest& request,
                                                    Cancellation* cancel) {
-  // The deadline covers the grace period plus the request timeout: a deadline shorter than the
-  // grace makes containerd return the context error without ever sending SIGKILL (cri-reference
-  // §3.3). A cancellation (TryCancel) only ends our wait: containerd goes on with the stop.
+  // A cancellation (TryCancel) only ends our wait: containerd goes on with the stop.
   criv1::StopContainerResponse response;
   const grpc::Status status = Invoke(
-      CallOptions{options_.request_timeout + SecondsOrZero(request.timeout()), cancel},
+      CallOptions{StopTimeout(request), cancel},
       [&](grpc::ClientContext* c) { return runtime_stub_->StopContainer(c, request, &response); });
   // containerd answers NOT_FOUND for unknown ids before 1.6.35/1.7.21 (cri/errors.h).
   return FromGrpcStatusIdempotent(status, "StopContainer");
@@ -222,18 +240,81 @@ absl::StatusOr<criv1::ContainerStatusResponse> GrpcRuntime::ContainerStatus(
 
 absl::StatusOr<criv1::ExecSyncResponse> GrpcRuntime::ExecSync(const criv1::ExecSyncRequest& request,
                                                               Cancellation* cancel) {
-  // Like cri-client: timeout 0 means "run until it ends", so no deadline, only cancellation.
   CallOptions call_options;
   call_options.cancel = cancel;
-  if (request.timeout() > 0) {
-    call_options.timeout = options_.request_timeout + absl::Seconds(request.timeout());
-  }
+  call_options.timeout = ExecTimeout(request);
   criv1::ExecSyncResponse response;
   const grpc::Status status = Invoke(call_options, [&](grpc::ClientContext* c) {
     return runtime_stub_->ExecSync(c, request, &response);
   });
   if (!status.ok()) return FromGrpcStatus(status, "ExecSync");
   return response;
+}
+
+namespace {
+
+// One asynchronous unary call: everything gRPC reads or writes until the completion runs lives
+// here, on the heap, owned by the completion (which frees it before running the caller's `done`).
+template <typename Request, typename Response>
+struct AsyncCall {
+  grpc::ClientContext context;
+  Request request;
+  Response response;
+  Cancellation* cancel = nullptr;
+  int registration = -1;
+
+  // Registers TryCancel on `token` (may be null); an already cancelled token cancels the call as
+  // soon as it starts.
+  void RegisterCancel(Cancellation* token) {
+    cancel = token;
+    if (cancel != nullptr) registration = cancel->Register([this] { context.TryCancel(); });
+  }
+  // In the completion, before the call state dies: once Unregister() returned no TryCancel runs.
+  void UnregisterCancel() {
+    if (cancel != nullptr) cancel->Unregister(registration);
+  }
+};
+
+}  // namespace
+
+void GrpcRuntime::StopContainerAsync(const criv1::StopContainerRequest& request,
+                                     Cancellation* cancel, std::function<void(absl::Status)> done) {
+  using Call = AsyncCall<criv1::StopContainerRequest, criv1::StopContainerResponse>;
+  auto call = std::make_unique<Call>();
+  call->request = request;
+  Prepare(CallOptions{StopTimeout(request)}, &call->context);
+  call->RegisterCancel(cancel);
+  Call* raw = call.release();
+  runtime_stub_->async()->StopContainer(&raw->context, &raw->request, &raw->response,
+                                        [raw, done = std::move(done)](grpc::Status status) {
+                                          std::unique_ptr<Call> owned(raw);
+                                          owned->UnregisterCancel();
+                                          owned.reset();
+                                          // containerd answers NOT_FOUND for unknown ids before 1.6.35/1.7.21 (cri/errors.h).
+                                          done(FromGrpcStatusIdempotent(status, "StopContainer"));
+                                        });
+}
+
+void GrpcRuntime::ExecSyncAsync(const criv1::ExecSyncRequest& request, Cancellation* cancel,
+                                std::function<void(absl::StatusOr<criv1::ExecSyncResponse>)> done) {
+  using Call = AsyncCall<criv1::ExecSyncRequest, criv1::ExecSyncResponse>;
+  auto call = std::make_unique<Call>();
+  call->request = request;
+  Prepare(CallOptions{ExecTimeout(request)}, &call->context);
+  call->RegisterCancel(cancel);
+  Call* raw = call.release();
+  runtime_stub_->async()->ExecSync(
+      &raw->context, &raw->request, &raw->response,
+      [raw, done = std::move(done)](grpc::Status status) {
+        std::unique_ptr<Call> owned(raw);
+        owned->UnregisterCancel();
+        absl::StatusOr<criv1::ExecSyncResponse> result =
+            status.ok()
+                ? absl::StatusOr<criv1::ExecSyncResponse>(std::move(owned->response))
+                : absl::StatusOr<criv1::ExecSyncResponse>(FromGrpcStatus(status, "ExecSync"));
+        owned.reset();
+        done(std::move(result));
+      });
 }
 
 absl::StatusOr<criv1::PullImageResponse> GrpcRuntime::PullImage(

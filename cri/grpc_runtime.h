@@ -5,6 +5,7 @@
 #include <string>
 
 #include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
 
 #include "absl/time/time.h"
 #include "api/cri/runtime_v1.grpc.pb.h"
@@ -62,6 +63,13 @@ class GrpcRuntime final : public Runtime {
       const criv1::ContainerStatusRequest& request) override;
   absl::StatusOr<criv1::ExecSyncResponse> ExecSync(const criv1::ExecSyncRequest& request,
                                                    Cancellation* cancel) override;
+  // The callback API (stub->async()): the call's context, request and response live in one heap
+  // object owned by the completion; `cancel` is registered to TryCancel() the call and unregistered
+  // in the completion, before `done` runs (on a gRPC callback thread).
+  void StopContainerAsync(const criv1::StopContainerRequest& request, Cancellation* cancel,
+                          std::function<void(absl::Status)> done) override;
+  void ExecSyncAsync(const criv1::ExecSyncRequest& request, Cancellation* cancel,
+                     std::function<void(absl::StatusOr<criv1::ExecSyncResponse>)> done) override;
   // The stream has no deadline; stop it with ContainerEventStream::Cancel() or by destroying it.
   // Waits up to 1 s for the channel to connect, else UNAVAILABLE: a stream started on an
   // unconnected channel would fail only at its first Read, so OK could not mean "subscribed".
@@ -81,6 +89,12 @@ class GrpcRuntime final : public Runtime {
     Cancellation* cancel = nullptr;
     bool wait_for_ready = false;
   };
+
+  // Sets the deadline and wait-for-ready of `call_options` on `context`.
+  static void Prepare(const CallOptions& call_options, grpc::ClientContext* context);
+  // The deadline of StopContainer / ExecSync for `request` (unset: none).
+  std::optional<absl::Duration> StopTimeout(const criv1::StopContainerRequest& request) const;
+  std::optional<absl::Duration> ExecTimeout(const criv1::ExecSyncRequest& request) const;
 
   // Runs `invoke(ClientContext*)` with the deadline and cancellation of `call_options`.
   template <typename Invoke>

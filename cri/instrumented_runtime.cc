@@ -1,5 +1,7 @@
 #include "cri/instrumented_runtime.h"
 
+#include <utility>
+
 namespace inplaced::cri {
 namespace {
 
@@ -62,6 +64,29 @@ absl::StatusOr<criv1::ContainerStatusResponse> InstrumentedRuntime::ContainerSta
 absl::StatusOr<criv1::ExecSyncResponse> InstrumentedRuntime::ExecSync(
     const criv1::ExecSyncRequest& request, Cancellation* cancel) {
   return Timed("ExecSync", [&] { return runtime_.ExecSync(request, cancel); });
+}
+
+void InstrumentedRuntime::StopContainerAsync(const criv1::StopContainerRequest& request,
+                                             Cancellation* cancel,
+                                             std::function<void(absl::Status)> done) {
+  const absl::Time start = clock_.Now();
+  runtime_.StopContainerAsync(
+      request, cancel, [this, start, done = std::move(done)](absl::Status status) {
+        metrics_.CriCallFinished("StopContainer", status.code(), clock_.Now() - start);
+        done(std::move(status));
+      });
+}
+
+void InstrumentedRuntime::ExecSyncAsync(
+    const criv1::ExecSyncRequest& request, Cancellation* cancel,
+    std::function<void(absl::StatusOr<criv1::ExecSyncResponse>)> done) {
+  const absl::Time start = clock_.Now();
+  runtime_.ExecSyncAsync(
+      request, cancel,
+      [this, start, done = std::move(done)](absl::StatusOr<criv1::ExecSyncResponse> response) {
+        metrics_.CriCallFinished("ExecSync", response.status().code(), clock_.Now() - start);
+        done(std::move(response));
+      });
 }
 
 absl::StatusOr<std::unique_ptr<ContainerEventStream>> InstrumentedRuntime::GetContainerEvents() {

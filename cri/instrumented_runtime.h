@@ -7,6 +7,7 @@
 //
 // Thread-safe like the runtime it wraps. `runtime`, `metrics` and `clock` must outlive it.
 
+#include <functional>
 #include <memory>
 
 #include "common/clock.h"
@@ -36,6 +37,11 @@ class InstrumentedRuntime final : public Runtime {
       const criv1::ContainerStatusRequest& request) override;
   absl::StatusOr<criv1::ExecSyncResponse> ExecSync(const criv1::ExecSyncRequest& request,
                                                    Cancellation* cancel) override;
+  // Timed from the call to its `done` (reported just before `done` runs).
+  void StopContainerAsync(const criv1::StopContainerRequest& request, Cancellation* cancel,
+                          std::function<void(absl::Status)> done) override;
+  void ExecSyncAsync(const criv1::ExecSyncRequest& request, Cancellation* cancel,
+                     std::function<void(absl::StatusOr<criv1::ExecSyncResponse>)> done) override;
   // Counts the subscription call only (not the stream's lifetime).
   absl::StatusOr<std::unique_ptr<ContainerEventStream>> GetContainerEvents() override;
   absl::StatusOr<criv1::ImageStatusResponse> ImageStatus(

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "absl/status/status.h"
@@ -67,6 +68,22 @@ class Runtime {
   // aborts the call with CANCELLED.
   virtual absl::StatusOr<criv1::ExecSyncResponse> ExecSync(const criv1::ExecSyncRequest& request,
                                                            Cancellation* cancel) = 0;
+  // Asynchronous calls: they return at once, hold no thread while the runtime works (GrpcRuntime:
+  // gRPC's callback API), and run `done` exactly once with what the blocking call would have
+  // returned. `done` runs on an implementation thread (gRPC's callback threads, a fake's worker),
+  // or on the calling thread itself when the call fails before it starts: so a caller must not hold
+  // a lock that `done` takes while it calls these, and `done` must be short and must not block (it
+  // may start the next asynchronous call). `cancel` (may be null) must outlive the call (until
+  // `done` returned); once it fires the call ends soon with CANCELLED.
+  //
+  // StopContainer as StopContainerCancellable: same deadline and error mapping (idempotent for an
+  // absent container); a cancellation abandons the wait only (the runtime finishes the stop).
+  // Pure virtual on purpose: a decorator that forgot to forward it would not compile.
+  virtual void StopContainerAsync(const criv1::StopContainerRequest& request, Cancellation* cancel,
+                                  std::function<void(absl::Status)> done) = 0;
+  // ExecSync: same deadline (none when request.timeout() == 0), same answers.
+  virtual void ExecSyncAsync(const criv1::ExecSyncRequest& request, Cancellation* cancel,
+                             std::function<void(absl::StatusOr<criv1::ExecSyncResponse>)> done) = 0;
   // Subscribes to container events. OK means the subscription was sent to a reachable runtime (a
   // runtime without the stream, e.g. containerd 1.6, answers UNIMPLEMENTED on the first
   // Read/Finish); UNAVAILABLE when the runtime cannot be reached now.

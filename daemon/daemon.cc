@@ -224,6 +224,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   engine_options.use_event_stream = options.use_event_stream;
   engine_options.metrics = parts->metrics.get();
   engine_options.shutdown_hook_timeout = absl::Milliseconds(options.shutdown_hook_timeout_ms);
+  engine_options.max_concurrent_kills = options.max_concurrent_kills;
   absl::StatusOr<std::unique_ptr<RecreateEngine>> engine =
       RecreateEngine::Create(*parts->instrumented, parts->clock, *parts->store, *parts->prestop,
                              parts->hub, engine_options);

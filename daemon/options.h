@@ -26,6 +26,8 @@ struct DaemonOptions {
   int fast_poll_ms = 100;
   int slow_poll_ms = 1000;
   int shutdown_hook_timeout_ms = 10000;
+  // Kills (preStop + StopContainer) in flight at once; more wait in a FIFO (no thread per kill).
+  int max_concurrent_kills = 1000;
   std::string log_level = "info";
   // The node name NodeService reports; empty: $NODE_NAME, else the host name (daemon/node_name.h).
   std::string node_name;

@@ -139,6 +139,11 @@ const std::vector<Setting>& Table() {
                         "On SIGTERM, how long running preStop hooks may finish before they are "
                         "cancelled (reported INTERRUPTED)",
                         &O::shutdown_hook_timeout_ms, 0, 25000));
+    t->push_back(
+        Number("max_concurrent_kills", "--max-concurrent-kills", "INPLACED_MAX_CONCURRENT_KILLS",
+               "Most kills (preStop hook + StopContainer) in flight at once; more wait "
+               "in order (logged: recreate_kill_limit_reached). No thread is held per kill",
+               &O::max_concurrent_kills, 1, 100000));
     t->push_back(Text("log_level", "--log-level", "INPLACED_LOG_LEVEL",
                       "trace, debug, info, warn, error, critical or off", &O::log_level, LogLevel));
     t->push_back(Text("node_name", "--node-name", "INPLACED_NODE_NAME",

@@ -1,8 +1,11 @@
 #include "daemon/prestop/cri_prestop_runner.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/curl_handle.h"
@@ -29,22 +32,20 @@ PreStopResult Result(api::PreStopOutcome outcome, std::string message) {
 
 PreStopResult Cancelled() { return Result(api::PRE_STOP_OUTCOME_FAILED, "cancelled"); }
 
-PreStopResult RunExec(cri::Runtime& runtime, const api::ExecAction& action,
-                      const PreStopTarget& target, const HookBudget& budget, absl::Duration slack) {
-  if (action.command().empty()) return Result(api::PRE_STOP_OUTCOME_FAILED, "exec: empty command");
+// The request of an exec hook: whole seconds left, rounded down so the runtime gives up by the
+// deadline; a 0 would mean "no timeout", so at least 1.
+cri::criv1::ExecSyncRequest ExecRequest(const api::ExecAction& action, const PreStopTarget& target,
+                                        const HookBudget& budget) {
   cri::criv1::ExecSyncRequest request;
   request.set_container_id(target.container_id);
   request.mutable_cmd()->CopyFrom(action.command());
-  // Whole seconds, rounded down so the runtime gives up by the deadline; a 0 would mean "no
-  // timeout".
   request.set_timeout(std::max<int64_t>(1, absl::ToInt64Seconds(budget.Remaining())));
-  absl::StatusOr<cri::criv1::ExecSyncResponse> response;
-  bool abandoned = false;
-  {
-    ExecWatchdog watchdog(budget.cancel, budget.Remaining() + slack);
-    response = runtime.ExecSync(request, watchdog.token());
-    abandoned = watchdog.expired();
-  }
+  return request;
+}
+
+// The outcome of an exec hook from the runtime's answer; `abandoned`: the watchdog ended the call.
+PreStopResult ExecOutcome(const absl::StatusOr<cri::criv1::ExecSyncResponse>& response,
+                          const HookBudget& budget, bool abandoned) {
   if (budget.Cancelled()) return Cancelled();
   if (abandoned) {
     return Result(api::PRE_STOP_OUTCOME_TIMED_OUT,
@@ -124,6 +125,29 @@ const char* ActionName(const api::LifecycleHandler& handler) {
   return "none";
 }
 
+// The hooks that have no asynchronous form, run to their end on the calling (hook) thread.
+PreStopResult RunBlockingHook(cri::Runtime& runtime, const api::LifecycleHandler& handler,
+                              const PreStopTarget& target, const HookBudget& budget) {
+  switch (handler.action_case()) {
+    case api::LifecycleHandler::kHttpGet: {
+      auto endpoint = ResolveEndpoint(runtime, handler.http_get(), "httpGet", target);
+      return endpoint.ok()
+                 ? RunHttpGet(handler.http_get(), endpoint->first, endpoint->second, budget)
+                 : Result(api::PRE_STOP_OUTCOME_FAILED, std::string(endpoint.status().message()));
+    }
+    case api::LifecycleHandler::kTcpSocket: {
+      auto endpoint = ResolveEndpoint(runtime, handler.tcp_socket(), "tcpSocket", target);
+      return endpoint.ok()
+                 ? RunTcpSocket(endpoint->first, endpoint->second, budget)
+                 : Result(api::PRE_STOP_OUTCOME_FAILED, std::string(endpoint.status().message()));
+    }
+    case api::LifecycleHandler::kSleep:
+      return RunSleep(handler.sleep(), budget);
+    default:
+      return Result(api::PRE_STOP_OUTCOME_FAILED, "preStop handler has no action");
+  }
+}
+
 }  // namespace
 
 CriPreStopRunner::CriPreStopRunner(cri::Runtime& runtime, Clock& clock,
@@ -132,49 +156,81 @@ CriPreStopRunner::CriPreStopRunner(cri::Runtime& runtime, Clock& clock,
   EnsureCurlGlobalInit();
 }
 
-PreStopResult CriPreStopRunner::Run(const api::LifecycleHandler& handler,
-                                    const PreStopTarget& target, absl::Time deadline,
-                                    Cancellation* cancel) {
+CriPreStopRunner::~CriPreStopRunner() = default;
+
+void CriPreStopRunner::Start(const api::LifecycleHandler& handler, const PreStopTarget& target,
+                             absl::Time deadline, Cancellation* cancel, Done done) {
   const HookBudget budget{&clock_, deadline, cancel};
-  const absl::Time start = clock_.Now();
-  PreStopResult result;
-  if (budget.Cancelled()) {
-    result = Cancelled();
-  } else if (budget.Expired()) {
-    result = Result(api::PRE_STOP_OUTCOME_TIMED_OUT, "deadline passed before the hook started");
-  } else {
-    switch (handler.action_case()) {
-      case api::LifecycleHandler::kExec:
-        result = RunExec(runtime_, handler.exec(), target, budget, options_.exec_slack);
-        break;
-      case api::LifecycleHandler::kHttpGet: {
-        auto endpoint = ResolveEndpoint(runtime_, handler.http_get(), "httpGet", target);
-        result =
-            endpoint.ok()
-                ? RunHttpGet(handler.http_get(), endpoint->first, endpoint->second, budget)
-                : Result(api::PRE_STOP_OUTCOME_FAILED, std::string(endpoint.status().message()));
-        break;
-      }
-      case api::LifecycleHandler::kTcpSocket: {
-        auto endpoint = ResolveEndpoint(runtime_, handler.tcp_socket(), "tcpSocket", target);
-        result = endpoint.ok() ? RunTcpSocket(endpoint->first, endpoint->second, budget)
-                               : Result(api::PRE_STOP_OUTCOME_FAILED,
-                                        std::string(endpoint.status().message()));
-        break;
-      }
-      case api::LifecycleHandler::kSleep:
-        result = RunSleep(handler.sleep(), budget);
-        break;
-      case api::LifecycleHandler::ACTION_NOT_SET:
-        result = Result(api::PRE_STOP_OUTCOME_FAILED, "preStop handler has no action");
-        break;
-    }
-  }
   // Debug: the engine logs the outcome with the request's context.
-  spdlog::debug("prestop_done container={} action={} outcome={} elapsed={}", target.container_id,
-                ActionName(handler), api::PreStopOutcome_Name(result.outcome),
-                absl::FormatDuration(clock_.Now() - start));
-  return result;
+  Done finish = [this, action = ActionName(handler), container_id = target.container_id,
+                 start = clock_.Now(), done = std::move(done)](PreStopResult result) {
+    spdlog::debug("prestop_done container={} action={} outcome={} elapsed={}", container_id, action,
+                  api::PreStopOutcome_Name(result.outcome),
+                  absl::FormatDuration(clock_.Now() - start));
+    done(std::move(result));
+  };
+  if (budget.Cancelled()) {
+    finish(Cancelled());
+    return;
+  }
+  if (budget.Expired()) {
+    finish(Result(api::PRE_STOP_OUTCOME_TIMED_OUT, "deadline passed before the hook started"));
+    return;
+  }
+  switch (handler.action_case()) {
+    case api::LifecycleHandler::kExec:
+      StartExec(handler.exec(), target, budget, std::move(finish));
+      return;
+    case api::LifecycleHandler::kHttpGet:
+    case api::LifecycleHandler::kTcpSocket:
+    case api::LifecycleHandler::kSleep:
+      // A thread each (see HookThreads): bounded by the kill limit, and rare.
+      threads_.Spawn([this, handler, target, budget, finish = std::move(finish)] {
+        finish(RunBlockingHook(runtime_, handler, target, budget));
+      });
+      return;
+    case api::LifecycleHandler::ACTION_NOT_SET:
+      break;
+  }
+  finish(Result(api::PRE_STOP_OUTCOME_FAILED, "preStop handler has no action"));
+}
+
+void CriPreStopRunner::StartExec(const api::ExecAction& action, const PreStopTarget& target,
+                                 const HookBudget& budget, Done done) {
+  if (action.command().empty()) {
+    done(Result(api::PRE_STOP_OUTCOME_FAILED, "exec: empty command"));
+    return;
+  }
+  // One exec in flight: its own token, cancelled by the caller's token or by the watchdog, whichever
+  // comes first. Owned by the completion; the forwarding callback and the watchdog entry are
+  // removed there before it dies.
+  struct ExecCall {
+    Cancellation linked;
+    Cancellation* outer = nullptr;
+    int outer_registration = -1;
+    std::atomic<bool> expired{false};
+    uint64_t watchdog = 0;
+  };
+  auto call = std::make_shared<ExecCall>();
+  ExecCall* raw = call.get();
+  const cri::criv1::ExecSyncRequest request = ExecRequest(action, target, budget);
+  call->outer = budget.cancel;
+  if (call->outer != nullptr) {
+    // Forwarding runs under the outer token's lock; `linked` is another token, so that is allowed.
+    call->outer_registration = call->outer->Register([raw] { raw->linked.Cancel(); });
+  }
+  call->watchdog = watchdog_.Schedule(budget.Remaining() + options_.exec_slack, [raw] {
+    raw->expired = true;
+    raw->linked.Cancel();
+  });
+  runtime_.ExecSyncAsync(request, &call->linked,
+                         [this, call, budget, done = std::move(done)](
+                             absl::StatusOr<cri::criv1::ExecSyncResponse> response) {
+                           watchdog_.Cancel(call->watchdog);
+                           if (call->outer != nullptr)
+                             call->outer->Unregister(call->outer_registration);
+                           done(ExecOutcome(response, budget, call->expired.load()));
+                         });
 }
 
 }  // namespace inplaced::daemon

@@ -5,6 +5,9 @@
 #include "common/cancellation.h"
 #include "common/clock.h"
 #include "cri/runtime.h"
+#include "daemon/prestop/exec_watchdog.h"
+#include "daemon/prestop/hook_budget.h"
+#include "daemon/prestop/hook_threads.h"
 #include "daemon/prestop/prestop_runner.h"
 
 namespace inplaced::daemon {
@@ -37,18 +40,31 @@ struct CriPreStopRunnerOptions {
 // by the watchdog, httpGet on libcurl's timeout and a progress callback that watches the Clock,
 // tcpSocket and sleep on polling the Clock.
 //
-// Thread-safe; `runtime` and `clock` are not owned and must outlive the runner.
+// Threads: an exec hook holds none (ExecSyncAsync; one watchdog thread serves every exec). httpGet,
+// tcpSocket and sleep hooks run on a thread each (HookThreads: bounded by the engine's kill limit,
+// and rare), joined at destruction. `done` runs on the runtime's callback thread, the hook's
+// thread, or inline in Start for a hook that ends before it starts.
+//
+// Thread-safe; `runtime` and `clock` are not owned and must outlive the runner, which must outlive
+// every hook it started (until their `done` returned).
 class CriPreStopRunner final : public PreStopRunner {
  public:
   CriPreStopRunner(cri::Runtime& runtime, Clock& clock, CriPreStopRunnerOptions options = {});
+  ~CriPreStopRunner() override;
 
-  PreStopResult Run(const ::inplaced::v1::LifecycleHandler& handler, const PreStopTarget& target,
-                    absl::Time deadline, Cancellation* cancel) override;
+  void Start(const ::inplaced::v1::LifecycleHandler& handler, const PreStopTarget& target,
+             absl::Time deadline, Cancellation* cancel, Done done) override;
 
  private:
+  void StartExec(const ::inplaced::v1::ExecAction& action, const PreStopTarget& target,
+                 const HookBudget& budget, Done done);
+
   cri::Runtime& runtime_;
   Clock& clock_;
   const CriPreStopRunnerOptions options_;
+  // Declared last: destroyed (joined) first, while the rest is still there.
+  ExecWatchdogTimer watchdog_;
+  HookThreads threads_;
 };
 
 }  // namespace inplaced::daemon

@@ -4,9 +4,12 @@
 // before it stops the container. CriPreStopRunner (cri_prestop_runner.h) is the implementation over
 // the CRI; kubelet_handler.h parses the hook and the container's ports from kubelet's annotations.
 
+#include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "api/inplaced/v1/recreate.pb.h"
 #include "common/cancellation.h"
@@ -29,8 +32,7 @@ struct PreStopResult {
   std::string message;  // failure / exec output tail / HTTP status; never secrets
 };
 
-// Runs one preStop hook; never throws; returns by `deadline` (TIMED_OUT then) or when `cancel`
-// fires.
+// Runs one preStop hook; never throws; ends by `deadline` (TIMED_OUT then) or when `cancel` fires.
 //
 // Outcomes: SUCCEEDED (exit code 0, HTTP 200-399, TCP connection made, sleep done), FAILED
 // (anything else, including a handler with no action and a cancellation, message "cancelled"; the
@@ -40,10 +42,30 @@ struct PreStopResult {
 // `cancel` may be null. Implementations are thread-safe: several hooks may run at once.
 class PreStopRunner {
  public:
+  using Done = std::function<void(PreStopResult)>;
+
   virtual ~PreStopRunner() = default;
-  virtual PreStopResult Run(const ::inplaced::v1::LifecycleHandler& handler,
-                            const PreStopTarget& target, absl::Time deadline,
-                            Cancellation* cancel) = 0;
+
+  // Starts the hook and returns at once (`handler` and `target` are copied). `done` runs exactly
+  // once with the result: on an implementation thread, or on the calling thread itself when the
+  // hook ends before it starts (cancelled, deadline passed, nothing to run) or its call fails at
+  // once. So the caller must not hold a lock `done` takes while it calls Start, and `done` must be
+  // short and must not block. `cancel` must outlive the hook (until `done` returned).
+  virtual void Start(const ::inplaced::v1::LifecycleHandler& handler, const PreStopTarget& target,
+                     absl::Time deadline, Cancellation* cancel, Done done) = 0;
+
+  // Blocking form: Start, then waits for `done` (tests, tools).
+  PreStopResult Run(const ::inplaced::v1::LifecycleHandler& handler, const PreStopTarget& target,
+                    absl::Time deadline, Cancellation* cancel) {
+    absl::Notification finished;
+    PreStopResult result;
+    Start(handler, target, deadline, cancel, [&finished, &result](PreStopResult answer) {
+      result = std::move(answer);
+      finished.Notify();
+    });
+    finished.WaitForNotification();
+    return result;
+  }
 };
 
 }  // namespace inplaced::daemon

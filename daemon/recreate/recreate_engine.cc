@@ -112,7 +112,6 @@ RecreateEngine::RecreateEngine(cri::Runtime& runtime, Clock& clock, store::Store
       metrics_(options.metrics != nullptr ? *options.metrics : NoMetrics()),
       parse_pre_stop_([](absl::string_view json) { return ParseKubeletPreStopHandler(json); }),
       committer_(store),
-      kills_(options.kill_workers),
       loop_(clock, [this](uint32_t wake_reasons) { return LoopTick(wake_reasons); }) {
   if (options_.use_event_stream) {
     ContainerEvents::Callbacks callbacks;
@@ -221,6 +220,13 @@ void RecreateEngine::Shutdown() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    // Kills waiting for a slot never start: they stay QUEUED, the next daemon starts them whole.
+    for (const KillJob& job : kill_fifo_) {
+      if (Entry* entry = FindJobLocked(job); entry != nullptr) {
+        entry->kills_in_flight.erase(job.action.container_name);
+      }
+    }
+    kill_fifo_.clear();
   }
   shutting_down_ = true;
   if (events_ != nullptr) events_->Shutdown();
@@ -246,9 +252,23 @@ void RecreateEngine::Shutdown() {
                  unfinished);
   }
   hooks_cancel_.Cancel();
-  kills_.Shutdown();
-  // Last: the kills' final steps are queued by now.
+  // Every kill chain ends soon now: hooks and stops are cancelled, no new step starts. Their last
+  // steps are queued on the committer while it still writes; bounded, since a chain may wait for a
+  // write a failing store holds back (the committer's shutdown answers it).
+  const auto no_kill_running = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return kills_running_ == 0;
+  };
+  {
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&no_kill_running), options_.store_write_timeout);
+  }
   committer_.Shutdown(options_.store_write_timeout);
+  {
+    // Every write is answered now and every call cancelled: the continuations still running end
+    // at once; none may touch the engine after Shutdown returns.
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(&no_kill_running));
+  }
   spdlog::info("recreate_engine_stopped");
 }
 
@@ -392,10 +412,38 @@ RecreateEngine::DurableRef RecreateEngine::QueueWriteLocked(store::Write write) 
                         spdlog::error("recreate_persist_failed key={} error=\"{}\"", what,
                                       result.status().ToString());
                       }
-                      durable->status = result.status();
-                      durable->done.Notify();
+                      FinishDurable(durable, result.status());
                     });
   return durable;
+}
+
+void RecreateEngine::FinishDurable(const DurableRef& write, absl::Status status) {
+  std::vector<std::function<void(absl::Status)>> continuations;
+  {
+    absl::MutexLock lock(&write->mu);
+    write->status = status;
+    write->finished = true;
+    continuations.swap(write->continuations);
+  }
+  write->done.Notify();
+  for (auto& next : continuations) next(status);
+}
+
+void RecreateEngine::WhenDurable(const DurableRef& write, std::function<void(absl::Status)> next) {
+  if (write == nullptr) {
+    next(absl::OkStatus());
+    return;
+  }
+  absl::Status status;
+  {
+    absl::MutexLock lock(&write->mu);
+    if (!write->finished) {
+      write->continuations.push_back(std::move(next));
+      return;
+    }
+    status = write->status;
+  }
+  next(status);
 }
 
 absl::Status RecreateEngine::AwaitDurable(const DurableRef& write) {
@@ -451,6 +499,7 @@ absl::Status RecreateEngine::Tick(uint32_t wake_reasons) {
     if (!filled.ok()) spdlog::debug("recreate_fill_status_failed error=\"{}\"", filled.ToString());
   }
 
+  std::vector<KillJob> start;
   {
     absl::MutexLock lock(&mu_);
     RETURN_IF_ERROR(CheckAcceptingLocked());
@@ -492,7 +541,10 @@ absl::Status RecreateEngine::Tick(uint32_t wake_reasons) {
     }
     fast_poll_ = fast;
     next_wake_ = next_wake;
+    start = TakeStartableKillsLocked();
   }
+  // Outside mu_: a kill's first continuation may run at once and take it.
+  StartKills(std::move(start));
   return absl::OkStatus();
 }
 

@@ -24,8 +24,16 @@
 // once per new container instance it follows (cri::StatusCache), then advances every request with
 // the pure state machine. The fast poll runs only while a kill or a restart is awaited; waits that
 // end at a known time (min_started_seconds, windows, deadlines) are timers. One request per pod runs at a time, strictly in creation order; requests of different
-// pods run in parallel. Kills run on a bounded executor (kill_workers threads) and report back to
-// the engine.
+// pods run in parallel.
+//
+// Kills: a kill is a chain of continuations, not a thread: (its decision durable) -> [PRESTOP_STARTED
+// committed -> durable -> PreStopRunner::Start -> result and STOP_SENT committed] -> durable ->
+// Runtime::StopContainerAsync -> result committed, the loop woken. Each "durable" is a callback of
+// the group committer (WhenDurable), each call asynchronous, so thousands of kills in flight (a
+// grace period each) hold no thread. The continuations run on the committer's, the runtime's or the
+// hook runner's threads: they only take mu_ briefly and start the next asynchronous step, never
+// under mu_. At most max_concurrent_kills kills run at once; more wait in a FIFO and start as
+// others end (`recreate_kill_limit_reached limit=N queued=M` is logged once per episode).
 //
 // Events: with use_event_stream, ContainerEvents (container_events.h) reads GetContainerEvents only
 // to wake the loop; the snapshot stays the source of truth.
@@ -48,6 +56,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -68,7 +78,6 @@
 #include "api/inplaced/v1/recreate.pb.h"
 #include "common/cancellation.h"
 #include "common/clock.h"
-#include "common/executor.h"
 #include "common/metrics.h"
 #include "common/tick_loop.h"
 #include "cri/runtime.h"
@@ -92,7 +101,9 @@ struct RecreateEngineOptions {
   int max_open_requests = 1000;  // not yet completed; more -> RESOURCE_EXHAUSTED
   absl::Duration fast_poll = absl::Milliseconds(100);  // while a request waits on a kill/restart
   absl::Duration slow_poll = absl::Seconds(1);         // otherwise
-  int kill_workers = 16;         // bounded executor for preStop + StopContainer
+  // Kills (preStop hook + StopContainer) in flight at once; more wait in a FIFO. No thread is held
+  // per kill, so the bound is generous: it only caps a runaway.
+  int max_concurrent_kills = 1000;
   bool use_event_stream = true;  // GetContainerEvents for early wake-ups when supported
   Metrics* metrics = nullptr;    // completions, kills, hooks, restarts; null: NoMetrics()
   // Shutdown lets running preStop hooks finish for this long, then cancels them (INTERRUPTED).
@@ -127,14 +138,14 @@ class RecreateEngine final : public RecreateManager {
   // never sends a second SIGTERM). Every persisted step is durable when it returns. Idempotent.
   void Shutdown();
   // One poll tick (see the file comment), for tests driving time with a FakeClock (no thread
-  // needed); returns once its writes are durable. Kills it decides run on the executor:
+  // needed); returns once its writes are durable. Kills it decides go on asynchronously:
   // WaitForKills() waits for them. Errors: the runtime's list errors (nothing advanced then);
   // UNAVAILABLE after Shutdown.
   absl::Status TickOnce();
   // Blocks until no kill is queued or running and their writes are durable (for tests; a kill
   // waiting on a FakeClock needs the test to advance the clock).
   void WaitForKills();
-  // Kills queued or running.
+  // Kills queued (beyond max_concurrent_kills) or running.
   size_t KillsInFlight();
   // The clock's time when the loop's last tick returned (absl::InfinitePast() before the first): a
   // liveness signal (a tick stuck in the runtime or the store shows as a last_tick falling behind).
@@ -192,12 +203,23 @@ class RecreateEngine final : public RecreateManager {
   };
 
   // One queued write of the committer: `done` is notified once it is durable (status OK) or was
-  // abandoned (shutdown with a failing store).
+  // abandoned (shutdown with a failing store), and the continuations added by WhenDurable run then.
   struct Durable {
     absl::Notification done;
     absl::Status status;  // written before done
+    absl::Mutex mu;
+    bool finished ABSL_GUARDED_BY(mu) = false;
+    std::vector<std::function<void(absl::Status)>> continuations ABSL_GUARDED_BY(mu);
   };
   using DurableRef = std::shared_ptr<Durable>;
+
+  // Runs `next` with the write's status once it is done: at once (on this thread) if it already is
+  // (or `write` is null: OK), else from the committer's callback, on the committer thread without
+  // its lock. So `next` must be short and never block: it takes mu_ briefly and starts asynchronous
+  // calls. Never called under mu_ (`next` may run here and take it).
+  static void WhenDurable(const DurableRef& write, std::function<void(absl::Status)> next);
+  // The committer's callback: records `status` and runs the continuations.
+  static void FinishDurable(const DurableRef& write, absl::Status status);
 
   struct Entry {
     ::inplaced::internal::RecreateRecord record;
@@ -219,6 +241,9 @@ class RecreateEngine final : public RecreateManager {
     KillAction action;
     DurableRef decided;  // the write that holds the kill's QUEUED (or resumed) step
   };
+  // A kill on its way (recreate_kills.cc): owned by its continuations.
+  struct KillRun;
+  using KillRunRef = std::shared_ptr<KillRun>;
 
   RecreateEngine(cri::Runtime& runtime, Clock& clock, store::Store& store, PreStopRunner& prestop,
                  WatchHub& hub, RecreateEngineOptions options);
@@ -236,14 +261,30 @@ class RecreateEngine final : public RecreateManager {
   // TickOnce, woken for `wake_reasons` (0: the poll interval or a timed wait ended).
   absl::Status Tick(uint32_t wake_reasons);
 
-  // Kills (recreate_kills.cc). Queues the kills a tick decided for `entry` (their steps are
-  // persisted); never blocks.
+  // Kills (recreate_kills.cc). Queues the kills a tick decided for `entry` in the kill FIFO (their
+  // steps are persisted); never blocks. The caller starts them, outside mu_, with
+  // StartKills(TakeStartableKillsLocked()).
   void DispatchKillsLocked(const Key& key, Entry& entry, std::vector<KillAction> kills)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void RunKill(const KillJob& job);
-  // Waits (outside mu_) until the kill step `write` is durable: true then; false when it was
-  // abandoned (shutting down with a failing store), and the kill ends without its side effect.
-  bool AwaitKillStep(const KillJob& job, const DurableRef& write);
+  // Takes from the FIFO the kills that may start now (below max_concurrent_kills, not stopping),
+  // counting them running; logs the limit when some have to wait.
+  std::vector<KillJob> TakeStartableKillsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StartKills(std::vector<KillJob> jobs) ABSL_LOCKS_EXCLUDED(mu_);
+  // The steps of one kill, each a continuation (none under mu_).
+  void OnKillDecided(const KillRunRef& run, const absl::Status& durable) ABSL_LOCKS_EXCLUDED(mu_);
+  void OnHookStartedDurable(const KillRunRef& run, const absl::Status& durable)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void OnHookDone(const KillRunRef& run, const PreStopResult& result) ABSL_LOCKS_EXCLUDED(mu_);
+  void OnStopSentDurable(const KillRunRef& run, const absl::Status& durable)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void OnStopDone(const KillRunRef& run, const absl::Status& stopped) ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether the kill step's write is durable; if not (abandoned: shutting down with a failing
+  // store), logs it and ends the kill without its side effect.
+  bool KillStepDurable(const KillRunRef& run, const absl::Status& durable) ABSL_LOCKS_EXCLUDED(mu_);
+  // Removes the kill from its entry's kills_in_flight and ends it.
+  void AbandonKill(const KillRunRef& run) ABSL_LOCKS_EXCLUDED(mu_);
+  // The kill's last touch of the engine: no longer running; starts the next queued kills.
+  void EndKill() ABSL_LOCKS_EXCLUDED(mu_);
 
   Entry* FindLocked(const Key& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The entry of `job` if it still exists as the same request instance.
@@ -319,9 +360,13 @@ class RecreateEngine final : public RecreateManager {
   // preStop hooks running now (Shutdown waits for them, up to shutdown_hook_timeout).
   absl::Mutex hooks_mu_ ABSL_ACQUIRED_AFTER(mu_);
   int hooks_running_ ABSL_GUARDED_BY(hooks_mu_) = 0;
-  // Declared before kills_: kills queue writes until they are joined.
+  // Kills decided but not started (over max_concurrent_kills), in order; and kills started whose
+  // chain has not ended (Shutdown waits for none to be left: their continuations touch the engine).
+  std::deque<KillJob> kill_fifo_ ABSL_GUARDED_BY(mu_);
+  int kills_running_ ABSL_GUARDED_BY(mu_) = 0;
+  // The limit was reached and logged; cleared once the FIFO is empty again (one line an episode).
+  bool kill_limit_logged_ ABSL_GUARDED_BY(mu_) = false;
   store::GroupCommitter committer_;
-  ThreadPoolExecutor kills_;
   TickLoop loop_;
   std::unique_ptr<ContainerEvents> events_;  // null without use_event_stream
 

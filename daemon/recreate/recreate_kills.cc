@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -9,8 +11,10 @@
 #include "daemon/recreate/recreate_engine.h"
 #include "spdlog/spdlog.h"
 
-// The recreate engine's kills: queueing the kills a tick decided on the executor, and running one
-// (preStop hook, then StopContainer), each step durable before the side effect it announces.
+// The recreate engine's kills: queueing the kills a tick decided (FIFO, max_concurrent_kills at a
+// time), and running one as a chain of continuations (preStop hook, then StopContainer), each step
+// durable before the side effect it announces. No continuation blocks or runs under mu_: each takes
+// it briefly, then starts the next asynchronous step (a write's durability, the hook, the stop).
 
 namespace inplaced::daemon {
 namespace {
@@ -32,159 +36,237 @@ const char* OutcomeLabel(api::PreStopOutcome outcome) {
 
 }  // namespace
 
+struct RecreateEngine::KillRun {
+  KillJob job;
+  // StopContainer's timeout.
+  int64_t timeout = 0;
+  // PRESTOP_STARTED's recorded time: the hook's deadline counts from it.
+  absl::Time hook_started_at;
+  // When the hook was started (its duration's metric).
+  absl::Time hook_start;
+};
+
 void RecreateEngine::DispatchKillsLocked(const Key& key, Entry& entry,
                                          std::vector<KillAction> kills) {
   for (KillAction& action : kills) {
-    const std::string container_name = action.container_name;
-    entry.kills_in_flight.insert(container_name);
-    // Queued at once: the kill starts once the write holding its step is durable (AwaitKillStep),
-    // while this tick goes on with the next requests; Submit never blocks.
-    const bool queued = kills_.Submit(
-        [this, job = KillJob{key, entry.record.request().metadata().uid(), entry.removed,
-                             std::move(action), entry.last_write}] { RunKill(job); });
-    // Not queued only once shut down (impossible while this tick holds mu_ with stopping_ false);
-    // the persisted step is resumed by the next start.
-    if (!queued) entry.kills_in_flight.erase(container_name);
+    entry.kills_in_flight.insert(action.container_name);
+    // Started by the caller once mu_ is released (TakeStartableKillsLocked, StartKills): a kill
+    // waits for the write holding its step, while this tick goes on with the next requests.
+    kill_fifo_.push_back(KillJob{key, entry.record.request().metadata().uid(), entry.removed,
+                                 std::move(action), entry.last_write});
   }
 }
 
-void RecreateEngine::RunKill(const KillJob& job) {
+std::vector<RecreateEngine::KillJob> RecreateEngine::TakeStartableKillsLocked() {
+  std::vector<KillJob> start;
+  const int limit = std::max(1, options_.max_concurrent_kills);
+  while (!stopping_ && !kill_fifo_.empty() && kills_running_ < limit) {
+    start.push_back(std::move(kill_fifo_.front()));
+    kill_fifo_.pop_front();
+    ++kills_running_;
+  }
+  if (kill_fifo_.empty()) {
+    kill_limit_logged_ = false;
+  } else if (!stopping_ && !kill_limit_logged_) {
+    kill_limit_logged_ = true;
+    spdlog::warn("recreate_kill_limit_reached limit={} queued={}", limit, kill_fifo_.size());
+  }
+  return start;
+}
+
+void RecreateEngine::StartKills(std::vector<KillJob> jobs) {
+  for (KillJob& job : jobs) {
+    auto run = std::make_shared<KillRun>();
+    run->job = std::move(job);
+    // Nothing happens before the decision is durable.
+    WhenDurable(run->job.decided,
+                [this, run](const absl::Status& durable) { OnKillDecided(run, durable); });
+  }
+}
+
+void RecreateEngine::OnKillDecided(const KillRunRef& run, const absl::Status& durable) {
+  if (!KillStepDurable(run, durable)) return;
+  const KillJob& job = run->job;
   const KillAction& action = job.action;
   const int index = action.container_index;
-  const auto finish = [&](Entry* entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (entry != nullptr) entry->kills_in_flight.erase(action.container_name);
-  };
-  // Nothing happens before the decision is durable.
-  if (!AwaitKillStep(job, job.decided)) return;
   // Deleted (or shutting down) before the kill started: no new kill after Delete returned, none
-  // during a shutdown (the step stays QUEUED: the next daemon starts it whole). Checked without
-  // mu_, so that kills start while a tick holds it.
+  // during a shutdown (the step stays QUEUED: the next daemon starts it whole).
   if (job.removed->load() || shutting_down_.load()) {
-    absl::MutexLock lock(&mu_);
-    finish(FindJobLocked(job));
+    AbandonKill(run);
     return;
   }
-  int64_t timeout = 0;
-  DurableRef stop_sent;  // null for a final kill (its step is already durable)
   if (action.pre_stop.has_value()) {
-    absl::Time started_at;
     DurableRef hook_started;
     {
       absl::MutexLock lock(&mu_);
       Entry* entry = FindJobLocked(job);
       if (entry == nullptr || stopping_) {
-        finish(entry);
-        return;
+        if (entry != nullptr) entry->kills_in_flight.erase(action.container_name);
+        hook_started = nullptr;
+      } else {
+        // PRESTOP_STARTED is durable before the hook starts, and only then.
+        internal::RecreateRecord record = entry->record;
+        if (MarkHookStarted(&record, index, clock_.Now())) {
+          hook_started = CommitLocked(job.key, *entry, std::move(record));
+          run->hook_started_at = FromProtoTime(entry->record.kills(index).started_at());
+          absl::MutexLock hooks_lock(&hooks_mu_);
+          ++hooks_running_;
+        } else {
+          entry->kills_in_flight.erase(action.container_name);
+        }
       }
-      // PRESTOP_STARTED is durable before the hook starts, and only then.
-      internal::RecreateRecord record = entry->record;
-      if (!MarkHookStarted(&record, index, clock_.Now())) {
-        finish(entry);
-        return;
-      }
-      hook_started = CommitLocked(job.key, *entry, std::move(record));
-      started_at = FromProtoTime(entry->record.kills(index).started_at());
-      absl::MutexLock hooks_lock(&hooks_mu_);
-      ++hooks_running_;
     }
-    if (!AwaitKillStep(job, hook_started)) {
-      absl::MutexLock hooks_lock(&hooks_mu_);
-      --hooks_running_;
+    if (hook_started == nullptr) {
+      EndKill();
       return;
     }
-    PreStopTarget target;
-    target.container_id = action.container_id;
-    target.pod_sandbox_id = action.pod_sandbox_id;
-    target.ports = action.ports;
-    const absl::Time deadline = started_at + absl::Seconds(action.grace_period_seconds);
-    spdlog::info("prestop_started ns={} name={} container={} id={} deadline={}", job.key.first,
-                 job.key.second, action.container_name, action.container_id,
-                 absl::FormatTime(deadline));
-    const absl::Time hook_start = clock_.Now();
-    const PreStopResult result = prestop_.Run(*action.pre_stop, target, deadline, &hooks_cancel_);
-    const absl::Duration hook_duration = clock_.Now() - hook_start;
-    // Cancelled only by a shutdown whose hook bound passed: the hook may or may not have done its
-    // work, so nothing is recorded; the next start reports it INTERRUPTED.
-    const bool interrupted = hooks_cancel_.IsCancelled();
+    WhenDurable(hook_started,
+                [this, run](const absl::Status& done) { OnHookStartedDurable(run, done); });
+    return;
+  }
+  if (action.final_kill) {
+    // Its step is already durable: StopContainer(timeout=0) at once.
+    run->timeout = 0;
+    OnStopSentDurable(run, absl::OkStatus());
+    return;
+  }
+  DurableRef stop_sent;
+  {
+    absl::MutexLock lock(&mu_);
+    Entry* entry = FindJobLocked(job);
+    if (entry != nullptr && !stopping_) {
+      // STOP_SENT (with when and which timeout) is durable before the call: it is never sent twice.
+      internal::RecreateRecord record = entry->record;
+      const std::optional<int64_t> stop_timeout = MarkStopSent(&record, index, clock_.Now());
+      if (stop_timeout.has_value()) {
+        stop_sent = CommitLocked(job.key, *entry, std::move(record));
+        run->timeout = *stop_timeout;
+      }
+    }
+    if (stop_sent == nullptr && entry != nullptr) {
+      entry->kills_in_flight.erase(action.container_name);
+    }
+  }
+  if (stop_sent == nullptr) {
+    EndKill();
+    return;
+  }
+  WhenDurable(stop_sent, [this, run](const absl::Status& done) { OnStopSentDurable(run, done); });
+}
+
+void RecreateEngine::OnHookStartedDurable(const KillRunRef& run, const absl::Status& durable) {
+  if (!durable.ok()) {
     {
       absl::MutexLock hooks_lock(&hooks_mu_);
       --hooks_running_;
     }
+    KillStepDurable(run, durable);
+    return;
+  }
+  const KillJob& job = run->job;
+  const KillAction& action = job.action;
+  PreStopTarget target;
+  target.container_id = action.container_id;
+  target.pod_sandbox_id = action.pod_sandbox_id;
+  target.ports = action.ports;
+  const absl::Time deadline = run->hook_started_at + absl::Seconds(action.grace_period_seconds);
+  spdlog::info("prestop_started ns={} name={} container={} id={} deadline={}", job.key.first,
+               job.key.second, action.container_name, action.container_id,
+               absl::FormatTime(deadline));
+  run->hook_start = clock_.Now();
+  prestop_.Start(*action.pre_stop, target, deadline, &hooks_cancel_,
+                 [this, run](PreStopResult result) { OnHookDone(run, result); });
+}
+
+void RecreateEngine::OnHookDone(const KillRunRef& run, const PreStopResult& result) {
+  const KillJob& job = run->job;
+  const KillAction& action = job.action;
+  const int index = action.container_index;
+  const absl::Duration hook_duration = clock_.Now() - run->hook_start;
+  // Cancelled only by a shutdown whose hook bound passed: the hook may or may not have done its
+  // work, so nothing is recorded; the next start reports it INTERRUPTED.
+  const bool interrupted = hooks_cancel_.IsCancelled();
+  {
+    absl::MutexLock hooks_lock(&hooks_mu_);
+    --hooks_running_;
+  }
+  DurableRef stop_sent;
+  {
     absl::MutexLock lock(&mu_);
     Entry* entry = FindJobLocked(job);
-    if (entry == nullptr) {
-      finish(entry);
-      return;
-    }
-    if (interrupted) {
+    if (entry != nullptr && interrupted) {
       spdlog::warn(
           "prestop_interrupted ns={} name={} container={} id={} reason=\"daemon shutting down; the "
           "hook is reported INTERRUPTED and not run again\"",
           job.key.first, job.key.second, action.container_name, action.container_id);
-      finish(entry);
-      return;
+    } else if (entry != nullptr) {
+      spdlog::info("prestop_finished ns={} name={} container={} outcome={} message=\"{}\"",
+                   job.key.first, job.key.second, action.container_name,
+                   api::PreStopOutcome_Name(result.outcome), LogSafe(result.message));
+      metrics_.PreStopFinished(OutcomeLabel(result.outcome), hook_duration);
+      internal::RecreateRecord record = entry->record;
+      ApplyPreStopResult(&record, index, result.outcome, result.message, clock_.Now());
+      // Shutting down: the hook's result is kept, the stop is left to the next daemon (it sends it
+      // with the rest of the grace period).
+      std::optional<int64_t> stop_timeout;
+      if (!stopping_) stop_timeout = MarkStopSent(&record, index, clock_.Now());
+      DurableRef written = CommitLocked(job.key, *entry, std::move(record));
+      if (stop_timeout.has_value()) {
+        stop_sent = std::move(written);
+        run->timeout = *stop_timeout;
+      }
     }
-    spdlog::info("prestop_finished ns={} name={} container={} outcome={} message=\"{}\"",
-                 job.key.first, job.key.second, action.container_name,
-                 api::PreStopOutcome_Name(result.outcome), LogSafe(result.message));
-    metrics_.PreStopFinished(OutcomeLabel(result.outcome), hook_duration);
-    internal::RecreateRecord record = entry->record;
-    ApplyPreStopResult(&record, index, result.outcome, result.message, clock_.Now());
-    // Shutting down: the hook's result is kept, the stop is left to the next daemon (it sends it
-    // with the rest of the grace period).
-    std::optional<int64_t> stop_timeout;
-    if (!stopping_) stop_timeout = MarkStopSent(&record, index, clock_.Now());
-    stop_sent = CommitLocked(job.key, *entry, std::move(record));
-    if (!stop_timeout.has_value()) {
-      finish(entry);
-      return;
+    if (stop_sent == nullptr && entry != nullptr) {
+      entry->kills_in_flight.erase(action.container_name);
     }
-    timeout = *stop_timeout;
-  } else if (action.final_kill) {
-    timeout = 0;
-  } else {
-    absl::MutexLock lock(&mu_);
-    Entry* entry = FindJobLocked(job);
-    if (entry == nullptr || stopping_) {
-      finish(entry);
-      return;
-    }
-    // STOP_SENT (with when and which timeout) is durable before the call: it is never sent twice.
-    internal::RecreateRecord record = entry->record;
-    const std::optional<int64_t> stop_timeout = MarkStopSent(&record, index, clock_.Now());
-    if (!stop_timeout.has_value()) {
-      finish(entry);
-      return;
-    }
-    stop_sent = CommitLocked(job.key, *entry, std::move(record));
-    timeout = *stop_timeout;
   }
+  if (stop_sent == nullptr) {
+    EndKill();
+    return;
+  }
+  WhenDurable(stop_sent, [this, run](const absl::Status& done) { OnStopSentDurable(run, done); });
+}
+
+void RecreateEngine::OnStopSentDurable(const KillRunRef& run, const absl::Status& durable) {
   // STOP_SENT is durable before the call.
-  if (!AwaitKillStep(job, stop_sent)) return;
+  if (!KillStepDurable(run, durable)) return;
+  const KillJob& job = run->job;
+  const KillAction& action = job.action;
   spdlog::info("container_killed ns={} name={} container={} id={} grace={} timeout={}{}",
                job.key.first, job.key.second, action.container_name, action.container_id,
-               action.grace_period_seconds, timeout,
+               action.grace_period_seconds, run->timeout,
                action.final_kill ? " (the stop sent by an earlier daemon timed out)" : "");
   ::runtime::v1::StopContainerRequest stop;
   stop.set_container_id(action.container_id);
-  stop.set_timeout(timeout);
+  stop.set_timeout(run->timeout);
   // A container removed since the snapshot answers OK: cri::Runtime's Stop is idempotent for absent
   // containers (cri/errors.h absorbs the containerd releases that answer NOT_FOUND), so it counts
   // as stopped like any other.
   if (stops_cancel_.IsCancelled() && !action.final_kill) {
     // The shutdown began between the STOP_SENT commit and the call: it is not sent, so the next
     // daemon sends it (with the rest of the grace) instead of waiting for a stop never received.
-    absl::MutexLock lock(&mu_);
-    Entry* entry = FindJobLocked(job);
-    if (entry != nullptr) {
-      internal::RecreateRecord record = entry->record;
-      MarkStopNotSent(&record, index);
-      CommitLocked(job.key, *entry, std::move(record));
+    {
+      absl::MutexLock lock(&mu_);
+      Entry* entry = FindJobLocked(job);
+      if (entry != nullptr) {
+        internal::RecreateRecord record = entry->record;
+        MarkStopNotSent(&record, action.container_index);
+        CommitLocked(job.key, *entry, std::move(record));
+        entry->kills_in_flight.erase(action.container_name);
+      }
     }
-    finish(entry);
+    EndKill();
     return;
   }
-  const absl::Status stopped = runtime_.StopContainerCancellable(stop, &stops_cancel_);
+  // No thread waits for the grace period: the runtime calls back (stops_cancel_ abandons the wait
+  // at shutdown; the runtime finishes the stop).
+  runtime_.StopContainerAsync(stop, &stops_cancel_,
+                              [this, run](absl::Status stopped) { OnStopDone(run, stopped); });
+}
+
+void RecreateEngine::OnStopDone(const KillRunRef& run, const absl::Status& stopped) {
+  const KillJob& job = run->job;
+  const KillAction& action = job.action;
   if (stops_cancel_.IsCancelled()) {
     // Shutting down: the runtime finishes this stop by itself; the next daemon sees STOP_SENT and
     // waits for its timeout (never a second SIGTERM).
@@ -192,8 +274,7 @@ void RecreateEngine::RunKill(const KillJob& job) {
         "container_kill_abandoned ns={} name={} container={} id={} (shutting down; the runtime "
         "finishes the stop)",
         job.key.first, job.key.second, action.container_name, action.container_id);
-    absl::MutexLock lock(&mu_);
-    finish(FindJobLocked(job));
+    AbandonKill(run);
     return;
   }
   if (stopped.code() == absl::StatusCode::kUnavailable) {
@@ -205,14 +286,17 @@ void RecreateEngine::RunKill(const KillJob& job) {
         job.key.first, job.key.second, action.container_name, action.container_id,
         stopped.ToString());
     metrics_.KillFinished("deferred");
-    absl::MutexLock lock(&mu_);
-    Entry* entry = FindJobLocked(job);
-    if (entry != nullptr && !action.final_kill) {
-      internal::RecreateRecord record = entry->record;
-      MarkStopNotSent(&record, index);
-      CommitLocked(job.key, *entry, std::move(record));
+    {
+      absl::MutexLock lock(&mu_);
+      Entry* entry = FindJobLocked(job);
+      if (entry != nullptr && !action.final_kill) {
+        internal::RecreateRecord record = entry->record;
+        MarkStopNotSent(&record, action.container_index);
+        CommitLocked(job.key, *entry, std::move(record));
+      }
+      if (entry != nullptr) entry->kills_in_flight.erase(action.container_name);
     }
-    finish(entry);
+    EndKill();
     return;
   }
   metrics_.KillFinished(stopped.ok() ? "stopped" : "failed");
@@ -226,36 +310,62 @@ void RecreateEngine::RunKill(const KillJob& job) {
     Entry* entry = FindJobLocked(job);
     if (entry != nullptr) {
       internal::RecreateRecord record = entry->record;
-      ApplyStopResult(&record, index, stopped, clock_.Now());
+      ApplyStopResult(&record, action.container_index, stopped, clock_.Now());
       CommitLocked(job.key, *entry, std::move(record));
+      entry->kills_in_flight.erase(action.container_name);
     }
-    finish(entry);
   }
   Wake(kWakeKill);
+  EndKill();
 }
 
-bool RecreateEngine::AwaitKillStep(const KillJob& job, const DurableRef& write) {
-  if (write == nullptr) return true;
-  // Not bounded: the committer answers every write, at the latest when Shutdown abandons it.
-  write->done.WaitForNotification();
-  if (write->status.ok()) return true;
+bool RecreateEngine::KillStepDurable(const KillRunRef& run, const absl::Status& durable) {
+  if (durable.ok()) return true;
+  const KillJob& job = run->job;
   spdlog::warn(
       "container_kill_not_started ns={} name={} container={} id={} (its step was not persisted: "
       "{}; the next daemon resumes from the stored step)",
       job.key.first, job.key.second, job.action.container_name, job.action.container_id,
-      write->status.ToString());
-  absl::MutexLock lock(&mu_);
-  if (Entry* entry = FindJobLocked(job); entry != nullptr) {
-    entry->kills_in_flight.erase(job.action.container_name);
-  }
+      durable.ToString());
+  AbandonKill(run);
   return false;
 }
 
+void RecreateEngine::AbandonKill(const KillRunRef& run) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (Entry* entry = FindJobLocked(run->job); entry != nullptr) {
+      entry->kills_in_flight.erase(run->job.action.container_name);
+    }
+  }
+  EndKill();
+}
+
+void RecreateEngine::EndKill() {
+  std::vector<KillJob> start;
+  {
+    absl::MutexLock lock(&mu_);
+    --kills_running_;
+    start = TakeStartableKillsLocked();
+  }
+  // After the last EndKill of a shutdown nothing here touches the engine (`start` is empty then).
+  StartKills(std::move(start));
+}
+
 void RecreateEngine::WaitForKills() {
-  kills_.WaitIdle();
+  {
+    absl::MutexLock lock(&mu_);
+    const auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return kill_fifo_.empty() && kills_running_ == 0;
+    };
+    mu_.Await(absl::Condition(&idle));
+  }
   committer_.Flush();
 }
 
-size_t RecreateEngine::KillsInFlight() { return kills_.Pending(); }
+size_t RecreateEngine::KillsInFlight() {
+  absl::MutexLock lock(&mu_);
+  return kill_fifo_.size() + static_cast<size_t>(kills_running_);
+}
 
 }  // namespace inplaced::daemon

@@ -28,11 +28,58 @@ FakeRuntime::FakeRuntime(Clock& clock, RuntimeProfile profile, uint64_t seed)
 }
 
 FakeRuntime::~FakeRuntime() {
+  std::map<uint64_t, std::thread> threads;
+  {
+    absl::MutexLock lock(&async_mu_);
+    threads.swap(async_threads_);
+  }
+  for (auto& [serial, thread] : threads) thread.join();
   absl::MutexLock lock(&mu_);
   for (auto& weak : subscribers_) {
     if (auto queue = weak.lock()) queue->Close();
   }
   if (shared_queue_) shared_queue_->Close();
+}
+
+void FakeRuntime::SpawnAsync(std::function<void()> work) {
+  std::vector<std::thread> finished;
+  {
+    absl::MutexLock lock(&async_mu_);
+    for (const uint64_t serial : async_finished_) {
+      auto it = async_threads_.find(serial);
+      if (it == async_threads_.end()) continue;
+      finished.push_back(std::move(it->second));
+      async_threads_.erase(it);
+    }
+    async_finished_.clear();
+    const uint64_t serial = next_async_++;
+    ++async_in_flight_;
+    // Inserted before the thread can take async_mu_ to report its end.
+    async_threads_.emplace(serial, std::thread([this, serial, work = std::move(work)] {
+                             work();
+                             absl::MutexLock lock(&async_mu_);
+                             async_finished_.push_back(serial);
+                             --async_in_flight_;
+                           }));
+  }
+  for (std::thread& thread : finished) thread.join();
+}
+
+int FakeRuntime::AsyncCallsInFlight() const {
+  absl::MutexLock lock(&async_mu_);
+  return async_in_flight_;
+}
+
+void FakeRuntime::StopContainerAsync(const criv1::StopContainerRequest& request,
+                                     Cancellation* cancel, std::function<void(absl::Status)> done) {
+  SpawnAsync([this, request, cancel, done = std::move(done)] {
+    done(StopContainerCancellable(request, cancel));
+  });
+}
+
+void FakeRuntime::ExecSyncAsync(const criv1::ExecSyncRequest& request, Cancellation* cancel,
+                                std::function<void(absl::StatusOr<criv1::ExecSyncResponse>)> done) {
+  SpawnAsync([this, request, cancel, done = std::move(done)] { done(ExecSync(request, cancel)); });
 }
 
 absl::Status FakeRuntime::BeginCall(absl::string_view method) {

@@ -7,6 +7,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -141,6 +142,15 @@ class FakeRuntime final : public cri::Runtime, public PodLifecycle {
   // `cancel` fires first.
   absl::StatusOr<criv1::ExecSyncResponse> ExecSync(const criv1::ExecSyncRequest& request,
                                                    Cancellation* cancel) override;
+  // The asynchronous calls: a tracked thread per call runs the blocking call above
+  // (StopContainerCancellable / ExecSync: same log, latency, injected errors and answers) and then
+  // `done` (acceptable in a fake; the real runtime holds no thread). The call is logged when its
+  // thread starts it. The destructor joins the threads: a test ends its calls first (cancel them,
+  // or advance the clock).
+  void StopContainerAsync(const criv1::StopContainerRequest& request, Cancellation* cancel,
+                          std::function<void(absl::Status)> done) override;
+  void ExecSyncAsync(const criv1::ExecSyncRequest& request, Cancellation* cancel,
+                     std::function<void(absl::StatusOr<criv1::ExecSyncResponse>)> done) override;
   // Per profile: UNIMPLEMENTED, a stream that ends at once, a shared channel or a broadcast stream.
   absl::StatusOr<std::unique_ptr<cri::ContainerEventStream>> GetContainerEvents() override;
 
@@ -220,6 +230,9 @@ class FakeRuntime final : public cri::Runtime, public PodLifecycle {
   std::vector<std::string> AddPods(int pods, int containers_per_pod,
                                    const BulkPodOptions& options = {});
 
+  // Asynchronous calls whose `done` has not returned yet.
+  int AsyncCallsInFlight() const;
+
   // Open event streams (broadcast) or readers of the shared channel.
   int EventSubscribers() const;
   // Ends every open event stream with `status` (Finish() answers it), as a runtime restart does
@@ -245,6 +258,9 @@ class FakeRuntime final : public cri::Runtime, public PodLifecycle {
   struct StoredImage {
     criv1::Image image;
   };
+
+  // Runs `work` on a new tracked thread (joining the finished ones first).
+  void SpawnAsync(std::function<void()> work) ABSL_LOCKS_EXCLUDED(async_mu_);
 
   // Logs the call, waits its latency and pops its injected error.
   absl::Status BeginCall(absl::string_view method) ABSL_LOCKS_EXCLUDED(mu_);
@@ -281,6 +297,14 @@ class FakeRuntime final : public cri::Runtime, public PodLifecycle {
 
   Clock& clock_;
   const RuntimeProfile profile_;
+
+  // The asynchronous calls' threads by serial number, and the serials of those that finished (joined
+  // by the next SpawnAsync or the destructor).
+  mutable absl::Mutex async_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  std::map<uint64_t, std::thread> async_threads_ ABSL_GUARDED_BY(async_mu_);
+  std::vector<uint64_t> async_finished_ ABSL_GUARDED_BY(async_mu_);
+  uint64_t next_async_ ABSL_GUARDED_BY(async_mu_) = 0;
+  int async_in_flight_ ABSL_GUARDED_BY(async_mu_) = 0;
 
   mutable absl::Mutex mu_;
   std::mt19937_64 random_ ABSL_GUARDED_BY(mu_);

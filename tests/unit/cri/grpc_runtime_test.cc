@@ -4,7 +4,10 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "common/cancellation.h"
 #include "cri/errors.h"
 #include "gmock/gmock.h"
@@ -134,6 +137,135 @@ TEST_F(GrpcRuntimeTest, AlreadyCancelledTokenCancelsAtOnce) {
   Cancellation cancel;
   cancel.Cancel();
   EXPECT_THAT(runtime_->PullImage(request, &cancel), StatusIs(absl::StatusCode::kCancelled));
+}
+
+// The answer of one asynchronous call, and the thread its `done` ran on.
+template <typename Result>
+struct AsyncResult {
+  absl::Notification done;
+  Result result;
+  std::thread::id thread;
+
+  auto Callback() {
+    return [this](Result answer) {
+      result = std::move(answer);
+      thread = std::this_thread::get_id();
+      done.Notify();
+    };
+  }
+  bool Wait() { return done.WaitForNotificationWithTimeout(absl::Seconds(60)); }
+};
+
+TEST_F(GrpcRuntimeTest, StopContainerAsyncHasTheSyncDeadlineAndRunsDoneOnAGrpcThread) {
+  criv1::StopContainerRequest request;
+  request.set_container_id("c1");
+  request.set_timeout(30);
+  AsyncResult<absl::Status> stop;
+  const TimePoint before = std::chrono::system_clock::now();
+  runtime_->StopContainerAsync(request, nullptr, stop.Callback());
+  ASSERT_TRUE(stop.Wait());
+  const TimePoint after = std::chrono::system_clock::now();
+  EXPECT_OK(stop.result);
+  EXPECT_NE(stop.thread, std::this_thread::get_id());
+  ExpectDeadline("StopContainer", before, after, std::chrono::seconds(150));
+}
+
+TEST_F(GrpcRuntimeTest, StopContainerAsyncTreatsNotFoundAsSuccess) {
+  criv1::StopContainerRequest request;
+  request.set_container_id("missing");
+  AsyncResult<absl::Status> stop;
+  runtime_->StopContainerAsync(request, nullptr, stop.Callback());
+  ASSERT_TRUE(stop.Wait());
+  EXPECT_OK(stop.result);
+  EXPECT_TRUE(server_->log.Called("StopContainer"));
+}
+
+TEST_F(GrpcRuntimeTest, ExecSyncAsyncAnswersLikeExecSyncWithTheSameDeadlines) {
+  criv1::ExecSyncRequest request;
+  request.set_container_id("c1");
+  request.add_cmd("true");
+  AsyncResult<absl::StatusOr<criv1::ExecSyncResponse>> exec;
+  runtime_->ExecSyncAsync(request, nullptr, exec.Callback());
+  ASSERT_TRUE(exec.Wait());
+  ASSERT_OK(exec.result.status());
+  EXPECT_EQ(exec.result->exit_code(), 3);
+  EXPECT_EQ(exec.result->stdout(), "hi");
+  EXPECT_EQ(server_->log.Deadline("ExecSync"), TimePoint::max()) << "timeout 0: no deadline";
+
+  request.set_timeout(10);
+  AsyncResult<absl::StatusOr<criv1::ExecSyncResponse>> timed;
+  const TimePoint before = std::chrono::system_clock::now();
+  runtime_->ExecSyncAsync(request, nullptr, timed.Callback());
+  ASSERT_TRUE(timed.Wait());
+  const TimePoint after = std::chrono::system_clock::now();
+  ASSERT_OK(timed.result.status());
+  ExpectDeadline("ExecSync", before, after, std::chrono::seconds(130));
+}
+
+TEST_F(GrpcRuntimeTest, ExecSyncAsyncErrorsCarryTheCallName) {
+  criv1::ExecSyncRequest request;
+  request.set_container_id("missing");
+  AsyncResult<absl::StatusOr<criv1::ExecSyncResponse>> exec;
+  runtime_->ExecSyncAsync(request, nullptr, exec.Callback());
+  ASSERT_TRUE(exec.Wait());
+  EXPECT_THAT(exec.result, StatusIs(absl::StatusCode::kNotFound, HasSubstr("ExecSync")));
+}
+
+TEST_F(GrpcRuntimeTest, ManyAsyncStopsInFlightWithoutAThreadEachAndOneCancellationEndsThem) {
+  // More calls in flight than any pool the daemon had (16): the caller spends no thread on them.
+  constexpr int kCalls = 24;
+  criv1::StopContainerRequest request;
+  request.set_container_id("hang");
+  request.set_timeout(40);
+  Cancellation cancel;
+  std::vector<std::unique_ptr<AsyncResult<absl::Status>>> stops;
+  for (int i = 0; i < kCalls; ++i) {
+    stops.push_back(std::make_unique<AsyncResult<absl::Status>>());
+    runtime_->StopContainerAsync(request, &cancel, stops.back()->Callback());
+  }
+  ASSERT_TRUE(server_->log.WaitHanging(kCalls, absl::Seconds(60)));
+  for (const auto& stop : stops) EXPECT_FALSE(stop->done.HasBeenNotified());
+  cancel.Cancel();
+  for (const auto& stop : stops) {
+    ASSERT_TRUE(stop->Wait());
+    EXPECT_THAT(stop->result, StatusIs(absl::StatusCode::kCancelled, HasSubstr("StopContainer")));
+  }
+}
+
+TEST_F(GrpcRuntimeTest, ExecSyncAsyncCancellationReachesTheServer) {
+  criv1::ExecSyncRequest request;
+  request.set_container_id("hang");
+  Cancellation cancel;
+  AsyncResult<absl::StatusOr<criv1::ExecSyncResponse>> exec;
+  runtime_->ExecSyncAsync(request, &cancel, exec.Callback());
+  server_->log.hang_started.WaitForNotification();
+  cancel.Cancel();
+  ASSERT_TRUE(exec.Wait());
+  EXPECT_THAT(exec.result, StatusIs(absl::StatusCode::kCancelled));
+  EXPECT_TRUE(server_->log.saw_cancel.WaitForNotificationWithTimeout(absl::Seconds(60)));
+}
+
+TEST_F(GrpcRuntimeTest, AsyncCallWithAnAlreadyCancelledTokenEndsCancelled) {
+  criv1::ExecSyncRequest request;
+  request.set_container_id("hang");
+  Cancellation cancel;
+  cancel.Cancel();
+  AsyncResult<absl::StatusOr<criv1::ExecSyncResponse>> exec;
+  runtime_->ExecSyncAsync(request, &cancel, exec.Callback());
+  ASSERT_TRUE(exec.Wait());
+  EXPECT_THAT(exec.result, StatusIs(absl::StatusCode::kCancelled));
+}
+
+TEST_F(GrpcRuntimeTest, AsyncCallToAnUnreachableRuntimeIsUnavailable) {
+  server_.reset();
+  auto nowhere = std::make_unique<GrpcRuntime>(
+      CreateCriChannel("unix://" + dir_.Join("nothing.sock"), 1 << 20), GrpcRuntimeOptions{});
+  criv1::StopContainerRequest request;
+  request.set_container_id("c1");
+  AsyncResult<absl::Status> stop;
+  nowhere->StopContainerAsync(request, nullptr, stop.Callback());
+  ASSERT_TRUE(stop.Wait());
+  EXPECT_THAT(stop.result, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("StopContainer")));
 }
 
 TEST_F(GrpcRuntimeTest, StopContainerTreatsNotFoundAsSuccess) {

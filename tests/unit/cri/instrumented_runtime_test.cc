@@ -4,7 +4,9 @@
 #include "cri/instrumented_runtime.h"
 
 #include <algorithm>
+#include <functional>
 #include <string>
+#include <utility>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -60,6 +62,47 @@ TEST(InstrumentedRuntimeTest, ReportsEveryCallWithItsCodeAndLatency) {
   EXPECT_THAT(metrics.Lines(),
               ElementsAre("cri Version OK 30ms", "cri StopContainer DEADLINE_EXCEEDED 2s",
                           "cri ContainerStatus NOT_FOUND 0"));
+}
+
+TEST(InstrumentedRuntimeTest, ForwardsAsyncCallsWithTheirTokenAndReportsThemWhenDone) {
+  MockRuntime runtime;
+  StepClock clock;
+  fakes::RecordingMetrics metrics;
+  InstrumentedRuntime instrumented(runtime, metrics, clock);
+  Cancellation cancel;
+
+  std::function<void(absl::Status)> stop_done;
+  EXPECT_CALL(runtime, StopContainerAsync)
+      .WillOnce([&](const criv1::StopContainerRequest& request, Cancellation* token,
+                    std::function<void(absl::Status)> done) {
+        EXPECT_EQ(request.container_id(), "c1");
+        EXPECT_EQ(token, &cancel) << "the token is forwarded, not dropped";
+        stop_done = std::move(done);
+      });
+  EXPECT_CALL(runtime, ExecSyncAsync)
+      .WillOnce([&](const criv1::ExecSyncRequest&, Cancellation* token,
+                    std::function<void(absl::StatusOr<criv1::ExecSyncResponse>)> done) {
+        EXPECT_EQ(token, &cancel);
+        clock.Advance(absl::Milliseconds(5));
+        done(absl::CancelledError("ExecSync: cancelled"));
+      });
+
+  criv1::StopContainerRequest stop;
+  stop.set_container_id("c1");
+  absl::Status stopped = absl::UnknownError("not done");
+  instrumented.StopContainerAsync(stop, &cancel, [&](absl::Status s) { stopped = std::move(s); });
+  EXPECT_TRUE(metrics.Lines().empty()) << "reported when done, not when started";
+  clock.Advance(absl::Seconds(40));
+  ASSERT_TRUE(stop_done != nullptr);
+  stop_done(absl::OkStatus());
+  EXPECT_OK(stopped);
+
+  absl::StatusOr<criv1::ExecSyncResponse> executed;
+  instrumented.ExecSyncAsync(criv1::ExecSyncRequest(), &cancel,
+                             [&](absl::StatusOr<criv1::ExecSyncResponse> r) { executed = r; });
+  EXPECT_THAT(executed, StatusIs(absl::StatusCode::kCancelled));
+  EXPECT_THAT(metrics.Lines(),
+              ElementsAre("cri StopContainer OK 40s", "cri ExecSync CANCELLED 5ms"));
 }
 
 }  // namespace

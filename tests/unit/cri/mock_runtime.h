@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "cri/runtime.h"
@@ -25,6 +26,14 @@ class MockRuntime : public Runtime {
               (const criv1::ContainerStatusRequest&), (override));
   MOCK_METHOD(absl::StatusOr<criv1::ExecSyncResponse>, ExecSync,
               (const criv1::ExecSyncRequest&, Cancellation*), (override));
+  MOCK_METHOD(void, StopContainerAsync,
+              (const criv1::StopContainerRequest&, Cancellation*,
+               std::function<void(absl::Status)>),
+              (override));
+  MOCK_METHOD(void, ExecSyncAsync,
+              (const criv1::ExecSyncRequest&, Cancellation*,
+               std::function<void(absl::StatusOr<criv1::ExecSyncResponse>)>),
+              (override));
   MOCK_METHOD(absl::StatusOr<std::unique_ptr<ContainerEventStream>>, GetContainerEvents, (),
               (override));
   MOCK_METHOD(absl::StatusOr<criv1::ImageStatusResponse>, ImageStatus,

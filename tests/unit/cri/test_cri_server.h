@@ -40,12 +40,32 @@ class ServerLog {
   }
 
   // Blocks a handler until the client cancels (bounded so a broken test cannot hang the suite).
+  // Several handlers may hang at once: the notifications fire for the first.
   grpc::Status HangUntilCancelled(grpc::ServerContext* context) {
-    hang_started.Notify();
+    {
+      absl::MutexLock lock(&mu_);
+      ++hanging_;
+      if (!hang_started.HasBeenNotified()) hang_started.Notify();
+    }
     const absl::Time give_up = absl::Now() + absl::Seconds(60);
     while (!context->IsCancelled() && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(2));
-    if (context->IsCancelled()) saw_cancel.Notify();
+    absl::MutexLock lock(&mu_);
+    if (context->IsCancelled()) {
+      ++cancelled_;
+      if (!saw_cancel.HasBeenNotified()) saw_cancel.Notify();
+    }
     return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+  }
+  // Blocks until `n` handlers have started hanging (bounded by `timeout`); whether they had.
+  bool WaitHanging(int n, absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    const auto reached = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return hanging_ >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&reached), timeout);
+  }
+  // Hanging handlers that saw their call cancelled.
+  int CancelledHangs() {
+    absl::MutexLock lock(&mu_);
+    return cancelled_;
   }
 
   absl::Notification hang_started;
@@ -54,6 +74,8 @@ class ServerLog {
  private:
   absl::Mutex mu_;
   std::map<std::string, TimePoint> deadlines_ ABSL_GUARDED_BY(mu_);
+  int hanging_ ABSL_GUARDED_BY(mu_) = 0;
+  int cancelled_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // Slack for converting between the client's absolute deadline, the grpc-timeout header and the
@@ -104,6 +126,7 @@ class TestRuntimeService final : public criv1::RuntimeService::Service {
   grpc::Status StopContainer(grpc::ServerContext* c, const criv1::StopContainerRequest* request,
                              criv1::StopContainerResponse*) override {
     log_->Record("StopContainer", c);
+    if (request->container_id() == "hang") return log_->HangUntilCancelled(c);
     return Lookup(request->container_id());
   }
   grpc::Status StartContainer(grpc::ServerContext* c, const criv1::StartContainerRequest* request,
@@ -127,6 +150,7 @@ class TestRuntimeService final : public criv1::RuntimeService::Service {
                         criv1::ExecSyncResponse* response) override {
     log_->Record("ExecSync", c);
     if (request->container_id() == "hang") return log_->HangUntilCancelled(c);
+    if (request->container_id() == "missing") return Lookup(request->container_id());
     response->set_stdout("hi");
     response->set_exit_code(3);
     return grpc::Status::OK;

@@ -58,6 +58,7 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
       "fast_poll_ms: 20\n"
       "slow_poll_ms: 2000\n"
       "shutdown_hook_timeout_ms: 3000\n"
+      "max_concurrent_kills: 200\n"
       "log_level: debug\n"
       "node_name: worker-7\n"
       "no_event_stream: true\n"
@@ -85,6 +86,7 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
   EXPECT_EQ(o.fast_poll_ms, 20);
   EXPECT_EQ(o.slow_poll_ms, 2000);
   EXPECT_EQ(o.shutdown_hook_timeout_ms, 3000);
+  EXPECT_EQ(o.max_concurrent_kills, 200);
   EXPECT_EQ(o.log_level, "debug");
   EXPECT_EQ(o.node_name, "worker-7");
   EXPECT_FALSE(o.use_event_stream);
@@ -103,7 +105,7 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
 
 TEST_F(ConfigFileTest, TheTableCoversEveryKeyTheFirstTestSets) {
   // The test above names every setting: a setting added to the table must be added there too.
-  EXPECT_EQ(AllSettings().size(), 25u);
+  EXPECT_EQ(AllSettings().size(), 26u);
 }
 
 TEST_F(ConfigFileTest, EmptyFileAndCommentsOnlyChangeNothing) {

@@ -3,7 +3,9 @@
 #include <thread>
 
 #include "absl/strings/match.h"
-
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "cri/kubelet_labels.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -187,6 +189,62 @@ TEST_F(FakeRuntimeTest, StopIgnoringTermKillsWith137AtTimeout) {
   EXPECT_EQ(status.exit_code(), 137);
   EXPECT_EQ(status.finished_at(), absl::ToUnixNanos(start + absl::Seconds(10)));
   EXPECT_THAT(runtime_.SignalsOf(id), ElementsAre("SIGTERM", "SIGKILL"));
+}
+
+TEST_F(FakeRuntimeTest, AsyncStopsAreInFlightTogetherAndEndLikeTheBlockingCall) {
+  runtime_.SetDefaultStopBehaviour(IgnoresTerm());
+  const std::string sandbox = RunSandbox("p");
+  constexpr int kStops = 20;
+  absl::Mutex mu;
+  std::vector<absl::Status> results;
+  Cancellation cancel;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kStops; ++i) {
+    ids.push_back(CreateRunning(sandbox, absl::StrCat("app", i)));
+    criv1::StopContainerRequest request;
+    request.set_container_id(ids.back());
+    request.set_timeout(i == 0 ? 2 : 40);
+    runtime_.StopContainerAsync(request, &cancel, [&](absl::Status status) {
+      absl::MutexLock lock(&mu);
+      results.push_back(status);
+    });
+  }
+  clock_.WaitForSleepers(kStops);
+  EXPECT_EQ(runtime_.AsyncCallsInFlight(), kStops);
+  EXPECT_EQ(runtime_.CallCount("StopContainer"), kStops) << "each call is logged";
+  clock_.Advance(absl::Seconds(2));
+  {
+    absl::MutexLock lock(&mu);
+    const auto one = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return results.size() == 1; };
+    mu.Await(absl::Condition(&one));
+    EXPECT_OK(results[0]) << "the 2 s stop ends while the others wait";
+  }
+  EXPECT_THAT(runtime_.SignalsOf(ids[0]), ElementsAre("SIGTERM", "SIGKILL"));
+  cancel.Cancel();
+  absl::MutexLock lock(&mu);
+  const auto all = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return results.size() == kStops; };
+  mu.Await(absl::Condition(&all));
+  for (int i = 1; i < kStops; ++i) EXPECT_THAT(results[i], StatusIs(absl::StatusCode::kCancelled));
+  EXPECT_THAT(runtime_.SignalsOf(ids[1]), ElementsAre("SIGTERM")) << "abandoned, not killed";
+}
+
+TEST_F(FakeRuntimeTest, AsyncExecAnswersLikeExecSync) {
+  const std::string id = CreateRunning(RunSandbox("p"), "app");
+  runtime_.SetExecHandler(id, {"cat"}, ExecResult{"out", "", 3});
+  criv1::ExecSyncRequest request;
+  request.set_container_id(id);
+  request.add_cmd("cat");
+  absl::Notification done;
+  absl::StatusOr<criv1::ExecSyncResponse> result;
+  runtime_.ExecSyncAsync(request, nullptr, [&](absl::StatusOr<criv1::ExecSyncResponse> r) {
+    result = std::move(r);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  ASSERT_OK(result.status());
+  EXPECT_EQ(result->exit_code(), 3);
+  EXPECT_EQ(result->stdout(), "out");
+  EXPECT_EQ(runtime_.CallCount("ExecSync"), 1);
 }
 
 TEST_F(FakeRuntimeTest, StopWithZeroTimeoutKillsAtOnceWithoutStopSignal) {

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -80,6 +81,14 @@ class PullTrackingRuntime final : public cri::Runtime {
   absl::StatusOr<criv1::ExecSyncResponse> ExecSync(const criv1::ExecSyncRequest& r,
                                                    Cancellation* c) override {
     return inner_.ExecSync(r, c);
+  }
+  void StopContainerAsync(const criv1::StopContainerRequest& r, Cancellation* c,
+                          std::function<void(absl::Status)> done) override {
+    inner_.StopContainerAsync(r, c, std::move(done));
+  }
+  void ExecSyncAsync(const criv1::ExecSyncRequest& r, Cancellation* c,
+                     std::function<void(absl::StatusOr<criv1::ExecSyncResponse>)> done) override {
+    inner_.ExecSyncAsync(r, c, std::move(done));
   }
   absl::StatusOr<std::unique_ptr<cri::ContainerEventStream>> GetContainerEvents() override {
     return inner_.GetContainerEvents();

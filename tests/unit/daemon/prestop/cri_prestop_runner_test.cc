@@ -1,8 +1,10 @@
 #include "daemon/prestop/cri_prestop_runner.h"
 
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"
@@ -158,6 +160,56 @@ TEST(CriPreStopRunnerTest, ExecIsAbandonedWhenTheRuntimeIgnoresItsTimeout) {
                                           env.DeadlineIn(absl::Milliseconds(50)), nullptr);
   EXPECT_EQ(result.outcome, api::PRE_STOP_OUTCOME_TIMED_OUT);
   EXPECT_EQ(result.message, "exec: the runtime did not return by the deadline");
+}
+
+// Start returns at once; many exec hooks are in flight together (an ExecSyncAsync each, no thread
+// of the runner) and each `done` runs once, with the outcome Run would have given.
+TEST(CriPreStopRunnerTest, StartedExecHooksRunTogetherAndEachEndsOnce) {
+  PreStopTestEnv env;
+  fakes::ExecResult hanging;
+  hanging.hang = true;
+  env.runtime.SetExecHandler(env.target.container_id, {}, hanging);
+  constexpr int kHooks = 30;
+  Cancellation cancel;
+  absl::Mutex mu;
+  std::vector<PreStopResult> results;
+  for (int i = 0; i < kHooks; ++i) {
+    env.runner.Start(Exec({"sleep", "inf"}), env.target, env.DeadlineIn(absl::Seconds(30)),
+                     i == 0 ? nullptr : &cancel, [&](PreStopResult result) {
+                       absl::MutexLock lock(&mu);
+                       results.push_back(std::move(result));
+                     });
+  }
+  env.clock.WaitForSleepers(kHooks);
+  EXPECT_EQ(env.runtime.CallCount("ExecSync"), kHooks);
+  cancel.Cancel();
+  {
+    absl::MutexLock lock(&mu);
+    const auto cancelled = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+      return results.size() == kHooks - 1;
+    };
+    mu.Await(absl::Condition(&cancelled));
+    for (const PreStopResult& result : results) {
+      EXPECT_EQ(result.outcome, api::PRE_STOP_OUTCOME_FAILED);
+      EXPECT_EQ(result.message, "cancelled");
+    }
+  }
+  // The one without a token ends at the runtime's timeout.
+  env.clock.Advance(absl::Seconds(30));
+  absl::MutexLock lock(&mu);
+  const auto all = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return results.size() == kHooks; };
+  mu.Await(absl::Condition(&all));
+  EXPECT_EQ(results.back().outcome, api::PRE_STOP_OUTCOME_TIMED_OUT) << results.back().message;
+}
+
+TEST(CriPreStopRunnerTest, StartOfAHookThatCannotRunAnswersOnTheCallingThread) {
+  PreStopTestEnv env;
+  bool answered = false;
+  env.runner.Start(Exec({"true"}), env.target, env.clock.Now(), nullptr, [&](PreStopResult result) {
+    answered = true;
+    EXPECT_EQ(result.outcome, api::PRE_STOP_OUTCOME_TIMED_OUT);
+  });
+  EXPECT_TRUE(answered) << "deadline already passed: nothing runs, `done` at once";
 }
 
 TEST(CriPreStopRunnerTest, HandlerWithoutActionFails) {

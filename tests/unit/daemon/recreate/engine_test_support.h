@@ -7,6 +7,8 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -27,31 +29,26 @@
 namespace inplaced::daemon::testing {
 
 // Records every hook run; answers `result`; with Block(), each run waits until Release() or the
-// engine's cancellation.
+// engine's cancellation. Start runs each hook on a thread of its own (fine in a test), joined by the
+// destructor.
 class FakePreStopRunner final : public PreStopRunner {
  public:
-  PreStopResult Run(const ::inplaced::v1::LifecycleHandler& handler, const PreStopTarget& target,
-                    absl::Time deadline, Cancellation* cancel) override {
-    // Per run: a token cancelled by an engine that shut down does not touch the next engine's runs.
-    bool cancelled = false;
-    const int id = cancel == nullptr ? -1 : cancel->Register([this, &cancelled] {
-      absl::MutexLock lock(&mu_);
-      cancelled = true;
-    });
+  ~FakePreStopRunner() override {
+    std::vector<std::thread> threads;
     {
       absl::MutexLock lock(&mu_);
-      calls_.push_back(target.container_id);
-      ++running_;
-      const auto released = [this, &cancelled]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return !blocked_ || cancelled;
-      };
-      mu_.Await(absl::Condition(&released));
-      --running_;
+      threads.swap(threads_);
     }
-    if (cancel != nullptr) cancel->Unregister(id);
+    for (std::thread& thread : threads) thread.join();
+  }
+
+  void Start(const ::inplaced::v1::LifecycleHandler& handler, const PreStopTarget& target,
+             absl::Time deadline, Cancellation* cancel, Done done) override {
     absl::MutexLock lock(&mu_);
-    if (cancelled) return {::inplaced::v1::PRE_STOP_OUTCOME_FAILED, "cancelled"};
-    return result_;
+    // Recorded and counted running before Start returns, as a hook that started.
+    calls_.push_back(target.container_id);
+    ++running_;
+    threads_.emplace_back([this, cancel, done = std::move(done)] { done(Wait(cancel)); });
   }
 
   void Block() {
@@ -80,6 +77,28 @@ class FakePreStopRunner final : public PreStopRunner {
  private:
   bool RunningReached() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return running_ >= wait_target_; }
 
+  // One started hook: waits while blocked (until Release() or `cancel`), then answers.
+  PreStopResult Wait(Cancellation* cancel) {
+    // Per run: a token cancelled by an engine that shut down does not touch the next engine's runs.
+    bool cancelled = false;
+    const int id = cancel == nullptr ? -1 : cancel->Register([this, &cancelled] {
+      absl::MutexLock lock(&mu_);
+      cancelled = true;
+    });
+    {
+      absl::MutexLock lock(&mu_);
+      const auto released = [this, &cancelled]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !blocked_ || cancelled;
+      };
+      mu_.Await(absl::Condition(&released));
+      --running_;
+    }
+    if (cancel != nullptr) cancel->Unregister(id);
+    absl::MutexLock lock(&mu_);
+    if (cancelled) return {::inplaced::v1::PRE_STOP_OUTCOME_FAILED, "cancelled"};
+    return result_;
+  }
+
   absl::Mutex mu_;
   bool blocked_ ABSL_GUARDED_BY(mu_) = false;
   int running_ ABSL_GUARDED_BY(mu_) = 0;
@@ -87,6 +106,7 @@ class FakePreStopRunner final : public PreStopRunner {
   PreStopResult result_ ABSL_GUARDED_BY(mu_){::inplaced::v1::PRE_STOP_OUTCOME_SUCCEEDED,
                                              "exit code 0"};
   std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
 };
 
 struct PodOptions {
@@ -117,7 +137,7 @@ class EngineEnv {
 
   static RecreateEngineOptions DefaultOptions() {
     RecreateEngineOptions options;
-    options.kill_workers = 4;
+    options.max_concurrent_kills = 4;
     options.use_event_stream = false;
     // Shutdown cancels running hooks at once unless a test gives them a bound.
     options.shutdown_hook_timeout = absl::ZeroDuration();

@@ -265,7 +265,7 @@ TEST(RecreateEngineTest, DeleteDuringTheHookPreventsTheStop) {
 
 TEST(RecreateEngineTest, DeleteBeforeAQueuedKillStartsPreventsIt) {
   RecreateEngineOptions options = EngineEnv::DefaultOptions();
-  options.kill_workers = 1;
+  options.max_concurrent_kills = 1;
   EngineEnv env(fakes::RuntimeProfile::Containerd16(), options);
   PodOptions busy;
   busy.name = "busy";

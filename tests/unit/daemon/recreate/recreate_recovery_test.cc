@@ -259,7 +259,7 @@ TEST(RecreateRecoveryTest, ShutdownLetsARunningHookFinishWithinTheBoundAndLeaves
 
 TEST(RecreateRecoveryTest, ShutdownLeavesQueuedKillsToTheNextDaemonWithTheirWholeHook) {
   RecreateEngineOptions options = EngineEnv::DefaultOptions();
-  options.kill_workers = 1;  // the second pod's kill waits in the queue
+  options.max_concurrent_kills = 1;  // the second pod's kill waits in the queue
   EngineEnv env(fakes::RuntimeProfile::Containerd16(), options);
   PodOptions pod;
   pod.pre_stop_json = R"({"exec":{"command":["drain"]}})";
