@@ -214,6 +214,21 @@ absl::StatusOr<NodeSnapshot> TakeSnapshot(Runtime& runtime) {
   return NodeSnapshot::FromLists(sandboxes, containers);
 }
 
+absl::StatusOr<NodeSnapshot> TakePodSnapshot(Runtime& runtime, absl::string_view pod_namespace,
+                                             absl::string_view pod_name) {
+  criv1::ListPodSandboxRequest sandbox_request;
+  StringMap& sandbox_labels = *sandbox_request.mutable_filter()->mutable_label_selector();
+  sandbox_labels[std::string(kubelet::kPodNamespace)] = std::string(pod_namespace);
+  sandbox_labels[std::string(kubelet::kPodName)] = std::string(pod_name);
+  criv1::ListContainersRequest container_request;
+  *container_request.mutable_filter()->mutable_label_selector() = sandbox_labels;
+  ASSIGN_OR_RETURN(const criv1::ListPodSandboxResponse sandboxes,
+                   runtime.ListPodSandbox(sandbox_request));
+  ASSIGN_OR_RETURN(const criv1::ListContainersResponse containers,
+                   runtime.ListContainers(container_request));
+  return NodeSnapshot::FromLists(sandboxes, containers);
+}
+
 absl::Status FillStatus(Runtime& runtime, const std::vector<std::string>& container_ids,
                         NodeSnapshot* snapshot) {
   absl::Status first_error;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -28,6 +29,12 @@ struct SandboxInfo {
   uint32_t attempt = 0;  // PodSandboxMetadata.attempt: counts sandbox re-creations
   criv1::PodSandboxState state = criv1::SANDBOX_READY;
   int64_t created_at = 0;  // ns since the epoch
+
+  template <typename H>
+  friend H AbslHashValue(H state, const SandboxInfo& sandbox) {
+    return H::combine(std::move(state), sandbox.id, sandbox.attempt, sandbox.state,
+                      sandbox.created_at);
+  }
 };
 
 // One container instance, from ListContainers plus kubelet's labels and annotations
@@ -65,6 +72,17 @@ struct ContainerInfo {
   int32_t exit_code = 0;
   std::string reason;  // e.g. "OOMKilled", "Error", "Completed"
   std::string message;
+
+  // Every field: equal hashes of a pod mean (but for a 64-bit collision) that nothing a decision
+  // could read has changed.
+  template <typename H>
+  friend H AbslHashValue(H state, const ContainerInfo& c) {
+    return H::combine(
+        std::move(state), c.id, c.pod_sandbox_id, c.name, c.attempt, c.state, c.created_at,
+        c.restart_count, c.image, c.image_ref, c.image_id, c.hash, c.type, c.pre_stop_handler_json,
+        c.ports_json, c.termination_grace_period_seconds, c.deletion_grace_period_seconds,
+        c.has_status, c.gone, c.started_at, c.finished_at, c.exit_code, c.reason, c.message);
+  }
 };
 
 // One pod: all sandboxes and container instances kubelet made for one pod UID.
@@ -88,6 +106,13 @@ struct PodInfo {
   absl::Span<const ContainerInfo> Instances(absl::string_view container_name) const;
   // The current instance of each container name, ordered by name.
   std::vector<const ContainerInfo*> CurrentContainers() const;
+
+  // absl::Hash<PodInfo>: everything above, so that a caller can tell "this pod is as it was".
+  template <typename H>
+  friend H AbslHashValue(H state, const PodInfo& pod) {
+    return H::combine(std::move(state), pod.pod_namespace, pod.name, pod.uid, pod.sandbox,
+                      pod.sandboxes, pod.containers);
+  }
 };
 
 // An immutable-by-construction, copyable index of the node. Not thread-safe for concurrent
@@ -137,6 +162,14 @@ class NodeSnapshot {
 // cost per tick does not grow with the number of requests). Errors are the runtime's
 // (cri/errors.h).
 absl::StatusOr<NodeSnapshot> TakeSnapshot(Runtime& runtime);
+
+// A snapshot of one pod by name: ListPodSandbox and ListContainers filtered by kubelet's
+// io.kubernetes.pod.namespace / io.kubernetes.pod.name labels, so the runtime sends only that
+// pod's sandboxes and containers (a Create's status context costs O(pod), not O(node)). Sandboxes
+// and containers not made by kubelet carry no such labels and are not in it: callers fall back to
+// TakeSnapshot when what they look for is missing.
+absl::StatusOr<NodeSnapshot> TakePodSnapshot(Runtime& runtime, absl::string_view pod_namespace,
+                                             absl::string_view pod_name);
 
 // Calls ContainerStatus for each of `container_ids` present in `snapshot` (ids not in it are
 // skipped), so the caller bounds the cost to the containers it tracks, and fills their

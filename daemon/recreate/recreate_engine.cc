@@ -4,6 +4,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "common/log_safe.h"
 #include "common/proto_time.h"
@@ -301,6 +302,7 @@ RecreateEngine::Pulse RecreateEngine::LastPulse() const {
 RecreateEngine::Stats RecreateEngine::GetStats() {
   absl::MutexLock lock(&mu_);
   Stats stats;
+  stats.advances = advances_;
   for (const auto& [key, entry] : requests_) {
     const api::RecreateRequest& request = entry.record.request();
     switch (request.status().phase()) {
@@ -382,6 +384,7 @@ RecreateEngine::DurableRef RecreateEngine::CommitLocked(const Key& key, Entry& e
                                    FromProtoTime(request.metadata().creation_time()));
   }
   entry.record = std::move(record);
+  entry.unchanged.reset();
   hub_.Publish(api::WATCH_EVENT_TYPE_MODIFIED, entry.record.request());
   return entry.last_write;
 }
@@ -517,14 +520,31 @@ absl::Status RecreateEngine::Tick(uint32_t wake_reasons) {
       // Created after the snapshot decision: judged by the next tick, never against an empty
       // snapshot.
       if (!any_open && !IsCompleted(entry->record)) continue;
+      const auto wake_at = [&next_wake](const std::optional<absl::Time>& at) {
+        if (at.has_value() && (!next_wake.has_value() || *at < *next_wake)) next_wake = at;
+      };
       StepInput input;
       input.now = now;
       input.blocked_by = IsCompleted(entry->record) ? "" : BlockedByLocked(key, *entry);
+      const cri::PodInfo* pod = FindRequestPod(entry->record.request(), snapshot);
+      const size_t pod_hash = pod == nullptr ? 0 : absl::Hash<cri::PodInfo>()(*pod);
+      if (const std::optional<Entry::Unchanged>& last = entry->unchanged;
+          last.has_value() && entry->kills_in_flight.empty() && last->pod_hash == pod_hash &&
+          last->blocked_by == input.blocked_by &&
+          (!last->wake_at.has_value() || now < *last->wake_at)) {
+        wake_at(last->wake_at);
+        fast = fast || AwaitsKillOrRestart(entry->record);
+        continue;
+      }
       input.kills_in_flight = entry->kills_in_flight;
       input.parse_pre_stop = parse_pre_stop_;
+      ++advances_;
       StepResult result = Advance(entry->record, snapshot, input);
-      if (result.wake_at.has_value() && (!next_wake.has_value() || *result.wake_at < *next_wake)) {
-        next_wake = result.wake_at;
+      wake_at(result.wake_at);
+      entry->unchanged.reset();
+      if (!result.changed && !result.remove && result.kills.empty() &&
+          entry->kills_in_flight.empty()) {
+        entry->unchanged = Entry::Unchanged{pod_hash, input.blocked_by, result.wake_at};
       }
       if (result.remove) {
         RemoveLocked(key, "ttl_seconds_after_finished");

@@ -168,6 +168,9 @@ class RecreateEngine final : public RecreateManager {
     int recreating = 0;
     int completed = 0;
     absl::Time oldest_pending_created = absl::InfiniteFuture();  // none pending
+    // Requests the ticks have run through the state machine so far: only those whose pod, queue
+    // or record changed, or whose timer came (a tick costs O(changes)).
+    uint64_t advances = 0;
   };
   Stats GetStats();
   // The runtime event subscription's state (kDisabled without use_event_stream), for the node's
@@ -228,6 +231,15 @@ class RecreateEngine final : public RecreateManager {
     DurableRef last_write;
     // Names of containers whose kill is queued or running on the executor.
     absl::flat_hash_set<std::string> kills_in_flight;
+    // Set when a tick's Advance changed nothing; reset by every change of `record`. While the
+    // inputs are the same and the earliest timer has not come, Advance would decide the same, so a
+    // tick skips the request: a tick costs O(changes), not O(open requests).
+    struct Unchanged {
+      size_t pod_hash = 0;  // absl::Hash of the request's pod in the snapshot (0: not on the node)
+      std::string blocked_by;
+      std::optional<absl::Time> wake_at;
+    };
+    std::optional<Unchanged> unchanged;
     // Set (under mu_) when the request is deleted: its queued kills do not start. Shared with them
     // so a kill starts without waiting for mu_ (a tick may hold it while it decides for other
     // requests).
@@ -340,6 +352,7 @@ class RecreateEngine final : public RecreateManager {
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t last_resource_version_ ABSL_GUARDED_BY(mu_) = 0;
   bool fast_poll_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t advances_ ABSL_GUARDED_BY(mu_) = 0;  // Stats::advances
   // The earliest end of a timed wait seen by the last tick (the loop ticks then at the latest).
   std::optional<absl::Time> next_wake_ ABSL_GUARDED_BY(mu_);
   absl::BitGen random_ ABSL_GUARDED_BY(mu_);

@@ -23,6 +23,27 @@ namespace {
 namespace api = ::inplaced::v1;
 namespace internal = ::inplaced::internal;
 
+// The node as Create needs it for the status context "at acceptance": the pod's own lists when
+// kubelet labelled its sandbox and containers (O(pod): a thousand Creates do not each copy the
+// whole node), else, when the pod or a named container is not in them, one whole-node snapshot.
+absl::StatusOr<cri::NodeSnapshot> AcceptanceSnapshot(
+    cri::Runtime& runtime, const api::CreateRecreateRequestRequest& request) {
+  absl::StatusOr<cri::NodeSnapshot> pod_only =
+      cri::TakePodSnapshot(runtime, request.namespace_(), request.spec().pod_name());
+  if (pod_only.ok()) {
+    api::RecreateRequest probe;
+    probe.mutable_metadata()->set_namespace_(request.namespace_());
+    *probe.mutable_spec() = request.spec();
+    const cri::PodInfo* pod = FindRequestPod(probe, *pod_only);
+    bool complete = pod != nullptr;
+    for (const api::RecreateContainer& container : request.spec().containers()) {
+      complete = complete && pod->CurrentContainer(container.name()) != nullptr;
+    }
+    if (complete) return pod_only;
+  }
+  return cri::TakeSnapshot(runtime);
+}
+
 }  // namespace
 
 absl::StatusOr<RecreateEngine::Entry*> RecreateEngine::FindForCallLocked(
@@ -87,15 +108,14 @@ absl::StatusOr<api::CreateRecreateRequestResponse> RecreateEngine::Create(
     if (auto answer = existing_or_cap(); answer.has_value()) return *std::move(answer);
   }
 
-  // The status context "at acceptance": one snapshot, outside the lock, only when something is
-  // missing.
+  // The status context "at acceptance": read outside the lock, only when something is missing.
   bool needs_runtime = normalized.spec().pod_uid().empty();
   for (const api::RecreateContainer& container : normalized.spec().containers()) {
     needs_runtime = needs_runtime || !container.has_status_context();
   }
   std::optional<cri::NodeSnapshot> snapshot;
   if (needs_runtime) {
-    absl::StatusOr<cri::NodeSnapshot> taken = cri::TakeSnapshot(runtime_);
+    absl::StatusOr<cri::NodeSnapshot> taken = AcceptanceSnapshot(runtime_, normalized);
     if (taken.ok()) {
       snapshot = *std::move(taken);
     } else {

@@ -505,13 +505,29 @@ double WindowSeconds() {
 
 // The daemon's CPU and the CRI calls the fake runtime received over one window; the container
 // instances that appeared meanwhile (read outside the window: our own calls are not counted).
+// INPLACED_BENCH_PERF=1: `perf record -g` of the daemon over each measurement window, into
+// <temp dir>/perf-<n>.data (with INPLACED_BENCH_KEEP=1 to read them with `perf report -i`). Off by
+// default: perf's sampling costs the daemon CPU.
+std::unique_ptr<Child> StartProfile(pid_t daemon_pid) {
+  const char* perf = std::getenv("INPLACED_BENCH_PERF");
+  if (perf == nullptr || std::string(perf) != "1") return nullptr;
+  static int profiles = 0;
+  const std::string out = absl::StrCat(g_dir, "/perf-", ++profiles, ".data");
+  Log(absl::StrCat("perf record of the window into ", out));
+  return std::make_unique<Child>(
+      std::vector<std::string>{"/usr/bin/perf", "record", "-g", "-o", out, "-p", absl::StrCat(daemon_pid)},
+      out + ".log");
+}
+
 Window Measure(FakeCri& fake, Daemon& daemon) {
   std::set<std::string> before_ids;
   for (const criv1::Container& c : fake.Containers()) before_ids.insert(c.id());
   const std::map<std::string, int64_t> c1 = fake.Counts();
+  std::unique_ptr<Child> profile = StartProfile(daemon.pid());
   const ProcSample s1 = Sample(daemon.pid());
   absl::SleepFor(absl::Seconds(WindowSeconds()));
   const ProcSample s2 = Sample(daemon.pid());
+  profile.reset();  // perf writes its file on SIGTERM
   const std::map<std::string, int64_t> c2 = fake.Counts();
   Window w;
   for (const criv1::Container& c : fake.Containers()) w.new_instances += !before_ids.count(c.id());

@@ -364,6 +364,38 @@ TEST(TakeSnapshotTest, ExactlyOneListOfEachKindWithoutFilters) {
   EXPECT_NE(snapshot.FindContainer("c"), nullptr);
 }
 
+TEST(TakePodSnapshotTest, BothListsFilteredByKubeletsPodLabels) {
+  using Labels = std::map<std::string, std::string>;
+  const Labels expected = {{std::string(kubelet::kPodNamespace), "ns"},
+                           {std::string(kubelet::kPodName), "p"}};
+  StrictMock<MockRuntime> runtime;
+  EXPECT_CALL(runtime, ListPodSandbox(_))
+      .WillOnce([&](const criv1::ListPodSandboxRequest& request) {
+        const auto& selector = request.filter().label_selector();
+        EXPECT_EQ(Labels(selector.begin(), selector.end()), expected);
+        EXPECT_TRUE(request.filter().id().empty());
+        return Sandboxes({{"sb", "ns", "p", "u"}});
+      });
+  EXPECT_CALL(runtime, ListContainers(_))
+      .WillOnce([&](const criv1::ListContainersRequest& request) {
+        const auto& selector = request.filter().label_selector();
+        EXPECT_EQ(Labels(selector.begin(), selector.end()), expected);
+        EXPECT_TRUE(request.filter().pod_sandbox_id().empty());
+        return Containers({{"c", "sb", "app"}});
+      });
+  ASSERT_OK_AND_ASSIGN(NodeSnapshot snapshot, TakePodSnapshot(runtime, "ns", "p"));
+  ASSERT_NE(snapshot.FindPod("ns", "p"), nullptr);
+  EXPECT_NE(snapshot.FindPod("ns", "p")->CurrentContainer("app"), nullptr);
+}
+
+TEST(TakePodSnapshotTest, ListErrorIsReturned) {
+  StrictMock<MockRuntime> runtime;
+  EXPECT_CALL(runtime, ListPodSandbox(_)).WillOnce(Return(Sandboxes({})));
+  EXPECT_CALL(runtime, ListContainers(_))
+      .WillOnce(Return(absl::UnavailableError("ListContainers: connection refused")));
+  EXPECT_THAT(TakePodSnapshot(runtime, "ns", "p"), StatusIs(absl::StatusCode::kUnavailable));
+}
+
 TEST(TakeSnapshotTest, ListErrorIsReturned) {
   StrictMock<MockRuntime> runtime;
   EXPECT_CALL(runtime, ListPodSandbox(_))

@@ -128,6 +128,37 @@ TEST(RecreateEngineTest, UnknownPodIsReportedInTheStatusNotAsAnError) {
   EXPECT_EQ(now.status().message(), kPodGoneMessage);
 }
 
+TEST(RecreateEngineTest, AcceptanceReadsOnlyThePodWhenKubeletLabelledIt) {
+  EngineEnv env;
+  PodOptions other;
+  other.name = "other-0";
+  env.RunPod(other);
+  const std::string uid = env.RunPod(PodOptions());
+  env.StartEngine();
+  const std::string a0 = env.CurrentId("default", "web-0", "a");
+  env.runtime_.ClearCalls();
+
+  ASSERT_OK_AND_ASSIGN(api::CreateRecreateRequestResponse created,
+                       env.engine_->Create(NewCreate("r1", {"a"})));
+  EXPECT_EQ(created.recreate_request().status().pod_uid(), uid);
+  EXPECT_EQ(created.recreate_request().status().container_states(0).old_container_id(), a0);
+  EXPECT_EQ(env.runtime_.CallCount("ListContainers"), 1) << "the pod's own list only";
+  EXPECT_EQ(env.runtime_.CallCount("ListPodSandbox"), 1);
+}
+
+TEST(RecreateEngineTest, AcceptanceFallsBackToTheWholeNodeWhenThePodListMissesIt) {
+  EngineEnv env;
+  env.RunPod(PodOptions());
+  env.StartEngine();
+  env.runtime_.ClearCalls();
+
+  ASSERT_OK_AND_ASSIGN(api::CreateRecreateRequestResponse created,
+                       env.engine_->Create(NewCreate("r1", {"not-there"})));
+  EXPECT_EQ(env.runtime_.CallCount("ListContainers"), 2) << "pod list, then the whole node";
+  EXPECT_EQ(created.recreate_request().status().container_states(0).message(),
+            "container not found in the pod at acceptance");
+}
+
 // ---- Per-pod FIFO, never stuck; pods in parallel ----
 
 TEST(RecreateEngineTest, AnInitContainerIsRefusedNamingTheField) {
@@ -802,6 +833,47 @@ TEST(RecreateEngineTest, WaitingOnMinStartedSecondsReadsTheNewInstanceOnce) {
   env.clock_.Advance(absl::Seconds(60));
   env.Tick();
   EXPECT_EQ(Get(*env.engine_, "r").status().phase(), api::RECREATE_PHASE_COMPLETED);
+}
+
+// A tick runs a request through the state machine only when its pod, its queue or its record
+// changed, or its timer came: the cost of a tick follows the changes, not the open requests.
+TEST(RecreateEngineTest, TicksAdvanceOnlyRequestsWhoseInputsChangedOrWhoseTimerCame) {
+  EngineEnv env;
+  PodOptions web0;
+  PodOptions web1;
+  web1.name = "web-1";
+  env.RunPod(web0);
+  env.RunPod(web1);
+  env.StartEngine();
+  for (const std::string pod : {"web-0", "web-1"}) {
+    api::CreateRecreateRequestRequest create = NewCreate("r-" + pod, {"a"}, pod);
+    create.mutable_spec()->mutable_strategy()->set_min_started_seconds(60);
+    ASSERT_OK(env.engine_->Create(create).status());
+  }
+  env.Tick();  // kills both
+  env.KubeletRestarts();
+  env.Tick();  // sees both new instances; both now wait on min_started_seconds
+  env.Tick();
+  const uint64_t settled = env.engine_->GetStats().advances;
+  for (int i = 0; i < 10; ++i) {
+    env.clock_.Advance(absl::Seconds(1));
+    env.Tick();
+  }
+  EXPECT_EQ(env.engine_->GetStats().advances, settled) << "nothing changed, no timer came";
+
+  // web-1's new container crashes and kubelet restarts it: only r-web-1 is advanced, and it sees
+  // the newer instance.
+  const std::string crashed = env.CurrentId("default", "web-1", "a");
+  ASSERT_OK(env.runtime_.ExitContainer(crashed, 1));
+  env.KubeletRestarts();
+  env.Tick();
+  EXPECT_EQ(env.engine_->GetStats().advances, settled + 1);
+  EXPECT_NE(Get(*env.engine_, "r-web-1").status().container_states(0).new_container_id(), crashed);
+
+  // min_started_seconds' timer: r-web-0 completes when it comes, without anything else changing.
+  env.clock_.Advance(absl::Seconds(60));
+  env.Tick();
+  EXPECT_EQ(Get(*env.engine_, "r-web-0").status().phase(), api::RECREATE_PHASE_COMPLETED);
 }
 
 // Group commit: the tick decides under the engine's lock and writes outside it; the kill it decided
