@@ -16,9 +16,13 @@
 // (plus deletions it has not read). An engine with one object (the NodeImage) uses one key: each
 // reader then holds at most one pending state.
 //
-// Thread-safety: every method of WatchFanout and Watch is thread-safe; Watch::Next() is called by
-// one thread at a time. The publisher's order is the delivery order: an engine publishes under its
-// own lock. A Watch may outlive the fan-out (it has then ended with UNAVAILABLE).
+// A reader either blocks in Watch::Next() (a thread per reader) or polls with Watch::TryNext() and
+// is told through its ready callback when to poll again (no thread of its own: the callback API's
+// streams).
+//
+// Thread-safety: every method of WatchFanout and Watch is thread-safe; Watch::Next()/TryNext() are
+// called by one thread at a time. The publisher's order is the delivery order: an engine publishes
+// under its own lock. A Watch may outlive the fan-out (it has then ended with UNAVAILABLE).
 
 #include <functional>
 #include <iterator>
@@ -42,6 +46,13 @@ enum class WatchEventKind {
   kSynced,  // the initial state has been sent (no object)
 };
 
+// What a non-blocking read found.
+enum class WatchPoll {
+  kEvent,  // an event was taken
+  kEmpty,  // none queued: the ready callback runs when one is
+  kEnded,  // the watch ended (Status() says why)
+};
+
 template <typename T>
 struct WatchEvent {
   WatchEventKind kind = WatchEventKind::kSynced;
@@ -56,6 +67,7 @@ template <typename T>
 class Subscriber {
  public:
   using Filter = std::function<bool(const T&)>;
+  using ReadyCallback = std::function<void()>;
 
   explicit Subscriber(Filter filter) : filter_(std::move(filter)) {}
 
@@ -63,61 +75,88 @@ class Subscriber {
 
   // Queues (or coalesces) one change of the object at `key`; the caller has checked the filter.
   void Push(WatchEventKind kind, std::string key, std::shared_ptr<const T> object) {
-    absl::MutexLock lock(&mu_);
-    if (ended_) return;
-    auto pending = latest_.find(key);
-    if (pending != latest_.end()) {
-      Event& event = *pending->second;
-      event.object = std::move(object);
-      if (kind == WatchEventKind::kDeleted) {
-        // Replaced in place; anything published later for this key (an object created again) must
-        // queue behind the DELETED, so the key leaves the coalescing index.
-        event.kind = kind;
-        latest_.erase(pending);
-      } else if (event.kind != WatchEventKind::kAdded) {
-        // A still-undelivered ADDED stays ADDED: the reader has not seen this object yet.
-        event.kind = kind;
+    std::shared_ptr<const ReadyCallback> ready;
+    {
+      absl::MutexLock lock(&mu_);
+      if (ended_) return;
+      auto pending = latest_.find(key);
+      if (pending != latest_.end()) {
+        Event& event = *pending->second;
+        event.object = std::move(object);
+        if (kind == WatchEventKind::kDeleted) {
+          // Replaced in place; anything published later for this key (an object created again)
+          // must queue behind the DELETED, so the key leaves the coalescing index.
+          event.kind = kind;
+          latest_.erase(pending);
+        } else if (event.kind != WatchEventKind::kAdded) {
+          // A still-undelivered ADDED stays ADDED: the reader has not seen this object yet.
+          event.kind = kind;
+        }
+        return;  // the queue was not empty: the reader has been told already
       }
-      return;
+      if (queue_.empty()) ready = ready_;
+      queue_.push_back(Event{kind, key, std::move(object)});
+      if (kind != WatchEventKind::kDeleted)
+        latest_.emplace(std::move(key), std::prev(queue_.end()));
+      cv_.Signal();
     }
-    queue_.push_back(Event{kind, key, std::move(object)});
-    if (kind != WatchEventKind::kDeleted) latest_.emplace(std::move(key), std::prev(queue_.end()));
-    cv_.Signal();
+    Notify(ready);
   }
 
   void PushSynced() {
-    absl::MutexLock lock(&mu_);
-    if (ended_) return;
-    queue_.push_back(Event{WatchEventKind::kSynced, std::string(), nullptr});
-    cv_.Signal();
+    std::shared_ptr<const ReadyCallback> ready;
+    {
+      absl::MutexLock lock(&mu_);
+      if (ended_) return;
+      if (queue_.empty()) ready = ready_;
+      queue_.push_back(Event{WatchEventKind::kSynced, std::string(), nullptr});
+      cv_.Signal();
+    }
+    Notify(ready);
   }
 
   bool Next(WatchEvent<T>* out) {
     absl::MutexLock lock(&mu_);
     while (!ended_ && queue_.empty()) cv_.Wait(&mu_);
     if (ended_) return false;
-    Event& front = queue_.front();
-    if (front.object != nullptr) {
-      auto pending = latest_.find(front.key);
-      // Only the index entry of the event taken now is dropped (a DELETED may precede a newer ADDED
-      // of the same key, which stays indexed).
-      if (pending != latest_.end() && pending->second == queue_.begin()) latest_.erase(pending);
-    }
-    out->kind = front.kind;
-    out->object = std::move(front.object);
-    queue_.pop_front();
+    PopLocked(out);
     return true;
+  }
+
+  WatchPoll TryNext(WatchEvent<T>* out) {
+    absl::MutexLock lock(&mu_);
+    if (ended_) return WatchPoll::kEnded;
+    if (queue_.empty()) return WatchPoll::kEmpty;
+    PopLocked(out);
+    return WatchPoll::kEvent;
+  }
+
+  // `ready` runs (outside this subscriber's lock) each time the queue turns non-empty and when the
+  // watch ends, and once now if an event is queued or the watch has ended.
+  void SetReadyCallback(ReadyCallback ready) {
+    std::shared_ptr<const ReadyCallback> now;
+    {
+      absl::MutexLock lock(&mu_);
+      ready_ = std::make_shared<const ReadyCallback>(std::move(ready));
+      if (ended_ || !queue_.empty()) now = ready_;
+    }
+    Notify(now);
   }
 
   // Ends the watch with `status` unless it already ended; a blocked Next() returns false.
   void End(absl::Status status) {
-    absl::MutexLock lock(&mu_);
-    if (ended_) return;
-    ended_ = true;
-    status_ = std::move(status);
-    queue_.clear();
-    latest_.clear();
-    cv_.SignalAll();
+    std::shared_ptr<const ReadyCallback> ready;
+    {
+      absl::MutexLock lock(&mu_);
+      if (ended_) return;
+      ended_ = true;
+      status_ = std::move(status);
+      queue_.clear();
+      latest_.clear();
+      cv_.SignalAll();
+      ready = ready_;
+    }
+    Notify(ready);
   }
 
   bool ended() {
@@ -138,6 +177,25 @@ class Subscriber {
   };
   using Queue = std::list<Event>;
 
+  // Never under mu_: the callback reads the watch again (TryNext takes mu_), and its own locks come
+  // before mu_.
+  static void Notify(const std::shared_ptr<const ReadyCallback>& ready) {
+    if (ready != nullptr && *ready != nullptr) (*ready)();
+  }
+
+  void PopLocked(WatchEvent<T>* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Event& front = queue_.front();
+    if (front.object != nullptr) {
+      auto pending = latest_.find(front.key);
+      // Only the index entry of the event taken now is dropped (a DELETED may precede a newer ADDED
+      // of the same key, which stays indexed).
+      if (pending != latest_.end() && pending->second == queue_.begin()) latest_.erase(pending);
+    }
+    out->kind = front.kind;
+    out->object = std::move(front.object);
+    queue_.pop_front();
+  }
+
   const Filter filter_;
   absl::Mutex mu_;
   absl::CondVar cv_;
@@ -146,6 +204,8 @@ class Subscriber {
   Queue queue_ ABSL_GUARDED_BY(mu_);
   // Per key, its undelivered non-DELETED event in queue_, the one later changes merge into.
   absl::flat_hash_map<std::string, typename Queue::iterator> latest_ ABSL_GUARDED_BY(mu_);
+  // Shared so that it can be called after mu_ is released, while another thread replaces it.
+  std::shared_ptr<const ReadyCallback> ready_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace watch_internal
@@ -163,10 +223,22 @@ class Watch {
   // Blocks until the next event and returns true, or returns false once the watch ended (Cancel(),
   // or the fan-out shut down: Status() says which).
   bool Next(WatchEvent<T>* event) { return subscriber_->Next(event); }
+  // Takes the next event if one is queued (kEvent), else says whether the watch is still open
+  // (kEmpty) or ended (kEnded). Never blocks.
+  WatchPoll TryNext(WatchEvent<T>* event) { return subscriber_->TryNext(event); }
+  // For readers that poll with TryNext: `ready` runs whenever the queue turns non-empty and when the
+  // watch ends, and right away if an event is already queued or the watch has ended. It runs on
+  // the publisher's thread (under the engine's and the fan-out's locks, never under the watch's
+  // own), possibly on several threads at once: it must be short, must not publish, and may call
+  // TryNext. Replaces an earlier callback.
+  void SetReadyCallback(std::function<void()> ready) {
+    subscriber_->SetReadyCallback(std::move(ready));
+  }
   // Why the watch ended: OK after Cancel(), UNAVAILABLE after the fan-out's Shutdown(); OK while
   // open.
   absl::Status Status() { return subscriber_->status(); }
-  // Ends the watch; a blocked Next() returns false. Idempotent.
+  // Ends the watch; a blocked Next() returns false, the ready callback runs (on this thread).
+  // Idempotent.
   void Cancel() { subscriber_->End(absl::OkStatus()); }
 
  private:

@@ -4,26 +4,35 @@
 // what RecreateService needs, in the API's own messages. The engine implements it; the server maps
 // gRPC to it and back, and is unit-tested against a mock.
 
+#include <functional>
 #include <memory>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "api/inplaced/v1/recreate.pb.h"
+#include "common/watch_fanout.h"
 
 namespace inplaced::daemon {
 
-// A subscription to changes of recreate requests (WatchRecreateRequests). Next() and Cancel() may
-// be called from different threads; Next() from one thread at a time.
+// A subscription to changes of recreate requests (WatchRecreateRequests), read either blocking
+// (Next) or polled (TryNext, told when to poll again by the ready callback: no thread per reader).
+// Every method may be called from any thread; Next()/TryNext() from one thread at a time.
 class RecreateWatch {
  public:
   virtual ~RecreateWatch() = default;
   // Blocks until the next event and returns true, or returns false once the watch ended: Cancel()
   // was called, or the manager shut down (then Status() is UNAVAILABLE).
   virtual bool Next(::inplaced::v1::WatchRecreateRequestsResponse* event) = 0;
+  // Takes the next event if one is queued (kEvent), else kEmpty while open or kEnded. Never blocks.
+  virtual WatchPoll TryNext(::inplaced::v1::WatchRecreateRequestsResponse* event) = 0;
+  // `ready` runs whenever an event becomes available or the watch ends (and right away if one is
+  // or it has), as Watch::SetReadyCallback: on the publisher's thread, never under the watch's own
+  // lock, so it may call TryNext.
+  virtual void SetReadyCallback(std::function<void()> ready) = 0;
   // Why the watch ended: OK after Cancel(), UNAVAILABLE on shutdown.
   virtual absl::Status Status() = 0;
-  // Ends the watch; a blocked Next() returns false. Idempotent.
+  // Ends the watch; a blocked Next() returns false, the ready callback runs. Idempotent.
   virtual void Cancel() = 0;
 };
 

@@ -1,5 +1,6 @@
 #include "daemon/recreate/watch_hub.h"
 
+#include <functional>
 #include <string>
 #include <utility>
 
@@ -48,15 +49,29 @@ class HubWatch final : public RecreateWatch {
   bool Next(api::WatchRecreateRequestsResponse* out) override {
     WatchEvent<api::RecreateRequest> event;
     if (!watch_->Next(&event)) return false;
-    out->Clear();
-    out->set_type(TypeOf(event.kind));
-    if (event.object != nullptr) *out->mutable_recreate_request() = *event.object;
+    ToMessage(event, out);
     return true;
+  }
+  WatchPoll TryNext(api::WatchRecreateRequestsResponse* out) override {
+    WatchEvent<api::RecreateRequest> event;
+    const WatchPoll poll = watch_->TryNext(&event);
+    if (poll == WatchPoll::kEvent) ToMessage(event, out);
+    return poll;
+  }
+  void SetReadyCallback(std::function<void()> ready) override {
+    watch_->SetReadyCallback(std::move(ready));
   }
   absl::Status Status() override { return watch_->Status(); }
   void Cancel() override { watch_->Cancel(); }
 
  private:
+  static void ToMessage(const WatchEvent<api::RecreateRequest>& event,
+                        api::WatchRecreateRequestsResponse* out) {
+    out->Clear();
+    out->set_type(TypeOf(event.kind));
+    if (event.object != nullptr) *out->mutable_recreate_request() = *event.object;
+  }
+
   std::unique_ptr<Watch<api::RecreateRequest>> watch_;  // dropping it ends the watch
 };
 

@@ -1,12 +1,14 @@
 #include "daemon/server/nodeimage_service.h"
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <utility>
 
 #include "absl/time/clock.h"
 #include "common/cancellation.h"
 #include "daemon/server/rpc_scope.h"
+#include "daemon/server/watch_stream_reactor.h"
 
 namespace inplaced::daemon {
 namespace {
@@ -17,12 +19,40 @@ bool DeadlinePassed(const grpc::ServerContext& context) {
   return std::chrono::system_clock::now() >= context.deadline();
 }
 
+// The manager's watch as WatchNodeImageResponse messages, for WatchStreamReactor. SYNCED is not
+// part of this API: skipped.
+class NodeImageStreamWatch {
+ public:
+  explicit NodeImageStreamWatch(std::unique_ptr<Watch<api::NodeImage>> watch)
+      : watch_(std::move(watch)) {}
+
+  WatchPoll TryNext(api::WatchNodeImageResponse* out) {
+    WatchEvent<api::NodeImage> event;
+    while (true) {
+      const WatchPoll poll = watch_->TryNext(&event);
+      if (poll != WatchPoll::kEvent) return poll;
+      if (event.object == nullptr) continue;
+      *out->mutable_node_image() = *event.object;
+      return poll;
+    }
+  }
+  void SetReadyCallback(std::function<void()> ready) { watch_->SetReadyCallback(std::move(ready)); }
+  absl::Status Status() { return watch_->Status(); }
+  void Cancel() { watch_->Cancel(); }
+
+ private:
+  std::unique_ptr<Watch<api::NodeImage>> watch_;  // dropping it ends the watch
+};
+
 }  // namespace
 
 NodeImageServiceImpl::NodeImageServiceImpl(ServingState& state, absl::Duration stream_poll_period)
     : state_(state), canceller_(stream_poll_period) {}
 
-void NodeImageServiceImpl::StopStreams() { canceller_.CancelAll(); }
+void NodeImageServiceImpl::StopStreams() {
+  streams_.StopAll();
+  canceller_.CancelAll();
+}
 
 absl::StatusOr<imagepull::NodeImageManager*> NodeImageServiceImpl::Serving() const {
   if (!state_.serving()) return NotServingError();
@@ -52,34 +82,16 @@ grpc::Status NodeImageServiceImpl::GetNodeImage(grpc::ServerContext* /*context*/
   return scope.Finish(absl::OkStatus());
 }
 
-grpc::Status NodeImageServiceImpl::WatchNodeImage(
-    grpc::ServerContext* context, const api::WatchNodeImageRequest* request,
-    grpc::ServerWriter<api::WatchNodeImageResponse>* writer) {
-  ServingState::ActiveCall active(state_);
-  RpcScope scope("WatchNodeImage");
-  absl::StatusOr<imagepull::NodeImageManager*> manager = Serving();
-  if (!manager.ok()) return scope.Finish(manager.status());
-  const ServingState::WatchStreamSlot slot(state_);
-  if (!slot.status().ok()) return scope.Finish(slot.status());
-  absl::StatusOr<std::unique_ptr<Watch<api::NodeImage>>> watch = (*manager)->Watch(*request);
-  if (!watch.ok()) return scope.Finish(watch.status());
-  Watch<api::NodeImage>* raw = watch->get();
-  // The canceller unblocks Next() when the client goes away or the server stops streams.
-  const int registration = canceller_.Register(context, [raw] { raw->Cancel(); });
-
-  WatchEvent<api::NodeImage> event;
-  while (raw->Next(&event)) {
-    if (event.object == nullptr) continue;  // kSynced: not part of this API
-    api::WatchNodeImageResponse message;
-    *message.mutable_node_image() = *event.object;
-    if (!writer->Write(message)) {
-      raw->Cancel();  // the client is gone
-      break;
-    }
-  }
-  canceller_.Unregister(registration);
-
-  return scope.Finish(canceller_.WatchEndStatus(raw->Status()));
+grpc::ServerWriteReactor<api::WatchNodeImageResponse>* NodeImageServiceImpl::WatchNodeImage(
+    grpc::CallbackServerContext* /*context*/, const api::WatchNodeImageRequest* request) {
+  return WatchStreamReactor<api::WatchNodeImageResponse, NodeImageStreamWatch>::Start(
+      "WatchNodeImage", state_, streams_, [this] { return Serving(); },
+      [request](imagepull::NodeImageManager* manager)
+          -> absl::StatusOr<std::unique_ptr<NodeImageStreamWatch>> {
+        absl::StatusOr<std::unique_ptr<Watch<api::NodeImage>>> watch = manager->Watch(*request);
+        if (!watch.ok()) return watch.status();
+        return std::make_unique<NodeImageStreamWatch>(*std::move(watch));
+      });
 }
 
 grpc::Status NodeImageServiceImpl::PullImage(grpc::ServerContext* context,

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "daemon/server/rpc_scope.h"
+#include "daemon/server/watch_stream_reactor.h"
 
 namespace inplaced::daemon {
 namespace {
@@ -12,19 +13,17 @@ namespace api = ::inplaced::v1;
 
 }  // namespace
 
-RecreateServiceImpl::RecreateServiceImpl(ServingState& state, absl::Duration stream_poll_period)
-    : state_(state), canceller_(stream_poll_period) {}
+RecreateServiceImpl::RecreateServiceImpl(ServingState& state) : state_(state) {}
 
-RecreateServiceImpl::RecreateServiceImpl(RecreateManager& manager, ServingState& state,
-                                         absl::Duration stream_poll_period)
-    : manager_(&manager), state_(state), canceller_(stream_poll_period) {}
+RecreateServiceImpl::RecreateServiceImpl(RecreateManager& manager, ServingState& state)
+    : manager_(&manager), state_(state) {}
 
 absl::StatusOr<RecreateManager*> RecreateServiceImpl::Manager() const {
   if (!state_.serving()) return NotServingError();
   return manager_.GetOrNotReady();
 }
 
-void RecreateServiceImpl::StopStreams() { canceller_.CancelAll(); }
+void RecreateServiceImpl::StopStreams() { streams_.StopAll(); }
 
 grpc::Status RecreateServiceImpl::CreateRecreateRequest(
     grpc::ServerContext* context, const api::CreateRecreateRequestRequest* request,
@@ -96,31 +95,12 @@ grpc::Status RecreateServiceImpl::ReportReadiness(grpc::ServerContext* context,
   return scope.Finish(result.status());
 }
 
-grpc::Status RecreateServiceImpl::WatchRecreateRequests(
-    grpc::ServerContext* context, const api::WatchRecreateRequestsRequest* request,
-    grpc::ServerWriter<api::WatchRecreateRequestsResponse>* writer) {
-  ServingState::ActiveCall active(state_);
-  RpcScope scope("WatchRecreateRequests");
-  absl::StatusOr<RecreateManager*> manager = Manager();
-  if (!manager.ok()) return scope.Finish(manager.status());
-  const ServingState::WatchStreamSlot slot(state_);
-  if (!slot.status().ok()) return scope.Finish(slot.status());
-  absl::StatusOr<std::unique_ptr<RecreateWatch>> watch = (*manager)->Watch(*request);
-  if (!watch.ok()) return scope.Finish(watch.status());
-  RecreateWatch* raw = watch->get();
-  // The canceller unblocks Next() when the client goes away or the server stops streams.
-  const int registration = canceller_.Register(context, [raw] { raw->Cancel(); });
-
-  api::WatchRecreateRequestsResponse event;
-  while (raw->Next(&event)) {
-    if (!writer->Write(event)) {
-      raw->Cancel();  // the client is gone
-      break;
-    }
-  }
-  canceller_.Unregister(registration);
-
-  return scope.Finish(canceller_.WatchEndStatus(raw->Status()));
+grpc::ServerWriteReactor<api::WatchRecreateRequestsResponse>*
+RecreateServiceImpl::WatchRecreateRequests(grpc::CallbackServerContext* /*context*/,
+                                           const api::WatchRecreateRequestsRequest* request) {
+  return WatchStreamReactor<api::WatchRecreateRequestsResponse, RecreateWatch>::Start(
+      "WatchRecreateRequests", state_, streams_, [this] { return Manager(); },
+      [request](RecreateManager* manager) { return manager->Watch(*request); });
 }
 
 }  // namespace inplaced::daemon

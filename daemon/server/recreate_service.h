@@ -1,14 +1,15 @@
 #pragma once
 
-// inplaced.v1.RecreateService over gRPC (sync API): each RPC is mapped to the RecreateManager, with
-// the manager's absl::Status returned as the call's gRPC status (RpcScope), and every call logged.
+// inplaced.v1.RecreateService over gRPC: each RPC is mapped to the RecreateManager, with the
+// manager's absl::Status returned as the call's gRPC status (RpcScope), and every call logged.
 // While the daemon is not SERVING (ServingState), or before the manager is set (the control server
 // starts before the engine has loaded its state), every call answers UNAVAILABLE without reaching
 // the manager.
 //
-// WatchRecreateRequests streams the manager's watch until the client cancels or disconnects (the
-// stream's thread is then freed within the StreamCanceller's period), the manager ends the watch
-// (UNAVAILABLE on shutdown), or StopStreams() is called (UNAVAILABLE).
+// The unary RPCs use the sync API. WatchRecreateRequests uses the callback API
+// (WatchStreamReactor: no thread per open stream) and streams the manager's watch until the client
+// cancels or disconnects (CANCELLED), the manager ends the watch (UNAVAILABLE on shutdown), or
+// StopStreams() is called (UNAVAILABLE).
 
 #include <grpcpp/grpcpp.h>
 
@@ -16,26 +17,26 @@
 #include "api/inplaced/v1/recreate.grpc.pb.h"
 #include "common/readiness_slot.h"
 #include "daemon/recreate/recreate_manager.h"
+#include "daemon/server/open_watch_streams.h"
 #include "daemon/server/serving_state.h"
-#include "daemon/server/stream_canceller.h"
 
 namespace inplaced::daemon {
 
 // Thread-safe. `state` and the manager must outlive the service.
-class RecreateServiceImpl final : public ::inplaced::v1::RecreateService::Service {
+class RecreateServiceImpl final
+    : public ::inplaced::v1::RecreateService::WithCallbackMethod_WatchRecreateRequests<
+          ::inplaced::v1::RecreateService::Service> {
  public:
   // Calls answer UNAVAILABLE ("inplaced is starting: retry") until SetManager().
-  explicit RecreateServiceImpl(ServingState& state,
-                               absl::Duration stream_poll_period = absl::Milliseconds(100));
+  explicit RecreateServiceImpl(ServingState& state);
   // Over a manager that is ready from the start.
-  RecreateServiceImpl(RecreateManager& manager, ServingState& state,
-                      absl::Duration stream_poll_period = absl::Milliseconds(100));
+  RecreateServiceImpl(RecreateManager& manager, ServingState& state);
 
   // The manager the RPCs use from now on. Set once, before the daemon turns SERVING; not owned.
   void SetManager(RecreateManager* manager) { manager_.Set(manager); }
 
   // Ends every open WatchRecreateRequests stream with UNAVAILABLE, and every later one at once.
-  // Call before grpc::Server::Shutdown, which waits for running handlers.
+  // Call before grpc::Server::Shutdown, which waits for every call to finish.
   void StopStreams();
 
   grpc::Status CreateRecreateRequest(
@@ -50,9 +51,9 @@ class RecreateServiceImpl final : public ::inplaced::v1::RecreateService::Servic
   grpc::Status DeleteRecreateRequest(
       grpc::ServerContext* context, const ::inplaced::v1::DeleteRecreateRequestRequest* request,
       ::inplaced::v1::DeleteRecreateRequestResponse* response) override;
-  grpc::Status WatchRecreateRequests(
-      grpc::ServerContext* context, const ::inplaced::v1::WatchRecreateRequestsRequest* request,
-      grpc::ServerWriter<::inplaced::v1::WatchRecreateRequestsResponse>* writer) override;
+  grpc::ServerWriteReactor<::inplaced::v1::WatchRecreateRequestsResponse>* WatchRecreateRequests(
+      grpc::CallbackServerContext* context,
+      const ::inplaced::v1::WatchRecreateRequestsRequest* request) override;
   grpc::Status AcknowledgeUnready(grpc::ServerContext* context,
                                   const ::inplaced::v1::AcknowledgeUnreadyRequest* request,
                                   ::inplaced::v1::AcknowledgeUnreadyResponse* response) override;
@@ -66,7 +67,7 @@ class RecreateServiceImpl final : public ::inplaced::v1::RecreateService::Servic
 
   ReadinessSlot<RecreateManager> manager_;
   ServingState& state_;
-  StreamCanceller canceller_;
+  OpenWatchStreams streams_;
 };
 
 }  // namespace inplaced::daemon

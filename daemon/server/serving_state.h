@@ -5,7 +5,7 @@
 // services (answer UNAVAILABLE unless SERVING). Also counts the calls being handled, so that
 // shutdown waits for those and not for idle client connections (gRPC's Server::Shutdown waits for
 // every connection to close until its deadline, and an idle client does not read the GOAWAY), and
-// caps the open watch streams of both services together (each holds a server thread while open).
+// caps the open watch streams of both services together (each holds its watch's queue while open).
 // Thread-safe.
 
 #include <cstdint>

@@ -1,10 +1,10 @@
 #pragma once
 
-// Frees the threads of server-streaming handlers whose client went away. A sync gRPC handler
-// blocked waiting for its next event (RecreateWatch::Next) does not learn that the client cancelled
-// or disconnected; the sync API has no done-callback, only ServerContext::IsCancelled(). One
-// background thread polls IsCancelled() of every registered stream and runs the stream's cancel
-// function, which unblocks the handler.
+// Frees the threads of sync handlers that wait (PullImage with `wait`) once their client went away.
+// A sync gRPC handler blocked in a wait does not learn that the client cancelled or disconnected;
+// the sync API has no done-callback, only ServerContext::IsCancelled(). One background thread polls
+// IsCancelled() of every registered call and runs the call's cancel function, which ends the wait.
+// (Watch streams need none of this: they run on the callback API, WatchStreamReactor.)
 
 #include <grpcpp/server_context.h>
 

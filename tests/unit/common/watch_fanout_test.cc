@@ -1,11 +1,13 @@
 #include "common/watch_fanout.h"
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"
@@ -194,6 +196,142 @@ TEST(WatchFanoutTest, WatchOutlivesTheFanout) {
   WatchEvent<Item> event;
   EXPECT_FALSE(watch->Next(&event));
   EXPECT_THAT(watch->Status(), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST(WatchFanoutTest, TryNextTakesWhatIsQueuedWithoutBlocking) {
+  WatchFanout<Item> fanout(ByKey());
+  auto watch = fanout.Subscribe(nullptr, {MakeItem("x", 1)}, true);
+  WatchEvent<Item> event;
+  ASSERT_EQ(watch->TryNext(&event), WatchPoll::kEvent);
+  EXPECT_EQ(Describe(event), "ADDED x@1");
+  ASSERT_EQ(watch->TryNext(&event), WatchPoll::kEvent);
+  EXPECT_EQ(Describe(event), "SYNCED");
+  EXPECT_EQ(watch->TryNext(&event), WatchPoll::kEmpty);
+  fanout.Publish(WatchEventKind::kModified, MakeItem("x", 2));
+  fanout.Publish(WatchEventKind::kModified, MakeItem("x", 3));
+  ASSERT_EQ(watch->TryNext(&event), WatchPoll::kEvent);
+  EXPECT_EQ(Describe(event), "MODIFIED x@3");  // coalesced as for Next()
+  EXPECT_EQ(watch->TryNext(&event), WatchPoll::kEmpty);
+  watch->Cancel();
+  EXPECT_EQ(watch->TryNext(&event), WatchPoll::kEnded);
+  EXPECT_THAT(watch->Status(), IsOk());
+}
+
+TEST(WatchFanoutTest, ReadyCallbackRunsWhenTheQueueTurnsNonEmpty) {
+  WatchFanout<Item> fanout(ByKey());
+  auto watch = fanout.Subscribe(nullptr, {}, false);
+  int calls = 0;
+  watch->SetReadyCallback([&calls] { ++calls; });
+  EXPECT_EQ(calls, 0);  // nothing queued at registration
+  fanout.Publish(WatchEventKind::kAdded, MakeItem("x", 1));
+  EXPECT_EQ(calls, 1);
+  // Still non-empty: neither a new key nor a coalesced change calls again.
+  fanout.Publish(WatchEventKind::kAdded, MakeItem("y", 1));
+  fanout.Publish(WatchEventKind::kModified, MakeItem("x", 2));
+  EXPECT_EQ(calls, 1);
+  WatchEvent<Item> event;
+  while (watch->TryNext(&event) == WatchPoll::kEvent) {
+  }
+  fanout.Publish(WatchEventKind::kModified, MakeItem("x", 3));
+  EXPECT_EQ(calls, 2);
+}
+
+TEST(WatchFanoutTest, ReadyCallbackRunsAtRegistrationWhenSomethingIsQueued) {
+  WatchFanout<Item> fanout(ByKey());
+  auto watch = fanout.Subscribe(nullptr, {MakeItem("x", 1)}, true);
+  int calls = 0;
+  watch->SetReadyCallback([&calls] { ++calls; });
+  EXPECT_EQ(calls, 1);
+}
+
+TEST(WatchFanoutTest, ReadyCallbackRunsWhenTheWatchEnds) {
+  WatchFanout<Item> fanout(ByKey());
+  auto cancelled = fanout.Subscribe(nullptr, {}, false);
+  auto shut_down = fanout.Subscribe(nullptr, {MakeItem("x", 1)}, false);
+  int cancelled_calls = 0;
+  int shut_down_calls = 0;
+  cancelled->SetReadyCallback([&] { ++cancelled_calls; });
+  shut_down->SetReadyCallback([&] { ++shut_down_calls; });
+  ASSERT_EQ(shut_down_calls, 1);  // x@1 queued
+  cancelled->Cancel();
+  cancelled->Cancel();  // idempotent: ends once, tells once
+  EXPECT_EQ(cancelled_calls, 1);
+  fanout.Shutdown();
+  EXPECT_EQ(shut_down_calls, 2);
+  WatchEvent<Item> event;
+  EXPECT_EQ(shut_down->TryNext(&event), WatchPoll::kEnded);  // the undelivered x@1 is dropped
+  EXPECT_THAT(shut_down->Status(), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST(WatchFanoutTest, ReadyCallbackOnAnEndedWatchRunsAtRegistration) {
+  WatchFanout<Item> fanout(ByKey());
+  fanout.Shutdown();
+  auto watch = fanout.Subscribe(nullptr, {}, false);
+  int calls = 0;
+  watch->SetReadyCallback([&calls] { ++calls; });
+  EXPECT_EQ(calls, 1);
+}
+
+// The callback API's reader: the callback takes the reader's own lock and drains with TryNext (as
+// does a second thread, like a stream's write-done reaction). The callback runs outside the watch's
+// lock, so this cannot deadlock; the reader sees every change in order and never misses the last.
+TEST(WatchFanoutTest, ReadyCallbackMayReadTheWatchWhilePublishersRunElsewhere) {
+  WatchFanout<Item> fanout(ByKey());
+  auto watch = fanout.Subscribe(nullptr, {}, false);
+  absl::Mutex mu;
+  std::vector<int> versions;  // of x, as read
+  bool ended = false;
+  Watch<Item>* raw = watch.get();
+  auto drain = [&] {
+    absl::MutexLock lock(&mu);
+    WatchEvent<Item> event;
+    while (true) {
+      const WatchPoll poll = raw->TryNext(&event);
+      if (poll == WatchPoll::kEmpty) return false;
+      if (poll == WatchPoll::kEnded) {
+        ended = true;
+        return true;
+      }
+      versions.push_back(event.object->version);
+    }
+  };
+  watch->SetReadyCallback([&] { drain(); });
+  std::thread reader([&] {
+    while (!drain()) std::this_thread::yield();
+  });
+  constexpr int kVersions = 2000;
+  std::thread publisher([&] {
+    for (int version = 1; version <= kVersions; ++version) {
+      fanout.Publish(WatchEventKind::kModified, MakeItem("x", version));
+    }
+  });
+  publisher.join();
+  // Everything published has been read: no lost wake-up, whoever drained last.
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_FALSE(versions.empty());
+    EXPECT_EQ(versions.back(), kVersions);
+  }
+  fanout.Shutdown();
+  reader.join();
+  absl::MutexLock lock(&mu);
+  EXPECT_TRUE(ended);
+  // Coalescing may skip versions, never reorder them.
+  for (size_t i = 1; i < versions.size(); ++i) EXPECT_LT(versions[i - 1], versions[i]);
+}
+
+TEST(WatchFanoutTest, ReadyCallbackMayCancelItsOwnWatch) {
+  WatchFanout<Item> fanout(ByKey());
+  auto watch = fanout.Subscribe(nullptr, {}, false);
+  Watch<Item>* raw = watch.get();
+  std::atomic<int> calls{0};
+  watch->SetReadyCallback([&] {
+    ++calls;
+    raw->Cancel();  // re-enters End(), which runs this callback again: no lock is held
+  });
+  fanout.Publish(WatchEventKind::kAdded, MakeItem("x", 1));
+  EXPECT_EQ(calls.load(), 2);
+  EXPECT_EQ(fanout.ActiveWatches(), 0);
 }
 
 }  // namespace

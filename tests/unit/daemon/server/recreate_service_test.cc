@@ -43,7 +43,7 @@ api::RecreateRequest Stored(const std::string& name, uint64_t resource_version =
 // The service under test on an in-process gRPC server (no socket), with every dependency faked.
 class RecreateServiceTest : public ::testing::Test {
  protected:
-  RecreateServiceTest() : service_(manager_, state_, absl::Milliseconds(10)) {
+  RecreateServiceTest() : service_(manager_, state_) {
     grpc::ServerBuilder builder;
     builder.RegisterService(&service_);
     server_ = builder.BuildAndStart();
@@ -423,13 +423,13 @@ TEST_F(RecreateServiceWatchTest, ClientCancelFreesTheHandlerAndEndsTheWatch) {
     grpc::ClientContext context;
     auto reader = stub_->WatchRecreateRequests(&context, {});
     api::WatchRecreateRequestsResponse event;
-    ASSERT_TRUE(reader->Read(&event));  // SYNCED: the handler now blocks in Next()
+    ASSERT_TRUE(reader->Read(&event));  // SYNCED: the stream now waits for the next event
     EXPECT_EQ(hub_.ActiveWatches(), 1);
     context.TryCancel();
     reader->Finish();
   }
-  // Shutdown without a deadline waits for every running handler: it returns only if the canceller
-  // noticed the cancelled call and unblocked Next().
+  // Shutdown without a deadline waits for every call to finish: it returns only if the stream
+  // noticed the cancelled call and finished.
   server_->Shutdown();
   EXPECT_EQ(hub_.ActiveWatches(), 0);
 }
@@ -487,7 +487,7 @@ TEST_F(RecreateServiceWatchTest, OpenStreamsAreCappedResourceExhausted) {
     }
     first->Finish();
   }
-  // The cancelled stream's handler returns (the canceller polls every 10 ms) and frees its slot.
+  // The cancelled stream finishes and frees its slot (when gRPC is done with it: OnDone).
   while (state_.open_watch_streams() != 0) absl::SleepFor(absl::Milliseconds(5));
   grpc::ClientContext third_context;
   auto third = stub_->WatchRecreateRequests(&third_context, {});
