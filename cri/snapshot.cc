@@ -14,9 +14,37 @@ namespace {
 
 using StringMap = google::protobuf::Map<std::string, std::string>;
 
-absl::string_view Lookup(const StringMap& map, absl::string_view key) {
-  auto it = map.find(std::string(key));
+// kubelet's label and annotation keys as std::string, made once: protobuf's Map::find takes a
+// std::string, and building one per lookup was a malloc and a free for each of a node's thousands
+// of lookups per snapshot.
+struct KubeletKeys {
+  const std::string container_name{kubelet::kContainerName};
+  const std::string restart_count{kubelet::kContainerRestartCount};
+  const std::string hash{kubelet::kContainerHash};
+  const std::string type{kubelet::kContainerType};
+  const std::string pre_stop_handler{kubelet::kContainerPreStopHandler};
+  const std::string ports{kubelet::kContainerPorts};
+  const std::string termination_grace_period{kubelet::kPodTerminationGracePeriod};
+  const std::string deletion_grace_period{kubelet::kPodDeletionGracePeriod};
+  const std::string pod_uid{kubelet::kPodUid};
+  const std::string pod_name{kubelet::kPodName};
+  const std::string pod_namespace{kubelet::kPodNamespace};
+};
+
+const KubeletKeys& Keys() {
+  static const KubeletKeys* const keys = new KubeletKeys();  // never destroyed (immutable)
+  return *keys;
+}
+
+absl::string_view Lookup(const StringMap& map, const std::string& key) {
+  auto it = map.find(key);
   return it == map.end() ? absl::string_view() : absl::string_view(it->second);
+}
+
+// The value of `key`, moved out of `map` (the listing is consumed); "" when absent.
+std::string Take(StringMap& map, const std::string& key) {
+  auto it = map.find(key);
+  return it == map.end() ? std::string() : std::move(it->second);
 }
 
 absl::string_view FirstNonEmpty(absl::string_view a, absl::string_view b) {
@@ -45,29 +73,29 @@ bool ContainerBefore(const ContainerInfo& a, const ContainerInfo& b) {
          std::forward_as_tuple(a.created_at, a.attempt, a.id);
 }
 
-ContainerInfo ToContainerInfo(const criv1::Container& container) {
+// Moves the strings out of `container` (consumed): a snapshot copies nothing it can take.
+ContainerInfo ToContainerInfo(criv1::Container& container) {
+  const KubeletKeys& keys = Keys();
   ContainerInfo info;
-  info.id = container.id();
-  info.pod_sandbox_id = container.pod_sandbox_id();
-  info.name = std::string(FirstNonEmpty(Lookup(container.labels(), kubelet::kContainerName),
-                                        container.metadata().name()));
+  info.id = std::move(*container.mutable_id());
+  info.pod_sandbox_id = std::move(*container.mutable_pod_sandbox_id());
+  info.name = Take(*container.mutable_labels(), keys.container_name);
+  if (info.name.empty()) info.name = std::move(*container.mutable_metadata()->mutable_name());
   info.attempt = container.metadata().attempt();
   info.state = container.state();
   info.created_at = container.created_at();
-  const StringMap& annotations = container.annotations();
-  info.restart_count =
-      ParseInt(Lookup(annotations, kubelet::kContainerRestartCount)).value_or(info.attempt);
-  info.image = container.image().image();
-  info.image_ref = container.image_ref();
-  info.image_id = container.image_id();
-  info.hash = std::string(Lookup(annotations, kubelet::kContainerHash));
-  info.type = std::string(Lookup(annotations, kubelet::kContainerType));
-  info.pre_stop_handler_json = std::string(Lookup(annotations, kubelet::kContainerPreStopHandler));
-  info.ports_json = std::string(Lookup(annotations, kubelet::kContainerPorts));
+  StringMap& annotations = *container.mutable_annotations();
+  info.restart_count = ParseInt(Lookup(annotations, keys.restart_count)).value_or(info.attempt);
+  info.image = std::move(*container.mutable_image()->mutable_image());
+  info.image_ref = std::move(*container.mutable_image_ref());
+  info.image_id = std::move(*container.mutable_image_id());
+  info.hash = Take(annotations, keys.hash);
+  info.type = Take(annotations, keys.type);
+  info.pre_stop_handler_json = Take(annotations, keys.pre_stop_handler);
+  info.ports_json = Take(annotations, keys.ports);
   info.termination_grace_period_seconds =
-      ParseInt(Lookup(annotations, kubelet::kPodTerminationGracePeriod));
-  info.deletion_grace_period_seconds =
-      ParseInt(Lookup(annotations, kubelet::kPodDeletionGracePeriod));
+      ParseInt(Lookup(annotations, keys.termination_grace_period));
+  info.deletion_grace_period_seconds = ParseInt(Lookup(annotations, keys.deletion_grace_period));
   return info;
 }
 
@@ -99,7 +127,8 @@ std::vector<const ContainerInfo*> PodInfo::CurrentContainers() const {
 }
 
 NodeSnapshot NodeSnapshot::FromLists(const criv1::ListPodSandboxResponse& sandboxes,
-                                     const criv1::ListContainersResponse& containers) {
+                                     criv1::ListContainersResponse containers) {
+  const KubeletKeys& keys = Keys();
   NodeSnapshot snapshot;
   // Pods keyed by UID, or by "namespace/name" for a sandbox without one (not made by kubelet).
   absl::flat_hash_map<std::string, size_t> pod_by_key;
@@ -108,11 +137,11 @@ NodeSnapshot NodeSnapshot::FromLists(const criv1::ListPodSandboxResponse& sandbo
   for (const criv1::PodSandbox& sandbox : sandboxes.items()) {
     const criv1::PodSandboxMetadata& metadata = sandbox.metadata();
     const absl::string_view uid =
-        FirstNonEmpty(metadata.uid(), Lookup(sandbox.labels(), kubelet::kPodUid));
+        FirstNonEmpty(metadata.uid(), Lookup(sandbox.labels(), keys.pod_uid));
     const absl::string_view name =
-        FirstNonEmpty(metadata.name(), Lookup(sandbox.labels(), kubelet::kPodName));
+        FirstNonEmpty(metadata.name(), Lookup(sandbox.labels(), keys.pod_name));
     const absl::string_view pod_namespace =
-        FirstNonEmpty(metadata.namespace_(), Lookup(sandbox.labels(), kubelet::kPodNamespace));
+        FirstNonEmpty(metadata.namespace_(), Lookup(sandbox.labels(), keys.pod_namespace));
     if (uid.empty() && name.empty()) continue;
     const std::string key =
         uid.empty() ? absl::StrCat("name:", pod_namespace, "/", name) : absl::StrCat("uid:", uid);
@@ -143,13 +172,12 @@ NodeSnapshot NodeSnapshot::FromLists(const criv1::ListPodSandboxResponse& sandbo
     if (!inserted && SandboxBefore(pod.sandbox, snapshot.pods_[it->second].sandbox)) it->second = i;
   }
 
-  for (const criv1::Container& container : containers.containers()) {
+  for (criv1::Container& container : *containers.mutable_containers()) {
     size_t pod_index = 0;
     if (auto it = snapshot.pod_by_sandbox_id_.find(container.pod_sandbox_id());
         it != snapshot.pod_by_sandbox_id_.end()) {
       pod_index = it->second;
-    } else if (auto by_uid =
-                   snapshot.pod_by_uid_.find(Lookup(container.labels(), kubelet::kPodUid));
+    } else if (auto by_uid = snapshot.pod_by_uid_.find(Lookup(container.labels(), keys.pod_uid));
                by_uid != snapshot.pod_by_uid_.end()) {
       // The container's sandbox appeared after ListPodSandbox answered; kubelet's label still says
       // which pod it belongs to.
@@ -209,9 +237,9 @@ absl::StatusOr<NodeSnapshot> TakeSnapshot(Runtime& runtime) {
   // the list or new, and a new one is still matched through the pod UID label.
   ASSIGN_OR_RETURN(const criv1::ListPodSandboxResponse sandboxes,
                    runtime.ListPodSandbox(criv1::ListPodSandboxRequest()));
-  ASSIGN_OR_RETURN(const criv1::ListContainersResponse containers,
+  ASSIGN_OR_RETURN(criv1::ListContainersResponse containers,
                    runtime.ListContainers(criv1::ListContainersRequest()));
-  return NodeSnapshot::FromLists(sandboxes, containers);
+  return NodeSnapshot::FromLists(sandboxes, std::move(containers));
 }
 
 absl::StatusOr<NodeSnapshot> TakePodSnapshot(Runtime& runtime, absl::string_view pod_namespace,
@@ -224,9 +252,9 @@ absl::StatusOr<NodeSnapshot> TakePodSnapshot(Runtime& runtime, absl::string_view
   *container_request.mutable_filter()->mutable_label_selector() = sandbox_labels;
   ASSIGN_OR_RETURN(const criv1::ListPodSandboxResponse sandboxes,
                    runtime.ListPodSandbox(sandbox_request));
-  ASSIGN_OR_RETURN(const criv1::ListContainersResponse containers,
+  ASSIGN_OR_RETURN(criv1::ListContainersResponse containers,
                    runtime.ListContainers(container_request));
-  return NodeSnapshot::FromLists(sandboxes, containers);
+  return NodeSnapshot::FromLists(sandboxes, std::move(containers));
 }
 
 absl::Status FillStatus(Runtime& runtime, const std::vector<std::string>& container_ids,

@@ -126,8 +126,9 @@ class NodeSnapshot {
   // a name is ignored. Containers go to the pod of their sandbox, else (a sandbox created after the
   // sandbox list was taken) to the pod named by their io.kubernetes.pod.uid label; containers of
   // unknown pods are ignored and counted in ignored_containers().
+  // `containers` is consumed: its strings move into the snapshot.
   static NodeSnapshot FromLists(const criv1::ListPodSandboxResponse& sandboxes,
-                                const criv1::ListContainersResponse& containers);
+                                criv1::ListContainersResponse containers);
 
   // Every pod, in no particular order.
   const std::vector<PodInfo>& pods() const { return pods_; }

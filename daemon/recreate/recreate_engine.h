@@ -287,6 +287,9 @@ class RecreateEngine final : public RecreateManager {
   void OnHookStartedDurable(const KillRunRef& run, const absl::Status& durable)
       ABSL_LOCKS_EXCLUDED(mu_);
   void OnHookDone(const KillRunRef& run, const PreStopResult& result) ABSL_LOCKS_EXCLUDED(mu_);
+  // The stop once its STOP_SENT write is durable; without one (the entry is gone, the daemon is
+  // stopping) the kill ends here.
+  void StopOnceDurable(const KillRunRef& run, DurableRef stop_sent) ABSL_LOCKS_EXCLUDED(mu_);
   void OnStopSentDurable(const KillRunRef& run, const absl::Status& durable)
       ABSL_LOCKS_EXCLUDED(mu_);
   void OnStopDone(const KillRunRef& run, const absl::Status& stopped) ABSL_LOCKS_EXCLUDED(mu_);

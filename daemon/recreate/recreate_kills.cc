@@ -147,11 +147,7 @@ void RecreateEngine::OnKillDecided(const KillRunRef& run, const absl::Status& du
       entry->kills_in_flight.erase(action.container_name);
     }
   }
-  if (stop_sent == nullptr) {
-    EndKill();
-    return;
-  }
-  WhenDurable(stop_sent, [this, run](const absl::Status& done) { OnStopSentDurable(run, done); });
+  StopOnceDurable(run, std::move(stop_sent));
 }
 
 void RecreateEngine::OnHookStartedDurable(const KillRunRef& run, const absl::Status& durable) {
@@ -220,6 +216,10 @@ void RecreateEngine::OnHookDone(const KillRunRef& run, const PreStopResult& resu
       entry->kills_in_flight.erase(action.container_name);
     }
   }
+  StopOnceDurable(run, std::move(stop_sent));
+}
+
+void RecreateEngine::StopOnceDurable(const KillRunRef& run, DurableRef stop_sent) {
   if (stop_sent == nullptr) {
     EndKill();
     return;

@@ -514,9 +514,9 @@ std::unique_ptr<Child> StartProfile(pid_t daemon_pid) {
   static int profiles = 0;
   const std::string out = absl::StrCat(g_dir, "/perf-", ++profiles, ".data");
   Log(absl::StrCat("perf record of the window into ", out));
-  return std::make_unique<Child>(
-      std::vector<std::string>{"/usr/bin/perf", "record", "-g", "-o", out, "-p", absl::StrCat(daemon_pid)},
-      out + ".log");
+  return std::make_unique<Child>(std::vector<std::string>{"/usr/bin/perf", "record", "-g", "-o",
+                                                          out, "-p", absl::StrCat(daemon_pid)},
+                                 out + ".log");
 }
 
 Window Measure(FakeCri& fake, Daemon& daemon) {
