@@ -348,8 +348,10 @@ void RecreateEngine::EndKill() {
     --kills_running_;
     start = TakeStartableKillsLocked();
   }
-  // After the last EndKill of a shutdown nothing here touches the engine (`start` is empty then).
-  StartKills(std::move(start));
+  // Once the last kill of a shutdown has released mu_, Shutdown may return and the engine be
+  // destroyed: nothing may touch it then, not even a member call (UBSan's vptr check reads the
+  // object). `start` is always empty then (no kill starts while stopping).
+  if (!start.empty()) StartKills(std::move(start));
 }
 
 void RecreateEngine::WaitForKills() {
