@@ -32,6 +32,7 @@ configure build-tsan -DCMAKE_BUILD_TYPE=Debug -DINPLACED_SANITIZER=thread -DINPL
   cmake --build build-tsan -j "$jobs" --target inplaced_tsan_suites || exit 1
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export LSAN_OPTIONS=suppressions=$(pwd)/tests/lsan.supp
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 echo "== unit + integration under AddressSanitizer + UBSan =="
