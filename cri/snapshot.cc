@@ -232,14 +232,24 @@ ContainerInfo* NodeSnapshot::FindMutableContainer(absl::string_view container_id
   return &pods_[it->second.first].containers[it->second.second];
 }
 
-absl::StatusOr<NodeSnapshot> TakeSnapshot(Runtime& runtime) {
-  // Sandboxes first: a container created between the two calls then has a sandbox that is either in
-  // the list or new, and a new one is still matched through the pod UID label.
+namespace {
+
+// Sandboxes first: a container created between the two calls then has a sandbox that is either in
+// the list or new, and a new one is still matched through the pod UID label.
+absl::StatusOr<NodeSnapshot> ListBoth(Runtime& runtime,
+                                      const criv1::ListPodSandboxRequest& sandbox_request,
+                                      const criv1::ListContainersRequest& container_request) {
   ASSIGN_OR_RETURN(const criv1::ListPodSandboxResponse sandboxes,
-                   runtime.ListPodSandbox(criv1::ListPodSandboxRequest()));
+                   runtime.ListPodSandbox(sandbox_request));
   ASSIGN_OR_RETURN(criv1::ListContainersResponse containers,
-                   runtime.ListContainers(criv1::ListContainersRequest()));
+                   runtime.ListContainers(container_request));
   return NodeSnapshot::FromLists(sandboxes, std::move(containers));
+}
+
+}  // namespace
+
+absl::StatusOr<NodeSnapshot> TakeSnapshot(Runtime& runtime) {
+  return ListBoth(runtime, criv1::ListPodSandboxRequest(), criv1::ListContainersRequest());
 }
 
 absl::StatusOr<NodeSnapshot> TakePodSnapshot(Runtime& runtime, absl::string_view pod_namespace,
@@ -250,11 +260,7 @@ absl::StatusOr<NodeSnapshot> TakePodSnapshot(Runtime& runtime, absl::string_view
   sandbox_labels[std::string(kubelet::kPodName)] = std::string(pod_name);
   criv1::ListContainersRequest container_request;
   *container_request.mutable_filter()->mutable_label_selector() = sandbox_labels;
-  ASSIGN_OR_RETURN(const criv1::ListPodSandboxResponse sandboxes,
-                   runtime.ListPodSandbox(sandbox_request));
-  ASSIGN_OR_RETURN(criv1::ListContainersResponse containers,
-                   runtime.ListContainers(container_request));
-  return NodeSnapshot::FromLists(sandboxes, std::move(containers));
+  return ListBoth(runtime, sandbox_request, container_request);
 }
 
 absl::Status FillStatus(Runtime& runtime, const std::vector<std::string>& container_ids,

@@ -509,6 +509,9 @@ absl::Status RecreateEngine::Tick(uint32_t wake_reasons) {
     const absl::Time now = clock_.Now();
     bool fast = false;
     std::optional<absl::Time> next_wake;
+    const auto wake_at = [&next_wake](const std::optional<absl::Time>& at) {
+      if (at.has_value() && (!next_wake.has_value() || *at < *next_wake)) next_wake = at;
+    };
     // Creation order, so that a head completing in this tick lets its successor start in the same
     // tick.
     std::vector<Key> order;
@@ -520,9 +523,6 @@ absl::Status RecreateEngine::Tick(uint32_t wake_reasons) {
       // Created after the snapshot decision: judged by the next tick, never against an empty
       // snapshot.
       if (!any_open && !IsCompleted(entry->record)) continue;
-      const auto wake_at = [&next_wake](const std::optional<absl::Time>& at) {
-        if (at.has_value() && (!next_wake.has_value() || *at < *next_wake)) next_wake = at;
-      };
       StepInput input;
       input.now = now;
       input.blocked_by = IsCompleted(entry->record) ? "" : BlockedByLocked(key, *entry);

@@ -67,12 +67,4 @@ void StreamCanceller::PollLoop() {
   }
 }
 
-absl::Status StreamCanceller::WatchEndStatus(absl::Status watch_status) {
-  if (!watch_status.ok()) return watch_status;
-  if (cancelled_all()) {
-    return absl::UnavailableError("inplaced is shutting down: watch again after restart");
-  }
-  return absl::CancelledError("watch cancelled by the client");
-}
-
 }  // namespace inplaced::daemon

@@ -45,11 +45,6 @@ class StreamCanceller {
   // Whether CancelAll has been called.
   bool cancelled_all();
 
-  // What a watch stream's handler returns once its watch ended with `watch_status`: that status
-  // when the watch ended by itself (not OK: its engine shut down); otherwise UNAVAILABLE after
-  // CancelAll() (the daemon stops), else CANCELLED (the client went away).
-  absl::Status WatchEndStatus(absl::Status watch_status);
-
  private:
   struct Entry {
     grpc::ServerContextBase* context;
