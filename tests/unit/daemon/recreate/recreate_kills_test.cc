@@ -118,16 +118,22 @@ TEST(RecreateKillsTest, FiftySlowStopsInFlightDoNotDelayAShortGraceRecreate) {
   }
 }
 
-TEST(RecreateKillsTest, KillsBeyondTheLimitWaitInOrderAndTheLimitIsLoggedOnce) {
-  EngineEnv env(fakes::RuntimeProfile::Containerd16(), Options(2));
+// Pods web-0..web-(n-1), one container "a" each with an exec preStop hook; their container ids.
+std::vector<std::string> RunPodsWithExecHooks(EngineEnv& env, int n) {
   std::vector<std::string> ids;
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < n; ++i) {
     PodOptions pod;
     pod.name = absl::StrCat("web-", i);
     pod.pre_stop_json = R"({"exec":{"command":["drain"]}})";
     env.RunPod(pod);
     ids.push_back(env.CurrentId("default", pod.name, "a"));
   }
+  return ids;
+}
+
+TEST(RecreateKillsTest, KillsBeyondTheLimitWaitInOrderAndTheLimitIsLoggedOnce) {
+  EngineEnv env(fakes::RuntimeProfile::Containerd16(), Options(2));
+  const std::vector<std::string> ids = RunPodsWithExecHooks(env, 4);
   env.StartEngine();
   ::inplaced::testing::LogCapture log;
   env.prestop_.Block();
@@ -161,14 +167,7 @@ TEST(RecreateKillsTest, KillsBeyondTheLimitWaitInOrderAndTheLimitIsLoggedOnce) {
 
 TEST(RecreateKillsTest, QueuedKillsTakeAFreedSlotInCreationOrder) {
   EngineEnv env(fakes::RuntimeProfile::Containerd16(), Options(1));
-  std::vector<std::string> ids;
-  for (int i = 0; i < 4; ++i) {
-    PodOptions pod;
-    pod.name = absl::StrCat("web-", i);
-    pod.pre_stop_json = R"({"exec":{"command":["drain"]}})";
-    env.RunPod(pod);
-    ids.push_back(env.CurrentId("default", pod.name, "a"));
-  }
+  const std::vector<std::string> ids = RunPodsWithExecHooks(env, 4);
   env.StartEngine();
   env.prestop_.Block();
   for (int i = 0; i < 4; ++i) {
