@@ -7,6 +7,7 @@
 #   INPLACED_JOBS=N           build parallelism (default: nproc)
 #   INPLACED_BENCH_WINDOW_S=S measurement window of the calls/CPU rows (default 10)
 #   INPLACED_BENCH_KEEP=1     keep the run's temp dir (daemon and fake server logs, call logs)
+#   INPLACED_BENCH_ONLY=dispatch|node  only part a. (dispatch) or parts b.-d. (calls, CPU, RSS, streams)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 

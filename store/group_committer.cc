@@ -34,6 +34,16 @@ void GroupCommitter::Submit(Write write, Done done) {
   if (done) done(WriteResult(absl::UnavailableError("state store: shutting down")));
 }
 
+GroupCommitter::Hold::Hold(GroupCommitter& committer) : committer_(committer) {
+  absl::MutexLock lock(&committer_.mu_);
+  ++committer_.holds_;
+}
+
+GroupCommitter::Hold::~Hold() {
+  absl::MutexLock lock(&committer_.mu_);
+  --committer_.holds_;
+}
+
 void GroupCommitter::Flush() {
   absl::MutexLock lock(&mu_);
   const uint64_t ticket = submitted_;
@@ -96,7 +106,7 @@ void GroupCommitter::Run() {
     {
       absl::MutexLock lock(&mu_);
       const auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return !queue_.empty() || stopping_;
+        return (!queue_.empty() && holds_ == 0) || stopping_;
       };
       mu_.Await(absl::Condition(&ready));
       if (queue_.empty()) return;  // stopping, and everything is written

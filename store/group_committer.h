@@ -58,8 +58,23 @@ class GroupCommitter {
   void Submit(Write write, Done done);
 
   // Blocks until every write submitted before the call is done (its callback returned). Not from a
-  // `done` callback.
+  // `done` callback, nor under a Hold.
   void Flush();
+
+  // While a Hold lives the committer starts no new batch, so the writes submitted under it (the
+  // parts of one decision, a tick's changes) go out in one batch and one fsync instead of the
+  // first one alone as soon as it is queued. Keep it to a short section that never waits for a
+  // write (it holds back every writer); not from a `done` callback.
+  class Hold {
+   public:
+    explicit Hold(GroupCommitter& committer);
+    ~Hold();
+    Hold(const Hold&) = delete;
+    Hold& operator=(const Hold&) = delete;
+
+   private:
+    GroupCommitter& committer_;
+  };
 
   // Refuses new writes, lets the committer write what is queued, retrying a failing batch for up to
   // `retry_bound`, then abandons the rest (UNAVAILABLE) and joins the thread. Idempotent.
@@ -90,6 +105,7 @@ class GroupCommitter {
   absl::Mutex mu_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  int holds_ ABSL_GUARDED_BY(mu_) = 0;  // Holds alive
   // When the shutdown's retry bound ends (InfiniteFuture while running).
   absl::Time give_up_at_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   // Writes submitted and writes done (callbacks returned): Flush waits for done >= its ticket.

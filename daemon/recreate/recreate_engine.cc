@@ -460,6 +460,26 @@ absl::Status RecreateEngine::AwaitDurable(const DurableRef& write) {
   return write->status;
 }
 
+bool RecreateEngine::ApplyStepLocked(const Key& key, Entry& entry, StepResult result,
+                                     absl::Time now, uint32_t wake_reasons) {
+  if (result.remove) {
+    RemoveLocked(key, "ttl_seconds_after_finished");
+    return false;
+  }
+  std::vector<std::optional<int64_t>> stop_timeouts =
+      MarkImmediateStopsLocked(&result.record, result.kills, now);
+  const bool stops_marked = std::any_of(stop_timeouts.begin(), stop_timeouts.end(),
+                                        [](const auto& timeout) { return timeout.has_value(); });
+  if (result.changed || stops_marked) {
+    const std::vector<int> restarted = NewlyRestarted(entry.record, result.record);
+    CommitLocked(key, entry, std::move(result.record));
+    LogObservedRestarts(key, entry.record, restarted, WakeReasonsName(wake_reasons),
+                        (wake_reasons & kWakeEvent) != 0, now, metrics_);
+  }
+  DispatchKillsLocked(key, entry, std::move(result.kills), std::move(stop_timeouts));
+  return true;
+}
+
 absl::Status RecreateEngine::TickOnce() {
   const absl::Status ticked = Tick(/*wake_reasons=*/0);
   committer_.Flush();
@@ -505,6 +525,8 @@ absl::Status RecreateEngine::Tick(uint32_t wake_reasons) {
   std::vector<KillJob> start;
   {
     absl::MutexLock lock(&mu_);
+    // Everything this tick decides is written in one batch (one fsync).
+    store::GroupCommitter::Hold hold(committer_);
     RETURN_IF_ERROR(CheckAcceptingLocked());
     const absl::Time now = clock_.Now();
     bool fast = false;
@@ -546,17 +568,7 @@ absl::Status RecreateEngine::Tick(uint32_t wake_reasons) {
           entry->kills_in_flight.empty()) {
         entry->unchanged = Entry::Unchanged{pod_hash, input.blocked_by, result.wake_at};
       }
-      if (result.remove) {
-        RemoveLocked(key, "ttl_seconds_after_finished");
-        continue;
-      }
-      if (result.changed) {
-        const std::vector<int> restarted = NewlyRestarted(entry->record, result.record);
-        CommitLocked(key, *entry, std::move(result.record));
-        LogObservedRestarts(key, entry->record, restarted, WakeReasonsName(wake_reasons),
-                            (wake_reasons & kWakeEvent) != 0, now, metrics_);
-      }
-      DispatchKillsLocked(key, *entry, std::move(result.kills));
+      if (!ApplyStepLocked(key, *entry, std::move(result), now, wake_reasons)) continue;
       fast = fast || AwaitsKillOrRestart(entry->record) || !entry->kills_in_flight.empty();
     }
     fast_poll_ = fast;

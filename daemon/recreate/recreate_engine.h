@@ -26,9 +26,16 @@
 // end at a known time (min_started_seconds, windows, deadlines) are timers. One request per pod runs at a time, strictly in creation order; requests of different
 // pods run in parallel.
 //
+// Dispatch: a Create that read the pod (no status contexts given) decides the request's first step
+// itself and commits it with the request (GroupCommitter::Hold: one batch, one fsync), so its kills
+// start once the request is durable, without waiting for a tick to read the node. A tick's writes
+// are one batch too.
+//
 // Kills: a kill is a chain of continuations, not a thread: (its decision durable) -> [PRESTOP_STARTED
 // committed -> durable -> PreStopRunner::Start -> result and STOP_SENT committed] -> durable ->
-// Runtime::StopContainerAsync -> result committed, the loop woken. Each "durable" is a callback of
+// Runtime::StopContainerAsync -> result committed, the loop woken. A kill without a hook that has a
+// free slot records STOP_SENT with its decision (one write, not two): the stop goes out as soon as
+// the decision is durable. Each "durable" is a callback of
 // the group committer (WhenDurable), each call asynchronous, so thousands of kills in flight (a
 // grace period each) hold no thread. The continuations run on the committer's, the runtime's or the
 // hook runner's threads: they only take mu_ briefly and start the next asynchronous step, never
@@ -252,6 +259,9 @@ class RecreateEngine final : public RecreateManager {
     std::shared_ptr<const std::atomic<bool>> removed;
     KillAction action;
     DurableRef decided;  // the write that holds the kill's QUEUED (or resumed) step
+    // Set when STOP_SENT (with this StopContainer timeout) was committed with the decision: a kill
+    // without a hook that had a free slot sends its stop once the decision is durable.
+    std::optional<int64_t> stop_timeout;
   };
   // A kill on its way (recreate_kills.cc): owned by its continuations.
   struct KillRun;
@@ -273,10 +283,23 @@ class RecreateEngine final : public RecreateManager {
   // TickOnce, woken for `wake_reasons` (0: the poll interval or a timed wait ended).
   absl::Status Tick(uint32_t wake_reasons);
 
-  // Kills (recreate_kills.cc). Queues the kills a tick decided for `entry` in the kill FIFO (their
-  // steps are persisted); never blocks. The caller starts them, outside mu_, with
-  // StartKills(TakeStartableKillsLocked()).
-  void DispatchKillsLocked(const Key& key, Entry& entry, std::vector<KillAction> kills)
+  // Carries out a step Advance decided for `entry` at `now`: the TTL's removal (returns false: the
+  // entry is gone), or its record committed and its kills queued (the caller starts them, outside
+  // mu_, with StartKills(TakeStartableKillsLocked())). `wake_reasons`: what woke the tick, for the
+  // restarts it observed.
+  bool ApplyStepLocked(const Key& key, Entry& entry, StepResult result, absl::Time now,
+                       uint32_t wake_reasons) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Kills (recreate_kills.cc). Records STOP_SENT in `record` (the step being committed) for each of
+  // `kills` that has no hook and will start at once (a free slot, not stopping): its stop then
+  // needs no second write. Returns each kill's StopContainer timeout so recorded, else nullopt.
+  std::vector<std::optional<int64_t>> MarkImmediateStopsLocked(
+      ::inplaced::internal::RecreateRecord* record, const std::vector<KillAction>& kills,
+      absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues the kills a step decided for `entry` in the kill FIFO (their steps are persisted, the
+  // stops MarkImmediateStopsLocked recorded with `stop_timeouts`); never blocks.
+  void DispatchKillsLocked(const Key& key, Entry& entry, std::vector<KillAction> kills,
+                           std::vector<std::optional<int64_t>> stop_timeouts)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Takes from the FIFO the kills that may start now (below max_concurrent_kills, not stopping),
   // counting them running; logs the limit when some have to wait.

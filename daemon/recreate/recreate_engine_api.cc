@@ -127,11 +127,14 @@ absl::StatusOr<api::CreateRecreateRequestResponse> RecreateEngine::Create(
 
   DurableRef write;
   api::CreateRecreateRequestResponse response;
+  std::vector<KillJob> start;
   {
     absl::MutexLock lock(&mu_);
+    // The request and its first step are written in one batch (one fsync).
+    store::GroupCommitter::Hold hold(committer_);
     if (auto answer = existing_or_cap(); answer.has_value()) return *std::move(answer);
-    internal::RecreateRecord record =
-        NewRecord(normalized, NewUidLocked(), clock_.Now(), next_sequence_);
+    const absl::Time now = clock_.Now();
+    internal::RecreateRecord record = NewRecord(normalized, NewUidLocked(), now, next_sequence_);
     api::RecreateStatus& status = *record.mutable_request()->mutable_status();
     const cri::PodInfo* pod =
         snapshot.has_value() ? FindRequestPod(record.request(), *snapshot) : nullptr;
@@ -165,10 +168,24 @@ absl::StatusOr<api::CreateRecreateRequestResponse> RecreateEngine::Create(
                  key.second, LogSafe(normalized.spec().pod_name()), LogSafe(status.pod_uid()),
                  record.request().metadata().uid(), normalized.spec().containers_size());
     hub_.Publish(api::WATCH_EVENT_TYPE_ADDED, record.request());
+    if (pod != nullptr) {
+      // The pod was just read: the first step is decided now and committed with the request (one
+      // group commit), so its kills start as soon as the request is durable instead of after the
+      // next tick has read the whole node. The ticks take it from there.
+      Entry& inserted = requests_.at(key);
+      StepInput input;
+      input.now = now;
+      input.blocked_by = BlockedByLocked(key, inserted);
+      input.parse_pre_stop = parse_pre_stop_;
+      ++advances_;
+      ApplyStepLocked(key, inserted, Advance(inserted.record, *snapshot, input), now, kWakeRequest);
+      start = TakeStartableKillsLocked();
+    }
     Wake(kWakeRequest);
     *response.mutable_recreate_request() = record.request();
     response.set_created(true);
   }
+  StartKills(std::move(start));
   // Answered once durable. Not durable in time (a failing store): UNAVAILABLE, and a retry of the
   // same Create finds the request (it is kept and written when the store recovers).
   RETURN_IF_ERROR(AwaitDurable(write));

@@ -46,14 +46,33 @@ struct RecreateEngine::KillRun {
   absl::Time hook_start;
 };
 
+std::vector<std::optional<int64_t>> RecreateEngine::MarkImmediateStopsLocked(
+    internal::RecreateRecord* record, const std::vector<KillAction>& kills, absl::Time now) {
+  std::vector<std::optional<int64_t>> stop_timeouts(kills.size());
+  const size_t limit = static_cast<size_t>(std::max(1, options_.max_concurrent_kills));
+  for (size_t i = 0; i < kills.size() && !stopping_; ++i) {
+    // Every kill queued before this one takes a slot first (TakeStartableKillsLocked is FIFO).
+    const size_t slot = static_cast<size_t>(kills_running_) + kill_fifo_.size() + i;
+    if (slot >= limit) break;
+    if (kills[i].pre_stop.has_value() || kills[i].final_kill) continue;
+    // Decided and sent in one durable step: STOP_SENT is still durable before the call (the
+    // decision's write holds it), and the stop goes out as soon as that write is, one fsync after
+    // the decision instead of two.
+    stop_timeouts[i] = MarkStopSent(record, kills[i].container_index, now);
+  }
+  return stop_timeouts;
+}
+
 void RecreateEngine::DispatchKillsLocked(const Key& key, Entry& entry,
-                                         std::vector<KillAction> kills) {
-  for (KillAction& action : kills) {
-    entry.kills_in_flight.insert(action.container_name);
+                                         std::vector<KillAction> kills,
+                                         std::vector<std::optional<int64_t>> stop_timeouts) {
+  for (size_t i = 0; i < kills.size(); ++i) {
+    entry.kills_in_flight.insert(kills[i].container_name);
     // Started by the caller once mu_ is released (TakeStartableKillsLocked, StartKills): a kill
     // waits for the write holding its step, while this tick goes on with the next requests.
     kill_fifo_.push_back(KillJob{key, entry.record.request().metadata().uid(), entry.removed,
-                                 std::move(action), entry.last_write});
+                                 std::move(kills[i]), entry.last_write,
+                                 i < stop_timeouts.size() ? stop_timeouts[i] : std::nullopt});
   }
 }
 
@@ -89,9 +108,19 @@ void RecreateEngine::OnKillDecided(const KillRunRef& run, const absl::Status& du
   const KillJob& job = run->job;
   const KillAction& action = job.action;
   const int index = action.container_index;
-  // Deleted (or shutting down) before the kill started: no new kill after Delete returned, none
-  // during a shutdown (the step stays QUEUED: the next daemon starts it whole).
-  if (job.removed->load() || shutting_down_.load()) {
+  // Deleted before the kill started: no new kill after Delete returned.
+  if (job.removed->load()) {
+    AbandonKill(run);
+    return;
+  }
+  if (job.stop_timeout.has_value()) {
+    // STOP_SENT is durable with the decision (shutting down, OnStopSentDurable takes it back).
+    run->timeout = *job.stop_timeout;
+    OnStopSentDurable(run, absl::OkStatus());
+    return;
+  }
+  // Shutting down: no new kill (the step stays QUEUED: the next daemon starts it whole).
+  if (shutting_down_.load()) {
     AbandonKill(run);
     return;
   }
@@ -242,7 +271,7 @@ void RecreateEngine::OnStopSentDurable(const KillRunRef& run, const absl::Status
   // A container removed since the snapshot answers OK: cri::Runtime's Stop is idempotent for absent
   // containers (cri/errors.h absorbs the containerd releases that answer NOT_FOUND), so it counts
   // as stopped like any other.
-  if (stops_cancel_.IsCancelled() && !action.final_kill) {
+  if ((shutting_down_.load() || stops_cancel_.IsCancelled()) && !action.final_kill) {
     // The shutdown began between the STOP_SENT commit and the call: it is not sent, so the next
     // daemon sends it (with the rest of the grace) instead of waiting for a stop never received.
     {

@@ -18,7 +18,8 @@
 // Every process is started here, tracked by PID and stopped here (SIGTERM, then SIGKILL); each has
 // a private temp dir with its sockets and state, removed at the end. The daemon gets
 // --probe-address 127.0.0.1:0. INPLACED_BENCH_WINDOW_S sets the measurement window (default 10);
-// INPLACED_BENCH_KEEP=1 keeps the temp dir (the processes' logs, the call logs).
+// INPLACED_BENCH_KEEP=1 keeps the temp dir (the processes' logs, the call logs);
+// INPLACED_BENCH_ONLY=dispatch|node runs only part a. or parts b.-d.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -788,8 +790,14 @@ int main() {
   g_dir = pattern;
   const absl::Time start = absl::Now();
   Log(absl::StrCat("inplaced ", INPLACED_PATH, " against ", FAKE_CRI_SERVER_PATH, " in ", g_dir));
-  DispatchBench();
-  NodeBench();
+  // INPLACED_BENCH_ONLY=dispatch|node runs one part (while working on it).
+  const char* only_env = std::getenv("INPLACED_BENCH_ONLY");
+  const std::string only = only_env == nullptr ? "" : only_env;
+  if (!only.empty() && only != "dispatch" && only != "node") {
+    Die("INPLACED_BENCH_ONLY: expected dispatch or node, got " + only);
+  }
+  if (only.empty() || only == "dispatch") DispatchBench();
+  if (only.empty() || only == "node") NodeBench();
   PrintTable(absl::Now() - start);
   Cleanup();
   return 0;

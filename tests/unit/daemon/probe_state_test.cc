@@ -87,7 +87,8 @@ TEST(ProbeStateTest, StateGaugesComeFromTheRunningEngineOnly) {
     observed.engine = env.engine_.get();
     observed.hub = &env.hub_;
   }
-  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
+  // Pending until a tick decides its first step.
+  ASSERT_OK(env.engine_->Create(env.WithStatusContexts(NewCreate("r1", {"a"}))).status());
   env.clock_.Advance(absl::Seconds(90));
   metrics::EngineState state = ObservedState(observed, env.clock_);
   EXPECT_TRUE(state.available);

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/flaky_store.h"
@@ -79,6 +80,24 @@ TEST(GroupCommitterTest, WritesReadyTogetherShareOneBatch) {
   // The first batch may have been taken before the rest were queued: at most two.
   EXPECT_LE(stats.batches, 2);
   EXPECT_EQ(store.inner().batches(), stats.batches);
+}
+
+TEST(GroupCommitterTest, WritesSubmittedUnderAHoldGoInOneBatch) {
+  fakes::FlakyStore store;
+  GroupCommitter committer(store);
+  for (int round = 0; round < 20; ++round) {
+    const int64_t batches_before = committer.stats().batches;
+    {
+      GroupCommitter::Hold hold(committer);
+      committer.Submit(Write::Create("recreate", absl::StrCat("ns/r", round), "created"), nullptr);
+      // Without the hold the idle committer would take the first write alone by now.
+      absl::SleepFor(absl::Milliseconds(1));
+      committer.Submit(Write::Update("recreate", absl::StrCat("ns/r", round), "decided"), nullptr);
+    }
+    committer.Flush();
+    EXPECT_EQ(committer.stats().batches, batches_before + 1) << "round " << round;
+  }
+  EXPECT_EQ(committer.stats().writes, 40);
 }
 
 TEST(GroupCommitterTest, MaxBatchBoundsOneTransaction) {

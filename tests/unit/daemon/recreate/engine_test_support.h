@@ -195,6 +195,30 @@ class EngineEnv {
     return current == nullptr ? "" : current->id;
   }
 
+  // `request` with the status contexts a controller passes (the pod's UID, each container's current
+  // ID and restart count, read from the runtime now): Create then reads nothing from the runtime
+  // and leaves the request's first step to the next tick (with the pod read, Create decides it).
+  ::inplaced::v1::CreateRecreateRequestRequest WithStatusContexts(
+      ::inplaced::v1::CreateRecreateRequestRequest request) {
+    absl::StatusOr<cri::NodeSnapshot> snapshot = cri::TakeSnapshot(runtime_);
+    EXPECT_TRUE(snapshot.ok()) << snapshot.status();
+    if (!snapshot.ok()) return request;
+    const cri::PodInfo* pod = snapshot->FindPod(request.namespace_(), request.spec().pod_name());
+    EXPECT_NE(pod, nullptr) << request.spec().pod_name();
+    if (pod == nullptr) return request;
+    request.mutable_spec()->set_pod_uid(pod->uid);
+    for (::inplaced::v1::RecreateContainer& container :
+         *request.mutable_spec()->mutable_containers()) {
+      const cri::ContainerInfo* current = pod->CurrentContainer(container.name());
+      EXPECT_NE(current, nullptr) << container.name();
+      if (current == nullptr) continue;
+      container.mutable_status_context()->set_container_id(current->id);
+      container.mutable_status_context()->set_restart_count(
+          static_cast<int32_t>(current->restart_count));
+    }
+    return request;
+  }
+
   // Lets kubelet restart what exited: a second passes, then one sync.
   void KubeletRestarts() {
     clock_.Advance(absl::Seconds(1));

@@ -648,7 +648,8 @@ TEST(RecreateEngineTest, PodGoneCompletesTheRequest) {
   EngineEnv env;
   env.RunPod({});
   env.StartEngine();
-  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
+  // Given its status contexts, Create does not read the pod: the first tick judges it.
+  ASSERT_OK(env.engine_->Create(env.WithStatusContexts(NewCreate("r1", {"a"}))).status());
   ASSERT_OK(env.kubelet_.RemovePod("default", "web-0"));
   env.Tick();
   const api::RecreateRequest now = Get(*env.engine_, "r1");
@@ -883,7 +884,8 @@ TEST(RecreateEngineTest, AKillStartsOnlyOnceItsDecisionIsDurableAndReadsDoNotWai
   fakes::FlakyStore& store = env.UseFlakyStore();
   env.RunPod({});
   env.StartEngine();
-  ASSERT_OK(env.engine_->Create(NewCreate("r", {"a"})).status());
+  // Given its status contexts, Create leaves the first step (the kill) to the tick.
+  ASSERT_OK(env.engine_->Create(env.WithStatusContexts(NewCreate("r", {"a"}))).status());
   env.runtime_.ClearCalls();
   store.fail_writes = true;  // a full disk: the tick's decision cannot be made durable
   std::thread tick([&] { EXPECT_OK(env.engine_->TickOnce()); });  // returns once durable

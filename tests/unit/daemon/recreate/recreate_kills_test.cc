@@ -3,6 +3,7 @@
 // flight returns in bounded time.
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -131,14 +132,72 @@ std::vector<std::string> RunPodsWithExecHooks(EngineEnv& env, int n) {
   return ids;
 }
 
+// The kill steps a request's record went through on disk, in write order (one per write).
+std::vector<internal::KillStep> StepsWritten(fakes::FlakyStore& store, const std::string& name) {
+  std::vector<internal::KillStep> steps;
+  for (const std::string& value : store.ValuesWritten(absl::StrCat("default/", name))) {
+    internal::RecreateRecord record;
+    EXPECT_TRUE(record.ParseFromString(value));
+    steps.push_back(record.kills(0).step());
+  }
+  return steps;
+}
+
+// Dispatch: Create reads the pod, so it decides the first step itself and commits it with the
+// request; a kill without a hook that has a free slot records STOP_SENT in that same write. The stop
+// goes out once it is durable, with no tick and no second write in between.
+TEST(RecreateKillsTest, CreateDecidesTheKillAndAStopWithoutHookIsPersistedWithItsDecision) {
+  EngineEnv env;
+  fakes::FlakyStore& store = env.UseFlakyStore();
+  env.RunPod({});
+  const std::string id = env.CurrentId("default", "web-0", "a");
+  env.StartEngine();         // no tick loop: only Create decides here
+  store.fail_writes = true;  // nothing is durable yet
+  std::thread create([&] { EXPECT_OK(env.engine_->Create(NewCreate("r", {"a"})).status()); });
+  ASSERT_TRUE(Eventually([&] { return env.engine_->GetStats().recreating == 1; }));
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(env.runtime_.CallCount("StopContainer"), 0) << "sent before its step was durable";
+  store.fail_writes = false;
+  create.join();
+  env.engine_->WaitForKills();
+  EXPECT_THAT(env.runtime_.SignalsOf(id), ElementsAre("SIGTERM"));
+  EXPECT_THAT(StepsWritten(store, "r"),
+              ElementsAre(internal::KILL_STEP_NONE, internal::KILL_STEP_STOP_SENT,
+                          internal::KILL_STEP_STOP_DONE));
+}
+
+// Without a free slot the kill waits QUEUED and records STOP_SENT when it starts: a stop is never
+// recorded sent while it waits in the FIFO (a daemon stopped meanwhile would never send it).
+TEST(RecreateKillsTest, AQueuedStopIsRecordedSentOnlyWhenItStarts) {
+  EngineEnv env(fakes::RuntimeProfile::Containerd16(), Options(1));
+  fakes::FlakyStore& store = env.UseFlakyStore();
+  env.RunPod({});
+  PodOptions second;
+  second.name = "web-1";
+  env.RunPod(second);
+  env.StartEngine();
+  ASSERT_OK(env.engine_->Create(env.WithStatusContexts(NewCreate("r0", {"a"}))).status());
+  ASSERT_OK(env.engine_->Create(env.WithStatusContexts(NewCreate("r1", {"a"}, "web-1"))).status());
+  env.Tick();  // decides both; one slot
+  EXPECT_THAT(StepsWritten(store, "r0"),
+              ElementsAre(internal::KILL_STEP_NONE, internal::KILL_STEP_STOP_SENT,
+                          internal::KILL_STEP_STOP_DONE));
+  EXPECT_THAT(StepsWritten(store, "r1"),
+              ElementsAre(internal::KILL_STEP_NONE, internal::KILL_STEP_QUEUED,
+                          internal::KILL_STEP_STOP_SENT, internal::KILL_STEP_STOP_DONE));
+}
+
 TEST(RecreateKillsTest, KillsBeyondTheLimitWaitInOrderAndTheLimitIsLoggedOnce) {
   EngineEnv env(fakes::RuntimeProfile::Containerd16(), Options(2));
   const std::vector<std::string> ids = RunPodsWithExecHooks(env, 4);
   env.StartEngine();
   ::inplaced::testing::LogCapture log;
   env.prestop_.Block();
+  // Given their status contexts, the four are decided together by one tick.
   for (int i = 0; i < 4; ++i) {
-    ASSERT_OK(env.engine_->Create(NewCreate(absl::StrCat("r", i), {"a"}, absl::StrCat("web-", i)))
+    ASSERT_OK(env.engine_
+                  ->Create(env.WithStatusContexts(
+                      NewCreate(absl::StrCat("r", i), {"a"}, absl::StrCat("web-", i))))
                   .status());
   }
   ASSERT_OK(env.engine_->TickOnce());

@@ -36,9 +36,9 @@ TEST(RecreateMetricsTest, ARecreateReportsItsHookKillRestartAndCompletion) {
   pod.pre_stop_json = R"({"exec":{"command":["drain"]}})";
   env.RunPod(pod);
   env.StartEngine();
-  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
   // The hook takes 2 s on the fake clock.
   env.prestop_.Block();
+  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());  // decides the kill
   ASSERT_OK(env.engine_->TickOnce());
   env.prestop_.WaitRunning(1);
   env.clock_.Advance(absl::Seconds(2));
@@ -110,10 +110,11 @@ TEST(RecreateMetricsTest, StatsCountPhasesAndTheOldestPendingRequest) {
   EXPECT_EQ(stats.oldest_pending_created, absl::InfiniteFuture());
 
   const absl::Time first = env.clock_.Now();
-  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
+  // Given their status contexts, both stay pending until a tick.
+  ASSERT_OK(env.engine_->Create(env.WithStatusContexts(NewCreate("r1", {"a"}))).status());
   env.clock_.Advance(absl::Seconds(5));
   const absl::Time second = env.clock_.Now();
-  ASSERT_OK(env.engine_->Create(NewCreate("r2", {"a"})).status());
+  ASSERT_OK(env.engine_->Create(env.WithStatusContexts(NewCreate("r2", {"a"}))).status());
   stats = env.engine_->GetStats();
   EXPECT_EQ(stats.pending, 2);
   EXPECT_EQ(stats.recreating, 0);

@@ -385,10 +385,10 @@ TEST(RecreateRecoveryTest, UnavailableStopIsResentToTheSameInstanceOnceTheRuntim
   env.RunPod({});
   const std::string old_id = env.CurrentId("default", "web-0", "a");
   env.StartEngine();
-  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
   env.runtime_.InjectError("StopContainer",
                            absl::UnavailableError("StopContainer: connection refused"));
-  env.Tick();
+  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());  // decides and sends the stop
+  env.engine_->WaitForKills();
   // Deferred, not failed: the instance still runs untouched.
   const api::ContainerRecreateState deferred = Get(*env.engine_, "r1").status().container_states(0);
   EXPECT_EQ(deferred.phase(), api::CONTAINER_RECREATE_PHASE_RECREATING) << deferred.DebugString();
@@ -412,10 +412,10 @@ TEST(RecreateRecoveryTest, UnavailableStopThatReachedTheRuntimeIsNotSentAgain) {
   env.RunPod({});
   const std::string old_id = env.CurrentId("default", "web-0", "a");
   env.StartEngine();
-  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());
   env.runtime_.InjectError("StopContainer",
                            absl::UnavailableError("StopContainer: connection reset"));
-  env.Tick();
+  ASSERT_OK(env.engine_->Create(NewCreate("r1", {"a"})).status());  // decides and sends the stop
+  env.engine_->WaitForKills();
   // The stop got through before the connection broke: the instance is gone by the next tick.
   ASSERT_OK(env.runtime_.ExitContainer(old_id, 0));
   env.Tick();
