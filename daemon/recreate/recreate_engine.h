@@ -35,11 +35,10 @@
 // committed -> durable -> PreStopRunner::Start -> result and STOP_SENT committed] -> durable ->
 // Runtime::StopContainerAsync -> result committed, the loop woken. A kill without a hook that has a
 // free slot records STOP_SENT with its decision (one write, not two): the stop goes out as soon as
-// the decision is durable. Each "durable" is a callback of
-// the group committer (WhenDurable), each call asynchronous, so thousands of kills in flight (a
-// grace period each) hold no thread. The continuations run on the committer's, the runtime's or the
-// hook runner's threads: they only take mu_ briefly and start the next asynchronous step, never
-// under mu_. At most max_concurrent_kills kills run at once; more wait in a FIFO and start as
+// the decision is durable. Each "durable" is a callback of the group committer (WhenDurable), each
+// call asynchronous, so thousands of kills in flight (a grace period each) hold no thread. The
+// continuations run on the committer's, the runtime's or the hook runner's threads: they only take
+// mu_ briefly and start the next asynchronous step, never under mu_. At most max_concurrent_kills kills run at once; more wait in a FIFO and start as
 // others end (`recreate_kill_limit_reached limit=N queued=M` is logged once per episode).
 //
 // Events: with use_event_stream, ContainerEvents (container_events.h) reads GetContainerEvents only
