@@ -460,6 +460,14 @@ absl::Status RecreateEngine::AwaitDurable(const DurableRef& write) {
   return write->status;
 }
 
+StepResult RecreateEngine::AdvanceLocked(const Entry& entry, const cri::NodeSnapshot& snapshot,
+                                         StepInput input) {
+  input.kills_in_flight = entry.kills_in_flight;
+  input.parse_pre_stop = parse_pre_stop_;
+  ++advances_;
+  return Advance(entry.record, snapshot, input);
+}
+
 bool RecreateEngine::ApplyStepLocked(const Key& key, Entry& entry, StepResult result,
                                      absl::Time now, uint32_t wake_reasons) {
   if (result.remove) {
@@ -558,10 +566,7 @@ absl::Status RecreateEngine::Tick(uint32_t wake_reasons) {
         fast = fast || AwaitsKillOrRestart(entry->record);
         continue;
       }
-      input.kills_in_flight = entry->kills_in_flight;
-      input.parse_pre_stop = parse_pre_stop_;
-      ++advances_;
-      StepResult result = Advance(entry->record, snapshot, input);
+      StepResult result = AdvanceLocked(*entry, snapshot, input);
       wake_at(result.wake_at);
       entry->unchanged.reset();
       if (!result.changed && !result.remove && result.kills.empty() &&

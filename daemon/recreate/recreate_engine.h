@@ -282,6 +282,10 @@ class RecreateEngine final : public RecreateManager {
   // TickOnce, woken for `wake_reasons` (0: the poll interval or a timed wait ended).
   absl::Status Tick(uint32_t wake_reasons);
 
+  // Advance of `entry` against `snapshot` with `input` (its time and blocked_by) completed by what
+  // the engine knows of it (kills in flight, the preStop parser); counted in Stats::advances.
+  StepResult AdvanceLocked(const Entry& entry, const cri::NodeSnapshot& snapshot, StepInput input)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Carries out a step Advance decided for `entry` at `now`: the TTL's removal (returns false: the
   // entry is gone), or its record committed and its kills queued (the caller starts them, outside
   // mu_, with StartKills(TakeStartableKillsLocked())). `wake_reasons`: what woke the tick, for the
@@ -296,7 +300,7 @@ class RecreateEngine final : public RecreateManager {
       ::inplaced::internal::RecreateRecord* record, const std::vector<KillAction>& kills,
       absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Queues the kills a step decided for `entry` in the kill FIFO (their steps are persisted, the
-  // stops MarkImmediateStopsLocked recorded with `stop_timeouts`); never blocks.
+  // stops MarkImmediateStopsLocked recorded with `stop_timeouts`, one per kill); never blocks.
   void DispatchKillsLocked(const Key& key, Entry& entry, std::vector<KillAction> kills,
                            std::vector<std::optional<int64_t>> stop_timeouts)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -176,9 +176,8 @@ absl::StatusOr<api::CreateRecreateRequestResponse> RecreateEngine::Create(
       StepInput input;
       input.now = now;
       input.blocked_by = BlockedByLocked(key, inserted);
-      input.parse_pre_stop = parse_pre_stop_;
-      ++advances_;
-      ApplyStepLocked(key, inserted, Advance(inserted.record, *snapshot, input), now, kWakeRequest);
+      ApplyStepLocked(key, inserted, AdvanceLocked(inserted, *snapshot, std::move(input)), now,
+                      kWakeRequest);
       start = TakeStartableKillsLocked();
     }
     Wake(kWakeRequest);

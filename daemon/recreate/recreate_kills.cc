@@ -71,8 +71,7 @@ void RecreateEngine::DispatchKillsLocked(const Key& key, Entry& entry,
     // Started by the caller once mu_ is released (TakeStartableKillsLocked, StartKills): a kill
     // waits for the write holding its step, while this tick goes on with the next requests.
     kill_fifo_.push_back(KillJob{key, entry.record.request().metadata().uid(), entry.removed,
-                                 std::move(kills[i]), entry.last_write,
-                                 i < stop_timeouts.size() ? stop_timeouts[i] : std::nullopt});
+                                 std::move(kills[i]), entry.last_write, stop_timeouts[i]});
   }
 }
 
@@ -271,9 +270,10 @@ void RecreateEngine::OnStopSentDurable(const KillRunRef& run, const absl::Status
   // A container removed since the snapshot answers OK: cri::Runtime's Stop is idempotent for absent
   // containers (cri/errors.h absorbs the containerd releases that answer NOT_FOUND), so it counts
   // as stopped like any other.
-  if ((shutting_down_.load() || stops_cancel_.IsCancelled()) && !action.final_kill) {
-    // The shutdown began between the STOP_SENT commit and the call: it is not sent, so the next
-    // daemon sends it (with the rest of the grace) instead of waiting for a stop never received.
+  if (shutting_down_.load() && !action.final_kill) {
+    // The shutdown began between the STOP_SENT commit and the call (stops_cancel_ fires after
+    // shutting_down_ is set): it is not sent, so the next daemon sends it (with the rest of the
+    // grace) instead of waiting for a stop never received.
     {
       absl::MutexLock lock(&mu_);
       Entry* entry = FindJobLocked(job);

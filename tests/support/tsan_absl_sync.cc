@@ -10,18 +10,15 @@
 // TSan the happens-before edges they make: a lock or a wake-up acquires the mutex, an unlock or a
 // wait releases it. A race TSan reports in inplaced's code is then a real one.
 
-#include <dlfcn.h>
 #include <sanitizer/tsan_interface.h>
 
 #include <atomic>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "tests/support/tsan_real_symbol.h"
 
 #define INPLACED_TSAN_STR2(x) #x
 #define INPLACED_TSAN_STR(x) INPLACED_TSAN_STR2(x)
@@ -38,15 +35,7 @@ Function Real(bool const_member, const char* rest) {
   symbol += std::to_string(inline_namespace.size()) + inline_namespace;
 #endif
   symbol += rest;
-  void* address = dlsym(RTLD_NEXT, symbol.c_str());
-  if (address == nullptr) {
-    std::fprintf(stderr, "tsan_absl_sync: %s not found: %s\n", symbol.c_str(), dlerror());
-    std::abort();
-  }
-  Function function;
-  static_assert(sizeof(function) == sizeof(address));
-  std::memcpy(&function, &address, sizeof(address));
-  return function;
+  return inplaced::testing::RealSymbol<Function>(symbol.c_str());
 }
 
 // The mutex whose conditions this thread may evaluate right now (inside Unlock, Await, LockWhen or a

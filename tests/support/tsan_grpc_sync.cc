@@ -8,32 +8,18 @@
 // uninstrumented libgrpc, through atomics TSan does not see, so every access the templates make on
 // both sides would look like a race. This file interposes the C entry points that start a tag's
 // operation and those that hand a completed tag out (the executable's definitions win, for our calls
-// and, through the PLT, for gRPC++'s own), calls the real ones (dlsym RTLD_NEXT) and tells TSan the
+// and, through the PLT, for gRPC++'s own), calls the real ones (RealSymbol) and tells TSan the
 // edge gRPC guarantees: everything before the start of an operation happens before its completion
 // is handled.
 
-#include <dlfcn.h>
 #include <grpc/grpc.h>
 #include <sanitizer/tsan_interface.h>
 
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
+#include "tests/support/tsan_real_symbol.h"
 
 namespace {
 
-template <typename Function>
-Function Real(const char* symbol) {
-  void* address = dlsym(RTLD_NEXT, symbol);
-  if (address == nullptr) {
-    std::fprintf(stderr, "tsan_grpc_sync: %s not found: %s\n", symbol, dlerror());
-    std::abort();
-  }
-  Function function;
-  static_assert(sizeof(function) == sizeof(address));
-  std::memcpy(&function, &address, sizeof(address));
-  return function;
-}
+using ::inplaced::testing::RealSymbol;
 
 // The start of an operation: what this thread wrote for it is released on its tag.
 void Starting(void* tag) { __tsan_release(tag); }
@@ -51,7 +37,7 @@ extern "C" {
 grpc_call_error grpc_call_start_batch(grpc_call* call, const grpc_op* ops, size_t nops, void* tag,
                                       void* reserved) {
   static const auto real =
-      Real<grpc_call_error (*)(grpc_call*, const grpc_op*, size_t, void*, void*)>(
+      RealSymbol<grpc_call_error (*)(grpc_call*, const grpc_op*, size_t, void*, void*)>(
           "grpc_call_start_batch");
   Starting(tag);
   return real(call, ops, nops, tag, reserved);
@@ -62,10 +48,9 @@ grpc_call_error grpc_server_request_call(grpc_server* server, grpc_call** call,
                                          grpc_metadata_array* request_metadata,
                                          grpc_completion_queue* cq_bound_to_call,
                                          grpc_completion_queue* cq_for_notification, void* tag) {
-  static const auto real =
-      Real<grpc_call_error (*)(grpc_server*, grpc_call**, grpc_call_details*, grpc_metadata_array*,
-                               grpc_completion_queue*, grpc_completion_queue*, void*)>(
-          "grpc_server_request_call");
+  static const auto real = RealSymbol<grpc_call_error (*)(
+      grpc_server*, grpc_call**, grpc_call_details*, grpc_metadata_array*, grpc_completion_queue*,
+      grpc_completion_queue*, void*)>("grpc_server_request_call");
   Starting(tag);
   return real(server, call, details, request_metadata, cq_bound_to_call, cq_for_notification, tag);
 }
@@ -77,7 +62,7 @@ grpc_call_error grpc_server_request_registered_call(grpc_server* server, void* r
                                                     grpc_completion_queue* cq_bound_to_call,
                                                     grpc_completion_queue* cq_for_notification,
                                                     void* tag) {
-  static const auto real = Real<grpc_call_error (*)(
+  static const auto real = RealSymbol<grpc_call_error (*)(
       grpc_server*, void*, grpc_call**, gpr_timespec*, grpc_metadata_array*, grpc_byte_buffer**,
       grpc_completion_queue*, grpc_completion_queue*, void*)>(
       "grpc_server_request_registered_call");
@@ -88,15 +73,16 @@ grpc_call_error grpc_server_request_registered_call(grpc_server* server, void* r
 
 grpc_event grpc_completion_queue_next(grpc_completion_queue* cq, gpr_timespec deadline,
                                       void* reserved) {
-  static const auto real = Real<grpc_event (*)(grpc_completion_queue*, gpr_timespec, void*)>(
+  static const auto real = RealSymbol<grpc_event (*)(grpc_completion_queue*, gpr_timespec, void*)>(
       "grpc_completion_queue_next");
   return Completed(real(cq, deadline, reserved));
 }
 
 grpc_event grpc_completion_queue_pluck(grpc_completion_queue* cq, void* tag, gpr_timespec deadline,
                                        void* reserved) {
-  static const auto real = Real<grpc_event (*)(grpc_completion_queue*, void*, gpr_timespec, void*)>(
-      "grpc_completion_queue_pluck");
+  static const auto real =
+      RealSymbol<grpc_event (*)(grpc_completion_queue*, void*, gpr_timespec, void*)>(
+          "grpc_completion_queue_pluck");
   return Completed(real(cq, tag, deadline, reserved));
 }
 
