@@ -25,6 +25,19 @@ build() {  # build DIR [cmake args...]: every target
   configure "$@" && cmake --build "$1" -j "$jobs"
 }
 
+# CI shows only the end of the output: the failed tests of each stage are listed again right before the
+# last line. ctest writes them to LastTestsFailed.log; an earlier run's list is removed first.
+run_ctest() {  # run_ctest DIR [ctest args...]
+  rm -f "$1/Testing/Temporary/LastTestsFailed.log"
+  ctest --test-dir "$@"
+}
+list_failed() {  # list_failed STAGE DIR
+  local failed=$2/Testing/Temporary/LastTestsFailed.log
+  [ -s "$failed" ] || return 0
+  echo "$1: failed tests:"
+  sed 's/^/  /' "$failed"
+}
+
 build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || exit 1
 build build-asan -DCMAKE_BUILD_TYPE=Debug -DINPLACED_SANITIZER=address -DINPLACED_E2E_AND_BENCH=OFF || exit 1
 # Only what `ctest -L tsan` runs: the target inplaced_tsan_suites (tests/CMakeLists.txt).
@@ -36,7 +49,7 @@ export LSAN_OPTIONS=suppressions=$(pwd)/tests/lsan.supp
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 echo "== unit + integration under AddressSanitizer + UBSan =="
-ctest --test-dir build-asan -L 'unit|integration' -j "$jobs" --output-on-failure --timeout 300
+run_ctest build-asan -L 'unit|integration' -j "$jobs" --output-on-failure --timeout 300
 asan_rc=$?
 
 # Reports go to files, one per process (log_path appends the PID): the daemon and the fake runtime the
@@ -47,18 +60,23 @@ rm -rf "$tsan_reports" && mkdir -p "$tsan_reports"
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$(pwd)/tests/tsan.supp:log_path=$tsan_reports/report"
 
 echo "== concurrent suites under ThreadSanitizer =="
-ctest --test-dir build-tsan -L tsan -j "$jobs" --output-on-failure --timeout 600
+run_ctest build-tsan -L tsan -j "$jobs" --output-on-failure --timeout 600
 tsan_rc=$?
 if [ -n "$(ls -A "$tsan_reports")" ]; then
   for report in "$tsan_reports"/*; do echo "-- $report"; cat "$report"; done
   echo "ThreadSanitizer reported (see above)"
+  tsan_summary=$(grep -h -A4 '^WARNING: ThreadSanitizer' "$tsan_reports"/* | head -40)
   [ $tsan_rc -ne 0 ] || tsan_rc=1
 fi
 
 echo "== unit + integration + e2e =="
-ctest --test-dir build -j "$jobs" --output-on-failure --timeout 600
+run_ctest build -j "$jobs" --output-on-failure --timeout 600
 rc=$?
 
+list_failed "AddressSanitizer + UBSan" build-asan
+list_failed "ThreadSanitizer" build-tsan
+[ -z "${tsan_summary:-}" ] || { echo "ThreadSanitizer reports (first frames):"; echo "$tsan_summary"; }
+list_failed "unit + integration + e2e" build
 [ $asan_rc -eq 0 ] || { echo "sanitizer suites failed (see above)"; exit $asan_rc; }
 [ $tsan_rc -eq 0 ] || { echo "ThreadSanitizer suites failed (see above)"; exit $tsan_rc; }
 exit $rc
