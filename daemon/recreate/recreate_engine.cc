@@ -112,6 +112,7 @@ RecreateEngine::RecreateEngine(cri::Runtime& runtime, Clock& clock, store::Store
       options_(options),
       metrics_(options.metrics != nullptr ? *options.metrics : NoMetrics()),
       parse_pre_stop_([](absl::string_view json) { return ParseKubeletPreStopHandler(json); }),
+      acceptance_reads_(runtime),
       committer_(store),
       loop_(clock, [this](uint32_t wake_reasons) { return LoopTick(wake_reasons); }) {
   if (options_.use_event_stream) {
@@ -428,8 +429,10 @@ void RecreateEngine::FinishDurable(const DurableRef& write, absl::Status status)
     write->finished = true;
     continuations.swap(write->continuations);
   }
-  write->done.Notify();
+  // The side effects the write announces start before its waiter is answered (they only start
+  // asynchronous calls): a caller told "created" finds its kill already on its way.
   for (auto& next : continuations) next(status);
+  write->done.Notify();
 }
 
 void RecreateEngine::WhenDurable(const DurableRef& write, std::function<void(absl::Status)> next) {

@@ -87,6 +87,7 @@
 #include "common/metrics.h"
 #include "common/tick_loop.h"
 #include "cri/runtime.h"
+#include "cri/snapshot_batcher.h"
 #include "cri/status_cache.h"
 #include "daemon/prestop/prestop_runner.h"
 #include "daemon/recreate/container_events.h"
@@ -387,6 +388,8 @@ class RecreateEngine final : public RecreateManager {
   absl::BitGen random_ ABSL_GUARDED_BY(mu_);
   // Start times of the new instances the ticks follow, read once per instance.
   cri::StatusCache status_cache_;
+  // Creates' reads of their pod: concurrent ones share one read (cri/snapshot_batcher.h).
+  cri::SnapshotBatcher acceptance_reads_;
 
   // Set with stopping_ at Shutdown, read by kills that have not started without taking mu_.
   std::atomic<bool> shutting_down_{false};

@@ -1,3 +1,4 @@
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -113,9 +114,11 @@ absl::StatusOr<api::CreateRecreateRequestResponse> RecreateEngine::Create(
   for (const api::RecreateContainer& container : normalized.spec().containers()) {
     needs_runtime = needs_runtime || !container.has_status_context();
   }
-  std::optional<cri::NodeSnapshot> snapshot;
+  std::shared_ptr<const cri::NodeSnapshot> snapshot;
   if (needs_runtime) {
-    absl::StatusOr<cri::NodeSnapshot> taken = AcceptanceSnapshot(runtime_, normalized);
+    // Alone, the pod's own lists; with other Creates at once, one whole-node read for all of them.
+    absl::StatusOr<std::shared_ptr<const cri::NodeSnapshot>> taken =
+        acceptance_reads_.Read([&] { return AcceptanceSnapshot(runtime_, normalized); });
     if (taken.ok()) {
       snapshot = *std::move(taken);
     } else {
@@ -137,7 +140,7 @@ absl::StatusOr<api::CreateRecreateRequestResponse> RecreateEngine::Create(
     internal::RecreateRecord record = NewRecord(normalized, NewUidLocked(), now, next_sequence_);
     api::RecreateStatus& status = *record.mutable_request()->mutable_status();
     const cri::PodInfo* pod =
-        snapshot.has_value() ? FindRequestPod(record.request(), *snapshot) : nullptr;
+        snapshot != nullptr ? FindRequestPod(record.request(), *snapshot) : nullptr;
     if (pod != nullptr) {
       for (int i = 0; i < normalized.spec().containers_size(); ++i) {
         const cri::ContainerInfo* current =
@@ -153,7 +156,7 @@ absl::StatusOr<api::CreateRecreateRequestResponse> RecreateEngine::Create(
         if (state.old_container_id().empty())
           state.set_message("container not found in the pod at acceptance");
       }
-    } else if (snapshot.has_value()) {
+    } else if (snapshot != nullptr) {
       status.set_message(absl::StrCat("pod ", key.first, "/", normalized.spec().pod_name(),
                                       " not found on the node at acceptance"));
     }
@@ -179,6 +182,9 @@ absl::StatusOr<api::CreateRecreateRequestResponse> RecreateEngine::Create(
       ApplyStepLocked(key, inserted, AdvanceLocked(inserted, *snapshot, std::move(input)), now,
                       kWakeRequest);
       start = TakeStartableKillsLocked();
+      // Answered once the step is durable too (same batch, or a later one: writes are durable in
+      // order), after the kills it starts went out.
+      write = inserted.last_write;
     }
     Wake(kWakeRequest);
     *response.mutable_recreate_request() = record.request();
