@@ -22,6 +22,11 @@ namespace {
 namespace api = ::inplaced::v1;
 namespace internal = ::inplaced::internal;
 
+// Creates reading their own pod at once; a burst beyond them shares whole-node reads. A node has
+// about a hundred pods (kubelet's default maximum is 110), so one whole-node read costs less than
+// the 32 List calls of 16 targeted ones.
+constexpr int kMaxTargetedAcceptanceReads = 16;
+
 // The containers whose new instance `after` shows running for the first time (restarted_at set).
 std::vector<int> NewlyRestarted(const internal::RecreateRecord& before,
                                 const internal::RecreateRecord& after) {
@@ -112,7 +117,7 @@ RecreateEngine::RecreateEngine(cri::Runtime& runtime, Clock& clock, store::Store
       options_(options),
       metrics_(options.metrics != nullptr ? *options.metrics : NoMetrics()),
       parse_pre_stop_([](absl::string_view json) { return ParseKubeletPreStopHandler(json); }),
-      acceptance_reads_(runtime),
+      acceptance_reads_(runtime, kMaxTargetedAcceptanceReads),
       committer_(store),
       loop_(clock, [this](uint32_t wake_reasons) { return LoopTick(wake_reasons); }) {
   if (options_.use_event_stream) {

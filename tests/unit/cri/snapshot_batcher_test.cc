@@ -18,25 +18,30 @@ using ::inplaced::testing::Eventually;
 using ::inplaced::testing::StatusIs;
 
 constexpr int kPods = 3;
-constexpr int kFollowers = 5;
+constexpr int kFollowers = 4;
 
+using Result = absl::StatusOr<std::shared_ptr<const NodeSnapshot>>;
+
+// One targeted read at most: the second caller at once already reads the whole node.
 class SnapshotBatcherTest : public ::testing::Test {
  protected:
-  SnapshotBatcherTest() : runtime_(clock_), batcher_(runtime_) { runtime_.AddPods(kPods, 1); }
+  SnapshotBatcherTest() : runtime_(clock_), batcher_(runtime_, /*max_targeted_reads=*/1) {
+    runtime_.AddPods(kPods, 1);
+  }
 
-  // A targeted read that must not run: a caller that had company shares the whole-node read.
-  static absl::StatusOr<NodeSnapshot> NotAlone() {
-    ADD_FAILURE() << "a caller with company made its own read";
+  // A targeted read that must not run: a caller past the limit shares a whole-node read.
+  static absl::StatusOr<NodeSnapshot> NotTargeted() {
+    ADD_FAILURE() << "a caller past the limit made its own read";
     return NodeSnapshot();
   }
 
-  // Starts a first caller whose targeted read blocks until `release_`, and waits until it runs.
-  void StartBlockedRead() {
+  // A first caller whose targeted read blocks until `release_` (it returns no pod: tells it apart).
+  void StartBlockedTargetedRead() {
     first_ = std::thread([this] {
-      absl::StatusOr<std::shared_ptr<const NodeSnapshot>> result = batcher_.Read([this] {
+      Result result = batcher_.Read([this] {
         entered_.Notify();
         release_.WaitForNotification();
-        return absl::StatusOr<NodeSnapshot>(NodeSnapshot());  // no pod: tells it apart
+        return absl::StatusOr<NodeSnapshot>(NodeSnapshot());
       });
       ASSERT_OK(result.status());
       EXPECT_TRUE((*result)->pods().empty());
@@ -44,16 +49,8 @@ class SnapshotBatcherTest : public ::testing::Test {
     entered_.WaitForNotification();
   }
 
-  // kFollowers callers that arrive while the first read runs; each result lands in `results`.
-  std::vector<std::thread> StartFollowers(
-      std::vector<absl::StatusOr<std::shared_ptr<const NodeSnapshot>>>* results) {
-    results->assign(kFollowers, absl::UnknownError("not answered"));
-    std::vector<std::thread> followers;
-    for (int i = 0; i < kFollowers; ++i) {
-      followers.emplace_back([this, results, i] { (*results)[i] = batcher_.Read(&NotAlone); });
-    }
-    EXPECT_TRUE(Eventually([&] { return batcher_.waiting() == kFollowers; }));
-    return followers;
+  std::thread StartReader(Result* result) {
+    return std::thread([this, result] { *result = batcher_.Read(&NotTargeted); });
   }
 
   fakes::FakeClock clock_;
@@ -63,56 +60,80 @@ class SnapshotBatcherTest : public ::testing::Test {
   std::thread first_;
 };
 
-TEST_F(SnapshotBatcherTest, ACallerAloneMakesItsOwnTargetedRead) {
+TEST_F(SnapshotBatcherTest, ACallerUnderTheLimitMakesItsOwnTargetedRead) {
   int targeted = 0;
-  absl::StatusOr<std::shared_ptr<const NodeSnapshot>> result = batcher_.Read([&] {
+  Result result = batcher_.Read([&] {
     ++targeted;
     return TakePodSnapshot(runtime_, "bulk", "pod-00000");
   });
   ASSERT_OK(result.status());
   EXPECT_EQ(targeted, 1);
   EXPECT_EQ((*result)->pods().size(), 1u);
-  EXPECT_EQ(batcher_.stats().rounds, 1);
+  EXPECT_EQ(batcher_.stats().targeted, 1);
   EXPECT_EQ(batcher_.stats().whole_node, 0);
 }
 
-TEST_F(SnapshotBatcherTest, CallersArrivingDuringAReadShareOneWholeNodeReadStartedAfterThem) {
-  StartBlockedRead();
-  std::vector<absl::StatusOr<std::shared_ptr<const NodeSnapshot>>> results;
-  std::vector<std::thread> followers = StartFollowers(&results);
-  runtime_.ClearCalls();
+TEST_F(SnapshotBatcherTest, CallersPastTheLimitShareOneWholeNodeReadStartedAfterThem) {
+  StartBlockedTargetedRead();
+  // Whole-node reads wait on the fake clock, so that the next callers arrive while one runs.
+  runtime_.SetLatency("ListPodSandbox", absl::Seconds(1));
+  Result lead;
+  std::thread leader = StartReader(&lead);
+  clock_.WaitForSleepers(1);  // its whole-node read runs
+  std::vector<Result> results(kFollowers, absl::UnknownError("not answered"));
+  std::vector<std::thread> followers;
+  for (Result& result : results) followers.push_back(StartReader(&result));
+  ASSERT_TRUE(Eventually([&] { return batcher_.waiting() == kFollowers; }));
+
+  clock_.Advance(absl::Seconds(1));  // the running read ends; the followers' read starts
+  leader.join();
+  clock_.WaitForSleepers(1);
+  clock_.Advance(absl::Seconds(1));
+  for (std::thread& follower : followers) follower.join();
   release_.Notify();
   first_.join();
-  for (std::thread& follower : followers) follower.join();
 
-  // Not the running read's answer (it may predate what they know): one read after it, for all.
-  for (const auto& result : results) {
+  ASSERT_OK(lead.status());
+  for (const Result& result : results) {
     ASSERT_OK(result.status());
     EXPECT_EQ((*result)->pods().size(), static_cast<size_t>(kPods));
+    // One read for all of them, and not the one running when they arrived.
     EXPECT_EQ(result->get(), results[0]->get());
+    EXPECT_NE(result->get(), lead->get());
   }
-  EXPECT_EQ(runtime_.CallCount("ListPodSandbox"), 1);
-  EXPECT_EQ(runtime_.CallCount("ListContainers"), 1);
+  EXPECT_EQ(runtime_.CallCount("ListPodSandbox"), 2);
+  EXPECT_EQ(runtime_.CallCount("ListContainers"), 2);
   const SnapshotBatcher::Stats stats = batcher_.stats();
-  EXPECT_EQ(stats.rounds, 2);
-  EXPECT_EQ(stats.whole_node, 1);
-  EXPECT_EQ(stats.callers, 1 + kFollowers);
+  EXPECT_EQ(stats.callers, 2 + kFollowers);
+  EXPECT_EQ(stats.targeted, 1);
+  EXPECT_EQ(stats.whole_node, 2);
 }
 
-TEST_F(SnapshotBatcherTest, AnErrorIsSharedByItsRoundAndTheNextRoundReadsAgain) {
-  StartBlockedRead();
-  std::vector<absl::StatusOr<std::shared_ptr<const NodeSnapshot>>> results;
-  std::vector<std::thread> followers = StartFollowers(&results);
+TEST_F(SnapshotBatcherTest, AnErrorIsSharedByItsRoundAndTheNextReadTriesAgain) {
+  StartBlockedTargetedRead();
+  runtime_.SetLatency("ListPodSandbox", absl::Seconds(1));
+  Result lead;
+  std::thread leader = StartReader(&lead);
+  clock_.WaitForSleepers(1);
+  std::vector<Result> results(kFollowers, absl::UnknownError("not answered"));
+  std::vector<std::thread> followers;
+  for (Result& result : results) followers.push_back(StartReader(&result));
+  ASSERT_TRUE(Eventually([&] { return batcher_.waiting() == kFollowers; }));
+  clock_.Advance(absl::Seconds(1));
+  leader.join();
+  clock_.WaitForSleepers(1);  // the followers' read
   runtime_.InjectError("ListPodSandbox", absl::UnavailableError("runtime restarting"));
+  clock_.Advance(absl::Seconds(1));
+  for (std::thread& follower : followers) follower.join();
   release_.Notify();
   first_.join();
-  for (std::thread& follower : followers) follower.join();
-  for (const auto& result : results) {
+
+  ASSERT_OK(lead.status());
+  for (const Result& result : results) {
     EXPECT_THAT(result.status(), StatusIs(absl::StatusCode::kUnavailable));
   }
-
-  absl::StatusOr<std::shared_ptr<const NodeSnapshot>> later =
-      batcher_.Read([&] { return TakeSnapshot(runtime_); });
+  runtime_.SetLatency("ListPodSandbox", absl::ZeroDuration());
+  Result later = batcher_.Read([&] { return TakeSnapshot(runtime_); });
   ASSERT_OK(later.status());
   EXPECT_EQ((*later)->pods().size(), static_cast<size_t>(kPods));
 }
