@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -46,6 +47,12 @@ namespace {
 
 // How long running calls may finish when the daemon stops, before the server cancels them.
 constexpr absl::Duration kShutdownGrace = absl::Seconds(5);
+
+// The resync poll, never shorter than the slow poll (a slow poll set above resync_poll_ms's
+// default raises it rather than refusing the start).
+absl::Duration ResyncPoll(const DaemonOptions& options) {
+  return absl::Milliseconds(std::max(options.resync_poll_ms, options.slow_poll_ms));
+}
 
 absl::Status MakeStateDir(const std::string& dir) {
   struct stat st;
@@ -134,9 +141,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   cri::ConnectOptions connect;
   connect.endpoint = options.runtime_endpoint;
   connect.discovery_root = options.discovery_root;
-  // A live engine ticks at least every slow poll, and a tick may wait on the runtime for up to one
-  // call's deadline: only a loop silent for longer is wedged.
-  parts->max_tick_age = absl::Milliseconds(options.slow_poll_ms) + connect.request_timeout;
+  // A live engine ticks at least every resync poll (its longest), and a tick may wait on the runtime
+  // for up to one call's deadline: only a loop silent for longer is wedged.
+  parts->max_tick_age = ResyncPoll(options) + connect.request_timeout;
   parts->metrics = std::make_unique<metrics::PrometheusMetrics>(INPLACED_VERSION);
   if (absl::Status probe = StartProbe(*parts, on_probe_listening); !probe.ok()) return probe;
   std::optional<gid_t> socket_gid;
@@ -221,6 +228,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   engine_options.max_open_requests = options.max_open_requests;
   engine_options.fast_poll = absl::Milliseconds(options.fast_poll_ms);
   engine_options.slow_poll = absl::Milliseconds(options.slow_poll_ms);
+  engine_options.resync_poll = ResyncPoll(options);
   engine_options.use_event_stream = options.use_event_stream;
   engine_options.metrics = parts->metrics.get();
   engine_options.shutdown_hook_timeout = absl::Milliseconds(options.shutdown_hook_timeout_ms);

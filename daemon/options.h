@@ -25,6 +25,7 @@ struct DaemonOptions {
   int max_containers = 64;
   int fast_poll_ms = 100;
   int slow_poll_ms = 1000;
+  int resync_poll_ms = 10000;
   int shutdown_hook_timeout_ms = 10000;
   // Kills (preStop + StopContainer) in flight at once; more wait in a FIFO (no thread per kill).
   int max_concurrent_kills = 1000;

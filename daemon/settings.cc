@@ -131,9 +131,16 @@ const std::vector<Setting>& Table() {
     t->push_back(Number("fast_poll_ms", "--fast-poll-ms", "INPLACED_FAST_POLL_MS",
                         "Poll period while a request waits on a kill or restart", &O::fast_poll_ms,
                         1, 60000));
-    t->push_back(Number("slow_poll_ms", "--slow-poll-ms", "INPLACED_SLOW_POLL_MS",
-                        "Poll period when no request waits on the runtime (at least fast_poll_ms)",
-                        &O::slow_poll_ms, 1, 600000));
+    t->push_back(
+        Number("slow_poll_ms", "--slow-poll-ms", "INPLACED_SLOW_POLL_MS",
+               "Poll period while a request waits on the node (its pod, a container to run) and "
+               "none on a kill or restart; at least fast_poll_ms",
+               &O::slow_poll_ms, 1, 600000));
+    t->push_back(
+        Number("resync_poll_ms", "--resync-poll-ms", "INPLACED_RESYNC_POLL_MS",
+               "Poll period while every open request waits only on a timer or an API call "
+               "(min_started_seconds, a readiness report); never shorter than slow_poll_ms",
+               &O::resync_poll_ms, 1, 600000));
     t->push_back(Number("shutdown_hook_timeout_ms", "--shutdown-hook-timeout-ms",
                         "INPLACED_SHUTDOWN_HOOK_TIMEOUT_MS",
                         "On SIGTERM, how long running preStop hooks may finish before they are "

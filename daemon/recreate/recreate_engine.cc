@@ -83,6 +83,31 @@ bool AwaitsKillOrRestart(const internal::RecreateRecord& record) {
   return false;
 }
 
+// Whether the request's next change may come from the node before its timer, so that the loop
+// reads the node every slow poll for it. Not for a completed request, one queued behind the head of
+// its pod (it starts in the tick that completes the head), nor one whose every container is done or
+// runs the new instance it was seen restarted as (what is left is min_started_seconds, a timer, or
+// a readiness report, a call): a crash meanwhile is judged the same when the timer comes, since
+// Succeeded needs the instance running then to have run long enough.
+bool WatchesTheNode(const internal::RecreateRecord& record, const std::string& blocked_by,
+                    const cri::PodInfo* pod) {
+  const api::RecreateStatus& status = record.request().status();
+  if (IsCompleted(record) || !blocked_by.empty()) return false;
+  if (status.phase() != api::RECREATE_PHASE_RECREATING || pod == nullptr) return true;
+  for (const api::ContainerRecreateState& state : status.container_states()) {
+    if (state.phase() == api::CONTAINER_RECREATE_PHASE_SUCCEEDED ||
+        state.phase() == api::CONTAINER_RECREATE_PHASE_FAILED) {
+      continue;
+    }
+    const cri::ContainerInfo* current = pod->CurrentContainer(state.name());
+    const bool new_instance_runs = state.has_restarted_at() && current != nullptr &&
+                                   current->id == state.new_container_id() &&
+                                   current->state == cri::criv1::CONTAINER_RUNNING;
+    if (!new_instance_runs) return true;
+  }
+  return false;
+}
+
 const char* PhaseName(api::RecreatePhase phase) {
   switch (phase) {
     case api::RECREATE_PHASE_PENDING:
@@ -289,9 +314,20 @@ absl::Duration RecreateEngine::LoopTick(uint32_t wake_reasons) {
   last_tick_error_ = error;
   absl::MutexLock lock(&mu_);
   pulse_open_requests_ = open_requests_;
-  absl::Duration interval = fast_poll_ ? options_.fast_poll : options_.slow_poll;
+  return PollIntervalLocked();
+}
+
+absl::Duration RecreateEngine::PollInterval() {
+  absl::MutexLock lock(&mu_);
+  return PollIntervalLocked();
+}
+
+absl::Duration RecreateEngine::PollIntervalLocked() {
+  absl::Duration interval = fast_poll_      ? options_.fast_poll
+                            : watches_node_ ? options_.slow_poll
+                                            : options_.resync_poll;
   // A timed wait (unready window, min_started_seconds, deadline, TTL) ending sooner is not
-  // overslept by up to a slow poll.
+  // overslept by up to a poll.
   if (next_wake_.has_value()) {
     interval = std::min(interval, std::max(absl::ZeroDuration(), *next_wake_ - clock_.Now()));
   }
@@ -509,6 +545,7 @@ absl::Status RecreateEngine::Tick(uint32_t wake_reasons) {
     RETURN_IF_ERROR(CheckAcceptingLocked());
     if (requests_.empty()) {
       fast_poll_ = false;
+      watches_node_ = false;
       next_wake_.reset();
       return absl::OkStatus();
     }
@@ -546,6 +583,7 @@ absl::Status RecreateEngine::Tick(uint32_t wake_reasons) {
     RETURN_IF_ERROR(CheckAcceptingLocked());
     const absl::Time now = clock_.Now();
     bool fast = false;
+    bool watch_node = false;
     std::optional<absl::Time> next_wake;
     const auto wake_at = [&next_wake](const std::optional<absl::Time>& at) {
       if (at.has_value() && (!next_wake.has_value() || *at < *next_wake)) next_wake = at;
@@ -572,6 +610,7 @@ absl::Status RecreateEngine::Tick(uint32_t wake_reasons) {
           (!last->wake_at.has_value() || now < *last->wake_at)) {
         wake_at(last->wake_at);
         fast = fast || AwaitsKillOrRestart(entry->record);
+        watch_node = watch_node || WatchesTheNode(entry->record, input.blocked_by, pod);
         continue;
       }
       StepResult result = AdvanceLocked(*entry, snapshot, input);
@@ -583,8 +622,10 @@ absl::Status RecreateEngine::Tick(uint32_t wake_reasons) {
       }
       if (!ApplyStepLocked(key, *entry, std::move(result), now, wake_reasons)) continue;
       fast = fast || AwaitsKillOrRestart(entry->record) || !entry->kills_in_flight.empty();
+      watch_node = watch_node || WatchesTheNode(entry->record, input.blocked_by, pod);
     }
     fast_poll_ = fast;
+    watches_node_ = watch_node;
     next_wake_ = next_wake;
     start = TakeStartableKillsLocked();
   }

@@ -15,21 +15,23 @@
 // crash in that window loses it with the stream, and nothing was acted on).
 
 // Progress: a tick loop (common/tick_loop.h, started by Start) calls TickOnce every fast_poll while
-// a request waits on a kill or a restart, every slow_poll otherwise, and at once when woken
-// (Create, AcknowledgeUnready, ReportReadiness, Delete, a finished kill, a runtime container event,
-// a re-established event subscription: events were missed while it was down). The first tick that
-// sees a new instance running logs `container_restart_observed` with what woke it
-// (`via=event|poll|...`) and the delay from the instance's start. A tick takes ONE node snapshot
-// (one ListPodSandbox + one ListContainers whatever the number of requests), ContainerStatus only
-// once per new container instance it follows (cri::StatusCache), then advances every request with
-// the pure state machine. The fast poll runs only while a kill or a restart is awaited; waits that
-// end at a known time (min_started_seconds, windows, deadlines) are timers. One request per pod runs at a time, strictly in creation order; requests of different
-// pods run in parallel.
+// a request waits on a kill or a restart, every slow_poll while one waits on the node otherwise,
+// every resync_poll while every open request waits only on a timer or a call (PollInterval), never
+// past the earliest timer, and at once when woken (Create, AcknowledgeUnready, ReportReadiness,
+// Delete, a finished kill, a runtime container event, a re-established event subscription: events
+// were missed while it was down). The first tick that sees a new instance running logs
+// `container_restart_observed` with what woke it (`via=event|poll|...`) and the delay from the
+// instance's start. A tick takes ONE node snapshot (one ListPodSandbox + one ListContainers
+// whatever the number of requests), ContainerStatus only once per new container instance it follows
+// (cri::StatusCache), then advances every request with the pure state machine. The fast poll runs
+// only while a kill or a restart is awaited; waits that end at a known time (min_started_seconds,
+// windows, deadlines) are timers. One request per pod runs at a time, strictly in creation order;
+// requests of different pods run in parallel.
 //
-// Dispatch: a Create that read the pod (no status contexts given) decides the request's first step
-// itself and commits it with the request (GroupCommitter::Hold: one batch, one fsync), so its kills
-// start once the request is durable, without waiting for a tick to read the node. A tick's writes
-// are one batch too.
+// Dispatch: a Create without status contexts reads its pod (a burst of Creates shares node reads:
+// cri::SnapshotBatcher), decides the request's first step itself and commits it with the request
+// (GroupCommitter::Hold: one batch, one fsync), so its kills start once the request is durable,
+// without waiting for a tick to read the node. A tick's writes are one batch too.
 //
 // Kills: a kill is a chain of continuations, not a thread: (its decision durable) -> [PRESTOP_STARTED
 // committed -> durable -> PreStopRunner::Start -> result and STOP_SENT committed] -> durable ->
@@ -107,7 +109,11 @@ struct RecreateEngineOptions {
   ValidationLimits limits;       // daemon/recreate_validation.h
   int max_open_requests = 1000;  // not yet completed; more -> RESOURCE_EXHAUSTED
   absl::Duration fast_poll = absl::Milliseconds(100);  // while a request waits on a kill/restart
-  absl::Duration slow_poll = absl::Seconds(1);         // otherwise
+  absl::Duration slow_poll = absl::Seconds(1);         // while one waits on the node otherwise
+  // While every open request waits only on a timer or an API call (min_started_seconds once the
+  // restart was seen, a readiness report, a request queued behind such a head): the node is read
+  // at the timers and at least this often (a pod deleted meanwhile is seen then).
+  absl::Duration resync_poll = absl::Seconds(10);
   // Kills (preStop hook + StopContainer) in flight at once; more wait in a FIFO. No thread is held
   // per kill, so the bound is generous: it only caps a runaway.
   int max_concurrent_kills = 1000;
@@ -180,6 +186,10 @@ class RecreateEngine final : public RecreateManager {
     uint64_t advances = 0;
   };
   Stats GetStats();
+  // How long the loop waits after the last tick unless woken: fast_poll while a kill or restart is
+  // awaited, slow_poll while a request waits on the node otherwise, resync_poll while every open
+  // request waits only on timers or calls; never past the earliest timer.
+  absl::Duration PollInterval();
   // The runtime event subscription's state (kDisabled without use_event_stream), for the node's
   // capabilities. Lock-free.
   EventStreamState event_stream_state() const {
@@ -359,6 +369,7 @@ class RecreateEngine final : public RecreateManager {
   std::string BlockedByLocked(const Key& key, const Entry& entry)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string NewUidLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Duration PollIntervalLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckAcceptingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   cri::Runtime& runtime_;
@@ -382,6 +393,9 @@ class RecreateEngine final : public RecreateManager {
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t last_resource_version_ ABSL_GUARDED_BY(mu_) = 0;
   bool fast_poll_ ABSL_GUARDED_BY(mu_) = false;
+  // An open request's next change may come from the node before its timer (RecreateEngineOptions::
+  // resync_poll otherwise).
+  bool watches_node_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t advances_ ABSL_GUARDED_BY(mu_) = 0;  // Stats::advances
   // The earliest end of a timed wait seen by the last tick (the loop ticks then at the latest).
   std::optional<absl::Time> next_wake_ ABSL_GUARDED_BY(mu_);

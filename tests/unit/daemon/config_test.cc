@@ -57,6 +57,7 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
       "max_watch_streams: 30\n"
       "fast_poll_ms: 20\n"
       "slow_poll_ms: 2000\n"
+      "resync_poll_ms: 30000\n"
       "shutdown_hook_timeout_ms: 3000\n"
       "max_concurrent_kills: 200\n"
       "log_level: debug\n"
@@ -85,6 +86,7 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
   EXPECT_EQ(o.max_watch_streams, 30);
   EXPECT_EQ(o.fast_poll_ms, 20);
   EXPECT_EQ(o.slow_poll_ms, 2000);
+  EXPECT_EQ(o.resync_poll_ms, 30000);
   EXPECT_EQ(o.shutdown_hook_timeout_ms, 3000);
   EXPECT_EQ(o.max_concurrent_kills, 200);
   EXPECT_EQ(o.log_level, "debug");
@@ -105,7 +107,7 @@ TEST_F(ConfigFileTest, EverySettingIsReadFromTheFile) {
 
 TEST_F(ConfigFileTest, TheTableCoversEveryKeyTheFirstTestSets) {
   // The test above names every setting: a setting added to the table must be added there too.
-  EXPECT_EQ(AllSettings().size(), 26u);
+  EXPECT_EQ(AllSettings().size(), 27u);
 }
 
 TEST_F(ConfigFileTest, EmptyFileAndCommentsOnlyChangeNothing) {

@@ -836,6 +836,50 @@ TEST(RecreateEngineTest, WaitingOnMinStartedSecondsReadsTheNewInstanceOnce) {
   EXPECT_EQ(Get(*env.engine_, "r").status().phase(), api::RECREATE_PHASE_COMPLETED);
 }
 
+// The loop reads the node every fast poll while a kill or restart is awaited, every slow poll while
+// a request waits on the node otherwise, and every resync poll (or at the timer) while every open
+// request waits only on a timer: here min_started_seconds, with a second request queued behind.
+TEST(RecreateEngineTest, WhileEveryRequestWaitsOnATimerTheLoopReadsTheNodeEveryResyncPoll) {
+  RecreateEngineOptions options = EngineEnv::DefaultOptions();
+  options.fast_poll = absl::Milliseconds(100);
+  options.slow_poll = absl::Seconds(1);
+  options.resync_poll = absl::Seconds(10);
+  EngineEnv env(fakes::RuntimeProfile::Containerd16(), options);
+  env.RunPod({});
+  env.StartEngine();
+  api::CreateRecreateRequestRequest create = NewCreate("r", {"a"});
+  create.mutable_spec()->mutable_strategy()->set_min_started_seconds(60);
+  ASSERT_OK(env.engine_->Create(create).status());
+  env.Tick();
+  EXPECT_EQ(env.engine_->PollInterval(), absl::Milliseconds(100)) << "the restart is awaited";
+
+  env.KubeletRestarts();
+  env.Tick();
+  ASSERT_TRUE(Get(*env.engine_, "r").status().container_states(0).has_restarted_at());
+  EXPECT_EQ(env.engine_->PollInterval(), absl::Seconds(10)) << "min_started_seconds is a timer";
+
+  // The new instance crashes: its next instance is awaited from the node.
+  ASSERT_OK(env.runtime_.ExitContainer(env.CurrentId("default", "web-0", "a"), 1));
+  env.Tick();
+  EXPECT_EQ(env.engine_->PollInterval(), absl::Seconds(1));
+  env.KubeletRestarts();
+  env.Tick();
+  EXPECT_EQ(env.engine_->PollInterval(), absl::Seconds(10));
+  ASSERT_OK(env.engine_->Create(NewCreate("queued", {"a"})).status());
+  env.Tick();
+  EXPECT_EQ(env.engine_->PollInterval(), absl::Seconds(10)) << "queued behind a timer";
+
+  // Never past the timer.
+  env.clock_.Advance(absl::Seconds(55));
+  env.Tick();
+  EXPECT_LE(env.engine_->PollInterval(), absl::Seconds(5));
+  env.clock_.Advance(absl::Seconds(10));
+  env.Tick();
+  EXPECT_EQ(Get(*env.engine_, "r").status().phase(), api::RECREATE_PHASE_COMPLETED);
+  EXPECT_EQ(Get(*env.engine_, "queued").status().phase(), api::RECREATE_PHASE_RECREATING);
+  EXPECT_EQ(env.engine_->PollInterval(), absl::Milliseconds(100)) << "the queued one kills now";
+}
+
 // A tick runs a request through the state machine only when its pod, its queue or its record
 // changed, or its timer came: the cost of a tick follows the changes, not the open requests.
 TEST(RecreateEngineTest, TicksAdvanceOnlyRequestsWhoseInputsChangedOrWhoseTimerCame) {
