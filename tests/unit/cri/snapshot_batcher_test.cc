@@ -1,5 +1,6 @@
 #include "cri/snapshot_batcher.h"
 
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -53,6 +54,34 @@ class SnapshotBatcherTest : public ::testing::Test {
     return std::thread([this, result] { *result = batcher_.Read(&NotTargeted); });
   }
 
+  struct Rounds {
+    Result lead;                    // the first caller past the limit: reads at once
+    std::vector<Result> followers;  // arrived while it read: share the next read
+  };
+  // While a targeted read holds the one slot, a caller reads the whole node and kFollowers more
+  // arrive during that read (whole-node reads wait on the fake clock); `before_second_read` runs
+  // once the followers' shared read has started.
+  Rounds RunTwoWholeNodeRounds(const std::function<void()>& before_second_read) {
+    StartBlockedTargetedRead();
+    runtime_.SetLatency("ListPodSandbox", absl::Seconds(1));
+    Rounds rounds;
+    rounds.followers.assign(kFollowers, absl::UnknownError("not answered"));
+    std::thread leader = StartReader(&rounds.lead);
+    clock_.WaitForSleepers(1);  // its whole-node read runs
+    std::vector<std::thread> followers;
+    for (Result& result : rounds.followers) followers.push_back(StartReader(&result));
+    EXPECT_TRUE(Eventually([&] { return batcher_.waiting() == kFollowers; }));
+    clock_.Advance(absl::Seconds(1));  // the running read ends; the followers' read starts
+    leader.join();
+    clock_.WaitForSleepers(1);
+    before_second_read();
+    clock_.Advance(absl::Seconds(1));
+    for (std::thread& follower : followers) follower.join();
+    release_.Notify();
+    first_.join();
+    return rounds;
+  }
+
   fakes::FakeClock clock_;
   fakes::FakeRuntime runtime_;
   SnapshotBatcher batcher_;
@@ -74,32 +103,14 @@ TEST_F(SnapshotBatcherTest, ACallerUnderTheLimitMakesItsOwnTargetedRead) {
 }
 
 TEST_F(SnapshotBatcherTest, CallersPastTheLimitShareOneWholeNodeReadStartedAfterThem) {
-  StartBlockedTargetedRead();
-  // Whole-node reads wait on the fake clock, so that the next callers arrive while one runs.
-  runtime_.SetLatency("ListPodSandbox", absl::Seconds(1));
-  Result lead;
-  std::thread leader = StartReader(&lead);
-  clock_.WaitForSleepers(1);  // its whole-node read runs
-  std::vector<Result> results(kFollowers, absl::UnknownError("not answered"));
-  std::vector<std::thread> followers;
-  for (Result& result : results) followers.push_back(StartReader(&result));
-  ASSERT_TRUE(Eventually([&] { return batcher_.waiting() == kFollowers; }));
-
-  clock_.Advance(absl::Seconds(1));  // the running read ends; the followers' read starts
-  leader.join();
-  clock_.WaitForSleepers(1);
-  clock_.Advance(absl::Seconds(1));
-  for (std::thread& follower : followers) follower.join();
-  release_.Notify();
-  first_.join();
-
-  ASSERT_OK(lead.status());
-  for (const Result& result : results) {
+  const Rounds rounds = RunTwoWholeNodeRounds([] {});
+  ASSERT_OK(rounds.lead.status());
+  for (const Result& result : rounds.followers) {
     ASSERT_OK(result.status());
     EXPECT_EQ((*result)->pods().size(), static_cast<size_t>(kPods));
     // One read for all of them, and not the one running when they arrived.
-    EXPECT_EQ(result->get(), results[0]->get());
-    EXPECT_NE(result->get(), lead->get());
+    EXPECT_EQ(result->get(), rounds.followers[0]->get());
+    EXPECT_NE(result->get(), rounds.lead->get());
   }
   EXPECT_EQ(runtime_.CallCount("ListPodSandbox"), 2);
   EXPECT_EQ(runtime_.CallCount("ListContainers"), 2);
@@ -110,26 +121,11 @@ TEST_F(SnapshotBatcherTest, CallersPastTheLimitShareOneWholeNodeReadStartedAfter
 }
 
 TEST_F(SnapshotBatcherTest, AnErrorIsSharedByItsRoundAndTheNextReadTriesAgain) {
-  StartBlockedTargetedRead();
-  runtime_.SetLatency("ListPodSandbox", absl::Seconds(1));
-  Result lead;
-  std::thread leader = StartReader(&lead);
-  clock_.WaitForSleepers(1);
-  std::vector<Result> results(kFollowers, absl::UnknownError("not answered"));
-  std::vector<std::thread> followers;
-  for (Result& result : results) followers.push_back(StartReader(&result));
-  ASSERT_TRUE(Eventually([&] { return batcher_.waiting() == kFollowers; }));
-  clock_.Advance(absl::Seconds(1));
-  leader.join();
-  clock_.WaitForSleepers(1);  // the followers' read
-  runtime_.InjectError("ListPodSandbox", absl::UnavailableError("runtime restarting"));
-  clock_.Advance(absl::Seconds(1));
-  for (std::thread& follower : followers) follower.join();
-  release_.Notify();
-  first_.join();
-
-  ASSERT_OK(lead.status());
-  for (const Result& result : results) {
+  const Rounds rounds = RunTwoWholeNodeRounds([this] {
+    runtime_.InjectError("ListPodSandbox", absl::UnavailableError("runtime restarting"));
+  });
+  ASSERT_OK(rounds.lead.status());
+  for (const Result& result : rounds.followers) {
     EXPECT_THAT(result.status(), StatusIs(absl::StatusCode::kUnavailable));
   }
   runtime_.SetLatency("ListPodSandbox", absl::ZeroDuration());
