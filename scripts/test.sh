@@ -81,14 +81,21 @@ if [ -n "$(ls -A "$tsan_reports")" ]; then
 fi
 
 echo "== unit + integration + e2e =="
-run_ctest build -j "$jobs" --output-on-failure --timeout 600
-rc=$?
+run_ctest build -j "$jobs" --output-on-failure --timeout 600 | tee build/ctest-output.log
+rc=${PIPESTATUS[0]}
 
-list_failed "AddressSanitizer + UBSan" build-asan
-list_failed "ThreadSanitizer" build-tsan
-[ -z "${tsan_retried:-}" ] || { echo "ThreadSanitizer: failed at first, without a report, then rerun alone:"; echo "$tsan_retried" | sed 's/^/  /'; }
-[ -z "${tsan_summary:-}" ] || { echo "ThreadSanitizer reports (first frames):"; echo "$tsan_summary"; }
-list_failed "unit + integration + e2e" build
+failures=$(
+  list_failed "AddressSanitizer + UBSan" build-asan
+  list_failed "ThreadSanitizer" build-tsan
+  [ -z "${tsan_retried:-}" ] || { echo "ThreadSanitizer: failed at first, without a report, then rerun alone:"; echo "$tsan_retried" | sed 's/^/  /'; }
+  [ -z "${tsan_summary:-}" ] || { echo "ThreadSanitizer reports (first frames):"; echo "$tsan_summary"; }
+  list_failed "unit + integration + e2e" build
+)
+if [ -n "$failures" ]; then
+  echo "$failures"
+  # ctest's summary line stays the last line of a run that passed.
+  grep -E '^[0-9]+% tests passed' build/ctest-output.log | tail -1
+fi
 [ $asan_rc -eq 0 ] || { echo "sanitizer suites failed (see above)"; exit $asan_rc; }
 [ $tsan_rc -eq 0 ] || { echo "ThreadSanitizer suites failed (see above)"; exit $tsan_rc; }
 exit $rc
