@@ -62,6 +62,7 @@
 //
 // Thread-safe. The runtime, clock, store, preStop runner and hub must outlive the engine.
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -315,9 +316,12 @@ class RecreateEngine final : public RecreateManager {
   void DispatchKillsLocked(const Key& key, Entry& entry, std::vector<KillAction> kills,
                            std::vector<std::optional<int64_t>> stop_timeouts)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Takes from the FIFO the kills that may start now (below max_concurrent_kills, not stopping),
-  // counting them running; logs the limit when some have to wait.
+  // Takes from the FIFO the kills that may start now (below KillLimit(), not stopping), counting
+  // them running; logs the limit when some have to wait.
   std::vector<KillJob> TakeStartableKillsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // max_concurrent_kills, at least 1: the one limit TakeStartableKillsLocked starts kills under and
+  // MarkImmediateStopsLocked counts slots against (a stop marked sent must start at once).
+  int KillLimit() const { return std::max(1, options_.max_concurrent_kills); }
   void StartKills(std::vector<KillJob> jobs) ABSL_LOCKS_EXCLUDED(mu_);
   // The steps of one kill, each a continuation (none under mu_).
   void OnKillDecided(const KillRunRef& run, const absl::Status& durable) ABSL_LOCKS_EXCLUDED(mu_);

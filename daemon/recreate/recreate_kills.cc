@@ -49,7 +49,7 @@ struct RecreateEngine::KillRun {
 std::vector<std::optional<int64_t>> RecreateEngine::MarkImmediateStopsLocked(
     internal::RecreateRecord* record, const std::vector<KillAction>& kills, absl::Time now) {
   std::vector<std::optional<int64_t>> stop_timeouts(kills.size());
-  const size_t limit = static_cast<size_t>(std::max(1, options_.max_concurrent_kills));
+  const size_t limit = static_cast<size_t>(KillLimit());
   for (size_t i = 0; i < kills.size() && !stopping_; ++i) {
     // Every kill queued before this one takes a slot first (TakeStartableKillsLocked is FIFO).
     const size_t slot = static_cast<size_t>(kills_running_) + kill_fifo_.size() + i;
@@ -77,7 +77,7 @@ void RecreateEngine::DispatchKillsLocked(const Key& key, Entry& entry,
 
 std::vector<RecreateEngine::KillJob> RecreateEngine::TakeStartableKillsLocked() {
   std::vector<KillJob> start;
-  const int limit = std::max(1, options_.max_concurrent_kills);
+  const int limit = KillLimit();
   while (!stopping_ && !kill_fifo_.empty() && kills_running_ < limit) {
     start.push_back(std::move(kill_fifo_.front()));
     kill_fifo_.pop_front();
