@@ -44,9 +44,11 @@ class Executor {
   virtual void Shutdown() = 0;
 };
 
-// An Executor over `workers` (>= 1; fewer is taken as 1) threads started by the constructor. Jobs
-// start in submission order; at most `workers` run at a time, so a bounded number of blocking calls
-// are in flight. The destructor calls Shutdown().
+// An Executor over at most `workers` (>= 1; fewer is taken as 1) threads. Jobs start in submission
+// order; at most `workers` run at a time, so a bounded number of blocking calls are in flight. A
+// worker is started when a job finds none idle, and then kept until Shutdown(): an idle daemon holds
+// no thread it never needed, and a burst does not pay a thread start and exit per job. The
+// destructor calls Shutdown().
 class ThreadPoolExecutor final : public Executor {
  public:
   explicit ThreadPoolExecutor(int workers);
@@ -59,21 +61,26 @@ class ThreadPoolExecutor final : public Executor {
   size_t Pending() override;
   void Shutdown() override;
 
+  // The worker threads started so far (at most `workers`).
+  size_t Workers();
+
  private:
   void Work();
   bool IdleLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return queue_.empty() && running_ == 0;
   }
 
+  const size_t max_workers_;
   absl::Mutex mu_;
   std::deque<Job> queue_ ABSL_GUARDED_BY(mu_);
   size_t running_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t idle_ ABSL_GUARDED_BY(mu_) = 0;  // workers waiting for a job
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);  // no longer grows once stopping_
 
   // Serialises Shutdown() callers: the first joins, the others wait for it.
   absl::Mutex join_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   bool joined_ ABSL_GUARDED_BY(join_mu_) = false;
-  std::vector<std::thread> threads_;  // written only by the constructor and under join_mu_
 };
 
 }  // namespace inplaced

@@ -26,6 +26,9 @@ namespace internal = ::inplaced::internal;
 // about a hundred pods (kubelet's default maximum is 110), so one whole-node read costs less than
 // the 32 List calls of 16 targeted ones.
 constexpr int kMaxTargetedAcceptanceReads = 16;
+// Creates served at once (CreateAsync); more than kMaxTargetedAcceptanceReads, so that a burst
+// still shares whole-node reads.
+constexpr int kAcceptanceWorkers = 32;
 
 // The containers whose new instance `after` shows running for the first time (restarted_at set).
 std::vector<int> NewlyRestarted(const internal::RecreateRecord& before,
@@ -143,6 +146,7 @@ RecreateEngine::RecreateEngine(cri::Runtime& runtime, Clock& clock, store::Store
       metrics_(options.metrics != nullptr ? *options.metrics : NoMetrics()),
       parse_pre_stop_([](absl::string_view json) { return ParseKubeletPreStopHandler(json); }),
       acceptance_reads_(runtime, kMaxTargetedAcceptanceReads),
+      acceptance_workers_(kAcceptanceWorkers),
       committer_(store),
       loop_(clock, [this](uint32_t wake_reasons) { return LoopTick(wake_reasons); }) {
   if (options_.use_event_stream) {
@@ -295,6 +299,9 @@ void RecreateEngine::Shutdown() {
     mu_.AwaitWithTimeout(absl::Condition(&no_kill_running), options_.store_write_timeout);
   }
   committer_.Shutdown(options_.store_write_timeout);
+  // Creates still queued answer UNAVAILABLE (not accepting); running ones end with their read or
+  // with the write the committer has answered by now.
+  acceptance_workers_.Shutdown();
   {
     // Every write is answered now and every call cancelled: the continuations still running end
     // at once; none may touch the engine after Shutdown returns.

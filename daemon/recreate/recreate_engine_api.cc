@@ -197,6 +197,15 @@ absl::StatusOr<api::CreateRecreateRequestResponse> RecreateEngine::Create(
   return response;
 }
 
+void RecreateEngine::CreateAsync(const api::CreateRecreateRequestRequest& request,
+                                 CreateDone done) {
+  auto shared_done = std::make_shared<CreateDone>(std::move(done));
+  const bool queued =
+      acceptance_workers_.Submit([this, request, shared_done] { (*shared_done)(Create(request)); });
+  // Refused only once Shutdown stopped the workers, long after it stopped accepting.
+  if (!queued) (*shared_done)(absl::UnavailableError("inplaced is shutting down"));
+}
+
 absl::StatusOr<api::RecreateRequest> RecreateEngine::Get(
     const api::GetRecreateRequestRequest& request) {
   RETURN_IF_ERROR(ValidateGetRecreateRequest(request));

@@ -47,6 +47,15 @@ class RecreateManager {
 
   virtual absl::StatusOr<::inplaced::v1::CreateRecreateRequestResponse> Create(
       const ::inplaced::v1::CreateRecreateRequestRequest& request) = 0;
+  // Create without holding the caller's thread until the request is durable: `done` runs exactly
+  // once with what Create would return, on any thread (the caller's when answered at once), so the
+  // server's handler returns at once. This default answers inline with Create().
+  using CreateDone =
+      std::function<void(absl::StatusOr<::inplaced::v1::CreateRecreateRequestResponse>)>;
+  virtual void CreateAsync(const ::inplaced::v1::CreateRecreateRequestRequest& request,
+                           CreateDone done) {
+    done(Create(request));
+  }
   virtual absl::StatusOr<::inplaced::v1::RecreateRequest> Get(
       const ::inplaced::v1::GetRecreateRequestRequest& request) = 0;
   virtual absl::StatusOr<::inplaced::v1::ListRecreateRequestsResponse> List(

@@ -25,16 +25,25 @@ absl::StatusOr<RecreateManager*> RecreateServiceImpl::Manager() const {
 
 void RecreateServiceImpl::StopStreams() { streams_.StopAll(); }
 
-grpc::Status RecreateServiceImpl::CreateRecreateRequest(
-    grpc::ServerContext* context, const api::CreateRecreateRequestRequest* request,
+grpc::ServerUnaryReactor* RecreateServiceImpl::CreateRecreateRequest(
+    grpc::CallbackServerContext* context, const api::CreateRecreateRequestRequest* request,
     api::CreateRecreateRequestResponse* response) {
-  ServingState::ActiveCall active(state_);
-  RpcScope scope("CreateRecreateRequest");
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // The call counts as active, and is logged, until it is answered.
+  auto active = std::make_shared<ServingState::ActiveCall>(state_);
+  auto scope = std::make_shared<RpcScope>("CreateRecreateRequest");
   absl::StatusOr<RecreateManager*> manager = Manager();
-  if (!manager.ok()) return scope.Finish(manager.status());
-  absl::StatusOr<api::CreateRecreateRequestResponse> result = (*manager)->Create(*request);
-  if (result.ok()) *response = *std::move(result);
-  return scope.Finish(result.status());
+  if (!manager.ok()) {
+    reactor->Finish(scope->Finish(manager.status()));
+    return reactor;
+  }
+  // `response` lives until Finish; `done` runs once.
+  (*manager)->CreateAsync(*request, [reactor, response, active, scope](
+                                        absl::StatusOr<api::CreateRecreateRequestResponse> result) {
+    if (result.ok()) *response = *std::move(result);
+    reactor->Finish(scope->Finish(result.status()));
+  });
+  return reactor;
 }
 
 grpc::Status RecreateServiceImpl::GetRecreateRequest(grpc::ServerContext* context,

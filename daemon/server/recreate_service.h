@@ -6,10 +6,11 @@
 // starts before the engine has loaded its state), every call answers UNAVAILABLE without reaching
 // the manager.
 //
-// The unary RPCs use the sync API. WatchRecreateRequests uses the callback API
-// (WatchStreamReactor: no thread per open stream) and streams the manager's watch until the client
-// cancels or disconnects (CANCELLED), the manager ends the watch (UNAVAILABLE on shutdown), or
-// StopStreams() is called (UNAVAILABLE).
+// CreateRecreateRequest uses the callback API over RecreateManager::CreateAsync: a burst of Creates
+// waiting for their requests to be durable holds no gRPC thread each. The other unary RPCs use the
+// sync API. WatchRecreateRequests uses the callback API (WatchStreamReactor: no thread per open
+// stream) and streams the manager's watch until the client cancels or disconnects (CANCELLED), the
+// manager ends the watch (UNAVAILABLE on shutdown), or StopStreams() is called (UNAVAILABLE).
 
 #include <grpcpp/grpcpp.h>
 
@@ -24,8 +25,9 @@ namespace inplaced::daemon {
 
 // Thread-safe. `state` and the manager must outlive the service.
 class RecreateServiceImpl final
-    : public ::inplaced::v1::RecreateService::WithCallbackMethod_WatchRecreateRequests<
-          ::inplaced::v1::RecreateService::Service> {
+    : public ::inplaced::v1::RecreateService::WithCallbackMethod_CreateRecreateRequest<
+          ::inplaced::v1::RecreateService::WithCallbackMethod_WatchRecreateRequests<
+              ::inplaced::v1::RecreateService::Service>> {
  public:
   // Calls answer UNAVAILABLE ("inplaced is starting: retry") until SetManager().
   explicit RecreateServiceImpl(ServingState& state);
@@ -39,8 +41,9 @@ class RecreateServiceImpl final
   // Call before grpc::Server::Shutdown, which waits for every call to finish.
   void StopStreams();
 
-  grpc::Status CreateRecreateRequest(
-      grpc::ServerContext* context, const ::inplaced::v1::CreateRecreateRequestRequest* request,
+  grpc::ServerUnaryReactor* CreateRecreateRequest(
+      grpc::CallbackServerContext* context,
+      const ::inplaced::v1::CreateRecreateRequestRequest* request,
       ::inplaced::v1::CreateRecreateRequestResponse* response) override;
   grpc::Status GetRecreateRequest(grpc::ServerContext* context,
                                   const ::inplaced::v1::GetRecreateRequestRequest* request,

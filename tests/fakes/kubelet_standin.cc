@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <iterator>
+#include <map>
+#include <optional>
 #include <set>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -227,39 +230,38 @@ absl::Status KubeletStandIn::SyncOnce() {
     it = still_listed.count(*it) != 0 ? std::next(it) : superseded_.erase(it);
   }
 
+  if (sandboxes.empty()) return absl::OkStatus();
+  // One listing of the node for every pod to sync (like kubelet's relist), not one per pod: a burst
+  // of exits would cost the runtime a scan per pod while the clients' calls wait.
+  absl::StatusOr<criv1::ListContainersResponse> all = runtime_.ListContainers({});
+  if (!all.ok()) return all.status();
+  std::map<std::string, std::vector<criv1::Container>> by_sandbox;
+  for (const criv1::Container& container : all->containers()) {
+    if (sandboxes.count(container.pod_sandbox_id()) != 0) {
+      by_sandbox[container.pod_sandbox_id()].push_back(container);
+    }
+  }
+
+  const auto known_pod = [this](const std::string& sandbox_id) -> std::optional<Pod> {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [key, known] : pods_) {
+      if (known.sandbox_id == sandbox_id) return known;
+    }
+    return std::nullopt;
+  };
   absl::Status first_error;
   for (const std::string& sandbox_id : sandboxes) {
-    std::optional<Pod> pod;
-    {
-      absl::MutexLock lock(&mu_);
-      for (const auto& [key, known] : pods_) {
-        if (known.sandbox_id == sandbox_id) pod = known;
-      }
-    }
+    std::optional<Pod> pod = known_pod(sandbox_id);
     if (!pod.has_value() && options_.adopt_all_pods) {
       absl::StatusOr<bool> adopted = Adopt(sandbox_id);
       if (!adopted.ok()) {
         first_error.Update(adopted.status());
         continue;
       }
-      if (*adopted) {
-        absl::MutexLock lock(&mu_);
-        for (const auto& [key, known] : pods_) {
-          if (known.sandbox_id == sandbox_id) pod = known;
-        }
-      }
+      if (*adopted) pod = known_pod(sandbox_id);
     }
     if (!pod.has_value()) continue;
-    criv1::ListContainersRequest request;
-    request.mutable_filter()->set_pod_sandbox_id(sandbox_id);
-    absl::StatusOr<criv1::ListContainersResponse> listed = runtime_.ListContainers(request);
-    if (!listed.ok()) {
-      first_error.Update(listed.status());
-      continue;
-    }
-    std::vector<criv1::Container> containers(listed->containers().begin(),
-                                             listed->containers().end());
-    first_error.Update(SyncPod(*pod, containers));
+    first_error.Update(SyncPod(*pod, by_sandbox[sandbox_id]));
   }
   return first_error;
 }

@@ -72,6 +72,29 @@ TEST(ThreadPoolExecutorTest, NeverRunsMoreJobsThanWorkersAtOnce) {
   EXPECT_EQ(most, 2);
 }
 
+TEST(ThreadPoolExecutorTest, StartsAWorkerOnlyWhenAJobFindsNoneIdleAndKeepsIt) {
+  ThreadPoolExecutor executor(3);
+  EXPECT_EQ(executor.Workers(), 0u);  // idle from the start: no thread
+
+  executor.Submit([] {});
+  executor.WaitIdle();
+  EXPECT_EQ(executor.Workers(), 1u);
+  // The worker waits idle: the next jobs, one at a time, reuse it.
+  for (int i = 0; i < 5; ++i) {
+    executor.Submit([] {});
+    executor.WaitIdle();
+  }
+  EXPECT_EQ(executor.Workers(), 1u);
+
+  // Jobs that block at once need a worker each, up to the bound.
+  absl::Notification release;
+  for (int i = 0; i < 5; ++i) executor.Submit([&] { release.WaitForNotification(); });
+  EXPECT_EQ(executor.Workers(), 3u);
+  release.Notify();
+  executor.WaitIdle();
+  EXPECT_EQ(executor.Workers(), 3u);
+}
+
 TEST(ThreadPoolExecutorTest, JobMaySubmitAFollowUpThatWaitIdleAwaits) {
   ThreadPoolExecutor executor(1);
   std::atomic<bool> follow_up_ran{false};
