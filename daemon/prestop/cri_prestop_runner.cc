@@ -8,7 +8,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/curl_handle.h"
 #include "daemon/prestop/exec_watchdog.h"
 #include "daemon/prestop/hook_budget.h"
 #include "daemon/prestop/hook_endpoint.h"
@@ -152,9 +151,7 @@ PreStopResult RunBlockingHook(cri::Runtime& runtime, const api::LifecycleHandler
 
 CriPreStopRunner::CriPreStopRunner(cri::Runtime& runtime, Clock& clock,
                                    CriPreStopRunnerOptions options)
-    : runtime_(runtime), clock_(clock), options_(options) {
-  EnsureCurlGlobalInit();
-}
+    : runtime_(runtime), clock_(clock), options_(options) {}
 
 CriPreStopRunner::~CriPreStopRunner() = default;
 

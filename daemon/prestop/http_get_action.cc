@@ -72,9 +72,16 @@ Attempt Perform(const std::string& url, const api::HttpGetAction& action, bool d
                 const HookBudget& budget) {
   Attempt attempt;
   attempt.transfer.budget = &budget;
-  CurlEasy curl = NewCurlEasy();
+  absl::StatusOr<CurlEasy> curl = NewCurlEasy();
+  if (!curl.ok()) {
+    attempt.code =
+        absl::IsResourceExhausted(curl.status()) ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT;
+    attempt.error = std::string(curl.status().message());
+    return attempt;
+  }
+  const CurlLibrary& lib = CurlLibrary::Loaded();
   CurlSlist headers;
-  bool headers_ok = curl != nullptr;
+  bool headers_ok = true;
   for (const api::HttpHeader& header : action.http_headers()) {
     if (drop_authorization && absl::EqualsIgnoreCase(header.name(), "Authorization")) continue;
     // "Name:" would make libcurl drop the header; "Name;" sends it with an empty value.
@@ -90,29 +97,29 @@ Attempt Perform(const std::string& url, const api::HttpGetAction& action, bool d
   char error[CURL_ERROR_SIZE] = {0};
   const long timeout_ms =
       static_cast<long>(std::max<int64_t>(1, absl::ToInt64Milliseconds(budget.Remaining())));
-  CURL* h = curl.get();
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  CURL* h = curl->get();
+  lib.easy_setopt(h, CURLOPT_URL, url.c_str());
+  lib.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  lib.easy_setopt(h, CURLOPT_HTTPGET, 1L);
+  lib.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  lib.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
   // kubelet's hook client uses no proxy; libcurl would otherwise honour http_proxy from the
   // environment.
-  curl_easy_setopt(h, CURLOPT_PROXY, "");
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-  curl_easy_setopt(h, CURLOPT_USERAGENT, kUserAgent);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &DiscardBody);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &attempt.transfer);
-  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &CheckBudget);
-  curl_easy_setopt(h, CURLOPT_XFERINFODATA, &attempt.transfer);
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error);
-  attempt.code = curl_easy_perform(h);
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &attempt.http_status);
+  lib.easy_setopt(h, CURLOPT_PROXY, "");
+  lib.easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+  lib.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+  lib.easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+  lib.easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+  lib.easy_setopt(h, CURLOPT_USERAGENT, kUserAgent);
+  lib.easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
+  lib.easy_setopt(h, CURLOPT_WRITEFUNCTION, &DiscardBody);
+  lib.easy_setopt(h, CURLOPT_WRITEDATA, &attempt.transfer);
+  lib.easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  lib.easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &CheckBudget);
+  lib.easy_setopt(h, CURLOPT_XFERINFODATA, &attempt.transfer);
+  lib.easy_setopt(h, CURLOPT_ERRORBUFFER, error);
+  attempt.code = lib.easy_perform(h);
+  lib.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &attempt.http_status);
   attempt.error = PrintableTail(error, 200);
   return attempt;
 }
@@ -131,7 +138,10 @@ PreStopResult Classify(const Attempt& attempt, absl::string_view where) {
     return Result(api::PRE_STOP_OUTCOME_TIMED_OUT,
                   absl::StrCat("httpGet ", where, ": no answer before the deadline"));
   }
-  std::string message = absl::StrCat("httpGet ", where, ": ", curl_easy_strerror(attempt.code));
+  absl::StatusOr<const CurlLibrary*> lib = CurlLibrary::Get();
+  // Without libcurl the attempt's error says why it could not be loaded.
+  std::string message = absl::StrCat("httpGet ", where, ": ",
+                                     lib.ok() ? (*lib)->easy_strerror(attempt.code) : "no libcurl");
   if (!attempt.error.empty()) absl::StrAppend(&message, " (", attempt.error, ")");
   return Result(api::PRE_STOP_OUTCOME_FAILED, std::move(message));
 }

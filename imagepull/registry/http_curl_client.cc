@@ -17,12 +17,12 @@ namespace inplaced::imagepull {
 namespace {
 
 struct CurlUrlDeleter {
-  void operator()(CURLU* url) const { curl_url_cleanup(url); }
+  void operator()(CURLU* url) const { CurlLibrary::Loaded().url_cleanup(url); }
 };
 using CurlUrl = std::unique_ptr<CURLU, CurlUrlDeleter>;
 
 struct CurlStringDeleter {
-  void operator()(char* s) const { curl_free(s); }
+  void operator()(char* s) const { CurlLibrary::Loaded().free(s); }
 };
 using CurlString = std::unique_ptr<char, CurlStringDeleter>;
 
@@ -33,16 +33,16 @@ struct UrlParts {
   std::string port;
 };
 
-absl::StatusOr<UrlParts> ParseUrl(const std::string& url) {
-  CurlUrl handle(curl_url());
+absl::StatusOr<UrlParts> ParseUrl(const CurlLibrary& lib, const std::string& url) {
+  CurlUrl handle(lib.url());
   if (handle == nullptr) return absl::ResourceExhaustedError("libcurl: out of memory");
-  if (curl_url_set(handle.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) {
+  if (lib.url_set(handle.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) {
     return absl::InvalidArgumentError(absl::StrCat("malformed URL: ", url));
   }
   UrlParts parts;
   const auto get = [&](CURLUPart part, unsigned flags, std::string* out) {
     char* value = nullptr;
-    if (curl_url_get(handle.get(), part, &value, flags) != CURLUE_OK) return false;
+    if (lib.url_get(handle.get(), part, &value, flags) != CURLUE_OK) return false;
     CurlString owned(value);
     *out = absl::AsciiStrToLower(value);
     return true;
@@ -125,20 +125,21 @@ bool IsRedirect(int code) {
 
 }  // namespace
 
-CurlHttpClient::CurlHttpClient(CurlHttpClientOptions options) : options_(std::move(options)) {
-  EnsureCurlGlobalInit();
-}
+CurlHttpClient::CurlHttpClient(CurlHttpClientOptions options) : options_(std::move(options)) {}
 
 absl::StatusOr<HttpResponse> CurlHttpClient::Send(const HttpRequest& original) {
   HttpRequest request = original;
-  auto current = ParseUrl(request.url);
+  absl::StatusOr<const CurlLibrary*> loaded = CurlLibrary::Get();
+  if (!loaded.ok()) return loaded.status();
+  const CurlLibrary& lib = **loaded;
+  auto current = ParseUrl(lib, request.url);
   if (!current.ok()) return current.status();
   int64_t header_bytes = 0;
 
   for (int hop = 0;; ++hop) {
-    CurlEasy curl = NewCurlEasy();
-    if (curl == nullptr) return absl::ResourceExhaustedError("libcurl: out of memory");
-    CURL* h = curl.get();
+    absl::StatusOr<CurlEasy> curl = NewCurlEasy();
+    if (!curl.ok()) return curl.status();
+    CURL* h = curl->get();
     char error[CURL_ERROR_SIZE] = {0};
     Transfer transfer;
     transfer.max_body_bytes = request.max_response_bytes;
@@ -159,42 +160,41 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Send(const HttpRequest& original) {
       return absl::ResourceExhaustedError("libcurl: out of memory");
     }
 
-    curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    lib.easy_setopt(h, CURLOPT_URL, request.url.c_str());
+    lib.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    lib.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    lib.easy_setopt(h, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (!options_.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, options_.ca_file.c_str());
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, Millis(options_.connect_timeout));
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, Millis(options_.timeout));
-    curl_easy_setopt(h, CURLOPT_USERAGENT, options_.user_agent.c_str());
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error);
+    lib.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    lib.easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    lib.easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!options_.ca_file.empty()) lib.easy_setopt(h, CURLOPT_CAINFO, options_.ca_file.c_str());
+    lib.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, Millis(options_.connect_timeout));
+    lib.easy_setopt(h, CURLOPT_TIMEOUT_MS, Millis(options_.timeout));
+    lib.easy_setopt(h, CURLOPT_USERAGENT, options_.user_agent.c_str());
+    lib.easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
+    lib.easy_setopt(h, CURLOPT_ERRORBUFFER, error);
     // Early refusal when Content-Length announces too much; OnBody enforces it for chunked bodies.
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
-                     static_cast<curl_off_t>(request.max_response_bytes));
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &OnBody);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &transfer);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &OnHeader);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &transfer);
+    lib.easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
+                    static_cast<curl_off_t>(request.max_response_bytes));
+    lib.easy_setopt(h, CURLOPT_WRITEFUNCTION, &OnBody);
+    lib.easy_setopt(h, CURLOPT_WRITEDATA, &transfer);
+    lib.easy_setopt(h, CURLOPT_HEADERFUNCTION, &OnHeader);
+    lib.easy_setopt(h, CURLOPT_HEADERDATA, &transfer);
     if (request.cancel != nullptr) {
-      curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-      curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &OnProgress);
-      curl_easy_setopt(h, CURLOPT_XFERINFODATA, &transfer);
+      lib.easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+      lib.easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &OnProgress);
+      lib.easy_setopt(h, CURLOPT_XFERINFODATA, &transfer);
     }
     if (request.method == HttpMethod::kPost) {
-      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-                       static_cast<curl_off_t>(request.body.size()));
-      curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, request.body.c_str());
+      lib.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+      lib.easy_setopt(h, CURLOPT_COPYPOSTFIELDS, request.body.c_str());
     }
 
     const std::string what = absl::StrCat(MethodName(request.method), " ", request.url);
-    const CURLcode rc = curl_easy_perform(h);
+    const CURLcode rc = lib.easy_perform(h);
     if (rc != CURLE_OK) {
       if (transfer.body_too_large || rc == CURLE_FILESIZE_EXCEEDED) {
         return absl::ResourceExhaustedError(
@@ -207,7 +207,7 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Send(const HttpRequest& original) {
       if (rc == CURLE_ABORTED_BY_CALLBACK) {
         return absl::CancelledError(absl::StrCat(what, ": cancelled"));
       }
-      const std::string detail = error[0] != '\0' ? error : curl_easy_strerror(rc);
+      const std::string detail = error[0] != '\0' ? error : lib.easy_strerror(rc);
       if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL) {
         return absl::InvalidArgumentError(absl::StrCat(what, ": ", detail));
       }
@@ -216,20 +216,20 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Send(const HttpRequest& original) {
     header_bytes += transfer.header_bytes;
 
     long code = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    lib.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
     transfer.response.status_code = static_cast<int>(code);
     transfer.response.effective_url = request.url;
     if (!IsRedirect(transfer.response.status_code)) return std::move(transfer.response);
 
     char* location = nullptr;
-    curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &location);
+    lib.easy_getinfo(h, CURLINFO_REDIRECT_URL, &location);
     if (location == nullptr) return std::move(transfer.response);  // a 3xx without Location
     if (hop >= options_.max_redirects) {
       return absl::FailedPreconditionError(
           absl::StrCat(what, ": more than ", options_.max_redirects, " redirects"));
     }
     std::string target = location;
-    auto next = ParseUrl(target);
+    auto next = ParseUrl(lib, target);
     if (!next.ok()) {
       return absl::FailedPreconditionError(
           absl::StrCat(what, ": refusing redirect: ", next.status().message()));

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -369,6 +370,23 @@ TEST_F(DaemonIntegrationTest, HealthIsServing) {
     ASSERT_TRUE(health->Check(&context, request, &response).ok()) << service;
     EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING) << service;
   }
+}
+
+// libcurl (and its 26 libraries) is loaded on the first HTTP request (a preStop httpGet, the
+// registry client), not with the daemon: an idle daemon has not mapped it.
+TEST_F(DaemonIntegrationTest, ADaemonThatMadeNoHttpRequestHasNotLoadedLibcurl) {
+  StartFakeRuntime();
+  StartDaemon();
+  ASSERT_EQ(Health(), grpc::health::v1::HealthCheckResponse::SERVING);
+  std::ifstream maps(absl::StrCat("/proc/", daemon_->pid(), "/maps"));
+  ASSERT_TRUE(maps.is_open());
+  std::string line;
+  int mapped_files = 0;
+  while (std::getline(maps, line)) {
+    if (line.find(".so") != std::string::npos) ++mapped_files;
+    EXPECT_EQ(line.find("libcurl"), std::string::npos) << line;
+  }
+  EXPECT_GT(mapped_files, 0) << "read the daemon's own mappings";
 }
 
 TEST_F(DaemonIntegrationTest, AnswersUnavailableUntilTheRuntimeIsUp) {
