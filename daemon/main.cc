@@ -1,11 +1,13 @@
 // inplaced: the daemon's entry point. Parses flags, starts the Daemon, waits for SIGTERM/SIGINT,
 // stops it. Everything else lives in daemon.cc.
 
+#include <malloc.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "daemon/daemon.h"
@@ -13,6 +15,10 @@
 #include "systemd/notifier.h"
 
 int main(int argc, char** argv) {
+  // At most 2 malloc arenas instead of glibc's 8 per core, before any thread starts: the daemon is
+  // not allocation-bound, and every extra arena keeps free pages of its own (bench: 1,000 open
+  // requests 45 -> 41 MiB, 2,000 watch streams +33 -> +26 MiB). An operator's MALLOC_ARENA_MAX wins.
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 2);
   using inplaced::daemon::CommandLine;
   const CommandLine command_line = inplaced::daemon::ParseCommandLine(argc, argv);
   if (!command_line.run) {
