@@ -1,10 +1,11 @@
 #pragma once
 
-// Executors: where the puller runs its pulls, off the thread that decided them. (The recreate
-// engine's kills hold no thread: they are chains of asynchronous calls, recreate_kills.cc.)
+// Executors: where the puller runs its pulls, and the recreate engine its Creates (a pod read and a
+// wait for durability each), off the thread that asked for them. (The recreate engine's kills hold
+// no thread: they are chains of asynchronous calls, recreate_kills.cc.)
 //
 // `Executor` is the seam the engines depend on; `ThreadPoolExecutor` is today's implementation, a
-// fixed set of worker threads. The interface says nothing about threads, so a later implementation
+// bounded set of worker threads. The interface says nothing about threads, so a later implementation
 // may run jobs asynchronously (completion callbacks, a bound on jobs in flight instead of on
 // threads) without changing its users.
 
