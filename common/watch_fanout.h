@@ -53,6 +53,11 @@ enum class WatchPoll {
   kEnded,  // the watch ended (Status() says why)
 };
 
+// The initial state of a subscription, handed over without copying it first: called once, it
+// calls `visit` with each object that exists now.
+template <typename T>
+using ForEachObject = std::function<void(const std::function<void(const T&)>& visit)>;
+
 template <typename T>
 struct WatchEvent {
   WatchEventKind kind = WatchEventKind::kSynced;
@@ -284,21 +289,26 @@ class WatchFanout {
     }
   }
 
-  // Opens a watch with `filter`. The watch first yields one kAdded per object of `initial` that
-  // passes the filter (in the given order), then one kSynced if `synced`. `initial` is the state
-  // now: the engine collects it under its own lock and calls Subscribe under that same lock, so
-  // that no change is lost or sent twice between the two. After Shutdown() the watch has already
-  // ended with UNAVAILABLE.
-  std::unique_ptr<Watch<T>> Subscribe(Filter filter, const std::vector<T>& initial, bool synced) {
+  // Opens a watch with `filter`. The watch first yields one kAdded per object that
+  // `for_each_initial` visits and the filter passes (in the visiting order; null visits none), then
+  // one kSynced if `synced`. Each such object is filtered and copied once, here. The visitor walks
+  // the state now: the engine calls Subscribe under its own lock, so that no change is lost or sent
+  // twice between the initial state and the changes. After Shutdown() the watch has already ended
+  // with UNAVAILABLE.
+  std::unique_ptr<Watch<T>> Subscribe(Filter filter, const ForEachObject<T>& for_each_initial,
+                                      bool synced) {
     auto subscriber = std::make_shared<watch_internal::Subscriber<T>>(std::move(filter));
     absl::MutexLock lock(&mu_);
     if (shut_down_) {
       subscriber->End(ShuttingDown());
       return std::make_unique<Watch<T>>(std::move(subscriber));
     }
-    for (const T& existing : initial) {
-      if (!subscriber->Matches(existing)) continue;
-      subscriber->Push(WatchEventKind::kAdded, key_(existing), std::make_shared<const T>(existing));
+    if (for_each_initial != nullptr) {
+      for_each_initial([&](const T& existing) {
+        if (!subscriber->Matches(existing)) return;
+        subscriber->Push(WatchEventKind::kAdded, key_(existing),
+                         std::make_shared<const T>(existing));
+      });
     }
     if (synced) subscriber->PushSynced();
     PruneLocked();

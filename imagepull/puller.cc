@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/log_safe.h"
 #include "common/status_macros.h"
 #include "spdlog/spdlog.h"
 
@@ -93,6 +92,7 @@ absl::StatusOr<std::unique_ptr<ImagePuller>> ImagePuller::Create(cri::Runtime& r
       new ImagePuller(runtime, clock, store, precheck, std::move(options)));
   {
     absl::MutexLock lock(&puller->mu_);
+    puller->node_record_stored_ = record.ok();
     for (const auto& [image, request] : ad_hoc_requests) puller->stored_ad_hoc_.insert(image);
     if (record.ok() || !ad_hoc_requests.empty()) {
       nodeimage::Transition restored = nodeimage::Restore(
@@ -113,6 +113,7 @@ ImagePuller::ImagePuller(cri::Runtime& runtime, Clock& clock, store::Store& stor
       precheck_(precheck),
       options_(std::move(options)),
       metrics_(options_.metrics != nullptr ? *options_.metrics : NoMetrics()),
+      committer_(store),
       executor_(std::make_unique<ThreadPoolExecutor>(options_.max_concurrent_pulls)),
       loop_(clock, [this](uint32_t /*wake_reasons*/) { return TickAndWait(); }),
       progress_loop_(clock, [this](uint32_t /*wake_reasons*/) { return SampleAndWait(); }) {}
@@ -136,6 +137,8 @@ void ImagePuller::Shutdown() {
   // Waits for the workers; their OnAttemptFinished sees shutting_down_ and records nothing, so the
   // stored record keeps the unfinished tags for the next start.
   executor_->Shutdown();
+  // Then writes what is queued (a pull whose start waited for it no longer starts).
+  committer_.Shutdown(options_.store_write_timeout);
 }
 
 // ---- the state machine's shell ----
@@ -147,7 +150,8 @@ nodeimage::Transition ImagePuller::StepLocked(nodeimage::Input input) {
   return transition;
 }
 
-void ImagePuller::CommitLocked(nodeimage::Transition& transition, bool persisted) {
+store::DurableRef ImagePuller::CommitLocked(nodeimage::Transition& transition,
+                                            Persistence persistence) {
   state_ = std::move(transition.state);
   nodeimage::Effects& effects = transition.effects;
   for (const nodeimage::LogLine& line : effects.log) Log(line);
@@ -155,30 +159,45 @@ void ImagePuller::CommitLocked(nodeimage::Transition& transition, bool persisted
     auto it = cancels_.find(id);
     if (it != cancels_.end()) it->second->Cancel();
   }
+  store::DurableRef written;
+  if (effects.changed && persistence == Persistence::kDurable) {
+    written = QueueNodeRecordLocked();
+    // Only behind the final statuses (same batch or a later one) may the requests go.
+    ForgetFinishedAdHocRequestsLocked();
+  }
+  // A pull starts once the state that asks for it is durable: a restart in between pulls it again
+  // rather than having pulled something the store never heard of.
   for (nodeimage::StartPull& start : effects.start) {
     auto cancel = std::make_shared<Cancellation>();
     cancels_[start.operation] = cancel;
-    // Refused only after Shutdown(), when no step runs any more.
-    executor_->Submit([this, id = start.operation, job = std::move(start.job), cancel] {
-      const absl::Time started = clock_.Now();
-      PullProgressTracker* progress = options_.progress;
-      std::function<void()> before_pull;
-      if (progress != nullptr) {
-        before_pull = [progress, id, &job, &cancel] { progress->Begin(id, job, cancel.get()); };
-      }
-      PullOutcome outcome = RunPull(runtime_, job, precheck_, cancel.get(), before_pull);
-      if (progress != nullptr) progress->End(id);
-      metrics_.PullFinished(PullResultLabel(outcome), clock_.Now() - started);
-      OnAttemptFinished(id, std::move(outcome));
+    store::WhenDurable(written, [this, id = start.operation, job = std::move(start.job),
+                                 cancel](const absl::Status& durable) mutable {
+      // Not durable: abandoned at shutdown, or refused (logged by the write); the next start
+      // resumes from what is durable.
+      if (!durable.ok()) return;
+      RunAttempt(id, std::move(job), std::move(cancel));
     });
   }
-  if (!effects.changed) return;
-  // A failed status write is logged; the next change writes the whole record again.
-  bool written = persisted;
-  if (!persisted) written = Persist(nodeimage::Snapshot(state_, /*redact=*/false)).ok();
-  // Only once the final statuses are durable may the requests go.
-  if (written) ForgetFinishedAdHocRequestsLocked();
-  fanout_.Publish(WatchEventKind::kModified, nodeimage::Snapshot(state_, /*redact=*/true));
+  if (effects.changed) {
+    fanout_.Publish(WatchEventKind::kModified, nodeimage::Snapshot(state_, /*redact=*/true));
+  }
+  return written;
+}
+
+void ImagePuller::RunAttempt(uint64_t id, PullJob job, std::shared_ptr<Cancellation> cancel) {
+  // Refused only after Shutdown(), when no pull starts any more.
+  executor_->Submit([this, id, job = std::move(job), cancel = std::move(cancel)] {
+    const absl::Time started = clock_.Now();
+    PullProgressTracker* progress = options_.progress;
+    std::function<void()> before_pull;
+    if (progress != nullptr) {
+      before_pull = [progress, id, &job, &cancel] { progress->Begin(id, job, cancel.get()); };
+    }
+    PullOutcome outcome = RunPull(runtime_, job, precheck_, cancel.get(), before_pull);
+    if (progress != nullptr) progress->End(id);
+    metrics_.PullFinished(PullResultLabel(outcome), clock_.Now() - started);
+    OnAttemptFinished(id, std::move(outcome));
+  });
 }
 
 void ImagePuller::OnAttemptFinished(uint64_t operation, PullOutcome outcome) {
@@ -214,7 +233,7 @@ void ImagePuller::SampleProgress() {
       nodeimage::Step(std::move(state_), nodeimage::ProgressSampled{std::move(sampled)}, now);
   if (transition.effects.changed) last_progress_publish_ = now;
   // Published, not persisted: progress is transient (a restarted daemon pulls again).
-  CommitLocked(transition, /*persisted=*/true);
+  CommitLocked(transition, Persistence::kTransient);
 }
 
 absl::Duration ImagePuller::SampleAndWait() {
@@ -230,18 +249,23 @@ absl::StatusOr<api::NodeImage> ImagePuller::SetNodeImage(const api::SetNodeImage
   const absl::Time now = clock_.Now();
   ApplyNodeImageDefaults(&spec, now);
 
-  absl::MutexLock lock(&mu_);
-  if (shutting_down_) return absl::UnavailableError("the image puller is shutting down");
-  // Stepped on a copy: the spec is durable before anything acts on it, and a failed write changes
-  // nothing.
-  nodeimage::Transition transition = nodeimage::Step(
-      state_, nodeimage::SpecSet{std::move(spec), request.expected_generation(), request.force()},
-      now);
-  RETURN_IF_ERROR(transition.status);
-  RETURN_IF_ERROR(Persist(nodeimage::Snapshot(transition.state, /*redact=*/false)));
-  CommitLocked(transition, /*persisted=*/true);
-  loop_.Wake(kWakeStateChanged);
-  return nodeimage::Snapshot(state_, /*redact=*/true);
+  store::DurableRef written;
+  api::NodeImage answer;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutting_down_) return absl::UnavailableError("the image puller is shutting down");
+    // Stepped on a copy: a refused spec changes nothing.
+    nodeimage::Transition transition = nodeimage::Step(
+        state_, nodeimage::SpecSet{std::move(spec), request.expected_generation(), request.force()},
+        now);
+    RETURN_IF_ERROR(transition.status);
+    // Its pulls start once the spec is durable; the caller hears of it then.
+    written = CommitLocked(transition);
+    loop_.Wake(kWakeStateChanged);
+    answer = nodeimage::Snapshot(state_, /*redact=*/true);
+  }
+  RETURN_IF_ERROR(store::AwaitDurable(written, options_.store_write_timeout));
+  return answer;
 }
 
 api::NodeImage ImagePuller::GetNodeImage() const {
@@ -255,20 +279,25 @@ absl::StatusOr<api::AdHocPullStatus> ImagePuller::PullImage(const api::PullImage
   ApplyPullImageDefaults(&effective);
   ASSIGN_OR_RETURN(ImageReference ref, ImageReference::Parse(effective.image()));
 
-  absl::MutexLock lock(&mu_);
-  if (shutting_down_) return absl::UnavailableError("the image puller is shutting down");
-  // Stepped on a copy: an accepted pull is durable (its request, then the status) before it starts
-  // and before the caller hears of it; a failed write changes nothing.
-  nodeimage::Transition transition = nodeimage::Step(
-      state_, nodeimage::AdHocPullRequested{effective, std::move(ref)}, clock_.Now());
-  RETURN_IF_ERROR(transition.status);
-  if (transition.effects.changed) {
-    RETURN_IF_ERROR(PersistAdHocRequest(effective));
-    RETURN_IF_ERROR(Persist(nodeimage::Snapshot(transition.state, /*redact=*/false)));
+  store::DurableRef written;
+  api::AdHocPullStatus answer;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutting_down_) return absl::UnavailableError("the image puller is shutting down");
+    // Stepped on a copy: a refused pull changes nothing.
+    nodeimage::Transition transition = nodeimage::Step(
+        state_, nodeimage::AdHocPullRequested{effective, std::move(ref)}, clock_.Now());
+    RETURN_IF_ERROR(transition.status);
+    // An accepted pull is durable (its request and the status, one batch) before it starts and
+    // before the caller hears of it.
+    store::GroupCommitter::Hold one_batch(committer_);
+    if (transition.effects.changed) QueueAdHocRequestLocked(effective);
+    written = CommitLocked(transition);
+    if (transition.effects.changed) loop_.Wake(kWakeStateChanged);
+    answer = *std::move(transition.ad_hoc);
   }
-  CommitLocked(transition, /*persisted=*/transition.effects.changed);
-  if (transition.effects.changed) loop_.Wake(kWakeStateChanged);
-  return *std::move(transition.ad_hoc);
+  RETURN_IF_ERROR(store::AwaitDurable(written, options_.store_write_timeout));
+  return answer;
 }
 
 absl::StatusOr<api::AdHocPullStatus> ImagePuller::GetAdHocPull(const std::string& image) const {
@@ -320,48 +349,32 @@ absl::StatusOr<std::unique_ptr<Watch<api::NodeImage>>> ImagePuller::Watch(
   // The initial state is read and the watch opened under mu_, under which every change is
   // published: no change is lost or sent twice between the two.
   absl::MutexLock lock(&mu_);
-  std::vector<api::NodeImage> initial;
-  if (!request.skip_initial_state())
-    initial.push_back(nodeimage::Snapshot(state_, /*redact=*/true));
-  return fanout_.Subscribe(nullptr, initial, /*synced=*/false);
+  if (request.skip_initial_state()) return fanout_.Subscribe(nullptr, nullptr, /*synced=*/false);
+  const api::NodeImage now = nodeimage::Snapshot(state_, /*redact=*/true);
+  return fanout_.Subscribe(
+      nullptr, [&now](const auto& visit) { visit(now); }, /*synced=*/false);
 }
 
 // ---- persistence ----
 
-absl::Status ImagePuller::Persist(const api::NodeImage& record) {
-  std::string value;
-  if (!record.SerializeToString(&value)) {
-    return absl::InternalError("nodeimage record does not serialize");
-  }
-  absl::StatusOr<int64_t> written =
-      store_.Update(kNodeImageStoreKind, options_.store_key, value, store::kAnyRevision);
-  if (absl::IsNotFound(written.status())) {
-    written = store_.Create(kNodeImageStoreKind, options_.store_key, value);
-  }
-  if (!written.ok()) {
-    spdlog::error("nodeimage_persist_failed error=\"{}\"", written.status().ToString());
-    return written.status();
-  }
-  return absl::OkStatus();
+store::DurableRef ImagePuller::QueueNodeRecordLocked() {
+  std::string value = nodeimage::Snapshot(state_, /*redact=*/false).SerializeAsString();
+  store::Write write =
+      node_record_stored_
+          ? store::Write::Update(kNodeImageStoreKind, options_.store_key, std::move(value))
+          : store::Write::Create(kNodeImageStoreKind, options_.store_key, std::move(value));
+  node_record_stored_ = true;
+  return store::SubmitDurable(committer_, std::move(write), "nodeimage_persist_failed");
 }
 
-absl::Status ImagePuller::PersistAdHocRequest(const api::PullImageRequest& request) {
-  std::string value;
-  if (!request.SerializeToString(&value)) {
-    return absl::InternalError("ad hoc pull request does not serialize");
-  }
-  absl::StatusOr<int64_t> written =
-      store_.Update(kAdHocPullStoreKind, request.image(), value, store::kAnyRevision);
-  if (absl::IsNotFound(written.status())) {
-    written = store_.Create(kAdHocPullStoreKind, request.image(), value);
-  }
-  if (!written.ok()) {
-    spdlog::error("ad_hoc_pull_persist_failed image={} error=\"{}\"", LogSafe(request.image()),
-                  LogSafe(written.status().ToString()));
-    return written.status();
-  }
-  stored_ad_hoc_.insert(request.image());
-  return absl::OkStatus();
+void ImagePuller::QueueAdHocRequestLocked(const api::PullImageRequest& request) {
+  std::string value = request.SerializeAsString();
+  const bool stored = !stored_ad_hoc_.insert(request.image()).second;
+  store::SubmitDurable(
+      committer_,
+      stored ? store::Write::Update(kAdHocPullStoreKind, request.image(), std::move(value))
+             : store::Write::Create(kAdHocPullStoreKind, request.image(), std::move(value)),
+      "ad_hoc_pull_persist_failed");
 }
 
 void ImagePuller::ForgetFinishedAdHocRequestsLocked() {
@@ -371,13 +384,8 @@ void ImagePuller::ForgetFinishedAdHocRequestsLocked() {
       ++it;
       continue;
     }
-    absl::StatusOr<int64_t> deleted = store_.Delete(kAdHocPullStoreKind, *it, store::kAnyRevision);
-    if (!deleted.ok() && !absl::IsNotFound(deleted.status())) {
-      spdlog::error("ad_hoc_pull_forget_failed image={} error=\"{}\"", LogSafe(*it),
-                    LogSafe(deleted.status().ToString()));
-      ++it;
-      continue;
-    }
+    store::SubmitDurable(committer_, store::Write::Delete(kAdHocPullStoreKind, *it),
+                         "ad_hoc_pull_forget_failed");
     it = stored_ad_hoc_.erase(it);
   }
 }
@@ -390,6 +398,8 @@ absl::Duration ImagePuller::TickAndWait() {
   return std::max(absl::ZeroDuration(),
                   std::min(NextWakeTime() - clock_.Now(), options_.max_tick_interval));
 }
+
+void ImagePuller::FlushWrites() { committer_.Flush(); }
 
 int ImagePuller::RunningPulls() const {
   absl::MutexLock lock(&mu_);

@@ -15,17 +15,21 @@
 //   * Persistence: the NodeImage (spec with secrets, status) is one store record (kind
 //     "nodeimage", key options.store_key), written on every change. Each accepted ad hoc pull's
 //     request (with its secrets) is one more record (kind "nodeimage.adhoc", key: the image as
-//     given), written before PullImage answers and deleted once the pull finished (its final
-//     status is in the NodeImage record). Create() reloads both: unfinished ad hoc pulls start
-//     again.
+//     given), durable before PullImage answers and deleted once the pull finished (with or after
+//     the write of its final status in the NodeImage record). Create() reloads both: unfinished
+//     ad hoc pulls start again. The writes go through a GroupCommitter, as the recreate engine's:
+//     queued under the lock in the order of the changes, written and fsynced outside it, one
+//     fsync for all that is ready. A pull starts once the state that asks for it is durable;
+//     SetNodeImage and PullImage answer then (UNAVAILABLE after store_write_timeout: the change
+//     stays and is retried). Reads never wait for the store.
 //
 // Time: everything reads `clock`. Time-driven steps (attempt timeouts, backoff expiry, deadlines,
 // TTL) happen in Tick(); spec changes and pull completions take effect immediately. Production
 // calls Start() to run Tick() on a TickLoop at NextWakeTime() (that loop waits in real time: use
 // it with a real clock); tests call Tick() themselves after advancing a FakeClock.
 //
-// Threading: one mutex guards all state; store writes and publications to the watches happen under
-// it (so the stored record and every watch follow the in-memory order). Pulls run on an Executor of
+// Threading: one mutex guards all state; store writes are queued and publications to the watches
+// happen under it (so the stored record and every watch follow the in-memory order). Pulls run on an Executor of
 // max_concurrent_pulls workers, which report back under the mutex. All public methods are
 // thread-safe. The runtime, clock, store and precheck must outlive the puller.
 //
@@ -61,6 +65,8 @@
 #include "imagepull/pull_attempt.h"
 #include "imagepull/pull_precheck.h"
 #include "imagepull/pull_progress_tracker.h"
+#include "store/durable_write.h"
+#include "store/group_committer.h"
 #include "store/store.h"
 
 namespace inplaced::imagepull {
@@ -88,6 +94,10 @@ struct PullerOptions {
   // How often the progress is sampled, and the least time between two published progress changes
   // (a watch sees at most 1 / progress_interval progress updates per second).
   absl::Duration progress_interval = absl::Milliseconds(250);
+  // How long SetNodeImage and PullImage wait for their change to be durable before answering
+  // UNAVAILABLE (the change stays and its write is retried); also Shutdown's bound on writing
+  // what is queued.
+  absl::Duration store_write_timeout = absl::Seconds(10);
 };
 
 class ImagePuller final : public NodeImageManager {
@@ -155,6 +165,9 @@ class ImagePuller final : public NodeImageManager {
   // which resume on the next Create(). Idempotent.
   void Shutdown();
 
+  // Blocks until every change made before the call is durable (or abandoned). For tests.
+  void FlushWrites();
+
   // The number of pull operations holding a slot (running on a worker).
   int RunningPulls() const;
   // Open WatchNodeImage streams (for metrics).
@@ -171,20 +184,29 @@ class ImagePuller final : public NodeImageManager {
   // Runs `input` through the state machine at clock.Now(), commits its state and carries out its
   // effects. Refused inputs (Transition::status) change nothing.
   nodeimage::Transition StepLocked(nodeimage::Input input) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Commits `transition.state` and carries out its effects: logs, cancels, starts attempts on the
-  // pool, and when changed persists (unless `persisted`) and publishes the redacted snapshot.
-  void CommitLocked(nodeimage::Transition& transition, bool persisted = false)
+  enum class Persistence {
+    kDurable,    // a change is written to the store
+    kTransient,  // published only (the byte progress)
+  };
+  // Commits `transition.state` and carries out its effects: logs, cancels, and when changed queues
+  // the record's write (kDurable) and publishes the redacted snapshot; the attempts start on the
+  // pool once that write is durable. Returns the write (null when none was queued).
+  store::DurableRef CommitLocked(nodeimage::Transition& transition,
+                                 Persistence persistence = Persistence::kDurable)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs one attempt of operation `id` on the pool (the pull itself, then OnAttemptFinished).
+  void RunAttempt(uint64_t id, PullJob job, std::shared_ptr<Cancellation> cancel)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Worker side: the operation's RunPull returned.
   void OnAttemptFinished(uint64_t operation, PullOutcome outcome) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Writes `record` (unredacted); logs a failure.
-  absl::Status Persist(const ::inplaced::v1::NodeImage& record);
-  // Writes the request of an accepted ad hoc pull (validated, defaulted, with secrets).
-  absl::Status PersistAdHocRequest(const ::inplaced::v1::PullImageRequest& request)
+  // Queues the write of the NodeImage record (unredacted state_).
+  store::DurableRef QueueNodeRecordLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues the write of an accepted ad hoc pull's request (validated, defaulted, with secrets).
+  void QueueAdHocRequestLocked(const ::inplaced::v1::PullImageRequest& request)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Deletes the stored requests of ad hoc pulls that finished or are gone (after their final
-  // status was written). A failed delete is logged and retried on the next change.
+  // Queues the deletion of the stored requests of ad hoc pulls that finished or are gone, behind
+  // the write of their final status.
   void ForgetFinishedAdHocRequestsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The loop's tick: Tick(), then how long to wait for the next one.
   absl::Duration TickAndWait();
@@ -204,7 +226,9 @@ class ImagePuller final : public NodeImageManager {
   // The cancellation of each running operation (by id), fired by a cancel effect or at shutdown.
   std::map<uint64_t, std::shared_ptr<Cancellation>> cancels_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
-  // Images whose ad hoc request record is in the store.
+  // Whether the NodeImage record is in the store (or its creation queued).
+  bool node_record_stored_ ABSL_GUARDED_BY(mu_) = false;
+  // Images whose ad hoc request record is in the store (or its write queued).
   std::set<std::string> stored_ad_hoc_ ABSL_GUARDED_BY(mu_);
   // When progress was last published (rate limit of SampleProgress).
   absl::Time last_progress_publish_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
@@ -213,6 +237,8 @@ class ImagePuller final : public NodeImageManager {
   WatchFanout<::inplaced::v1::NodeImage> fanout_{
       [](const ::inplaced::v1::NodeImage&) { return std::string("node"); }};
 
+  // Writes the records: one fsync for every change ready at that moment, outside mu_.
+  store::GroupCommitter committer_;
   // Where the attempts run: max_concurrent_pulls workers.
   std::unique_ptr<Executor> executor_;
   TickLoop loop_;

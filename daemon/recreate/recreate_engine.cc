@@ -454,61 +454,7 @@ RecreateEngine::DurableRef RecreateEngine::RemoveLocked(const Key& key, absl::st
 }
 
 RecreateEngine::DurableRef RecreateEngine::QueueWriteLocked(store::Write write) {
-  auto durable = std::make_shared<Durable>();
-  std::string what = write.key;
-  committer_.Submit(std::move(write),
-                    [durable, what = std::move(what)](const store::WriteResult& result) {
-                      if (!result.ok()) {
-                        // Refused (a bug: the engine is the records' only writer) or abandoned at shutdown: nothing
-                        // that waits for it starts; the next daemon resumes from what is durable.
-                        spdlog::error("recreate_persist_failed key={} error=\"{}\"", what,
-                                      result.status().ToString());
-                      }
-                      FinishDurable(durable, result.status());
-                    });
-  return durable;
-}
-
-void RecreateEngine::FinishDurable(const DurableRef& write, absl::Status status) {
-  std::vector<std::function<void(absl::Status)>> continuations;
-  {
-    absl::MutexLock lock(&write->mu);
-    write->status = status;
-    write->finished = true;
-    continuations.swap(write->continuations);
-  }
-  // The side effects the write announces start before its waiter is answered (they only start
-  // asynchronous calls): a caller told "created" finds its kill already on its way.
-  for (auto& next : continuations) next(status);
-  write->done.Notify();
-}
-
-void RecreateEngine::WhenDurable(const DurableRef& write, std::function<void(absl::Status)> next) {
-  if (write == nullptr) {
-    next(absl::OkStatus());
-    return;
-  }
-  absl::Status status;
-  {
-    absl::MutexLock lock(&write->mu);
-    if (!write->finished) {
-      write->continuations.push_back(std::move(next));
-      return;
-    }
-    status = write->status;
-  }
-  next(status);
-}
-
-absl::Status RecreateEngine::AwaitDurable(const DurableRef& write) {
-  if (write == nullptr) return absl::OkStatus();
-  if (!write->done.WaitForNotificationWithTimeout(options_.store_write_timeout)) {
-    return absl::UnavailableError(
-        absl::StrCat("the state store did not take the change within ",
-                     absl::FormatDuration(options_.store_write_timeout),
-                     " (it is retried; call again to see whether it was kept)"));
-  }
-  return write->status;
+  return store::SubmitDurable(committer_, std::move(write), "recreate_persist_failed");
 }
 
 StepResult RecreateEngine::AdvanceLocked(const Entry& entry, const cri::NodeSnapshot& snapshot,

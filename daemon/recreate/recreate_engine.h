@@ -39,7 +39,7 @@
 // committed -> durable -> PreStopRunner::Start -> result and STOP_SENT committed] -> durable ->
 // Runtime::StopContainerAsync -> result committed, the loop woken. A kill without a hook that has a
 // free slot records STOP_SENT with its decision (one write, not two): the stop goes out as soon as
-// the decision is durable. Each "durable" is a callback of the group committer (WhenDurable), each
+// the decision is durable. Each "durable" is a callback of the group committer (store::WhenDurable), each
 // call asynchronous, so thousands of kills in flight (a grace period each) hold no thread. The
 // continuations run on the committer's, the runtime's or the hook runner's threads: they only take
 // mu_ briefly and start the next asynchronous step, never under mu_. At most max_concurrent_kills kills run at once; more wait in a FIFO and start as
@@ -101,6 +101,7 @@
 #include "daemon/recreate/recreate_state_machine.h"
 #include "daemon/recreate/recreate_validation.h"
 #include "daemon/recreate/watch_hub.h"
+#include "store/durable_write.h"
 #include "store/group_committer.h"
 #include "store/store.h"
 
@@ -230,24 +231,7 @@ class RecreateEngine final : public RecreateManager {
     kWakeResubscribed = 1 << 3,  // the event stream is back after a break
   };
 
-  // One queued write of the committer: `done` is notified once it is durable (status OK) or was
-  // abandoned (shutdown with a failing store), and the continuations added by WhenDurable run then.
-  struct Durable {
-    absl::Notification done;
-    absl::Status status;  // written before done
-    absl::Mutex mu;
-    bool finished ABSL_GUARDED_BY(mu) = false;
-    std::vector<std::function<void(absl::Status)>> continuations ABSL_GUARDED_BY(mu);
-  };
-  using DurableRef = std::shared_ptr<Durable>;
-
-  // Runs `next` with the write's status once it is done: at once (on this thread) if it already is
-  // (or `write` is null: OK), else from the committer's callback, on the committer thread without
-  // its lock. So `next` must be short and never block: it takes mu_ briefly and starts asynchronous
-  // calls. Never called under mu_ (`next` may run here and take it).
-  static void WhenDurable(const DurableRef& write, std::function<void(absl::Status)> next);
-  // The committer's callback: records `status` and runs the continuations.
-  static void FinishDurable(const DurableRef& write, absl::Status status);
+  using DurableRef = store::DurableRef;
 
   struct Entry {
     ::inplaced::internal::RecreateRecord record;
@@ -370,7 +354,9 @@ class RecreateEngine final : public RecreateManager {
   // Queues `write` on the committer; a refusal or an abandoned write is logged.
   DurableRef QueueWriteLocked(store::Write write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Waits (not under mu_) up to store_write_timeout for `write`: its status, or UNAVAILABLE.
-  absl::Status AwaitDurable(const DurableRef& write);
+  absl::Status AwaitDurable(const DurableRef& write) {
+    return store::AwaitDurable(write, options_.store_write_timeout);
+  }
   uint64_t NextResourceVersionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return ++last_resource_version_;
   }

@@ -336,17 +336,12 @@ absl::StatusOr<std::unique_ptr<RecreateWatch>> RecreateEngine::Watch(
   RETURN_IF_ERROR(ValidateWatchRecreateRequests(request));
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(CheckAcceptingLocked());
-  // Only what the watch sends: 2,000 watches of an empty namespace on a daemon with 1,000 requests
-  // would otherwise copy two million requests.
-  std::vector<api::RecreateRequest> initial;
-  if (!request.skip_initial_state()) {
-    for (const auto& [key, entry] : requests_) {
-      if (MatchesWatchFilter(request, entry.record.request())) {
-        initial.push_back(entry.record.request());
-      }
-    }
-  }
-  return hub_.Subscribe(request, initial);
+  // The hub filters and copies only what the watch sends: 2,000 watches of an empty namespace on a
+  // daemon with 1,000 requests copy nothing.
+  return hub_.Subscribe(request, [this](const auto& visit) {
+    // Called inside Subscribe, under mu_.
+    for (const auto& [key, entry] : requests_) visit(entry.record.request());
+  });
 }
 
 }  // namespace inplaced::daemon

@@ -97,8 +97,8 @@ void RecreateEngine::StartKills(std::vector<KillJob> jobs) {
     auto run = std::make_shared<KillRun>();
     run->job = std::move(job);
     // Nothing happens before the decision is durable.
-    WhenDurable(run->job.decided,
-                [this, run](const absl::Status& durable) { OnKillDecided(run, durable); });
+    store::WhenDurable(run->job.decided,
+                       [this, run](const absl::Status& durable) { OnKillDecided(run, durable); });
   }
 }
 
@@ -148,8 +148,8 @@ void RecreateEngine::OnKillDecided(const KillRunRef& run, const absl::Status& du
       EndKill();
       return;
     }
-    WhenDurable(hook_started,
-                [this, run](const absl::Status& done) { OnHookStartedDurable(run, done); });
+    store::WhenDurable(hook_started,
+                       [this, run](const absl::Status& done) { OnHookStartedDurable(run, done); });
     return;
   }
   if (action.final_kill) {
@@ -252,7 +252,8 @@ void RecreateEngine::StopOnceDurable(const KillRunRef& run, DurableRef stop_sent
     EndKill();
     return;
   }
-  WhenDurable(stop_sent, [this, run](const absl::Status& done) { OnStopSentDurable(run, done); });
+  store::WhenDurable(stop_sent,
+                     [this, run](const absl::Status& done) { OnStopSentDurable(run, done); });
 }
 
 void RecreateEngine::OnStopSentDurable(const KillRunRef& run, const absl::Status& durable) {

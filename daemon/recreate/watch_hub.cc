@@ -95,14 +95,16 @@ void WatchHub::Publish(api::WatchEventType type, const api::RecreateRequest& req
 
 std::unique_ptr<RecreateWatch> WatchHub::Subscribe(
     const api::WatchRecreateRequestsRequest& request,
-    const std::vector<api::RecreateRequest>& initial) {
+    const ForEachObject<api::RecreateRequest>& for_each_request) {
   auto filter = [request](const api::RecreateRequest& candidate) {
     return MatchesWatchFilter(request, candidate);
   };
   if (request.skip_initial_state()) {
-    return std::make_unique<HubWatch>(fanout_.Subscribe(std::move(filter), {}, /*synced=*/false));
+    return std::make_unique<HubWatch>(
+        fanout_.Subscribe(std::move(filter), nullptr, /*synced=*/false));
   }
-  return std::make_unique<HubWatch>(fanout_.Subscribe(std::move(filter), initial, /*synced=*/true));
+  return std::make_unique<HubWatch>(
+      fanout_.Subscribe(std::move(filter), for_each_request, /*synced=*/true));
 }
 
 }  // namespace inplaced::daemon

@@ -12,7 +12,6 @@
 // behind it).
 
 #include <memory>
-#include <vector>
 
 #include "api/inplaced/v1/recreate.pb.h"
 #include "common/watch_fanout.h"
@@ -33,15 +32,15 @@ class WatchHub {
   // MODIFIED or DELETED (for DELETED, `request` is its last state). Never blocks on readers.
   void Publish(::inplaced::v1::WatchEventType type, const ::inplaced::v1::RecreateRequest& request);
 
-  // Opens a watch with the filters of `request` (validated by the caller). `initial` = the requests
-  // that exist now; the caller collects them under its own lock and calls Subscribe under that same
-  // lock, so that no change is lost or duplicated between them. Unless
-  // request.skip_initial_state(), the watch first yields one ADDED per matching request of
-  // `initial` (in the given order) and then one SYNCED. After Shutdown() the returned watch has
-  // already ended with UNAVAILABLE.
+  // Opens a watch with the filters of `request` (validated by the caller). `for_each_request`
+  // visits the requests that exist now; the caller calls Subscribe under its own lock, so that no
+  // change is lost or duplicated between them. Unless request.skip_initial_state() (then nothing
+  // is visited), the watch first yields one ADDED per matching request (in the visiting order; each
+  // filtered and copied once) and then one SYNCED. After Shutdown() the returned watch has already
+  // ended with UNAVAILABLE.
   std::unique_ptr<RecreateWatch> Subscribe(
       const ::inplaced::v1::WatchRecreateRequestsRequest& request,
-      const std::vector<::inplaced::v1::RecreateRequest>& initial);
+      const ForEachObject<::inplaced::v1::RecreateRequest>& for_each_request);
 
   // Ends every watch with UNAVAILABLE (a blocked Next() returns false); later Subscribe calls
   // return an already-ended watch. Idempotent.

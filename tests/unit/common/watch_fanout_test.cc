@@ -10,11 +10,13 @@
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/each_of.h"
 #include "tests/support/status_matchers.h"
 
 namespace inplaced {
 namespace {
 
+using ::inplaced::testing::EachOf;
 using ::inplaced::testing::IsOk;
 using ::inplaced::testing::StatusIs;
 using ::testing::ElementsAre;
@@ -66,22 +68,23 @@ WatchFanout<Item>::Filter GroupOrMarker(std::string group) {
 
 TEST(WatchFanoutTest, InitialObjectsPassingTheFilterAreAddedThenSynced) {
   WatchFanout<Item> fanout(ByKey());
-  auto watch = fanout.Subscribe(GroupOrMarker("a"),
-                                {MakeItem("x", 1), MakeItem("y", 1, "b"), MakeItem("z", 2)}, true);
+  auto watch = fanout.Subscribe(
+      GroupOrMarker("a"), EachOf<Item>({MakeItem("x", 1), MakeItem("y", 1, "b"), MakeItem("z", 2)}),
+      true);
   EXPECT_THAT(Drain(fanout, *watch), ElementsAre("ADDED x@1", "ADDED z@2", "SYNCED"));
 }
 
 TEST(WatchFanoutTest, WithoutSyncedTheInitialStateHasNoMarker) {
   WatchFanout<Item> fanout(ByKey());
-  auto watch = fanout.Subscribe(nullptr, {MakeItem("x", 1)}, false);
+  auto watch = fanout.Subscribe(nullptr, EachOf<Item>({MakeItem("x", 1)}), false);
   EXPECT_THAT(Drain(fanout, *watch), ElementsAre("ADDED x@1"));
 }
 
 TEST(WatchFanoutTest, EverySubscriberGetsTheChangesItsFilterPasses) {
   WatchFanout<Item> fanout(ByKey());
-  auto group_a = fanout.Subscribe(GroupOrMarker("a"), {}, false);
-  auto group_b = fanout.Subscribe(GroupOrMarker("b"), {}, false);
-  auto everything = fanout.Subscribe(nullptr, {}, false);
+  auto group_a = fanout.Subscribe(GroupOrMarker("a"), nullptr, false);
+  auto group_b = fanout.Subscribe(GroupOrMarker("b"), nullptr, false);
+  auto everything = fanout.Subscribe(nullptr, nullptr, false);
   fanout.Publish(WatchEventKind::kAdded, MakeItem("x", 1, "a"));
   fanout.Publish(WatchEventKind::kAdded, MakeItem("y", 1, "b"));
   EXPECT_THAT(Drain(fanout, *group_a), ElementsAre("ADDED x@1"));
@@ -91,8 +94,8 @@ TEST(WatchFanoutTest, EverySubscriberGetsTheChangesItsFilterPasses) {
 
 TEST(WatchFanoutTest, SubscribersShareOneCopyOfAPublishedObject) {
   WatchFanout<Item> fanout(ByKey());
-  auto first = fanout.Subscribe(nullptr, {}, false);
-  auto second = fanout.Subscribe(nullptr, {}, false);
+  auto first = fanout.Subscribe(nullptr, nullptr, false);
+  auto second = fanout.Subscribe(nullptr, nullptr, false);
   fanout.Publish(WatchEventKind::kAdded, MakeItem("x", 1));
   WatchEvent<Item> a;
   WatchEvent<Item> b;
@@ -103,7 +106,7 @@ TEST(WatchFanoutTest, SubscribersShareOneCopyOfAPublishedObject) {
 
 TEST(WatchFanoutTest, SlowReaderGetsTheLatestStateAtTheOldestPosition) {
   WatchFanout<Item> fanout(ByKey());
-  auto watch = fanout.Subscribe(nullptr, {MakeItem("x", 1), MakeItem("y", 1)}, true);
+  auto watch = fanout.Subscribe(nullptr, EachOf<Item>({MakeItem("x", 1), MakeItem("y", 1)}), true);
   fanout.Publish(WatchEventKind::kModified, MakeItem("y", 2));
   fanout.Publish(WatchEventKind::kModified, MakeItem("x", 2));
   fanout.Publish(WatchEventKind::kModified, MakeItem("y", 3));
@@ -116,7 +119,7 @@ TEST(WatchFanoutTest, SlowReaderGetsTheLatestStateAtTheOldestPosition) {
 
 TEST(WatchFanoutTest, DeletedReplacesThePendingEventAndALaterAddedQueuesBehindIt) {
   WatchFanout<Item> fanout(ByKey());
-  auto watch = fanout.Subscribe(nullptr, {MakeItem("x", 1)}, false);
+  auto watch = fanout.Subscribe(nullptr, EachOf<Item>({MakeItem("x", 1)}), false);
   ASSERT_THAT(Drain(fanout, *watch), ElementsAre("ADDED x@1"));
   fanout.Publish(WatchEventKind::kModified, MakeItem("x", 2));
   fanout.Publish(WatchEventKind::kDeleted, MakeItem("x", 3));
@@ -128,7 +131,7 @@ TEST(WatchFanoutTest, DeletedReplacesThePendingEventAndALaterAddedQueuesBehindIt
 TEST(WatchFanoutTest, OneKeyHoldsOnlyTheNewestUndeliveredState) {
   // The NodeImage shape: one object, one key.
   WatchFanout<Item> fanout([](const Item&) { return std::string("node"); });
-  auto watch = fanout.Subscribe(nullptr, {}, false);
+  auto watch = fanout.Subscribe(nullptr, nullptr, false);
   for (int version = 1; version <= 50; ++version) {
     fanout.Publish(WatchEventKind::kModified, MakeItem("node", version));
   }
@@ -141,7 +144,7 @@ TEST(WatchFanoutTest, OneKeyHoldsOnlyTheNewestUndeliveredState) {
 
 TEST(WatchFanoutTest, ShutdownEndsOpenWatchesWithUnavailable) {
   WatchFanout<Item> fanout(ByKey());
-  auto watch = fanout.Subscribe(nullptr, {MakeItem("x", 1)}, true);
+  auto watch = fanout.Subscribe(nullptr, EachOf<Item>({MakeItem("x", 1)}), true);
   WatchEvent<Item> event;
   bool next = true;
   std::thread reader([&] {
@@ -159,7 +162,7 @@ TEST(WatchFanoutTest, ShutdownEndsOpenWatchesWithUnavailable) {
 TEST(WatchFanoutTest, SubscribeAfterShutdownGivesAnEndedWatch) {
   WatchFanout<Item> fanout(ByKey());
   fanout.Shutdown();
-  auto watch = fanout.Subscribe(nullptr, {MakeItem("x", 1)}, true);
+  auto watch = fanout.Subscribe(nullptr, EachOf<Item>({MakeItem("x", 1)}), true);
   WatchEvent<Item> event;
   EXPECT_FALSE(watch->Next(&event));
   EXPECT_THAT(watch->Status(), StatusIs(absl::StatusCode::kUnavailable));
@@ -167,7 +170,7 @@ TEST(WatchFanoutTest, SubscribeAfterShutdownGivesAnEndedWatch) {
 
 TEST(WatchFanoutTest, CancelEndsABlockedNextWithOk) {
   WatchFanout<Item> fanout(ByKey());
-  auto watch = fanout.Subscribe(nullptr, {}, false);
+  auto watch = fanout.Subscribe(nullptr, nullptr, false);
   std::thread reader([&] {
     WatchEvent<Item> event;
     EXPECT_FALSE(watch->Next(&event));
@@ -180,8 +183,8 @@ TEST(WatchFanoutTest, CancelEndsABlockedNextWithOk) {
 
 TEST(WatchFanoutTest, DroppedWatchIsForgotten) {
   WatchFanout<Item> fanout(ByKey());
-  auto kept = fanout.Subscribe(nullptr, {}, false);
-  { auto dropped = fanout.Subscribe(nullptr, {}, false); }
+  auto kept = fanout.Subscribe(nullptr, nullptr, false);
+  { auto dropped = fanout.Subscribe(nullptr, nullptr, false); }
   EXPECT_EQ(fanout.ActiveWatches(), 1);
   fanout.Publish(WatchEventKind::kAdded, MakeItem("x", 1));  // must not touch the dropped one
   EXPECT_THAT(Drain(fanout, *kept), ElementsAre("ADDED x@1"));
@@ -191,7 +194,7 @@ TEST(WatchFanoutTest, WatchOutlivesTheFanout) {
   std::unique_ptr<Watch<Item>> watch;
   {
     WatchFanout<Item> fanout(ByKey());
-    watch = fanout.Subscribe(nullptr, {}, false);
+    watch = fanout.Subscribe(nullptr, nullptr, false);
   }
   WatchEvent<Item> event;
   EXPECT_FALSE(watch->Next(&event));
@@ -200,7 +203,7 @@ TEST(WatchFanoutTest, WatchOutlivesTheFanout) {
 
 TEST(WatchFanoutTest, TryNextTakesWhatIsQueuedWithoutBlocking) {
   WatchFanout<Item> fanout(ByKey());
-  auto watch = fanout.Subscribe(nullptr, {MakeItem("x", 1)}, true);
+  auto watch = fanout.Subscribe(nullptr, EachOf<Item>({MakeItem("x", 1)}), true);
   WatchEvent<Item> event;
   ASSERT_EQ(watch->TryNext(&event), WatchPoll::kEvent);
   EXPECT_EQ(Describe(event), "ADDED x@1");
@@ -219,7 +222,7 @@ TEST(WatchFanoutTest, TryNextTakesWhatIsQueuedWithoutBlocking) {
 
 TEST(WatchFanoutTest, ReadyCallbackRunsWhenTheQueueTurnsNonEmpty) {
   WatchFanout<Item> fanout(ByKey());
-  auto watch = fanout.Subscribe(nullptr, {}, false);
+  auto watch = fanout.Subscribe(nullptr, nullptr, false);
   int calls = 0;
   watch->SetReadyCallback([&calls] { ++calls; });
   EXPECT_EQ(calls, 0);  // nothing queued at registration
@@ -238,7 +241,7 @@ TEST(WatchFanoutTest, ReadyCallbackRunsWhenTheQueueTurnsNonEmpty) {
 
 TEST(WatchFanoutTest, ReadyCallbackRunsAtRegistrationWhenSomethingIsQueued) {
   WatchFanout<Item> fanout(ByKey());
-  auto watch = fanout.Subscribe(nullptr, {MakeItem("x", 1)}, true);
+  auto watch = fanout.Subscribe(nullptr, EachOf<Item>({MakeItem("x", 1)}), true);
   int calls = 0;
   watch->SetReadyCallback([&calls] { ++calls; });
   EXPECT_EQ(calls, 1);
@@ -246,8 +249,8 @@ TEST(WatchFanoutTest, ReadyCallbackRunsAtRegistrationWhenSomethingIsQueued) {
 
 TEST(WatchFanoutTest, ReadyCallbackRunsWhenTheWatchEnds) {
   WatchFanout<Item> fanout(ByKey());
-  auto cancelled = fanout.Subscribe(nullptr, {}, false);
-  auto shut_down = fanout.Subscribe(nullptr, {MakeItem("x", 1)}, false);
+  auto cancelled = fanout.Subscribe(nullptr, nullptr, false);
+  auto shut_down = fanout.Subscribe(nullptr, EachOf<Item>({MakeItem("x", 1)}), false);
   int cancelled_calls = 0;
   int shut_down_calls = 0;
   cancelled->SetReadyCallback([&] { ++cancelled_calls; });
@@ -266,7 +269,7 @@ TEST(WatchFanoutTest, ReadyCallbackRunsWhenTheWatchEnds) {
 TEST(WatchFanoutTest, ReadyCallbackOnAnEndedWatchRunsAtRegistration) {
   WatchFanout<Item> fanout(ByKey());
   fanout.Shutdown();
-  auto watch = fanout.Subscribe(nullptr, {}, false);
+  auto watch = fanout.Subscribe(nullptr, nullptr, false);
   int calls = 0;
   watch->SetReadyCallback([&calls] { ++calls; });
   EXPECT_EQ(calls, 1);
@@ -277,7 +280,7 @@ TEST(WatchFanoutTest, ReadyCallbackOnAnEndedWatchRunsAtRegistration) {
 // lock, so this cannot deadlock; the reader sees every change in order and never misses the last.
 TEST(WatchFanoutTest, ReadyCallbackMayReadTheWatchWhilePublishersRunElsewhere) {
   WatchFanout<Item> fanout(ByKey());
-  auto watch = fanout.Subscribe(nullptr, {}, false);
+  auto watch = fanout.Subscribe(nullptr, nullptr, false);
   absl::Mutex mu;
   std::vector<int> versions;  // of x, as read
   bool ended = false;
@@ -322,7 +325,7 @@ TEST(WatchFanoutTest, ReadyCallbackMayReadTheWatchWhilePublishersRunElsewhere) {
 
 TEST(WatchFanoutTest, ReadyCallbackMayCancelItsOwnWatch) {
   WatchFanout<Item> fanout(ByKey());
-  auto watch = fanout.Subscribe(nullptr, {}, false);
+  auto watch = fanout.Subscribe(nullptr, nullptr, false);
   Watch<Item>* raw = watch.get();
   std::atomic<int> calls{0};
   watch->SetReadyCallback([&] {

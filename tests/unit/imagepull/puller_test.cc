@@ -29,6 +29,7 @@ using specs::AddImage;
 using specs::TagOptions;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using ::testing::Not;
 using ::testing::StartsWith;
 
@@ -666,6 +667,7 @@ TEST_F(PullerTest, AnAcceptedAdHocPullSurvivesARestart) {
   EXPECT_EQ(pulls[1].auth.password(), "hunter2") << "with the stored secret";
   // Finished: the request record is gone, the final status stays in the NodeImage record, and a
   // second restart pulls nothing.
+  puller_->FlushWrites();
   EXPECT_THAT(store_.Get(kAdHocPullStoreKind, "reg.io/adhoc:1"),
               StatusIs(absl::StatusCode::kNotFound));
   MakePuller();
@@ -791,34 +793,64 @@ TEST_F(PullerTest, ShutdownCancelsPullsEndsWaitsAndWatchesAndRefusesLaterCalls) 
               StatusIs(absl::StatusCode::kUnavailable));
 }
 
-TEST(PullerStoreTest, AFailedSpecWriteChangesNothing) {
-  fakes::FakeClock clock;
-  fakes::FakeRuntime runtime(clock);
-  fakes::FlakyStore store;
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ImagePuller> puller,
-                       ImagePuller::Create(runtime, clock, store, nullptr));
+// A puller over a store whose writes can be made to fail, answering after 50 ms without them.
+class PullerStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    PullerOptions options;
+    options.store_write_timeout = absl::Milliseconds(50);
+    ASSERT_OK_AND_ASSIGN(puller_, ImagePuller::Create(runtime_, clock_, store_, nullptr, options));
+  }
+
+  fakes::FakeClock clock_;
+  fakes::FakeRuntime runtime_{clock_};
+  fakes::FlakyStore store_;
+  std::unique_ptr<ImagePuller> puller_;
+};
+
+TEST_F(PullerStoreTest, ASpecIsPulledOnlyOnceDurableAndAFailingStoreLosesNothing) {
   api::SetNodeImageRequest request;
   TagOptions always;  // so that a second pull after the restart would show
   always.always = true;
   AddImage(*request.mutable_spec(), "reg.io/a", {"1"}, always);
-  store.fail_writes = true;
-  EXPECT_THAT(puller->SetNodeImage(request),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("disk I/O error")));
-  const api::NodeImage node = puller->GetNodeImage();
-  EXPECT_EQ(node.metadata().generation(), 0);
-  EXPECT_EQ(node.spec().images_size(), 0);
-  EXPECT_EQ(runtime.CallCount("PullImage"), 0);
+  store_.fail_writes = true;
+  EXPECT_THAT(puller_->SetNodeImage(request),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("it is retried")));
+  // Kept in memory and retried, but nothing acts on it before it is durable.
+  EXPECT_EQ(puller_->GetNodeImage().metadata().generation(), 1);
+  absl::SleepFor(absl::Milliseconds(100));  // the committer retries meanwhile
+  EXPECT_EQ(runtime_.CallCount("PullImage"), 0);
 
-  store.fail_writes = false;
-  ASSERT_OK_AND_ASSIGN(const api::NodeImage set, puller->SetNodeImage(request));
-  EXPECT_EQ(set.metadata().generation(), 1);
-  puller->AwaitState(AllFinished);
+  store_.fail_writes = false;
+  puller_->AwaitState(AllFinished);
+  EXPECT_EQ(runtime_.CallCount("PullImage"), 1);
   // The record holds the final status, so a restart does not pull again.
-  puller.reset();
-  ASSERT_OK_AND_ASSIGN(puller, ImagePuller::Create(runtime, clock, store, nullptr));
-  puller->AwaitState(AllFinished);
-  EXPECT_EQ(puller->GetNodeImage().status().succeeded(), 1);
-  EXPECT_EQ(runtime.CallCount("PullImage"), 1);
+  puller_.reset();
+  ASSERT_OK_AND_ASSIGN(puller_, ImagePuller::Create(runtime_, clock_, store_, nullptr));
+  puller_->AwaitState(AllFinished);
+  EXPECT_EQ(puller_->GetNodeImage().metadata().generation(), 1);
+  EXPECT_EQ(puller_->GetNodeImage().status().succeeded(), 1);
+  EXPECT_EQ(runtime_.CallCount("PullImage"), 1);
+}
+
+TEST_F(PullerStoreTest,
+       AnAdHocPullStartsOnlyOnceItsRequestIsDurableAndItsRecordGoesOnceItFinished) {
+  api::PullImageRequest request;
+  request.set_image("reg.io/adhoc:1");
+  store_.fail_writes = true;
+  EXPECT_THAT(puller_->PullImage(request), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(runtime_.CallCount("PullImage"), 0);
+  store_.fail_writes = false;
+  puller_->AwaitState([](const api::NodeImage& node, int running) {
+    return running == 0 && node.status().ad_hoc_pulls_size() == 1 &&
+           node.status().ad_hoc_pulls(0).status().phase() == api::IMAGE_PULL_PHASE_SUCCEEDED;
+  });
+  puller_->FlushWrites();
+  EXPECT_EQ(runtime_.CallCount("PullImage"), 1);
+  // The request record: written, then deleted once the final status was written.
+  EXPECT_THAT(store_.ValuesWritten("reg.io/adhoc:1"), ElementsAre(Not(IsEmpty()), IsEmpty()));
+  EXPECT_THAT(store_.Get(kAdHocPullStoreKind, "reg.io/adhoc:1"),
+              StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(PullerTest, WaitAdHocPullReturnsTheFinalStatusOrStopsOnCancel) {

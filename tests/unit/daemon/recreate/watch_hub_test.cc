@@ -6,12 +6,14 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/each_of.h"
 #include "tests/support/status_matchers.h"
 
 namespace inplaced::daemon {
 namespace {
 
 namespace api = ::inplaced::v1;
+using ::inplaced::testing::EachOf;
 using ::inplaced::testing::IsOk;
 using ::inplaced::testing::StatusIs;
 using ::testing::ElementsAre;
@@ -67,14 +69,15 @@ TEST(WatchHubTest, InitialStateIsAddedPerMatchingRequestThenSynced) {
   WatchHub hub;
   api::WatchRecreateRequestsRequest filter;
   filter.set_namespace_("ns");
-  auto watch = hub.Subscribe(filter, {Request("ns", "a", "p", 1), Request("other", "b", "p", 2),
-                                      Request("ns", "c", "q", 3)});
+  auto watch = hub.Subscribe(filter, EachOf<api::RecreateRequest>({Request("ns", "a", "p", 1),
+                                                                   Request("other", "b", "p", 2),
+                                                                   Request("ns", "c", "q", 3)}));
   EXPECT_THAT(Take(*watch, 3), ElementsAre("ADDED ns/a@1", "ADDED ns/c@3", "SYNCED"));
 }
 
 TEST(WatchHubTest, SyncedIsSentEvenWithoutInitialRequests) {
   WatchHub hub;
-  auto watch = hub.Subscribe({}, {});
+  auto watch = hub.Subscribe({}, nullptr);
   hub.Publish(api::WATCH_EVENT_TYPE_ADDED, Request("ns", "a", "p", 1));
   EXPECT_THAT(Take(*watch, 2), ElementsAre("SYNCED", "ADDED ns/a@1"));
 }
@@ -83,7 +86,7 @@ TEST(WatchHubTest, SkipInitialStateSendsOnlyLaterChanges) {
   WatchHub hub;
   api::WatchRecreateRequestsRequest filter;
   filter.set_skip_initial_state(true);
-  auto watch = hub.Subscribe(filter, {Request("ns", "a", "p", 1)});
+  auto watch = hub.Subscribe(filter, EachOf<api::RecreateRequest>({Request("ns", "a", "p", 1)}));
   hub.Publish(api::WATCH_EVENT_TYPE_MODIFIED, Request("ns", "a", "p", 2));
   EXPECT_THAT(Drain(hub, *watch), ElementsAre("MODIFIED ns/a@2"));
 }
@@ -92,8 +95,8 @@ TEST(WatchHubTest, FansOutEveryChangeToEverySubscriber) {
   WatchHub hub;
   api::WatchRecreateRequestsRequest filter;
   filter.set_skip_initial_state(true);
-  auto first = hub.Subscribe(filter, {});
-  auto second = hub.Subscribe(filter, {});
+  auto first = hub.Subscribe(filter, nullptr);
+  auto second = hub.Subscribe(filter, nullptr);
   hub.Publish(api::WATCH_EVENT_TYPE_ADDED, Request("ns", "a", "p", 1));
   hub.Publish(api::WATCH_EVENT_TYPE_ADDED, Request("ns", "b", "p", 2));
   EXPECT_THAT(Drain(hub, *first), ElementsAre("ADDED ns/a@1", "ADDED ns/b@2"));
@@ -130,7 +133,7 @@ TEST(WatchHubTest, FiltersByNamespacePodAndName) {
     // The same filter applied to the initial state: the first event is the request's ADDED or
     // SYNCED.
     WatchHub hub;
-    auto watch = hub.Subscribe(filter, {request});
+    auto watch = hub.Subscribe(filter, EachOf<api::RecreateRequest>({request}));
     EXPECT_THAT(Take(*watch, 1), ElementsAre(c.matches ? "ADDED ns/req@1" : "SYNCED"));
   }
 }
@@ -142,8 +145,8 @@ TEST(WatchHubTest, PublishDeliversOnlyToMatchingSubscribers) {
   by_pod.set_skip_initial_state(true);
   api::WatchRecreateRequestsRequest all;
   all.set_skip_initial_state(true);
-  auto pod_watch = hub.Subscribe(by_pod, {});
-  auto all_watch = hub.Subscribe(all, {});
+  auto pod_watch = hub.Subscribe(by_pod, nullptr);
+  auto all_watch = hub.Subscribe(all, nullptr);
   hub.Publish(api::WATCH_EVENT_TYPE_ADDED, Request("ns", "a", "pod-a", 1));
   hub.Publish(api::WATCH_EVENT_TYPE_ADDED, Request("ns", "b", "pod-b", 2));
   EXPECT_THAT(Take(*pod_watch, 1), ElementsAre("ADDED ns/b@2"));
@@ -152,7 +155,7 @@ TEST(WatchHubTest, PublishDeliversOnlyToMatchingSubscribers) {
 
 TEST(WatchHubTest, SlowReaderGetsOnlyTheLatestStateOfARequest) {
   WatchHub hub;
-  auto watch = hub.Subscribe({}, {Request("ns", "a", "p", 1)});
+  auto watch = hub.Subscribe({}, EachOf<api::RecreateRequest>({Request("ns", "a", "p", 1)}));
   EXPECT_THAT(Take(*watch, 2), ElementsAre("ADDED ns/a@1", "SYNCED"));
   hub.Publish(api::WATCH_EVENT_TYPE_MODIFIED, Request("ns", "a", "p", 2));
   hub.Publish(api::WATCH_EVENT_TYPE_MODIFIED, Request("ns", "b", "p", 3));
@@ -164,14 +167,14 @@ TEST(WatchHubTest, SlowReaderGetsOnlyTheLatestStateOfARequest) {
 
 TEST(WatchHubTest, UndeliveredInitialAddedStaysAddedWithTheLatestState) {
   WatchHub hub;
-  auto watch = hub.Subscribe({}, {Request("ns", "a", "p", 1)});
+  auto watch = hub.Subscribe({}, EachOf<api::RecreateRequest>({Request("ns", "a", "p", 1)}));
   hub.Publish(api::WATCH_EVENT_TYPE_MODIFIED, Request("ns", "a", "p", 2));
   EXPECT_THAT(Drain(hub, *watch), ElementsAre("ADDED ns/a@2", "SYNCED"));
 }
 
 TEST(WatchHubTest, DeletedSurvivesCoalescingAndARecreateQueuesBehindIt) {
   WatchHub hub;
-  auto watch = hub.Subscribe({}, {});
+  auto watch = hub.Subscribe({}, nullptr);
   EXPECT_THAT(Take(*watch, 1), ElementsAre("SYNCED"));
   hub.Publish(api::WATCH_EVENT_TYPE_ADDED, Request("ns", "a", "p", 1));
   hub.Publish(api::WATCH_EVENT_TYPE_MODIFIED, Request("ns", "a", "p", 2));
@@ -183,7 +186,7 @@ TEST(WatchHubTest, DeletedSurvivesCoalescingAndARecreateQueuesBehindIt) {
 
 TEST(WatchHubTest, EventsAfterADeliveredOneAreQueuedAgain) {
   WatchHub hub;
-  auto watch = hub.Subscribe({}, {});
+  auto watch = hub.Subscribe({}, nullptr);
   hub.Publish(api::WATCH_EVENT_TYPE_ADDED, Request("ns", "a", "p", 1));
   EXPECT_THAT(Take(*watch, 2), ElementsAre("SYNCED", "ADDED ns/a@1"));
   hub.Publish(api::WATCH_EVENT_TYPE_MODIFIED, Request("ns", "a", "p", 2));
@@ -195,7 +198,7 @@ TEST(WatchHubTest, EventsAfterADeliveredOneAreQueuedAgain) {
 
 TEST(WatchHubTest, ShutdownEndsWatchesWithUnavailable) {
   WatchHub hub;
-  auto watch = hub.Subscribe({}, {Request("ns", "a", "p", 1)});
+  auto watch = hub.Subscribe({}, EachOf<api::RecreateRequest>({Request("ns", "a", "p", 1)}));
   hub.Shutdown();
   api::WatchRecreateRequestsResponse event;
   EXPECT_FALSE(watch->Next(&event));
@@ -206,7 +209,7 @@ TEST(WatchHubTest, ShutdownEndsWatchesWithUnavailable) {
 TEST(WatchHubTest, SubscribeAfterShutdownReturnsAnEndedWatch) {
   WatchHub hub;
   hub.Shutdown();
-  auto watch = hub.Subscribe({}, {Request("ns", "a", "p", 1)});
+  auto watch = hub.Subscribe({}, EachOf<api::RecreateRequest>({Request("ns", "a", "p", 1)}));
   api::WatchRecreateRequestsResponse event;
   EXPECT_FALSE(watch->Next(&event));
   EXPECT_THAT(watch->Status(), StatusIs(absl::StatusCode::kUnavailable));
@@ -214,7 +217,7 @@ TEST(WatchHubTest, SubscribeAfterShutdownReturnsAnEndedWatch) {
 
 TEST(WatchHubTest, CancelEndsWithOkAndLaterShutdownKeepsIt) {
   WatchHub hub;
-  auto watch = hub.Subscribe({}, {});
+  auto watch = hub.Subscribe({}, nullptr);
   watch->Cancel();
   watch->Cancel();  // idempotent
   hub.Shutdown();
@@ -227,7 +230,7 @@ TEST(WatchHubTest, CancelFromAnotherThreadUnblocksNext) {
   WatchHub hub;
   api::WatchRecreateRequestsRequest filter;
   filter.set_skip_initial_state(true);
-  auto watch = hub.Subscribe(filter, {});
+  auto watch = hub.Subscribe(filter, nullptr);
   bool got_event = true;
   std::thread reader([&] {
     api::WatchRecreateRequestsResponse event;
@@ -243,7 +246,7 @@ TEST(WatchHubTest, ShutdownFromAnotherThreadUnblocksNext) {
   WatchHub hub;
   api::WatchRecreateRequestsRequest filter;
   filter.set_skip_initial_state(true);
-  auto watch = hub.Subscribe(filter, {});
+  auto watch = hub.Subscribe(filter, nullptr);
   bool got_event = true;
   std::thread reader([&] {
     api::WatchRecreateRequestsResponse event;
@@ -259,7 +262,7 @@ TEST(WatchHubTest, BlockedReaderReceivesAnEventPublishedFromAnotherThread) {
   WatchHub hub;
   api::WatchRecreateRequestsRequest filter;
   filter.set_skip_initial_state(true);
-  auto watch = hub.Subscribe(filter, {});
+  auto watch = hub.Subscribe(filter, nullptr);
   std::string received;
   std::thread reader([&] {
     api::WatchRecreateRequestsResponse event;
@@ -272,9 +275,9 @@ TEST(WatchHubTest, BlockedReaderReceivesAnEventPublishedFromAnotherThread) {
 
 TEST(WatchHubTest, DestroyedWatchIsForgotten) {
   WatchHub hub;
-  auto kept = hub.Subscribe({}, {});
+  auto kept = hub.Subscribe({}, nullptr);
   {
-    auto dropped = hub.Subscribe({}, {});
+    auto dropped = hub.Subscribe({}, nullptr);
     EXPECT_EQ(hub.ActiveWatches(), 2);
   }
   hub.Publish(api::WATCH_EVENT_TYPE_ADDED, Request("ns", "a", "p", 1));
@@ -285,7 +288,7 @@ TEST(WatchHubTest, WatchOutlivingTheHubEndsUnavailable) {
   std::unique_ptr<RecreateWatch> watch;
   {
     WatchHub hub;
-    watch = hub.Subscribe({}, {});
+    watch = hub.Subscribe({}, nullptr);
   }
   api::WatchRecreateRequestsResponse event;
   EXPECT_FALSE(watch->Next(&event));

@@ -17,6 +17,7 @@
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_runtime.h"
 #include "tests/fakes/memory_store.h"
+#include "tests/support/each_of.h"
 #include "tests/support/log_capture.h"
 #include "tests/support/status_matchers.h"
 #include "tests/unit/daemon/server/mock_nodeimage_manager.h"
@@ -25,6 +26,7 @@ namespace inplaced::daemon {
 namespace {
 
 namespace api = ::inplaced::v1;
+using ::inplaced::testing::EachOf;
 using ::testing::_;
 using ::testing::ByMove;
 using ::testing::HasSubstr;
@@ -430,7 +432,8 @@ TEST_F(NodeImageServiceMockTest, PullImageWithWaitReturnsWhatTheManagerWaitedFor
 TEST_F(NodeImageServiceMockTest, WatchStreamsThePublishedStatesAndEndsUnavailableOnShutdown) {
   WatchFanout<api::NodeImage> fanout([](const api::NodeImage&) { return std::string("node"); });
   EXPECT_CALL(manager_, Watch(_))
-      .WillOnce(Return(ByMove(fanout.Subscribe(nullptr, {NodeAt(1)}, /*synced=*/false))));
+      .WillOnce(Return(ByMove(
+          fanout.Subscribe(nullptr, EachOf<api::NodeImage>({NodeAt(1)}), /*synced=*/false))));
   grpc::ClientContext context;
   auto reader = stub_->WatchNodeImage(&context, api::WatchNodeImageRequest());
   api::WatchNodeImageResponse message;

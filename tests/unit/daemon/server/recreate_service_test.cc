@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "tests/support/each_of.h"
 #include "tests/support/log_capture.h"
 #include "tests/support/status_matchers.h"
 #include "tests/unit/daemon/server/mock_recreate_manager.h"
@@ -22,6 +23,7 @@ namespace inplaced::daemon {
 namespace {
 
 namespace api = ::inplaced::v1;
+using ::inplaced::testing::EachOf;
 using ::testing::_;
 using ::testing::Return;
 using ::testing::StrictMock;
@@ -390,7 +392,7 @@ class RecreateServiceWatchTest : public RecreateServiceTest {
     EXPECT_CALL(manager_, Watch(_))
         .WillOnce([this, initial](const api::WatchRecreateRequestsRequest& request)
                       -> absl::StatusOr<std::unique_ptr<RecreateWatch>> {
-          return hub_.Subscribe(request, initial);
+          return hub_.Subscribe(request, EachOf(initial));
         });
   }
 
@@ -464,7 +466,7 @@ TEST_F(RecreateServiceWatchTest, OpenStreamsAreCappedResourceExhausted) {
       .Times(2)
       .WillRepeatedly([this](const api::WatchRecreateRequestsRequest& request)
                           -> absl::StatusOr<std::unique_ptr<RecreateWatch>> {
-        return hub_.Subscribe(request, {});
+        return hub_.Subscribe(request, nullptr);
       });
   {
     grpc::ClientContext first_context;

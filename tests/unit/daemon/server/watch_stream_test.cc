@@ -62,7 +62,7 @@ class WatchStreamTest : public ::testing::Test {
     ON_CALL(manager_, Watch(_))
         .WillByDefault([this](const api::WatchRecreateRequestsRequest& request)
                            -> absl::StatusOr<std::unique_ptr<RecreateWatch>> {
-          return hub_.Subscribe(request, {});
+          return hub_.Subscribe(request, nullptr);
         });
     state_.SetServing();
     absl::StatusOr<std::unique_ptr<ControlServer>> server =

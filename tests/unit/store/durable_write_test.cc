@@ -1,0 +1,81 @@
+#include "store/durable_write.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/fakes/flaky_store.h"
+#include "tests/support/status_matchers.h"
+
+namespace inplaced::store {
+namespace {
+
+using ::inplaced::testing::IsOk;
+using ::inplaced::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// Continuations' calls, in order, from whichever thread ran them.
+struct Calls {
+  absl::Mutex mu;
+  std::vector<std::string> seen ABSL_GUARDED_BY(mu);
+
+  std::function<void(absl::Status)> Record(std::string name) {
+    return [this, name](const absl::Status& status) {
+      absl::MutexLock lock(&mu);
+      seen.push_back(name + (status.ok() ? " ok" : " " + absl::StatusCodeToString(status.code())));
+    };
+  }
+  std::vector<std::string> Seen() {
+    absl::MutexLock lock(&mu);
+    return seen;
+  }
+};
+
+TEST(DurableWriteTest, NothingQueuedCountsAsDurable) {
+  Calls calls;
+  WhenDurable(nullptr, calls.Record("next"));
+  EXPECT_THAT(calls.Seen(), ElementsAre("next ok"));
+  EXPECT_THAT(AwaitDurable(nullptr, absl::ZeroDuration()), IsOk());
+}
+
+TEST(DurableWriteTest, ContinuationsWaitForTheWriteAndRunInOrderLaterOnesAtOnce) {
+  auto write = std::make_shared<DurableWrite>();
+  Calls calls;
+  WhenDurable(write, calls.Record("first"));
+  WhenDurable(write, calls.Record("second"));
+  EXPECT_THAT(calls.Seen(), ElementsAre());
+  write->Finish(absl::OkStatus());
+  EXPECT_THAT(calls.Seen(), ElementsAre("first ok", "second ok"));
+  WhenDurable(write, calls.Record("after"));
+  EXPECT_THAT(calls.Seen(), ElementsAre("first ok", "second ok", "after ok"));
+  EXPECT_THAT(AwaitDurable(write, absl::ZeroDuration()), IsOk());
+}
+
+TEST(DurableWriteTest, AWriteThatIsNotDurableInTimeAnswersUnavailableAndItsFailureIsPassedOn) {
+  auto write = std::make_shared<DurableWrite>();
+  EXPECT_THAT(AwaitDurable(write, absl::Milliseconds(10)),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("it is retried")));
+  Calls calls;
+  WhenDurable(write, calls.Record("next"));
+  write->Finish(absl::UnavailableError("abandoned"));
+  EXPECT_THAT(calls.Seen(), ElementsAre("next UNAVAILABLE"));
+  EXPECT_THAT(AwaitDurable(write, absl::ZeroDuration()),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("abandoned")));
+}
+
+TEST(DurableWriteTest, SubmitDurableFinishesWithTheCommittersResult) {
+  fakes::FlakyStore store;
+  GroupCommitter committer(store);
+  DurableRef created = SubmitDurable(committer, Write::Create("k", "a", "v"), "test_write_failed");
+  // The same key again: refused by the store, and only this write fails.
+  DurableRef refused = SubmitDurable(committer, Write::Create("k", "a", "v"), "test_write_failed");
+  EXPECT_THAT(AwaitDurable(created, absl::Seconds(30)), IsOk());
+  EXPECT_THAT(AwaitDurable(refused, absl::Seconds(30)), StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(store.Get("k", "a"), IsOk());
+}
+
+}  // namespace
+}  // namespace inplaced::store
