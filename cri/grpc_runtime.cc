@@ -317,22 +317,56 @@ void GrpcRuntime::ExecSyncAsync(const criv1::ExecSyncRequest& request, Cancellat
       });
 }
 
-absl::StatusOr<criv1::PullImageResponse> GrpcRuntime::PullImage(
-    const criv1::PullImageRequest& request, Cancellation* cancel) {
-  // No deadline: --runtime-request-timeout does not bound pulls in kubelet either; the caller
-  // bounds them through `cancel`, and containerd aborts the pull when the RPC is cancelled.
-  CallOptions call_options;
-  call_options.cancel = cancel;
-  criv1::PullImageResponse response;
-  const grpc::Status status = Invoke(call_options, [&](grpc::ClientContext* c) {
-    return image_stub_->PullImage(c, request, &response);
-  });
+namespace {
+
+// What a PullImage call answered, as the Runtime seam returns it.
+absl::StatusOr<criv1::PullImageResponse> PullImageResult(const grpc::Status& status,
+                                                         criv1::PullImageResponse response,
+                                                         const criv1::PullImageRequest& request) {
   if (!status.ok()) return FromGrpcStatus(status, "PullImage");
   if (response.image_ref().empty()) {
     return absl::InternalError(absl::StrCat("PullImage: runtime answered an empty image_ref for ",
                                             request.image().image()));
   }
   return response;
+}
+
+}  // namespace
+
+// No deadline on pulls: --runtime-request-timeout does not bound them in kubelet either; the
+// caller bounds them through `cancel`, and containerd aborts the pull when the RPC is cancelled.
+
+absl::StatusOr<criv1::PullImageResponse> GrpcRuntime::PullImage(
+    const criv1::PullImageRequest& request, Cancellation* cancel) {
+  CallOptions call_options;
+  call_options.cancel = cancel;
+  criv1::PullImageResponse response;
+  const grpc::Status status = Invoke(call_options, [&](grpc::ClientContext* c) {
+    return image_stub_->PullImage(c, request, &response);
+  });
+  return PullImageResult(status, std::move(response), request);
+}
+
+void GrpcRuntime::PullImageAsync(
+    const criv1::PullImageRequest& request, Cancellation* cancel,
+    std::function<void(absl::StatusOr<criv1::PullImageResponse>)> done) {
+  using Call = AsyncCall<criv1::PullImageRequest, criv1::PullImageResponse>;
+  auto call = std::make_unique<Call>();
+  call->request = request;
+  CallOptions call_options;
+  Prepare(call_options, &call->context);
+  call->RegisterCancel(cancel);
+  Call* raw = call.release();
+  image_stub_->async()->PullImage(&raw->context, &raw->request, &raw->response,
+                                  [raw, done = std::move(done)](grpc::Status status) {
+                                    std::unique_ptr<Call> owned(raw);
+                                    owned->UnregisterCancel();
+                                    absl::StatusOr<criv1::PullImageResponse> result =
+                                        PullImageResult(status, std::move(owned->response),
+                                                        owned->request);
+                                    owned.reset();
+                                    done(std::move(result));
+                                  });
 }
 
 absl::StatusOr<std::unique_ptr<ContainerEventStream>> GrpcRuntime::GetContainerEvents() {

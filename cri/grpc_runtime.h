@@ -77,6 +77,8 @@ class GrpcRuntime final : public Runtime {
 
   absl::StatusOr<criv1::ImageStatusResponse> ImageStatus(
       const criv1::ImageStatusRequest& request) override;
+  void PullImageAsync(const criv1::PullImageRequest& request, Cancellation* cancel,
+                      std::function<void(absl::StatusOr<criv1::PullImageResponse>)> done) override;
   absl::StatusOr<criv1::PullImageResponse> PullImage(const criv1::PullImageRequest& request,
                                                      Cancellation* cancel) override;
   absl::StatusOr<criv1::ImageFsInfoResponse> ImageFsInfo(

@@ -103,6 +103,18 @@ absl::StatusOr<criv1::PullImageResponse> InstrumentedRuntime::PullImage(
   return Timed("PullImage", [&] { return runtime_.PullImage(request, cancel); });
 }
 
+void InstrumentedRuntime::PullImageAsync(
+    const criv1::PullImageRequest& request, Cancellation* cancel,
+    std::function<void(absl::StatusOr<criv1::PullImageResponse>)> done) {
+  const absl::Time start = clock_.Now();
+  runtime_.PullImageAsync(
+      request, cancel,
+      [this, start, done = std::move(done)](absl::StatusOr<criv1::PullImageResponse> response) {
+        metrics_.CriCallFinished("PullImage", response.status().code(), clock_.Now() - start);
+        done(std::move(response));
+      });
+}
+
 absl::StatusOr<criv1::ImageFsInfoResponse> InstrumentedRuntime::ImageFsInfo(
     const criv1::ImageFsInfoRequest& request) {
   return Timed("ImageFsInfo", [&] { return runtime_.ImageFsInfo(request); });

@@ -96,6 +96,11 @@ class Runtime {
   // CANCELLED.
   virtual absl::StatusOr<criv1::PullImageResponse> PullImage(const criv1::PullImageRequest& request,
                                                              Cancellation* cancel) = 0;
+  // PullImage as an asynchronous call (the rules above StopContainerAsync): no thread is held for
+  // the minutes a pull may take.
+  virtual void PullImageAsync(
+      const criv1::PullImageRequest& request, Cancellation* cancel,
+      std::function<void(absl::StatusOr<criv1::PullImageResponse>)> done) = 0;
   virtual absl::StatusOr<criv1::ImageFsInfoResponse> ImageFsInfo(
       const criv1::ImageFsInfoRequest& request) = 0;
 };

@@ -1,12 +1,14 @@
 #include "imagepull/pull_attempt.h"
 
 #include <algorithm>
+#include <memory>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/synchronization/notification.h"
 
 namespace inplaced::imagepull {
 namespace {
@@ -90,83 +92,160 @@ std::string ImageIdOf(const criv1::Image& image, const ImageReference& reference
   return absl::StrCat(reference.Name(), "@", image.id());
 }
 
-PullOutcome RunPull(cri::Runtime& runtime, const PullJob& job, PullPrecheck* precheck,
-                    Cancellation* cancel, const std::function<void()>& before_pull) {
-  PullOutcome outcome;
-  auto fail = [&](const absl::Status& status) {
-    outcome.status =
-        absl::Status(status.code(), ScrubSecrets(std::string(status.message()), job.credentials));
-    return outcome;
-  };
-  if (IsCancelled(cancel)) return fail(Cancelled());
+namespace {
 
-  if (!job.always) {
-    absl::StatusOr<std::optional<criv1::Image>> present = LookUp(runtime, job.reference);
-    if (!present.ok()) {
-      outcome.runtime_unreachable = RuntimeUnreachable(runtime, present.status());
-      return fail(present.status());
-    }
-    if (present->has_value()) {
-      outcome.already_present = true;
-      outcome.image_id = ImageIdOf(**present, job.reference);
-      return outcome;
-    }
-  }
-  if (precheck != nullptr) {
-    if (absl::Status s = precheck->Check(job.reference, job.credentials); !s.ok()) return fail(s);
+// One pull operation, as a chain of steps: each blocking step (ImageStatus, the precheck, a Version
+// probe) runs as a job of `steps`, and between them the runtime pulls (PullImageAsync) with no
+// thread held. Owned by its own pending step or call (shared_from_this); it ends by running `done`.
+class PullOperation : public std::enable_shared_from_this<PullOperation> {
+ public:
+  PullOperation(cri::Runtime& runtime, PullJob job, PullPrecheck* precheck, Cancellation* cancel,
+                std::function<void()> before_pull, Executor& steps,
+                std::function<void(PullOutcome)> done)
+      : runtime_(runtime),
+        job_(std::move(job)),
+        precheck_(precheck),
+        cancel_(cancel),
+        before_pull_(std::move(before_pull)),
+        steps_(steps),
+        done_(std::move(done)) {}
+
+  void Start() {
+    RunStep([](PullOperation& op) { op.Prepare(); });
   }
 
-  if (before_pull) before_pull();
-  criv1::PullImageRequest request;
-  request.mutable_image()->set_image(job.reference.PullReference());
-  *request.mutable_sandbox_config() = job.sandbox_config;
+ private:
+  // Runs `step` on `steps_`; a refused step (the executor shut down) ends the operation here.
+  void RunStep(std::function<void(PullOperation&)> step) {
+    std::shared_ptr<PullOperation> self = shared_from_this();
+    if (!steps_.Submit([self, step = std::move(step)] { step(*self); })) {
+      Fail(absl::CancelledError("pull cancelled: the puller is shutting down"));
+    }
+  }
+
+  // The presence check (IF_NOT_PRESENT), the precheck, then the first PullImage.
+  void Prepare() {
+    if (IsCancelled(cancel_)) return Fail(Cancelled());
+    if (!job_.always) {
+      absl::StatusOr<std::optional<criv1::Image>> present = LookUp(runtime_, job_.reference);
+      if (!present.ok()) {
+        outcome_.runtime_unreachable = RuntimeUnreachable(runtime_, present.status());
+        return Fail(present.status());
+      }
+      if (present->has_value()) {
+        outcome_.already_present = true;
+        outcome_.image_id = ImageIdOf(**present, job_.reference);
+        return Finish();
+      }
+    }
+    if (precheck_ != nullptr) {
+      if (absl::Status s = precheck_->Check(job_.reference, job_.credentials); !s.ok()) {
+        return Fail(s);
+      }
+    }
+    if (before_pull_) before_pull_();
+    request_.mutable_image()->set_image(job_.reference.PullReference());
+    *request_.mutable_sandbox_config() = job_.sandbox_config;
+    Pull(0);
+  }
 
   // kubelet and Kruise stop at the first credential that works; unlike Kruise we forward every
   // AuthConfig field and end with an anonymous pull (a public image under a stale secret still
-  // pulls).
-  std::vector<std::string> errors;
-  absl::Status last;
-  const size_t attempts = job.credentials.size() + 1;
-  for (size_t i = 0; i < attempts; ++i) {
-    if (IsCancelled(cancel)) return fail(Cancelled());
-    const bool anonymous = i == job.credentials.size();
-    if (anonymous) {
-      request.clear_auth();
+  // pulls). `attempt` indexes job_.credentials; the last attempt is anonymous.
+  void Pull(size_t attempt) {
+    if (IsCancelled(cancel_)) return Fail(Cancelled());
+    if (attempt == job_.credentials.size()) {
+      request_.clear_auth();
     } else {
-      *request.mutable_auth() = ToAuthConfig(job.credentials[i]);
+      *request_.mutable_auth() = ToAuthConfig(job_.credentials[attempt]);
     }
-    absl::StatusOr<criv1::PullImageResponse> pulled = runtime.PullImage(request, cancel);
+    std::shared_ptr<PullOperation> self = shared_from_this();
+    runtime_.PullImageAsync(
+        request_, cancel_, [self, attempt](absl::StatusOr<criv1::PullImageResponse> pulled) {
+          // On the runtime's thread: the next blocking call goes back to `steps_`.
+          self->RunStep([attempt, pulled = std::move(pulled)](PullOperation& op) {
+            op.Pulled(attempt, pulled);
+          });
+        });
+  }
+
+  void Pulled(size_t attempt, const absl::StatusOr<criv1::PullImageResponse>& pulled) {
     if (pulled.ok()) {
-      absl::StatusOr<std::optional<criv1::Image>> image = LookUp(runtime, job.reference);
+      absl::StatusOr<std::optional<criv1::Image>> image = LookUp(runtime_, job_.reference);
       if (image.ok() && image->has_value()) {
-        outcome.image_id = ImageIdOf(**image, job.reference);
+        outcome_.image_id = ImageIdOf(**image, job_.reference);
       } else {
         // Should not happen (the runtime just pulled it); fall back on what PullImage answered.
         const std::string& ref = pulled->image_ref();
-        outcome.image_id =
-            ref.find('@') != std::string::npos ? ref : absl::StrCat(job.reference.Name(), "@", ref);
+        outcome_.image_id = ref.find('@') != std::string::npos
+                                ? ref
+                                : absl::StrCat(job_.reference.Name(), "@", ref);
       }
-      outcome.status = absl::OkStatus();
-      return outcome;
+      return Finish();
     }
-    if (IsCancelled(cancel) || absl::IsCancelled(pulled.status())) {
-      return fail(
+    if (IsCancelled(cancel_) || absl::IsCancelled(pulled.status())) {
+      return Fail(
           absl::CancelledError(absl::StrCat("pull cancelled: ", pulled.status().message())));
     }
-    last = pulled.status();
-    if (RuntimeUnreachable(runtime, last)) {
+    const absl::Status& last = pulled.status();
+    if (RuntimeUnreachable(runtime_, last)) {
       // The next credential would meet the same closed door.
-      outcome.runtime_unreachable = true;
-      return fail(last);
+      outcome_.runtime_unreachable = true;
+      return Fail(last);
     }
-    if (job.credentials.empty()) break;
-    errors.push_back(anonymous ? absl::StrCat("anonymous pull: ", last.message())
-                               : absl::StrCat("credential ", i + 1, " of ", job.credentials.size(),
-                                              " (registry \"", job.credentials[i].server_address,
-                                              "\"): ", last.message()));
+    if (job_.credentials.empty()) return Fail(last);
+    const bool anonymous = attempt == job_.credentials.size();
+    errors_.push_back(anonymous ? absl::StrCat("anonymous pull: ", last.message())
+                                : absl::StrCat("credential ", attempt + 1, " of ",
+                                               job_.credentials.size(), " (registry \"",
+                                               job_.credentials[attempt].server_address,
+                                               "\"): ", last.message()));
+    if (!anonymous) return Pull(attempt + 1);
+    Fail(absl::Status(last.code(), absl::StrJoin(errors_, "; ")));
   }
-  if (errors.empty()) return fail(last);
-  return fail(absl::Status(last.code(), absl::StrJoin(errors, "; ")));
+
+  void Fail(const absl::Status& status) {
+    outcome_.status =
+        absl::Status(status.code(), ScrubSecrets(std::string(status.message()), job_.credentials));
+    Finish();
+  }
+
+  void Finish() { done_(std::move(outcome_)); }
+
+  cri::Runtime& runtime_;
+  const PullJob job_;
+  PullPrecheck* const precheck_;
+  Cancellation* const cancel_;
+  const std::function<void()> before_pull_;
+  Executor& steps_;
+  const std::function<void(PullOutcome)> done_;
+  // Touched by one step at a time: each step starts the next one last.
+  criv1::PullImageRequest request_;
+  std::vector<std::string> errors_;
+  PullOutcome outcome_;
+};
+
+}  // namespace
+
+void StartPull(cri::Runtime& runtime, PullJob job, PullPrecheck* precheck, Cancellation* cancel,
+               std::function<void()> before_pull, Executor& steps,
+               std::function<void(PullOutcome)> done) {
+  std::make_shared<PullOperation>(runtime, std::move(job), precheck, cancel, std::move(before_pull),
+                                  steps, std::move(done))
+      ->Start();
+}
+
+PullOutcome RunPull(cri::Runtime& runtime, const PullJob& job, PullPrecheck* precheck,
+                    Cancellation* cancel, const std::function<void()>& before_pull) {
+  ThreadPoolExecutor steps(1);
+  absl::Notification finished;
+  PullOutcome outcome;
+  StartPull(runtime, job, precheck, cancel, before_pull, steps, [&](PullOutcome result) {
+    outcome = std::move(result);
+    finished.Notify();
+  });
+  finished.WaitForNotification();
+  return outcome;
 }
 
 }  // namespace inplaced::imagepull

@@ -1,8 +1,8 @@
 #pragma once
 
-// One pull operation over the CRI, as the puller's worker threads run it: the presence check
-// (IF_NOT_PRESENT), the precheck hook, PullImage with each matching credential in turn and then
-// anonymously, and the image identity from ImageStatus afterwards.
+// One pull operation over the CRI: the presence check (IF_NOT_PRESENT), the precheck hook,
+// PullImage with each matching credential in turn and then anonymously, and the image identity
+// from ImageStatus afterwards.
 //
 // Secrets: credentials go only into the CRI AuthConfig. Every message this file produces is
 // scrubbed of every credential field value (a runtime may echo what it was sent), so outcomes are
@@ -17,6 +17,7 @@
 #include "api/cri/runtime_v1.pb.h"
 #include "api/inplaced/v1/nodeimage.pb.h"
 #include "common/cancellation.h"
+#include "common/executor.h"
 #include "cri/runtime.h"
 #include "imagepull/pull_precheck.h"
 #include "imagepull/registry/docker_config.h"
@@ -53,9 +54,20 @@ struct PullOutcome {
   bool runtime_unreachable = false;
 };
 
-// Runs `job`. `precheck` and `cancel` may be null. `before_pull` (may be empty) runs once, after
-// the precheck and right before the first CRI PullImage (the puller starts its byte progress
-// there). Blocks for the duration of the CRI calls.
+// Starts `job` and returns at once; `done` runs once with the outcome. The blocking steps (the
+// presence check, the precheck, ImageStatus after the pull, a Version probe after an UNAVAILABLE)
+// run as jobs of `steps`; while the runtime pulls (PullImageAsync), for as long as that takes, no
+// thread is held. `done` runs on a thread of `steps`, or on the caller's or the runtime's thread
+// when `steps` refuses a job (after its Shutdown: the outcome is then CANCELLED). `precheck` and
+// `cancel` may be null; both, the runtime and `steps` must outlive the operation (until `done`
+// returned). `before_pull` (may be empty) runs once, after the precheck and right before the first
+// CRI PullImage (the puller starts its byte progress there).
+void StartPull(cri::Runtime& runtime, PullJob job, PullPrecheck* precheck, Cancellation* cancel,
+               std::function<void()> before_pull, Executor& steps,
+               std::function<void(PullOutcome)> done);
+
+// StartPull for a caller that waits (the CLI, tests): blocks until the outcome, running the steps
+// on a thread of its own.
 PullOutcome RunPull(cri::Runtime& runtime, const PullJob& job, PullPrecheck* precheck,
                     Cancellation* cancel, const std::function<void()>& before_pull = {});
 

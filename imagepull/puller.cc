@@ -134,8 +134,13 @@ void ImagePuller::Shutdown() {
     for (auto& [id, cancel] : cancels_) cancel->Cancel();
   }
   fanout_.Shutdown();
-  // Waits for the workers; their OnAttemptFinished sees shutting_down_ and records nothing, so the
-  // stored record keeps the unfinished tags for the next start.
+  {
+    // Cancelled, the attempts end soon; their OnAttemptFinished sees shutting_down_ and records
+    // nothing, so the stored record keeps the unfinished tags for the next start.
+    absl::MutexLock lock(&mu_);
+    auto ended = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return attempts_running_ == 0; };
+    mu_.Await(absl::Condition(&ended));
+  }
   executor_->Shutdown();
   // Then writes what is queued (a pull whose start waited for it no longer starts).
   committer_.Shutdown(options_.store_write_timeout);
@@ -170,12 +175,16 @@ store::DurableRef ImagePuller::CommitLocked(nodeimage::Transition& transition,
   for (nodeimage::StartPull& start : effects.start) {
     auto cancel = std::make_shared<Cancellation>();
     cancels_[start.operation] = cancel;
+    // The continuation may run at once, here, under mu_ (a write already done, or none queued):
+    // it only hands the attempt to the pool, where RunAttempt takes mu_.
     store::WhenDurable(written, [this, id = start.operation, job = std::move(start.job),
                                  cancel](const absl::Status& durable) mutable {
       // Not durable: abandoned at shutdown, or refused (logged by the write); the next start
-      // resumes from what is durable.
+      // resumes from what is durable. Refused by the pool: shutting down, likewise.
       if (!durable.ok()) return;
-      RunAttempt(id, std::move(job), std::move(cancel));
+      executor_->Submit([this, id, job = std::move(job), cancel = std::move(cancel)]() mutable {
+        RunAttempt(id, std::move(job), std::move(cancel));
+      });
     });
   }
   if (effects.changed) {
@@ -185,24 +194,32 @@ store::DurableRef ImagePuller::CommitLocked(nodeimage::Transition& transition,
 }
 
 void ImagePuller::RunAttempt(uint64_t id, PullJob job, std::shared_ptr<Cancellation> cancel) {
-  // Refused only after Shutdown(), when no pull starts any more.
-  executor_->Submit([this, id, job = std::move(job), cancel = std::move(cancel)] {
-    const absl::Time started = clock_.Now();
-    PullProgressTracker* progress = options_.progress;
-    std::function<void()> before_pull;
-    if (progress != nullptr) {
-      before_pull = [progress, id, &job, &cancel] { progress->Begin(id, job, cancel.get()); };
-    }
-    PullOutcome outcome = RunPull(runtime_, job, precheck_, cancel.get(), before_pull);
-    if (progress != nullptr) progress->End(id);
-    metrics_.PullFinished(PullResultLabel(outcome), clock_.Now() - started);
-    OnAttemptFinished(id, std::move(outcome));
-  });
+  {
+    absl::MutexLock lock(&mu_);
+    // Durable only once the puller began to shut down: the next start runs it.
+    if (shutting_down_) return;
+    ++attempts_running_;
+  }
+  const absl::Time started = clock_.Now();
+  PullProgressTracker* progress = options_.progress;
+  std::function<void()> before_pull;
+  if (progress != nullptr) {
+    before_pull = [progress, id, job, cancel] { progress->Begin(id, job, cancel.get()); };
+  }
+  Cancellation* token = cancel.get();
+  // `cancel` rides along in `done`, so the token lives until the operation ended.
+  StartPull(runtime_, std::move(job), precheck_, token, std::move(before_pull), *executor_,
+            [this, id, started, progress, cancel = std::move(cancel)](PullOutcome outcome) {
+              if (progress != nullptr) progress->End(id);
+              metrics_.PullFinished(PullResultLabel(outcome), clock_.Now() - started);
+              OnAttemptFinished(id, std::move(outcome));
+            });
 }
 
 void ImagePuller::OnAttemptFinished(uint64_t operation, PullOutcome outcome) {
   absl::MutexLock lock(&mu_);
   cancels_.erase(operation);
+  --attempts_running_;
   if (shutting_down_) return;
   if (StepLocked(nodeimage::AttemptFinished{operation, std::move(outcome)}).effects.changed) {
     loop_.Wake(kWakeStateChanged);

@@ -7,7 +7,7 @@
 // The rules (round-robin slots, dedupe, attempts and backoff, deadlines, spec changes, TTL, the
 // reload after a restart) are the pure state machine's, nodeimage_state_machine.h; the puller is
 // its effectful shell: it feeds it the API calls, the finished attempts and the ticks, and carries
-// out what it returns (RunPull on a worker under the operation's Cancellation, cancellations,
+// out what it returns (StartPull under the operation's Cancellation, cancellations,
 // persistence, the watches, logs). See api/inplaced/v1/nodeimage.proto for the API side.
 //   * Concurrency: a CRI call that was cancelled still holds its slot until the call returns. Over
 //     gRPC a cancelled call returns at once while the runtime stops its pull asynchronously, so the
@@ -29,9 +29,10 @@
 // it with a real clock); tests call Tick() themselves after advancing a FakeClock.
 //
 // Threading: one mutex guards all state; store writes are queued and publications to the watches
-// happen under it (so the stored record and every watch follow the in-memory order). Pulls run on an Executor of
-// max_concurrent_pulls workers, which report back under the mutex. All public methods are
-// thread-safe. The runtime, clock, store and precheck must outlive the puller.
+// happen under it (so the stored record and every watch follow the in-memory order). A pull holds
+// no thread while the runtime pulls (PullImageAsync); its short blocking steps run on an Executor
+// of at most max_concurrent_pulls workers, and it reports back under the mutex. All public
+// methods are thread-safe. The runtime, clock, store and precheck must outlive the puller.
 //
 // Secrets: pull secrets live only in the task's credentials, the stored record and the CRI
 // requests. Everything returned (GetNodeImage, watches) is redacted; messages are scrubbed
@@ -160,7 +161,7 @@ class ImagePuller final : public NodeImageManager {
   // Runs Tick() on a background TickLoop, at NextWakeTime() (at least every
   // options.max_tick_interval) and at once after a change. Idempotent; nothing after Shutdown().
   void Start();
-  // Stops the loop, cancels every in-flight pull and waits for the workers; waits and watches end
+  // Stops the loop, cancels every in-flight pull and waits for the attempts to end; waits and watches end
   // with UNAVAILABLE, later calls answer UNAVAILABLE. The stored state keeps the unfinished tags,
   // which resume on the next Create(). Idempotent.
   void Shutdown();
@@ -168,7 +169,7 @@ class ImagePuller final : public NodeImageManager {
   // Blocks until every change made before the call is durable (or abandoned). For tests.
   void FlushWrites();
 
-  // The number of pull operations holding a slot (running on a worker).
+  // The number of pull operations holding a slot (started and not finished).
   int RunningPulls() const;
   // Open WatchNodeImage streams (for metrics).
   int ActiveWatches() { return fanout_.ActiveWatches(); }
@@ -194,10 +195,11 @@ class ImagePuller final : public NodeImageManager {
   store::DurableRef CommitLocked(nodeimage::Transition& transition,
                                  Persistence persistence = Persistence::kDurable)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Runs one attempt of operation `id` on the pool (the pull itself, then OnAttemptFinished).
+  // Starts one attempt of operation `id` (StartPull: its blocking steps on the pool, the pull itself
+  // holding no thread), unless the puller is shutting down; OnAttemptFinished follows.
   void RunAttempt(uint64_t id, PullJob job, std::shared_ptr<Cancellation> cancel)
       ABSL_LOCKS_EXCLUDED(mu_);
-  // Worker side: the operation's RunPull returned.
+  // The attempt ended (StartPull's done, on a pool or runtime thread).
   void OnAttemptFinished(uint64_t operation, PullOutcome outcome) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Queues the write of the NodeImage record (unredacted state_).
@@ -226,6 +228,8 @@ class ImagePuller final : public NodeImageManager {
   // The cancellation of each running operation (by id), fired by a cancel effect or at shutdown.
   std::map<uint64_t, std::shared_ptr<Cancellation>> cancels_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  // Attempts started and not yet finished (Shutdown waits for them: their callbacks use `this`).
+  int attempts_running_ ABSL_GUARDED_BY(mu_) = 0;
   // Whether the NodeImage record is in the store (or its creation queued).
   bool node_record_stored_ ABSL_GUARDED_BY(mu_) = false;
   // Images whose ad hoc request record is in the store (or its write queued).
@@ -239,7 +243,8 @@ class ImagePuller final : public NodeImageManager {
 
   // Writes the records: one fsync for every change ready at that moment, outside mu_.
   store::GroupCommitter committer_;
-  // Where the attempts run: max_concurrent_pulls workers.
+  // Where the attempts' blocking steps run (presence check, precheck, ImageStatus): at most
+  // max_concurrent_pulls workers, started as needed; none is held while the runtime pulls.
   std::unique_ptr<Executor> executor_;
   TickLoop loop_;
   // Samples the byte progress (only with options.progress).

@@ -82,6 +82,12 @@ void FakeRuntime::ExecSyncAsync(const criv1::ExecSyncRequest& request, Cancellat
   SpawnAsync([this, request, cancel, done = std::move(done)] { done(ExecSync(request, cancel)); });
 }
 
+void FakeRuntime::PullImageAsync(
+    const criv1::PullImageRequest& request, Cancellation* cancel,
+    std::function<void(absl::StatusOr<criv1::PullImageResponse>)> done) {
+  SpawnAsync([this, request, cancel, done = std::move(done)] { done(PullImage(request, cancel)); });
+}
+
 absl::Status FakeRuntime::BeginCall(absl::string_view method) {
   absl::Duration latency;
   {

@@ -38,6 +38,10 @@ class MockRuntime : public Runtime {
               (override));
   MOCK_METHOD(absl::StatusOr<criv1::ImageStatusResponse>, ImageStatus,
               (const criv1::ImageStatusRequest&), (override));
+  MOCK_METHOD(void, PullImageAsync,
+              (const criv1::PullImageRequest&, Cancellation*,
+               std::function<void(absl::StatusOr<criv1::PullImageResponse>)>),
+              (override));
   MOCK_METHOD(absl::StatusOr<criv1::PullImageResponse>, PullImage,
               (const criv1::PullImageRequest&, Cancellation*), (override));
   MOCK_METHOD(absl::StatusOr<criv1::ImageFsInfoResponse>, ImageFsInfo,

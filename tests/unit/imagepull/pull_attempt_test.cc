@@ -5,16 +5,19 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "imagepull/pull_backoff.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_runtime.h"
+#include "tests/support/eventually.h"
 #include "tests/support/status_matchers.h"
 
 namespace inplaced::imagepull {
 namespace {
 
+using ::inplaced::testing::Eventually;
 using ::inplaced::testing::IsOk;
 using ::inplaced::testing::StatusIs;
 using ::testing::ElementsAre;
@@ -225,6 +228,61 @@ TEST_F(PullAttemptTest, CancelledBeforeStartPullsNothing) {
   PullJob job{Ref("reg.io/app:1"), {}, true, {}};
   EXPECT_THAT(RunPull(runtime_, job, nullptr, &cancel).status,
               StatusIs(absl::StatusCode::kCancelled));
+  EXPECT_EQ(runtime_.CallCount("PullImage"), 0);
+}
+
+// Outcomes of StartPull, collected from whichever thread ran `done`.
+class Outcomes {
+ public:
+  std::function<void(PullOutcome)> Collect() {
+    return [this](PullOutcome outcome) {
+      absl::MutexLock lock(&mu_);
+      outcomes_.push_back(std::move(outcome));
+    };
+  }
+  std::vector<PullOutcome> Await(size_t count) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return outcomes_.size() >= count; };
+    mu_.Await(absl::Condition(&enough));
+    return outcomes_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<PullOutcome> outcomes_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST_F(PullAttemptTest, PullsInFlightHoldNoThreadOfTheSteps) {
+  fakes::PullScript hang;
+  hang.hang = true;
+  ThreadPoolExecutor steps(1);
+  Outcomes outcomes;
+  std::vector<Cancellation> cancels(3);
+  for (int i = 0; i < 3; ++i) {
+    const std::string image = absl::StrCat("reg.io/app:", i);
+    runtime_.SetPullScript(image, hang);
+    StartPull(runtime_, PullJob{Ref(image), {}, /*always=*/true, {}}, nullptr, &cancels[i], {},
+              steps, outcomes.Collect());
+  }
+  // One worker, three pulls at the runtime at once: none of them holds it.
+  EXPECT_TRUE(Eventually([&] { return runtime_.InFlightPulls() == 3; }));
+  steps.WaitIdle();
+  EXPECT_EQ(steps.Workers(), 1u);
+
+  for (Cancellation& cancel : cancels) cancel.Cancel();
+  for (const PullOutcome& outcome : outcomes.Await(3)) {
+    EXPECT_THAT(outcome.status, StatusIs(absl::StatusCode::kCancelled));
+  }
+}
+
+TEST_F(PullAttemptTest, AStepRefusedByAShutDownExecutorEndsThePullCancelled) {
+  ThreadPoolExecutor steps(1);
+  steps.Shutdown();
+  Outcomes outcomes;
+  StartPull(runtime_, PullJob{Ref("reg.io/app:1"), {}, true, {}}, nullptr, nullptr, {}, steps,
+            outcomes.Collect());
+  const std::vector<PullOutcome> ended = outcomes.Await(1);
+  EXPECT_THAT(ended[0].status, StatusIs(absl::StatusCode::kCancelled, HasSubstr("shutting down")));
   EXPECT_EQ(runtime_.CallCount("PullImage"), 0);
 }
 

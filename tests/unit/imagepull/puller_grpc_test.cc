@@ -40,10 +40,22 @@ class PullTrackingRuntime final : public cri::Runtime {
   absl::StatusOr<criv1::PullImageResponse> PullImage(const criv1::PullImageRequest& request,
                                                      Cancellation* cancel) override {
     absl::StatusOr<criv1::PullImageResponse> result = inner_.PullImage(request, cancel);
+    Returned(result.status());
+    return result;
+  }
+  void PullImageAsync(const criv1::PullImageRequest& request, Cancellation* cancel,
+                      std::function<void(absl::StatusOr<criv1::PullImageResponse>)> done) override {
+    inner_.PullImageAsync(
+        request, cancel,
+        [this, done = std::move(done)](absl::StatusOr<criv1::PullImageResponse> result) {
+          Returned(result.status());
+          done(std::move(result));
+        });
+  }
+  void Returned(const absl::Status& status) {
     absl::MutexLock lock(&mu_);
     ++returned_;
-    if (absl::IsCancelled(result.status())) ++cancelled_;
-    return result;
+    if (absl::IsCancelled(status)) ++cancelled_;
   }
   // Blocks until `count` PullImage calls have returned; returns how many of them were CANCELLED.
   int AwaitReturnedPulls(int count) {
