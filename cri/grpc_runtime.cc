@@ -94,6 +94,34 @@ class GrpcContainerEventStream final : public ContainerEventStream {
   absl::Status finish_status_;
 };
 
+// The seam's answers of the calls that have a blocking and an asynchronous form.
+
+// StopContainer's answer. containerd answers NOT_FOUND for unknown ids before 1.6.35/1.7.21
+// (cri/errors.h).
+absl::Status StopContainerResult(const grpc::Status& status, criv1::StopContainerResponse,
+                                 const criv1::StopContainerRequest&) {
+  return FromGrpcStatusIdempotent(status, "StopContainer");
+}
+
+absl::StatusOr<criv1::ExecSyncResponse> ExecSyncResult(const grpc::Status& status,
+                                                       criv1::ExecSyncResponse response,
+                                                       const criv1::ExecSyncRequest&) {
+  if (!status.ok()) return FromGrpcStatus(status, "ExecSync");
+  return response;
+}
+
+// What a PullImage call answered, as the Runtime seam returns it.
+absl::StatusOr<criv1::PullImageResponse> PullImageResult(const grpc::Status& status,
+                                                         criv1::PullImageResponse response,
+                                                         const criv1::PullImageRequest& request) {
+  if (!status.ok()) return FromGrpcStatus(status, "PullImage");
+  if (response.image_ref().empty()) {
+    return absl::InternalError(absl::StrCat("PullImage: runtime answered an empty image_ref for ",
+                                            request.image().image()));
+  }
+  return response;
+}
+
 }  // namespace
 
 std::shared_ptr<grpc::Channel> CreateCriChannel(const std::string& endpoint,
@@ -204,8 +232,7 @@ absl::Status GrpcRuntime::StopContainerCancellable(const criv1::StopContainerReq
   const grpc::Status status = Invoke(
       CallOptions{StopTimeout(request), cancel},
       [&](grpc::ClientContext* c) { return runtime_stub_->StopContainer(c, request, &response); });
-  // containerd answers NOT_FOUND for unknown ids before 1.6.35/1.7.21 (cri/errors.h).
-  return FromGrpcStatusIdempotent(status, "StopContainer");
+  return StopContainerResult(status, std::move(response), request);
 }
 
 absl::StatusOr<criv1::PodSandboxStatusResponse> GrpcRuntime::PodSandboxStatus(
@@ -247,8 +274,7 @@ absl::StatusOr<criv1::ExecSyncResponse> GrpcRuntime::ExecSync(const criv1::ExecS
   const grpc::Status status = Invoke(call_options, [&](grpc::ClientContext* c) {
     return runtime_stub_->ExecSync(c, request, &response);
   });
-  if (!status.ok()) return FromGrpcStatus(status, "ExecSync");
-  return response;
+  return ExecSyncResult(status, std::move(response), request);
 }
 
 namespace {
@@ -273,6 +299,24 @@ struct AsyncCall {
   void UnregisterCancel() {
     if (cancel != nullptr) cancel->Unregister(registration);
   }
+
+  // Issues `call` (its context prepared): `start(context, request, response, completion)` calls
+  // the stub's async method. The completion frees the call state, then runs
+  // done(finish(status, response, request)): the seam's answer, as the blocking call gives it.
+  template <typename Start, typename Finish, typename Done>
+  static void Run(std::unique_ptr<AsyncCall> call, Cancellation* token, Start start, Finish finish,
+                  Done done) {
+    call->RegisterCancel(token);
+    AsyncCall* raw = call.release();
+    start(&raw->context, &raw->request, &raw->response,
+          [raw, finish = std::move(finish), done = std::move(done)](grpc::Status status) {
+            std::unique_ptr<AsyncCall> owned(raw);
+            owned->UnregisterCancel();
+            auto result = finish(status, std::move(owned->response), owned->request);
+            owned.reset();
+            done(std::move(result));
+          });
+  }
 };
 
 }  // namespace
@@ -283,16 +327,12 @@ void GrpcRuntime::StopContainerAsync(const criv1::StopContainerRequest& request,
   auto call = std::make_unique<Call>();
   call->request = request;
   Prepare(CallOptions{StopTimeout(request)}, &call->context);
-  call->RegisterCancel(cancel);
-  Call* raw = call.release();
-  runtime_stub_->async()->StopContainer(&raw->context, &raw->request, &raw->response,
-                                        [raw, done = std::move(done)](grpc::Status status) {
-                                          std::unique_ptr<Call> owned(raw);
-                                          owned->UnregisterCancel();
-                                          owned.reset();
-                                          // containerd answers NOT_FOUND for unknown ids before 1.6.35/1.7.21 (cri/errors.h).
-                                          done(FromGrpcStatusIdempotent(status, "StopContainer"));
-                                        });
+  Call::Run(
+      std::move(call), cancel,
+      [this](auto* context, auto* req, auto* response, auto completion) {
+        runtime_stub_->async()->StopContainer(context, req, response, std::move(completion));
+      },
+      &StopContainerResult, std::move(done));
 }
 
 void GrpcRuntime::ExecSyncAsync(const criv1::ExecSyncRequest& request, Cancellation* cancel,
@@ -301,37 +341,13 @@ void GrpcRuntime::ExecSyncAsync(const criv1::ExecSyncRequest& request, Cancellat
   auto call = std::make_unique<Call>();
   call->request = request;
   Prepare(CallOptions{ExecTimeout(request)}, &call->context);
-  call->RegisterCancel(cancel);
-  Call* raw = call.release();
-  runtime_stub_->async()->ExecSync(
-      &raw->context, &raw->request, &raw->response,
-      [raw, done = std::move(done)](grpc::Status status) {
-        std::unique_ptr<Call> owned(raw);
-        owned->UnregisterCancel();
-        absl::StatusOr<criv1::ExecSyncResponse> result =
-            status.ok()
-                ? absl::StatusOr<criv1::ExecSyncResponse>(std::move(owned->response))
-                : absl::StatusOr<criv1::ExecSyncResponse>(FromGrpcStatus(status, "ExecSync"));
-        owned.reset();
-        done(std::move(result));
-      });
+  Call::Run(
+      std::move(call), cancel,
+      [this](auto* context, auto* req, auto* response, auto completion) {
+        runtime_stub_->async()->ExecSync(context, req, response, std::move(completion));
+      },
+      &ExecSyncResult, std::move(done));
 }
-
-namespace {
-
-// What a PullImage call answered, as the Runtime seam returns it.
-absl::StatusOr<criv1::PullImageResponse> PullImageResult(const grpc::Status& status,
-                                                         criv1::PullImageResponse response,
-                                                         const criv1::PullImageRequest& request) {
-  if (!status.ok()) return FromGrpcStatus(status, "PullImage");
-  if (response.image_ref().empty()) {
-    return absl::InternalError(absl::StrCat("PullImage: runtime answered an empty image_ref for ",
-                                            request.image().image()));
-  }
-  return response;
-}
-
-}  // namespace
 
 // No deadline on pulls: --runtime-request-timeout does not bound them in kubelet either; the
 // caller bounds them through `cancel`, and containerd aborts the pull when the RPC is cancelled.
@@ -353,20 +369,13 @@ void GrpcRuntime::PullImageAsync(
   using Call = AsyncCall<criv1::PullImageRequest, criv1::PullImageResponse>;
   auto call = std::make_unique<Call>();
   call->request = request;
-  CallOptions call_options;
-  Prepare(call_options, &call->context);
-  call->RegisterCancel(cancel);
-  Call* raw = call.release();
-  image_stub_->async()->PullImage(&raw->context, &raw->request, &raw->response,
-                                  [raw, done = std::move(done)](grpc::Status status) {
-                                    std::unique_ptr<Call> owned(raw);
-                                    owned->UnregisterCancel();
-                                    absl::StatusOr<criv1::PullImageResponse> result =
-                                        PullImageResult(status, std::move(owned->response),
-                                                        owned->request);
-                                    owned.reset();
-                                    done(std::move(result));
-                                  });
+  Prepare(CallOptions{}, &call->context);
+  Call::Run(
+      std::move(call), cancel,
+      [this](auto* context, auto* req, auto* response, auto completion) {
+        image_stub_->async()->PullImage(context, req, response, std::move(completion));
+      },
+      &PullImageResult, std::move(done));
 }
 
 absl::StatusOr<std::unique_ptr<ContainerEventStream>> GrpcRuntime::GetContainerEvents() {

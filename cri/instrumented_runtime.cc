@@ -22,6 +22,15 @@ auto InstrumentedRuntime::Timed(absl::string_view method, Call call) {
   return result;
 }
 
+template <typename Result>
+std::function<void(Result)> InstrumentedRuntime::TimedDone(const char* method,
+                                                           std::function<void(Result)> done) {
+  return [this, method, start = clock_.Now(), done = std::move(done)](Result result) {
+    metrics_.CriCallFinished(method, CodeOf(result), clock_.Now() - start);
+    done(std::move(result));
+  };
+}
+
 absl::StatusOr<criv1::VersionResponse> InstrumentedRuntime::Version(
     const criv1::VersionRequest& request) {
   return Timed("Version", [&] { return runtime_.Version(request); });
@@ -69,24 +78,13 @@ absl::StatusOr<criv1::ExecSyncResponse> InstrumentedRuntime::ExecSync(
 void InstrumentedRuntime::StopContainerAsync(const criv1::StopContainerRequest& request,
                                              Cancellation* cancel,
                                              std::function<void(absl::Status)> done) {
-  const absl::Time start = clock_.Now();
-  runtime_.StopContainerAsync(
-      request, cancel, [this, start, done = std::move(done)](absl::Status status) {
-        metrics_.CriCallFinished("StopContainer", status.code(), clock_.Now() - start);
-        done(std::move(status));
-      });
+  runtime_.StopContainerAsync(request, cancel, TimedDone("StopContainer", std::move(done)));
 }
 
 void InstrumentedRuntime::ExecSyncAsync(
     const criv1::ExecSyncRequest& request, Cancellation* cancel,
     std::function<void(absl::StatusOr<criv1::ExecSyncResponse>)> done) {
-  const absl::Time start = clock_.Now();
-  runtime_.ExecSyncAsync(
-      request, cancel,
-      [this, start, done = std::move(done)](absl::StatusOr<criv1::ExecSyncResponse> response) {
-        metrics_.CriCallFinished("ExecSync", response.status().code(), clock_.Now() - start);
-        done(std::move(response));
-      });
+  runtime_.ExecSyncAsync(request, cancel, TimedDone("ExecSync", std::move(done)));
 }
 
 absl::StatusOr<std::unique_ptr<ContainerEventStream>> InstrumentedRuntime::GetContainerEvents() {
@@ -106,13 +104,7 @@ absl::StatusOr<criv1::PullImageResponse> InstrumentedRuntime::PullImage(
 void InstrumentedRuntime::PullImageAsync(
     const criv1::PullImageRequest& request, Cancellation* cancel,
     std::function<void(absl::StatusOr<criv1::PullImageResponse>)> done) {
-  const absl::Time start = clock_.Now();
-  runtime_.PullImageAsync(
-      request, cancel,
-      [this, start, done = std::move(done)](absl::StatusOr<criv1::PullImageResponse> response) {
-        metrics_.CriCallFinished("PullImage", response.status().code(), clock_.Now() - start);
-        done(std::move(response));
-      });
+  runtime_.PullImageAsync(request, cancel, TimedDone("PullImage", std::move(done)));
 }
 
 absl::StatusOr<criv1::ImageFsInfoResponse> InstrumentedRuntime::ImageFsInfo(

@@ -57,6 +57,9 @@ class InstrumentedRuntime final : public Runtime {
   // Runs `call`, reports it as `method`, returns its result.
   template <typename Call>
   auto Timed(absl::string_view method, Call call);
+  // `done` of an asynchronous call started now, wrapped to report it as `method` first.
+  template <typename Result>
+  std::function<void(Result)> TimedDone(const char* method, std::function<void(Result)> done);
 
   Runtime& runtime_;
   Metrics& metrics_;
