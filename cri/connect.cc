@@ -26,7 +26,8 @@ absl::StatusOr<Connection> Connect(const ConnectOptions& options) {
   ASSIGN_OR_RETURN(std::string endpoint, ResolveEndpoint(options));
   auto runtime = std::make_unique<GrpcRuntime>(
       CreateCriChannel(endpoint, options.max_receive_message_bytes),
-      GrpcRuntimeOptions{options.request_timeout, options.max_receive_message_bytes});
+      GrpcRuntimeOptions{options.request_timeout, options.max_receive_message_bytes},
+      CreateCriChannel(endpoint, options.max_receive_message_bytes, /*own_connection=*/true));
 
   criv1::VersionRequest request;
   request.set_version(kClientVersion);

@@ -125,8 +125,10 @@ absl::StatusOr<criv1::PullImageResponse> PullImageResult(const grpc::Status& sta
 }  // namespace
 
 std::shared_ptr<grpc::Channel> CreateCriChannel(const std::string& endpoint,
-                                                int max_receive_message_bytes) {
+                                                int max_receive_message_bytes,
+                                                bool own_connection) {
   grpc::ChannelArguments args;
+  if (own_connection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   // The socket path is no host name; say "localhost" like kubelet so runtimes that look at
   // :authority see what they expect.
   args.SetString(GRPC_ARG_DEFAULT_AUTHORITY, "localhost");
@@ -137,11 +139,14 @@ std::shared_ptr<grpc::Channel> CreateCriChannel(const std::string& endpoint,
   return grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(), args);
 }
 
-GrpcRuntime::GrpcRuntime(std::shared_ptr<grpc::Channel> channel, GrpcRuntimeOptions options)
+GrpcRuntime::GrpcRuntime(std::shared_ptr<grpc::Channel> channel, GrpcRuntimeOptions options,
+                         std::shared_ptr<grpc::Channel> kill_channel)
     : channel_(std::move(channel)),
       options_(options),
       runtime_stub_(criv1::RuntimeService::NewStub(channel_)),
-      image_stub_(criv1::ImageService::NewStub(channel_)) {}
+      image_stub_(criv1::ImageService::NewStub(channel_)),
+      kill_stub_(
+          criv1::RuntimeService::NewStub(kill_channel != nullptr ? kill_channel : channel_)) {}
 
 void GrpcRuntime::Prepare(const CallOptions& call_options, grpc::ClientContext* context) {
   if (call_options.timeout.has_value() && *call_options.timeout < kLongestDeadline) {
@@ -231,7 +236,7 @@ absl::Status GrpcRuntime::StopContainerCancellable(const criv1::StopContainerReq
   criv1::StopContainerResponse response;
   const grpc::Status status = Invoke(
       CallOptions{StopTimeout(request), cancel},
-      [&](grpc::ClientContext* c) { return runtime_stub_->StopContainer(c, request, &response); });
+      [&](grpc::ClientContext* c) { return kill_stub_->StopContainer(c, request, &response); });
   return StopContainerResult(status, std::move(response), request);
 }
 
@@ -272,7 +277,7 @@ absl::StatusOr<criv1::ExecSyncResponse> GrpcRuntime::ExecSync(const criv1::ExecS
   call_options.timeout = ExecTimeout(request);
   criv1::ExecSyncResponse response;
   const grpc::Status status = Invoke(call_options, [&](grpc::ClientContext* c) {
-    return runtime_stub_->ExecSync(c, request, &response);
+    return kill_stub_->ExecSync(c, request, &response);
   });
   return ExecSyncResult(status, std::move(response), request);
 }
@@ -330,7 +335,7 @@ void GrpcRuntime::StopContainerAsync(const criv1::StopContainerRequest& request,
   Call::Run(
       std::move(call), cancel,
       [this](auto* context, auto* req, auto* response, auto completion) {
-        runtime_stub_->async()->StopContainer(context, req, response, std::move(completion));
+        kill_stub_->async()->StopContainer(context, req, response, std::move(completion));
       },
       &StopContainerResult, std::move(done));
 }
@@ -344,7 +349,7 @@ void GrpcRuntime::ExecSyncAsync(const criv1::ExecSyncRequest& request, Cancellat
   Call::Run(
       std::move(call), cancel,
       [this](auto* context, auto* req, auto* response, auto completion) {
-        runtime_stub_->async()->ExecSync(context, req, response, std::move(completion));
+        kill_stub_->async()->ExecSync(context, req, response, std::move(completion));
       },
       &ExecSyncResult, std::move(done));
 }

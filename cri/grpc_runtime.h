@@ -25,9 +25,12 @@ struct GrpcRuntimeOptions {
 // Creates the channel GrpcRuntime uses for `endpoint` ("unix:///path", see ParseEndpoint):
 // plaintext, authority "localhost", `max_receive_message_bytes`, and reconnect backoff 100 ms
 // growing to at most 3 s (gRPC's default maximum of 120 s would delay noticing a restarted
-// runtime). Does not connect.
+// runtime). Does not connect. `own_connection`: the channel never shares its connection with
+// another channel to the same endpoint (gRPC otherwise reuses one for channels with equal
+// arguments).
 std::shared_ptr<grpc::Channel> CreateCriChannel(const std::string& endpoint,
-                                                int max_receive_message_bytes);
+                                                int max_receive_message_bytes,
+                                                bool own_connection = false);
 
 // cri::Runtime over a gRPC channel to a CRI v1 runtime (containerd, CRI-O, or the fake CRI server).
 //
@@ -38,10 +41,16 @@ std::shared_ptr<grpc::Channel> CreateCriChannel(const std::string& endpoint,
 // Calls do not wait for the channel to become ready: an unreachable runtime fails fast with
 // UNAVAILABLE (Connect is the place that waits).
 //
-// Thread-safe; the channel is shared and multiplexes concurrent calls.
+// The kill path (StopContainer, ExecSync) may have a channel of its own, `kill_channel` (null: the
+// same channel): on one HTTP/2 connection a burst of kills queues behind the whole-node List answers
+// being read, and a kill's StopContainer reached the runtime milliseconds after it was sent
+// (tests/bench/daemon_bench.cc, part a.).
+//
+// Thread-safe; each channel is shared and multiplexes concurrent calls.
 class GrpcRuntime final : public Runtime {
  public:
-  GrpcRuntime(std::shared_ptr<grpc::Channel> channel, GrpcRuntimeOptions options);
+  GrpcRuntime(std::shared_ptr<grpc::Channel> channel, GrpcRuntimeOptions options,
+              std::shared_ptr<grpc::Channel> kill_channel = nullptr);
 
   // Version with an explicit deadline and gRPC wait-for-ready (used by Connect to wait for a socket
   // that is not there yet).
@@ -106,6 +115,8 @@ class GrpcRuntime final : public Runtime {
   const GrpcRuntimeOptions options_;
   std::unique_ptr<criv1::RuntimeService::Stub> runtime_stub_;
   std::unique_ptr<criv1::ImageService::Stub> image_stub_;
+  // StopContainer and ExecSync go here (kill_channel, or channel_).
+  std::unique_ptr<criv1::RuntimeService::Stub> kill_stub_;
 };
 
 }  // namespace inplaced::cri

@@ -112,19 +112,26 @@ grpc::Status CriRuntimeService::StartContainer(grpc::ServerContext*,
   return ToGrpcStatus(lifecycle_.StartContainer(*request));
 }
 
-grpc::Status CriRuntimeService::StopContainer(grpc::ServerContext*,
-                                              const criv1::StopContainerRequest* request,
-                                              criv1::StopContainerResponse*) {
+grpc::ServerUnaryReactor* CriRuntimeService::StopContainer(
+    grpc::CallbackServerContext* context, const criv1::StopContainerRequest* request,
+    criv1::StopContainerResponse*) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (call_log_ != nullptr) {
     call_log_->Record("StopContainer", "begin", request->container_id(),
                       absl::StrCat(request->timeout()));
   }
-  grpc::Status status = ToGrpcStatus(runtime_.StopContainer(*request));
-  if (call_log_ != nullptr) {
-    call_log_->Record("StopContainer", "end", request->container_id(),
-                      absl::StrCat(static_cast<int>(status.error_code())));
-  }
-  return status;
+  // `request` lives until Finish().
+  const bool queued = stops_.Submit([this, request, reactor] {
+    grpc::Status status = ToGrpcStatus(runtime_.StopContainer(*request));
+    if (call_log_ != nullptr) {
+      call_log_->Record("StopContainer", "end", request->container_id(),
+                        absl::StrCat(static_cast<int>(status.error_code())));
+    }
+    reactor->Finish(status);
+  });
+  if (!queued)
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "fake CRI server stopping"));
+  return reactor;
 }
 
 grpc::Status CriRuntimeService::RemoveContainer(grpc::ServerContext*,

@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "api/cri/runtime_v1.grpc.pb.h"
+#include "common/executor.h"
 #include "cri/runtime.h"
 #include "grpcpp/grpcpp.h"
 #include "tests/fakes/call_counter.h"
@@ -16,13 +17,20 @@
 namespace inplaced::fakes {
 
 // Serves a cri::Runtime plus a PodLifecycle (usually one FakeRuntime, both halves of the node) as
-// runtime.v1 RuntimeService (sync gRPC API): the calls PodLifecycle has (running, stopping and
+// runtime.v1 RuntimeService (sync gRPC API, but StopContainer: see below): the calls PodLifecycle has (running, stopping and
 // removing sandboxes, creating, starting and removing containers) go to `lifecycle`, the rest to
 // `runtime`. Errors keep the runtime's code and message. ExecSync passes a Cancellation that fires
 // when the client cancels or its deadline ends; GetContainerEvents streams until the client cancels
 // (or the runtime ends the stream), and answers the runtime's error (e.g. UNIMPLEMENTED) otherwise.
 // RPCs not overridden answer UNIMPLEMENTED. Both must outlive the service. Thread-safe as they are.
-class CriRuntimeService final : public ::runtime::v1::RuntimeService::Service {
+//
+// StopContainer is a callback method whose blocking part (the grace period) runs on a pool: gRPC's
+// sync server matches a burst of calls to one method one at a time (each waits for a thread to
+// pick up the previous one and post the next request), which a real runtime does not do (containerd
+// starts a goroutine per call), so a burst of kills would queue in the fake, not in the daemon.
+class CriRuntimeService final
+    : public ::runtime::v1::RuntimeService::WithCallbackMethod_StopContainer<
+          ::runtime::v1::RuntimeService::Service> {
  public:
   CriRuntimeService(cri::Runtime& runtime, PodLifecycle& lifecycle)
       : runtime_(runtime), lifecycle_(lifecycle) {}
@@ -50,9 +58,10 @@ class CriRuntimeService final : public ::runtime::v1::RuntimeService::Service {
   grpc::Status StartContainer(grpc::ServerContext*,
                               const ::runtime::v1::StartContainerRequest* request,
                               ::runtime::v1::StartContainerResponse* response) override;
-  grpc::Status StopContainer(grpc::ServerContext*,
-                             const ::runtime::v1::StopContainerRequest* request,
-                             ::runtime::v1::StopContainerResponse* response) override;
+  // Answers when the container has stopped (or the stop failed), from a thread of `stops_`.
+  grpc::ServerUnaryReactor* StopContainer(grpc::CallbackServerContext* context,
+                                          const ::runtime::v1::StopContainerRequest* request,
+                                          ::runtime::v1::StopContainerResponse* response) override;
   grpc::Status RemoveContainer(grpc::ServerContext*,
                                const ::runtime::v1::RemoveContainerRequest* request,
                                ::runtime::v1::RemoveContainerResponse* response) override;
@@ -78,6 +87,9 @@ class CriRuntimeService final : public ::runtime::v1::RuntimeService::Service {
   cri::Runtime& runtime_;
   PodLifecycle& lifecycle_;
   CallLog* call_log_ = nullptr;
+  // The stops waiting for their container to exit (up to the grace period each): threads are started
+  // as needed and kept, bounded only to stay a test tool.
+  ThreadPoolExecutor stops_{1024};
 };
 
 // Serves a cri::Runtime plus a PodLifecycle as runtime.v1 ImageService: ListImages and RemoveImage

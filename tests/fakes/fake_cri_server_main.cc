@@ -3,6 +3,7 @@
 // wait for "ready" on stdout. Exits cleanly on SIGTERM/SIGINT. On SIGUSR1 it prints one line on
 // stdout with the RPCs received so far by method ("calls total=N ListContainers=N ...", see
 // tests/fakes/call_counter.h): benchmarks count the calls a daemon makes.
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -52,6 +53,7 @@ absl::StatusOr<std::pair<std::string, absl::Status>> ParseFailPull(const std::st
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 2);
   CLI::App app{"Fake CRI runtime (runtime.v1) on a unix socket, with a kubelet-like restarter"};
   std::string socket_path;
   std::string profile_name = "containerd-1.6";

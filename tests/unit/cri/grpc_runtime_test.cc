@@ -268,6 +268,35 @@ TEST_F(GrpcRuntimeTest, AsyncCallToAnUnreachableRuntimeIsUnavailable) {
   EXPECT_THAT(stop.result, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("StopContainer")));
 }
 
+TEST_F(GrpcRuntimeTest, KillCallsGoOverTheKillChannelAndTheRestOverTheMainOne) {
+  // The main channel leads nowhere: whatever answers came over the kill channel.
+  GrpcRuntime split(CreateCriChannel("unix://" + dir_.Join("nothing.sock"), 1 << 20),
+                    GrpcRuntimeOptions{kRequestTimeout, 1 << 20},
+                    CreateCriChannel("unix://" + socket_, 1 << 20, /*own_connection=*/true));
+  criv1::StopContainerRequest stop;
+  stop.set_container_id("c1");
+  EXPECT_THAT(split.StopContainer(stop), IsOk());
+  AsyncResult<absl::Status> stopped;
+  split.StopContainerAsync(stop, nullptr, stopped.Callback());
+  ASSERT_TRUE(stopped.Wait());
+  EXPECT_THAT(stopped.result, IsOk());
+  criv1::ExecSyncRequest exec;
+  exec.set_container_id("c1");
+  exec.set_timeout(5);
+  ASSERT_OK_AND_ASSIGN(criv1::ExecSyncResponse response, split.ExecSync(exec, nullptr));
+  EXPECT_EQ(response.exit_code(), 3);
+  AsyncResult<absl::StatusOr<criv1::ExecSyncResponse>> execed;
+  split.ExecSyncAsync(exec, nullptr, execed.Callback());
+  ASSERT_TRUE(execed.Wait());
+  EXPECT_THAT(execed.result, IsOk());
+  EXPECT_TRUE(server_->log.Called("StopContainer"));
+  EXPECT_TRUE(server_->log.Called("ExecSync"));
+  EXPECT_THAT(split.ListContainers(criv1::ListContainersRequest()),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("ListContainers")));
+  EXPECT_THAT(split.ContainerStatus(criv1::ContainerStatusRequest()),
+              StatusIs(absl::StatusCode::kUnavailable));
+}
+
 TEST_F(GrpcRuntimeTest, StopContainerTreatsNotFoundAsSuccess) {
   criv1::StopContainerRequest stop;
   stop.set_container_id("missing");
