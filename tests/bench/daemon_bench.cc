@@ -13,7 +13,8 @@
 //      the daemon's default fast poll period, 100 ms: the unit the targets are stated in.
 //   c. the daemon's VmRSS idle with 1,000 containers on the node and loaded with 1,000 open requests.
 //   d. 2,000 WatchRecreateRequests streams: accepted (SYNCED received), the daemon's threads and RSS
-//      before and with them open.
+//      before and with them open; the same streams on watch_floor_server (gRPC alone) give what gRPC
+//      itself keeps per open stream, so the daemon's own share is told from it.
 //
 // Every process is started here, tracked by PID and stopped here (SIGTERM, then SIGKILL); each has
 // a private temp dir with its sockets and state, removed at the end. The daemon gets
@@ -608,23 +609,65 @@ struct WatchStream {
   bool synced = false;
 };
 
-void WatchBench(Daemon& daemon) {
-  const ProcSample before = Sample(daemon.pid());
-  // Several connections, so that no HTTP/2 stream limit of one connection decides the outcome.
-  std::vector<std::unique_ptr<api::RecreateService::Stub>> stubs;
-  for (int i = 0; i < 8; ++i) {
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    stubs.push_back(api::RecreateService::NewStub(grpc::CreateCustomChannel(
-        "unix:" + daemon.socket(), grpc::InsecureChannelCredentials(), args)));
+// kWatchStreams WatchRecreateRequests streams opened on the server at `socket` (process `pid`),
+// held open while the server is sampled, then cancelled and drained. Several connections, so that no
+// HTTP/2 stream limit of one connection decides the outcome.
+class OpenWatchStreams {
+ public:
+  OpenWatchStreams(const std::string& socket, pid_t pid) : before_(Sample(pid)) {
+    for (int i = 0; i < 8; ++i) {
+      grpc::ChannelArguments args;
+      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+      stubs_.push_back(api::RecreateService::NewStub(
+          grpc::CreateCustomChannel("unix:" + socket, grpc::InsecureChannelCredentials(), args)));
+    }
+    pump_ = std::thread([this] { Pump(); });
+    api::WatchRecreateRequestsRequest request;
+    request.set_namespace_("watch-bench");  // no requests there: each stream gets SYNCED only
+    for (int i = 0; i < kWatchStreams; ++i) {
+      auto s = std::make_unique<WatchStream>();
+      s->reader =
+          stubs_[i % stubs_.size()]->PrepareAsyncWatchRecreateRequests(&s->context, request, &cq_);
+      s->reader->StartCall(s.get());
+      streams_.push_back(std::move(s));
+    }
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (synced_ + done_ < kWatchStreams && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    absl::SleepFor(absl::Seconds(2));  // settle
+    with_ = Sample(pid);
   }
-  grpc::CompletionQueue cq;
-  std::vector<std::unique_ptr<WatchStream>> streams;
-  std::atomic<int> synced{0}, done{0};
-  std::thread pump([&] {
+  ~OpenWatchStreams() {
+    for (const auto& s : streams_) s->context.TryCancel();
+    const absl::Time drain = absl::Now() + absl::Seconds(30);
+    while (done_ < kWatchStreams && absl::Now() < drain) absl::SleepFor(absl::Milliseconds(50));
+    if (done_ < kWatchStreams) Die("watch streams did not end after cancel");
+    cq_.Shutdown();
+    pump_.join();
+  }
+
+  int synced() const { return synced_; }
+  // Streams that ended without SYNCED, and the code of one of them (" (e.g. code N)").
+  std::pair<int, std::string> Refused() const {
+    int refused = 0;
+    std::string example;
+    for (const auto& s : streams_) {
+      if (s->state == WatchStream::kDone && !s->synced) {
+        ++refused;
+        if (example.empty()) example = absl::StrCat(" (e.g. code ", s->status.error_code(), ")");
+      }
+    }
+    return {refused, example};
+  }
+  const ProcSample& before() const { return before_; }
+  const ProcSample& with() const { return with_; }
+
+ private:
+  void Pump() {
     void* tag = nullptr;
     bool ok = false;
-    while (cq.Next(&tag, &ok)) {
+    while (cq_.Next(&tag, &ok)) {
       auto* s = static_cast<WatchStream*>(tag);
       switch (s->state) {
         case WatchStream::kStarting:
@@ -632,7 +675,7 @@ void WatchBench(Daemon& daemon) {
           if (s->state == WatchStream::kReading && ok &&
               s->response.type() == api::WATCH_EVENT_TYPE_SYNCED && !s->synced) {
             s->synced = true;
-            ++synced;
+            ++synced_;
           }
           if (ok) {
             s->state = WatchStream::kReading;
@@ -644,59 +687,74 @@ void WatchBench(Daemon& daemon) {
           break;
         case WatchStream::kFinishing:
           s->state = WatchStream::kDone;
-          ++done;
+          ++done_;
           break;
         case WatchStream::kDone:
           break;
       }
     }
-  });
-  api::WatchRecreateRequestsRequest request;
-  request.set_namespace_("watch-bench");  // no requests there: each stream gets SYNCED only
-  for (int i = 0; i < kWatchStreams; ++i) {
-    auto s = std::make_unique<WatchStream>();
-    s->reader =
-        stubs[i % stubs.size()]->PrepareAsyncWatchRecreateRequests(&s->context, request, &cq);
-    s->reader->StartCall(s.get());
-    streams.push_back(std::move(s));
   }
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (synced + done < kWatchStreams && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(100));
+
+  const ProcSample before_;
+  ProcSample with_;
+  std::vector<std::unique_ptr<api::RecreateService::Stub>> stubs_;
+  grpc::CompletionQueue cq_;
+  std::vector<std::unique_ptr<WatchStream>> streams_;
+  std::atomic<int> synced_{0}, done_{0};
+  std::thread pump_;
+};
+
+// What one open stream costs a process: its RSS growth over kWatchStreams, in KiB.
+double KiBPerStream(const OpenWatchStreams& open) {
+  return static_cast<double>(open.with().rss_kb - open.before().rss_kb) / kWatchStreams;
+}
+
+// gRPC's own per-stream cost: a fresh tests/bench/watch_floor_server.cc opening kWatchStreams
+// streams, like the fresh daemon of WatchBench (both count the heap a process grows the first time).
+double FloorKiBPerStream(const std::string& dir) {
+  const std::string socket = dir + "/floor.sock";
+  Child floor({WATCH_FLOOR_SERVER_PATH, "--socket", socket}, dir + "/watch_floor_server.log");
+  floor.WaitForLine("ready", absl::Seconds(30));
+  double per_stream = 0;
+  {
+    OpenWatchStreams open(socket, floor.pid());
+    if (open.synced() != kWatchStreams) Die("watch_floor_server: not every stream got SYNCED");
+    per_stream = KiBPerStream(open);
   }
-  absl::SleepFor(absl::Seconds(2));  // settle
-  const ProcSample with = Sample(daemon.pid());
+  floor.Stop();
+  return per_stream;
+}
+
+// Part d. on a fresh daemon (no request), against the floor measured the same way.
+void WatchBench(Daemon& daemon, double floor_kib_per_stream) {
+  OpenWatchStreams open(daemon.socket(), daemon.pid());
   const double gauge = daemon.Metric("inplaced_watch_streams{api=\"recreate\"}");
-  int refused = 0;
-  std::string refusal;
-  for (const auto& s : streams) {
-    if (s->state == WatchStream::kDone && !s->synced) {
-      ++refused;
-      if (refusal.empty()) refusal = absl::StrCat(" (e.g. code ", s->status.error_code(), ")");
-    }
-  }
+  const auto [refused, refusal] = open.Refused();
   AddRow("d. Watch streams accepted (SYNCED received)",
-         absl::StrFormat("%d / %d; %d refused%s; inplaced_watch_streams gauge %.0f", synced.load(),
+         absl::StrFormat("%d / %d; %d refused%s; inplaced_watch_streams gauge %.0f", open.synced(),
                          kWatchStreams, refused, refusal, gauge),
-         "all 2,000 (max_watch_streams raised)", YesNo(synced == kWatchStreams));
+         "all 2,000 (max_watch_streams raised)", YesNo(open.synced() == kWatchStreams));
+  const ProcSample& before = open.before();
+  const ProcSample& with = open.with();
   const int grown = with.threads - before.threads;
   AddRow("d. daemon threads: before → 2,000 streams open",
          absl::StrFormat("%d → %d (+%d)", before.threads, with.threads, grown),
          "no thread per stream (growth < 200)", YesNo(grown < kWatchStreams / 10));
-  const int64_t rss_grown = with.rss_kb - before.rss_kb;
+  const double per_stream = KiBPerStream(open);
   AddRow("d. daemon RSS: before → 2,000 streams open",
-         absl::StrFormat("%s → %s (+%s)", MiB(before.rss_kb), MiB(with.rss_kb), MiB(rss_grown)),
-         "small growth (≤ 16 MiB, ~8 KiB/stream)", YesNo(rss_grown <= 16 * 1024));
+         absl::StrFormat("%s → %s (+%s, %.1f KiB a stream)", MiB(before.rss_kb), MiB(with.rss_kb),
+                         MiB(with.rss_kb - before.rss_kb), per_stream),
+         "—", "—");
   AddRow("d. of the growth: private (RssAnon) / file pages (RssFile)",
          absl::StrFormat("+%s / +%s", MiB(with.rss_anon_kb - before.rss_anon_kb),
                          MiB(with.rss_file_kb - before.rss_file_kb)),
          "—", "—");
-  for (const auto& s : streams) s->context.TryCancel();
-  const absl::Time drain = absl::Now() + absl::Seconds(30);
-  while (done < kWatchStreams && absl::Now() < drain) absl::SleepFor(absl::Milliseconds(50));
-  if (done < kWatchStreams) Die("watch streams did not end after cancel");
-  cq.Shutdown();
-  pump.join();
+  AddRow(
+      absl::StrFormat("d. RSS a stream above gRPC's own (a fresh bare callback server holding the "
+                      "same streams, same run: %.1f KiB a stream)",
+                      floor_kib_per_stream),
+      absl::StrFormat("%.1f KiB", per_stream - floor_kib_per_stream), "≤ 2 KiB",
+      YesNo(per_stream - floor_kib_per_stream <= 2.0));
 }
 
 // ---- b./c./d. on a node with 1,000 pods ----
@@ -768,8 +826,16 @@ void NodeBench() {
       ReportWindow("queued behind a running request of the pod (+1 running)", n,
                    Measure(fake, daemon));
     }
-    Log("watch streams");
-    WatchBench(daemon);
+    daemon.Stop();
+  }
+
+  {
+    Log("watch streams: gRPC's floor, then a fresh daemon");
+    std::filesystem::create_directories(dir + "/d3");
+    const double floor_kib_per_stream = FloorKiBPerStream(dir);
+    Daemon daemon(dir + "/d3", fake.socket());
+    absl::SleepFor(absl::Seconds(3));  // settle after start, like c.
+    WatchBench(daemon, floor_kib_per_stream);
     daemon.Stop();
   }
   fake.Stop();
