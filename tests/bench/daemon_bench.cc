@@ -413,6 +413,14 @@ double Percentile(std::vector<double> values, double p) {
 
 // ---- a. dispatch ----
 
+// How often `method` was called between two Counts() of the fake runtime.
+int64_t Delta(const std::map<std::string, int64_t>& from, const std::map<std::string, int64_t>& to,
+              const std::string& method) {
+  const auto a = from.find(method);
+  const auto b = to.find(method);
+  return (b == to.end() ? 0 : b->second) - (a == from.end() ? 0 : a->second);
+}
+
 void DispatchBench() {
   const std::string dir = g_dir + "/dispatch";
   std::filesystem::create_directories(dir);
@@ -437,6 +445,7 @@ void DispatchBench() {
     requests.push_back(CreateRequest(kNamespace, absl::StrCat("r", i), Pod(i), 0));
   }
   grpc::CompletionQueue cq;
+  const std::map<std::string, int64_t> calls_before = fake.Counts();
   const absl::Time started = absl::Now();
   for (int i = 0; i < kDispatchPods; ++i) {
     Call& call = calls[i];
@@ -456,6 +465,13 @@ void DispatchBench() {
     if (!calls[i].status.ok()) Die("dispatch Create: " + calls[i].status.error_message());
   }
 
+  const std::map<std::string, int64_t> calls_after = fake.Counts();
+  AddRow("a. CRI calls the runtime served until the last Create was answered",
+         absl::StrFormat("ListPodSandbox %d, ListContainers %d, StopContainer %d",
+                         Delta(calls_before, calls_after, "ListPodSandbox"),
+                         Delta(calls_before, calls_after, "ListContainers"),
+                         Delta(calls_before, calls_after, "StopContainer")),
+         "—", "—");
   // The call log's first StopContainer begin per container.
   std::map<std::string, absl::Time> stop_begin;
   WaitUntil(
@@ -509,13 +525,6 @@ struct Window {
   double cpu_percent = 0;
   ProcSample end;
 };
-
-int64_t Delta(const std::map<std::string, int64_t>& from, const std::map<std::string, int64_t>& to,
-              const std::string& method) {
-  const auto a = from.find(method);
-  const auto b = to.find(method);
-  return (b == to.end() ? 0 : b->second) - (a == from.end() ? 0 : a->second);
-}
 
 double WindowSeconds() {
   const char* value = std::getenv("INPLACED_BENCH_WINDOW_S");
