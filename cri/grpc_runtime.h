@@ -41,10 +41,10 @@ std::shared_ptr<grpc::Channel> CreateCriChannel(const std::string& endpoint,
 // Calls do not wait for the channel to become ready: an unreachable runtime fails fast with
 // UNAVAILABLE (Connect is the place that waits).
 //
-// The kill path (StopContainer, ExecSync) may have a channel of its own, `kill_channel` (null: the
-// same channel): on one HTTP/2 connection a burst of kills queues behind the whole-node List answers
-// being read, and a kill's StopContainer reached the runtime milliseconds after it was sent
-// (tests/bench/daemon_bench.cc, part a.).
+// The kill path (StopContainer, ExecSync) may have a channel of its own, `kill_channel` (null:
+// the same channel): on one HTTP/2 connection a burst of kills queued behind the whole-node List
+// answers being read, and a kill's StopContainer reached the runtime milliseconds after it was
+// issued (tests/bench/daemon_bench.cc, part a.).
 //
 // Thread-safe; each channel is shared and multiplexes concurrent calls.
 class GrpcRuntime final : public Runtime {

@@ -129,8 +129,9 @@ grpc::ServerUnaryReactor* CriRuntimeService::StopContainer(
     }
     reactor->Finish(status);
   });
-  if (!queued)
+  if (!queued) {
     reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "fake CRI server stopping"));
+  }
   return reactor;
 }
 
