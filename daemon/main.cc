@@ -1,29 +1,21 @@
 // inplaced: the daemon's entry point. Parses flags, starts the Daemon, waits for SIGTERM/SIGINT,
 // stops it. Everything else lives in daemon.cc.
 
-#include <malloc.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
-#include <cstdlib>
 #include <iostream>
 
-#include "absl/synchronization/mutex.h"
+#include "common/process_setup.h"
 #include "daemon/daemon.h"
 #include "daemon/options.h"
 #include "systemd/notifier.h"
 
 int main(int argc, char** argv) {
-  // At most 2 malloc arenas instead of glibc's 8 per core, before any thread starts: the daemon is
-  // not allocation-bound, and every extra arena keeps free pages of its own (bench: 1,000 open
-  // requests 45 -> 41 MiB, 2,000 watch streams +33 -> +26 MiB). An operator's MALLOC_ARENA_MAX wins.
-  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 2);
-  // Debian builds abseil without NDEBUG, so every absl::Mutex acquisition would also update the
-  // process-wide lock-order graph (deadlock detection) under one global spin lock: a few percent of
-  // the daemon's CPU in a burst of Creates. The test suites keep the check; the daemon does not pay.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // Two malloc arenas, no lock-order graph on every mutex lock; before any thread starts.
+  inplaced::ApplyProcessSettings();
   using inplaced::daemon::CommandLine;
   const CommandLine command_line = inplaced::daemon::ParseCommandLine(argc, argv);
   if (!command_line.run) {

@@ -161,9 +161,9 @@ class ImagePuller final : public NodeImageManager {
   // Runs Tick() on a background TickLoop, at NextWakeTime() (at least every
   // options.max_tick_interval) and at once after a change. Idempotent; nothing after Shutdown().
   void Start();
-  // Stops the loop, cancels every in-flight pull and waits for the attempts to end; waits and watches end
-  // with UNAVAILABLE, later calls answer UNAVAILABLE. The stored state keeps the unfinished tags,
-  // which resume on the next Create(). Idempotent.
+  // Stops the loop, cancels every in-flight pull and waits for the attempts to end; waits and
+  // watches end with UNAVAILABLE, later calls answer UNAVAILABLE. The stored state keeps the
+  // unfinished tags, which resume on the next Create(). Idempotent.
   void Shutdown();
 
   // Blocks until every change made before the call is durable (or abandoned). For tests.
@@ -195,8 +195,8 @@ class ImagePuller final : public NodeImageManager {
   store::DurableRef CommitLocked(nodeimage::Transition& transition,
                                  Persistence persistence = Persistence::kDurable)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Starts one attempt of operation `id` (StartPull: its blocking steps on the pool, the pull itself
-  // holding no thread), unless the puller is shutting down; OnAttemptFinished follows.
+  // Starts one attempt of operation `id` (StartPull: its blocking steps on the pool, the pull
+  // itself holding no thread), unless the puller is shutting down; OnAttemptFinished follows.
   void RunAttempt(uint64_t id, PullJob job, std::shared_ptr<Cancellation> cancel)
       ABSL_LOCKS_EXCLUDED(mu_);
   // The attempt ended (StartPull's done, on a pool or runtime thread).

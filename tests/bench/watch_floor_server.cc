@@ -7,15 +7,14 @@
 //
 //   watch_floor_server --socket PATH   prints "ready" on stdout once serving; SIGTERM stops it.
 
-#include <malloc.h>
 #include <signal.h>
 
-#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
 
 #include "api/inplaced/v1/recreate.grpc.pb.h"
+#include "common/process_setup.h"
 #include "grpcpp/grpcpp.h"
 
 namespace {
@@ -51,8 +50,8 @@ int main(int argc, char** argv) {
     std::cerr << "usage: watch_floor_server --socket PATH" << std::endl;
     return 2;
   }
-  // The daemon's malloc set-up (daemon/main.cc), so that both count the same way.
-  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 2);
+  // The daemon's process settings (malloc arenas), so that both count the same way.
+  inplaced::ApplyProcessSettings();
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);

@@ -17,10 +17,10 @@
 namespace inplaced::fakes {
 
 // Serves a cri::Runtime plus a PodLifecycle (usually one FakeRuntime, both halves of the node) as
-// runtime.v1 RuntimeService (sync gRPC API but for StopContainer, see below): the calls PodLifecycle
-// has (running, stopping and removing sandboxes, creating, starting and removing containers) go to
-// `lifecycle`, the rest to `runtime`. Errors keep the runtime's code and message. ExecSync passes a Cancellation that fires
-// when the client cancels or its deadline ends; GetContainerEvents streams until the client cancels
+// runtime.v1 RuntimeService (sync gRPC API but for StopContainer, see below): the calls
+// PodLifecycle has (running, stopping and removing sandboxes, creating, starting and removing
+// containers) go to `lifecycle`, the rest to `runtime`. Errors keep the runtime's code and message.
+// ExecSync passes a Cancellation that fires when the client cancels or its deadline ends; GetContainerEvents streams until the client cancels
 // (or the runtime ends the stream), and answers the runtime's error (e.g. UNIMPLEMENTED) otherwise.
 // RPCs not overridden answer UNIMPLEMENTED. Both must outlive the service. Thread-safe as they are.
 //

@@ -3,7 +3,6 @@
 // wait for "ready" on stdout. Exits cleanly on SIGTERM/SIGINT. On SIGUSR1 it prints one line on
 // stdout with the RPCs received so far by method ("calls total=N ListContainers=N ...", see
 // tests/fakes/call_counter.h): benchmarks count the calls a daemon makes.
-#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -15,7 +14,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "common/process_setup.h"
 #include "common/real_clock.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
@@ -54,9 +53,8 @@ absl::StatusOr<std::pair<std::string, absl::Status>> ParseFailPull(const std::st
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Like the daemon (daemon/main.cc): two malloc arenas, no lock-order graph on every Mutex lock.
-  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 2);
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // Like the daemon: two malloc arenas, no lock-order graph on every mutex lock.
+  inplaced::ApplyProcessSettings();
   CLI::App app{"Fake CRI runtime (runtime.v1) on a unix socket, with a kubelet-like restarter"};
   std::string socket_path;
   std::string profile_name = "containerd-1.6";

@@ -159,10 +159,11 @@ class FakeRuntime final : public cri::Runtime, public PodLifecycle {
   absl::StatusOr<criv1::ImageStatusResponse> ImageStatus(
       const criv1::ImageStatusRequest& request) override;
   // Follows SetPullScript() (default: succeeds at once). CANCELLED when `cancel` fires first.
-  void PullImageAsync(const criv1::PullImageRequest& request, Cancellation* cancel,
-                      std::function<void(absl::StatusOr<criv1::PullImageResponse>)> done) override;
   absl::StatusOr<criv1::PullImageResponse> PullImage(const criv1::PullImageRequest& request,
                                                      Cancellation* cancel) override;
+  // PullImage on a tracked thread of its own, like the asynchronous calls above.
+  void PullImageAsync(const criv1::PullImageRequest& request, Cancellation* cancel,
+                      std::function<void(absl::StatusOr<criv1::PullImageResponse>)> done) override;
   absl::StatusOr<criv1::ImageFsInfoResponse> ImageFsInfo(
       const criv1::ImageFsInfoRequest& request) override;
 
