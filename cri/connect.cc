@@ -58,6 +58,7 @@ absl::StatusOr<Connection> Connect(const ConnectOptions& options) {
         ") answered runtime_api_version \"", version->runtime_api_version(),
         "\"; inplaced needs \"", kRequiredApiVersion, "\""));
   }
+  runtime->ConnectKillChannel();
   spdlog::info("cri_connected endpoint={} runtime={} runtime_version={} api_version={}", endpoint,
                version->runtime_name(), version->runtime_version(), version->runtime_api_version());
 

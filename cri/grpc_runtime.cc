@@ -1,6 +1,7 @@
 #include "cri/grpc_runtime.h"
 
 #include <chrono>
+#include <limits>
 #include <utility>
 
 #include <grpcpp/client_context.h>
@@ -128,7 +129,12 @@ std::shared_ptr<grpc::Channel> CreateCriChannel(const std::string& endpoint,
                                                 int max_receive_message_bytes,
                                                 bool own_connection) {
   grpc::ChannelArguments args;
-  if (own_connection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  if (own_connection) {
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    // gRPC drops a connection idle for 30 minutes; a channel of its own serves rare, urgent calls
+    // (kills) that should never wait for a reconnect.
+    args.SetInt(GRPC_ARG_CLIENT_IDLE_TIMEOUT_MS, std::numeric_limits<int>::max());
+  }
   // The socket path is no host name; say "localhost" like kubelet so runtimes that look at
   // :authority see what they expect.
   args.SetString(GRPC_ARG_DEFAULT_AUTHORITY, "localhost");
@@ -145,8 +151,13 @@ GrpcRuntime::GrpcRuntime(std::shared_ptr<grpc::Channel> channel, GrpcRuntimeOpti
       options_(options),
       runtime_stub_(criv1::RuntimeService::NewStub(channel_)),
       image_stub_(criv1::ImageService::NewStub(channel_)),
+      kill_channel_(std::move(kill_channel)),
       kill_stub_(
-          criv1::RuntimeService::NewStub(kill_channel != nullptr ? kill_channel : channel_)) {}
+          criv1::RuntimeService::NewStub(kill_channel_ != nullptr ? kill_channel_ : channel_)) {}
+
+void GrpcRuntime::ConnectKillChannel() {
+  if (kill_channel_ != nullptr) kill_channel_->GetState(/*try_to_connect=*/true);
+}
 
 void GrpcRuntime::Prepare(const CallOptions& call_options, grpc::ClientContext* context) {
   if (call_options.timeout.has_value() && *call_options.timeout < kLongestDeadline) {

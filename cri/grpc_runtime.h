@@ -27,7 +27,7 @@ struct GrpcRuntimeOptions {
 // growing to at most 3 s (gRPC's default maximum of 120 s would delay noticing a restarted
 // runtime). Does not connect. `own_connection`: the channel never shares its connection with
 // another channel to the same endpoint (gRPC otherwise reuses one for channels with equal
-// arguments).
+// arguments), and never closes it for being idle.
 std::shared_ptr<grpc::Channel> CreateCriChannel(const std::string& endpoint,
                                                 int max_receive_message_bytes,
                                                 bool own_connection = false);
@@ -56,6 +56,12 @@ class GrpcRuntime final : public Runtime {
   // that is not there yet).
   absl::StatusOr<criv1::VersionResponse> VersionWaitForReady(const criv1::VersionRequest& request,
                                                              absl::Duration timeout);
+
+  // Starts connecting the kill channel without waiting, so that the first kill does not pay the
+  // connection set-up. Connect calls it once the runtime answered on the main channel (earlier,
+  // a channel that found no runtime would sit in reconnect backoff, and kills fail fast there).
+  // No-op without a kill channel of its own.
+  void ConnectKillChannel();
 
   absl::StatusOr<criv1::VersionResponse> Version(const criv1::VersionRequest& request) override;
   absl::StatusOr<criv1::StatusResponse> Status(const criv1::StatusRequest& request) override;
@@ -115,7 +121,8 @@ class GrpcRuntime final : public Runtime {
   const GrpcRuntimeOptions options_;
   std::unique_ptr<criv1::RuntimeService::Stub> runtime_stub_;
   std::unique_ptr<criv1::ImageService::Stub> image_stub_;
-  // StopContainer and ExecSync go here (kill_channel, or channel_).
+  std::shared_ptr<grpc::Channel> kill_channel_;  // null: none of its own
+  // StopContainer and ExecSync go here (kill_channel_, or channel_).
   std::unique_ptr<criv1::RuntimeService::Stub> kill_stub_;
 };
 

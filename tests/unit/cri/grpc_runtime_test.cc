@@ -297,6 +297,25 @@ TEST_F(GrpcRuntimeTest, KillCallsGoOverTheKillChannelAndTheRestOverTheMainOne) {
               StatusIs(absl::StatusCode::kUnavailable));
 }
 
+TEST_F(GrpcRuntimeTest, ConnectKillChannelConnectsItBeforeAnyKill) {
+  std::shared_ptr<grpc::Channel> kill_channel =
+      CreateCriChannel("unix://" + socket_, 1 << 20, /*own_connection=*/true);
+  GrpcRuntime runtime(CreateCriChannel("unix://" + socket_, 1 << 20),
+                      GrpcRuntimeOptions{kRequestTimeout, 1 << 20}, kill_channel);
+  // gRPC connects a channel at its first call, not before.
+  EXPECT_EQ(kill_channel->GetState(/*try_to_connect=*/false), GRPC_CHANNEL_IDLE);
+
+  runtime.ConnectKillChannel();
+  // Watched without asking for a connection (WaitForConnected would ask).
+  const auto deadline = absl::ToChronoTime(absl::Now() + absl::Seconds(10));
+  grpc_connectivity_state state = kill_channel->GetState(/*try_to_connect=*/false);
+  while (state != GRPC_CHANNEL_READY && kill_channel->WaitForStateChange(state, deadline)) {
+    state = kill_channel->GetState(/*try_to_connect=*/false);
+  }
+  EXPECT_EQ(state, GRPC_CHANNEL_READY);
+  EXPECT_FALSE(server_->log.Called("StopContainer"));
+}
+
 TEST_F(GrpcRuntimeTest, StopContainerTreatsNotFoundAsSuccess) {
   criv1::StopContainerRequest stop;
   stop.set_container_id("missing");
