@@ -13,8 +13,8 @@
 //      the daemon's default fast poll period, 100 ms: the unit the targets are stated in.
 //   c. the daemon's VmRSS idle with 1,000 containers on the node and loaded with 1,000 open requests.
 //   d. 2,000 WatchRecreateRequests streams: accepted (SYNCED received), the daemon's threads and RSS
-//      before and with them open; the same streams on watch_floor_server (gRPC alone) give what gRPC
-//      itself keeps per open stream, so the daemon's own share is told from it.
+//      before and with them open; the same streams on watch_floor_server (gRPC alone) give what
+//      gRPC itself keeps per open stream, so the daemon's own share is told from it.
 //
 // Every process is started here, tracked by PID and stopped here (SIGTERM, then SIGKILL); each has
 // a private temp dir with its sockets and state, removed at the end. The daemon gets
@@ -619,8 +619,8 @@ struct WatchStream {
 };
 
 // kWatchStreams WatchRecreateRequests streams opened on the server at `socket` (process `pid`),
-// held open while the server is sampled, then cancelled and drained. Several connections, so that no
-// HTTP/2 stream limit of one connection decides the outcome.
+// held open while the server is sampled, then cancelled and drained. Several connections, so that
+// no HTTP/2 stream limit of one connection decides the outcome.
 class OpenWatchStreams {
  public:
   OpenWatchStreams(const std::string& socket, pid_t pid) : before_(Sample(pid)) {
@@ -719,7 +719,8 @@ double KiBPerStream(const OpenWatchStreams& open) {
 }
 
 // gRPC's own per-stream cost: a fresh tests/bench/watch_floor_server.cc opening kWatchStreams
-// streams, like the fresh daemon of WatchBench (both count the heap a process grows the first time).
+// streams, like the fresh daemon of WatchBench (both count the heap a process grows the first
+// time).
 double FloorKiBPerStream(const std::string& dir) {
   const std::string socket = dir + "/floor.sock";
   Child floor({WATCH_FLOOR_SERVER_PATH, "--socket", socket}, dir + "/watch_floor_server.log");

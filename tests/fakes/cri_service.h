@@ -20,9 +20,10 @@ namespace inplaced::fakes {
 // runtime.v1 RuntimeService (sync gRPC API but for StopContainer, see below): the calls
 // PodLifecycle has (running, stopping and removing sandboxes, creating, starting and removing
 // containers) go to `lifecycle`, the rest to `runtime`. Errors keep the runtime's code and message.
-// ExecSync passes a Cancellation that fires when the client cancels or its deadline ends; GetContainerEvents streams until the client cancels
-// (or the runtime ends the stream), and answers the runtime's error (e.g. UNIMPLEMENTED) otherwise.
-// RPCs not overridden answer UNIMPLEMENTED. Both must outlive the service. Thread-safe as they are.
+// ExecSync passes a Cancellation that fires when the client cancels or its deadline ends;
+// GetContainerEvents streams until the client cancels (or the runtime ends the stream), and answers
+// the runtime's error (e.g. UNIMPLEMENTED) otherwise. RPCs not overridden answer UNIMPLEMENTED.
+// Both must outlive the service. Thread-safe as they are.
 //
 // StopContainer is a callback method whose blocking part (the grace period) runs on a pool: gRPC's
 // sync server matches a burst of calls to one method one at a time (each waits for a thread to
