@@ -1,8 +1,8 @@
 #pragma once
 
-// Executors: where the puller runs its pulls, and the recreate engine its Creates (a pod read and a
-// wait for durability each), off the thread that asked for them. (The recreate engine's kills hold
-// no thread: they are chains of asynchronous calls, recreate_kills.cc.)
+// Executors: where the puller runs its pulls, and the recreate engine its Creates' pod reads, off
+// the thread that asked for them. (A Create's answer and the recreate engine's kills hold no
+// thread: they are continuations of durable writes and asynchronous calls.)
 //
 // `Executor` is the seam the engines depend on; `ThreadPoolExecutor` is today's implementation, a
 // bounded set of worker threads. The interface says nothing about threads, so a later implementation

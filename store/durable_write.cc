@@ -1,5 +1,7 @@
 #include "store/durable_write.h"
 
+#include <atomic>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -52,15 +54,48 @@ void WhenDurable(const DurableRef& write, std::function<void(absl::Status)> next
   next(status);
 }
 
+namespace {
+
+absl::Status NotDurableWithin(absl::Duration timeout) {
+  return absl::UnavailableError(
+      absl::StrCat("the state store did not take the change within ", absl::FormatDuration(timeout),
+                   " (it is retried; call again to see whether it was kept)"));
+}
+
+// `next` for the first of the write's outcome and its timer.
+class FirstOutcome {
+ public:
+  explicit FirstOutcome(std::function<void(absl::Status)> next) : next_(std::move(next)) {}
+  void Give(absl::Status status) {
+    if (given_.exchange(true)) return;
+    next_(std::move(status));
+  }
+  bool given() const { return given_; }
+
+ private:
+  std::atomic<bool> given_{false};
+  std::function<void(absl::Status)> next_;
+};
+
+}  // namespace
+
 absl::Status AwaitDurable(const DurableRef& write, absl::Duration timeout) {
   if (write == nullptr) return absl::OkStatus();
-  if (!write->done_.WaitForNotificationWithTimeout(timeout)) {
-    return absl::UnavailableError(absl::StrCat(
-        "the state store did not take the change within ", absl::FormatDuration(timeout),
-        " (it is retried; call again to see whether it was kept)"));
-  }
+  if (!write->done_.WaitForNotificationWithTimeout(timeout)) return NotDurableWithin(timeout);
   absl::MutexLock lock(&write->mu_);
   return write->status_;
+}
+
+void WhenDurableWithin(const DurableRef& write, absl::Duration timeout, TimerQueue& timers,
+                       std::function<void(absl::Status)> next) {
+  auto outcome = std::make_shared<FirstOutcome>(std::move(next));
+  WhenDurable(write, [outcome](absl::Status status) { outcome->Give(std::move(status)); });
+  if (outcome->given()) return;
+  // The timer holds the outcome weakly: once the write is done nothing keeps it for the timer.
+  timers.Schedule(absl::Now() + timeout, [weak = std::weak_ptr<FirstOutcome>(outcome), timeout] {
+    if (std::shared_ptr<FirstOutcome> pending = weak.lock())
+      pending->Give(NotDurableWithin(timeout));
+  });
 }
 
 }  // namespace inplaced::store

@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/timer_queue.h"
 #include "store/group_committer.h"
 #include "store/store.h"
 
@@ -65,5 +66,13 @@ void WhenDurable(const DurableRef& write, std::function<void(absl::Status)> next
 // Waits up to `timeout` for `write` (not under the engine's lock): its status, or UNAVAILABLE
 // saying the change is retried.
 absl::Status AwaitDurable(const DurableRef& write, absl::Duration timeout);
+
+// AwaitDurable without a waiting thread: runs `next` exactly once, with what AwaitDurable would
+// return: the write's status once it is done (as WhenDurable: at once, or on the committer thread),
+// or, when `timeout` passes first, the same UNAVAILABLE, on `timers`' thread (the write stays
+// queued). If `timers` was shut down, only the write's status comes. `next` must be short and never
+// block.
+void WhenDurableWithin(const DurableRef& write, absl::Duration timeout, TimerQueue& timers,
+                       std::function<void(absl::Status)> next);
 
 }  // namespace inplaced::store

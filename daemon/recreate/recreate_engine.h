@@ -28,12 +28,13 @@
 // windows, deadlines) are timers. One request per pod runs at a time, strictly in creation order;
 // requests of different pods run in parallel.
 //
-// Dispatch: a Create without status contexts reads its pod (a burst of Creates shares node reads:
-// cri::SnapshotBatcher), decides the request's first step itself and commits it with the request
-// (GroupCommitter::Hold: one batch, one fsync), so its kills start once the request is durable,
-// without waiting for a tick to read the node. A tick's writes are one batch too. The API server
-// calls CreateAsync: the Create runs on one of a few persistent acceptance workers and answers
-// through a callback, so a burst holds no server thread per call.
+// Dispatch: a Create without status contexts reads its own pod (two label-filtered List calls),
+// decides the request's first step itself and commits it with the request (GroupCommitter::Hold:
+// one batch, one fsync), so its kills start once the request is durable, without waiting for a
+// tick to read the node. A tick's writes are one batch too. The API server calls CreateAsync: the
+// Create's read runs on one of kAcceptanceWorkers persistent workers, and its answer is a
+// continuation of the write (store::WhenDurableWithin), given after the kills the write starts, so
+// no thread waits for an fsync and a burst wakes no herd of waiters when a batch is durable.
 //
 // Kills: a kill is a chain of continuations, not a thread: (its decision durable) -> [PRESTOP_STARTED
 // committed -> durable -> PreStopRunner::Start -> result and STOP_SENT committed] -> durable ->
@@ -92,8 +93,8 @@
 #include "common/executor.h"
 #include "common/metrics.h"
 #include "common/tick_loop.h"
+#include "common/timer_queue.h"
 #include "cri/runtime.h"
-#include "cri/snapshot_batcher.h"
 #include "cri/status_cache.h"
 #include "daemon/prestop/prestop_runner.h"
 #include "daemon/recreate/container_events.h"
@@ -204,8 +205,10 @@ class RecreateEngine final : public RecreateManager {
   // RecreateManager (errors as documented there and in recreate.proto).
   absl::StatusOr<::inplaced::v1::CreateRecreateRequestResponse> Create(
       const ::inplaced::v1::CreateRecreateRequestRequest& request) override;
-  // Runs Create on one of kAcceptanceWorkers persistent workers (started as a burst needs them);
-  // a burst beyond them queues in order. UNAVAILABLE once Shutdown began.
+  // Create's read and decision on one of kAcceptanceWorkers persistent workers (started as a burst
+  // needs them; a burst beyond them queues in order), its answer once the request is durable or
+  // store_write_timeout passed (what Create would answer), from the thread that saw it.
+  // UNAVAILABLE once Shutdown began.
   void CreateAsync(const ::inplaced::v1::CreateRecreateRequestRequest& request,
                    CreateDone done) override;
   absl::StatusOr<::inplaced::v1::RecreateRequest> Get(
@@ -353,6 +356,15 @@ class RecreateEngine final : public RecreateManager {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Queues `write` on the committer; a refusal or an abandoned write is logged.
   DurableRef QueueWriteLocked(store::Write write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A Create decided: the response to give once `write` (null: nothing was written) is durable.
+  struct Accepted {
+    ::inplaced::v1::CreateRecreateRequestResponse response;
+    DurableRef write;
+  };
+  // Create up to its answer: validates, reads the pod, records the request and its first step and
+  // starts the kills chained to them. An error is the answer itself.
+  absl::StatusOr<Accepted> Accept(const ::inplaced::v1::CreateRecreateRequestRequest& request)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Waits (not under mu_) up to store_write_timeout for `write`: its status, or UNAVAILABLE.
   absl::Status AwaitDurable(const DurableRef& write) {
     return store::AwaitDurable(write, options_.store_write_timeout);
@@ -399,12 +411,13 @@ class RecreateEngine final : public RecreateManager {
   absl::BitGen random_ ABSL_GUARDED_BY(mu_);
   // Start times of the new instances the ticks follow, read once per instance.
   cri::StatusCache status_cache_;
-  // Creates' reads of their pod: concurrent ones share one read (cri/snapshot_batcher.h).
-  cri::SnapshotBatcher acceptance_reads_;
-  // Where CreateAsync runs Create: a Create blocks while it reads its pod and until its request is
-  // durable, and a burst of them must not cost a thread start and exit each (the gRPC sync
-  // server's way: on 2 cores that churn delayed the kills of a 200-Create burst by tens of ms).
+  // Where CreateAsync reads and decides: a Create blocks while it reads its pod, and a burst of
+  // them must not cost a thread start and exit each (the gRPC sync server's way: on 2 cores that
+  // churn delayed the kills of a 200-Create burst by tens of ms). Its bound is also the bound on
+  // the List calls a burst has in flight at the runtime.
   ThreadPoolExecutor acceptance_workers_;
+  // The store_write_timeout bounds of CreateAsync's answers.
+  TimerQueue answer_timers_;
 
   // Set with stopping_ at Shutdown, read by kills that have not started without taking mu_.
   std::atomic<bool> shutting_down_{false};

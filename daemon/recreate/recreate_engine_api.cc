@@ -78,6 +78,40 @@ std::string RecreateEngine::NewUidLocked() {
 
 absl::StatusOr<api::CreateRecreateRequestResponse> RecreateEngine::Create(
     const api::CreateRecreateRequestRequest& request) {
+  ASSIGN_OR_RETURN(Accepted accepted, Accept(request));
+  // Answered once durable. Not durable in time (a failing store): UNAVAILABLE, and a retry of the
+  // same Create finds the request (it is kept and written when the store recovers).
+  RETURN_IF_ERROR(AwaitDurable(accepted.write));
+  return std::move(accepted.response);
+}
+
+void RecreateEngine::CreateAsync(const api::CreateRecreateRequestRequest& request,
+                                 CreateDone done) {
+  auto shared_done = std::make_shared<CreateDone>(std::move(done));
+  const bool queued = acceptance_workers_.Submit([this, request, shared_done] {
+    absl::StatusOr<Accepted> accepted = Accept(request);
+    if (!accepted.ok()) {
+      (*shared_done)(accepted.status());
+      return;
+    }
+    // The worker is free for the next read at once; the answer comes from the committer's thread
+    // (or the timer's), as Create's would.
+    store::WhenDurableWithin(
+        accepted->write, options_.store_write_timeout, answer_timers_,
+        [shared_done, response = std::move(accepted->response)](absl::Status durable) {
+          if (durable.ok()) {
+            (*shared_done)(response);
+          } else {
+            (*shared_done)(std::move(durable));
+          }
+        });
+  });
+  // Refused only once Shutdown stopped the workers, long after it stopped accepting.
+  if (!queued) (*shared_done)(absl::UnavailableError("inplaced is shutting down"));
+}
+
+absl::StatusOr<RecreateEngine::Accepted> RecreateEngine::Accept(
+    const api::CreateRecreateRequestRequest& request) {
   RETURN_IF_ERROR(ValidateCreateRecreateRequest(request, options_.limits));
   api::CreateRecreateRequestRequest normalized = request;
   ApplySpecDefaults(normalized.mutable_spec());
@@ -85,18 +119,17 @@ absl::StatusOr<api::CreateRecreateRequestResponse> RecreateEngine::Create(
 
   // The idempotent answer, or the refusal, without touching the runtime.
   const auto existing_or_cap =
-      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
-          mu_) -> std::optional<absl::StatusOr<api::CreateRecreateRequestResponse>> {
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> std::optional<absl::StatusOr<Accepted>> {
     if (absl::Status accepting = CheckAcceptingLocked(); !accepting.ok()) return accepting;
     if (const Entry* entry = FindLocked(key); entry != nullptr) {
       if (!SameSpec(entry->record.request().spec(), normalized.spec())) {
         return absl::AlreadyExistsError(absl::StrCat("recreate request ", key.first, "/",
                                                      key.second, " exists with a different spec"));
       }
-      api::CreateRecreateRequestResponse response;
-      *response.mutable_recreate_request() = entry->record.request();
-      response.set_created(false);
-      return response;
+      Accepted existing;  // nothing written: durable at once
+      *existing.response.mutable_recreate_request() = entry->record.request();
+      existing.response.set_created(false);
+      return existing;
     }
     if (open_requests_ >= options_.max_open_requests) {
       return absl::ResourceExhaustedError(
@@ -114,11 +147,9 @@ absl::StatusOr<api::CreateRecreateRequestResponse> RecreateEngine::Create(
   for (const api::RecreateContainer& container : normalized.spec().containers()) {
     needs_runtime = needs_runtime || !container.has_status_context();
   }
-  std::shared_ptr<const cri::NodeSnapshot> snapshot;
+  std::optional<cri::NodeSnapshot> snapshot;
   if (needs_runtime) {
-    // Alone, the pod's own lists; with other Creates at once, one whole-node read for all of them.
-    absl::StatusOr<std::shared_ptr<const cri::NodeSnapshot>> taken =
-        acceptance_reads_.Read([&] { return AcceptanceSnapshot(runtime_, normalized); });
+    absl::StatusOr<cri::NodeSnapshot> taken = AcceptanceSnapshot(runtime_, normalized);
     if (taken.ok()) {
       snapshot = *std::move(taken);
     } else {
@@ -128,8 +159,9 @@ absl::StatusOr<api::CreateRecreateRequestResponse> RecreateEngine::Create(
     }
   }
 
-  DurableRef write;
-  api::CreateRecreateRequestResponse response;
+  Accepted accepted;
+  DurableRef& write = accepted.write;
+  api::CreateRecreateRequestResponse& response = accepted.response;
   std::vector<KillJob> start;
   {
     absl::MutexLock lock(&mu_);
@@ -140,7 +172,7 @@ absl::StatusOr<api::CreateRecreateRequestResponse> RecreateEngine::Create(
     internal::RecreateRecord record = NewRecord(normalized, NewUidLocked(), now, next_sequence_);
     api::RecreateStatus& status = *record.mutable_request()->mutable_status();
     const cri::PodInfo* pod =
-        snapshot != nullptr ? FindRequestPod(record.request(), *snapshot) : nullptr;
+        snapshot.has_value() ? FindRequestPod(record.request(), *snapshot) : nullptr;
     if (pod != nullptr) {
       for (int i = 0; i < normalized.spec().containers_size(); ++i) {
         const cri::ContainerInfo* current =
@@ -156,7 +188,7 @@ absl::StatusOr<api::CreateRecreateRequestResponse> RecreateEngine::Create(
         if (state.old_container_id().empty())
           state.set_message("container not found in the pod at acceptance");
       }
-    } else if (snapshot != nullptr) {
+    } else if (snapshot.has_value()) {
       status.set_message(absl::StrCat("pod ", key.first, "/", normalized.spec().pod_name(),
                                       " not found on the node at acceptance"));
     }
@@ -190,20 +222,10 @@ absl::StatusOr<api::CreateRecreateRequestResponse> RecreateEngine::Create(
     *response.mutable_recreate_request() = record.request();
     response.set_created(true);
   }
+  // The kills' continuations are chained to the write before the caller chains the answer: the
+  // StopContainer calls go out before the Create is answered.
   StartKills(std::move(start));
-  // Answered once durable. Not durable in time (a failing store): UNAVAILABLE, and a retry of the
-  // same Create finds the request (it is kept and written when the store recovers).
-  RETURN_IF_ERROR(AwaitDurable(write));
-  return response;
-}
-
-void RecreateEngine::CreateAsync(const api::CreateRecreateRequestRequest& request,
-                                 CreateDone done) {
-  auto shared_done = std::make_shared<CreateDone>(std::move(done));
-  const bool queued =
-      acceptance_workers_.Submit([this, request, shared_done] { (*shared_done)(Create(request)); });
-  // Refused only once Shutdown stopped the workers, long after it stopped accepting.
-  if (!queued) (*shared_done)(absl::UnavailableError("inplaced is shutting down"));
+  return accepted;
 }
 
 absl::StatusOr<api::RecreateRequest> RecreateEngine::Get(

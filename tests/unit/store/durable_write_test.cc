@@ -77,5 +77,47 @@ TEST(DurableWriteTest, SubmitDurableFinishesWithTheCommittersResult) {
   EXPECT_THAT(store.Get("k", "a"), IsOk());
 }
 
+TEST(DurableWriteTest, WhenDurableWithinPassesOnTheOutcomeOfAWriteDoneInTime) {
+  TimerQueue timers;
+  Calls calls;
+  WhenDurableWithin(nullptr, absl::Hours(1), timers, calls.Record("nothing queued"));
+  auto write = std::make_shared<DurableWrite>();
+  WhenDurableWithin(write, absl::Hours(1), timers, calls.Record("ok"));
+  auto refused = std::make_shared<DurableWrite>();
+  WhenDurableWithin(refused, absl::Hours(1), timers, calls.Record("refused"));
+  EXPECT_THAT(calls.Seen(), ElementsAre("nothing queued ok"));
+  write->Finish(absl::OkStatus());
+  refused->Finish(absl::AlreadyExistsError("exists"));
+  EXPECT_THAT(calls.Seen(), ElementsAre("nothing queued ok", "ok ok", "refused ALREADY_EXISTS"));
+  // A write already done answers at once: nothing waits on a timer for it.
+  WhenDurableWithin(write, absl::Hours(1), timers, calls.Record("done before"));
+  EXPECT_THAT(calls.Seen().back(), "done before ok");
+  EXPECT_EQ(timers.Pending(), 2u) << "the timers of the first two; they find nothing to answer";
+}
+
+TEST(DurableWriteTest, WhenDurableWithinAnswersUnavailableOnceAtTheBoundAndTheWriteStaysQueued) {
+  TimerQueue timers;
+  auto write = std::make_shared<DurableWrite>();
+  absl::Mutex mu;
+  std::vector<absl::Status> outcomes;
+  WhenDurableWithin(write, absl::Milliseconds(10), timers, [&](absl::Status status) {
+    absl::MutexLock lock(&mu);
+    outcomes.push_back(std::move(status));
+  });
+  {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(
+        +[](std::vector<absl::Status>* o) { return !o->empty(); }, &outcomes));
+  }
+  // Then the write is done after all (the committer kept it): nothing more is passed on.
+  Calls calls;
+  WhenDurable(write, calls.Record("side effect"));
+  write->Finish(absl::OkStatus());
+  EXPECT_THAT(calls.Seen(), ElementsAre("side effect ok"));
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_THAT(outcomes[0], StatusIs(absl::StatusCode::kUnavailable, HasSubstr("it is retried")));
+}
+
 }  // namespace
 }  // namespace inplaced::store

@@ -953,6 +953,25 @@ TEST(RecreateEngineTest, AKillStartsOnlyOnceItsDecisionIsDurableAndReadsDoNotWai
             Get(*env.engine_, "r").metadata().resource_version());
 }
 
+// CreateAsync's answer (waited for), as a status.
+absl::Status CreateAsyncStatus(RecreateEngine& engine,
+                               const api::CreateRecreateRequestRequest& request) {
+  absl::Notification answered;
+  absl::StatusCode code = absl::StatusCode::kOk;
+  std::string message;
+  engine.CreateAsync(request, [&](absl::StatusOr<api::CreateRecreateRequestResponse> result) {
+    // Copied out, not shared: a Status's reference count lives in the (uninstrumented) abseil
+    // library, where TSan cannot see it.
+    code = result.status().code();
+    message = std::string(result.status().message());
+    answered.Notify();
+  });
+  answered.WaitForNotification();
+  return absl::Status(code, message);
+}
+
+// Create waits for durability, CreateAsync chains its answer to it: both answer UNAVAILABLE at the
+// bound.
 TEST(RecreateEngineTest, ACallAnswersUnavailableWhenItsChangeIsNotDurableInTime) {
   RecreateEngineOptions options = EngineEnv::DefaultOptions();
   options.store_write_timeout = absl::Milliseconds(50);
@@ -963,13 +982,17 @@ TEST(RecreateEngineTest, ACallAnswersUnavailableWhenItsChangeIsNotDurableInTime)
   store.fail_writes = true;
   EXPECT_THAT(env.engine_->Create(NewCreate("r", {"a"})),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("state store")));
+  EXPECT_THAT(CreateAsyncStatus(*env.engine_, NewCreate("r2", {"a"})),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("state store")));
   store.fail_writes = false;
-  // Kept and written once the store recovers: the same Create finds it.
+  // Kept and written once the store recovers: the same Creates find them.
   env.engine_->WaitForKills();
-  ASSERT_OK_AND_ASSIGN(api::CreateRecreateRequestResponse again,
-                       env.engine_->Create(NewCreate("r", {"a"})));
-  EXPECT_FALSE(again.created());
-  EXPECT_OK(store.Get(kRecreateStoreKind, "default/r").status());
+  for (const std::string name : {"r", "r2"}) {
+    ASSERT_OK_AND_ASSIGN(api::CreateRecreateRequestResponse again,
+                         env.engine_->Create(NewCreate(name, {"a"})));
+    EXPECT_FALSE(again.created()) << name;
+    EXPECT_OK(store.Get(kRecreateStoreKind, "default/" + name).status());
+  }
 }
 
 // CreateAsync answers through its callback, not by holding the caller: while the store cannot take
@@ -1008,19 +1031,7 @@ TEST(RecreateEngineTest, CreateAsyncAnswersTheErrorsCreateWould) {
   env.RunPod({});
   env.StartEngine();
   const auto create_async = [&](const api::CreateRecreateRequestRequest& request) {
-    absl::Notification answered;
-    absl::StatusCode code = absl::StatusCode::kOk;
-    std::string message;
-    env.engine_->CreateAsync(request,
-                             [&](absl::StatusOr<api::CreateRecreateRequestResponse> result) {
-                               // Copied out, not shared: a Status's reference count lives in the
-                               // (uninstrumented) abseil library, where TSan cannot see it.
-                               code = result.status().code();
-                               message = std::string(result.status().message());
-                               answered.Notify();
-                             });
-    answered.WaitForNotification();
-    return absl::Status(code, message);
+    return CreateAsyncStatus(*env.engine_, request);
   };
   api::CreateRecreateRequestRequest nameless = NewCreate("r", {"a"});
   nameless.clear_name();
@@ -1029,6 +1040,46 @@ TEST(RecreateEngineTest, CreateAsyncAnswersTheErrorsCreateWould) {
   env.engine_->Shutdown();
   EXPECT_THAT(create_async(NewCreate("r", {"a"})),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("shutting down")));
+}
+
+// No acceptance worker waits for durability: with the store holding every write back, a burst
+// larger than the workers is read, decided and recorded all the same, and answered once durable.
+TEST(RecreateEngineTest, CreatesWaitingForDurabilityHoldNoAcceptanceWorker) {
+  EngineEnv env;
+  fakes::FlakyStore& store = env.UseFlakyStore();
+  env.RunPod({});
+  env.StartEngine();
+  store.fail_writes = true;
+  constexpr int kCreates = 20;  // more than the engine's acceptance workers
+  absl::Mutex mu;
+  int answered_ok = 0;
+  for (int i = 0; i < kCreates; ++i) {
+    env.engine_->CreateAsync(NewCreate(absl::StrCat("r", i), {"a"}),
+                             [&](absl::StatusOr<api::CreateRecreateRequestResponse> result) {
+                               absl::MutexLock lock(&mu);
+                               answered_ok += result.ok() ? 1 : 0;
+                             });
+  }
+  api::ListRecreateRequestsRequest list;
+  list.set_namespace_("default");
+  // Not a timing: workers that waited for durability would keep the rest queued for the whole
+  // store_write_timeout (10 s).
+  const absl::Time give_up = absl::Now() + absl::Seconds(5);
+  int accepted = 0;
+  while (accepted < kCreates && absl::Now() < give_up) {
+    ASSERT_OK_AND_ASSIGN(api::ListRecreateRequestsResponse listed, env.engine_->List(list));
+    accepted = listed.recreate_requests_size();
+    std::this_thread::yield();
+  }
+  ASSERT_EQ(accepted, kCreates) << "Creates queued behind workers waiting for durability";
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_EQ(answered_ok, 0) << "answered before durable";
+  }
+  store.fail_writes = false;
+  absl::MutexLock lock(&mu);
+  mu.Await(absl::Condition(
+      +[](int* n) { return *n == kCreates; }, &answered_ok));
 }
 
 TEST(RecreateEngineTest, ResourceVersionsKeepIncreasingAcrossARestart) {
