@@ -6,15 +6,27 @@ namespace inplaced {
 
 TimerQueue::~TimerQueue() { Shutdown(); }
 
-void TimerQueue::Schedule(absl::Time at, std::function<void()> callback) {
+TimerQueue::Handle TimerQueue::Schedule(absl::Time at, std::function<void()> callback) {
   absl::MutexLock lock(&mu_);
-  if (stopping_) return;
-  const auto it = timers_.emplace(std::make_pair(at, scheduled_++), std::move(callback)).first;
+  const Handle handle{at, scheduled_++};
+  if (stopping_) return handle;
+  const auto it = timers_.emplace(std::make_pair(at, handle.order), std::move(callback)).first;
   if (!thread_.joinable()) {
     thread_ = std::thread([this] { Run(); });
   } else if (it == timers_.begin()) {
     changed_.Signal();  // the thread sleeps until a later time
   }
+  return handle;
+}
+
+void TimerQueue::Cancel(const Handle& handle) {
+  std::function<void()> dropped;
+  absl::MutexLock lock(&mu_);
+  const auto it = timers_.find(std::make_pair(handle.at, handle.order));
+  if (it == timers_.end()) return;
+  // Not signalled: if it was the earliest, the thread wakes at its time once and finds nothing due.
+  dropped = std::move(it->second);
+  timers_.erase(it);
 }
 
 void TimerQueue::Shutdown() {

@@ -11,7 +11,7 @@
 // a slow one delays the others. The thread starts with the first Schedule(): a daemon that never
 // needs a timer holds no thread for it.
 //
-// Thread-safe; Schedule() may be called from a callback.
+// Thread-safe; Schedule() and Cancel() may be called from a callback.
 
 #include <cstdint>
 #include <functional>
@@ -33,9 +33,19 @@ class TimerQueue {
   TimerQueue(const TimerQueue&) = delete;
   TimerQueue& operator=(const TimerQueue&) = delete;
 
+  // A scheduled callback, for Cancel().
+  struct Handle {
+    absl::Time at;
+    uint64_t order = 0;
+  };
+
   // Runs `callback` on the queue's thread at `at` (at once when `at` has passed). After Shutdown()
   // began it is dropped, never run.
-  void Schedule(absl::Time at, std::function<void()> callback);
+  Handle Schedule(absl::Time at, std::function<void()> callback);
+
+  // Drops the callback if it has not begun (a bound whose wait ended otherwise: no wake-up for it,
+  // nothing kept until its time). No effect once it began or after Shutdown().
+  void Cancel(const Handle& handle);
 
   // Drops the callbacks not run yet (one running finishes) and joins the thread. Idempotent; must
   // not be called from a callback.

@@ -70,7 +70,6 @@ class FirstOutcome {
     if (given_.exchange(true)) return;
     next_(std::move(status));
   }
-  bool given() const { return given_; }
 
  private:
   std::atomic<bool> given_{false};
@@ -88,13 +87,18 @@ absl::Status AwaitDurable(const DurableRef& write, absl::Duration timeout) {
 
 void WhenDurableWithin(const DurableRef& write, absl::Duration timeout, TimerQueue& timers,
                        std::function<void(absl::Status)> next) {
+  if (write == nullptr) {
+    next(absl::OkStatus());
+    return;
+  }
   auto outcome = std::make_shared<FirstOutcome>(std::move(next));
-  WhenDurable(write, [outcome](absl::Status status) { outcome->Give(std::move(status)); });
-  if (outcome->given()) return;
-  // The timer holds the outcome weakly: once the write is done nothing keeps it for the timer.
-  timers.Schedule(absl::Now() + timeout, [weak = std::weak_ptr<FirstOutcome>(outcome), timeout] {
-    if (std::shared_ptr<FirstOutcome> pending = weak.lock())
-      pending->Give(NotDurableWithin(timeout));
+  // The timer first, so that the write's continuation, however soon it runs, can cancel it: a bound
+  // that no longer matters costs no wake-up (a burst of Creates would otherwise fire a timer each).
+  const TimerQueue::Handle timer = timers.Schedule(
+      absl::Now() + timeout, [outcome, timeout] { outcome->Give(NotDurableWithin(timeout)); });
+  WhenDurable(write, [outcome, &timers, timer](absl::Status status) {
+    outcome->Give(std::move(status));
+    timers.Cancel(timer);
   });
 }
 

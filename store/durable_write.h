@@ -71,7 +71,7 @@ absl::Status AwaitDurable(const DurableRef& write, absl::Duration timeout);
 // return: the write's status once it is done (as WhenDurable: at once, or on the committer thread),
 // or, when `timeout` passes first, the same UNAVAILABLE, on `timers`' thread (the write stays
 // queued). If `timers` was shut down, only the write's status comes. `next` must be short and never
-// block.
+// block; `timers` must outlive the write's continuations.
 void WhenDurableWithin(const DurableRef& write, absl::Duration timeout, TimerQueue& timers,
                        std::function<void(absl::Status)> next);
 

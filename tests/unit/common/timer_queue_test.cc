@@ -1,6 +1,7 @@
 #include "common/timer_queue.h"
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,6 +59,25 @@ TEST(TimerQueueTest, AnEarlierTimerScheduledWhileTheThreadSleepsForALaterOneRuns
   ran.WaitFor(1);
   EXPECT_EQ(ran.names(), (std::vector<std::string>{"past"}));
   EXPECT_EQ(timers.Pending(), 1u);
+}
+
+TEST(TimerQueueTest, CancelDropsACallbackThatHasNotRunAndIgnoresOneThatRan) {
+  Ran ran;
+  TimerQueue timers;
+  auto captured = std::make_shared<int>(0);
+  const TimerQueue::Handle pending =
+      timers.Schedule(absl::Now() + absl::Hours(1), [captured] { ++*captured; });
+  EXPECT_EQ(timers.Pending(), 1u);
+  EXPECT_EQ(captured.use_count(), 2);
+  timers.Cancel(pending);
+  EXPECT_EQ(timers.Pending(), 0u);
+  EXPECT_EQ(captured.use_count(), 1) << "the callback is gone, so it can never run";
+  const TimerQueue::Handle ran_first = timers.Schedule(absl::Now(), ran.Record("ran"));
+  ran.WaitFor(1);
+  timers.Cancel(ran_first);  // already ran: no effect
+  timers.Schedule(absl::Now(), ran.Record("after"));
+  ran.WaitFor(2);
+  EXPECT_EQ(ran.names(), (std::vector<std::string>{"ran", "after"}));
 }
 
 TEST(TimerQueueTest, ACallbackMayScheduleAnother) {

@@ -86,13 +86,15 @@ TEST(DurableWriteTest, WhenDurableWithinPassesOnTheOutcomeOfAWriteDoneInTime) {
   auto refused = std::make_shared<DurableWrite>();
   WhenDurableWithin(refused, absl::Hours(1), timers, calls.Record("refused"));
   EXPECT_THAT(calls.Seen(), ElementsAre("nothing queued ok"));
+  EXPECT_EQ(timers.Pending(), 2u);
   write->Finish(absl::OkStatus());
   refused->Finish(absl::AlreadyExistsError("exists"));
   EXPECT_THAT(calls.Seen(), ElementsAre("nothing queued ok", "ok ok", "refused ALREADY_EXISTS"));
-  // A write already done answers at once: nothing waits on a timer for it.
+  EXPECT_EQ(timers.Pending(), 0u) << "a bound whose write is done is cancelled";
+  // A write already done answers at once.
   WhenDurableWithin(write, absl::Hours(1), timers, calls.Record("done before"));
-  EXPECT_THAT(calls.Seen().back(), "done before ok");
-  EXPECT_EQ(timers.Pending(), 2u) << "the timers of the first two; they find nothing to answer";
+  EXPECT_EQ(calls.Seen().back(), "done before ok");
+  EXPECT_EQ(timers.Pending(), 0u);
 }
 
 TEST(DurableWriteTest, WhenDurableWithinAnswersUnavailableOnceAtTheBoundAndTheWriteStaysQueued) {
