@@ -1,7 +1,5 @@
 #include "common/timer_queue.h"
 
-#include <vector>
-
 namespace inplaced {
 
 TimerQueue::~TimerQueue() { Shutdown(); }
