@@ -43,6 +43,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -395,6 +396,25 @@ void WaitUntil(const std::function<bool()>& done, absl::Duration timeout, const 
   }
 }
 
+// The number in environment variable `name`, `fallback` when it is unset; anything but a number of
+// at least `min` ends the run with an error naming the variable.
+template <typename T>
+T EnvNumber(const char* name, T fallback, T min) {
+  const char* text = std::getenv(name);
+  if (text == nullptr) return fallback;
+  T value = fallback;
+  bool parsed = false;
+  if constexpr (std::is_floating_point_v<T>) {
+    parsed = absl::SimpleAtod(text, &value);
+  } else {
+    parsed = absl::SimpleAtoi(text, &value);
+  }
+  if (!parsed || value < min) {
+    Die(absl::StrCat(name, ": expected a number of at least ", min, ", got \"", text, "\""));
+  }
+  return value;
+}
+
 // ---- the table ----
 
 struct Row {
@@ -530,20 +550,13 @@ DispatchRound RunDispatchRound(const std::string& dir) {
   return round;
 }
 
-int DispatchRounds() {
-  const char* value = std::getenv("INPLACED_BENCH_DISPATCH_ROUNDS");
-  int rounds = 5;
-  if (value != nullptr && (!absl::SimpleAtoi(value, &rounds) || rounds < 1)) rounds = 5;
-  return rounds;
-}
-
 // Part a. in rounds (INPLACED_BENCH_DISPATCH_ROUNDS, default 5), each on fresh processes: one
 // burst's p99 is its 2nd-latest stop, which on a shared 2-core machine swings by several ms from
 // one run to the next with the other load; each row is the median over the rounds, and the p99 row
 // lists every round's value.
 void DispatchBench() {
   std::vector<DispatchRound> rounds;
-  for (int i = 0; i < DispatchRounds(); ++i) {
+  for (int i = 0; i < EnvNumber("INPLACED_BENCH_DISPATCH_ROUNDS", 5, 1); ++i) {
     rounds.push_back(RunDispatchRound(absl::StrCat(g_dir, "/dispatch-", i + 1)));
   }
   const auto median = [&](double DispatchRound::*field) {
@@ -601,12 +614,7 @@ struct Window {
   ProcSample end;
 };
 
-double WindowSeconds() {
-  const char* value = std::getenv("INPLACED_BENCH_WINDOW_S");
-  double seconds = 10;
-  if (value != nullptr && (!absl::SimpleAtod(value, &seconds) || seconds < 1)) seconds = 10;
-  return seconds;
-}
+double WindowSeconds() { return EnvNumber("INPLACED_BENCH_WINDOW_S", 10.0, 1.0); }
 
 // The daemon's CPU and the CRI calls the fake runtime received over one window; the container
 // instances that appeared meanwhile (read outside the window: our own calls are not counted).
