@@ -559,12 +559,8 @@ void DispatchBench() {
   for (int i = 0; i < EnvNumber("INPLACED_BENCH_DISPATCH_ROUNDS", 5, 1); ++i) {
     rounds.push_back(RunDispatchRound(absl::StrCat(g_dir, "/dispatch-", i + 1)));
   }
-  const auto median = [&](double DispatchRound::*field) {
-    std::vector<double> values;
-    for (const DispatchRound& round : rounds) values.push_back(round.*field);
-    return Percentile(values, 50);
-  };
-  const auto median_calls = [&](int64_t DispatchRound::*field) {
+  // The median over the rounds of one field (a time or a call count).
+  const auto median = [&](auto DispatchRound::*field) {
     std::vector<double> values;
     for (const DispatchRound& round : rounds) values.push_back(static_cast<double>(round.*field));
     return Percentile(values, 50);
@@ -579,9 +575,9 @@ void DispatchBench() {
          "—", "—");
   AddRow("a. CRI calls the runtime served until the last Create was answered" + of_rounds,
          absl::StrFormat("ListPodSandbox %.0f, ListContainers %.0f, StopContainer %.0f",
-                         median_calls(&DispatchRound::list_pod_sandbox),
-                         median_calls(&DispatchRound::list_containers),
-                         median_calls(&DispatchRound::stop_container)),
+                         median(&DispatchRound::list_pod_sandbox),
+                         median(&DispatchRound::list_containers),
+                         median(&DispatchRound::stop_container)),
          "—", "—");
   AddRow("a. dispatch p50, 200 pods (Create answered → StopContainer at runtime)" + of_rounds,
          absl::StrFormat("%.1f ms", median(&DispatchRound::p50_ms)), "—", "—");

@@ -1030,15 +1030,12 @@ TEST(RecreateEngineTest, CreateAsyncAnswersTheErrorsCreateWould) {
   EngineEnv env;
   env.RunPod({});
   env.StartEngine();
-  const auto create_async = [&](const api::CreateRecreateRequestRequest& request) {
-    return CreateAsyncStatus(*env.engine_, request);
-  };
   api::CreateRecreateRequestRequest nameless = NewCreate("r", {"a"});
   nameless.clear_name();
-  EXPECT_THAT(create_async(nameless),
+  EXPECT_THAT(CreateAsyncStatus(*env.engine_, nameless),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("name")));
   env.engine_->Shutdown();
-  EXPECT_THAT(create_async(NewCreate("r", {"a"})),
+  EXPECT_THAT(CreateAsyncStatus(*env.engine_, NewCreate("r", {"a"})),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("shutting down")));
 }
 
